@@ -1,0 +1,3 @@
+from esimdesk.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,124 @@
+"""Error types. Every message is a sentence an agent can act on; none carries a secret."""
+
+from __future__ import annotations
+
+__all__ = [
+    "EsimdeskError",
+    "ConfigError",
+    "ValidationError",
+    "Unsupported",
+    "VendorError",
+    "VendorAuthError",
+    "VendorBusy",
+    "VendorTimeout",
+    "VendorUnavailable",
+    "MalformedResponse",
+    "VendorRejected",
+    "PriceChanged",
+    "InsufficientBalance",
+    "NotFound",
+]
+
+
+class EsimdeskError(Exception):
+    """Base of every error the app reports in words instead of a traceback."""
+
+
+class ConfigError(EsimdeskError):
+    pass
+
+
+class ValidationError(EsimdeskError):
+    """Bad input caught before any vendor call."""
+
+
+class Unsupported(EsimdeskError):
+    def __init__(self, vendor: str, operation: str):
+        self.vendor = vendor
+        self.operation = operation
+        super().__init__(f"{vendor} does not offer '{operation}' through its API")
+
+
+class VendorError(EsimdeskError):
+    """Anything a vendor call can end in, with enough context to act on it.
+
+    ``retryable``: a read may be sent again (busy, rate-limited, 5xx, timeout).
+    ``maybe_sent``: for writes, the vendor may have acted on the request although we have no
+    answer (timeout after sending, dropped connection, 5xx, malformed body): the order is UNCERTAIN.
+    """
+
+    default_retryable = False
+
+    def __init__(
+        self,
+        vendor: str,
+        endpoint: str,
+        message: str,
+        *,
+        http_status: int | None = None,
+        code: str | None = None,
+        retryable: bool | None = None,
+        maybe_sent: bool = False,
+        retry_after: float | None = None,
+    ):
+        self.vendor = vendor
+        self.endpoint = endpoint
+        self.message = message
+        self.http_status = http_status
+        self.code = code
+        self.retryable = self.default_retryable if retryable is None else retryable
+        self.maybe_sent = maybe_sent
+        self.retry_after = retry_after
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f"{self.vendor} {self.endpoint}"
+        extra = []
+        if self.http_status is not None:
+            extra.append(f"HTTP {self.http_status}")
+        if self.code:
+            extra.append(f"code {self.code}")
+        suffix = f" ({', '.join(extra)})" if extra else ""
+        return f"{where}: {self.message}{suffix}"
+
+
+class VendorAuthError(VendorError):
+    pass
+
+
+class VendorBusy(VendorError):
+    """Rate limited, overloaded or a 5xx: try again later."""
+
+    default_retryable = True
+
+
+class VendorTimeout(VendorError):
+    default_retryable = True
+
+
+class VendorUnavailable(VendorError):
+    """Could not connect at all: the request never left this machine."""
+
+    default_retryable = True
+
+
+class MalformedResponse(VendorError):
+    """The answer was not the JSON the vendor documents (HTML page, truncated body, wrong type)."""
+
+    default_retryable = True
+
+
+class VendorRejected(VendorError):
+    """The vendor understood the request and said no (its own error code)."""
+
+
+class PriceChanged(VendorRejected):
+    pass
+
+
+class InsufficientBalance(VendorRejected):
+    pass
+
+
+class NotFound(VendorRejected):
+    pass

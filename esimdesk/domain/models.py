@@ -1,0 +1,258 @@
+"""Typed domain objects shared by every layer.
+
+Rules every object keeps (checked in ``__post_init__`` so a vendor adapter that forgets them fails
+loudly in tests rather than quietly in an agent's table):
+money is ``Decimal`` in the vendor's currency, times are timezone-aware UTC, volumes are integer MB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "VENDORS",
+    "Vendor",
+    "EsimStatus",
+    "OrderStatus",
+    "Plan",
+    "OrderLine",
+    "Order",
+    "Esim",
+    "Usage",
+    "Balance",
+    "Event",
+    "utc",
+    "money_str",
+]
+
+
+class Vendor(StrEnum):
+    ROUMIO = "roumio"
+    ROAMIFY = "roamify"
+    MICROESIM = "microesim"
+    FLEXIROAM = "flexiroam"
+
+
+VENDORS: tuple[str, ...] = tuple(v.value for v in Vendor)
+
+
+class EsimStatus(StrEnum):
+    NEW = "NEW"  # allocated, not yet installed on a phone
+    INSTALLED = "INSTALLED"  # profile on a device, no data used yet
+    ACTIVE = "ACTIVE"  # in use
+    DEPLETED = "DEPLETED"  # data used up
+    EXPIRED = "EXPIRED"
+    SUSPENDED = "SUSPENDED"
+    CANCELLED = "CANCELLED"
+    DELETED = "DELETED"
+    UNKNOWN = "UNKNOWN"
+
+
+class OrderStatus(StrEnum):
+    PENDING = "PENDING"  # recorded here, not yet confirmed by the vendor
+    ALLOCATING = "ALLOCATING"  # accepted, profiles not ready
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    UNCERTAIN = "UNCERTAIN"  # the vendor's answer was lost; reconciliation decides
+
+
+def utc(dt: datetime | None) -> datetime | None:
+    """Return ``dt`` in UTC; refuse naive datetimes (their zone is a guess we do not make here)."""
+    if dt is None:
+        return None
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError(f"naive datetime {dt!r}: vendor adapters must attach the vendor's time zone")
+    return dt.astimezone(UTC)
+
+
+def money_str(amount: Decimal | None) -> str | None:
+    """Money as the contract's decimal string with two places ("12.34")."""
+    if amount is None:
+        return None
+    return str(amount.quantize(Decimal("0.01")))
+
+
+def _check_money(name: str, value: Any) -> None:
+    if value is not None and not isinstance(value, Decimal):
+        raise TypeError(f"{name} must be Decimal, got {type(value).__name__}")
+
+
+def _check_mb(name: str, value: Any) -> None:
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+        raise TypeError(f"{name} must be an integer of MB, got {value!r}")
+
+
+def _check_time(obj: Any, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if value is not None:
+            object.__setattr__(obj, name, utc(value))
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    vendor: str
+    plan_id: str  # what the vendor takes to order: Roumio packageCode, Roamify packageId, MicroESIM channel_dataplan_id
+    name: str
+    countries: tuple[str, ...]  # ISO 3166 alpha-2
+    data_mb: int | None  # None = unlimited
+    validity_days: int
+    price: Decimal
+    currency: str
+    daily: bool = False
+    topup: bool | None = None  # can be topped up later; None = the vendor does not say
+    region: str | None = None  # "regional"/"global" label where the vendor groups countries
+    raw: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_money("price", self.price)
+        _check_mb("data_mb", self.data_mb)
+        object.__setattr__(self, "countries", tuple(self.countries))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "vendor": self.vendor,
+            "plan_id": self.plan_id,
+            "name": self.name,
+            "countries": list(self.countries),
+            "data_mb": self.data_mb,
+            "validity_days": self.validity_days,
+            "price": money_str(self.price),
+            "currency": self.currency,
+            "daily": self.daily,
+            "topup": self.topup,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Esim:
+    vendor: str
+    iccid: str  # exactly as the vendor gave it (some vendor samples fail Luhn)
+    status: EsimStatus
+    vendor_status: str  # the vendor's own words, e.g. "IN_USE/ENABLED"
+    order_id: str | None = None
+    plan_id: str | None = None
+    activation_code: str | None = None  # LPA:1$<SM-DP+>$<matching id>
+    data_used_mb: int | None = None
+    data_total_mb: int | None = None  # None = unlimited or unknown
+    expires_at: datetime | None = None
+    installed_at: datetime | None = None
+    qr_url: str | None = None
+    install_url: str | None = None  # e.g. Apple universal link where the vendor gives one
+    vendor_ref: str | None = None  # vendor's own handle for the profile (Roumio esimTranNo, MicroESIM device id)
+    raw: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_mb("data_used_mb", self.data_used_mb)
+        _check_mb("data_total_mb", self.data_total_mb)
+        _check_time(self, "expires_at", "installed_at")
+        if not isinstance(self.status, EsimStatus):
+            object.__setattr__(self, "status", EsimStatus(self.status))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "vendor": self.vendor,
+            "iccid": self.iccid,
+            "order_id": self.order_id,
+            "plan_id": self.plan_id,
+            "status": self.status.value,
+            "vendor_status": self.vendor_status,
+            "activation_code": self.activation_code,
+            "data_used_mb": self.data_used_mb,
+            "data_total_mb": self.data_total_mb,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    plan_id: str
+    quantity: int = 1
+    unit_price: Decimal | None = None
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_money("unit_price", self.unit_price)
+        if self.quantity < 1:
+            raise ValueError("quantity must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    vendor: str
+    order_id: str | None  # the vendor's id; None while PENDING/UNCERTAIN
+    reference: str | None  # idempotency handle we sent (Roumio transactionId, MicroESIM custom_order_no)
+    status: OrderStatus
+    created_at: datetime
+    total: Decimal | None = None
+    currency: str | None = None
+    lines: tuple[OrderLine, ...] = ()
+    esims: tuple[Esim, ...] = ()
+    kind: str = "order"  # "order" or "topup"
+    raw: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_money("total", self.total)
+        _check_time(self, "created_at")
+        object.__setattr__(self, "lines", tuple(self.lines))
+        object.__setattr__(self, "esims", tuple(self.esims))
+        if not isinstance(self.status, OrderStatus):
+            object.__setattr__(self, "status", OrderStatus(self.status))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "vendor": self.vendor,
+            "order_id": self.order_id,
+            "reference": self.reference,
+            "status": self.status.value,
+            "created_at": self.created_at.isoformat(),
+            "total": money_str(self.total),
+            "currency": self.currency,
+            "esims": [{"iccid": e.iccid, "activation_code": e.activation_code} for e in self.esims],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    vendor: str
+    iccid: str
+    observed_at: datetime
+    data_used_mb: int | None
+    data_total_mb: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_mb("data_used_mb", self.data_used_mb)
+        _check_mb("data_total_mb", self.data_total_mb)
+        _check_time(self, "observed_at")
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    vendor: str
+    amount: Decimal
+    currency: str
+    observed_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _check_money("amount", self.amount)
+        _check_time(self, "observed_at")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"vendor": self.vendor, "amount": money_str(self.amount), "currency": self.currency}
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    vendor: str
+    iccid: str
+    kind: str  # vendor's event name, e.g. MicroESIM "ESIM_INSTALLED"
+    occurred_at: datetime | None
+    detail: str = ""
+    raw: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_time(self, "occurred_at")

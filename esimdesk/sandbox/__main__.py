@@ -1,0 +1,37 @@
+"""``python -m esimdesk.sandbox``: serve the simulators and print where they are and how to log in."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+
+from esimdesk.sandbox.base import SandboxConfig
+from esimdesk.sandbox.server import SandboxServer
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m esimdesk.sandbox", description=__doc__)
+    p.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (default: any free port)")
+    p.add_argument("--plans", type=int, help="catalog size per vendor (up to 50000)")
+    p.add_argument("--esims", type=int, help="fleet size per vendor (up to 100000)")
+    p.add_argument("--seed", type=int, help="seed for catalogs and fault injection")
+    p.add_argument("--allocation-delay", type=float, help="seconds until ordered profiles are ready")
+    args = p.parse_args(argv)
+    overrides = {k: v for k, v in {"plans": args.plans, "esims": args.esims, "seed": args.seed,
+                                   "allocation_delay": args.allocation_delay}.items() if v is not None}
+    server = SandboxServer(SandboxConfig.from_env(**overrides), port=args.port).start()
+    print(f"esimdesk sandbox on {server.root} (control API: {server.root}/_sandbox/state)")
+    for key, value in server.env().items():
+        print(f"export {key}={value}")
+    print("Ctrl+C to stop.", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *a: stop.set())
+    signal.signal(signal.SIGTERM, lambda *a: stop.set())
+    stop.wait()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,178 @@
+"""Deterministic fault injection and rate limiting, as ASGI middleware around one simulated vendor.
+
+A fault hits requests whose endpoint (path below the vendor's mount) matches ``endpoint`` (fnmatch).
+``when="before"`` answers instead of the vendor; ``when="after"`` lets the vendor act (an order is
+recorded, money is taken) and then loses the answer: the case that makes an order UNCERTAIN.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+FAULT_KINDS = (
+    "latency",  # answer normally after `seconds`
+    "http_429",
+    "http_500",
+    "http_503",
+    "busy",  # the vendor's own busy code (Roumio 900001)
+    "timeout",  # no answer for `seconds` (default 30), then the connection is closed
+    "drop",  # connection closed mid-answer
+    "truncated",  # JSON cut in half, complete HTTP message
+    "malformed",  # not JSON at all, labelled as JSON
+    "html",  # an HTML error page (as a proxy in front of the vendor would give)
+    "wrong_content_type",  # valid JSON labelled text/plain
+)
+
+
+@dataclass
+class Fault:
+    kind: str
+    endpoint: str = "*"
+    when: str = "before"
+    times: int | None = 1  # None: every matching request
+    probability: float = 1.0  # drawn from the injector's seeded RNG
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; one of {', '.join(FAULT_KINDS)}")
+        if self.when not in ("before", "after"):
+            raise ValueError("when must be 'before' or 'after'")
+
+
+class FaultInjector:
+    def __init__(self, seed: int = 0):
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+        self._rng = random.Random(seed)
+        self.injected: list[dict[str, Any]] = []
+
+    def add(self, fault: Fault | dict[str, Any]) -> Fault:
+        if isinstance(fault, dict):
+            fault = Fault(**fault)
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def list(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [asdict(f) for f in self._faults]
+
+    def take(self, endpoint: str) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if not fnmatch.fnmatchcase(endpoint, fault.endpoint):
+                    continue
+                if fault.probability < 1.0 and self._rng.random() >= fault.probability:
+                    continue
+                if fault.times is not None:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._faults.remove(fault)
+                self.injected.append({"endpoint": endpoint, "kind": fault.kind, "when": fault.when})
+                return fault
+        return None
+
+
+class SlidingWindowLimiter:
+    def __init__(self, limit: int, per: float):
+        self.limit, self.per = limit, per
+        self._hits: deque[float] = deque()
+        self._lock = threading.Lock()
+        self.refused = 0
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            while self._hits and now - self._hits[0] >= self.per:
+                self._hits.popleft()
+            if len(self._hits) >= self.limit:
+                self.refused += 1
+                return False
+            self._hits.append(now)
+            return True
+
+
+class VendorMiddleware:
+    """Rate limit, then faults, around one vendor's ASGI app."""
+
+    def __init__(self, app: ASGIApp, *, injector: FaultInjector, busy: Callable[[], Response],
+                 limiter: SlidingWindowLimiter | None = None):
+        self.app = app
+        self.injector = injector
+        self.busy = busy
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        endpoint = scope.get("path", "").removeprefix(scope.get("root_path", "")).strip("/")
+        if self.limiter is not None and not self.limiter.allow():
+            await Response('{"message":"Too Many Requests"}', status_code=429, media_type="application/json",
+                           headers={"Retry-After": "1"})(scope, receive, send)
+            return
+        fault = self.injector.take(endpoint)
+        if fault is None:
+            await self.app(scope, receive, send)
+            return
+        if fault.kind == "latency":
+            await asyncio.sleep(fault.seconds if fault.seconds is not None else 1.0)
+            await self.app(scope, receive, send)
+            return
+        if fault.when == "after":
+            # The vendor does the work; its answer is swallowed and replaced by the fault.
+            async def swallow(message: Message) -> None:
+                return None
+
+            await self.app(scope, receive, swallow)
+        await self._answer_fault(fault, scope, receive, send)
+
+    async def _answer_fault(self, fault: Fault, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = fault.kind
+        if kind in ("http_429", "http_500", "http_503"):
+            status = int(kind[-3:])
+            headers = {"Retry-After": "1"} if status in (429, 503) else {}
+            resp = Response('{"message":"error"}', status_code=status, media_type="application/json", headers=headers)
+        elif kind == "busy":
+            resp = self.busy()
+        elif kind == "timeout":
+            await asyncio.sleep(fault.seconds if fault.seconds is not None else 30.0)
+            await _drop(send)
+            return
+        elif kind == "drop":
+            await _drop(send)
+            return
+        elif kind == "truncated":
+            resp = Response('{"success": true, "obj": {"list": [{"a', media_type="application/json")
+        elif kind == "malformed":
+            resp = Response("{success: yes, obj: ]", media_type="application/json")
+        elif kind == "html":
+            resp = Response("<html><body><h1>502 Bad Gateway</h1></body></html>", status_code=502,
+                            media_type="text/html")
+        else:  # wrong_content_type
+            resp = Response('{"success": true}', media_type="text/plain")
+        await resp(scope, receive, send)
+
+
+async def _drop(send: Send) -> None:
+    """Start an answer that promises a body and never deliver it: the client sees a dropped connection."""
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")]})
+    await send({"type": "http.response.body", "body": b'{"succ', "more_body": True})
+    raise ConnectionAbortedError("sandbox: connection dropped on purpose")

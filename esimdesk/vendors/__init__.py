@@ -1,0 +1,42 @@
+"""Vendor adapters: one module per vendor, each normalising its vendor's quirks to domain objects."""
+
+from __future__ import annotations
+
+import importlib
+
+from esimdesk.domain import VendorConfig
+from esimdesk.vendors.base import Capability, VendorAdapter
+
+__all__ = ["Capability", "VendorAdapter", "adapter_class", "build_adapter", "DEFAULT_URLS", "SECRET_NAMES"]
+
+_CLASSES = {
+    "roumio": "esimdesk.vendors.roumio:RoumioAdapter",
+    "roamify": "esimdesk.vendors.roamify:RoamifyAdapter",
+    "microesim": "esimdesk.vendors.microesim:MicroesimAdapter",
+    "flexiroam": "esimdesk.vendors.flexiroam:FlexiroamAdapter",
+}
+
+# Documented production URLs (the base URL includes any path prefix).
+DEFAULT_URLS = {
+    "roumio": "https://platform.roumio.com/v1",
+    "roamify": "https://api.getroamify.com",
+    "microesim": "https://www.microesim.top",
+    "flexiroam": "https://solutions-api.flexiroam.com/v1/public-v2",
+}
+
+# The secrets each vendor needs; also the keyring entry names and the suffix of ESIMDESK_<VENDOR>_<NAME>.
+SECRET_NAMES = {
+    "roumio": ("KEY",),
+    "roamify": ("TOKEN",),
+    "microesim": ("ACCOUNT", "SECRET", "SALT"),
+    "flexiroam": ("KEY",),
+}
+
+
+def adapter_class(vendor: str) -> type[VendorAdapter]:
+    module, _, cls = _CLASSES[vendor].partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def build_adapter(config: VendorConfig, **kwargs) -> VendorAdapter:
+    return adapter_class(config.vendor)(config, **kwargs)

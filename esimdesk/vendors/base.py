@@ -1,0 +1,113 @@
+"""The interface every vendor adapter implements. Nothing above ``vendors/`` sees vendor JSON."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from enum import StrEnum
+from typing import ClassVar
+
+from esimdesk.domain import Balance, Esim, Event, Order, Plan, Unsupported, VendorConfig
+from esimdesk.vendors.http import VendorHttp
+
+
+class Capability(StrEnum):
+    PLANS = "plans"
+    TOPUP_PLANS = "topup_plans"
+    BALANCE = "balance"
+    ORDER = "order"
+    ORDER_STATUS = "order_status"  # poll one order until its profiles are allocated
+    LIST_ORDERS = "list_orders"
+    LIST_ESIMS = "list_esims"
+    GET_ESIM = "get_esim"
+    TOPUP = "topup"
+    EVENTS = "events"
+    INVENTORY = "inventory"
+
+
+class VendorAdapter:
+    """Base class: every operation raises ``Unsupported`` unless the adapter overrides it.
+
+    Adapters set ``name``, ``capabilities``, ``default_url`` and build ``self.http`` in ``__init__``.
+    Writes (``place_order``, ``topup``) send exactly one request and never retry; on a lost answer
+    they raise ``VendorError(maybe_sent=True)``.
+    """
+
+    name: ClassVar[str] = ""
+    default_url: ClassVar[str] = ""
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    # Roumio: one eSIM per order line; others: None (no documented limit)
+    max_quantity_per_line: ClassVar[int | None] = None
+    # Whether place_order takes our idempotency handle (reference) and the vendor honours it.
+    idempotent_orders: ClassVar[bool] = False
+
+    http: VendorHttp
+
+    def __init__(self, config: VendorConfig, *, timeout: float = 20.0, transport=None):
+        self.config = config
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.config.base_url!r})"
+
+    def supports(self, cap: Capability) -> bool:
+        return cap in self.capabilities
+
+    def _unsupported(self, op: str) -> Unsupported:
+        return Unsupported(self.name, op)
+
+    async def aclose(self) -> None:
+        http = getattr(self, "http", None)
+        if http is not None:
+            await http.aclose()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
+
+    # --- catalog -------------------------------------------------------------------------------
+    async def iter_plans(self) -> AsyncIterator[list[Plan]]:
+        """Yield the catalog page by page so callers can show progress."""
+        raise self._unsupported("list plans")
+        yield []  # pragma: no cover  (makes this an async generator)
+
+    async def list_plans(self) -> list[Plan]:
+        plans: list[Plan] = []
+        async for page in self.iter_plans():
+            plans.extend(page)
+        return plans
+
+    async def list_topup_plans(self, iccid: str) -> list[Plan]:
+        raise self._unsupported("list top-up plans")
+
+    async def get_balance(self) -> Balance:
+        raise self._unsupported("balance")
+
+    # --- orders --------------------------------------------------------------------------------
+    async def place_order(self, plan_id: str, quantity: int, reference: str, unit_price: Decimal | None = None) -> Order:
+        """Send one order; returns it ALLOCATING (or COMPLETED with eSIMs if the vendor answers so)."""
+        raise self._unsupported("place orders")
+
+    async def get_order(self, order_id: str | None, reference: str | None = None) -> Order:
+        """The order's current state; ALLOCATING while profiles are not ready."""
+        raise self._unsupported("look up an order")
+
+    async def iter_orders(self) -> AsyncIterator[list[Order]]:
+        raise self._unsupported("list orders")
+        yield []  # pragma: no cover
+
+    async def topup(self, iccid: str, plan_id: str, reference: str, price: Decimal | None = None,
+                    vendor_ref: str | None = None) -> Order:
+        raise self._unsupported("top up")
+
+    # --- fleet ---------------------------------------------------------------------------------
+    async def iter_esims(self) -> AsyncIterator[list[Esim]]:
+        raise self._unsupported("list eSIMs")
+        yield []  # pragma: no cover
+
+    async def get_esim(self, iccid: str) -> Esim:
+        raise self._unsupported("look up an eSIM")
+
+    async def esim_events(self, iccid: str) -> list[Event]:
+        raise self._unsupported("eSIM events")

@@ -1,0 +1,236 @@
+"""The one HTTP path every vendor adapter uses: timeouts, rate limit, retries, typed errors, redaction.
+
+Kept here once so the four adapters only describe their vendor (paths, envelopes, units) and never
+re-implement resilience. Reads may be retried; writes (orders, top-ups) are sent exactly once and a
+lost answer surfaces as a ``VendorError`` with ``maybe_sent=True`` for the orders service to settle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Callable, Iterable
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from aiolimiter import AsyncLimiter
+
+from esimdesk.domain.errors import (
+    MalformedResponse,
+    VendorAuthError,
+    VendorBusy,
+    VendorError,
+    VendorRejected,
+    VendorTimeout,
+    VendorUnavailable,
+)
+
+log = logging.getLogger("esimdesk.vendors.http")
+
+Check = Callable[[Any], None]
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces known secret values in every log record that passes through."""
+
+    def __init__(self, secrets: Iterable[str] = ()):
+        super().__init__()
+        self.secrets: set[str] = {s for s in secrets if s}
+
+    def redact(self, text: str) -> str:
+        for s in self.secrets:
+            text = text.replace(s, "***")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            record.msg = self.redact(record.getMessage())
+            record.args = None
+        return True
+
+
+_redactor = RedactingFilter()
+log.addFilter(_redactor)
+logging.getLogger("esimdesk").addFilter(_redactor)
+
+
+def register_secrets(values: Iterable[str]) -> None:
+    """Make the app-wide log redactor aware of more secret values."""
+    _redactor.secrets.update(v for v in values if v)
+
+
+def redact(text: str) -> str:
+    return _redactor.redact(text)
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        import datetime as _dt
+
+        when = parsedate_to_datetime(value)
+        return max(0.0, (when - _dt.datetime.now(_dt.UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+class VendorHttp:
+    """An ``httpx.AsyncClient`` for one vendor plus the rules above.
+
+    ``rate``: (max requests, per seconds) enforced client-side for the whole vendor (all callers share
+    it), e.g. Roumio's documented 8 per second.
+    """
+
+    def __init__(
+        self,
+        vendor: str,
+        base_url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        auth: httpx.Auth | None = None,
+        timeout: float = 20.0,
+        rate: tuple[float, float] | None = None,
+        retries: int = 4,
+        backoff: float = 0.3,
+        max_backoff: float = 8.0,
+        secrets: Iterable[str] = (),
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
+        self.vendor = vendor
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.limiter = AsyncLimiter(rate[0], rate[1]) if rate else None
+        register_secrets(secrets)
+        self.client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/") + "/",
+            headers=headers or {},
+            auth=auth,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"VendorHttp(vendor={self.vendor!r}, base_url={str(self.client.base_url)!r})"
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        idempotent: bool,
+        check: Check | None = None,
+        json_body: Any = None,
+        params: dict[str, Any] | None = None,
+        data: dict[str, Any] | None = None,
+        files: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Send one request and return its decoded JSON after ``check`` accepted it.
+
+        ``check`` inspects the vendor's envelope and raises a ``VendorError`` subclass for the
+        vendor's own error codes (set ``retryable`` for "busy" codes). ``idempotent`` reads are
+        retried with exponential backoff and jitter, honouring ``Retry-After``; writes never are.
+        """
+        endpoint = path.lstrip("/")
+        attempt = 0
+        while True:
+            try:
+                payload = await self._once(method, endpoint, idempotent, json_body, params, data, files, headers, timeout)
+                if check is not None:
+                    try:
+                        check(payload)
+                    except VendorError:
+                        raise
+                    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                        raise MalformedResponse(
+                            self.vendor, endpoint, f"unexpected answer shape ({type(exc).__name__})", maybe_sent=not idempotent
+                        ) from None
+                return payload
+            except VendorError as err:
+                if not idempotent or not err.retryable or attempt >= self.retries:
+                    raise
+                delay = min(self.max_backoff, self.backoff * (2**attempt)) * (0.5 + random.random())
+                if err.retry_after is not None:
+                    delay = max(delay, min(err.retry_after, self.max_backoff * 4))
+                attempt += 1
+                log.info("%s %s: %s; retry %d in %.2fs", self.vendor, endpoint, err.message, attempt, delay)
+                await asyncio.sleep(delay)
+
+    async def _once(self, method, endpoint, idempotent, json_body, params, data, files, headers, timeout) -> Any:
+        if self.limiter is not None:
+            await self.limiter.acquire()
+        kwargs: dict[str, Any] = {"params": params, "headers": headers}
+        if json_body is not None:
+            kwargs["json"] = json_body
+        if data is not None or files is not None:
+            kwargs["data"] = data
+            kwargs["files"] = files
+        if timeout is not None:
+            kwargs["timeout"] = timeout
+        v, ep = self.vendor, endpoint
+        try:
+            resp = await self.client.request(method, endpoint, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # Never reached the vendor: safe to say nothing was sent.
+            raise VendorUnavailable(v, ep, f"cannot reach the vendor ({type(exc).__name__})") from None
+        except httpx.TimeoutException:
+            raise VendorTimeout(v, ep, "no answer in time", maybe_sent=True) from None
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            raise VendorTimeout(v, ep, f"connection dropped before the answer ({type(exc).__name__})", maybe_sent=True) from None
+        except httpx.HTTPError as exc:
+            raise VendorUnavailable(v, ep, f"network error ({type(exc).__name__})", maybe_sent=True) from None
+        log.debug("%s %s %s -> %s", v, method, ep, resp.status_code)
+        return self._decode(resp, ep, idempotent)
+
+    def _decode(self, resp: httpx.Response, ep: str, idempotent: bool) -> Any:
+        v, status = self.vendor, resp.status_code
+        retry_after = _retry_after_seconds(resp.headers.get("Retry-After"))
+        if status == 429:
+            raise VendorBusy(v, ep, "too many requests; the vendor asks us to slow down", http_status=status,
+                             retry_after=retry_after, maybe_sent=False)
+        if status >= 500:
+            raise VendorBusy(v, ep, "the vendor's server failed", http_status=status, retry_after=retry_after,
+                             maybe_sent=not idempotent)
+        ctype = resp.headers.get("content-type", "")
+        body: Any
+        try:
+            body = json.loads(resp.content) if resp.content else None
+        except (ValueError, UnicodeDecodeError):
+            kind = "an HTML page" if "html" in ctype or resp.content[:1] == b"<" else "malformed JSON"
+            err_cls = VendorAuthError if status in (401, 403) else MalformedResponse
+            raise err_cls(v, ep, (f"answered with {kind} instead of JSON" if kind == "an HTML page" else "answered with a body that is not valid JSON (truncated or malformed)"), http_status=status,
+                          maybe_sent=not idempotent) from None
+        if status in (401, 403):
+            raise VendorAuthError(v, ep, "credentials refused; check the account's key in Settings",
+                                  http_status=status, retryable=False)
+        if status >= 400:
+            msg = _error_text(body) or "request refused"
+            raise VendorRejected(v, ep, msg, http_status=status)
+        if "json" not in ctype.lower():
+            # Body parsed as JSON, but the vendor labelled it otherwise: a proxy or misconfiguration.
+            raise MalformedResponse(v, ep, f"answered with content type '{ctype or 'none'}' instead of JSON",
+                                    http_status=status, maybe_sent=not idempotent)
+        return body
+
+
+def _error_text(body: Any) -> str | None:
+    if isinstance(body, dict):
+        for key in ("message", "msg", "errorMessage", "errorMsg", "error"):
+            val = body.get(key)
+            if isinstance(val, str) and val:
+                return val
+    return None
