@@ -1,0 +1,44 @@
+"""Entry point: parse, dispatch, and turn every failure into words on stderr (exit 1), never a traceback."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from esimdesk.cli.parser import build_parser
+from esimdesk.domain import EsimdeskError
+
+
+def _not_yet(name: str):
+    def run(args) -> int:
+        print(f"esimdesk {name}: not available yet in this version", file=sys.stderr)
+        return 1
+
+    return run
+
+
+def _commands() -> dict:
+    # Imported lazily: the GUI path must not pay for what the command line needs, and vice versa.
+    from esimdesk.cli import commands
+
+    return {name: getattr(commands, f"cmd_{name}", None) or _not_yet(name)
+            for name in ("sync", "plans", "order", "topup", "orders", "esims", "balance", "reconcile", "qr")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    demo = getattr(args, "demo", False)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command is None:
+            from esimdesk.ui.app import run_gui
+
+            return run_gui(demo=demo)
+        return _commands()[args.command](args)
+    except EsimdeskError as exc:
+        print(f"esimdesk: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("esimdesk: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,108 @@
+"""The command-line contract. Scripts and acceptance checks depend on it: keep it stable."""
+
+from __future__ import annotations
+
+import argparse
+
+from esimdesk import __version__
+from esimdesk.domain import VENDORS
+
+ESIM_STATUSES = ("NEW", "INSTALLED", "ACTIVE", "DEPLETED", "EXPIRED", "SUSPENDED", "CANCELLED", "DELETED", "UNKNOWN")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _country(text: str) -> str:
+    if len(text) != 2 or not text.isalpha():
+        raise argparse.ArgumentTypeError(f"'{text}' is not a two-letter country code (e.g. JP)")
+    return text.upper()
+
+
+def _status(text: str) -> str:
+    if text.upper() not in ESIM_STATUSES:
+        raise argparse.ArgumentTypeError(f"'{text}' is not one of {', '.join(ESIM_STATUSES)}")
+    return text.upper()
+
+
+def _qr_out(text: str) -> str:
+    if not text.lower().endswith((".png", ".svg", ".pdf")):
+        raise argparse.ArgumentTypeError("--out must end in .png, .svg or .pdf")
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
+                        help="use the built-in sandbox instead of real vendors (own data folder)")
+
+    def vendor_opt(p: argparse.ArgumentParser, required: bool = False) -> None:
+        p.add_argument("--vendor", choices=VENDORS, required=required, metavar="V",
+                       help=f"one of {', '.join(VENDORS)}")
+
+    def json_opt(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+    parser = argparse.ArgumentParser(
+        prog="esimdesk",
+        description="Desk console for eSIM support agents: Roumio, Roamify, MicroESIM and Flexiroam in one place. "
+        "Without a command, opens the window.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"esimdesk {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("sync", parents=[common], help="refresh plans, orders, eSIMs, balances into the cache")
+    vendor_opt(p)
+    json_opt(p)
+
+    p = sub.add_parser("plans", parents=[common], help="list plans from the cache")
+    vendor_opt(p)
+    p.add_argument("--country", type=_country, metavar="CC", help="ISO 3166 alpha-2 code, e.g. JP")
+    p.add_argument("--search", metavar="TEXT", help="words in the plan name, country or id")
+    json_opt(p)
+
+    p = sub.add_parser("order", parents=[common], help="order eSIMs (recorded locally before the vendor call)")
+    vendor_opt(p, required=True)
+    p.add_argument("--plan", required=True, metavar="PLAN_ID", help="the vendor's plan id")
+    p.add_argument("--quantity", type=_positive_int, default=1, metavar="N", help="number of eSIMs (default 1)")
+    p.add_argument("--reference", metavar="TEXT", help="your reference / idempotency handle (default: generated)")
+    json_opt(p)
+
+    p = sub.add_parser("topup", parents=[common], help="add a top-up plan to an existing eSIM")
+    vendor_opt(p, required=True)
+    p.add_argument("--iccid", required=True, metavar="ICCID")
+    p.add_argument("--plan", required=True, metavar="PLAN_ID", help="a top-up plan the vendor lists for this eSIM")
+    json_opt(p)
+
+    p = sub.add_parser("orders", parents=[common], help="list orders from the cache")
+    vendor_opt(p)
+    p.add_argument("--search", metavar="TEXT", help="order id, reference, ICCID or plan")
+    json_opt(p)
+
+    p = sub.add_parser("esims", parents=[common], help="list eSIMs from the cache")
+    vendor_opt(p)
+    p.add_argument("--status", type=_status, metavar="S", help=", ".join(ESIM_STATUSES))
+    p.add_argument("--search", metavar="TEXT", help="ICCID (or its last digits), order id, plan, country")
+    json_opt(p)
+
+    p = sub.add_parser("balance", parents=[common], help="account balance per vendor")
+    vendor_opt(p)
+    json_opt(p)
+
+    p = sub.add_parser("reconcile", parents=[common],
+                       help="settle PENDING/ALLOCATING/UNCERTAIN orders with the vendor")
+    vendor_opt(p)
+    json_opt(p)
+
+    p = sub.add_parser("qr", parents=[common], help="write an eSIM's QR code or an order's customer cards")
+    p.add_argument("target", metavar="ICCID_OR_ORDER_ID")
+    p.add_argument("--out", required=True, type=_qr_out, metavar="FILE.png|FILE.svg|FILE.pdf")
+    return parser

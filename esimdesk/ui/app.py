@@ -1,0 +1,53 @@
+"""Start the GUI: one QApplication driven by qasync so slots can await vendor calls without freezing."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from esimdesk.resources import resource_path
+
+
+def ui_settings(home: Path) -> QSettings:
+    """UI state (geometry, last tab) lives in the data folder, so demo and real desks stay apart."""
+    return QSettings(str(home / "ui.ini"), QSettings.Format.IniFormat)
+
+
+def run_gui(demo: bool = False) -> int:
+    import qasync
+
+    from esimdesk.services.runtime import open_context
+    from esimdesk.ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv)
+    app.setApplicationName("esimdesk")
+    app.setOrganizationName("esimdesk")
+    app.setWindowIcon(QIcon(str(resource_path("esimdesk.svg"))))
+    ctx = open_context(demo)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    closed = asyncio.Event()
+    window = MainWindow(ui_settings(ctx.home), demo=demo, notices=ctx.accounts.notices)
+    window.closing.connect(closed.set)
+    window.show()
+    try:
+        with loop:
+            loop.run_until_complete(closed.wait())
+            _cancel_pending(loop)
+    finally:
+        ctx.close()
+    return 0
+
+
+def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
+    """Closing the window cancels whatever is still running (syncs, polls) before the process exits."""
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
