@@ -1,1 +1,141 @@
-"""One function per subcommand; each returns the exit status. Filled in by the issues that wire them."""
+"""One function per subcommand; each returns the exit status. Errors are raised as EsimdeskError and
+printed in words by ``main``."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from contextlib import contextmanager
+
+from esimdesk.cli.output import age_words, note, print_json, print_table
+from esimdesk.domain import money_str
+
+
+@contextmanager
+def _context(args):
+    from esimdesk.services.runtime import open_context
+    from esimdesk.store import open_store
+
+    ctx = open_context(getattr(args, "demo", False))
+    store = open_store(ctx.home)
+    try:
+        yield ctx, store
+    finally:
+        store.close()
+        ctx.close()
+
+
+def _cache_age(store, vendor: str | None) -> None:
+    note(f"(from the local cache, {age_words(store.last_sync(vendor))})")
+
+
+def cmd_sync(args) -> int:
+    from esimdesk.services.adapters import make_adapter
+    from esimdesk.services.sync import sync_all
+
+    with _context(args) as (ctx, store):
+        accounts = [c for c in ctx.accounts.enabled if args.vendor in (None, c.vendor)]
+        for line in ctx.accounts.notices:
+            if args.vendor is None or line.startswith(args.vendor):
+                note(line)
+        if not accounts:
+            note("no vendor account is configured for this sync; see README → Configuration")
+            if args.json:
+                print_json([])
+            return 1
+
+        def progress(p):
+            if sys.stderr.isatty():
+                total = f"/{p.total}" if p.total else ""
+                print(f"\r{p.vendor}: {p.stage} {p.done}{total}        ", end="", file=sys.stderr, flush=True)
+
+        results = asyncio.run(sync_all(store, accounts, make_adapter, progress=progress))
+        if sys.stderr.isatty():
+            print(file=sys.stderr)
+    if args.json:
+        print_json([r.to_json() for r in results])
+    else:
+        print_table(["vendor", "result", "plans", "orders", "esims", "seconds"],
+                    [[r.vendor, "ok" if r.ok else f"FAILED: {r.error}", r.plans, r.orders, r.esims,
+                      f"{r.seconds:.1f}"] for r in results])
+    return 0 if all(r.ok for r in results) else 1
+
+
+def _fmt_mb(mb: int | None) -> str:
+    if mb is None:
+        return "unlimited"
+    return f"{mb / 1024:g} GB" if mb >= 1024 else f"{mb} MB"
+
+
+def cmd_plans(args) -> int:
+    with _context(args) as (ctx, store):
+        plans = store.plans(vendor=args.vendor, country=args.country, search=args.search)
+        _cache_age(store, args.vendor)
+    if args.json:
+        print_json([p.to_json() for p in plans])
+    else:
+        print_table(["vendor", "plan_id", "name", "countries", "data", "days", "price", "daily", "top-up"],
+                    [[p.vendor, p.plan_id, p.name, _countries(p.countries), _fmt_mb(p.data_mb), p.validity_days,
+                      f"{money_str(p.price)} {p.currency}", "yes" if p.daily else "", _yes(p.topup)] for p in plans])
+    return 0
+
+
+def _yes(v: bool | None) -> str:
+    return "" if v is None else ("yes" if v else "no")
+
+
+def _countries(codes) -> str:
+    return ",".join(codes) if len(codes) <= 4 else f"{','.join(codes[:3])} +{len(codes) - 3}"
+
+
+def cmd_orders(args) -> int:
+    with _context(args) as (ctx, store):
+        orders = store.orders(vendor=args.vendor, search=args.search)
+        _cache_age(store, args.vendor)
+    if args.json:
+        print_json([o.to_json() for o in orders])
+    else:
+        print_table(["vendor", "order_id", "reference", "status", "created (UTC)", "total", "esims"],
+                    [[o.vendor, o.order_id or "-", o.reference or "", o.status.value,
+                      o.created_at.strftime("%Y-%m-%d %H:%M"),
+                      f"{money_str(o.total)} {o.currency}" if o.total is not None else "", len(o.esims)]
+                     for o in orders])
+    return 0
+
+
+def cmd_esims(args) -> int:
+    with _context(args) as (ctx, store):
+        esims = store.esims(vendor=args.vendor, status=args.status, search=args.search)
+        _cache_age(store, args.vendor)
+    if args.json:
+        print_json([e.to_json() for e in esims])
+    else:
+        print_table(["vendor", "iccid", "status", "vendor status", "used", "of", "expires (UTC)", "order"],
+                    [[e.vendor, e.iccid, e.status.value, e.vendor_status,
+                      _fmt_mb(e.data_used_mb) if e.data_used_mb is not None else "",
+                      _fmt_mb(e.data_total_mb) if e.data_used_mb is not None or e.data_total_mb else "",
+                      e.expires_at.strftime("%Y-%m-%d %H:%M") if e.expires_at else "", e.order_id or ""]
+                     for e in esims])
+    return 0
+
+
+def cmd_balance(args) -> int:
+    """Live from the vendors when reachable (a balance is only useful fresh), else the cached value."""
+    from esimdesk.services.balance import fetch_balances
+
+    with _context(args) as (ctx, store):
+        accounts = [c for c in ctx.accounts.enabled if args.vendor in (None, c.vendor)]
+        rows = asyncio.run(fetch_balances(store, accounts))
+    failed = False
+    for row in rows:
+        if row.error:
+            note(f"{row.vendor}: {row.error}" + (" (showing the cached balance)" if row.balance else ""))
+            failed = failed or row.balance is None
+    shown = [r.balance for r in rows if r.balance is not None]
+    if args.json:
+        print_json([b.to_json() for b in shown])
+    else:
+        print_table(["vendor", "balance", "as of (UTC)"],
+                    [[b.vendor, f"{money_str(b.amount)} {b.currency}",
+                      b.observed_at.strftime("%Y-%m-%d %H:%M") if b.observed_at else ""] for b in shown])
+    return 1 if failed else 0

@@ -1,0 +1,149 @@
+"""Refresh the local store from every enabled vendor, concurrently and independently.
+
+One vendor failing never stops the others and never erases its cached rows: writes are upserts,
+rows a vendor stops returning are marked stale (orders and eSIMs are never deleted), and every batch
+is its own transaction, so a cancelled or killed sync leaves the previous data intact. Database
+writes run in a worker thread so the GUI thread never waits on SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from esimdesk.domain import EsimdeskError, Unsupported, VendorConfig, VendorError
+from esimdesk.store import Store
+from esimdesk.vendors import Capability, VendorAdapter
+
+log = logging.getLogger("esimdesk.sync")
+
+
+@dataclass(frozen=True)
+class SyncProgress:
+    vendor: str
+    stage: str  # plans | balance | orders | esims | events
+    done: int
+    total: int | None  # None when the vendor does not say how many there are
+
+
+@dataclass
+class VendorSyncResult:
+    vendor: str
+    ok: bool = False
+    plans: int = 0
+    orders: int = 0
+    esims: int = 0
+    error: str | None = None
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"vendor": self.vendor, "ok": self.ok, "plans": self.plans, "orders": self.orders,
+                "esims": self.esims, "error": self.error, "seconds": round(self.seconds, 3)}
+
+
+ProgressFn = Callable[[SyncProgress], None]
+AdapterFactory = Callable[[VendorConfig], VendorAdapter]
+
+
+async def sync_all(store: Store, accounts: list[VendorConfig], adapter_factory: AdapterFactory, *,
+                   progress: ProgressFn | None = None) -> list[VendorSyncResult]:
+    """Sync every account concurrently; results in the accounts' order. Cancellation propagates."""
+    tasks = [asyncio.ensure_future(sync_vendor(store, cfg, adapter_factory, progress=progress)) for cfg in accounts]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except asyncio.CancelledError:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+async def sync_vendor(store: Store, config: VendorConfig, adapter_factory: AdapterFactory, *,
+                      progress: ProgressFn | None = None) -> VendorSyncResult:
+    result = VendorSyncResult(config.vendor)
+    started = time.perf_counter()
+    run_id, run_started = await asyncio.to_thread(store.start_sync_run, config.vendor)
+    report = progress or (lambda p: None)
+    try:
+        async with adapter_factory(config) as adapter:
+            await _sync_with(adapter, store, result, run_started, report)
+        result.ok = True
+    except asyncio.CancelledError:
+        result.error = "cancelled"
+        await asyncio.shield(asyncio.to_thread(store.finish_sync_run, run_id, ok=False, plans=result.plans,
+                                               orders=result.orders, esims=result.esims, error="cancelled"))
+        raise
+    except EsimdeskError as exc:
+        result.error = str(exc)
+    except Exception as exc:  # a bug in one vendor's path must not take the others down
+        log.exception("sync of %s failed unexpectedly", config.vendor)
+        result.error = f"unexpected error ({type(exc).__name__}); see the log"
+    result.seconds = time.perf_counter() - started
+    await asyncio.to_thread(store.finish_sync_run, run_id, ok=result.ok, plans=result.plans, orders=result.orders,
+                            esims=result.esims, error=result.error)
+    return result
+
+
+async def _sync_with(adapter: VendorAdapter, store: Store, result: VendorSyncResult, run_started: str,
+                     report: ProgressFn) -> None:
+    vendor = adapter.name
+    if adapter.supports(Capability.BALANCE):
+        report(SyncProgress(vendor, "balance", 0, 1))
+        balance = await adapter.get_balance()
+        await asyncio.to_thread(store.save_balance, balance)
+        report(SyncProgress(vendor, "balance", 1, 1))
+
+    if adapter.supports(Capability.PLANS):
+        async for page in adapter.iter_plans():
+            result.plans += await asyncio.to_thread(store.upsert_plans, page)
+            report(SyncProgress(vendor, "plans", result.plans, None))
+        # Only a listing that ran to its end may mark the rest stale.
+        await asyncio.to_thread(store.mark_stale, "plans", vendor, run_started)
+
+    if adapter.supports(Capability.LIST_ORDERS):
+        async for page in adapter.iter_orders():
+            result.orders += await asyncio.to_thread(store.upsert_orders, page)
+            report(SyncProgress(vendor, "orders", result.orders, None))
+        derive = getattr(adapter, "plans_from_orders", None)  # Roamify: its catalog is what was ordered before
+        if derive is not None and not adapter.supports(Capability.PLANS):
+            plans = derive(await asyncio.to_thread(store.orders, vendor))
+            result.plans += await asyncio.to_thread(store.upsert_plans, plans)
+
+    if adapter.supports(Capability.LIST_ESIMS):
+        async for page in adapter.iter_esims():
+            result.esims += await asyncio.to_thread(store.upsert_esims, page)
+            report(SyncProgress(vendor, "esims", result.esims, None))
+        await asyncio.to_thread(store.mark_stale, "esims", vendor, run_started)
+    elif adapter.supports(Capability.GET_ESIM):
+        # No fleet listing (MicroESIM): the local store is the only record; refresh what we know.
+        await _refresh_known(adapter, store, result, report)
+
+
+async def _refresh_known(adapter: VendorAdapter, store: Store, result: VendorSyncResult, report: ProgressFn) -> None:
+    vendor = adapter.name
+    if adapter.supports(Capability.ORDER_STATUS):
+        orders = await asyncio.to_thread(store.orders, vendor)
+        for order in orders:
+            if order.order_id or order.reference:
+                try:
+                    fresh = await adapter.get_order(order.order_id, order.reference)
+                except (VendorError, Unsupported) as exc:
+                    log.info("%s order %s not refreshed: %s", vendor, order.order_id, exc)
+                    continue
+                result.orders += await asyncio.to_thread(store.upsert_orders, [fresh])
+                report(SyncProgress(vendor, "orders", result.orders, len(orders)))
+    iccids = await asyncio.to_thread(store.known_esim_iccids, vendor)
+    batch = []
+    for i, iccid in enumerate(iccids, 1):
+        batch.append(await adapter.get_esim(iccid))
+        if adapter.supports(Capability.EVENTS):
+            events = await adapter.esim_events(iccid)
+            await asyncio.to_thread(store.add_events, events)
+        if len(batch) >= 50 or i == len(iccids):
+            result.esims += await asyncio.to_thread(store.upsert_esims, batch)
+            batch = []
+            report(SyncProgress(vendor, "esims", result.esims, len(iccids)))

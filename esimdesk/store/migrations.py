@@ -1,0 +1,148 @@
+"""Schema versions as a ``PRAGMA user_version`` ladder: each step moves the file one version forward.
+
+Never edit a released step; add the next one. Tests open files created at every earlier version.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+
+def _v1() -> str:
+    return (
+        """
+        CREATE TABLE plans (
+            vendor TEXT NOT NULL, plan_id TEXT NOT NULL, name TEXT NOT NULL,
+            countries TEXT NOT NULL,            -- "JP,KR" (ISO 3166 alpha-2)
+            data_mb INTEGER, validity_days INTEGER NOT NULL,
+            price TEXT NOT NULL, currency TEXT NOT NULL,  -- Decimal as text: never a float
+            daily INTEGER NOT NULL DEFAULT 0, topup INTEGER, region TEXT,
+            raw TEXT, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, stale INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (vendor, plan_id)
+        );
+        CREATE TABLE plan_countries (
+            vendor TEXT NOT NULL, plan_id TEXT NOT NULL, country TEXT NOT NULL,
+            PRIMARY KEY (country, vendor, plan_id),
+            FOREIGN KEY (vendor, plan_id) REFERENCES plans (vendor, plan_id) ON DELETE CASCADE
+        );
+        CREATE TABLE orders (
+            id INTEGER PRIMARY KEY,
+            vendor TEXT NOT NULL, order_id TEXT, reference TEXT, kind TEXT NOT NULL DEFAULT 'order',
+            status TEXT NOT NULL, created_at TEXT NOT NULL, total TEXT, currency TEXT,
+            raw TEXT, last_seen TEXT, stale INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE UNIQUE INDEX orders_vendor_order ON orders (vendor, order_id) WHERE order_id IS NOT NULL;
+        CREATE INDEX orders_created ON orders (created_at);
+        CREATE TABLE order_lines (
+            order_key INTEGER NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
+            line INTEGER NOT NULL, plan_id TEXT NOT NULL, quantity INTEGER NOT NULL,
+            unit_price TEXT, name TEXT,
+            PRIMARY KEY (order_key, line)
+        );
+        CREATE TABLE esims (
+            vendor TEXT NOT NULL, iccid TEXT NOT NULL, order_id TEXT, plan_id TEXT,
+            status TEXT NOT NULL, vendor_status TEXT NOT NULL, activation_code TEXT,
+            data_used_mb INTEGER, data_total_mb INTEGER, expires_at TEXT, installed_at TEXT,
+            qr_url TEXT, install_url TEXT, vendor_ref TEXT,
+            raw TEXT, last_seen TEXT NOT NULL, stale INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (vendor, iccid)
+        );
+        CREATE INDEX esims_order ON esims (vendor, order_id);
+        CREATE INDEX esims_status ON esims (status);
+        CREATE TABLE usage (
+            vendor TEXT NOT NULL, iccid TEXT NOT NULL, observed_at TEXT NOT NULL,
+            data_used_mb INTEGER, data_total_mb INTEGER,
+            PRIMARY KEY (vendor, iccid, observed_at)
+        );
+        CREATE TABLE balances (
+            vendor TEXT PRIMARY KEY, amount TEXT NOT NULL, currency TEXT NOT NULL, observed_at TEXT NOT NULL
+        );
+        CREATE TABLE events (
+            vendor TEXT NOT NULL, iccid TEXT NOT NULL, kind TEXT NOT NULL, occurred_at TEXT NOT NULL,
+            detail TEXT, raw TEXT,
+            PRIMARY KEY (vendor, iccid, kind, occurred_at)
+        );
+        CREATE TABLE sync_runs (
+            id INTEGER PRIMARY KEY, vendor TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,
+            ok INTEGER, plans INTEGER, orders INTEGER, esims INTEGER, error TEXT
+        );
+        CREATE TABLE journal (
+            id INTEGER PRIMARY KEY,
+            vendor TEXT NOT NULL, kind TEXT NOT NULL,          -- 'order' | 'topup'
+            reference TEXT NOT NULL UNIQUE,                    -- our idempotency handle
+            plan_id TEXT NOT NULL, quantity INTEGER NOT NULL, iccid TEXT,
+            unit_price TEXT, currency TEXT, state TEXT NOT NULL, order_id TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,               -- vendor sends of this entry
+            lease_owner TEXT, lease_until REAL,                -- one process at a time may act on it
+            last_error TEXT, note TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+        );
+        CREATE INDEX journal_state ON journal (state);
+        CREATE TABLE journal_events (
+            journal_id INTEGER NOT NULL REFERENCES journal (id), at TEXT NOT NULL,
+            from_state TEXT, to_state TEXT NOT NULL, cause TEXT NOT NULL
+        );
+        """
+    )
+
+
+def _v2() -> str:
+    """Fast look-ups: reversed ICCID for "last digits" search, agent notes, and trigram full-text search."""
+    sql = (
+        """
+        ALTER TABLE esims ADD COLUMN iccid_rev TEXT;
+        ALTER TABLE esims ADD COLUMN note TEXT;
+        ALTER TABLE esims ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
+        ALTER TABLE orders ADD COLUMN note TEXT;
+        ALTER TABLE orders ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
+        ALTER TABLE plans ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
+        UPDATE esims SET iccid_rev = (WITH RECURSIVE r(i, out) AS (SELECT length(iccid), '' UNION ALL
+            SELECT i - 1, out || substr(iccid, i, 1) FROM r WHERE i > 0) SELECT out FROM r WHERE i = 0);
+        UPDATE esims SET search_text = iccid || ' ' || coalesce(order_id, '') || ' ' || coalesce(plan_id, '');
+        UPDATE orders SET search_text = coalesce(order_id, '') || ' ' || coalesce(reference, '');
+        UPDATE plans SET search_text = plan_id || ' ' || name || ' ' || countries;
+        CREATE INDEX esims_iccid_rev ON esims (iccid_rev);
+        """
+    )
+    for table in ("esims", "orders", "plans"):
+        sql += (
+            f"""
+            CREATE VIRTUAL TABLE {table}_fts USING fts5(search_text, content='{table}', content_rowid='rowid',
+                                                       tokenize='trigram');
+            INSERT INTO {table}_fts (rowid, search_text) SELECT rowid, search_text FROM {table};
+            CREATE TRIGGER {table}_ai AFTER INSERT ON {table} BEGIN
+                INSERT INTO {table}_fts (rowid, search_text) VALUES (new.rowid, new.search_text);
+            END;
+            CREATE TRIGGER {table}_ad AFTER DELETE ON {table} BEGIN
+                INSERT INTO {table}_fts ({table}_fts, rowid, search_text) VALUES ('delete', old.rowid, old.search_text);
+            END;
+            CREATE TRIGGER {table}_au AFTER UPDATE OF search_text ON {table}
+            WHEN old.search_text IS NOT new.search_text BEGIN
+                INSERT INTO {table}_fts ({table}_fts, rowid, search_text) VALUES ('delete', old.rowid, old.search_text);
+                INSERT INTO {table}_fts (rowid, search_text) VALUES (new.rowid, new.search_text);
+            END;
+            """
+        )
+    return sql
+
+
+MIGRATIONS: list[Callable[[], str]] = [_v1, _v2]
+LATEST = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection, target: int = LATEST) -> int:
+    """Bring the file to ``target``; each step and its version bump commit together or not at all."""
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    if current > LATEST:
+        from esimdesk.domain import ConfigError
+
+        raise ConfigError(f"the data file is from a newer esimdesk (schema {current}, this one knows {LATEST})")
+    for version in range(current + 1, target + 1):
+        # One script, one transaction: executescript would commit a transaction opened outside it.
+        try:
+            conn.executescript(f"BEGIN IMMEDIATE;\n{MIGRATIONS[version - 1]()}\nPRAGMA user_version = {version};\nCOMMIT;")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return target

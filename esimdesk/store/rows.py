@@ -1,0 +1,100 @@
+"""Domain objects to table rows and back. The only place that knows how values are stored."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from esimdesk.domain import Esim, EsimStatus, Order, OrderLine, OrderStatus, Plan
+
+
+def iso(dt: datetime | None) -> str | None:
+    return dt.astimezone(UTC).isoformat() if dt else None
+
+
+def from_iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def dec(text: str | None) -> Decimal | None:
+    return Decimal(text) if text is not None else None
+
+
+def dumps(raw: Any) -> str | None:
+    return json.dumps(raw, separators=(",", ":"), default=str) if raw is not None else None
+
+
+def reverse(text: str) -> str:
+    return text[::-1]
+
+
+def country_words(codes: tuple[str, ...] | list[str]) -> str:
+    """Country codes and names, so "japan" and "JP" both find a plan or an eSIM."""
+    from esimdesk.domain.countries import country_name
+
+    return " ".join(f"{c} {country_name(c)}" for c in codes)
+
+
+def plan_row(plan: Plan, now: str) -> dict[str, Any]:
+    return {
+        "vendor": plan.vendor, "plan_id": plan.plan_id, "name": plan.name, "countries": ",".join(plan.countries),
+        "data_mb": plan.data_mb, "validity_days": plan.validity_days, "price": str(plan.price),
+        "currency": plan.currency, "daily": int(plan.daily), "topup": None if plan.topup is None else int(plan.topup),
+        "region": plan.region, "raw": dumps(plan.raw), "first_seen": now, "last_seen": now, "stale": 0,
+        "search_text": f"{plan.plan_id} {plan.name} {plan.region or ''} {country_words(plan.countries)}",
+    }
+
+
+def row_plan(row: dict[str, Any]) -> Plan:
+    return Plan(
+        vendor=row["vendor"], plan_id=row["plan_id"], name=row["name"],
+        countries=tuple(c for c in row["countries"].split(",") if c), data_mb=row["data_mb"],
+        validity_days=row["validity_days"], price=Decimal(row["price"]), currency=row["currency"],
+        daily=bool(row["daily"]), topup=None if row["topup"] is None else bool(row["topup"]), region=row["region"],
+    )
+
+
+def esim_row(esim: Esim, now: str, plan_words: str = "") -> dict[str, Any]:
+    return {
+        "vendor": esim.vendor, "iccid": esim.iccid, "iccid_rev": reverse(esim.iccid), "order_id": esim.order_id,
+        "plan_id": esim.plan_id, "status": esim.status.value, "vendor_status": esim.vendor_status,
+        "activation_code": esim.activation_code, "data_used_mb": esim.data_used_mb,
+        "data_total_mb": esim.data_total_mb, "expires_at": iso(esim.expires_at), "installed_at": iso(esim.installed_at),
+        "qr_url": esim.qr_url, "install_url": esim.install_url, "vendor_ref": esim.vendor_ref,
+        "raw": dumps(esim.raw), "last_seen": now, "stale": 0,
+        "search_text": f"{esim.iccid} {esim.order_id or ''} {esim.plan_id or ''} {esim.vendor_ref or ''} {plan_words}",
+    }
+
+
+def row_esim(row: dict[str, Any]) -> Esim:
+    return Esim(
+        vendor=row["vendor"], iccid=row["iccid"], status=EsimStatus(row["status"]), vendor_status=row["vendor_status"],
+        order_id=row["order_id"], plan_id=row["plan_id"], activation_code=row["activation_code"],
+        data_used_mb=row["data_used_mb"], data_total_mb=row["data_total_mb"], expires_at=from_iso(row["expires_at"]),
+        installed_at=from_iso(row["installed_at"]), qr_url=row["qr_url"], install_url=row["install_url"],
+        vendor_ref=row["vendor_ref"],
+    )
+
+
+def order_row(order: Order, now: str) -> dict[str, Any]:
+    plans = " ".join(f"{line.plan_id} {line.name or ''}" for line in order.lines)
+    iccids = " ".join(e.iccid for e in order.esims)
+    return {
+        "vendor": order.vendor, "order_id": order.order_id, "reference": order.reference, "kind": order.kind,
+        "status": order.status.value, "created_at": iso(order.created_at),
+        "total": str(order.total) if order.total is not None else None, "currency": order.currency,
+        "raw": dumps(order.raw), "last_seen": now, "stale": 0,
+        "search_text": f"{order.order_id or ''} {order.reference or ''} {plans} {iccids}",
+    }
+
+
+def row_order(row: dict[str, Any], lines: list[dict[str, Any]], esims: list[Esim]) -> Order:
+    return Order(
+        vendor=row["vendor"], order_id=row["order_id"], reference=row["reference"], status=OrderStatus(row["status"]),
+        created_at=from_iso(row["created_at"]), total=dec(row["total"]), currency=row["currency"],
+        lines=tuple(OrderLine(plan_id=ln["plan_id"], quantity=ln["quantity"], unit_price=dec(ln["unit_price"]),
+                              name=ln["name"]) for ln in lines),
+        esims=tuple(esims), kind=row["kind"],
+    )

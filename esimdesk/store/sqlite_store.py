@@ -1,0 +1,391 @@
+"""The desk's memory: one SQLite file (WAL) managed with sqlite-utils, behind the ``Store`` interface.
+
+Each thread gets its own connection (sqlite3 objects are thread-bound), so sync can write from a
+worker thread while the GUI thread reads. Every multi-row write is one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from esimdesk.domain import Balance, Esim, Event, Order, OrderStatus, Plan, Usage
+from esimdesk.store import rows as R
+from esimdesk.store.migrations import migrate
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class SqliteStore:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self._local = threading.local()
+        conn = self.conn  # opens and migrates on first use
+        self.schema_version = conn.execute("PRAGMA user_version").fetchone()[0]
+
+    # --- connection --------------------------------------------------------------------------
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            migrate(conn)
+            self._local.conn = conn
+            self._local.db = sqlite_utils.Database(conn)
+        return conn
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        self.conn  # noqa: B018  (ensure this thread's connection)
+        return self._local.db
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    @contextmanager
+    def transaction(self, immediate: bool = True):
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def _all(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.conn.execute(sql, tuple(params)).fetchall()]
+
+    # --- writes (sync) -----------------------------------------------------------------------
+    def upsert_plans(self, plans: list[Plan], seen: str | None = None) -> int:
+        seen = seen or now_iso()
+        rows = [R.plan_row(p, seen) for p in plans]
+        with self.transaction() as conn:
+            conn.executemany(
+                """INSERT INTO plans (vendor, plan_id, name, countries, data_mb, validity_days, price, currency, daily,
+                       topup, region, raw, first_seen, last_seen, stale, search_text)
+                   VALUES (:vendor, :plan_id, :name, :countries, :data_mb, :validity_days, :price, :currency, :daily,
+                       :topup, :region, :raw, :first_seen, :last_seen, 0, :search_text)
+                   ON CONFLICT (vendor, plan_id) DO UPDATE SET name=excluded.name, countries=excluded.countries,
+                       data_mb=excluded.data_mb, validity_days=excluded.validity_days, price=excluded.price,
+                       currency=excluded.currency, daily=excluded.daily, topup=excluded.topup, region=excluded.region,
+                       raw=excluded.raw, last_seen=excluded.last_seen, stale=0, search_text=excluded.search_text""",
+                rows,
+            )
+            conn.executemany("DELETE FROM plan_countries WHERE vendor = ? AND plan_id = ?",
+                             [(p.vendor, p.plan_id) for p in plans])
+            conn.executemany("INSERT OR IGNORE INTO plan_countries (vendor, plan_id, country) VALUES (?, ?, ?)",
+                             [(p.vendor, p.plan_id, c) for p in plans for c in p.countries])
+        return len(rows)
+
+    def mark_stale(self, table: str, vendor: str, before: str) -> int:
+        """Rows the vendor no longer returned in a complete listing: flagged, never deleted."""
+        assert table in ("plans", "orders", "esims")
+        with self.transaction() as conn:
+            cur = conn.execute(f"UPDATE {table} SET stale = 1 WHERE vendor = ? AND stale = 0 AND last_seen < ?",
+                               (vendor, before))
+            return cur.rowcount
+
+    def _plan_words(self, vendor: str, plan_ids: set[str]) -> dict[str, str]:
+        if not plan_ids:
+            return {}
+        out: dict[str, str] = {}
+        ids = list(plan_ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            q = f"SELECT plan_id, name, countries FROM plans WHERE vendor = ? AND plan_id IN ({','.join('?' * len(chunk))})"
+            for r in self.conn.execute(q, (vendor, *chunk)):
+                out[r["plan_id"]] = f"{r['name']} {R.country_words(r['countries'].split(','))}"
+        return out
+
+    def upsert_esims(self, esims: list[Esim], seen: str | None = None, *, keep_missing: bool = True) -> int:
+        """Insert or update eSIMs; a usage sample is added when the used volume changed."""
+        seen = seen or now_iso()
+        by_vendor: dict[str, set[str]] = {}
+        for e in esims:
+            if e.plan_id:
+                by_vendor.setdefault(e.vendor, set()).add(e.plan_id)
+        words = {v: self._plan_words(v, ids) for v, ids in by_vendor.items()}
+        rows = [R.esim_row(e, seen, words.get(e.vendor, {}).get(e.plan_id or "", "")) for e in esims]
+        with self.transaction() as conn:
+            prev = {}
+            for i in range(0, len(esims), 500):
+                chunk = esims[i:i + 500]
+                for r in conn.execute(
+                    "SELECT vendor, iccid, data_used_mb FROM esims WHERE "
+                    + " OR ".join("(vendor = ? AND iccid = ?)" for _ in chunk),
+                    [x for e in chunk for x in (e.vendor, e.iccid)],
+                ):
+                    prev[(r[0], r[1])] = r[2]
+            # coalesce(): a partial answer (e.g. an order's eSIM list without usage) never erases known values
+            conn.executemany(
+                """INSERT INTO esims (vendor, iccid, iccid_rev, order_id, plan_id, status, vendor_status,
+                       activation_code, data_used_mb, data_total_mb, expires_at, installed_at, qr_url, install_url,
+                       vendor_ref, raw, last_seen, stale, search_text)
+                   VALUES (:vendor, :iccid, :iccid_rev, :order_id, :plan_id, :status, :vendor_status,
+                       :activation_code, :data_used_mb, :data_total_mb, :expires_at, :installed_at, :qr_url,
+                       :install_url, :vendor_ref, :raw, :last_seen, 0, :search_text)
+                   ON CONFLICT (vendor, iccid) DO UPDATE SET
+                       order_id=coalesce(excluded.order_id, order_id), plan_id=coalesce(excluded.plan_id, plan_id),
+                       status=excluded.status, vendor_status=excluded.vendor_status,
+                       activation_code=coalesce(excluded.activation_code, activation_code),
+                       data_used_mb=coalesce(excluded.data_used_mb, data_used_mb),
+                       data_total_mb=coalesce(excluded.data_total_mb, data_total_mb),
+                       expires_at=coalesce(excluded.expires_at, expires_at),
+                       installed_at=coalesce(excluded.installed_at, installed_at),
+                       qr_url=coalesce(excluded.qr_url, qr_url), install_url=coalesce(excluded.install_url, install_url),
+                       vendor_ref=coalesce(excluded.vendor_ref, vendor_ref), raw=coalesce(excluded.raw, raw),
+                       last_seen=excluded.last_seen, stale=0,
+                       search_text=excluded.search_text || ' ' || coalesce(note, '')""",
+                rows,
+            )
+            samples = [(e.vendor, e.iccid, seen, e.data_used_mb, e.data_total_mb) for e in esims
+                       if e.data_used_mb is not None and prev.get((e.vendor, e.iccid), -1) != e.data_used_mb]
+            conn.executemany("INSERT OR IGNORE INTO usage VALUES (?, ?, ?, ?, ?)", samples)
+        return len(rows)
+
+    def upsert_orders(self, orders: list[Order], seen: str | None = None) -> int:
+        seen = seen or now_iso()
+        with self.transaction() as conn:
+            for order in orders:
+                row = R.order_row(order, seen)
+                key = None
+                if order.order_id:
+                    hit = conn.execute("SELECT id FROM orders WHERE vendor = ? AND order_id = ?",
+                                       (order.vendor, order.order_id)).fetchone()
+                    key = hit[0] if hit else None
+                if key is None and order.reference:
+                    hit = conn.execute("SELECT id FROM orders WHERE vendor = ? AND reference = ? AND kind = ?",
+                                       (order.vendor, order.reference, order.kind)).fetchone()
+                    key = hit[0] if hit else None
+                if key is None:
+                    cols = ", ".join(row)
+                    key = conn.execute(f"INSERT INTO orders ({cols}) VALUES ({', '.join('?' * len(row))})",
+                                       tuple(row.values())).lastrowid
+                else:
+                    conn.execute(
+                        """UPDATE orders SET order_id=coalesce(?, order_id), reference=coalesce(reference, ?),
+                               status=?, total=coalesce(?, total), currency=coalesce(?, currency),
+                               raw=coalesce(?, raw), last_seen=?, stale=0,
+                               search_text=? || ' ' || coalesce(note, '') WHERE id=?""",
+                        (row["order_id"], row["reference"], row["status"], row["total"], row["currency"], row["raw"],
+                         seen, row["search_text"], key),
+                    )
+                if order.lines:
+                    conn.execute("DELETE FROM order_lines WHERE order_key = ?", (key,))
+                    conn.executemany(
+                        "INSERT INTO order_lines VALUES (?, ?, ?, ?, ?, ?)",
+                        [(key, i, ln.plan_id, ln.quantity, str(ln.unit_price) if ln.unit_price is not None else None,
+                          ln.name) for i, ln in enumerate(order.lines)],
+                    )
+        esims = [e for o in orders for e in o.esims]
+        if esims:
+            self.upsert_esims(esims, seen)
+        return len(orders)
+
+    def save_balance(self, balance: Balance) -> None:
+        observed = R.iso(balance.observed_at) or now_iso()
+        self.db["balances"].upsert({"vendor": balance.vendor, "amount": str(balance.amount),
+                                    "currency": balance.currency, "observed_at": observed}, pk="vendor")
+
+    def add_events(self, events: list[Event]) -> int:
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?)",
+                [(e.vendor, e.iccid, e.kind, R.iso(e.occurred_at) or "", e.detail, R.dumps(e.raw)) for e in events],
+            )
+        return len(events)
+
+    def set_note(self, vendor: str, iccid: str, note: str) -> None:
+        """An agent's note on an eSIM (e.g. the customer's name): searchable, kept across syncs."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT search_text, note FROM esims WHERE vendor=? AND iccid=?", (vendor, iccid)).fetchone()
+            if row is None:
+                return
+            base = row["search_text"]
+            if row["note"] and base.endswith(row["note"]):
+                base = base[: -len(row["note"])].rstrip()
+            conn.execute("UPDATE esims SET note=?, search_text=? WHERE vendor=? AND iccid=?",
+                         (note, f"{base} {note}", vendor, iccid))
+
+    # --- sync runs ---------------------------------------------------------------------------
+    def start_sync_run(self, vendor: str) -> tuple[int, str]:
+        started = now_iso()
+        with self.transaction() as conn:
+            run_id = conn.execute("INSERT INTO sync_runs (vendor, started_at) VALUES (?, ?)", (vendor, started)).lastrowid
+        return run_id, started
+
+    def finish_sync_run(self, run_id: int, *, ok: bool, plans: int, orders: int, esims: int, error: str | None) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE sync_runs SET finished_at=?, ok=?, plans=?, orders=?, esims=?, error=? WHERE id=?",
+                         (now_iso(), int(ok), plans, orders, esims, error, run_id))
+
+    def last_sync(self, vendor: str | None = None) -> datetime | None:
+        q = "SELECT max(finished_at) FROM sync_runs WHERE ok = 1" + (" AND vendor = ?" if vendor else "")
+        value = self.conn.execute(q, (vendor,) if vendor else ()).fetchone()[0]
+        return R.from_iso(value)
+
+    # --- reads -------------------------------------------------------------------------------
+    def plans(self, vendor: str | None = None, country: str | None = None, search: str | None = None,
+              limit: int | None = None, include_stale: bool = False) -> list[Plan]:
+        where, params = [], []
+        base = "SELECT p.* FROM plans p"
+        if country:
+            base = "SELECT p.* FROM plan_countries pc JOIN plans p USING (vendor, plan_id)"
+            where.append("pc.country = ?")
+            params.append(country.upper())
+        if vendor:
+            where.append("p.vendor = ?")
+            params.append(vendor)
+        if not include_stale:
+            where.append("p.stale = 0")
+        if search:
+            clause, args = self._text_clause("plans", "p", search)
+            where.append(clause)
+            params.extend(args)
+        sql = base + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY p.vendor, CAST(p.price AS REAL), p.name"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [R.row_plan(r) for r in self._all(sql, params)]
+
+    def plan(self, vendor: str, plan_id: str) -> Plan | None:
+        rows = self._all("SELECT * FROM plans WHERE vendor = ? AND plan_id = ?", (vendor, plan_id))
+        return R.row_plan(rows[0]) if rows else None
+
+    def _text_clause(self, table: str, alias: str, text: str) -> tuple[str, list[Any]]:
+        """Free text through the trigram FTS index; ICCID "last digits" through the reversed-ICCID index."""
+        text = text.strip()
+        digits = text.replace(" ", "")
+        fts = f"{alias}.rowid IN (SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH ?)"
+        if table == "esims" and digits.isdigit() and len(digits) >= 4:
+            lo = R.reverse(digits)
+            hi = lo[:-1] + chr(ord(lo[-1]) + 1)
+            return f"(({alias}.iccid_rev >= ? AND {alias}.iccid_rev < ?) OR {fts})", [lo, hi, _fts_quote(digits)]
+        # The trigram index needs 3 characters a word; shorter words ("JP") fall back to LIKE.
+        long_words = [w for w in text.split() if len(w) >= 3]
+        short_words = [w for w in text.split() if len(w) < 3]
+        clauses, params = [], []
+        if long_words:
+            clauses.append(fts)
+            params.append(_fts_quote(" ".join(long_words)))
+        for w in short_words:
+            clauses.append(f"{alias}.search_text LIKE ?")
+            params.append(f"%{w}%")
+        return "(" + " AND ".join(clauses or ["1"]) + ")", params
+
+    def esims(self, vendor: str | None = None, status: str | None = None, search: str | None = None,
+              limit: int | None = None, order_id: str | None = None) -> list[Esim]:
+        where, params = [], []
+        for col, val in (("vendor", vendor), ("status", status), ("order_id", order_id)):
+            if val:
+                where.append(f"e.{col} = ?")
+                params.append(val)
+        if search:
+            clause, args = self._text_clause("esims", "e", search)
+            where.append(clause)
+            params.extend(args)
+        sql = "SELECT e.* FROM esims e" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY e.vendor, e.iccid"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [R.row_esim(r) for r in self._all(sql, params)]
+
+    def esim(self, iccid: str, vendor: str | None = None) -> Esim | None:
+        rows = self._all("SELECT * FROM esims WHERE iccid = ?" + (" AND vendor = ?" if vendor else ""),
+                         (iccid, vendor) if vendor else (iccid,))
+        return R.row_esim(rows[0]) if rows else None
+
+    def orders(self, vendor: str | None = None, search: str | None = None, limit: int | None = None,
+               statuses: Iterable[OrderStatus] | None = None) -> list[Order]:
+        where, params = [], []
+        if vendor:
+            where.append("o.vendor = ?")
+            params.append(vendor)
+        if statuses:
+            st = [s.value for s in statuses]
+            where.append(f"o.status IN ({','.join('?' * len(st))})")
+            params.extend(st)
+        if search:
+            clause, args = self._text_clause("orders", "o", search)
+            where.append(clause)
+            params.extend(args)
+        sql = "SELECT o.* FROM orders o" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY o.created_at DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return self._hydrate_orders(self._all(sql, params))
+
+    def order(self, vendor: str, order_id: str) -> Order | None:
+        found = self._hydrate_orders(self._all("SELECT * FROM orders WHERE vendor = ? AND order_id = ?", (vendor, order_id)))
+        return found[0] if found else None
+
+    def _hydrate_orders(self, rows: list[dict[str, Any]]) -> list[Order]:
+        if not rows:
+            return []
+        keys = [r["id"] for r in rows]
+        lines: dict[int, list[dict[str, Any]]] = {}
+        esims: dict[tuple[str, str], list[Esim]] = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for ln in self._all(f"SELECT * FROM order_lines WHERE order_key IN ({marks}) ORDER BY line", chunk):
+                lines.setdefault(ln["order_key"], []).append(ln)
+        ids = [(r["vendor"], r["order_id"]) for r in rows if r["order_id"]]
+        for i in range(0, len(ids), 400):
+            chunk = ids[i:i + 400]
+            cond = " OR ".join("(vendor = ? AND order_id = ?)" for _ in chunk)
+            for er in self._all(f"SELECT * FROM esims WHERE {cond} ORDER BY iccid", [x for p in chunk for x in p]):
+                esims.setdefault((er["vendor"], er["order_id"]), []).append(R.row_esim(er))
+        return [R.row_order(r, lines.get(r["id"], []), esims.get((r["vendor"], r["order_id"]), [])) for r in rows]
+
+    def balances(self, vendor: str | None = None) -> list[Balance]:
+        rows = self._all("SELECT * FROM balances" + (" WHERE vendor = ?" if vendor else "") + " ORDER BY vendor",
+                         (vendor,) if vendor else ())
+        return [Balance(r["vendor"], R.dec(r["amount"]), r["currency"], R.from_iso(r["observed_at"])) for r in rows]
+
+    def usage(self, vendor: str, iccid: str) -> list[Usage]:
+        rows = self._all("SELECT * FROM usage WHERE vendor = ? AND iccid = ? ORDER BY observed_at", (vendor, iccid))
+        return [Usage(r["vendor"], r["iccid"], R.from_iso(r["observed_at"]), r["data_used_mb"], r["data_total_mb"])
+                for r in rows]
+
+    def events(self, vendor: str, iccid: str) -> list[Event]:
+        rows = self._all("SELECT * FROM events WHERE vendor = ? AND iccid = ? ORDER BY occurred_at", (vendor, iccid))
+        return [Event(r["vendor"], r["iccid"], r["kind"], R.from_iso(r["occurred_at"] or None), r["detail"] or "")
+                for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        return {t: self.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                for t in ("plans", "orders", "esims", "balances", "events", "journal")}
+
+    def known_esim_iccids(self, vendor: str) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT iccid FROM esims WHERE vendor = ?", (vendor,))]
+
+
+def _fts_quote(text: str) -> str:
+    """Each word as a quoted FTS5 string, so agents' punctuation never becomes query syntax."""
+    words = [w.replace('"', '""') for w in text.split() if w]
+    return " ".join(f'"{w}"' for w in words) or '""'
+
+
+def open_store(home: Path, name: str = "esimdesk.sqlite3") -> SqliteStore:
+    return SqliteStore(home / name)
+
