@@ -139,3 +139,78 @@ def cmd_balance(args) -> int:
                     [[b.vendor, f"{money_str(b.amount)} {b.currency}",
                       b.observed_at.strftime("%Y-%m-%d %H:%M") if b.observed_at else ""] for b in shown])
     return 1 if failed else 0
+
+
+def _order_service(ctx, store, progress=None):
+    from esimdesk.services.adapters import make_adapter
+    from esimdesk.services.orders import OrderService
+
+    return OrderService(store, ctx.accounts.enabled, make_adapter, progress=progress)
+
+
+def _progress(p) -> None:
+    if sys.stderr.isatty():
+        print(f"\r{p.reference}: {p.message}          ", end="", file=sys.stderr, flush=True)
+
+
+def _print_order(order, as_json: bool) -> None:
+    if as_json:
+        print_json(order.to_json())
+        return
+    total = f"{money_str(order.total)} {order.currency}" if order.total is not None else "-"
+    print(f"{order.vendor} {order.kind} {order.order_id or '-'}  reference {order.reference}  {order.status.value}  "
+          f"total {total}")
+    if order.esims:
+        print_table(["iccid", "activation code"], [[e.iccid, e.activation_code or ""] for e in order.esims])
+
+
+def _run_order(args, call) -> int:
+    from esimdesk.services.orders import OrderOutcome
+
+    with _context(args) as (ctx, store):
+        service = _order_service(ctx, store, _progress)
+        try:
+            order = asyncio.run(call(service))
+        except OrderOutcome as outcome:
+            if sys.stderr.isatty():
+                print(file=sys.stderr)
+            note(f"esimdesk {args.command}: {outcome}")
+            if args.json and outcome.entry is not None:
+                e = outcome.entry
+                print_json({"vendor": e.vendor, "order_id": e.order_id, "reference": e.reference,
+                            "status": e.state.value, "created_at": e.created_at.isoformat(),
+                            "total": money_str(e.unit_price * e.quantity) if e.unit_price is not None else None,
+                            "currency": e.currency, "esims": [], "error": str(outcome)})
+            return 1
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    _print_order(order, args.json)
+    return 0
+
+
+def cmd_order(args) -> int:
+    return _run_order(args, lambda s: s.place_order(args.vendor, args.plan, args.quantity, args.reference))
+
+
+def cmd_topup(args) -> int:
+    return _run_order(args, lambda s: s.topup(args.vendor, args.iccid, args.plan))
+
+
+def cmd_reconcile(args) -> int:
+    with _context(args) as (ctx, store):
+        service = _order_service(ctx, store)
+        entries = asyncio.run(service.reconcile(args.vendor))
+        audit = {e.id: store.journal_audit(e.id) for e in entries}
+    open_ = [e for e in entries if e.state.value in ("PENDING", "ALLOCATING", "UNCERTAIN")]
+    if args.json:
+        print_json([{"vendor": e.vendor, "reference": e.reference, "kind": e.kind, "order_id": e.order_id,
+                     "status": e.state.value, "reason": audit[e.id][-1].cause if audit[e.id] else None}
+                    for e in entries])
+    else:
+        if not entries:
+            print("nothing to reconcile: every order is settled")
+        else:
+            print_table(["vendor", "reference", "kind", "order_id", "status", "why"],
+                        [[e.vendor, e.reference, e.kind, e.order_id or "-", e.state.value,
+                          audit[e.id][-1].cause if audit[e.id] else ""] for e in entries])
+    return 1 if open_ else 0

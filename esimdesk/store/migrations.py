@@ -26,6 +26,7 @@ def _v1() -> str:
             PRIMARY KEY (country, vendor, plan_id),
             FOREIGN KEY (vendor, plan_id) REFERENCES plans (vendor, plan_id) ON DELETE CASCADE
         );
+        CREATE INDEX plan_countries_plan ON plan_countries (vendor, plan_id);
         CREATE TABLE orders (
             id INTEGER PRIMARY KEY,
             vendor TEXT NOT NULL, order_id TEXT, reference TEXT, kind TEXT NOT NULL DEFAULT 'order',
@@ -98,10 +99,12 @@ def _v2() -> str:
         ALTER TABLE plans ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
         UPDATE esims SET iccid_rev = (WITH RECURSIVE r(i, out) AS (SELECT length(iccid), '' UNION ALL
             SELECT i - 1, out || substr(iccid, i, 1) FROM r WHERE i > 0) SELECT out FROM r WHERE i = 0);
-        UPDATE esims SET search_text = iccid || ' ' || coalesce(order_id, '') || ' ' || coalesce(plan_id, '');
+        -- eSIMs index only the agent's note; plan words are found through the plans' index.
         UPDATE orders SET search_text = coalesce(order_id, '') || ' ' || coalesce(reference, '');
         UPDATE plans SET search_text = plan_id || ' ' || name || ' ' || countries;
         CREATE INDEX esims_iccid_rev ON esims (iccid_rev);
+        CREATE INDEX esims_order_id ON esims (order_id);
+        CREATE INDEX esims_plan ON esims (vendor, plan_id);
         """
     )
     for table in ("esims", "orders", "plans"):

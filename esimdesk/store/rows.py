@@ -56,7 +56,7 @@ def row_plan(row: dict[str, Any]) -> Plan:
     )
 
 
-def esim_row(esim: Esim, now: str, plan_words: str = "") -> dict[str, Any]:
+def esim_row(esim: Esim, now: str) -> dict[str, Any]:
     return {
         "vendor": esim.vendor, "iccid": esim.iccid, "iccid_rev": reverse(esim.iccid), "order_id": esim.order_id,
         "plan_id": esim.plan_id, "status": esim.status.value, "vendor_status": esim.vendor_status,
@@ -64,7 +64,6 @@ def esim_row(esim: Esim, now: str, plan_words: str = "") -> dict[str, Any]:
         "data_total_mb": esim.data_total_mb, "expires_at": iso(esim.expires_at), "installed_at": iso(esim.installed_at),
         "qr_url": esim.qr_url, "install_url": esim.install_url, "vendor_ref": esim.vendor_ref,
         "raw": dumps(esim.raw), "last_seen": now, "stale": 0,
-        "search_text": f"{esim.iccid} {esim.order_id or ''} {esim.plan_id or ''} {esim.vendor_ref or ''} {plan_words}",
     }
 
 

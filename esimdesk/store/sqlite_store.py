@@ -18,6 +18,7 @@ import sqlite_utils
 
 from esimdesk.domain import Balance, Esim, Event, Order, OrderStatus, Plan, Usage
 from esimdesk.store import rows as R
+from esimdesk.store.journal import JournalMixin
 from esimdesk.store.migrations import migrate
 
 BUSY_TIMEOUT_MS = 10_000
@@ -27,7 +28,7 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
-class SqliteStore:
+class SqliteStore(JournalMixin):
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self._local = threading.local()
@@ -45,6 +46,7 @@ class SqliteStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes
             conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA cache_size=-65536")  # 64 MB: random-ICCID index inserts stay in memory
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             migrate(conn)
             self._local.conn = conn
@@ -107,45 +109,29 @@ class SqliteStore:
                                (vendor, before))
             return cur.rowcount
 
-    def _plan_words(self, vendor: str, plan_ids: set[str]) -> dict[str, str]:
-        if not plan_ids:
-            return {}
-        out: dict[str, str] = {}
-        ids = list(plan_ids)
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            q = f"SELECT plan_id, name, countries FROM plans WHERE vendor = ? AND plan_id IN ({','.join('?' * len(chunk))})"
-            for r in self.conn.execute(q, (vendor, *chunk)):
-                out[r["plan_id"]] = f"{r['name']} {R.country_words(r['countries'].split(','))}"
-        return out
-
     def upsert_esims(self, esims: list[Esim], seen: str | None = None, *, keep_missing: bool = True) -> int:
         """Insert or update eSIMs; a usage sample is added when the used volume changed."""
         seen = seen or now_iso()
-        by_vendor: dict[str, set[str]] = {}
-        for e in esims:
-            if e.plan_id:
-                by_vendor.setdefault(e.vendor, set()).add(e.plan_id)
-        words = {v: self._plan_words(v, ids) for v, ids in by_vendor.items()}
-        rows = [R.esim_row(e, seen, words.get(e.vendor, {}).get(e.plan_id or "", "")) for e in esims]
+        rows = [R.esim_row(e, seen) for e in esims]
         with self.transaction() as conn:
-            prev = {}
-            for i in range(0, len(esims), 500):
-                chunk = esims[i:i + 500]
-                for r in conn.execute(
-                    "SELECT vendor, iccid, data_used_mb FROM esims WHERE "
-                    + " OR ".join("(vendor = ? AND iccid = ?)" for _ in chunk),
-                    [x for e in chunk for x in (e.vendor, e.iccid)],
-                ):
-                    prev[(r[0], r[1])] = r[2]
+            prev: dict[tuple[str, str], int | None] = {}
+            by_v: dict[str, list[str]] = {}
+            for e in esims:
+                by_v.setdefault(e.vendor, []).append(e.iccid)
+            for v, iccids in by_v.items():
+                for i in range(0, len(iccids), 500):
+                    chunk = iccids[i:i + 500]
+                    q = f"SELECT iccid, data_used_mb FROM esims WHERE vendor = ? AND iccid IN ({','.join('?' * len(chunk))})"
+                    for r in conn.execute(q, (v, *chunk)):
+                        prev[(v, r[0])] = r[1]
             # coalesce(): a partial answer (e.g. an order's eSIM list without usage) never erases known values
             conn.executemany(
                 """INSERT INTO esims (vendor, iccid, iccid_rev, order_id, plan_id, status, vendor_status,
                        activation_code, data_used_mb, data_total_mb, expires_at, installed_at, qr_url, install_url,
-                       vendor_ref, raw, last_seen, stale, search_text)
+                       vendor_ref, raw, last_seen, stale)
                    VALUES (:vendor, :iccid, :iccid_rev, :order_id, :plan_id, :status, :vendor_status,
                        :activation_code, :data_used_mb, :data_total_mb, :expires_at, :installed_at, :qr_url,
-                       :install_url, :vendor_ref, :raw, :last_seen, 0, :search_text)
+                       :install_url, :vendor_ref, :raw, :last_seen, 0)
                    ON CONFLICT (vendor, iccid) DO UPDATE SET
                        order_id=coalesce(excluded.order_id, order_id), plan_id=coalesce(excluded.plan_id, plan_id),
                        status=excluded.status, vendor_status=excluded.vendor_status,
@@ -156,8 +142,7 @@ class SqliteStore:
                        installed_at=coalesce(excluded.installed_at, installed_at),
                        qr_url=coalesce(excluded.qr_url, qr_url), install_url=coalesce(excluded.install_url, install_url),
                        vendor_ref=coalesce(excluded.vendor_ref, vendor_ref), raw=coalesce(excluded.raw, raw),
-                       last_seen=excluded.last_seen, stale=0,
-                       search_text=excluded.search_text || ' ' || coalesce(note, '')""",
+                       last_seen=excluded.last_seen, stale=0""",
                 rows,
             )
             samples = [(e.vendor, e.iccid, seen, e.data_used_mb, e.data_total_mb) for e in esims
@@ -220,14 +205,9 @@ class SqliteStore:
     def set_note(self, vendor: str, iccid: str, note: str) -> None:
         """An agent's note on an eSIM (e.g. the customer's name): searchable, kept across syncs."""
         with self.transaction() as conn:
-            row = conn.execute("SELECT search_text, note FROM esims WHERE vendor=? AND iccid=?", (vendor, iccid)).fetchone()
-            if row is None:
-                return
-            base = row["search_text"]
-            if row["note"] and base.endswith(row["note"]):
-                base = base[: -len(row["note"])].rstrip()
-            conn.execute("UPDATE esims SET note=?, search_text=? WHERE vendor=? AND iccid=?",
-                         (note, f"{base} {note}", vendor, iccid))
+            # search_text of an eSIM is its note only: ICCIDs, order ids and plan words have their own indexes.
+            conn.execute("UPDATE esims SET note = ?, search_text = ? WHERE vendor = ? AND iccid = ?",
+                         (note, note, vendor, iccid))
 
     # --- sync runs ---------------------------------------------------------------------------
     def start_sync_run(self, vendor: str) -> tuple[int, str]:
@@ -274,24 +254,39 @@ class SqliteStore:
         return R.row_plan(rows[0]) if rows else None
 
     def _text_clause(self, table: str, alias: str, text: str) -> tuple[str, list[Any]]:
-        """Free text through the trigram FTS index; ICCID "last digits" through the reversed-ICCID index."""
+        """Search as agents type it, each kind of text through an index.
+
+        Plans and orders: trigram FTS5 over their words (names, countries by code and name, ids,
+        references). eSIMs: ICCID "last digits" (or whole) as a prefix range on the reversed ICCID,
+        order id by equality, plan words through the plans' index, agent notes through a small FTS5.
+        """
         text = text.strip()
         digits = text.replace(" ", "")
-        fts = f"{alias}.rowid IN (SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH ?)"
-        if table == "esims" and digits.isdigit() and len(digits) >= 4:
-            lo = R.reverse(digits)
-            hi = lo[:-1] + chr(ord(lo[-1]) + 1)
-            return f"(({alias}.iccid_rev >= ? AND {alias}.iccid_rev < ?) OR {fts})", [lo, hi, _fts_quote(digits)]
+        if table == "esims":
+            if digits.isdigit() and len(digits) >= 4:
+                lo = R.reverse(digits)
+                hi = lo[:-1] + chr(ord(lo[-1]) + 1)
+                return f"({alias}.iccid_rev >= ? AND {alias}.iccid_rev < ?)", [lo, hi]
+            plan_clause, plan_params = self._words_clause("plans", "p2", text)
+            note_clause, note_params = self._words_clause("esims", alias, text)
+            return (f"({alias}.order_id = ? OR ({alias}.vendor, {alias}.plan_id) IN "
+                    f"(SELECT p2.vendor, p2.plan_id FROM plans p2 WHERE {plan_clause}) OR {note_clause})",
+                    [text, *plan_params, *note_params])
+        return self._words_clause(table, alias, text)
+
+    @staticmethod
+    def _words_clause(table: str, alias: str, text: str) -> tuple[str, list[Any]]:
         # The trigram index needs 3 characters a word; shorter words ("JP") fall back to LIKE.
-        long_words = [w for w in text.split() if len(w) >= 3]
-        short_words = [w for w in text.split() if len(w) < 3]
+        words = text.split()
+        long_words = [w for w in words if len(w) >= 3]
         clauses, params = [], []
         if long_words:
-            clauses.append(fts)
+            clauses.append(f"{alias}.rowid IN (SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH ?)")
             params.append(_fts_quote(" ".join(long_words)))
-        for w in short_words:
-            clauses.append(f"{alias}.search_text LIKE ?")
-            params.append(f"%{w}%")
+        for w in words:
+            if len(w) < 3:
+                clauses.append(f"{alias}.search_text LIKE ?")
+                params.append(f"%{w}%")
         return "(" + " AND ".join(clauses or ["1"]) + ")", params
 
     def esims(self, vendor: str | None = None, status: str | None = None, search: str | None = None,

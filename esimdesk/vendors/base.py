@@ -40,6 +40,9 @@ class VendorAdapter:
     max_quantity_per_line: ClassVar[int | None] = None
     # Whether place_order takes our idempotency handle (reference) and the vendor honours it.
     idempotent_orders: ClassVar[bool] = False
+    # Whether get_order(None, reference) finds an order by our reference and raises NotFound when the
+    # vendor never took it (MicroESIM custom_order_no): reconciliation can then prove "not placed".
+    lookup_by_reference: ClassVar[bool] = False
 
     http: VendorHttp
 

@@ -1,0 +1,38 @@
+"""The order journal: the agent's intent, recorded before any vendor call, and its audit trail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from esimdesk.domain.models import OrderStatus
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    id: int
+    vendor: str
+    kind: str  # "order" | "topup"
+    reference: str  # idempotency handle: Roumio transactionId, MicroESIM custom_order_no; ours for Roamify
+    plan_id: str
+    quantity: int
+    state: OrderStatus
+    created_at: datetime
+    updated_at: datetime
+    attempts: int = 0  # how many times the order request was handed to the network
+    iccid: str | None = None  # top-ups
+    unit_price: Decimal | None = None
+    currency: str | None = None
+    order_id: str | None = None
+    last_error: str | None = None
+    lease_owner: str | None = None
+    lease_until: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEvent:
+    at: datetime
+    from_state: str | None
+    to_state: str
+    cause: str

@@ -1,0 +1,131 @@
+"""Order-journal storage. Every change is a compare-and-set on the row, so two processes on one data
+folder (two windows, or the CLI beside the GUI) can never both send the same entry."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from esimdesk.domain import JournalEntry, JournalEvent, OrderStatus, ValidationError
+from esimdesk.store import rows as R
+
+UNFINISHED = (OrderStatus.PENDING, OrderStatus.ALLOCATING, OrderStatus.UNCERTAIN)
+
+
+def _entry(row: Any) -> JournalEntry:
+    return JournalEntry(
+        id=row["id"], vendor=row["vendor"], kind=row["kind"], reference=row["reference"], plan_id=row["plan_id"],
+        quantity=row["quantity"], state=OrderStatus(row["state"]), created_at=R.from_iso(row["created_at"]),
+        updated_at=R.from_iso(row["updated_at"]), attempts=row["attempts"], iccid=row["iccid"],
+        unit_price=R.dec(row["unit_price"]), currency=row["currency"], order_id=row["order_id"],
+        last_error=row["last_error"], lease_owner=row["lease_owner"], lease_until=row["lease_until"],
+    )
+
+
+class JournalMixin:
+    """Mixed into SqliteStore (needs ``conn`` and ``transaction``)."""
+
+    def journal_create(self, *, vendor: str, kind: str, reference: str, plan_id: str, quantity: int,
+                       unit_price: Decimal | None, currency: str | None, iccid: str | None = None) -> JournalEntry:
+        """Record the intent (state PENDING) and its order row, committed before any vendor call."""
+        now = datetime.now(UTC).isoformat()
+        with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM journal WHERE reference = ?", (reference,)).fetchone():
+                raise ValidationError(f"reference '{reference}' was already used for an order; choose another")
+            jid = conn.execute(
+                """INSERT INTO journal (vendor, kind, reference, plan_id, quantity, iccid, unit_price, currency, state,
+                       created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?)""",
+                (vendor, kind, reference, plan_id, quantity, iccid,
+                 str(unit_price) if unit_price is not None else None, currency, now, now),
+            ).lastrowid
+            conn.execute("INSERT INTO journal_events VALUES (?, ?, NULL, 'PENDING', ?)",
+                         (jid, now, f"agent asked for {quantity} × {plan_id}" + (f" on {iccid}" if iccid else "")))
+            total = str(unit_price * quantity) if unit_price is not None else None
+            key = conn.execute(
+                """INSERT INTO orders (vendor, order_id, reference, kind, status, created_at, total, currency, last_seen,
+                       search_text) VALUES (?, NULL, ?, ?, 'PENDING', ?, ?, ?, ?, ?)""",
+                (vendor, reference, kind, now, total, currency, now, f"{reference} {plan_id} {iccid or ''}"),
+            ).lastrowid
+            conn.execute("INSERT INTO order_lines VALUES (?, 0, ?, ?, ?, NULL)",
+                         (key, plan_id, quantity, str(unit_price) if unit_price is not None else None))
+        return self.journal_get(jid)
+
+    def journal_get(self, jid: int | None = None, reference: str | None = None) -> JournalEntry | None:
+        if jid is not None:
+            row = self.conn.execute("SELECT * FROM journal WHERE id = ?", (jid,)).fetchone()
+        else:
+            row = self.conn.execute("SELECT * FROM journal WHERE reference = ?", (reference,)).fetchone()
+        return _entry(row) if row else None
+
+    def journal_unfinished(self, vendor: str | None = None) -> list[JournalEntry]:
+        states = [s.value for s in UNFINISHED]
+        q = f"SELECT * FROM journal WHERE state IN ({','.join('?' * len(states))})"
+        params: list[Any] = list(states)
+        if vendor:
+            q += " AND vendor = ?"
+            params.append(vendor)
+        return [_entry(r) for r in self.conn.execute(q + " ORDER BY id", params)]
+
+    def journal_claim(self, jid: int, owner: str, *, states: tuple[OrderStatus, ...], lease_seconds: float,
+                      sending: bool = False) -> JournalEntry | None:
+        """Take the entry for ``lease_seconds`` if it is in one of ``states`` and nobody else holds it.
+
+        With ``sending``, the attempt counter goes up in the same write: once it is above zero the
+        request may have reached the vendor, whatever happens to this process next.
+        """
+        now = time.time()
+        st = [s.value for s in states]
+        with self.transaction() as conn:
+            cur = conn.execute(
+                f"""UPDATE journal SET lease_owner = ?, lease_until = ?, attempts = attempts + ?, updated_at = ?
+                    WHERE id = ? AND state IN ({','.join('?' * len(st))})
+                      AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ?)""",
+                (owner, now + lease_seconds, 1 if sending else 0, datetime.now(UTC).isoformat(), jid, *st, owner, now),
+            )
+            if cur.rowcount != 1:
+                return None
+        return self.journal_get(jid)
+
+    def journal_release(self, jid: int, owner: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE journal SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?",
+                         (jid, owner))
+
+    def journal_transition(self, jid: int, to_state: OrderStatus, cause: str, *, owner: str | None = None,
+                           order_id: str | None = None, error: str | None = None,
+                           unit_price: Decimal | None = None) -> JournalEntry:
+        """Move the entry and record why, in one transaction; the order row follows the entry."""
+        now = datetime.now(UTC).isoformat()
+        with self.transaction() as conn:
+            row = conn.execute("SELECT state, reference, vendor, kind, lease_owner FROM journal WHERE id = ?",
+                               (jid,)).fetchone()
+            if owner is not None and row["lease_owner"] not in (None, owner):
+                raise RuntimeError(f"journal entry {jid} is held by another process")
+            conn.execute(
+                """UPDATE journal SET state = ?, order_id = coalesce(?, order_id), last_error = ?,
+                       unit_price = coalesce(?, unit_price), updated_at = ? WHERE id = ?""",
+                (to_state.value, order_id, error, str(unit_price) if unit_price is not None else None, now, jid),
+            )
+            conn.execute("INSERT INTO journal_events VALUES (?, ?, ?, ?, ?)", (jid, now, row["state"], to_state.value, cause))
+            conn.execute(
+                """UPDATE orders SET status = ?, order_id = coalesce(?, order_id), last_seen = ?,
+                       search_text = search_text || CASE WHEN ? IS NULL THEN '' ELSE ' ' || ? END
+                   WHERE vendor = ? AND reference = ? AND kind = ?""",
+                (to_state.value, order_id, now, order_id, order_id, row["vendor"], row["reference"], row["kind"]),
+            )
+        return self.journal_get(jid)
+
+    def journal_audit(self, jid: int | None = None, reference: str | None = None) -> list[JournalEvent]:
+        if jid is None:
+            entry = self.journal_get(reference=reference)
+            if entry is None:
+                return []
+            jid = entry.id
+        rows = self.conn.execute("SELECT * FROM journal_events WHERE journal_id = ? ORDER BY rowid", (jid,)).fetchall()
+        return [JournalEvent(R.from_iso(r["at"]), r["from_state"], r["to_state"], r["cause"]) for r in rows]
+
+    def journal_claimed_order_ids(self, vendor: str) -> set[str]:
+        return {r[0] for r in self.conn.execute("SELECT order_id FROM journal WHERE vendor = ? AND order_id IS NOT NULL",
+                                                (vendor,))}

@@ -1,0 +1,158 @@
+"""Sync over the sandbox: fills the store, is stable, survives a failing vendor, cancellation and SIGKILL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sqlite3
+import subprocess
+import time
+
+import pytest
+
+from esimdesk.sandbox import Fault, SandboxConfig, SandboxServer
+from esimdesk.services.sync import sync_all
+from tests.services.helpers import accounts_for, cli, cli_env, open_store, short_factory
+
+
+def snapshot(store):
+    conn = store.conn
+    return {
+        "plans": conn.execute("SELECT vendor, plan_id, name, price, countries, first_seen FROM plans ORDER BY 1, 2").fetchall(),
+        "esims": conn.execute("SELECT vendor, iccid, order_id, activation_code FROM esims ORDER BY 1, 2").fetchall(),
+        "orders": conn.execute("SELECT vendor, order_id, reference, created_at FROM orders ORDER BY 1, 2").fetchall(),
+    }
+
+
+async def test_full_sync_fills_the_store_and_a_second_changes_nothing_it_should_not(fresh_sandbox, tmp_path):
+    store = open_store(tmp_path)
+    accounts = accounts_for(fresh_sandbox, tmp_path)
+    assert {a.vendor for a in accounts} == {"roumio", "roamify", "microesim", "flexiroam"}
+    progress = []
+    results = await sync_all(store, accounts, short_factory(5), progress=progress.append)
+    assert all(r.ok for r in results), [r.error for r in results if not r.ok]
+    by = {r.vendor: r for r in results}
+    assert by["roumio"].plans > 100 and by["roumio"].esims > 0
+    assert by["microesim"].plans > 100
+    assert by["flexiroam"].esims > 0
+    assert {p.vendor for p in progress} >= {"roumio", "microesim", "flexiroam"}
+    counts = store.counts()
+    assert counts["plans"] >= by["roumio"].plans + by["microesim"].plans
+    assert store.balances("roumio") and store.balances("microesim")
+    japan = store.plans(country="JP")
+    assert {p.vendor for p in japan} >= {"roumio", "microesim"}
+
+    before = snapshot(store)
+    again = await sync_all(store, accounts, short_factory(5))
+    assert all(r.ok for r in again)
+    after = snapshot(store)
+    assert after == before  # same rows, first_seen kept: upserts, not delete-and-reload
+    assert store.counts()["plans"] == counts["plans"]
+
+
+async def test_one_vendor_failing_keeps_its_cached_rows_and_the_others_sync(fresh_sandbox, tmp_path):
+    store = open_store(tmp_path)
+    accounts = accounts_for(fresh_sandbox, tmp_path)
+    await sync_all(store, accounts, short_factory(5))
+    roumio_before = len(store.plans(vendor="roumio")), len(store.esims(vendor="roumio"))
+    fresh_sandbox.sandbox.faults["roumio"].add(Fault("http_500", endpoint="*", times=None))
+    results = {r.vendor: r for r in await sync_all(store, accounts, lambda c: short_factory(2)(c) if c.vendor != "roumio"
+                                                   else _no_retry_factory(c))}
+    assert not results["roumio"].ok and "roumio" in results["roumio"].error and "HTTP 500" in results["roumio"].error
+    assert all(results[v].ok for v in ("roamify", "microesim", "flexiroam"))
+    assert (len(store.plans(vendor="roumio")), len(store.esims(vendor="roumio"))) == roumio_before
+    fresh_sandbox.sandbox.faults["roumio"].clear()
+
+
+def _no_retry_factory(cfg):
+    from esimdesk.vendors import build_adapter
+
+    adapter = build_adapter(cfg, timeout=2)
+    adapter.http.retries = 0
+    return adapter
+
+
+async def test_cancelled_sync_leaves_a_consistent_store(tmp_path):
+    config = SandboxConfig(seed=3, plans=3000, esims=3000, allocation_delay=0.2)
+    with SandboxServer(config) as server:
+        server.sandbox.faults["roumio"].add(Fault("latency", endpoint="*", times=None, seconds=0.3))
+        store = open_store(tmp_path)
+        task = asyncio.ensure_future(sync_all(store, accounts_for(server, tmp_path), short_factory(5)))
+        await asyncio.sleep(1.0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert not store.conn.in_transaction
+    check = sqlite3.connect(tmp_path / "esimdesk.sqlite3")
+    assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    # every plan row has its country rows: no half-written batch
+    orphans = check.execute("SELECT count(*) FROM plans p WHERE NOT EXISTS "
+                            "(SELECT 1 FROM plan_countries c WHERE c.vendor = p.vendor AND c.plan_id = p.plan_id)").fetchone()[0]
+    assert orphans == 0
+    runs = check.execute("SELECT ok, error FROM sync_runs WHERE vendor = 'roumio'").fetchall()
+    assert runs and runs[-1] == (0, "cancelled")
+
+
+def test_offline_listings_return_what_was_synced_and_sync_reports_errors(tmp_path):
+    home = tmp_path / "home"
+    with SandboxServer(SandboxConfig(seed=5, allocation_delay=0.2)) as server:
+        env = cli_env(server, home)
+        res = subprocess.run(cli("sync", "--json"), env=env, capture_output=True, text=True, timeout=180)
+        assert res.returncode == 0, res.stderr
+        summary = json.loads(res.stdout)
+        assert [r["vendor"] for r in summary] == ["roumio", "roamify", "microesim", "flexiroam"]
+        assert all(r["ok"] and r["error"] is None for r in summary)
+        assert set(summary[0]) == {"vendor", "ok", "plans", "orders", "esims", "error", "seconds"}
+    # The sandbox is gone: every vendor is unreachable now.
+    plans = subprocess.run(cli("plans", "--country", "JP", "--json"), env=env, capture_output=True, text=True, timeout=60)
+    assert plans.returncode == 0, plans.stderr
+    rows = json.loads(plans.stdout)
+    assert rows and all("JP" in p["countries"] for p in rows)
+    assert set(rows[0]) == {"vendor", "plan_id", "name", "countries", "data_mb", "validity_days", "price", "currency",
+                            "daily", "topup"}
+    assert "synced" in plans.stderr
+    esims = json.loads(subprocess.run(cli("esims", "--json"), env=env, capture_output=True, text=True, timeout=60).stdout)
+    assert esims and set(esims[0]) == {"vendor", "iccid", "order_id", "plan_id", "status", "vendor_status",
+                                       "activation_code", "data_used_mb", "data_total_mb", "expires_at"}
+    hit = subprocess.run(cli("esims", "--search", esims[0]["iccid"][-6:], "--json"), env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert esims[0]["iccid"] in [e["iccid"] for e in json.loads(hit.stdout)]
+    assert json.loads(subprocess.run(cli("orders", "--json"), env=env, capture_output=True, text=True,
+                                     timeout=60).stdout) is not None
+    before = open_store(home).counts()
+    offline = subprocess.run(cli("sync", "--json"), env=env, capture_output=True, text=True, timeout=180)
+    assert offline.returncode == 1
+    assert "Traceback" not in offline.stderr
+    report = json.loads(offline.stdout)
+    assert all(not r["ok"] and "cannot reach" in r["error"] for r in report)
+    after = open_store(home).counts()
+    assert after == before  # nothing in the cache is lost
+
+
+def test_sigkill_during_a_large_sync_leaves_a_sound_database_with_previous_data(tmp_path):
+    home = tmp_path / "home"
+    with SandboxServer(SandboxConfig(seed=9, plans=20000, esims=20000, allocation_delay=0.2)) as server:
+        env = cli_env(server, home)
+        first = subprocess.run(cli("sync", "--vendor", "microesim"), env=env, capture_output=True, text=True, timeout=300)
+        assert first.returncode == 0, first.stderr
+        prev = open_store(home)
+        prev_plans = {r[0] for r in prev.conn.execute("SELECT plan_id FROM plans")}
+        prev.close()
+        assert len(prev_plans) > 1000
+        proc = subprocess.Popen(cli("sync"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        # kill once the big sync is writing (roumio plans arriving)
+        while time.monotonic() < deadline:
+            conn = sqlite3.connect(home / "esimdesk.sqlite3", timeout=10)
+            n = conn.execute("SELECT count(*) FROM plans WHERE vendor = 'roumio'").fetchone()[0]
+            conn.close()
+            if n > 0:
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    conn = sqlite3.connect(home / "esimdesk.sqlite3")
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    after = {r[0] for r in conn.execute("SELECT plan_id FROM plans WHERE vendor = 'microesim'")}
+    assert prev_plans <= after
