@@ -1,0 +1,328 @@
+"""Simulated Roamify API: orders, top-ups and order look-ups (the whole documented surface).
+
+Mounted at ``/roamify`` so paths are ``/roamify/api/esim/...``. Orders are answered PENDING and turn
+COMPLETED ``allocation_delay`` seconds later (the documented samples show COMPLETED only).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from esimdesk.sandbox.base import SandboxConfig, VendorSandbox
+from esimdesk.sandbox.roamify_catalog import RoamifyCatalog
+
+# The documented samples (order, top-up), kept verbatim in the order history.
+SAMPLE_ORDERS: tuple[dict[str, Any], ...] = (
+    {
+        "id": "67bbabb7-e893-410a-b0a8-4fa62d347b6c",
+        "orderType": "api",
+        "status": "COMPLETED",
+        "total": 5,
+        "currency": "USD",
+        "createdAt": 1731837535,
+        "updatedAt": 1731837539,
+        "items": [
+            {
+                "esimId": "b06036c5-eadc-4f88-aa31-8c207fec91ec",
+                "packageId": "esim-cambodia-7days-1gb-all",
+                "package": "1 GB - 7 Days",
+                "type": "esim",
+                "price": 5,
+                "currency": "USD",
+                "createdAt": 1731837535,
+                "updatedAt": 1731837539,
+            }
+        ],
+    },
+    {
+        "id": "0501aef3-7cf1-4b4c-a293-c03a6bd7a8ab",
+        "orderType": "api",
+        "status": "COMPLETED",
+        "total": 5,
+        "currency": "USD",
+        "createdAt": 1731838277,
+        "updatedAt": 1731838280,
+        "items": [
+            {
+                "esimId": "22dcdb84-968b-415c-bb70-79e2f3ffc296",
+                "packageId": "esim-cambodia-7days-1gb-all",
+                "package": "1 GB - 7 Days",
+                "type": "esim",
+                "price": 5,
+                "currency": "USD",
+                "createdAt": 1731838277,
+                "updatedAt": 1731838280,
+            }
+        ],
+    },
+)
+STATUSES = ("PENDING", "COMPLETED", "ARCHIVED", "CANCELLED", "REFUNDED", "REQUIRE_ACTION")
+
+
+def _luhn_digit(body: str) -> str:
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        d = int(ch)
+        if i % 2 == 0:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return str((10 - total % 10) % 10)
+
+
+class IccidRange(Sequence[str]):
+    """The ICCIDs of eSIMs this account holds: computed on demand, so 100,000 cost nothing."""
+
+    def __init__(self, prefix: str, count: int):
+        self.prefix, self.count = prefix, count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self.count))]
+        if not -self.count <= i < self.count:
+            raise IndexError(i)
+        body = f"{self.prefix}{i % self.count:08d}"
+        return body + _luhn_digit(body)
+
+    def __contains__(self, iccid: object) -> bool:
+        if not isinstance(iccid, str) or len(iccid) != len(self.prefix) + 9 or not iccid.isdigit():
+            return False
+        if not iccid.startswith(self.prefix):
+            return False
+        idx = int(iccid[len(self.prefix) : -1])
+        return idx < self.count and self[idx] == iccid
+
+
+@dataclass
+class _Order:
+    id: str
+    created: float
+    ready_at: float
+    lines: list[tuple[str, str, int | float, str]]  # (esimId, packageId, price, package name)
+    kind: str = "order"
+    iccid: str | None = None
+    fixed: dict[str, Any] | None = None  # a verbatim sample or seeded history entry
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _num(cents: int) -> int | float:
+    return cents // 100 if cents % 100 == 0 else cents / 100
+
+
+class RoamifySandbox(VendorSandbox):
+    vendor = "roamify"
+    mount = "/roamify"
+
+    def __init__(self, config: SandboxConfig, credentials: dict[str, str]):
+        super().__init__(config, credentials)
+        self.catalog = RoamifyCatalog(config.seed, config.plans)
+        self.known_iccids = IccidRange("8988247000", config.esims if config.esims is not None else 40)
+        self.balance_cents = config.balance_cents
+        self._rng = random.Random(config.seed * 7919 + 3)
+        self._orders: list[_Order] = []
+        self._by_id: dict[str, _Order] = {}
+        self.order_requests = 0
+        self.topup_requests = 0
+        self.created = 0
+        self.topups = 0
+        self._seed_history()
+
+    # --- state ---------------------------------------------------------------------------------
+    def _uuid(self) -> str:
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+    def _add(self, order: _Order) -> None:
+        self._orders.append(order)
+        self._by_id[order.id] = order
+
+    def _seed_history(self) -> None:
+        """A few past orders (the documented samples first) so reconciliation and the catalog have data."""
+        for sample in SAMPLE_ORDERS:
+            created = float(sample["createdAt"])
+            self._add(_Order(sample["id"], created, created, [], fixed=sample))
+        now = self.now()
+        for i in range(min(12, len(self.catalog))):
+            pkg = self.catalog.package(self._rng.randrange(len(self.catalog)))
+            created = float(int(now - 86400 * (30 - i * 2) - self._rng.randrange(3600)))
+            status = "COMPLETED" if i % 5 else self._rng.choice(("CANCELLED", "REFUNDED", "ARCHIVED"))
+            order = _Order(
+                self._uuid(), created, created + 4, [(self._uuid(), pkg.package_id, pkg.price, pkg.name)]
+            )
+            order.extra["status"] = status
+            self._add(order)
+
+    def status_of(self, order: _Order) -> str:
+        if order.fixed is not None:
+            return order.fixed["status"]
+        if "status" in order.extra:
+            return order.extra["status"]
+        return "COMPLETED" if self.now() >= order.ready_at else "PENDING"
+
+    def render(self, order: _Order) -> dict[str, Any]:
+        if order.fixed is not None:
+            return order.fixed
+        status = self.status_of(order)
+        created = int(order.created)
+        updated = max(created, math.ceil(order.ready_at)) if status != "PENDING" else created
+        items = [
+            {
+                "esimId": esim_id,
+                "packageId": pid,
+                "package": name,
+                "type": "esim",  # the documented top-up sample says "esim" too
+                "price": price,
+                "currency": "USD",
+                "createdAt": created,
+                "updatedAt": updated,
+            }
+            for esim_id, pid, price, name in order.lines
+        ]
+        total_cents = sum(round(p * 100) for _, _, p, _ in order.lines)
+        return {
+            "id": order.id,
+            "orderType": "api",
+            "status": status,
+            "total": _num(total_cents),
+            "currency": "USD",
+            "createdAt": created,
+            "updatedAt": updated,
+            "items": items,
+        }
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "orders": self.created,
+                "order_requests": self.order_requests,
+                "topup_requests": self.topup_requests,
+                "topups": self.topups,
+                "history": len(self._orders),
+                "balance_cents": self.balance_cents,
+            }
+
+    # --- http ----------------------------------------------------------------------------------
+    def routes(self) -> list[Route]:
+        return [
+            Route("/api/esim/order", self._order, methods=["GET", "POST"]),
+            Route("/api/esim/order/topup", self._topup, methods=["POST"]),
+            Route("/api/esim/orders", self._orders_list, methods=["GET"]),
+        ]
+
+    @staticmethod
+    def _error(message: str, status: int) -> JSONResponse:
+        # The document shows no error body; the envelope mirrors the success one ("status": "success").
+        return JSONResponse({"status": "error", "message": message}, status_code=status)
+
+    def _authorized(self, request: Request) -> bool:
+        return request.headers.get("authorization", "") == f"Bearer {self.credentials['TOKEN']}"
+
+    @staticmethod
+    def _ok(data: Any) -> JSONResponse:
+        return JSONResponse({"status": "success", "data": data})
+
+    async def _order(self, request: Request) -> JSONResponse:
+        if request.method == "POST":
+            with self.lock:
+                self.order_requests += 1
+        if not self._authorized(request):
+            return self._error("Unauthorized", 401)
+        if request.method == "GET":
+            order_id = request.query_params.get("orderId")
+            if not order_id:
+                return self._error("orderId is required", 400)
+            with self.lock:
+                order = self._by_id.get(order_id)
+                if order is None:
+                    return self._error("Order not found", 404)
+                return self._ok(self.render(order))
+        try:
+            body = await self.json_body(request)
+        except ValueError:
+            return self._error("Invalid JSON body", 400)
+        items = body.get("items") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not items:
+            return self._error("items must be a non-empty array", 400)
+        lines = []
+        with self.lock:
+            for item in items:
+                pid = item.get("packageId") if isinstance(item, dict) else None
+                qty = item.get("quantity") if isinstance(item, dict) else None
+                if not isinstance(pid, str) or not pid:
+                    return self._error("packageId is required", 400)
+                if not isinstance(qty, int) or isinstance(qty, bool) or not 1 <= qty <= 100:
+                    return self._error("quantity must be a number from 1 to 100", 400)
+                pkg = self.catalog.get(pid)
+                if pkg is None:
+                    return self._error(f"Package {pid} not found", 400)
+                lines.extend((self._uuid(), pkg.package_id, pkg.price, pkg.name) for _ in range(qty))
+            return self._create(lines, "order")
+
+    def _create(self, lines, kind: str, iccid: str | None = None) -> JSONResponse:
+        cost = sum(round(p * 100) for _, _, p, _ in lines)
+        if cost > self.balance_cents:
+            return self._error("Insufficient balance", 400)
+        self.balance_cents -= cost
+        now = self.now()
+        order = _Order(self._uuid(), now, now + self.config.allocation_delay, lines, kind=kind, iccid=iccid)
+        self._add(order)
+        if kind == "order":
+            self.created += 1
+        else:
+            self.topups += 1
+        return self._ok(self.render(order))
+
+    async def _topup(self, request: Request) -> JSONResponse:
+        with self.lock:
+            self.topup_requests += 1
+        if not self._authorized(request):
+            return self._error("Unauthorized", 401)
+        try:
+            body = await self.json_body(request)
+        except ValueError:
+            return self._error("Invalid JSON body", 400)
+        iccid = body.get("iccid") if isinstance(body, dict) else None
+        pid = body.get("packageId") if isinstance(body, dict) else None
+        if not isinstance(iccid, str) or not iccid or not isinstance(pid, str) or not pid:
+            return self._error("iccid and packageId are required", 400)
+        with self.lock:
+            if iccid not in self.known_iccids:
+                return self._error(f"eSIM {iccid} not found", 404)
+            pkg = self.catalog.get(pid)
+            if pkg is None:
+                return self._error(f"Package {pid} not found", 400)
+            return self._create([(self._uuid(), pkg.package_id, pkg.price, pkg.name)], "topup", iccid)
+
+    async def _orders_list(self, request: Request) -> JSONResponse:
+        if not self._authorized(request):
+            return self._error("Unauthorized", 401)
+        status = request.query_params.get("status")
+        if status is not None and status not in STATUSES:
+            return self._error(f"status must be one of {', '.join(STATUSES)}", 400)
+        try:
+            limit = int(request.query_params.get("limit", "50"))
+        except ValueError:
+            return self._error("limit must be a number", 400)
+        if limit < 1:
+            return self._error("limit must be positive", 400)
+        out = []
+        with self.lock:
+            # Newest first; the document shows no paging, only ``limit``.
+            for order in sorted(self._orders, key=lambda o: o.created, reverse=True):
+                if status is None or self.status_of(order) == status:
+                    out.append(self.render(order))
+                    if len(out) >= limit:
+                        break
+        return self._ok({"orders": out})

@@ -1,0 +1,170 @@
+"""Flexiroam adapter: the eSIM inventory (``list-inventory``), the one endpoint the document describes.
+
+Ordering is not offered (NOTES.md): Flexiroam eSIMs appear in Fleet only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from esimdesk.domain import Esim, EsimStatus, MalformedResponse, VendorConfig, VendorRejected
+from esimdesk.vendors.base import Capability, VendorAdapter
+from esimdesk.vendors.http import VendorHttp
+
+VENDOR = "flexiroam"
+ENDPOINT = "list-inventory"
+MAX_PAGES = 100_000  # a vendor that keeps answering the same page_key must not loop us forever
+
+# (status, state) -> ours; "free" stock (availability) overrides to NEW below.
+STATUS: dict[tuple[str, str], EsimStatus] = {
+    ("active", "normal"): EsimStatus.ACTIVE,
+    ("active", "paused"): EsimStatus.SUSPENDED,
+    ("suspended", "normal"): EsimStatus.SUSPENDED,
+    ("suspended", "paused"): EsimStatus.SUSPENDED,
+    ("inactive", "normal"): EsimStatus.CANCELLED,
+    ("terminated", "normal"): EsimStatus.DELETED,
+}
+
+
+def _bad(message: str) -> MalformedResponse:
+    return MalformedResponse(VENDOR, ENDPOINT, message)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """ "2024-10-07 12:05:40" -> aware UTC (the document names no zone; we assume UTC)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _bad("date is not a string")
+    try:
+        dt = datetime.fromisoformat(value.strip())
+        return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise _bad(f"date '{value[:40]}' is not 'YYYY-MM-DD HH:MM:SS'") from None
+
+
+def _prefix(value: Any, name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _bad(f"{name} is not a string")
+    return value.split("___", 1)[0]
+
+
+def _mb(value: Any) -> int:
+    # ``main_data``: remaining data, assumed MB (the document gives no unit).
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value or value < 0:
+        raise _bad("balance is not a number")
+    if value == float("inf"):
+        raise _bad("balance is not a number")
+    return int(value)
+
+
+def map_status(item: dict[str, Any]) -> EsimStatus:
+    status, state = item.get("status"), item.get("state") or "normal"
+    availability = _prefix(item.get("availability_sku"), "availability_sku")
+    if not isinstance(status, str) or not isinstance(state, str):
+        return EsimStatus.UNKNOWN
+    mapped = STATUS.get((status, state), EsimStatus.UNKNOWN)
+    if mapped is EsimStatus.ACTIVE:
+        if availability == "free":
+            return EsimStatus.NEW  # stock never handed out
+        balances = item.get("balances")
+        if isinstance(balances, dict) and _mb(balances.get("main_data", 0)) == 0:
+            return EsimStatus.DEPLETED
+    return mapped
+
+
+def parse_esim(item: Any) -> Esim:
+    if not isinstance(item, dict):
+        raise _bad("inventory item is not an object")
+    iccid = item.get("iccid")
+    if not isinstance(iccid, str) or not iccid:
+        raise _bad("inventory item has no iccid")
+    status = map_status(item)
+    availability = _prefix(item.get("availability_sku"), "availability_sku")
+    vendor_status = "/".join(
+        str(x) for x in (item.get("status"), item.get("state"), availability) if x is not None
+    )
+    item_id = item.get("id")
+    return Esim(
+        vendor=VENDOR,
+        iccid=iccid,  # as given: NOTES says vendor ICCIDs are not re-checked
+        status=status,
+        vendor_status=vendor_status,
+        installed_at=parse_time(item.get("first_billed_date")),
+        vendor_ref=item_id if isinstance(item_id, str) else None,
+        raw=item,
+    )
+
+
+def remaining_mb(esim: Esim) -> int | None:
+    """Remaining data in MB from the raw item (main + paused balance), or None if not given."""
+    raw = esim.raw or {}
+    total = None
+    for key in ("balances", "paused_balances"):
+        bal = raw.get(key)
+        if isinstance(bal, dict) and bal.get("main_data") is not None:
+            total = (total or 0) + _mb(bal["main_data"])
+    return total
+
+
+def parse_page(payload: Any) -> tuple[list[Esim], str | None]:
+    if not isinstance(payload, dict) or not isinstance(payload.get("items"), list):
+        raise _bad("answer has no items array")
+    key = payload.get("page_key")
+    if key is not None and (not isinstance(key, str) or not key):
+        raise _bad("page_key is neither null nor a string")
+    return [parse_esim(i) for i in payload["items"]], key
+
+
+def check(payload: Any) -> None:
+    if isinstance(payload, dict) and "items" not in payload and isinstance(payload.get("message"), str):
+        raise VendorRejected(VENDOR, ENDPOINT, payload["message"])
+    parse_page(payload)
+
+
+class FlexiroamAdapter(VendorAdapter):
+    name = VENDOR
+    default_url = "https://solutions-api.flexiroam.com/v1/public-v2"
+    capabilities = frozenset({Capability.INVENTORY, Capability.LIST_ESIMS})
+    idempotent_orders = False
+
+    def __init__(self, config: VendorConfig, *, timeout: float = 20.0, transport=None):
+        super().__init__(config, timeout=timeout, transport=transport)
+        self.http = VendorHttp(
+            VENDOR,
+            config.base_url or self.default_url,
+            headers={"x-api-key": config.secrets.get("KEY", ""), "Content-Type": "application/json"},
+            timeout=timeout,
+            secrets=config.secret_values(),
+            transport=transport,
+        )
+
+    async def _pages(self, **params: str) -> AsyncIterator[list[Esim]]:
+        key: str | None = None
+        for _ in range(MAX_PAGES):
+            query = {"chip_type": "esim", **params}
+            if key is not None:
+                query["page_key"] = key  # passed back unchanged (NOTES.md)
+            payload = await self.http.request("GET", ENDPOINT, idempotent=True, check=check, params=query)
+            esims, next_key = parse_page(payload)
+            yield esims
+            if next_key is None:
+                return
+            if next_key == key:
+                raise _bad("page_key did not advance")
+            key = next_key
+        raise _bad("more pages than any inventory should have")
+
+    async def iter_esims(self) -> AsyncIterator[list[Esim]]:
+        """Every eSIM of the account, page by page."""
+        async for page in self._pages():
+            yield page
+
+    async def iter_inventory(self) -> AsyncIterator[list[Esim]]:
+        """Free stock only: eSIMs never handed out (the document's own example query)."""
+        async for page in self._pages(search_by="availability", search="free"):
+            yield page
