@@ -2,6 +2,6 @@
 
 from esimdesk.domain.config import VendorConfig  # noqa: F401
 from esimdesk.domain.errors import *  # noqa: F401,F403
-from esimdesk.domain.journal import JournalEntry, JournalEvent  # noqa: F401
 from esimdesk.domain.iccid import is_valid_iccid, luhn_ok, validate_iccid  # noqa: F401
+from esimdesk.domain.journal import JournalEntry, JournalEvent  # noqa: F401
 from esimdesk.domain.models import *  # noqa: F401,F403

@@ -72,6 +72,26 @@ def process_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+def lease_is_live(entry: JournalEntry) -> bool:
+    """Someone holds the entry right now: an unexpired lease whose process still runs.
+
+    A process on this machine that no longer exists (killed mid-order) holds nothing; a lease from
+    another machine (team mode) is trusted until it expires.
+    """
+    if not entry.lease_owner or not entry.lease_until or entry.lease_until <= time.time():
+        return False
+    host, _, rest = entry.lease_owner.partition(":")
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(rest.split(":")[0]), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class OrderService:
     def __init__(self, store: SqliteStore, accounts: list[VendorConfig], adapter_factory: AdapterFactory, *,
                  poll_interval: float = 1.0, allocation_deadline: float = 45.0,
@@ -169,7 +189,7 @@ class OrderService:
     async def _send_and_settle(self, adapter: VendorAdapter, entry: JournalEntry) -> Order:
         claimed = await asyncio.to_thread(lambda: self.store.journal_claim(
             entry.id, self.owner, states=(OrderStatus.PENDING, OrderStatus.UNCERTAIN), lease_seconds=SEND_LEASE_S,
-            sending=True))
+            sending=True, steal_from=_dead_owner(entry)))
         if claimed is None:
             current = await asyncio.to_thread(self.store.journal_get, entry.id)
             raise OrderOutcome(f"order {entry.reference} is already being handled by another esimdesk window "
@@ -246,21 +266,20 @@ class OrderService:
         now = datetime.now(UTC)
         if entry.state is OrderStatus.ALLOCATING:
             claimed = await asyncio.to_thread(lambda: self.store.journal_claim(
-                entry.id, self.owner, states=(OrderStatus.ALLOCATING,), lease_seconds=SEND_LEASE_S))
+                entry.id, self.owner, states=(OrderStatus.ALLOCATING,), lease_seconds=SEND_LEASE_S,
+                steal_from=_dead_owner(entry)))
             if claimed:
                 await self._poll(adapter, claimed)
             return
+        if lease_is_live(entry) and entry.lease_owner != self.owner:
+            return  # another window or process is working on it right now
         if entry.state is OrderStatus.PENDING and entry.attempts == 0:
-            if entry.lease_until and entry.lease_until > time.time():
-                return  # another process is about to send it
             if now - entry.created_at > NEVER_SENT_GRACE:
                 await self._finish(entry, OrderStatus.FAILED, "never sent and too old to send now")
                 return
             # Recorded, never sent (the app stopped in between): send it now, as the agent asked.
             await self._send_and_settle(adapter, entry)
             return
-        if entry.state is OrderStatus.PENDING and entry.lease_until and entry.lease_until > time.time():
-            return  # in flight in another process
         # UNCERTAIN, or PENDING with an attempt made by a process that died: the vendor decides.
         if entry.state is OrderStatus.PENDING:
             entry = await self._finish(entry, OrderStatus.UNCERTAIN, "the sending process stopped before the answer")
@@ -304,7 +323,8 @@ class OrderService:
 
     async def _adopt(self, adapter: VendorAdapter, entry: JournalEntry, order: Order, cause: str) -> None:
         claimed = await asyncio.to_thread(lambda: self.store.journal_claim(
-            entry.id, self.owner, states=(OrderStatus.UNCERTAIN, OrderStatus.PENDING), lease_seconds=SEND_LEASE_S))
+            entry.id, self.owner, states=(OrderStatus.UNCERTAIN, OrderStatus.PENDING), lease_seconds=SEND_LEASE_S,
+            steal_from=_dead_owner(entry)))
         if claimed is None:
             return
         await asyncio.to_thread(self.store.journal_transition, entry.id, OrderStatus.UNCERTAIN, cause,
@@ -351,6 +371,10 @@ class OrderService:
                 return stored
         return Order(entry.vendor, entry.order_id, entry.reference, entry.state, entry.created_at,
                      entry.unit_price, entry.currency, kind=entry.kind)
+
+
+def _dead_owner(entry: JournalEntry) -> str | None:
+    return entry.lease_owner if entry.lease_owner and not lease_is_live(entry) else None
 
 
 def _with_entry(order: Order, entry: JournalEntry) -> Order:

@@ -108,9 +108,9 @@ async def _sync_with(adapter: VendorAdapter, store: Store, result: VendorSyncRes
         async for page in adapter.iter_orders():
             result.orders += await asyncio.to_thread(store.upsert_orders, page)
             report(SyncProgress(vendor, "orders", result.orders, None))
-        derive = getattr(adapter, "plans_from_orders", None)  # Roamify: its catalog is what was ordered before
-        if derive is not None and not adapter.supports(Capability.PLANS):
-            plans = derive(await asyncio.to_thread(store.orders, vendor))
+        if not adapter.supports(Capability.PLANS):  # Roamify: its catalog is what was ordered before
+            orders = await asyncio.to_thread(lambda: store.orders(vendor, with_raw=True))
+            plans = adapter.plans_from_orders(orders)
             result.plans += await asyncio.to_thread(store.upsert_plans, plans)
 
     if adapter.supports(Capability.LIST_ESIMS):

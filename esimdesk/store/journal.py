@@ -69,8 +69,9 @@ class JournalMixin:
         return [_entry(r) for r in self.conn.execute(q + " ORDER BY id", params)]
 
     def journal_claim(self, jid: int, owner: str, *, states: tuple[OrderStatus, ...], lease_seconds: float,
-                      sending: bool = False) -> JournalEntry | None:
-        """Take the entry for ``lease_seconds`` if it is in one of ``states`` and nobody else holds it.
+                      sending: bool = False, steal_from: str | None = None) -> JournalEntry | None:
+        """Take the entry for ``lease_seconds`` if it is in one of ``states`` and nobody else holds it
+        (``steal_from``: the owner of a lease known to be dead, e.g. a killed process on this machine).
 
         With ``sending``, the attempt counter goes up in the same write: once it is above zero the
         request may have reached the vendor, whatever happens to this process next.
@@ -81,8 +82,9 @@ class JournalMixin:
             cur = conn.execute(
                 f"""UPDATE journal SET lease_owner = ?, lease_until = ?, attempts = attempts + ?, updated_at = ?
                     WHERE id = ? AND state IN ({','.join('?' * len(st))})
-                      AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ?)""",
-                (owner, now + lease_seconds, 1 if sending else 0, datetime.now(UTC).isoformat(), jid, *st, owner, now),
+                      AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ? OR lease_owner = ?)""",
+                (owner, now + lease_seconds, 1 if sending else 0, datetime.now(UTC).isoformat(), jid, *st, owner, now,
+                 steal_from),
             )
             if cur.rowcount != 1:
                 return None

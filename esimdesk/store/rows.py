@@ -89,11 +89,12 @@ def order_row(order: Order, now: str) -> dict[str, Any]:
     }
 
 
-def row_order(row: dict[str, Any], lines: list[dict[str, Any]], esims: list[Esim]) -> Order:
+def row_order(row: dict[str, Any], lines: list[dict[str, Any]], esims: list[Esim], with_raw: bool = False) -> Order:
     return Order(
         vendor=row["vendor"], order_id=row["order_id"], reference=row["reference"], status=OrderStatus(row["status"]),
         created_at=from_iso(row["created_at"]), total=dec(row["total"]), currency=row["currency"],
         lines=tuple(OrderLine(plan_id=ln["plan_id"], quantity=ln["quantity"], unit_price=dec(ln["unit_price"]),
                               name=ln["name"]) for ln in lines),
         esims=tuple(esims), kind=row["kind"],
+        raw=json.loads(row["raw"]) if with_raw and row.get("raw") else None,
     )

@@ -311,7 +311,8 @@ class SqliteStore(JournalMixin):
         return R.row_esim(rows[0]) if rows else None
 
     def orders(self, vendor: str | None = None, search: str | None = None, limit: int | None = None,
-               statuses: Iterable[OrderStatus] | None = None) -> list[Order]:
+               statuses: Iterable[OrderStatus] | None = None, with_raw: bool = False) -> list[Order]:
+        """Newest first. ``with_raw``: include the vendor's payload, to re-derive data without a download."""
         where, params = [], []
         if vendor:
             where.append("o.vendor = ?")
@@ -327,13 +328,13 @@ class SqliteStore(JournalMixin):
         sql = "SELECT o.* FROM orders o" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY o.created_at DESC"
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return self._hydrate_orders(self._all(sql, params))
+        return self._hydrate_orders(self._all(sql, params), with_raw)
 
     def order(self, vendor: str, order_id: str) -> Order | None:
         found = self._hydrate_orders(self._all("SELECT * FROM orders WHERE vendor = ? AND order_id = ?", (vendor, order_id)))
         return found[0] if found else None
 
-    def _hydrate_orders(self, rows: list[dict[str, Any]]) -> list[Order]:
+    def _hydrate_orders(self, rows: list[dict[str, Any]], with_raw: bool = False) -> list[Order]:
         if not rows:
             return []
         keys = [r["id"] for r in rows]
@@ -350,7 +351,8 @@ class SqliteStore(JournalMixin):
             cond = " OR ".join("(vendor = ? AND order_id = ?)" for _ in chunk)
             for er in self._all(f"SELECT * FROM esims WHERE {cond} ORDER BY iccid", [x for p in chunk for x in p]):
                 esims.setdefault((er["vendor"], er["order_id"]), []).append(R.row_esim(er))
-        return [R.row_order(r, lines.get(r["id"], []), esims.get((r["vendor"], r["order_id"]), [])) for r in rows]
+        return [R.row_order(r, lines.get(r["id"], []), esims.get((r["vendor"], r["order_id"]), []), with_raw)
+                for r in rows]
 
     def balances(self, vendor: str | None = None) -> list[Balance]:
         rows = self._all("SELECT * FROM balances" + (" WHERE vendor = ?" if vendor else "") + " ORDER BY vendor",

@@ -81,6 +81,10 @@ class VendorAdapter:
             plans.extend(page)
         return plans
 
+    def plans_from_orders(self, orders: list[Order]) -> list[Plan]:
+        """Plans implied by past orders, for a vendor that publishes no plan list (Roamify)."""
+        return []
+
     async def list_topup_plans(self, iccid: str) -> list[Plan]:
         raise self._unsupported("list top-up plans")
 

@@ -265,6 +265,8 @@ class RoamifyAdapter(VendorAdapter):
     )
     max_quantity_per_line = None
     idempotent_orders = False  # no handle: a lost answer is settled with find_orders
+    # No plan list (NOTES): the catalog is the packages seen in past orders.
+    plans_from_orders = staticmethod(plans_from_orders)
 
     def __init__(self, config: VendorConfig, *, timeout: float = 20.0, transport=None):
         super().__init__(config, timeout=timeout, transport=transport)

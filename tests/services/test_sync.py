@@ -36,6 +36,9 @@ async def test_full_sync_fills_the_store_and_a_second_changes_nothing_it_should_
     assert by["roumio"].plans > 100 and by["roumio"].esims > 0
     assert by["microesim"].plans > 100
     assert by["flexiroam"].esims > 0
+    assert by["roamify"].orders > 0
+    roamify_plans = store.plans(vendor="roamify")  # no plan list: the packages seen in past orders
+    assert "esim-cambodia-7days-1gb-all" in {p.plan_id for p in roamify_plans}
     assert {p.vendor for p in progress} >= {"roumio", "microesim", "flexiroam"}
     counts = store.counts()
     assert counts["plans"] >= by["roumio"].plans + by["microesim"].plans
@@ -156,3 +159,22 @@ def test_sigkill_during_a_large_sync_leaves_a_sound_database_with_previous_data(
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     after = {r[0] for r in conn.execute("SELECT plan_id FROM plans WHERE vendor = 'microesim'")}
     assert prev_plans <= after
+
+
+async def test_microesim_sync_refreshes_the_orders_and_devices_known_locally(fresh_sandbox, tmp_path):
+    """MicroESIM keeps no order list: what this desk ordered is refreshed by topupDetail/deviceDetail."""
+    from esimdesk.services.orders import OrderService
+
+    store = open_store(tmp_path)
+    accounts = accounts_for(fresh_sandbox, tmp_path)
+    micro = [a for a in accounts if a.vendor == "microesim"]
+    await sync_all(store, micro, short_factory(5))
+    assert store.esims(vendor="microesim") == []
+    plan = min(store.plans(vendor="microesim"), key=lambda p: (p.price, p.plan_id))
+    order = await OrderService(store, micro, short_factory(5), poll_interval=0.1).place_order("microesim", plan.plan_id)
+    iccid = order.esims[0].iccid
+    fresh_sandbox.config.clock.advance(6 * 3600)  # the customer installs and uses it
+    [result] = await sync_all(store, micro, short_factory(5))
+    assert result.ok and result.esims >= 1 and result.orders >= 1
+    assert store.esim(iccid, "microesim") is not None
+    assert store.orders(vendor="microesim")[0].order_id == order.order_id
