@@ -18,6 +18,10 @@ def _context(args):
 
     ctx = open_context(getattr(args, "demo", False))
     store = open_store(ctx.home)
+    if ctx.demo:
+        from esimdesk.services.demo import seed_demo_history
+
+        seed_demo_history(store, ctx.sandbox)
     try:
         yield ctx, store
     finally:
@@ -52,6 +56,14 @@ def cmd_sync(args) -> int:
         results = asyncio.run(sync_all(store, accounts, make_adapter, progress=progress))
         if sys.stderr.isatty():
             print(file=sys.stderr)
+        # After each sync, settle orders left unfinished (lost answers, a crash mid-order).
+        synced = [r.vendor for r in results if r.ok]
+        if synced:
+            service = _order_service(ctx, store)
+            for entry in asyncio.run(_reconcile_vendors(service, synced)):
+                if entry.state.value in ("PENDING", "ALLOCATING", "UNCERTAIN"):
+                    note(f"{entry.vendor} order {entry.reference} is still {entry.state.value}: "
+                         "run 'esimdesk reconcile' for details")
     if args.json:
         print_json([r.to_json() for r in results])
     else:
@@ -139,6 +151,13 @@ def cmd_balance(args) -> int:
                     [[b.vendor, f"{money_str(b.amount)} {b.currency}",
                       b.observed_at.strftime("%Y-%m-%d %H:%M") if b.observed_at else ""] for b in shown])
     return 1 if failed else 0
+
+
+async def _reconcile_vendors(service, vendors):
+    out = []
+    for vendor in vendors:
+        out.extend(await service.reconcile(vendor))
+    return out
 
 
 def _order_service(ctx, store, progress=None):

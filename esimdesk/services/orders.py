@@ -36,7 +36,7 @@ from esimdesk.domain import (
     money_str,
     validate_iccid,
 )
-from esimdesk.store import SqliteStore
+from esimdesk.store import Store
 from esimdesk.vendors import Capability, VendorAdapter
 
 log = logging.getLogger("esimdesk.orders")
@@ -93,7 +93,7 @@ def lease_is_live(entry: JournalEntry) -> bool:
 
 
 class OrderService:
-    def __init__(self, store: SqliteStore, accounts: list[VendorConfig], adapter_factory: AdapterFactory, *,
+    def __init__(self, store: Store, accounts: list[VendorConfig], adapter_factory: AdapterFactory, *,
                  poll_interval: float = 1.0, allocation_deadline: float = 45.0,
                  progress: Callable[[OrderProgress], None] | None = None):
         self.store = store

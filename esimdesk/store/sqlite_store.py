@@ -169,20 +169,24 @@ class SqliteStore(JournalMixin):
                     key = conn.execute(f"INSERT INTO orders ({cols}) VALUES ({', '.join('?' * len(row))})",
                                        tuple(row.values())).lastrowid
                 else:
+                    # The earliest time wins: adapters fall back to "now" when a vendor gives no time.
                     conn.execute(
                         """UPDATE orders SET order_id=coalesce(?, order_id), reference=coalesce(reference, ?),
                                status=?, total=coalesce(?, total), currency=coalesce(?, currency),
-                               raw=coalesce(?, raw), last_seen=?, stale=0,
+                               created_at=min(created_at, ?), raw=coalesce(?, raw), last_seen=?, stale=0,
                                search_text=? || ' ' || coalesce(note, '') WHERE id=?""",
-                        (row["order_id"], row["reference"], row["status"], row["total"], row["currency"], row["raw"],
-                         seen, row["search_text"], key),
+                        (row["order_id"], row["reference"], row["status"], row["total"], row["currency"],
+                         row["created_at"], row["raw"], seen, row["search_text"], key),
                     )
                 if order.lines:
+                    old = {r["line"]: r for r in conn.execute("SELECT * FROM order_lines WHERE order_key = ?", (key,))}
                     conn.execute("DELETE FROM order_lines WHERE order_key = ?", (key,))
+                    # A vendor answer without prices or names keeps the ones recorded when we ordered.
                     conn.executemany(
                         "INSERT INTO order_lines VALUES (?, ?, ?, ?, ?, ?)",
-                        [(key, i, ln.plan_id, ln.quantity, str(ln.unit_price) if ln.unit_price is not None else None,
-                          ln.name) for i, ln in enumerate(order.lines)],
+                        [(key, i, ln.plan_id or (old[i]["plan_id"] if i in old else ""), ln.quantity,
+                          str(ln.unit_price) if ln.unit_price is not None else (old[i]["unit_price"] if i in old else None),
+                          ln.name or (old[i]["name"] if i in old else None)) for i, ln in enumerate(order.lines)],
                     )
         esims = [e for o in orders for e in o.esims]
         if esims:

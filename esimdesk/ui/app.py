@@ -21,6 +21,7 @@ def ui_settings(home: Path) -> QSettings:
 def run_gui(demo: bool = False) -> int:
     import qasync
 
+    from esimdesk.services.desk import Desk
     from esimdesk.services.runtime import open_context
     from esimdesk.ui.main_window import MainWindow
 
@@ -29,18 +30,21 @@ def run_gui(demo: bool = False) -> int:
     app.setOrganizationName("esimdesk")
     app.setWindowIcon(QIcon(str(resource_path("esimdesk.svg"))))
     ctx = open_context(demo)
+    desk = Desk(ctx)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     closed = asyncio.Event()
-    window = MainWindow(ui_settings(ctx.home), demo=demo, notices=ctx.accounts.notices)
+    window = MainWindow(ui_settings(ctx.home), desk, demo=demo)
     window.closing.connect(closed.set)
     window.show()
     try:
         with loop:
+            # Demo: fill the cache from the sandbox at once; real desks show the cache and reconcile.
+            asyncio.ensure_future(window.startup(sync=demo))
             loop.run_until_complete(closed.wait())
             _cancel_pending(loop)
     finally:
-        ctx.close()
+        desk.close()
     return 0
 
 

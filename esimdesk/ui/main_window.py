@@ -1,33 +1,47 @@
-"""The main window: Catalog, Orders and Fleet tabs, menus, status bar; remembers geometry and tab."""
+"""The main window: Catalog, Orders and Fleet tabs, menus, status bar; remembers geometry and tab.
+
+Vendor work (sync, orders, reconciliation) runs as asyncio tasks on Qt's loop (qasync): the window
+keeps painting, shows progress in the status bar, and a running sync can be cancelled.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTabWidget,
+)
 
 from esimdesk import __version__
+from esimdesk.domain import EsimdeskError, Order, Plan, money_str
 from esimdesk.resources import resource_path
+from esimdesk.ui.views import CatalogTab, FleetTab, OrdersTab
+
+log = logging.getLogger("esimdesk.ui")
 
 TAB_NAMES = ("Catalog", "Orders", "Fleet")
 
 
-def _placeholder(text: str) -> QWidget:
-    page = QWidget()
-    layout = QVBoxLayout(page)
-    label = QLabel(text)
-    label.setWordWrap(True)
-    layout.addWidget(label)
-    layout.addStretch(1)
-    return page
-
-
 class MainWindow(QMainWindow):
     closing = Signal()  # the window is about to close: the app cancels pending work
+    syncStarted = Signal()
+    syncFinished = Signal(list)  # [VendorSyncResult]
+    orderPlaced = Signal(object)  # Order
+    orderFailed = Signal(str)
 
-    def __init__(self, settings: QSettings, *, demo: bool = False, notices: list[str] | None = None):
+    def __init__(self, settings: QSettings, desk, *, demo: bool = False):
         super().__init__()
         self.settings = settings
+        self.desk = desk
         self.setWindowTitle("esimdesk — demo (sandbox)" if demo else "esimdesk")
         self.setWindowIcon(QIcon(str(resource_path("esimdesk.svg"))))
         self.setObjectName("MainWindow")
@@ -35,24 +49,28 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setObjectName("tabs")
         self.tabs.setDocumentMode(True)
-        self.pages = {
-            "Catalog": _placeholder("Plans from every enabled vendor appear here after a sync."),
-            "Orders": _placeholder("Orders placed from this desk, with their eSIMs and history."),
-            "Fleet": _placeholder("Every sold eSIM: status, data used, expiry."),
-        }
+        self.catalog, self.orders, self.fleet = CatalogTab(desk), OrdersTab(desk), FleetTab(desk)
+        self.pages = {"Catalog": self.catalog, "Orders": self.orders, "Fleet": self.fleet}
         for name in TAB_NAMES:
             self.tabs.addTab(self.pages[name], name)
         self.setCentralWidget(self.tabs)
+        self.catalog.orderRequested.connect(self._order_dialog)
         self._build_menus()
-
-        mode = "Demo: built-in sandbox, no real vendor is called" if demo else "Ready"
-        self.statusBar().showMessage(mode)
-        for notice in notices or []:
-            self.statusBar().setToolTip((self.statusBar().toolTip() + "\n" + notice).strip())
+        self._build_status(demo)
+        self._sync_task: asyncio.Task | None = None
         self._restore()
 
+    # --- chrome ------------------------------------------------------------------------------
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        self.sync_action = QAction("&Sync now", self)
+        self.sync_action.setShortcut(QKeySequence.StandardKey.Refresh)
+        self.sync_action.triggered.connect(self.start_sync)
+        file_menu.addAction(self.sync_action)
+        self.reconcile_action = QAction("&Reconcile unfinished orders", self)
+        self.reconcile_action.triggered.connect(lambda: asyncio.ensure_future(self.reconcile()))
+        file_menu.addAction(self.reconcile_action)
+        file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
@@ -63,6 +81,24 @@ class MainWindow(QMainWindow):
         help_menu.addAction(about)
         self.quit_action, self.about_action = quit_action, about
 
+    def _build_status(self, demo: bool) -> None:
+        bar = self.statusBar()
+        self.mode_label = QLabel("Demo: built-in sandbox, no real vendor is called" if demo else "")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)  # busy indicator: vendors rarely say how much is coming
+        self.progress.setMaximumWidth(140)
+        self.progress.hide()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.hide()
+        self.cancel_button.clicked.connect(self.cancel_sync)
+        bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.cancel_button)
+        bar.addPermanentWidget(self.mode_label)
+        notices = self.desk.ctx.accounts.notices
+        if notices:
+            bar.setToolTip("\n".join(notices))
+        bar.showMessage("Ready" if self.desk.vendors else "No vendor account configured: see README → Configuration")
+
     def about_text(self) -> str:
         return (f"<b>esimdesk {__version__}</b><br>One desk for Roumio, Roamify, MicroESIM and Flexiroam eSIMs:"
                 " catalog, orders, top-ups, QR cards and the fleet, also offline.")
@@ -70,12 +106,101 @@ class MainWindow(QMainWindow):
     def show_about(self) -> None:
         QMessageBox.about(self, "About esimdesk", self.about_text())
 
+    # --- work --------------------------------------------------------------------------------
+    def reload_all(self) -> None:
+        for page in self.pages.values():
+            page.reload()
+
+    async def startup(self, sync: bool) -> None:
+        """Show the cache at once; settle unfinished orders; in demo mode fill the cache first."""
+        self.reload_all()
+        if sync:
+            await self.run_sync()
+        else:
+            await self.reconcile()
+
+    def start_sync(self) -> None:
+        if self._sync_task is None or self._sync_task.done():
+            self._sync_task = asyncio.ensure_future(self.run_sync())
+
+    def cancel_sync(self) -> None:
+        if self._sync_task is not None and not self._sync_task.done():
+            self._sync_task.cancel()
+
+    async def run_sync(self) -> list:
+        self._sync_task = self._sync_task or asyncio.current_task()
+        self.syncStarted.emit()
+        self.progress.show()
+        self.cancel_button.show()
+        self.sync_action.setEnabled(False)
+        status = self.statusBar()
+
+        def progress(p) -> None:
+            total = f" of {p.total:,}" if p.total else ""
+            status.showMessage(f"Syncing {p.vendor}: {p.stage} {p.done:,}{total}")
+
+        results: list = []
+        try:
+            results = await self.desk.sync(progress)
+            failed = [f"{r.vendor}: {r.error}" for r in results if not r.ok]
+            status.showMessage("Sync finished" + (f" — failed: {'; '.join(failed)}" if failed else ""))
+        except asyncio.CancelledError:
+            status.showMessage("Sync cancelled; the cache keeps what was already fetched")
+        finally:
+            self.progress.hide()
+            self.cancel_button.hide()
+            self.sync_action.setEnabled(True)
+            self._sync_task = None
+        self.reload_all()
+        self.syncFinished.emit(results)
+        return results
+
+    async def reconcile(self) -> None:
+        try:
+            entries = await self.desk.reconcile()
+        except EsimdeskError as exc:
+            self.statusBar().showMessage(f"Reconciliation: {exc}")
+            return
+        open_ = [e for e in entries if e.state.value in ("PENDING", "ALLOCATING", "UNCERTAIN")]
+        if open_:
+            self.statusBar().showMessage(f"{len(open_)} order(s) still need attention: see the Orders tab")
+        self.orders.reload()
+
+    def _order_dialog(self, plan: Plan) -> None:
+        quantity, ok = QInputDialog.getInt(self, "Order eSIMs", f"How many eSIMs of\n{plan.name}?", 1, 1, 50)
+        if not ok:
+            return
+        total = plan.price * quantity
+        answer = QMessageBox.question(
+            self, "Confirm order",
+            f"Order {quantity} × {plan.name} from {plan.vendor} for {money_str(total)} {plan.currency}?")
+        if answer == QMessageBox.StandardButton.Yes:
+            asyncio.ensure_future(self.place_order(plan, quantity))
+
+    async def place_order(self, plan: Plan, quantity: int) -> Order | None:
+        status = self.statusBar()
+        status.showMessage(f"Ordering {quantity} × {plan.name}…")
+        try:
+            order = await self.desk.place_order(plan.vendor, plan.plan_id, quantity,
+                                                progress=lambda p: status.showMessage(f"{p.reference}: {p.message}"))
+        except EsimdeskError as exc:
+            status.showMessage(str(exc))
+            self.orderFailed.emit(str(exc))
+            self.orders.reload()
+            return None
+        status.showMessage(f"Order {order.order_id} completed: {len(order.esims)} eSIM(s) ready")
+        self.orders.reload()
+        self.fleet.reload()
+        self.orderPlaced.emit(order)
+        return order
+
+    # --- state -------------------------------------------------------------------------------
     def _restore(self) -> None:
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
-            self.resize(1200, 760)
+            self.resize(1280, 780)
         tab = self.settings.value("window/tab", 0)
         try:
             index = int(tab)
@@ -91,5 +216,6 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         self.save_state()
+        self.cancel_sync()
         self.closing.emit()
         super().closeEvent(event)

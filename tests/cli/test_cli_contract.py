@@ -82,3 +82,19 @@ def test_json_flag_accepted_where_the_contract_has_it():
                  "topup": ["--vendor", "roumio", "--iccid", "8900", "--plan", "P"]}.get(cmd, [])
         args = parser.parse_args([cmd, *extra, "--json", "--demo"])
         assert args.json is True and args.demo is True
+
+
+def test_output_cut_short_by_a_pipe_is_no_traceback(tmp_path):
+    """`esimdesk plans | head`: the reader leaves early; the command ends quietly."""
+    import os
+
+    env = {**os.environ, "ESIMDESK_HOME": str(tmp_path)}
+    assert subprocess.run([sys.executable, "-m", "esimdesk", "--demo", "sync"], env=env, capture_output=True,
+                          timeout=120).returncode == 0
+    proc = subprocess.Popen([sys.executable, "-m", "esimdesk", "--demo", "plans"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    proc.stdout.readline()
+    proc.stdout.close()  # more than a pipe buffer of rows is still to come
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "Traceback" not in err and "BrokenPipe" not in err

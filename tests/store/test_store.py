@@ -164,3 +164,15 @@ def test_concurrent_reader_sees_committed_data_only(store, tmp_path):
             assert other.balances() == []  # not committed yet
             raise RuntimeError("cancelled mid-way")
     assert other.balances() == [] and store.balances() == []
+
+
+def test_a_later_vendor_answer_keeps_our_prices_names_and_the_earliest_time(store):
+    early = datetime(2024, 5, 1, tzinfo=UTC)
+    store.upsert_orders([Order("microesim", "T1", "REF-1", OrderStatus.ALLOCATING, early, Decimal("10.00"), "HKD",
+                               lines=[OrderLine("MX1", 2, Decimal("5.00"), "Japan 1GB")])])
+    later = Order("microesim", "T1", None, OrderStatus.COMPLETED, datetime.now(UTC), lines=[OrderLine("MX1", 2)])
+    store.upsert_orders([later])
+    got = store.order("microesim", "T1")
+    assert got.status is OrderStatus.COMPLETED and got.created_at == early and got.reference == "REF-1"
+    assert got.lines[0].unit_price == Decimal("5.00") and got.lines[0].name == "Japan 1GB"
+    assert got.total == Decimal("10.00")

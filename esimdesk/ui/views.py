@@ -1,0 +1,273 @@
+"""The three tabs. Thin: each asks the Desk service for rows and shows them; no SQL, no vendor JSON."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from esimdesk.domain import Esim, EsimStatus, Order, Plan, money_str
+from esimdesk.domain.countries import country_name
+from esimdesk.ui.qr import qr_pixmap
+from esimdesk.ui.table_model import Column, RowsModel
+
+SEARCH_DEBOUNCE_MS = 150
+
+
+def mb_text(mb: int | None, unlimited: str = "unlimited") -> str:
+    if mb is None:
+        return unlimited
+    return f"{mb / 1024:.3g} GB" if mb >= 1024 else f"{mb} MB"
+
+
+def when_text(dt: datetime | None) -> str:
+    return dt.strftime("%Y-%m-%d %H:%M") if dt else ""
+
+
+def countries_text(codes: tuple[str, ...]) -> str:
+    if len(codes) == 1:
+        return f"{country_name(codes[0])} ({codes[0]})"
+    return f"{len(codes)} countries: {', '.join(codes[:4])}{'…' if len(codes) > 4 else ''}"
+
+
+class ListingTab(QWidget):
+    """Search box + filters + table + detail pane; reloads from the cache as the agent types."""
+
+    loaded = Signal(int)  # rows shown
+
+    def __init__(self, desk, columns: list[Column], placeholder: str, parent=None):
+        super().__init__(parent)
+        self.desk = desk
+        self.model = RowsModel(columns, self)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText(placeholder)
+        self.search.setClearButtonEnabled(True)
+        self.vendor = QComboBox()
+        self.vendor.addItem("All vendors", None)
+        for v in desk.vendors:
+            self.vendor.addItem(v.capitalize() if v != "microesim" else "MicroESIM", v)
+        self.count = QLabel()
+        self.filters = QHBoxLayout()
+        self.filters.addWidget(self.search, 1)
+        self.filters.addWidget(self.vendor)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSortingEnabled(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 8)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.detail = QWidget()
+        self.detail_layout = QVBoxLayout(self.detail)
+        self.detail_layout.setContentsMargins(8, 0, 0, 0)
+        splitter = QSplitter()
+        splitter.addWidget(self.table)
+        splitter.addWidget(self.detail)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([900, 340])
+        layout = QVBoxLayout(self)
+        layout.addLayout(self.filters)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.count)
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(SEARCH_DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.reload)
+        self.search.textChanged.connect(self._debounce.start)
+        self.vendor.currentIndexChanged.connect(self.reload)
+        self.table.selectionModel().currentRowChanged.connect(lambda cur, _prev: self._selected(cur.row()))
+        self._task: asyncio.Task | None = None
+        self._sized_rows = 0
+
+    def sort_by(self, column: int, order: Qt.SortOrder) -> None:
+        self.table.sortByColumn(column, order)
+
+    def reload(self) -> None:
+        """Start a fresh query; a newer keystroke cancels the older one."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self._task = asyncio.ensure_future(self._load())
+
+    async def _load(self) -> None:
+        items = await self.query(self.vendor.currentData(), self.search.text().strip())
+        self.model.set_items(items)
+        if items and len(items) > 2 * self._sized_rows:  # first real data: fit the columns once
+            self._sized_rows = len(items)
+            self.table.resizeColumnsToContents()  # Qt samples the first rows only (its resize precision)
+            for col in range(self.model.columnCount()):
+                self.table.setColumnWidth(col, min(self.table.columnWidth(col), 320))
+        self.count.setText(f"{len(items):,} shown")
+        self.loaded.emit(len(items))
+
+    async def query(self, vendor: str | None, text: str) -> list:
+        raise NotImplementedError
+
+    def _selected(self, row: int) -> None:
+        if 0 <= row < self.model.rowCount():
+            self.show_detail(self.model.item(row))
+
+    def show_detail(self, item) -> None:
+        pass
+
+
+class CatalogTab(ListingTab):
+    orderRequested = Signal(object)  # a Plan
+
+    def __init__(self, desk, parent=None):
+        columns = [
+            Column("Vendor", lambda p: p.vendor),
+            Column("Plan", lambda p: p.name),
+            Column("Countries", lambda p: countries_text(p.countries), key=lambda p: (len(p.countries), p.countries)),
+            Column("Data", lambda p: mb_text(p.data_mb) + (" / day" if p.daily else ""),
+                   key=lambda p: p.data_mb if p.data_mb is not None else 10**9, align_right=True),
+            Column("Days", lambda p: str(p.validity_days), key=lambda p: p.validity_days, align_right=True),
+            Column("Price", lambda p: f"{money_str(p.price)} {p.currency}", key=lambda p: (p.currency, p.price),
+                   align_right=True),
+            Column("Plan id", lambda p: p.plan_id),
+        ]
+        super().__init__(desk, columns, "Search plans: country, region, name or plan id (e.g. japan 5GB)", parent)
+        self.country = QLineEdit()
+        self.country.setPlaceholderText("Country (JP)")
+        self.country.setMaxLength(2)
+        self.country.setFixedWidth(110)
+        self.filters.insertWidget(1, self.country)
+        self.country.textChanged.connect(self._debounce.start)
+        self.info = QLabel("Select a plan.")
+        self.info.setWordWrap(True)
+        self.info.setTextFormat(Qt.TextFormat.RichText)
+        self.order_button = QPushButton("Order…")
+        self.order_button.setEnabled(False)
+        self.order_button.clicked.connect(self._order_clicked)
+        self.detail_layout.addWidget(self.info)
+        self.detail_layout.addWidget(self.order_button)
+        self.detail_layout.addStretch(1)
+        self.current: Plan | None = None
+        self.sort_by(5, Qt.SortOrder.AscendingOrder)  # cheapest first
+
+    async def query(self, vendor, text):
+        code = self.country.text().strip().upper()
+        return await self.desk.plans(vendor, code if len(code) == 2 else None, text)
+
+    def show_detail(self, plan: Plan) -> None:
+        self.current = plan
+        names = ", ".join(country_name(c) for c in plan.countries[:30])
+        more = f" and {len(plan.countries) - 30} more" if len(plan.countries) > 30 else ""
+        self.info.setText(
+            f"<b>{plan.name}</b><br>{plan.vendor} · <code>{plan.plan_id}</code><br><br>"
+            f"Data: {mb_text(plan.data_mb)}{' per day' if plan.daily else ''}<br>Valid: {plan.validity_days} days<br>"
+            f"Price: <b>{money_str(plan.price)} {plan.currency}</b><br>Top-up later: "
+            f"{'yes' if plan.topup else 'no' if plan.topup is False else 'not stated'}<br><br>{names}{more}")
+        self.order_button.setEnabled(True)
+
+    def _order_clicked(self) -> None:
+        if self.current is not None:
+            self.orderRequested.emit(self.current)
+
+
+class OrdersTab(ListingTab):
+    def __init__(self, desk, parent=None):
+        columns = [
+            Column("Created (UTC)", lambda o: when_text(o.created_at), key=lambda o: o.created_at),
+            Column("Vendor", lambda o: o.vendor),
+            Column("Status", lambda o: o.status.value),
+            Column("Order id", lambda o: o.order_id or "—"),
+            Column("Reference", lambda o: o.reference or ""),
+            Column("Plan", lambda o: ", ".join(f"{ln.quantity}× {ln.name or ln.plan_id}" for ln in o.lines)),
+            Column("Total", lambda o: f"{money_str(o.total)} {o.currency}" if o.total is not None else "",
+                   key=lambda o: o.total, align_right=True),
+            Column("eSIMs", lambda o: str(len(o.esims)), key=lambda o: len(o.esims), align_right=True),
+        ]
+        super().__init__(desk, columns, "Search orders: order id, reference, ICCID or plan", parent)
+        self.info = QLabel("Select an order.")
+        self.info.setWordWrap(True)
+        self.info.setTextFormat(Qt.TextFormat.RichText)
+        self.history = QPlainTextEdit()
+        self.history.setReadOnly(True)
+        self.detail_layout.addWidget(self.info)
+        self.detail_layout.addWidget(QLabel("History"))
+        self.detail_layout.addWidget(self.history, 1)
+        self.sort_by(0, Qt.SortOrder.DescendingOrder)  # newest first
+
+    async def query(self, vendor, text):
+        return await self.desk.orders(vendor, text)
+
+    def show_detail(self, order: Order) -> None:
+        esims = "<br>".join(f"<code>{e.iccid}</code>" for e in order.esims[:20])
+        self.info.setText(f"<b>{order.vendor} {order.kind} {order.order_id or '(not confirmed)'}</b><br>"
+                          f"Status: <b>{order.status.value}</b><br>Reference: {order.reference or '—'}<br>{esims}")
+        asyncio.ensure_future(self._history(order))
+
+    async def _history(self, order: Order) -> None:
+        events = await self.desk.order_history(order.reference)
+        self.history.setPlainText("\n".join(
+            f"{when_text(e.at)}  {e.from_state or '—'} → {e.to_state}: {e.cause}" for e in events)
+            or "Synced from the vendor (not placed from this desk).")
+
+
+class FleetTab(ListingTab):
+    def __init__(self, desk, parent=None):
+        columns = [
+            Column("Vendor", lambda e: e.vendor),
+            Column("ICCID", lambda e: e.iccid),
+            Column("Status", lambda e: e.status.value),
+            Column("Used", lambda e: mb_text(e.data_used_mb, "") if e.data_used_mb is not None else "",
+                   key=lambda e: e.data_used_mb, align_right=True),
+            Column("Of", lambda e: mb_text(e.data_total_mb, "∞") if e.data_total_mb is not None else "",
+                   key=lambda e: e.data_total_mb, align_right=True),
+            Column("Expires (UTC)", lambda e: when_text(e.expires_at), key=lambda e: e.expires_at),
+            Column("Order", lambda e: e.order_id or ""),
+            Column("Vendor status", lambda e: e.vendor_status),
+        ]
+        super().__init__(desk, columns, "Search eSIMs: last digits of the ICCID, order id, plan, country or note",
+                         parent)
+        self.status = QComboBox()
+        self.status.addItem("Any status", None)
+        for s in EsimStatus:
+            self.status.addItem(s.value.capitalize(), s.value)
+        self.filters.insertWidget(1, self.status)
+        self.status.currentIndexChanged.connect(self.reload)
+        self.qr = QLabel()
+        self.qr.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.info = QLabel("Select an eSIM.")
+        self.info.setWordWrap(True)
+        self.info.setTextFormat(Qt.TextFormat.RichText)
+        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.detail_layout.addWidget(self.qr)
+        self.detail_layout.addWidget(self.info)
+        self.detail_layout.addStretch(1)
+        self.sort_by(5, Qt.SortOrder.AscendingOrder)  # soonest expiry first
+
+    async def query(self, vendor, text):
+        return await self.desk.esims(vendor, self.status.currentData(), text)
+
+    def show_detail(self, esim: Esim) -> None:
+        if esim.activation_code:
+            self.qr.setPixmap(qr_pixmap(esim.activation_code))
+        else:
+            self.qr.clear()
+        used = mb_text(esim.data_used_mb, "") if esim.data_used_mb is not None else "unknown"
+        self.info.setText(
+            f"<b>{esim.iccid}</b><br>{esim.vendor} · {esim.status.value} ({esim.vendor_status})<br>"
+            f"Used: {used} of {mb_text(esim.data_total_mb)}<br>Expires: {when_text(esim.expires_at) or '—'}<br>"
+            f"Plan: {esim.plan_id or '—'} · Order: {esim.order_id or '—'}<br>"
+            f"<small><code>{esim.activation_code or 'no activation code from the vendor'}</code></small>")

@@ -1,0 +1,105 @@
+"""The tabs over a real sandbox and store: sync, search as you type, order from the Catalog, QR in Fleet."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import qasync
+import zxingcpp
+from PIL import Image
+
+from esimdesk.domain import OrderStatus
+from esimdesk.sandbox import SandboxConfig, SandboxServer
+from esimdesk.services.config import load_accounts
+from esimdesk.services.desk import Desk
+from esimdesk.services.runtime import AppContext
+from esimdesk.ui.app import ui_settings
+from esimdesk.ui.main_window import MainWindow
+
+
+@pytest.fixture
+def loop(qapp):
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    yield loop
+    loop.close()
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, loop):
+    with SandboxServer(SandboxConfig(seed=21, allocation_delay=0.3)) as server:
+        ctx = AppContext(home=tmp_path, accounts=load_accounts(tmp_path, env=server.env()))
+        desk = Desk(ctx)
+        win = MainWindow(ui_settings(tmp_path), desk)
+        qtbot.addWidget(win)
+        win.show()
+        loop.run_until_complete(win.startup(sync=True))
+        yield win, loop, server
+        desk.close()
+
+
+def settle(loop, seconds=0.5):
+    loop.run_until_complete(asyncio.sleep(seconds))
+
+
+def test_sync_fills_every_tab_and_search_filters_as_you_type(window):
+    win, loop, server = window
+    settle(loop)
+    assert win.catalog.model.rowCount() > 500
+    assert win.fleet.model.rowCount() > 50
+    assert win.orders.model.rowCount() > 10
+    win.catalog.country.setText("JP")
+    settle(loop)
+    assert 0 < win.catalog.model.rowCount() < 200
+    assert all("JP" in win.catalog.model.item(r).countries for r in range(win.catalog.model.rowCount()))
+    iccid = win.fleet.model.item(0).iccid
+    win.fleet.search.setText(iccid[-6:])
+    settle(loop)
+    assert iccid in [win.fleet.model.item(r).iccid for r in range(win.fleet.model.rowCount())]
+
+
+def test_order_from_the_catalog_lands_in_orders_and_fleet_with_a_readable_qr(window, tmp_path):
+    win, loop, server = window
+    settle(loop)
+    win.catalog.vendor.setCurrentIndex(win.catalog.vendor.findData("roumio"))
+    win.catalog.search.setText("Japan")
+    settle(loop)
+    plan = next(win.catalog.model.item(r) for r in range(win.catalog.model.rowCount())
+                if not win.catalog.model.item(r).daily)
+    placed = []
+    win.orderPlaced.connect(placed.append)
+    order = loop.run_until_complete(win.place_order(plan, 1))
+    assert order is not None and order.status is OrderStatus.COMPLETED and placed == [order]
+    assert server.sandbox.vendors["roumio"].stats()["orders"] == 1
+    settle(loop)
+    win.orders.search.setText(order.reference)
+    settle(loop)
+    assert win.orders.model.rowCount() == 1
+    win.orders.table.selectRow(0)
+    settle(loop, 0.3)
+    history = win.orders.history.toPlainText()
+    assert "PENDING" in history and "COMPLETED" in history
+    esim = order.esims[0]
+    win.fleet.search.setText(esim.iccid[-8:])
+    settle(loop)
+    win.fleet.table.selectRow(0)
+    pixmap = win.fleet.qr.pixmap()
+    assert pixmap is not None and not pixmap.isNull()
+    path = tmp_path / "qr.png"
+    pixmap.save(str(path))
+    decoded = zxingcpp.read_barcodes(Image.open(path))
+    assert [d.text for d in decoded] == [esim.activation_code]
+
+
+def test_a_failing_order_is_reported_in_the_status_bar_not_a_traceback(window):
+    win, loop, server = window
+    settle(loop)
+    plan = next(win.catalog.model.item(r) for r in range(win.catalog.model.rowCount())
+                if win.catalog.model.item(r).vendor == "roumio")
+    server.sandbox.vendors["roumio"].balance = 0  # the account ran dry since the last sync
+    failed = []
+    win.orderFailed.connect(failed.append)
+    result = loop.run_until_complete(win.place_order(plan, 1))
+    assert result is None and failed and "balance" in failed[0]
+    assert "balance" in win.statusBar().currentMessage()
