@@ -132,7 +132,11 @@ READS: dict[str, tuple[str, Callable[[VendorAdapter], Awaitable[Any]]]] = {
     "flexiroam": ("list-inventory", _first_esims_page),
 }
 # The order endpoint of each vendor that takes orders.
-ORDER_ENDPOINTS = {"roumio": "esim/order", "roamify": "api/esim/order", "microesim": "allesim/v1/esimSubscribe"}
+ORDER_ENDPOINTS = {
+    "roumio": "esim/order",
+    "roamify": "api/esim/order",
+    "microesim": "allesim/v1/esimSubscribe",
+}
 # Vendors whose order look-up answers with our idempotency handle (Roumio echoes transactionId). Roamify
 # takes no handle; MicroESIM keeps custom_order_no but topupDetail does not return it.
 KEEPS_REFERENCE = {"roumio"}
@@ -166,7 +170,7 @@ def server():
 
 
 @pytest.fixture(autouse=True)
-def _faults_cleared_and_logs_clean(server, caplog, request):
+def _faults_cleared_and_logs_clean(server, caplog):
     """DEBUG logging on for every test; afterwards no fault is left behind and no log line holds a secret."""
     caplog.set_level(logging.DEBUG)
     yield
@@ -261,7 +265,9 @@ def assert_utc(value: datetime | None, what: str) -> None:
     if value is None:
         return
     assert isinstance(value, datetime), what
-    assert value.tzinfo is not None and value.utcoffset() == timedelta(0), f"{what} is not aware UTC: {value!r}"
+    assert value.tzinfo is not None and value.utcoffset() == timedelta(0), (
+        f"{what} is not aware UTC: {value!r}"
+    )
 
 
 def assert_plan(plan: Plan, vendor: str) -> None:
@@ -274,7 +280,10 @@ def assert_plan(plan: Plan, vendor: str) -> None:
     assert plan.currency.isupper(), plan.currency
     assert isinstance(plan.countries, tuple)
     for code in plan.countries:
-        assert len(code) == 2 and code.isupper() and pycountry.countries.get(alpha_2=code), (plan.plan_id, code)
+        assert len(code) == 2 and code.isupper() and pycountry.countries.get(alpha_2=code), (
+            plan.plan_id,
+            code,
+        )
     assert plan.data_mb is None or (type(plan.data_mb) is int and plan.data_mb > 0), plan
     assert type(plan.validity_days) is int and plan.validity_days >= 1, (plan.plan_id, plan.validity_days)
     assert plan.region in (None, "regional", "global")
@@ -573,8 +582,10 @@ async def test_wrong_credentials_raise_auth_error(server, vendor):
         assert_clean(repr(a), "adapter repr")
 
 
-async def test_debug_logs_over_the_whole_run_hold_no_secret():
-    """Each test's DEBUG records were checked as it ended; this proves the check saw real traffic."""
+async def test_whole_run_debug_logs_held_no_secret_and_roumio_drew_no_429(server):
+    """Each test's DEBUG records were checked as it ended; this proves the check saw real traffic, and
+    that the shared client-side limiter kept Roumio under its 8 requests per second all along."""
     if _run_log["tests"] < 10:
         pytest.skip("run with the rest of the module")
     assert _run_log["vendor_debug"] > 100, _run_log  # one "-> <status>" DEBUG line per HTTP answer
+    assert server.sandbox.limiters["roumio"].refused == 0
