@@ -17,6 +17,7 @@ __all__ = [
     "PriceChanged",
     "InsufficientBalance",
     "NotFound",
+    "DuplicateReference",
 ]
 
 
@@ -122,3 +123,8 @@ class InsufficientBalance(VendorRejected):
 
 class NotFound(VendorRejected):
     pass
+
+
+class DuplicateReference(VendorRejected):
+    """The vendor already holds an order under our reference (idempotency handle) and did not say
+    which: the order exists, but this answer cannot tell us its id or its eSIMs."""

@@ -219,6 +219,8 @@ class MicroesimSandbox(VendorSandbox):
         self.order_requests = 0
         self.orders: dict[str, dict[str, Any]] = {}  # topup_id -> order placed through the API
         self.by_custom_no: dict[str, str] = {}
+        # Tests switch this off to play a vendor whose duplicate answer does not name the first order.
+        self.name_duplicates = True
         self.devices: dict[str, dict[str, Any]] = {}  # ICCID -> device of an API order
         self._nonces: OrderedDict[str, float] = OrderedDict()
         self._seq = 0
@@ -373,7 +375,8 @@ class MicroesimSandbox(VendorSandbox):
             # Undocumented: we assume the vendor refuses a repeated custom_order_no (nothing is created,
             # nothing charged) and names the order that already carries it, so a client whose first
             # answer was lost can find its order (there is no order list to look in).
-            raise _Fail(409, "custom_order_no already exists", {"topup_id": self.by_custom_no[custom_no]})
+            named = {"topup_id": self.by_custom_no[custom_no]} if self.name_duplicates else None
+            raise _Fail(409, "custom_order_no already exists", named)
         cost = round(float(plan["price"]) * 100) * number
         if cost > self.balance_cents:
             raise _Fail(402, "Insufficient account balance")

@@ -22,9 +22,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from esimdesk.domain import (
+    DuplicateReference,
     EsimdeskError,
     JournalEntry,
-    NotFound,
     Order,
     OrderStatus,
     PriceChanged,
@@ -197,6 +197,14 @@ class OrderService:
         self.progress(OrderProgress(entry.reference, "sending", f"sending to {adapter.name}"))
         try:
             order = await self._send(adapter, claimed)
+        except DuplicateReference as exc:
+            # The vendor has an order under this reference but will not say which: never FAILED, never resent.
+            await self._finish(claimed, OrderStatus.UNCERTAIN, f"vendor already holds this reference: {exc}",
+                               error=str(exc))
+            raise OrderOutcome(
+                f"{exc}. {adapter.name} already has an order with reference {claimed.reference}, so it was placed "
+                "and paid, but its eSIMs are not known here: find it in the vendor's portal. Do NOT order again.",
+                await self._get(claimed)) from None
         except VendorError as exc:
             if isinstance(exc, VendorRejected) and not exc.maybe_sent:
                 # The vendor read the order and said no: nothing was charged.
@@ -287,15 +295,6 @@ class OrderService:
 
     async def _settle_uncertain(self, adapter: VendorAdapter, entry: JournalEntry) -> None:
         """Ask the vendor what became of an order whose answer was lost, the safest way it allows."""
-        if entry.kind == "order" and adapter.lookup_by_reference:
-            try:
-                found = await adapter.get_order(None, entry.reference)
-            except NotFound:
-                # The vendor proves it never took this reference: sending it now is the first order.
-                await self._send_and_settle(adapter, entry)
-                return
-            await self._adopt(adapter, entry, found, "found at the vendor by our reference")
-            return
         if adapter.idempotent_orders:
             # The vendor treats a repeated reference as the same order (Roumio transactionId): resend.
             await self._send_and_settle(adapter, entry)

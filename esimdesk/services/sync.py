@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from esimdesk.domain import EsimdeskError, Unsupported, VendorConfig, VendorError
+from esimdesk.domain import EsimdeskError, Unsupported, VendorConfig, VendorError, VendorRejected
 from esimdesk.store import Store
 from esimdesk.vendors import Capability, VendorAdapter
 
@@ -107,13 +107,19 @@ async def _sync_with(adapter: VendorAdapter, store: Store, result: VendorSyncRes
     if adapter.supports(Capability.LIST_ORDERS):
         async for page in adapter.iter_orders():
             result.orders += await asyncio.to_thread(store.upsert_orders, page)
+            if adapter.orders_carry_fleet:
+                result.esims += sum(len(o.esims) for o in page)
             report(SyncProgress(vendor, "orders", result.orders, None))
+        if adapter.orders_carry_fleet:
+            await asyncio.to_thread(store.mark_stale, "esims", vendor, run_started)
         if not adapter.supports(Capability.PLANS):  # Roamify: its catalog is what was ordered before
             orders = await asyncio.to_thread(lambda: store.orders(vendor, with_raw=True))
             plans = adapter.plans_from_orders(orders)
             result.plans += await asyncio.to_thread(store.upsert_plans, plans)
 
-    if adapter.supports(Capability.LIST_ESIMS):
+    if adapter.orders_carry_fleet and adapter.supports(Capability.LIST_ORDERS):
+        pass  # the orders pass above already stored the whole fleet
+    elif adapter.supports(Capability.LIST_ESIMS):
         async for page in adapter.iter_esims():
             result.esims += await asyncio.to_thread(store.upsert_esims, page)
             report(SyncProgress(vendor, "esims", result.esims, None))
@@ -139,10 +145,13 @@ async def _refresh_known(adapter: VendorAdapter, store: Store, result: VendorSyn
     iccids = await asyncio.to_thread(store.known_esim_iccids, vendor)
     batch = []
     for i, iccid in enumerate(iccids, 1):
-        batch.append(await adapter.get_esim(iccid))
-        if adapter.supports(Capability.EVENTS):
-            events = await adapter.esim_events(iccid)
-            await asyncio.to_thread(store.add_events, events)
+        try:
+            batch.append(await adapter.get_esim(iccid))
+            if adapter.supports(Capability.EVENTS):
+                events = await adapter.esim_events(iccid)
+                await asyncio.to_thread(store.add_events, events)
+        except VendorRejected as exc:  # one eSIM the vendor no longer knows must not stop the rest
+            log.info("%s eSIM %s not refreshed: %s", vendor, iccid, exc)
         if len(batch) >= 50 or i == len(iccids):
             result.esims += await asyncio.to_thread(store.upsert_esims, batch)
             batch = []

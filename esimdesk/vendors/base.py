@@ -38,11 +38,14 @@ class VendorAdapter:
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     # Roumio: one eSIM per order line; others: None (no documented limit)
     max_quantity_per_line: ClassVar[int | None] = None
-    # Whether place_order takes our idempotency handle (reference) and the vendor honours it.
+    # Whether the vendor honours our reference as an idempotency handle: resending an order with the
+    # same reference never makes a second one (Roumio transactionId returns the first order; MicroESIM
+    # refuses a repeated custom_order_no, naming the first order or raising DuplicateReference).
     idempotent_orders: ClassVar[bool] = False
-    # Whether get_order(None, reference) finds an order by our reference and raises NotFound when the
-    # vendor never took it (MicroESIM custom_order_no): reconciliation can then prove "not placed".
-    lookup_by_reference: ClassVar[bool] = False
+
+    # iter_orders() already yields every eSIM the vendor lists, grouped by order (Roumio derives its
+    # orders from its eSIM listing): a sync then skips the second, identical pass over the fleet.
+    orders_carry_fleet: ClassVar[bool] = False
 
     http: VendorHttp
 

@@ -13,6 +13,7 @@ from typing import Any
 from esimdesk.domain import (
     Balance,
     ConfigError,
+    DuplicateReference,
     Esim,
     EsimStatus,
     Event,
@@ -99,7 +100,7 @@ _WORDS = (
 )
 
 
-class DuplicateOrder(VendorRejected):
+class DuplicateOrder(DuplicateReference):
     """esimSubscribe refused a ``custom_order_no`` it already has; ``existing_order_id`` when named."""
 
     def __init__(self, *args, existing_order_id: str | None = None, **kwargs):

@@ -287,6 +287,7 @@ class RoumioAdapter(VendorAdapter):
     )
     max_quantity_per_line = 1  # "count: currently we support only 1"
     idempotent_orders = True  # a repeated transactionId returns the first order
+    orders_carry_fleet = True  # iter_orders is the eSIM listing grouped by orderNo
 
     def __init__(self, config: VendorConfig, *, timeout: float = 20.0, transport=None):
         super().__init__(config, timeout=timeout, transport=transport)

@@ -181,3 +181,56 @@ async def test_allocating_survives_a_restart_and_reconcile_finishes_it(tmp_path)
         [entry] = await later.reconcile()
         assert entry.state is OrderStatus.COMPLETED
         assert server.sandbox.vendors["roumio"].stats()["orders"] == 1
+
+
+async def test_microesim_duplicate_without_the_order_id_stays_uncertain_with_the_reason(desk):
+    """If MicroESIM only says "custom_order_no already exists", the order was taken: never FAILED, never resent."""
+    server, store, service = await synced(desk)
+    plan = a_plan(store, "microesim")
+    server.sandbox.faults["microesim"].add(Fault("drop", endpoint=ORDER_ENDPOINT["microesim"], when="after"))
+    with pytest.raises(OrderOutcome) as lost:
+        await service.place_order("microesim", plan.plan_id)
+    assert lost.value.entry.state is OrderStatus.UNCERTAIN
+    server.sandbox.vendors["microesim"].name_duplicates = False
+    [entry] = await service.reconcile("microesim")
+    assert entry.state is OrderStatus.UNCERTAIN
+    assert "already holds this reference" in store.journal_audit(entry.id)[-1].cause
+    assert vendor_orders(server, "microesim") == 1
+
+
+async def test_roumio_topup_offers_only_the_vendors_topup_plans_and_goes_through_the_journal(desk):
+    server, store, service = await synced(desk)
+    from esimdesk.domain import is_valid_iccid
+
+    esim = next(e for e in store.esims(vendor="roumio") if is_valid_iccid(e.iccid) and e.status.value in
+                ("NEW", "INSTALLED", "ACTIVE"))
+    stats = server.sandbox.vendors["roumio"].stats
+    with pytest.raises(ValidationError, match="does not offer top-up") as refused:
+        await service.topup("roumio", esim.iccid, "NOT-A-TOPUP")
+    assert "it offers:" in str(refused.value) and stats()["topups"] == 0
+    from esimdesk.vendors import build_adapter
+
+    async with build_adapter(service.accounts["roumio"], timeout=5) as adapter:
+        offered = await adapter.list_topup_plans(esim.iccid)
+    order = await service.topup("roumio", esim.iccid, offered[0].plan_id)
+    assert order.kind == "topup" and order.status is OrderStatus.COMPLETED
+    assert stats()["topups"] == 1
+    entry = store.journal_get(reference=order.reference)
+    assert entry.kind == "topup" and entry.iccid == esim.iccid and entry.state is OrderStatus.COMPLETED
+
+
+async def test_roumio_topup_with_a_lost_answer_is_settled_by_its_transaction_id(desk):
+    server, store, service = await synced(desk)
+    from esimdesk.domain import is_valid_iccid
+    from esimdesk.vendors import build_adapter
+
+    esim = next(e for e in store.esims(vendor="roumio") if is_valid_iccid(e.iccid) and e.status.value in
+                ("NEW", "INSTALLED", "ACTIVE"))
+    async with build_adapter(service.accounts["roumio"], timeout=5) as adapter:
+        plan_id = (await adapter.list_topup_plans(esim.iccid))[0].plan_id
+    server.sandbox.faults["roumio"].add(Fault("drop", endpoint="esim/topup", when="after"))
+    with pytest.raises(OrderOutcome, match="money may have been spent"):
+        await service.topup("roumio", esim.iccid, plan_id)
+    [entry] = await service.reconcile("roumio")
+    assert entry.state is OrderStatus.COMPLETED
+    assert server.sandbox.vendors["roumio"].stats()["topups"] == 1
