@@ -84,6 +84,8 @@ def main() -> None:
     path = tmp / "all.sqlite3"
     store = SqliteStore(path)
     iccid = store.conn.execute("SELECT iccid FROM esims WHERE vendor = 'roumio' LIMIT 1 OFFSET 77777").fetchone()[0]
+    order_id, reference = store.conn.execute(
+        "SELECT order_id, reference FROM orders WHERE vendor = 'roumio' LIMIT 1 OFFSET 44444").fetchone()
 
     def cold_open():
         s = SqliteStore(path)
@@ -96,7 +98,10 @@ def main() -> None:
         "iccid_full": timed(lambda: store.esims(search=iccid)),
         "free_text_plans_japan_5gb": timed(lambda: store.plans(search="japan 5GB", limit=500)),
         "free_text_esims_country": timed(lambda: store.esims(search="portugal", limit=500)),
-        "free_text_orders": timed(lambda: store.orders(search="seed", limit=500)),
+        "orders_by_reference": timed(lambda: store.orders(search=reference, limit=500)),
+        "orders_by_order_id": timed(lambda: store.orders(search=order_id, limit=500)),
+        "orders_newest_500": timed(lambda: store.orders(limit=500)),
+        "orders_broad_text_matching_all_60k_limit500": timed(lambda: store.orders(search="seed", limit=500), repeat=5),
         "cold_open_and_first_query": timed(cold_open, repeat=10),
     }
     assert store.esims(search=iccid[-6:]), "suffix search must find the ICCID"

@@ -29,7 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     demo = getattr(args, "demo", False)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    import os
+
+    from esimdesk.vendors.http import install_log_redaction
+
+    level = os.environ.get("ESIMDESK_LOG_LEVEL", "WARNING").upper()
+    logging.basicConfig(level=getattr(logging, level, logging.WARNING), format="%(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
     try:
         if args.command is None:
             from esimdesk.ui.app import run_gui

@@ -144,6 +144,7 @@ class Esim:
     qr_url: str | None = None
     install_url: str | None = None  # e.g. Apple universal link where the vendor gives one
     vendor_ref: str | None = None  # vendor's own handle for the profile (Roumio esimTranNo, MicroESIM device id)
+    note: str | None = None  # the agent's own note (e.g. the customer's name); never sent to a vendor
     raw: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:

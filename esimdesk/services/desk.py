@@ -15,6 +15,7 @@ from esimdesk.services.orders import OrderProgress, OrderService
 from esimdesk.services.runtime import AppContext
 from esimdesk.services.sync import SyncProgress, VendorSyncResult, sync_all
 from esimdesk.store import SqliteStore, open_store
+from esimdesk.vendors import Capability, adapter_class
 
 LISTING_LIMIT = 100_000
 
@@ -71,3 +72,22 @@ class Desk:
 
     async def reconcile(self):
         return await self.order_service().reconcile()
+
+    def can_top_up(self, vendor: str) -> bool:
+        cfg = self.ctx.accounts.get(vendor)
+        return cfg is not None and Capability.TOPUP in adapter_class(vendor).capabilities
+
+    async def topup_plans(self, vendor: str, iccid: str) -> list[Plan]:
+        """The top-up plans the vendor offers for this eSIM (empty if it does not say)."""
+        cfg = self.ctx.accounts.get(vendor)
+        if cfg is None or Capability.TOPUP_PLANS not in adapter_class(vendor).capabilities:
+            return []
+        async with make_adapter(cfg) as adapter:
+            return await adapter.list_topup_plans(iccid)
+
+    async def topup(self, vendor: str, iccid: str, plan_id: str,
+                    progress: Callable[[OrderProgress], None] | None = None) -> Order:
+        return await self.order_service(progress).topup(vendor, iccid, plan_id)
+
+    async def set_note(self, vendor: str, iccid: str, note: str) -> None:
+        await asyncio.to_thread(self.store.set_note, vendor, iccid, note)

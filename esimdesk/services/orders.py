@@ -316,9 +316,10 @@ class OrderService:
                                    f"{len(free)} matching orders at the vendor ({ids}); the agent must pick",
                                    error="ambiguous match")
             return
-        await self._finish(entry, OrderStatus.UNCERTAIN,
-                           f"{adapter.name} offers no way to check this {entry.kind}; check the vendor's portal",
-                           error="cannot verify with the vendor")
+        if entry.last_error != "cannot verify with the vendor":  # say it once, not at every reconcile
+            await self._finish(entry, OrderStatus.UNCERTAIN,
+                               f"{adapter.name} offers no way to check this {entry.kind}; check the vendor's portal",
+                               error="cannot verify with the vendor")
 
     async def _adopt(self, adapter: VendorAdapter, entry: JournalEntry, order: Order, cause: str) -> None:
         claimed = await asyncio.to_thread(lambda: self.store.journal_claim(

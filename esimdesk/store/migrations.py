@@ -17,16 +17,21 @@ def _v1() -> str:
             countries TEXT NOT NULL,            -- "JP,KR" (ISO 3166 alpha-2)
             data_mb INTEGER, validity_days INTEGER NOT NULL,
             price TEXT NOT NULL, currency TEXT NOT NULL,  -- Decimal as text: never a float
+            price_sort REAL NOT NULL DEFAULT 0,            -- only to order rows "cheapest first"
             daily INTEGER NOT NULL DEFAULT 0, topup INTEGER, region TEXT,
             raw TEXT, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, stale INTEGER NOT NULL DEFAULT 0,
             PRIMARY KEY (vendor, plan_id)
         );
+        CREATE INDEX plans_price ON plans (stale, price_sort);
+        CREATE INDEX plans_vendor_price ON plans (vendor, stale, price_sort);
+        -- One row per country a plan covers, with its sort key: "cheapest plans for JP" is one index range.
         CREATE TABLE plan_countries (
-            vendor TEXT NOT NULL, plan_id TEXT NOT NULL, country TEXT NOT NULL,
+            vendor TEXT NOT NULL, plan_id TEXT NOT NULL, country TEXT NOT NULL, price_sort REAL NOT NULL DEFAULT 0,
             PRIMARY KEY (country, vendor, plan_id),
             FOREIGN KEY (vendor, plan_id) REFERENCES plans (vendor, plan_id) ON DELETE CASCADE
         );
         CREATE INDEX plan_countries_plan ON plan_countries (vendor, plan_id);
+        CREATE INDEX plan_countries_price ON plan_countries (country, price_sort);
         CREATE TABLE orders (
             id INTEGER PRIMARY KEY,
             vendor TEXT NOT NULL, order_id TEXT, reference TEXT, kind TEXT NOT NULL DEFAULT 'order',

@@ -37,13 +37,22 @@ def country_words(codes: tuple[str, ...] | list[str]) -> str:
     return " ".join(f"{c} {country_name(c)}" for c in codes)
 
 
+def plan_words(plan: Plan) -> str:
+    """What free text finds a plan by. A global plan's hundred country names would make every search
+    for a country return every global plan (and bloat the index): the Country filter finds those."""
+    codes = plan.countries
+    names = country_words(codes) if len(codes) <= 8 else " ".join(codes) if len(codes) <= 40 else ""
+    return f"{plan.plan_id} {plan.name} {plan.region or ''} {names}"
+
+
 def plan_row(plan: Plan, now: str) -> dict[str, Any]:
     return {
         "vendor": plan.vendor, "plan_id": plan.plan_id, "name": plan.name, "countries": ",".join(plan.countries),
         "data_mb": plan.data_mb, "validity_days": plan.validity_days, "price": str(plan.price),
+        "price_sort": float(plan.price),
         "currency": plan.currency, "daily": int(plan.daily), "topup": None if plan.topup is None else int(plan.topup),
         "region": plan.region, "raw": dumps(plan.raw), "first_seen": now, "last_seen": now, "stale": 0,
-        "search_text": f"{plan.plan_id} {plan.name} {plan.region or ''} {country_words(plan.countries)}",
+        "search_text": plan_words(plan),
     }
 
 
@@ -73,7 +82,7 @@ def row_esim(row: dict[str, Any]) -> Esim:
         order_id=row["order_id"], plan_id=row["plan_id"], activation_code=row["activation_code"],
         data_used_mb=row["data_used_mb"], data_total_mb=row["data_total_mb"], expires_at=from_iso(row["expires_at"]),
         installed_at=from_iso(row["installed_at"]), qr_url=row["qr_url"], install_url=row["install_url"],
-        vendor_ref=row["vendor_ref"],
+        vendor_ref=row["vendor_ref"], note=row.get("note"),
     )
 
 

@@ -84,21 +84,35 @@ class SqliteStore(JournalMixin):
         seen = seen or now_iso()
         rows = [R.plan_row(p, seen) for p in plans]
         with self.transaction() as conn:
+            before: dict[tuple[str, str], tuple[str, str]] = {}
+            for vendor, ids in _group((p.vendor, p.plan_id) for p in plans).items():
+                for chunk in _chunks(ids):
+                    q = f"SELECT plan_id, countries, price FROM plans WHERE vendor = ? AND plan_id IN ({_marks(chunk)})"
+                    for r in conn.execute(q, (vendor, *chunk)):
+                        before[(vendor, r[0])] = (r[1], r[2])
             conn.executemany(
-                """INSERT INTO plans (vendor, plan_id, name, countries, data_mb, validity_days, price, currency, daily,
-                       topup, region, raw, first_seen, last_seen, stale, search_text)
-                   VALUES (:vendor, :plan_id, :name, :countries, :data_mb, :validity_days, :price, :currency, :daily,
-                       :topup, :region, :raw, :first_seen, :last_seen, 0, :search_text)
+                """INSERT INTO plans (vendor, plan_id, name, countries, data_mb, validity_days, price, price_sort,
+                       currency, daily, topup, region, raw, first_seen, last_seen, stale, search_text)
+                   VALUES (:vendor, :plan_id, :name, :countries, :data_mb, :validity_days, :price, :price_sort,
+                       :currency, :daily, :topup, :region, :raw, :first_seen, :last_seen, 0, :search_text)
                    ON CONFLICT (vendor, plan_id) DO UPDATE SET name=excluded.name, countries=excluded.countries,
                        data_mb=excluded.data_mb, validity_days=excluded.validity_days, price=excluded.price,
-                       currency=excluded.currency, daily=excluded.daily, topup=excluded.topup, region=excluded.region,
-                       raw=excluded.raw, last_seen=excluded.last_seen, stale=0, search_text=excluded.search_text""",
+                       price_sort=excluded.price_sort, currency=excluded.currency, daily=excluded.daily,
+                       topup=excluded.topup, region=excluded.region, raw=excluded.raw, last_seen=excluded.last_seen,
+                       stale=0, search_text=excluded.search_text""",
                 rows,
             )
+            # Country rows are rewritten only where a plan's countries changed (a re-sync rarely does).
+            moved = [(p, r) for p, r in zip(plans, rows, strict=True)
+                     if before.get((p.vendor, p.plan_id), (None,))[0] != r["countries"]]
+            repriced = [(r["price_sort"], p.vendor, p.plan_id) for p, r in zip(plans, rows, strict=True)
+                        if (p.vendor, p.plan_id) in before and before[(p.vendor, p.plan_id)][0] == r["countries"]
+                        and before[(p.vendor, p.plan_id)][1] != r["price"]]
             conn.executemany("DELETE FROM plan_countries WHERE vendor = ? AND plan_id = ?",
-                             [(p.vendor, p.plan_id) for p in plans])
-            conn.executemany("INSERT OR IGNORE INTO plan_countries (vendor, plan_id, country) VALUES (?, ?, ?)",
-                             [(p.vendor, p.plan_id, c) for p in plans for c in p.countries])
+                             [(p.vendor, p.plan_id) for p, _ in moved])
+            conn.executemany("INSERT OR IGNORE INTO plan_countries VALUES (?, ?, ?, ?)",
+                             [(p.vendor, p.plan_id, c, r["price_sort"]) for p, r in moved for c in p.countries])
+            conn.executemany("UPDATE plan_countries SET price_sort = ? WHERE vendor = ? AND plan_id = ?", repriced)
         return len(rows)
 
     def mark_stale(self, table: str, vendor: str, before: str) -> int:
@@ -151,43 +165,61 @@ class SqliteStore(JournalMixin):
         return len(rows)
 
     def upsert_orders(self, orders: list[Order], seen: str | None = None) -> int:
+        """Insert or update orders (matched by vendor order id, else by our reference), their lines and eSIMs.
+
+        Batched: one look-up per 500 orders, not one per order; a re-sync of 60,000 orders is seconds.
+        """
         seen = seen or now_iso()
+        rows = [R.order_row(o, seen) for o in orders]
         with self.transaction() as conn:
-            for order in orders:
-                row = R.order_row(order, seen)
-                key = None
-                if order.order_id:
-                    hit = conn.execute("SELECT id FROM orders WHERE vendor = ? AND order_id = ?",
-                                       (order.vendor, order.order_id)).fetchone()
-                    key = hit[0] if hit else None
-                if key is None and order.reference:
-                    hit = conn.execute("SELECT id FROM orders WHERE vendor = ? AND reference = ? AND kind = ?",
-                                       (order.vendor, order.reference, order.kind)).fetchone()
-                    key = hit[0] if hit else None
+            by_oid: dict[tuple[str, str], int] = {}
+            for vendor, ids in _group((o.vendor, o.order_id) for o in orders if o.order_id).items():
+                for chunk in _chunks(ids):
+                    q = f"SELECT order_id, id FROM orders WHERE vendor = ? AND order_id IN ({_marks(chunk)})"
+                    by_oid.update({(vendor, r[0]): r[1] for r in conn.execute(q, (vendor, *chunk))})
+            by_ref: dict[tuple[str, str, str], int] = {}
+            for vendor, refs in _group((o.vendor, o.reference) for o in orders
+                                        if o.reference and (o.vendor, o.order_id) not in by_oid).items():
+                for chunk in _chunks(refs):
+                    q = f"SELECT reference, kind, id FROM orders WHERE vendor = ? AND reference IN ({_marks(chunk)})"
+                    by_ref.update({(vendor, r[0], r[1]): r[2] for r in conn.execute(q, (vendor, *chunk))})
+            keys: list[int] = []
+            updates = []
+            for order, row in zip(orders, rows, strict=True):
+                key = by_oid.get((order.vendor, order.order_id)) or by_ref.get((order.vendor, order.reference, order.kind))
                 if key is None:
                     cols = ", ".join(row)
-                    key = conn.execute(f"INSERT INTO orders ({cols}) VALUES ({', '.join('?' * len(row))})",
-                                       tuple(row.values())).lastrowid
+                    key = conn.execute(f"INSERT INTO orders ({cols}) VALUES ({_marks(row)})", tuple(row.values())).lastrowid
+                    if order.order_id:
+                        by_oid[(order.vendor, order.order_id)] = key
                 else:
                     # The earliest time wins: adapters fall back to "now" when a vendor gives no time.
-                    conn.execute(
-                        """UPDATE orders SET order_id=coalesce(?, order_id), reference=coalesce(reference, ?),
-                               status=?, total=coalesce(?, total), currency=coalesce(?, currency),
-                               created_at=min(created_at, ?), raw=coalesce(?, raw), last_seen=?, stale=0,
-                               search_text=? || ' ' || coalesce(note, '') WHERE id=?""",
-                        (row["order_id"], row["reference"], row["status"], row["total"], row["currency"],
-                         row["created_at"], row["raw"], seen, row["search_text"], key),
-                    )
-                if order.lines:
-                    old = {r["line"]: r for r in conn.execute("SELECT * FROM order_lines WHERE order_key = ?", (key,))}
-                    conn.execute("DELETE FROM order_lines WHERE order_key = ?", (key,))
-                    # A vendor answer without prices or names keeps the ones recorded when we ordered.
-                    conn.executemany(
-                        "INSERT INTO order_lines VALUES (?, ?, ?, ?, ?, ?)",
-                        [(key, i, ln.plan_id or (old[i]["plan_id"] if i in old else ""), ln.quantity,
-                          str(ln.unit_price) if ln.unit_price is not None else (old[i]["unit_price"] if i in old else None),
-                          ln.name or (old[i]["name"] if i in old else None)) for i, ln in enumerate(order.lines)],
-                    )
+                    updates.append((row["order_id"], row["reference"], row["status"], row["total"], row["currency"],
+                                    row["created_at"], row["raw"], seen, row["search_text"], key))
+                keys.append(key)
+            conn.executemany(
+                """UPDATE orders SET order_id=coalesce(?, order_id), reference=coalesce(reference, ?),
+                       status=?, total=coalesce(?, total), currency=coalesce(?, currency),
+                       created_at=min(created_at, ?), raw=coalesce(?, raw), last_seen=?, stale=0,
+                       search_text=? || ' ' || coalesce(note, '') WHERE id=?""",
+                updates,
+            )
+            with_lines = [(k, o) for k, o in zip(keys, orders, strict=True) if o.lines]
+            old: dict[tuple[int, int], Any] = {}
+            for chunk in _chunks([k for k, _ in with_lines]):
+                for r in conn.execute(f"SELECT * FROM order_lines WHERE order_key IN ({_marks(chunk)})", chunk):
+                    old[(r["order_key"], r["line"])] = r
+            conn.executemany("DELETE FROM order_lines WHERE order_key = ?", [(k,) for k, _ in with_lines])
+
+            def line(key: int, i: int, ln) -> tuple:
+                # A vendor answer without prices or names keeps the ones recorded when we ordered.
+                prev = old.get((key, i))
+                price = str(ln.unit_price) if ln.unit_price is not None else (prev["unit_price"] if prev else None)
+                return (key, i, ln.plan_id or (prev["plan_id"] if prev else ""), ln.quantity, price,
+                        ln.name or (prev["name"] if prev else None))
+
+            conn.executemany("INSERT INTO order_lines VALUES (?, ?, ?, ?, ?, ?)",
+                             [line(k, i, ln) for k, o in with_lines for i, ln in enumerate(o.lines)])
         esims = [e for o in orders for e in o.esims]
         if esims:
             self.upsert_esims(esims, seen)
@@ -233,10 +265,12 @@ class SqliteStore(JournalMixin):
     # --- reads -------------------------------------------------------------------------------
     def plans(self, vendor: str | None = None, country: str | None = None, search: str | None = None,
               limit: int | None = None, include_stale: bool = False) -> list[Plan]:
+        """Cheapest first. A country filter walks the (country, price) index, so the first page is cheap."""
         where, params = [], []
-        base = "SELECT p.* FROM plans p"
+        base, order = "SELECT p.* FROM plans p", " ORDER BY p.price_sort, p.vendor, p.plan_id"
         if country:
             base = "SELECT p.* FROM plan_countries pc JOIN plans p USING (vendor, plan_id)"
+            order = " ORDER BY pc.price_sort, p.vendor, p.plan_id"
             where.append("pc.country = ?")
             params.append(country.upper())
         if vendor:
@@ -248,7 +282,7 @@ class SqliteStore(JournalMixin):
             clause, args = self._text_clause("plans", "p", search)
             where.append(clause)
             params.extend(args)
-        sql = base + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY p.vendor, CAST(p.price AS REAL), p.name"
+        sql = base + (" WHERE " + " AND ".join(where) if where else "") + order
         if limit:
             sql += f" LIMIT {int(limit)}"
         return [R.row_plan(r) for r in self._all(sql, params)]
@@ -379,6 +413,22 @@ class SqliteStore(JournalMixin):
 
     def known_esim_iccids(self, vendor: str) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT iccid FROM esims WHERE vendor = ?", (vendor,))]
+
+
+def _group(pairs) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for vendor, key in pairs:
+        out.setdefault(vendor, []).append(key)
+    return out
+
+
+def _chunks(items: list, size: int = 500):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _marks(items) -> str:
+    return ",".join("?" * len(items))
 
 
 def _fts_quote(text: str) -> str:

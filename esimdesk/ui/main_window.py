@@ -55,6 +55,8 @@ class MainWindow(QMainWindow):
             self.tabs.addTab(self.pages[name], name)
         self.setCentralWidget(self.tabs)
         self.catalog.orderRequested.connect(self._order_dialog)
+        self.fleet.topupRequested.connect(lambda esim: asyncio.ensure_future(self._topup_dialog(esim)))
+        self.fleet.noteRequested.connect(self._note_dialog)
         self._build_menus()
         self._build_status(demo)
         self._sync_task: asyncio.Task | None = None
@@ -193,6 +195,52 @@ class MainWindow(QMainWindow):
         self.fleet.reload()
         self.orderPlaced.emit(order)
         return order
+
+    async def _topup_dialog(self, esim) -> None:
+        self.statusBar().showMessage(f"Asking {esim.vendor} which top-ups fit {esim.iccid}…")
+        try:
+            offered = await self.desk.topup_plans(esim.vendor, esim.iccid)
+        except EsimdeskError as exc:
+            self.statusBar().showMessage(str(exc))
+            return
+        if offered:
+            labels = [f"{p.name} — {money_str(p.price)} {p.currency} ({p.plan_id})" for p in offered]
+            label, ok = QInputDialog.getItem(self, "Top up", f"Top-ups {esim.vendor} offers for {esim.iccid}:",
+                                             labels, 0, False)
+            if not ok:
+                return
+            plan_id = offered[labels.index(label)].plan_id
+        else:
+            plan_id, ok = QInputDialog.getText(self, "Top up", f"{esim.vendor} lists no top-ups; package id:")
+            if not ok or not plan_id.strip():
+                return
+        if QMessageBox.question(self, "Confirm top-up", f"Top up {esim.iccid} with {plan_id}?") \
+                == QMessageBox.StandardButton.Yes:
+            await self.top_up(esim, plan_id.strip())
+
+    async def top_up(self, esim, plan_id: str) -> Order | None:
+        status = self.statusBar()
+        try:
+            order = await self.desk.topup(esim.vendor, esim.iccid, plan_id,
+                                          progress=lambda p: status.showMessage(f"{p.reference}: {p.message}"))
+        except EsimdeskError as exc:
+            status.showMessage(str(exc))
+            self.orderFailed.emit(str(exc))
+            self.orders.reload()
+            return None
+        status.showMessage(f"Top-up {order.reference} done for {esim.iccid}")
+        self.orders.reload()
+        self.orderPlaced.emit(order)
+        return order
+
+    def _note_dialog(self, esim) -> None:
+        text, ok = QInputDialog.getText(self, "Note", f"Note for {esim.iccid} (e.g. the customer's name):")
+        if ok:
+            asyncio.ensure_future(self._save_note(esim, text.strip()))
+
+    async def _save_note(self, esim, text: str) -> None:
+        await self.desk.set_note(esim.vendor, esim.iccid, text)
+        self.fleet.reload()
 
     # --- state -------------------------------------------------------------------------------
     def _restore(self) -> None:

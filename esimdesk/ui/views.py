@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 from datetime import datetime
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -225,6 +226,9 @@ class OrdersTab(ListingTab):
 
 
 class FleetTab(ListingTab):
+    topupRequested = Signal(object)  # an Esim
+    noteRequested = Signal(object)  # an Esim
+
     def __init__(self, desk, parent=None):
         columns = [
             Column("Vendor", lambda e: e.vendor),
@@ -237,6 +241,7 @@ class FleetTab(ListingTab):
             Column("Expires (UTC)", lambda e: when_text(e.expires_at), key=lambda e: e.expires_at),
             Column("Order", lambda e: e.order_id or ""),
             Column("Vendor status", lambda e: e.vendor_status),
+            Column("Note", lambda e: e.note or ""),
         ]
         super().__init__(desk, columns, "Search eSIMs: last digits of the ICCID, order id, plan, country or note",
                          parent)
@@ -252,15 +257,29 @@ class FleetTab(ListingTab):
         self.info.setWordWrap(True)
         self.info.setTextFormat(Qt.TextFormat.RichText)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.topup_button = QPushButton("Top up…")
+        self.note_button = QPushButton("Note…")
+        for button in (self.topup_button, self.note_button):
+            button.setEnabled(False)
+        self.topup_button.clicked.connect(lambda: self.current and self.topupRequested.emit(self.current))
+        self.note_button.clicked.connect(lambda: self.current and self.noteRequested.emit(self.current))
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.topup_button)
+        buttons.addWidget(self.note_button)
         self.detail_layout.addWidget(self.qr)
         self.detail_layout.addWidget(self.info)
+        self.detail_layout.addLayout(buttons)
         self.detail_layout.addStretch(1)
+        self.current: Esim | None = None
         self.sort_by(5, Qt.SortOrder.AscendingOrder)  # soonest expiry first
 
     async def query(self, vendor, text):
         return await self.desk.esims(vendor, self.status.currentData(), text)
 
     def show_detail(self, esim: Esim) -> None:
+        self.current = esim
+        self.topup_button.setEnabled(self.desk.can_top_up(esim.vendor))
+        self.note_button.setEnabled(True)
         if esim.activation_code:
             self.qr.setPixmap(qr_pixmap(esim.activation_code))
         else:
@@ -270,4 +289,5 @@ class FleetTab(ListingTab):
             f"<b>{esim.iccid}</b><br>{esim.vendor} · {esim.status.value} ({esim.vendor_status})<br>"
             f"Used: {used} of {mb_text(esim.data_total_mb)}<br>Expires: {when_text(esim.expires_at) or '—'}<br>"
             f"Plan: {esim.plan_id or '—'} · Order: {esim.order_id or '—'}<br>"
+            + (f"Note: <i>{html.escape(esim.note)}</i><br>" if esim.note else "") +
             f"<small><code>{esim.activation_code or 'no activation code from the vendor'}</code></small>")

@@ -57,6 +57,14 @@ log.addFilter(_redactor)
 logging.getLogger("esimdesk").addFilter(_redactor)
 
 
+def install_log_redaction() -> None:
+    """Redact known secrets in every record any handler of the root logger emits (logger filters do not
+    apply to child loggers' records, handler filters do)."""
+    for handler in logging.getLogger().handlers:
+        if _redactor not in handler.filters:
+            handler.addFilter(_redactor)
+
+
 def register_secrets(values: Iterable[str]) -> None:
     """Make the app-wide log redactor aware of more secret values."""
     _redactor.secrets.update(v for v in values if v)

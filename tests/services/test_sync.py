@@ -178,3 +178,15 @@ async def test_microesim_sync_refreshes_the_orders_and_devices_known_locally(fre
     assert result.ok and result.esims >= 1 and result.orders >= 1
     assert store.esim(iccid, "microesim") is not None
     assert store.orders(vendor="microesim")[0].order_id == order.order_id
+
+
+def test_debug_logs_of_a_cli_sync_never_show_a_secret(tmp_path):
+    with SandboxServer(SandboxConfig(seed=5, allocation_delay=0.2), vendors=("roumio", "microesim")) as server:
+        env = cli_env(server, tmp_path / "home", ESIMDESK_LOG_LEVEL="DEBUG")
+        res = subprocess.run(cli("sync"), env=env, capture_output=True, text=True, timeout=180)
+    assert res.returncode == 0, res.stderr
+    assert "DEBUG" in res.stderr  # the debug log did run
+    secrets = [v for k, v in env.items() if k.startswith("ESIMDESK_") and k.endswith(("_KEY", "_TOKEN", "_SECRET", "_SALT"))]
+    assert secrets
+    for secret in secrets:
+        assert secret not in res.stderr and secret not in res.stdout

@@ -103,3 +103,48 @@ def test_a_failing_order_is_reported_in_the_status_bar_not_a_traceback(window):
     result = loop.run_until_complete(win.place_order(plan, 1))
     assert result is None and failed and "balance" in failed[0]
     assert "balance" in win.statusBar().currentMessage()
+
+
+def test_top_up_and_a_searchable_note_from_the_fleet(window):
+    win, loop, server = window
+    settle(loop)
+    from esimdesk.domain import is_valid_iccid
+
+    win.fleet.vendor.setCurrentIndex(win.fleet.vendor.findData("roumio"))
+    settle(loop)
+    row = next(r for r in range(win.fleet.model.rowCount())
+               if is_valid_iccid(win.fleet.model.item(r).iccid) and win.fleet.model.item(r).status.value == "ACTIVE")
+    win.fleet.table.selectRow(row)
+    esim = win.fleet.current
+    assert esim is not None and win.fleet.topup_button.isEnabled()
+    offered = loop.run_until_complete(win.desk.topup_plans("roumio", esim.iccid))
+    assert offered and all(p.topup for p in offered)
+    order = loop.run_until_complete(win.top_up(esim, offered[0].plan_id))
+    assert order is not None and order.kind == "topup"
+    assert server.sandbox.vendors["roumio"].stats()["topups"] == 1
+    loop.run_until_complete(win._save_note(esim, "Maria Lopez, Hotel Sol"))
+    win.fleet.vendor.setCurrentIndex(0)
+    win.fleet.search.setText("lopez")
+    settle(loop)
+    assert [win.fleet.model.item(r).iccid for r in range(win.fleet.model.rowCount())] == [esim.iccid]
+    assert win.fleet.model.item(0).note == "Maria Lopez, Hotel Sol"
+
+
+def test_a_running_sync_shows_progress_and_can_be_cancelled(window):
+    win, loop, server = window
+    from esimdesk.sandbox import Fault
+
+    server.sandbox.faults["roumio"].add(Fault("latency", endpoint="*", times=None, seconds=1.0))
+    finished = []
+    win.syncFinished.connect(finished.append)
+    win.start_sync()
+    settle(loop, 0.4)
+    assert win.cancel_button.isVisible() and win.progress.isVisible()
+    assert win.statusBar().currentMessage().startswith("Syncing")
+    win.cancel_button.click()
+    settle(loop, 0.5)
+    assert finished == [[]]
+    assert "cancelled" in win.statusBar().currentMessage()
+    assert not win.cancel_button.isVisible() and win.sync_action.isEnabled()
+    assert win.desk.store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    server.sandbox.faults["roumio"].clear()
