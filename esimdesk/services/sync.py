@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,17 +98,20 @@ async def _sync_with(adapter: VendorAdapter, store: Store, result: VendorSyncRes
         report(SyncProgress(vendor, "balance", 1, 1))
 
     if adapter.supports(Capability.PLANS):
-        async for page in adapter.iter_plans():
-            result.plans += await asyncio.to_thread(store.upsert_plans, page)
+        async for written in _pipelined(adapter.iter_plans(), store.upsert_plans):
+            result.plans += written
             report(SyncProgress(vendor, "plans", result.plans, None))
         # Only a listing that ran to its end may mark the rest stale.
         await asyncio.to_thread(store.mark_stale, "plans", vendor, run_started)
 
     if adapter.supports(Capability.LIST_ORDERS):
-        async for page in adapter.iter_orders():
-            result.orders += await asyncio.to_thread(store.upsert_orders, page)
+        def write_orders(page: list) -> int:
             if adapter.orders_carry_fleet:
                 result.esims += sum(len(o.esims) for o in page)
+            return store.upsert_orders(page)
+
+        async for written in _pipelined(adapter.iter_orders(), write_orders):
+            result.orders += written
             report(SyncProgress(vendor, "orders", result.orders, None))
         if adapter.orders_carry_fleet:
             await asyncio.to_thread(store.mark_stale, "esims", vendor, run_started)
@@ -120,13 +123,32 @@ async def _sync_with(adapter: VendorAdapter, store: Store, result: VendorSyncRes
     if adapter.orders_carry_fleet and adapter.supports(Capability.LIST_ORDERS):
         pass  # the orders pass above already stored the whole fleet
     elif adapter.supports(Capability.LIST_ESIMS):
-        async for page in adapter.iter_esims():
-            result.esims += await asyncio.to_thread(store.upsert_esims, page)
+        async for written in _pipelined(adapter.iter_esims(), store.upsert_esims):
+            result.esims += written
             report(SyncProgress(vendor, "esims", result.esims, None))
         await asyncio.to_thread(store.mark_stale, "esims", vendor, run_started)
     elif adapter.supports(Capability.GET_ESIM):
         # No fleet listing (MicroESIM): the local store is the only record; refresh what we know.
         await _refresh_known(adapter, store, result, report)
+
+
+async def _pipelined(pages: AsyncIterator[list], write: Callable[[list], int]) -> AsyncIterator[int]:
+    """Write page N in a worker thread while page N+1 is fetched: a sync costs about the larger of
+    network and SQLite, not their sum. Each write is one transaction and is awaited before the next
+    starts, so a cancel leaves whole pages only."""
+    pending: asyncio.Future | None = None
+    try:
+        async for page in pages:
+            if pending is not None:
+                yield await pending
+            pending = asyncio.ensure_future(asyncio.to_thread(write, page))
+        if pending is not None:
+            yield await pending
+            pending = None
+    finally:
+        if pending is not None and not pending.done():
+            # Cancelled mid-way: let the running transaction finish (threads cannot be interrupted).
+            await asyncio.shield(asyncio.gather(pending, return_exceptions=True))
 
 
 async def _refresh_known(adapter: VendorAdapter, store: Store, result: VendorSyncResult, report: ProgressFn) -> None:

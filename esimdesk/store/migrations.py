@@ -22,16 +22,16 @@ def _v1() -> str:
             raw TEXT, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, stale INTEGER NOT NULL DEFAULT 0,
             PRIMARY KEY (vendor, plan_id)
         );
-        CREATE INDEX plans_price ON plans (stale, price_sort);
-        CREATE INDEX plans_vendor_price ON plans (vendor, stale, price_sort);
-        -- One row per country a plan covers, with its sort key: "cheapest plans for JP" is one index range.
-        CREATE TABLE plan_countries (
-            vendor TEXT NOT NULL, plan_id TEXT NOT NULL, country TEXT NOT NULL, price_sort REAL NOT NULL DEFAULT 0,
-            PRIMARY KEY (country, vendor, plan_id),
-            FOREIGN KEY (vendor, plan_id) REFERENCES plans (vendor, plan_id) ON DELETE CASCADE
-        );
-        CREATE INDEX plan_countries_plan ON plan_countries (vendor, plan_id);
-        CREATE INDEX plan_countries_price ON plan_countries (country, price_sort);
+        -- "Cheapest first" walks these; the country list rides along so a country filter is checked in
+        -- the index and stops after a page, instead of fetching every matching row to sort it.
+        CREATE INDEX plans_price ON plans (stale, price_sort, countries);
+        CREATE INDEX plans_vendor_price ON plans (vendor, stale, price_sort, countries);
+        -- Which countries a plan's country list covers, stored once per distinct list: vendors reuse a
+        -- few hundred lists (regions, "global") across 50,000 plans, so this stays small and cheap to write.
+        CREATE TABLE coverage (
+            country TEXT NOT NULL, countries TEXT NOT NULL,
+            PRIMARY KEY (country, countries)
+        ) WITHOUT ROWID;
         CREATE TABLE orders (
             id INTEGER PRIMARY KEY,
             vendor TEXT NOT NULL, order_id TEXT, reference TEXT, kind TEXT NOT NULL DEFAULT 'order',

