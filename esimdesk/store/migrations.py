@@ -40,7 +40,8 @@ def _v1() -> str:
         );
         CREATE UNIQUE INDEX orders_vendor_order ON orders (vendor, order_id) WHERE order_id IS NOT NULL;
         CREATE INDEX orders_created ON orders (created_at);
-        CREATE INDEX orders_reference ON orders (vendor, reference);
+        CREATE INDEX orders_reference ON orders (reference);
+        CREATE INDEX orders_order_id ON orders (order_id);
         CREATE TABLE order_lines (
             order_key INTEGER NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
             line INTEGER NOT NULL, plan_id TEXT NOT NULL, quantity INTEGER NOT NULL,

@@ -88,13 +88,13 @@ def row_esim(row: dict[str, Any]) -> Esim:
 
 def order_row(order: Order, now: str) -> dict[str, Any]:
     plans = " ".join(f"{line.plan_id} {line.name or ''}" for line in order.lines)
-    iccids = " ".join(e.iccid for e in order.esims)
     return {
         "vendor": order.vendor, "order_id": order.order_id, "reference": order.reference, "kind": order.kind,
         "status": order.status.value, "created_at": iso(order.created_at),
         "total": str(order.total) if order.total is not None else None, "currency": order.currency,
         "raw": dumps(order.raw), "last_seen": now, "stale": 0,
-        "search_text": f"{order.order_id or ''} {order.reference or ''} {plans} {iccids}",
+        # ICCIDs are found through the eSIMs' reversed-ICCID index, not this text (see SqliteStore.orders).
+        "search_text": f"{order.order_id or ''} {order.reference or ''} {plans}",
     }
 
 

@@ -335,23 +335,39 @@ class SqliteStore(JournalMixin):
 
     def orders(self, vendor: str | None = None, search: str | None = None, limit: int | None = None,
                statuses: Iterable[OrderStatus] | None = None, with_raw: bool = False) -> list[Order]:
-        """Newest first. ``with_raw``: include the vendor's payload, to re-derive data without a download."""
+        """Newest first. ``with_raw``: include the vendor's payload, to re-derive data without a download.
+
+        A search is tried as what agents paste most, each through an index: a whole order id or
+        reference, then an ICCID (or its last digits) of the order's eSIMs; only then as free text.
+        """
         where, params = [], []
         if vendor:
             where.append("o.vendor = ?")
             params.append(vendor)
         if statuses:
             st = [s.value for s in statuses]
-            where.append(f"o.status IN ({','.join('?' * len(st))})")
+            where.append(f"o.status IN ({_marks(st)})")
             params.extend(st)
-        if search:
-            clause, args = self._text_clause("orders", "o", search)
-            where.append(clause)
-            params.extend(args)
-        sql = "SELECT o.* FROM orders o" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY o.created_at DESC"
-        if limit:
-            sql += f" LIMIT {int(limit)}"
-        return self._hydrate_orders(self._all(sql, params), with_raw)
+
+        def run(extra: str | None, args: list[Any]) -> list[dict[str, Any]]:
+            clauses = where + ([extra] if extra else [])
+            sql = "SELECT o.* FROM orders o" + (" WHERE " + " AND ".join(clauses) if clauses else "")
+            sql += " ORDER BY o.created_at DESC" + (f" LIMIT {int(limit)}" if limit else "")
+            return self._all(sql, [*params, *args])
+
+        if not search:
+            return self._hydrate_orders(run(None, []), with_raw)
+        text = search.strip()
+        rows = run("(o.order_id = ? OR o.reference = ?)", [text, text])
+        digits = text.replace(" ", "")
+        if not rows and digits.isdigit() and len(digits) >= 4:
+            lo = R.reverse(digits)
+            hi = lo[:-1] + chr(ord(lo[-1]) + 1)
+            rows = run("o.order_id IN (SELECT order_id FROM esims WHERE iccid_rev >= ? AND iccid_rev < ?)", [lo, hi])
+        if not rows:
+            clause, args = self._text_clause("orders", "o", text)
+            rows = run(clause, args)
+        return self._hydrate_orders(rows, with_raw)
 
     def order(self, vendor: str, order_id: str) -> Order | None:
         found = self._hydrate_orders(self._all("SELECT * FROM orders WHERE vendor = ? AND order_id = ?", (vendor, order_id)))
@@ -368,12 +384,11 @@ class SqliteStore(JournalMixin):
             marks = ",".join("?" * len(chunk))
             for ln in self._all(f"SELECT * FROM order_lines WHERE order_key IN ({marks}) ORDER BY line", chunk):
                 lines.setdefault(ln["order_key"], []).append(ln)
-        ids = [(r["vendor"], r["order_id"]) for r in rows if r["order_id"]]
-        for i in range(0, len(ids), 400):
-            chunk = ids[i:i + 400]
-            cond = " OR ".join("(vendor = ? AND order_id = ?)" for _ in chunk)
-            for er in self._all(f"SELECT * FROM esims WHERE {cond} ORDER BY iccid", [x for p in chunk for x in p]):
-                esims.setdefault((er["vendor"], er["order_id"]), []).append(R.row_esim(er))
+        wanted = {(r["vendor"], r["order_id"]) for r in rows if r["order_id"]}
+        for chunk in _chunks(sorted({oid for _, oid in wanted})):
+            for er in self._all(f"SELECT * FROM esims WHERE order_id IN ({_marks(chunk)}) ORDER BY iccid", chunk):
+                if (er["vendor"], er["order_id"]) in wanted:
+                    esims.setdefault((er["vendor"], er["order_id"]), []).append(R.row_esim(er))
         return [R.row_order(r, lines.get(r["id"], []), esims.get((r["vendor"], r["order_id"]), []), with_raw)
                 for r in rows]
 

@@ -176,3 +176,19 @@ def test_a_later_vendor_answer_keeps_our_prices_names_and_the_earliest_time(stor
     assert got.status is OrderStatus.COMPLETED and got.created_at == early and got.reference == "REF-1"
     assert got.lines[0].unit_price == Decimal("5.00") and got.lines[0].name == "Japan 1GB"
     assert got.total == Decimal("10.00")
+
+
+def test_order_search_by_id_reference_iccid_digits_and_plan_words(store):
+    now = datetime.now(UTC)
+    store.upsert_plans([plan("JC016", name="Japan 1GB 7 Days")])
+    store.upsert_orders([
+        Order("roumio", "B1001", "TXN-ABC-1", OrderStatus.COMPLETED, now, lines=[OrderLine("JC016", 1, None, "Japan 1GB")],
+              esims=[esim("8943108170000775671", order_id="B1001")]),
+        Order("roumio", "B1002", "TXN-ABC-2", OrderStatus.COMPLETED, now - timedelta(hours=1),
+              lines=[OrderLine("XX1", 1, None, "Spain 5GB")], esims=[esim("8944001000000000026", order_id="B1002")]),
+    ])
+    assert [o.order_id for o in store.orders(search="B1002")] == ["B1002"]
+    assert [o.order_id for o in store.orders(search="TXN-ABC-1")] == ["B1001"]
+    assert [o.order_id for o in store.orders(search="0775671")] == ["B1001"]  # an eSIM's last digits
+    assert [o.order_id for o in store.orders(search="TXN-ABC")] == ["B1001", "B1002"]  # free text, newest first
+    assert [o.order_id for o in store.orders(search="spain")] == ["B1002"]
