@@ -22,6 +22,7 @@ from esimdesk.store.journal import JournalMixin
 from esimdesk.store.migrations import migrate
 
 BUSY_TIMEOUT_MS = 10_000
+FEW_HITS = 3000  # a plan search with fewer full-text matches than this starts from the matches
 
 
 def now_iso() -> str:
@@ -263,14 +264,30 @@ class SqliteStore(JournalMixin):
             params.append(vendor)
         if not include_stale:
             where.append("p.stale = 0")
+        head: list[Any] = []
         if search:
-            clause, args = self._text_clause("plans", "p", search)
-            where.append(clause)
-            params.extend(args)
+            long_words = [w for w in search.split() if len(w) >= 3]
+            match = _fts_quote(" ".join(long_words)) if long_words else None
+            hits = (self.conn.execute("SELECT count(*) FROM plans_fts WHERE plans_fts MATCH ?", (match,)).fetchone()[0]
+                    if match else None)
+            if hits is not None and hits <= FEW_HITS:
+                # Few matches: start from them (SQLite would otherwise walk the whole price index).
+                base = (f"SELECT {_PLAN_COLS} FROM (SELECT rowid AS r FROM plans_fts WHERE plans_fts MATCH ?) hits "
+                        "CROSS JOIN plans p ON p.rowid = hits.r")
+                head = [match]
+                short = " ".join(w for w in search.split() if len(w) < 3)
+                if short:
+                    clause, args = self._words_clause("plans", "p", short)
+                    where.append(clause)
+                    params.extend(args)
+            else:  # many matches: walk the price index and stop after a page
+                clause, args = self._text_clause("plans", "p", search)
+                where.append(clause)
+                params.extend(args)
         sql = base + (" WHERE " + " AND ".join(where) if where else "") + order
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return [R.row_plan(r) for r in self._all(sql, params)]
+        return [R.row_plan(r) for r in self._all(sql, [*head, *params])]
 
     def plan(self, vendor: str, plan_id: str) -> Plan | None:
         rows = self._all("SELECT * FROM plans WHERE vendor = ? AND plan_id = ?", (vendor, plan_id))
@@ -323,7 +340,7 @@ class SqliteStore(JournalMixin):
             clause, args = self._text_clause("esims", "e", search)
             where.append(clause)
             params.extend(args)
-        sql = "SELECT e.* FROM esims e" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY e.vendor, e.iccid"
+        sql = f"SELECT {_ESIM_COLS} FROM esims e" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY e.vendor, e.iccid"
         if limit:
             sql += f" LIMIT {int(limit)}"
         return [R.row_esim(r) for r in self._all(sql, params)]
@@ -351,7 +368,8 @@ class SqliteStore(JournalMixin):
 
         def run(extra: str | None, args: list[Any]) -> list[dict[str, Any]]:
             clauses = where + ([extra] if extra else [])
-            sql = "SELECT o.* FROM orders o" + (" WHERE " + " AND ".join(clauses) if clauses else "")
+            cols = "o.*" if with_raw else _ORDER_COLS
+            sql = f"SELECT {cols} FROM orders o" + (" WHERE " + " AND ".join(clauses) if clauses else "")
             sql += " ORDER BY o.created_at DESC" + (f" LIMIT {int(limit)}" if limit else "")
             return self._all(sql, [*params, *args])
 
@@ -386,7 +404,8 @@ class SqliteStore(JournalMixin):
                 lines.setdefault(ln["order_key"], []).append(ln)
         wanted = {(r["vendor"], r["order_id"]) for r in rows if r["order_id"]}
         for chunk in _chunks(sorted({oid for _, oid in wanted})):
-            for er in self._all(f"SELECT * FROM esims WHERE order_id IN ({_marks(chunk)}) ORDER BY iccid", chunk):
+            q = f"SELECT {_ESIM_COLS} FROM esims e WHERE e.order_id IN ({_marks(chunk)}) ORDER BY e.iccid"
+            for er in self._all(q, chunk):
                 if (er["vendor"], er["order_id"]) in wanted:
                     esims.setdefault((er["vendor"], er["order_id"]), []).append(R.row_esim(er))
         return [R.row_order(r, lines.get(r["id"], []), esims.get((r["vendor"], r["order_id"]), []), with_raw)
@@ -418,6 +437,13 @@ class SqliteStore(JournalMixin):
 # Listing columns: the raw payload and index text stay on disk (they made sorting 3x slower).
 _PLAN_COLS = ", ".join(f"p.{c}" for c in ("vendor", "plan_id", "name", "countries", "data_mb", "validity_days", "price",
                                           "currency", "daily", "topup", "region"))
+
+
+_ESIM_COLS = ", ".join(f"e.{c}" for c in (
+    "vendor", "iccid", "order_id", "plan_id", "status", "vendor_status", "activation_code", "data_used_mb",
+    "data_total_mb", "expires_at", "installed_at", "qr_url", "install_url", "vendor_ref", "note"))
+_ORDER_COLS = ", ".join(f"o.{c}" for c in (
+    "id", "vendor", "order_id", "reference", "kind", "status", "created_at", "total", "currency"))
 
 
 def _group(pairs) -> dict[str, list[str]]:

@@ -192,3 +192,16 @@ def test_order_search_by_id_reference_iccid_digits_and_plan_words(store):
     assert [o.order_id for o in store.orders(search="0775671")] == ["B1001"]  # an eSIM's last digits
     assert [o.order_id for o in store.orders(search="TXN-ABC")] == ["B1001", "B1002"]  # free text, newest first
     assert [o.order_id for o in store.orders(search="spain")] == ["B1002"]
+
+
+@pytest.mark.parametrize("few_hits", [0, 10_000])
+def test_plan_search_gives_the_same_cheapest_first_answer_either_way(store, monkeypatch, few_hits):
+    """Both query shapes (start from the text matches, or walk the price index) agree."""
+    monkeypatch.setattr("esimdesk.store.sqlite_store.FEW_HITS", few_hits)
+    store.upsert_plans([plan(f"P{i}", ("JP",) if i % 2 else ("KR",), f"{'Japan' if i % 2 else 'Korea'} {i % 5}GB",
+                             f"{10 + (i * 7) % 13}.00") for i in range(40)])
+    got = store.plans(search="japan 3GB", limit=5)
+    assert len(got) == 4 and all("Japan 3GB" in p.name for p in got)
+    assert [p.price for p in got] == sorted(p.price for p in got)
+    assert [p.plan_id for p in store.plans(search="japan JP", limit=100)] == \
+        [p.plan_id for p in store.plans(country="JP", limit=100)]
