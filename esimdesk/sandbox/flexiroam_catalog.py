@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from esimdesk.sandbox.ids import luhn_digit as _luhn
+
 DEFAULT_ESIMS = 40
 RESELLER_ID = "3f1e28b7-3b74-4ef9-a1d3-97a8a08b8a18"
 ICCID_PREFIX = "898523508250"  # beside the documented 8985235082401... range
@@ -86,18 +88,6 @@ def sample_items() -> tuple[dict[str, Any], ...]:
         }
         for iccid, sku, item_id, created in _SAMPLE_ROWS
     )
-
-
-def _luhn(body: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return str((10 - total % 10) % 10)
 
 
 def _uuid(seed: int, i: int, what: str) -> str:

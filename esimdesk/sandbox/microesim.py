@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from esimdesk.sandbox.base import VendorSandbox
+from esimdesk.sandbox.ids import luhn_digit as _luhn_digit
 from esimdesk.sandbox.microesim_catalog import PAGE_SAMPLE_SPECIAL_DESC, MicroesimCatalog
 
 CST = timezone(timedelta(hours=8))  # the documented system time zone, UTC+08:00
@@ -143,18 +144,6 @@ def fmt_time(epoch: float) -> str:
 def fmt_java(epoch: float) -> str:
     # Java's Date.toString() in Asia/Shanghai, as the topupDetail sample shows it.
     return datetime.fromtimestamp(epoch, CST).strftime("%a %b %d %H:%M:%S CST %Y")
-
-
-def _luhn_digit(body: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return str((10 - total % 10) % 10)
 
 
 def sign(account: str, nonce: str, timestamp: str, secret: str, salt_hex: str) -> str:

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from esimdesk.sandbox.base import SandboxConfig, VendorSandbox
+from esimdesk.sandbox.ids import luhn_digit as _luhn_digit
 from esimdesk.sandbox.roamify_catalog import RoamifyCatalog
 
 # The documented samples (order, top-up), kept verbatim in the order history.
@@ -66,18 +67,6 @@ SAMPLE_ORDERS: tuple[dict[str, Any], ...] = (
     },
 )
 STATUSES = ("PENDING", "COMPLETED", "ARCHIVED", "CANCELLED", "REFUNDED", "REQUIRE_ACTION")
-
-
-def _luhn_digit(body: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return str((10 - total % 10) % 10)
 
 
 class IccidRange(Sequence[str]):

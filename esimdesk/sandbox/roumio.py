@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from esimdesk.sandbox.base import VendorSandbox
+from esimdesk.sandbox.ids import luhn_digit
 from esimdesk.sandbox.roumio_catalog import RoumioCatalog, build_catalog, public
 
 DAY = 86400.0
@@ -125,18 +126,6 @@ def parse_time(text: Any) -> float | None:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)  # the document asks for UTC
     return dt.timestamp()
-
-
-def luhn_digit(body: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return str((10 - total % 10) % 10)
 
 
 class _Fail(Exception):

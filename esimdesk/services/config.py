@@ -105,3 +105,24 @@ def load_accounts(home: Path, env: dict[str, str] | None = None) -> Accounts:
         register_secrets(secrets.values())
         accounts.enabled.append(VendorConfig(vendor, url, secrets))
     return accounts
+
+
+def save_account(home: Path, vendor: str, url: str | None, secrets: dict[str, str]) -> None:
+    """Keep a vendor's URL in the settings file and its secrets in the keychain (only non-empty ones)."""
+    if vendor not in VENDORS:
+        raise ConfigError(f"unknown vendor '{vendor}'")
+    settings = load_settings(home)
+    urls = settings.setdefault("urls", {})
+    if url and url != DEFAULT_URLS[vendor]:
+        urls[vendor] = url
+    else:
+        urls.pop(vendor, None)
+    save_settings(home, settings)
+    for name, value in secrets.items():
+        if name not in SECRET_NAMES[vendor]:
+            raise ConfigError(f"{vendor} has no credential called '{name}'")
+        try:
+            store_secret(vendor, name, value)
+        except keyring.errors.KeyringError as exc:
+            raise ConfigError(f"the system keychain refused the {vendor} credential ({type(exc).__name__}); "
+                              f"use the ESIMDESK_{vendor.upper()}_{name} environment variable instead") from None

@@ -33,6 +33,13 @@ class Desk:
     def vendors(self) -> list[str]:
         return [c.vendor for c in self.ctx.accounts.enabled]
 
+    def reload_accounts(self) -> None:
+        """After the agent changed accounts (keychain/settings); demo accounts stay the sandbox's."""
+        if not self.ctx.demo:
+            from esimdesk.services.config import load_accounts
+
+            self.ctx.accounts = load_accounts(self.ctx.home)
+
     def close(self) -> None:
         self.store.close()
         self.ctx.close()

@@ -72,6 +72,9 @@ class MainWindow(QMainWindow):
         self.reconcile_action = QAction("&Reconcile unfinished orders", self)
         self.reconcile_action.triggered.connect(lambda: asyncio.ensure_future(self.reconcile()))
         file_menu.addAction(self.reconcile_action)
+        self.accounts_action = QAction("&Accounts…", self)
+        self.accounts_action.triggered.connect(self._accounts_dialog)
+        file_menu.addAction(self.accounts_action)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -168,6 +171,14 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"{len(open_)} order(s) still need attention: see the Orders tab")
         self.orders.reload()
 
+    def _accounts_dialog(self) -> None:
+        from esimdesk.ui.accounts_dialog import AccountsDialog
+
+        dialog = AccountsDialog(self.desk.ctx.home, self.desk.ctx.accounts, self)
+        if dialog.exec():
+            self.desk.reload_accounts()
+            self.statusBar().showMessage(f"Accounts saved; enabled: {', '.join(self.desk.vendors) or 'none'}")
+
     def _order_dialog(self, plan: Plan) -> None:
         quantity, ok = QInputDialog.getInt(self, "Order eSIMs", f"How many eSIMs of\n{plan.name}?", 1, 1, 50)
         if not ok:
@@ -180,17 +191,22 @@ class MainWindow(QMainWindow):
             asyncio.ensure_future(self.place_order(plan, quantity))
 
     async def place_order(self, plan: Plan, quantity: int) -> Order | None:
+        self.statusBar().showMessage(f"Ordering {quantity} × {plan.name}…")
+        return await self._run_order(
+            lambda progress: self.desk.place_order(plan.vendor, plan.plan_id, quantity, progress=progress),
+            lambda order: f"Order {order.order_id} completed: {len(order.esims)} eSIM(s) ready")
+
+    async def _run_order(self, start, done_text) -> Order | None:
+        """Run an order or top-up, showing its progress; failures become a status line, never a traceback."""
         status = self.statusBar()
-        status.showMessage(f"Ordering {quantity} × {plan.name}…")
         try:
-            order = await self.desk.place_order(plan.vendor, plan.plan_id, quantity,
-                                                progress=lambda p: status.showMessage(f"{p.reference}: {p.message}"))
+            order = await start(lambda p: status.showMessage(f"{p.reference}: {p.message}"))
         except EsimdeskError as exc:
             status.showMessage(str(exc))
             self.orderFailed.emit(str(exc))
             self.orders.reload()
             return None
-        status.showMessage(f"Order {order.order_id} completed: {len(order.esims)} eSIM(s) ready")
+        status.showMessage(done_text(order))
         self.orders.reload()
         self.fleet.reload()
         self.orderPlaced.emit(order)
@@ -219,19 +235,9 @@ class MainWindow(QMainWindow):
             await self.top_up(esim, plan_id.strip())
 
     async def top_up(self, esim, plan_id: str) -> Order | None:
-        status = self.statusBar()
-        try:
-            order = await self.desk.topup(esim.vendor, esim.iccid, plan_id,
-                                          progress=lambda p: status.showMessage(f"{p.reference}: {p.message}"))
-        except EsimdeskError as exc:
-            status.showMessage(str(exc))
-            self.orderFailed.emit(str(exc))
-            self.orders.reload()
-            return None
-        status.showMessage(f"Top-up {order.reference} done for {esim.iccid}")
-        self.orders.reload()
-        self.orderPlaced.emit(order)
-        return order
+        return await self._run_order(
+            lambda progress: self.desk.topup(esim.vendor, esim.iccid, plan_id, progress=progress),
+            lambda order: f"Top-up {order.reference} done for {esim.iccid}")
 
     def _note_dialog(self, esim) -> None:
         text, ok = QInputDialog.getText(self, "Note", f"Note for {esim.iccid} (e.g. the customer's name):")
