@@ -22,16 +22,19 @@ def _v1() -> str:
             raw TEXT, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, stale INTEGER NOT NULL DEFAULT 0,
             PRIMARY KEY (vendor, plan_id)
         );
-        -- "Cheapest first" walks these; the country list rides along so a country filter is checked in
-        -- the index and stops after a page, instead of fetching every matching row to sort it.
-        CREATE INDEX plans_price ON plans (stale, price_sort, countries);
-        CREATE INDEX plans_vendor_price ON plans (vendor, stale, price_sort, countries);
-        -- Which countries a plan's country list covers, stored once per distinct list: vendors reuse a
-        -- few hundred lists (regions, "global") across 50,000 plans, so this stays small and cheap to write.
+        -- Country lists ("JP,KR,…") stored once each: vendors reuse a few hundred lists (regions,
+        -- "global") across 50,000 plans. coverage says which countries a list covers.
+        CREATE TABLE country_lists (id INTEGER PRIMARY KEY, countries TEXT NOT NULL UNIQUE);
         CREATE TABLE coverage (
-            country TEXT NOT NULL, countries TEXT NOT NULL,
-            PRIMARY KEY (country, countries)
+            country TEXT NOT NULL, list_id INTEGER NOT NULL REFERENCES country_lists (id),
+            PRIMARY KEY (country, list_id)
         ) WITHOUT ROWID;
+        ALTER TABLE plans ADD COLUMN list_id INTEGER REFERENCES country_lists (id);
+        -- "Cheapest first" walks these; the list id rides along so a country filter is checked in the
+        -- index and stops after a page, instead of fetching every matching row to sort it.
+        CREATE INDEX plans_price ON plans (stale, price_sort, list_id);
+        CREATE INDEX plans_vendor_price ON plans (vendor, stale, price_sort, list_id);
+        CREATE INDEX plans_plan_id ON plans (plan_id);
         CREATE TABLE orders (
             id INTEGER PRIMARY KEY,
             vendor TEXT NOT NULL, order_id TEXT, reference TEXT, kind TEXT NOT NULL DEFAULT 'order',
@@ -56,7 +59,6 @@ def _v1() -> str:
             raw TEXT, last_seen TEXT NOT NULL, stale INTEGER NOT NULL DEFAULT 0,
             PRIMARY KEY (vendor, iccid)
         );
-        CREATE INDEX esims_order ON esims (vendor, order_id);
         CREATE INDEX esims_status ON esims (status);
         CREATE TABLE usage (
             vendor TEXT NOT NULL, iccid TEXT NOT NULL, observed_at TEXT NOT NULL,
@@ -119,17 +121,19 @@ def _v2() -> str:
             f"""
             CREATE VIRTUAL TABLE {table}_fts USING fts5(search_text, content='{table}', content_rowid='rowid',
                                                        tokenize='trigram');
-            INSERT INTO {table}_fts (rowid, search_text) SELECT rowid, search_text FROM {table};
-            CREATE TRIGGER {table}_ai AFTER INSERT ON {table} BEGIN
+            INSERT INTO {table}_fts (rowid, search_text) SELECT rowid, search_text FROM {table} WHERE search_text != '';
+            -- Empty text is not indexed: most eSIMs carry no note, and an empty document still costs a write.
+            CREATE TRIGGER {table}_ai AFTER INSERT ON {table} WHEN new.search_text != '' BEGIN
                 INSERT INTO {table}_fts (rowid, search_text) VALUES (new.rowid, new.search_text);
             END;
-            CREATE TRIGGER {table}_ad AFTER DELETE ON {table} BEGIN
+            CREATE TRIGGER {table}_ad AFTER DELETE ON {table} WHEN old.search_text != '' BEGIN
                 INSERT INTO {table}_fts ({table}_fts, rowid, search_text) VALUES ('delete', old.rowid, old.search_text);
             END;
             CREATE TRIGGER {table}_au AFTER UPDATE OF search_text ON {table}
             WHEN old.search_text IS NOT new.search_text BEGIN
-                INSERT INTO {table}_fts ({table}_fts, rowid, search_text) VALUES ('delete', old.rowid, old.search_text);
-                INSERT INTO {table}_fts (rowid, search_text) VALUES (new.rowid, new.search_text);
+                INSERT INTO {table}_fts ({table}_fts, rowid, search_text)
+                    SELECT 'delete', old.rowid, old.search_text WHERE old.search_text != '';
+                INSERT INTO {table}_fts (rowid, search_text) SELECT new.rowid, new.search_text WHERE new.search_text != '';
             END;
             """
         )

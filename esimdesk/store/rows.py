@@ -42,7 +42,8 @@ def plan_words(plan: Plan) -> str:
     for a country return every global plan (and bloat the index): the Country filter finds those."""
     codes = plan.countries
     names = country_words(codes) if len(codes) <= 8 else " ".join(codes) if len(codes) <= 40 else ""
-    return f"{plan.plan_id} {plan.name} {plan.region or ''} {names}"
+    # The plan id stays out: unique ids fill a trigram index with one-off terms; ids match exactly instead.
+    return f"{plan.name} {plan.region or ''} {names}"
 
 
 def plan_row(plan: Plan, now: str) -> dict[str, Any]:

@@ -85,22 +85,37 @@ class SqliteStore(JournalMixin):
         seen = seen or now_iso()
         rows = [R.plan_row(p, seen) for p in plans]
         with self.transaction() as conn:
+            lists = self._list_ids(conn, {r["countries"] for r in rows})
+            for r in rows:
+                r["list_id"] = lists[r["countries"]]
             conn.executemany(
-                """INSERT INTO plans (vendor, plan_id, name, countries, data_mb, validity_days, price, price_sort,
-                       currency, daily, topup, region, raw, first_seen, last_seen, stale, search_text)
-                   VALUES (:vendor, :plan_id, :name, :countries, :data_mb, :validity_days, :price, :price_sort,
-                       :currency, :daily, :topup, :region, :raw, :first_seen, :last_seen, 0, :search_text)
+                """INSERT INTO plans (vendor, plan_id, name, countries, list_id, data_mb, validity_days, price,
+                       price_sort, currency, daily, topup, region, raw, first_seen, last_seen, stale, search_text)
+                   VALUES (:vendor, :plan_id, :name, :countries, :list_id, :data_mb, :validity_days, :price,
+                       :price_sort, :currency, :daily, :topup, :region, :raw, :first_seen, :last_seen, 0, :search_text)
                    ON CONFLICT (vendor, plan_id) DO UPDATE SET name=excluded.name, countries=excluded.countries,
+                       list_id=excluded.list_id,
                        data_mb=excluded.data_mb, validity_days=excluded.validity_days, price=excluded.price,
                        price_sort=excluded.price_sort, currency=excluded.currency, daily=excluded.daily,
                        topup=excluded.topup, region=excluded.region, raw=excluded.raw, last_seen=excluded.last_seen,
                        stale=0, search_text=excluded.search_text""",
                 rows,
             )
-            lists = {r["countries"] for r in rows}
-            conn.executemany("INSERT OR IGNORE INTO coverage VALUES (?, ?)",
-                             [(c, lst) for lst in lists for c in lst.split(",") if c])
         return len(rows)
+
+    @staticmethod
+    def _list_ids(conn: sqlite3.Connection, lists: set[str]) -> dict[str, int]:
+        """The id of each country list, creating (with its coverage rows) the ones not seen before."""
+        ids: dict[str, int] = {}
+        for chunk in _chunks(sorted(lists)):
+            q = f"SELECT countries, id FROM country_lists WHERE countries IN ({_marks(chunk)})"
+            ids.update(dict(conn.execute(q, chunk).fetchall()))
+        for countries in sorted(lists - ids.keys()):
+            list_id = conn.execute("INSERT INTO country_lists (countries) VALUES (?)", (countries,)).lastrowid
+            conn.executemany("INSERT OR IGNORE INTO coverage VALUES (?, ?)",
+                             [(c, list_id) for c in countries.split(",") if c])
+            ids[countries] = list_id
+        return ids
 
     def mark_stale(self, table: str, vendor: str, before: str) -> int:
         """Rows the vendor no longer returned in a complete listing: flagged, never deleted."""
@@ -257,7 +272,7 @@ class SqliteStore(JournalMixin):
         base, order = f"SELECT {_PLAN_COLS} FROM plans p", " ORDER BY p.price_sort, p.vendor, p.plan_id"
         if country:
             # "+" keeps the planner on the price index (which carries the country list): see migrations.
-            where.append("+p.countries IN (SELECT countries FROM coverage WHERE country = ?)")
+            where.append("+p.list_id IN (SELECT list_id FROM coverage WHERE country = ?)")
             params.append(country.upper())
         if vendor:
             where.append("p.vendor = ?")
@@ -265,6 +280,12 @@ class SqliteStore(JournalMixin):
         if not include_stale:
             where.append("p.stale = 0")
         head: list[Any] = []
+        if search and " " not in search.strip():
+            # A pasted plan id finds exactly that plan (ids are not in the text index).
+            exact = self._all(f"SELECT {_PLAN_COLS} FROM plans p WHERE p.plan_id = ?"
+                              + "".join(f" AND {w}" for w in where) + order, [search.strip(), *params])
+            if exact:
+                return [R.row_plan(r) for r in exact]
         if search:
             long_words = [w for w in search.split() if len(w) >= 3]
             match = _fts_quote(" ".join(long_words)) if long_words else None

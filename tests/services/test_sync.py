@@ -91,7 +91,7 @@ async def test_cancelled_sync_leaves_a_consistent_store(tmp_path):
     assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     # every plan's country list has its coverage rows: no half-written batch
     orphans = check.execute("SELECT count(*) FROM plans p WHERE p.countries != '' AND NOT EXISTS "
-                            "(SELECT 1 FROM coverage c WHERE c.countries = p.countries)").fetchone()[0]
+                            "(SELECT 1 FROM coverage c WHERE c.list_id = p.list_id)").fetchone()[0]
     assert orphans == 0
     runs = check.execute("SELECT ok, error FROM sync_runs WHERE vendor = 'roumio'").fetchall()
     assert runs and runs[-1] == (0, "cancelled")

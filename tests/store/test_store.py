@@ -205,3 +205,10 @@ def test_plan_search_gives_the_same_cheapest_first_answer_either_way(store, monk
     assert [p.price for p in got] == sorted(p.price for p in got)
     assert [p.plan_id for p in store.plans(search="japan JP", limit=100)] == \
         [p.plan_id for p in store.plans(country="JP", limit=100)]
+
+
+def test_a_pasted_plan_id_finds_that_plan(store):
+    store.upsert_plans([plan("JC016"), plan("MX00002602068B92F4AAE", ("JP", "KR"), "Asia 2 5GB")])
+    assert [p.plan_id for p in store.plans(search="MX00002602068B92F4AAE")] == ["MX00002602068B92F4AAE"]
+    assert [p.plan_id for p in store.plans(search="JC016", country="JP")] == ["JC016"]
+    assert store.plans(search="JC016", country="KR") == []
