@@ -13,20 +13,15 @@ from esimdesk.domain import money_str
 
 @contextmanager
 def _context(args):
+    """The desk (data folder, accounts, store; in demo mode the sandbox), closed when the command ends."""
+    from esimdesk.services.desk import Desk
     from esimdesk.services.runtime import open_context
-    from esimdesk.store import open_store
 
-    ctx = open_context(getattr(args, "demo", False))
-    store = open_store(ctx.home)
-    if ctx.demo:
-        from esimdesk.services.demo import seed_demo_history
-
-        seed_demo_history(store, ctx.sandbox)
+    desk = Desk(open_context(getattr(args, "demo", False)))
     try:
-        yield ctx, store
+        yield desk.ctx, desk.store
     finally:
-        store.close()
-        ctx.close()
+        desk.close()
 
 
 def _cache_age(store, vendor: str | None) -> None:
