@@ -3,6 +3,7 @@ each Python-side emit drops a reference to True, and a long session dies with 'b
 
 from __future__ import annotations
 
+import gc
 import sys
 
 from PySide6.QtCore import QObject, Signal
@@ -19,10 +20,15 @@ def test_signal_emission_keeps_refcounts(qapp):
     emitter.happened.connect(lambda items: None)
     model = RowsModel([Column("n", str)])
     model.set_items(list(range(10)))
-    before = sys.getrefcount(True), sys.getrefcount(False)
-    for _ in range(2000):
-        emitter.happened.emit([1])
-        model.sort(0)
-    after = sys.getrefcount(True), sys.getrefcount(False)
+    gc.collect()  # objects of earlier tests freed mid-loop would lower the counts legitimately
+    gc.disable()
+    try:
+        before = sys.getrefcount(True), sys.getrefcount(False)
+        for _ in range(2000):
+            emitter.happened.emit([1])
+            model.sort(0)
+        after = sys.getrefcount(True), sys.getrefcount(False)
+    finally:
+        gc.enable()
     # A leaking binding loses one reference per emit (thousands here); normal churn is a few dozen.
     assert after[0] >= before[0] - 100 and after[1] >= before[1] - 100, (before, after)

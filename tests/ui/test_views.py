@@ -23,11 +23,19 @@ def loop(qapp):
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
     yield loop
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
     loop.close()
+    asyncio.set_event_loop(None)
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, loop):
+def window(loop, qtbot, tmp_path):
+    # `loop` before `qtbot`: qtbot closes the window at its teardown, which then runs while the
+    # qasync loop is still open (Qt objects must not outlive the loop they call into).
     with SandboxServer(SandboxConfig(seed=21, allocation_delay=0.3)) as server:
         ctx = AppContext(home=tmp_path, accounts=load_accounts(tmp_path, env=server.env()))
         desk = Desk(ctx)
