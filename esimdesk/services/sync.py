@@ -91,6 +91,8 @@ async def sync_vendor(store: Store, config: VendorConfig, adapter_factory: Adapt
 async def _sync_with(adapter: VendorAdapter, store: Store, result: VendorSyncResult, run_started: str,
                      report: ProgressFn) -> None:
     vendor = adapter.name
+    # Roumio: the orders pass is its eSIM listing grouped by order, so it stores the whole fleet.
+    fleet_in_orders = adapter.orders_carry_fleet and adapter.supports(Capability.LIST_ORDERS)
     if adapter.supports(Capability.BALANCE):
         report(SyncProgress(vendor, "balance", 0, 1))
         balance = await adapter.get_balance()
@@ -106,22 +108,22 @@ async def _sync_with(adapter: VendorAdapter, store: Store, result: VendorSyncRes
 
     if adapter.supports(Capability.LIST_ORDERS):
         def write_orders(page: list) -> int:
-            if adapter.orders_carry_fleet:
+            if fleet_in_orders:
                 result.esims += sum(len(o.esims) for o in page)
             return store.upsert_orders(page)
 
         async for written in _pipelined(adapter.iter_orders(), write_orders):
             result.orders += written
             report(SyncProgress(vendor, "orders", result.orders, None))
-        if adapter.orders_carry_fleet:
+        if fleet_in_orders:
             await asyncio.to_thread(store.mark_stale, "esims", vendor, run_started)
         if not adapter.supports(Capability.PLANS):  # Roamify: its catalog is what was ordered before
             orders = await asyncio.to_thread(lambda: store.orders(vendor, with_raw=True))
             plans = adapter.plans_from_orders(orders)
             result.plans += await asyncio.to_thread(store.upsert_plans, plans)
 
-    if adapter.orders_carry_fleet and adapter.supports(Capability.LIST_ORDERS):
-        pass  # the orders pass above already stored the whole fleet
+    if fleet_in_orders:
+        pass  # already stored by the orders pass
     elif adapter.supports(Capability.LIST_ESIMS):
         async for written in _pipelined(adapter.iter_esims(), store.upsert_esims):
             result.esims += written

@@ -325,9 +325,7 @@ class SqliteStore(JournalMixin):
         digits = text.replace(" ", "")
         if table == "esims":
             if digits.isdigit() and len(digits) >= 4:
-                lo = R.reverse(digits)
-                hi = lo[:-1] + chr(ord(lo[-1]) + 1)
-                return f"({alias}.iccid_rev >= ? AND {alias}.iccid_rev < ?)", [lo, hi]
+                return f"({alias}.iccid_rev >= ? AND {alias}.iccid_rev < ?)", list(_suffix_range(digits))
             plan_clause, plan_params = self._words_clause("plans", "p2", text)
             note_clause, note_params = self._words_clause("esims", alias, text)
             return (f"({alias}.order_id = ? OR ({alias}.vendor, {alias}.plan_id) IN "
@@ -400,9 +398,8 @@ class SqliteStore(JournalMixin):
         rows = run("(o.order_id = ? OR o.reference = ?)", [text, text])
         digits = text.replace(" ", "")
         if not rows and digits.isdigit() and len(digits) >= 4:
-            lo = R.reverse(digits)
-            hi = lo[:-1] + chr(ord(lo[-1]) + 1)
-            rows = run("o.order_id IN (SELECT order_id FROM esims WHERE iccid_rev >= ? AND iccid_rev < ?)", [lo, hi])
+            rows = run("o.order_id IN (SELECT order_id FROM esims WHERE iccid_rev >= ? AND iccid_rev < ?)",
+                       list(_suffix_range(digits)))
         if not rows:
             clause, args = self._text_clause("orders", "o", text)
             rows = run(clause, args)
@@ -465,6 +462,12 @@ _ESIM_COLS = ", ".join(f"e.{c}" for c in (
     "data_total_mb", "expires_at", "installed_at", "qr_url", "install_url", "vendor_ref", "note"))
 _ORDER_COLS = ", ".join(f"o.{c}" for c in (
     "id", "vendor", "order_id", "reference", "kind", "status", "created_at", "total", "currency"))
+
+
+def _suffix_range(digits: str) -> tuple[str, str]:
+    """ICCIDs ending in ``digits`` as a prefix range on the reversed ICCID: an index seek, not a scan."""
+    lo = R.reverse(digits)
+    return lo, lo[:-1] + chr(ord(lo[-1]) + 1)
 
 
 def _group(pairs) -> dict[str, list[str]]:
