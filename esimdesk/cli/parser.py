@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from esimdesk import __version__
-from esimdesk.domain import VENDORS
+from esimdesk.domain import VENDORS, ValidationError, validate_reference
 
 ESIM_STATUSES = ("NEW", "INSTALLED", "ACTIVE", "DEPLETED", "EXPIRED", "SUSPENDED", "CANCELLED", "DELETED", "UNKNOWN")
 
@@ -30,6 +30,13 @@ def _status(text: str) -> str:
     if text.upper() not in ESIM_STATUSES:
         raise argparse.ArgumentTypeError(f"'{text}' is not one of {', '.join(ESIM_STATUSES)}")
     return text.upper()
+
+
+def _reference(text: str) -> str:
+    try:
+        return validate_reference(text)
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _qr_out(text: str) -> str:
@@ -73,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     vendor_opt(p, required=True)
     p.add_argument("--plan", required=True, metavar="PLAN_ID", help="the vendor's plan id")
     p.add_argument("--quantity", type=_positive_int, default=1, metavar="N", help="number of eSIMs (default 1)")
-    p.add_argument("--reference", metavar="TEXT", help="your reference / idempotency handle (default: generated)")
+    p.add_argument("--reference", type=_reference, metavar="TEXT",
+                   help="your reference / idempotency handle, at most 50 printable characters (default: generated)")
     json_opt(p)
 
     p = sub.add_parser("topup", parents=[common], help="add a top-up plan to an existing eSIM")
