@@ -8,9 +8,13 @@ lost answer surfaces as a ``VendorError`` with ``maybe_sent=True`` for the order
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import random
+import re
+import threading
+import urllib.parse
 from collections.abc import Callable, Iterable
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -34,21 +38,82 @@ Check = Callable[[Any], None]
 
 
 class RedactingFilter(logging.Filter):
-    """Replaces known secret values in every log record that passes through."""
+    """Replaces known secret values in every log record that passes through.
+
+    A secret can reach a log line in more than its raw form: trimmed (a key pasted with its CR/LF),
+    escaped by ``repr`` or JSON, URL-encoded in a query or form, or base64-encoded. Every such form of
+    every secret is replaced, longest first at each position, so no partial replacement leaves a tail.
+    """
 
     def __init__(self, secrets: Iterable[str] = ()):
         super().__init__()
         self.secrets: set[str] = {s for s in secrets if s}
+        self._lock = threading.Lock()
+        self._cache: tuple[int, re.Pattern[str] | None] = (0, None)  # (number of secrets it covers, pattern)
+
+    def add(self, values: Iterable[str]) -> None:
+        with self._lock:
+            self.secrets.update(v for v in values if v)
+
+    @staticmethod
+    def _escaped(value: str) -> set[str]:
+        """``value`` as ``repr``, ``unicode_escape``, a bytes ``repr`` and JSON write it (without quotes)."""
+        return {
+            value,
+            repr(value)[1:-1],
+            value.encode("unicode_escape").decode("ascii"),
+            repr(value.encode("utf-8", "surrogatepass"))[2:-1],
+            json.dumps(value)[1:-1],
+            json.dumps(value, ensure_ascii=False)[1:-1],
+        }
+
+    @classmethod
+    def forms(cls, secret: str) -> set[str]:
+        """Every way ``secret`` can be written into a log line: raw and trimmed, each escaped, URL-encoded
+        or base64-encoded, and those escaped once more (a JSON body shown by ``%r``)."""
+        first: set[str] = set()
+        for value in {secret, secret.strip()} - {""}:
+            first |= cls._escaped(value)
+            first |= {urllib.parse.quote(value), urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value)}
+            raw = value.encode("utf-8", "surrogatepass")
+            if len(raw) <= 4096:
+                for b64 in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+                    text = b64.decode("ascii")
+                    first |= {text, text.rstrip("=")}
+        out = set(first)
+        for form in first:
+            out |= cls._escaped(form)
+        out.discard("")
+        return out
+
+    def _compiled(self) -> re.Pattern[str] | None:
+        covered, pattern = self._cache
+        if covered == len(self.secrets):  # secrets are only ever added
+            return pattern
+        with self._lock:
+            known = list(self.secrets)
+        forms = set().union(*(self.forms(s) for s in known)) if known else set()
+        # Longest first: the regex takes the first alternative that matches at a position, so a longer
+        # form (the escaped key with its CR/LF) wins over the shorter one it contains.
+        ordered = sorted(forms, key=lambda f: (-len(f), f))
+        pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+        self._cache = (len(known), pattern)
+        return pattern
 
     def redact(self, text: str) -> str:
-        for s in self.secrets:
-            text = text.replace(s, "***")
-        return text
+        pattern = self._compiled()
+        return pattern.sub("***", text) if pattern is not None else text
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
             record.msg = self.redact(record.getMessage())
             record.args = None
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            if record.exc_text:
+                record.exc_text = self.redact(record.exc_text)
+            if record.stack_info:
+                record.stack_info = self.redact(record.stack_info)
         return True
 
 
@@ -66,8 +131,8 @@ def install_log_redaction() -> None:
 
 
 def register_secrets(values: Iterable[str]) -> None:
-    """Make the app-wide log redactor aware of more secret values."""
-    _redactor.secrets.update(v for v in values if v)
+    """Make the app-wide log redactor aware of more secret values (each in every form it can be logged in)."""
+    _redactor.add(values)
 
 
 def redact(text: str) -> str:
@@ -117,6 +182,7 @@ class VendorHttp:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.limiter = AsyncLimiter(rate[0], rate[1]) if rate else None
+        self.clock_offset: float | None = None  # seconds the vendor's clock is ahead of ours (last answer)
         register_secrets(secrets)
         self.client = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/",
@@ -202,7 +268,21 @@ class VendorHttp:
         except httpx.HTTPError as exc:
             raise VendorUnavailable(v, ep, f"network error ({type(exc).__name__})", maybe_sent=True) from None
         log.debug("%s %s %s -> %s", v, method, ep, resp.status_code)
+        self._note_clock(resp.headers.get("Date"))
         return self._decode(resp, ep, idempotent)
+
+    def _note_clock(self, date_header: str | None) -> None:
+        """The vendor's clock minus ours, from its ``Date`` header (whole seconds): a vendor's own times
+        (e.g. Roamify's ``createdAt``) are compared on its clock, never on a desk clock that may be off."""
+        if not date_header:
+            return
+        try:
+            import datetime as _dt
+
+            vendor_now = parsedate_to_datetime(date_header)
+            self.clock_offset = (vendor_now - _dt.datetime.now(_dt.UTC)).total_seconds()
+        except (TypeError, ValueError, IndexError):
+            pass
 
     def _decode(self, resp: httpx.Response, ep: str, idempotent: bool) -> Any:
         v, status = self.vendor, resp.status_code
