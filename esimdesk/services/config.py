@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import keyring
+import keyring.backends.chainer
+import keyring.backends.fail
 import keyring.errors
 import platformdirs
 
@@ -60,16 +62,59 @@ def keyring_user(vendor: str, name: str) -> str:
     return f"{vendor}.{name.lower()}"
 
 
+NO_KEYCHAIN = (
+    "No system keychain is available to keep the credentials, so nothing was saved. Install or unlock "
+    "the desktop's keychain (GNOME Keyring or KWallet on Linux; the Keychain on macOS and the Credential "
+    "Manager on Windows are built in), or run `pip install keyrings.alt` for a file-based one; "
+    "for headless use, set the ESIMDESK_* environment variables instead (README → Configuration)."
+)
+
+
+class KeychainUnavailable(ConfigError):
+    """No usable keychain backend (none installed, locked, or it refused to store)."""
+
+    def __init__(self, detail: str = ""):
+        super().__init__(NO_KEYCHAIN + (f" ({detail})" if detail else ""))
+
+
+def clean_secret(value: str | None) -> str | None:
+    """A credential as read or typed, without surrounding whitespace (a CR/LF pasted from a file);
+    an all-blank value counts as absent."""
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def keychain_available() -> bool:
+    """Whether keyring has a backend that can keep a secret (not the fail backend, not an empty chain)."""
+    try:
+        backend = keyring.get_keyring()
+    except Exception:  # noqa: BLE001 - a broken keyring configuration is "no keychain" too
+        return False
+    if isinstance(backend, keyring.backends.fail.Keyring):
+        return False
+    if isinstance(backend, keyring.backends.chainer.ChainerBackend) and not backend.backends:
+        return False
+    return True
+
+
 def store_secret(vendor: str, name: str, value: str) -> None:
-    keyring.set_password(KEYRING_SERVICE, keyring_user(vendor, name), value)
+    value = clean_secret(value) or ""
+    if not value:
+        raise ConfigError(f"the {vendor} {name.lower()} is blank")
+    try:
+        keyring.set_password(KEYRING_SERVICE, keyring_user(vendor, name), value)
+    except keyring.errors.KeyringError as exc:
+        raise KeychainUnavailable(f"the keychain refused the {vendor} credential: {type(exc).__name__}") from None
 
 
 def _secret(vendor: str, name: str) -> str | None:
-    env = os.environ.get(f"ESIMDESK_{vendor.upper()}_{name}")
+    env = clean_secret(os.environ.get(f"ESIMDESK_{vendor.upper()}_{name}"))
     if env:
         return env
     try:
-        return keyring.get_password(KEYRING_SERVICE, keyring_user(vendor, name))
+        return clean_secret(keyring.get_password(KEYRING_SERVICE, keyring_user(vendor, name)))
     except keyring.errors.KeyringError as exc:  # no keychain on a headless box: env vars are the way
         log.debug("keychain unavailable for %s: %s", vendor, type(exc).__name__)
         return None
@@ -94,7 +139,7 @@ def load_accounts(home: Path, env: dict[str, str] | None = None) -> Accounts:
         secrets: dict[str, str] = {}
         missing = []
         for name in SECRET_NAMES[vendor]:
-            value = (env or {}).get(f"ESIMDESK_{vendor.upper()}_{name}") or _secret(vendor, name)
+            value = clean_secret((env or {}).get(f"ESIMDESK_{vendor.upper()}_{name}")) or _secret(vendor, name)
             if value:
                 secrets[name] = value
             else:
@@ -108,21 +153,50 @@ def load_accounts(home: Path, env: dict[str, str] | None = None) -> Accounts:
 
 
 def save_account(home: Path, vendor: str, url: str | None, secrets: dict[str, str]) -> None:
-    """Keep a vendor's URL in the settings file and its secrets in the keychain (only non-empty ones)."""
-    if vendor not in VENDORS:
-        raise ConfigError(f"unknown vendor '{vendor}'")
-    settings = load_settings(home)
-    urls = settings.setdefault("urls", {})
-    if url and url != DEFAULT_URLS[vendor]:
-        urls[vendor] = url
-    else:
-        urls.pop(vendor, None)
-    save_settings(home, settings)
-    for name, value in secrets.items():
-        if name not in SECRET_NAMES[vendor]:
-            raise ConfigError(f"{vendor} has no credential called '{name}'")
-        try:
+    """Keep a vendor's URL in the settings file and its secrets in the keychain (only non-blank ones)."""
+    save_accounts(home, {vendor: (url, secrets)})
+
+
+def save_accounts(home: Path, accounts: dict[str, tuple[str | None, dict[str, str]]]) -> None:
+    """Save several vendors at once, all or nothing: every name is checked first, then the secrets go to
+    the keychain (raising ``KeychainUnavailable`` before anything is written when there is none), and
+    only then the URLs to the settings file. Secrets are trimmed; blank ones keep what is stored."""
+    cleaned: dict[str, tuple[str | None, dict[str, str]]] = {}
+    for vendor, (url, secrets) in accounts.items():
+        if vendor not in VENDORS:
+            raise ConfigError(f"unknown vendor '{vendor}'")
+        for name in secrets:
+            if name not in SECRET_NAMES[vendor]:
+                raise ConfigError(f"{vendor} has no credential called '{name}'")
+        values = {name: v for name, value in secrets.items() if (v := clean_secret(value))}
+        cleaned[vendor] = ((url or "").strip() or None, values)
+    settings = load_settings(home)  # a settings file that cannot be read stops the save before the keychain
+    to_store = [(vendor, name, value) for vendor, (_, values) in cleaned.items() for name, value in values.items()]
+    if to_store and not keychain_available():
+        raise KeychainUnavailable()
+    stored: list[tuple[str, str, str | None]] = []  # (vendor, name, previous value) to undo a partial write
+    try:
+        for vendor, name, value in to_store:
+            try:
+                previous = keyring.get_password(KEYRING_SERVICE, keyring_user(vendor, name))
+            except keyring.errors.KeyringError:
+                previous = None
             store_secret(vendor, name, value)
-        except keyring.errors.KeyringError as exc:
-            raise ConfigError(f"the system keychain refused the {vendor} credential ({type(exc).__name__}); "
-                              f"use the ESIMDESK_{vendor.upper()}_{name} environment variable instead") from None
+            stored.append((vendor, name, previous))
+    except ConfigError:
+        for vendor, name, previous in reversed(stored):
+            try:
+                if previous is None:
+                    keyring.delete_password(KEYRING_SERVICE, keyring_user(vendor, name))
+                else:
+                    keyring.set_password(KEYRING_SERVICE, keyring_user(vendor, name), previous)
+            except keyring.errors.KeyringError:
+                log.debug("could not undo the %s credential after a refused save", vendor)
+        raise
+    urls = settings.setdefault("urls", {})
+    for vendor, (url, _) in cleaned.items():
+        if url and url != DEFAULT_URLS[vendor]:
+            urls[vendor] = url
+        else:
+            urls.pop(vendor, None)
+    save_settings(home, settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -12,8 +13,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from esimdesk.domain import VENDORS
-from esimdesk.services.config import save_account
+from esimdesk.domain import VENDORS, ConfigError
+from esimdesk.services.config import save_accounts
 from esimdesk.vendors import DEFAULT_URLS, SECRET_NAMES
 
 TITLES = {"roumio": "Roumio", "roamify": "Roamify", "microesim": "MicroESIM", "flexiroam": "Flexiroam"}
@@ -44,13 +45,27 @@ class AccountsDialog(QDialog):
                 secrets[name] = edit
             self.fields[vendor] = (url, secrets)
             layout.addWidget(box)
+        self.error = QLabel()  # why Save did not save (no keychain, unreadable settings file)
+        self.error.setWordWrap(True)
+        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error.setStyleSheet("color: #b00020;")
+        self.error.hide()
+        layout.addWidget(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.save)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
 
     def save(self) -> None:
-        for vendor, (url, secrets) in self.fields.items():
-            save_account(self.home, vendor, url.text().strip(),
-                         {name: edit.text() for name, edit in secrets.items() if edit.text()})
+        """All vendors at once or nothing: with no keychain the dialog says so and stays open."""
+        entries = {vendor: (url.text().strip(),
+                            {name: text for name, edit in secrets.items() if (text := edit.text().strip())})
+                   for vendor, (url, secrets) in self.fields.items()}
+        try:
+            save_accounts(self.home, entries)
+        except ConfigError as exc:
+            self.error.setText(str(exc))
+            self.error.show()
+            return
+        self.error.hide()
         self.accept()
