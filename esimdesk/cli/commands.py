@@ -127,21 +127,44 @@ def cmd_esims(args) -> int:
 
 
 def cmd_balance(args) -> int:
-    """Live from the vendors when reachable (a balance is only useful fresh), else the cached value."""
+    """Live from the vendors when reachable (a balance is only useful fresh), else the cached value.
+    Exit 1 with the reason when no vendor answered: none configured, none reports a balance, all failed."""
     from esimdesk.services.balance import fetch_balances
 
     with _context(args) as (ctx, store):
         accounts = [c for c in ctx.accounts.enabled if args.vendor in (None, c.vendor)]
+        if not accounts:
+            for line in ctx.accounts.notices:
+                if args.vendor is not None and line.startswith(args.vendor):
+                    note(line)
+            which = f"no {args.vendor} account" if args.vendor and ctx.accounts.enabled else "no vendor account"
+            note(f"esimdesk balance: {which} is configured; see README → Configuration")
+            if args.json:
+                print_json([])
+            return 1
         rows = asyncio.run(fetch_balances(store, accounts))
+    # fetch_balances leaves out the vendors whose API reports no balance.
+    answered_by = {r.vendor for r in rows}
+    silent = [c.vendor for c in accounts if c.vendor not in answered_by]
+    if silent:
+        one = len(silent) == 1
+        note(f"note: {' and '.join(silent)} {'does' if one else 'do'} not offer a balance through "
+             f"{'its API' if one else 'their APIs'}")
     failed = False
     for row in rows:
         if row.error:
-            note(f"{row.vendor}: {row.error}" + (" (showing the cached balance)" if row.balance else ""))
+            reason = row.error if row.error.startswith(row.vendor) else f"{row.vendor}: {row.error}"
+            note(reason + (" (showing the cached balance)" if row.balance else ""))
             failed = failed or row.balance is None
+    live = [r for r in rows if not r.error]
+    if not live:
+        failed = True
+        note("esimdesk balance: " + ("no vendor answered with a balance" if rows
+                                     else "none of the configured vendors offers a balance"))
     shown = [r.balance for r in rows if r.balance is not None]
     if args.json:
         print_json([b.to_json() for b in shown])
-    else:
+    elif shown:
         print_table(["vendor", "balance", "as of (UTC)"],
                     [[b.vendor, f"{money_str(b.amount)} {b.currency}",
                       b.observed_at.strftime("%Y-%m-%d %H:%M") if b.observed_at else ""] for b in shown])

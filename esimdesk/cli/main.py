@@ -25,8 +25,25 @@ def _commands() -> dict:
             for name in ("sync", "plans", "order", "topup", "orders", "esims", "balance", "reconcile", "qr")}
 
 
+def _bad_argument(argv: list[str]) -> str | None:
+    """Why an argument cannot be taken as text, or None. On POSIX, bytes that are not valid UTF-8 arrive
+    as lone surrogates (U+DC80..U+DCFF); a NUL or another control character is no text a command takes."""
+    for arg in argv:
+        for ch in arg:
+            code = ord(ch)
+            if 0xD800 <= code <= 0xDFFF:
+                return "argument contains text that is not valid UTF-8"
+            if (code < 0x20 and ch not in "\t\n\r") or 0x7F <= code <= 0x9F:
+                return f"argument contains a control character (U+{code:04X})"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    bad = _bad_argument(argv)
+    if bad:
+        parser.error(bad)  # usage line, "esimdesk: error: …", exit 2: before anything else happens
     args = parser.parse_args(argv)
     demo = getattr(args, "demo", False)
     import os

@@ -10,6 +10,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import sqlite_utils
 
 from esimdesk.domain import Balance, Esim, Event, Order, OrderStatus, Plan, Usage
 from esimdesk.store import rows as R
-from esimdesk.store.journal import JournalMixin
+from esimdesk.store.journal import JournalMixin, merge_order_rows
 from esimdesk.store.migrations import migrate
 
 BUSY_TIMEOUT_MS = 10_000
@@ -66,7 +67,7 @@ class SqliteStore(JournalMixin):
             self._local.conn = None
 
     @contextmanager
-    def transaction(self, immediate: bool = True):
+    def transaction(self, immediate: bool = True, durable: bool = False):
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
         try:
@@ -76,6 +77,9 @@ class SqliteStore(JournalMixin):
             raise
         else:
             conn.execute("COMMIT")
+            if durable:
+                # Into the main file now: a -wal deleted after a crash must not take the journal with it.
+                conn.execute("PRAGMA wal_checkpoint(FULL)")
 
     def _all(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
         return [dict(r) for r in self.conn.execute(sql, tuple(params)).fetchall()]
@@ -172,6 +176,7 @@ class SqliteStore(JournalMixin):
         Batched: one look-up per 500 orders, not one per order; a re-sync of 60,000 orders is seconds.
         """
         seen = seen or now_iso()
+        orders = self._with_journal_references(orders)
         rows = [R.order_row(o, seen) for o in orders]
         with self.transaction() as conn:
             by_oid: dict[tuple[str, str], int] = {}
@@ -180,15 +185,20 @@ class SqliteStore(JournalMixin):
                     q = f"SELECT order_id, id FROM orders WHERE vendor = ? AND order_id IN ({_marks(chunk)})"
                     by_oid.update({(vendor, r[0]): r[1] for r in conn.execute(q, (vendor, *chunk))})
             by_ref: dict[tuple[str, str, str], int] = {}
-            for vendor, refs in _group((o.vendor, o.reference) for o in orders
-                                        if o.reference and (o.vendor, o.order_id) not in by_oid).items():
+            for vendor, refs in _group((o.vendor, o.reference) for o in orders if o.reference).items():
                 for chunk in _chunks(refs):
                     q = f"SELECT reference, kind, id FROM orders WHERE vendor = ? AND reference IN ({_marks(chunk)})"
                     by_ref.update({(vendor, r[0], r[1]): r[2] for r in conn.execute(q, (vendor, *chunk))})
             keys: list[int] = []
             updates = []
             for order, row in zip(orders, rows, strict=True):
-                key = by_oid.get((order.vendor, order.order_id)) or by_ref.get((order.vendor, order.reference, order.kind))
+                oid_key = by_oid.get((order.vendor, order.order_id))
+                ref_key = by_ref.get((order.vendor, order.reference, order.kind))
+                if oid_key and ref_key and oid_key != ref_key:
+                    # Imported on its own before, now known as a journal entry's order: one row, the entry's.
+                    merge_order_rows(conn, order.vendor, order.order_id, order.reference, order.kind)
+                    by_oid[(order.vendor, order.order_id)] = oid_key = ref_key
+                key = oid_key or ref_key
                 if key is None:
                     cols = ", ".join(row)
                     key = conn.execute(f"INSERT INTO orders ({cols}) VALUES ({_marks(row)})", tuple(row.values())).lastrowid
@@ -226,6 +236,17 @@ class SqliteStore(JournalMixin):
         if esims:
             self.upsert_esims(esims, seen)
         return len(orders)
+
+    def _with_journal_references(self, orders: list[Order]) -> list[Order]:
+        """Vendor listings carry the handle we sent (desk-unique); rows are keyed by the journal's reference."""
+        wanted = _group((o.vendor, o.reference) for o in orders if o.reference)
+        names: dict[tuple[str, str], str] = {}
+        for vendor, handles in wanted.items():
+            names.update({(vendor, h): r for h, r in self.journal_handles(vendor, handles).items() if h != r})
+        if not names:
+            return orders
+        return [replace(o, reference=names[(o.vendor, o.reference)]) if (o.vendor, o.reference) in names else o
+                for o in orders]
 
     def save_balance(self, balance: Balance) -> None:
         observed = R.iso(balance.observed_at) or now_iso()
@@ -320,8 +341,9 @@ class SqliteStore(JournalMixin):
         Plans and orders: trigram FTS5 over their words (names, countries by code and name, ids,
         references). eSIMs: ICCID "last digits" (or whole) as a prefix range on the reversed ICCID,
         order id by equality, plan words through the plans' index, agent notes through a small FTS5.
+        Typed text is taken literally: NUL characters count as nothing, ``%``, ``_`` and ``\\`` as themselves.
         """
-        text = text.strip()
+        text = _clean_search(text).strip()
         digits = text.replace(" ", "")
         if table == "esims":
             if digits.isdigit() and len(digits) >= 4:
@@ -336,7 +358,7 @@ class SqliteStore(JournalMixin):
     @staticmethod
     def _words_clause(table: str, alias: str, text: str) -> tuple[str, list[Any]]:
         # The trigram index needs 3 characters a word; shorter words ("JP") fall back to LIKE.
-        words = text.split()
+        words = _clean_search(text).split()
         long_words = [w for w in words if len(w) >= 3]
         clauses, params = [], []
         if long_words:
@@ -344,8 +366,8 @@ class SqliteStore(JournalMixin):
             params.append(_fts_quote(" ".join(long_words)))
         for w in words:
             if len(w) < 3:
-                clauses.append(f"{alias}.search_text LIKE ?")
-                params.append(f"%{w}%")
+                clauses.append(f"{alias}.search_text LIKE ? ESCAPE '\\'")
+                params.append(_like_contains(w))
         return "(" + " AND ".join(clauses or ["1"]) + ")", params
 
     def esims(self, vendor: str | None = None, status: str | None = None, search: str | None = None,
@@ -404,6 +426,13 @@ class SqliteStore(JournalMixin):
             clause, args = self._text_clause("orders", "o", text)
             rows = run(clause, args)
         return self._hydrate_orders(rows, with_raw)
+
+    def order_for_reference(self, vendor: str, reference: str, kind: str = "order") -> Order | None:
+        """The order row of a journal reference, if a vendor listing has given it an order id."""
+        rows = self._all("SELECT * FROM orders WHERE vendor = ? AND reference = ? AND kind = ? AND order_id IS NOT NULL",
+                         (vendor, reference, kind))
+        found = self._hydrate_orders(rows)
+        return found[0] if found else None
 
     def order(self, vendor: str, order_id: str) -> Order | None:
         found = self._hydrate_orders(self._all("SELECT * FROM orders WHERE vendor = ? AND order_id = ?", (vendor, order_id)))
@@ -486,9 +515,22 @@ def _marks(items) -> str:
     return ",".join("?" * len(items))
 
 
+def _clean_search(text: str) -> str:
+    """Search text without NUL characters: SQLite ends a LIKE pattern or an FTS5 string at a NUL (a LIKE
+    would match everything, a MATCH fail), so a NUL typed or pasted into a search box counts as nothing."""
+    return text.replace("\x00", "")
+
+
+def _like_contains(word: str) -> str:
+    """A LIKE pattern (with ``ESCAPE '\\'``) matching ``word`` anywhere, its ``%``, ``_`` and ``\\`` literally."""
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def _fts_quote(text: str) -> str:
-    """Each word as a quoted FTS5 string, so agents' punctuation never becomes query syntax."""
-    words = [w.replace('"', '""') for w in text.split() if w]
+    """Each word as a quoted FTS5 string, so agents' punctuation never becomes query syntax (NULs dropped:
+    FTS5 would end the string there). Inside an FTS5 string ``%`` and ``_`` are plain characters."""
+    words = [w.replace('"', '""') for w in _clean_search(text).split() if w]
     return " ".join(f'"{w}"' for w in words) or '""'
 
 
