@@ -234,14 +234,19 @@ def cmd_topup(args) -> int:
 
 
 def cmd_reconcile(args) -> int:
+    if args.adopt or args.resend or args.abandon:
+        return _agent_decides(args)
     with _context(args) as (ctx, store):
         service = _order_service(ctx, store)
-        entries = asyncio.run(service.reconcile(args.vendor))
+        # The agent ran it: a lost order may be resent with the vendor's own handle (within 15 minutes).
+        entries = asyncio.run(service.reconcile(args.vendor, may_send=True))
         audit = {e.id: store.journal_audit(e.id) for e in entries}
     open_ = [e for e in entries if e.state.value in ("PENDING", "ALLOCATING", "UNCERTAIN")]
     if args.json:
         print_json([{"vendor": e.vendor, "reference": e.reference, "kind": e.kind, "order_id": e.order_id,
-                     "status": e.state.value, "reason": audit[e.id][-1].cause if audit[e.id] else None}
+                     "status": e.state.value, "handle": e.vendor_handle, "candidates": list(e.candidates),
+                     "awaiting_agent": e.last_error == "awaiting the agent",
+                     "reason": audit[e.id][-1].cause if audit[e.id] else None}
                     for e in entries])
     else:
         if not entries:
@@ -251,3 +256,29 @@ def cmd_reconcile(args) -> int:
                         [[e.vendor, e.reference, e.kind, e.order_id or "-", e.state.value,
                           audit[e.id][-1].cause if audit[e.id] else ""] for e in entries])
     return 1 if open_ else 0
+
+
+def _agent_decides(args) -> int:
+    """reconcile --adopt REFERENCE ORDER_ID | --resend REFERENCE | --abandon REFERENCE: the agent settles one."""
+    from esimdesk.services.orders import OrderOutcome
+
+    with _context(args) as (ctx, store):
+        service = _order_service(ctx, store, _progress)
+        try:
+            if args.abandon:
+                entry = asyncio.run(service.abandon(args.abandon))
+                if args.json:
+                    print_json({"vendor": entry.vendor, "reference": entry.reference, "status": entry.state.value,
+                                "order_id": entry.order_id})
+                else:
+                    print(f"{entry.vendor} {entry.kind} {entry.reference}: {entry.state.value} (abandoned by the agent)")
+                return 0
+            if args.adopt:
+                order = asyncio.run(service.adopt(*args.adopt))
+            else:
+                order = asyncio.run(service.resend(args.resend))
+        except OrderOutcome as outcome:
+            note(f"esimdesk reconcile: {outcome}")
+            return 1
+    _print_order(order, args.json)
+    return 0

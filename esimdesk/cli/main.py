@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 
 from esimdesk.cli.parser import build_parser
@@ -19,10 +20,12 @@ def _not_yet(name: str):
 
 def _commands() -> dict:
     # Imported lazily: the GUI path must not pay for what the command line needs, and vice versa.
-    from esimdesk.cli import commands
+    from esimdesk.cli import backup_commands, commands
 
-    return {name: getattr(commands, f"cmd_{name}", None) or _not_yet(name)
-            for name in ("sync", "plans", "order", "topup", "orders", "esims", "balance", "reconcile", "qr")}
+    return {name: getattr(commands, f"cmd_{name}", None) or getattr(backup_commands, f"cmd_{name}", None)
+            or _not_yet(name)
+            for name in ("sync", "plans", "order", "topup", "orders", "esims", "balance", "reconcile", "qr",
+                         "backup", "restore")}
 
 
 def _bad_argument(argv: list[str]) -> str | None:
@@ -61,6 +64,12 @@ def main(argv: list[str] | None = None) -> int:
         return _commands()[args.command](args)
     except EsimdeskError as exc:
         print(f"esimdesk: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.Error as exc:
+        # The data file said no in a way the store did not foresee: words, and the cache stays as it was.
+        logging.getLogger("esimdesk").debug("data file error", exc_info=True)
+        print(f"esimdesk: the data file could not be used ({exc}); nothing was changed by this command's "
+              "last step. 'esimdesk backup' / 'esimdesk restore' keep copies", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("esimdesk: interrupted", file=sys.stderr)

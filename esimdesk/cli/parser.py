@@ -108,9 +108,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reconcile", parents=[common],
                        help="settle PENDING/ALLOCATING/UNCERTAIN orders with the vendor")
     vendor_opt(p)
+    decide = p.add_mutually_exclusive_group()
+    decide.add_argument("--adopt", nargs=2, type=_reference, metavar=("REFERENCE", "ORDER_ID"),
+                        help="the vendor's order ORDER_ID is this entry's (checked with the vendor)")
+    decide.add_argument("--resend", type=_reference, metavar="REFERENCE",
+                        help="send this entry again (with the same handle where the vendor has one)")
+    decide.add_argument("--abandon", type=_reference, metavar="REFERENCE",
+                        help="this entry was not placed or is not wanted: stop settling it")
     json_opt(p)
 
     p = sub.add_parser("qr", parents=[common], help="write an eSIM's QR code or an order's customer cards")
     p.add_argument("target", metavar="ICCID_OR_ORDER_ID")
     p.add_argument("--out", required=True, type=_qr_out, metavar="FILE.png|FILE.svg|FILE.pdf")
+
+    p = sub.add_parser("backup", parents=[common], help="write a backup of the data file now (the last 7 are kept)")
+    json_opt(p)
+
+    p = sub.add_parser("restore", parents=[common],
+                       help="replace the data file with a checked backup (the current file is kept aside first)")
+    p.add_argument("file", metavar="FILE", help="a backup, e.g. from the data folder's backups/")
+    json_opt(p)
     return parser

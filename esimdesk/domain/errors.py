@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "EsimdeskError",
     "ConfigError",
+    "StoreError",
     "ValidationError",
     "Unsupported",
     "VendorError",
@@ -27,6 +28,21 @@ class EsimdeskError(Exception):
 
 class ConfigError(EsimdeskError):
     pass
+
+
+class StoreError(EsimdeskError):
+    """The local data file cannot be read or written (damaged, disk full, read-only folder).
+
+    The message is one sentence without a final full stop (callers append their own). ``path``: the
+    file concerned; ``reason``: a short word for code to branch on — ``empty``, ``not-a-database``,
+    ``damaged``, ``orphaned-wal``, ``disk-full``, ``read-only``, ``io-error``, ``busy``, ``in-use``,
+    ``not-durable``, ``not-esimdesk`` — or None.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, reason: str | None = None):
+        self.path = path
+        self.reason = reason
+        super().__init__(message)
 
 
 class ValidationError(EsimdeskError):

@@ -14,7 +14,7 @@ class JournalEntry:
     id: int
     vendor: str
     kind: str  # "order" | "topup"
-    reference: str  # idempotency handle: Roumio transactionId, MicroESIM custom_order_no; ours for Roamify
+    reference: str  # the agent's (typed or generated); unique in this journal
     plan_id: str
     quantity: int
     state: OrderStatus
@@ -28,6 +28,16 @@ class JournalEntry:
     last_error: str | None = None
     lease_owner: str | None = None
     lease_until: float | None = None
+    # What the vendor is sent as its idempotency handle (Roumio transactionId, MicroESIM custom_order_no,
+    # Roamify referenceId): the reference made unique to this desk, so two desks never share one.
+    handle: str | None = None
+    first_sent_at: datetime | None = None
+    last_sent_at: datetime | None = None
+    candidates: tuple[str, ...] = ()  # vendor orders that may be this one, for the agent to pick
+
+    @property
+    def vendor_handle(self) -> str:
+        return self.handle or self.reference
 
 
 @dataclass(frozen=True, slots=True)

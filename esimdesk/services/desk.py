@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from esimdesk.domain import Esim, JournalEvent, Order, Plan
+from esimdesk.domain import Esim, JournalEntry, JournalEvent, Order, Plan
 from esimdesk.services.adapters import make_adapter
 from esimdesk.services.orders import OrderProgress, OrderService
 from esimdesk.services.runtime import AppContext
@@ -77,8 +77,25 @@ class Desk:
                           progress: Callable[[OrderProgress], None] | None = None) -> Order:
         return await self.order_service(progress).place_order(vendor, plan_id, quantity)
 
-    async def reconcile(self):
-        return await self.order_service().reconcile()
+    async def reconcile(self, *, may_send: bool = False):
+        """``may_send``: the agent asked (menu) — lost orders may be resent with the vendor's own handle."""
+        return await self.order_service().reconcile(may_send=may_send)
+
+    async def journal_entry(self, reference: str | None) -> JournalEntry | None:
+        if not reference:
+            return None
+        return await asyncio.to_thread(lambda: self.store.journal_get(reference=reference))
+
+    # The agent's three decisions on an order whose answer was lost.
+    async def adopt(self, reference: str, order_id: str,
+                    progress: Callable[[OrderProgress], None] | None = None) -> Order:
+        return await self.order_service(progress).adopt(reference, order_id)
+
+    async def resend(self, reference: str, progress: Callable[[OrderProgress], None] | None = None) -> Order:
+        return await self.order_service(progress).resend(reference)
+
+    async def abandon(self, reference: str) -> JournalEntry:
+        return await self.order_service().abandon(reference)
 
     def can_top_up(self, vendor: str) -> bool:
         cfg = self.ctx.accounts.get(vendor)

@@ -1,16 +1,23 @@
 """Orders and top-ups that are placed exactly once and never lost.
 
-1. validate (plan known and orderable, quantity, ICCID, balance) — no vendor call on bad input;
-2. record the intent in the journal (PENDING) and commit it;
-3. claim the entry (compare-and-set, counts the attempt) and send the order once;
+1. validate (plan known and orderable, quantity, ICCID, balance, reference) — no vendor call on bad input;
+2. record the intent in the journal (PENDING) and commit it durably — if that fails, nothing is sent;
+3. claim the entry (compare-and-set, counts the attempt) and send the order once, with the desk's
+   handle (Roumio transactionId, MicroESIM custom_order_no, Roamify referenceId);
 4. poll allocation with a deadline (ALLOCATING survives a restart);
 5. store the eSIMs and mark the entry COMPLETED.
-A lost answer makes the entry UNCERTAIN; ``reconcile`` settles it per vendor, never by a blind resend.
+
+A lost or ambiguous answer makes the entry UNCERTAIN. Only the agent's word sends money: ``place_order``,
+``topup`` and ``resend``. ``reconcile`` asks the vendors; with ``may_send`` (the agent ran it) it resends
+only where the vendor's own handle makes that harmless and only within ``RESEND_WINDOW`` of the first
+attempt; sync's reconcile never sends. What stays unknown waits for the agent: ``adopt``, ``resend``,
+``abandon``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import socket
@@ -28,14 +35,19 @@ from esimdesk.domain import (
     Order,
     OrderStatus,
     PriceChanged,
+    StoreError,
     Unsupported,
     ValidationError,
+    VendorAuthError,
     VendorConfig,
     VendorError,
     VendorRejected,
+    VendorUnavailable,
     money_str,
     validate_iccid,
+    validate_reference,
 )
+from esimdesk.domain.reference import REFERENCE_MAX_LENGTH
 from esimdesk.store import Store
 from esimdesk.vendors import Capability, VendorAdapter
 
@@ -43,7 +55,15 @@ log = logging.getLogger("esimdesk.orders")
 
 MAX_QUANTITY = 50  # one agent action; larger batches are a bulk job, not a desk order
 SEND_LEASE_S = 120.0  # how long a claim protects an entry while its request is in flight
-NEVER_SENT_GRACE = timedelta(hours=24)  # a PENDING entry never sent and older than this is abandoned
+# Resending a lost order with the vendor's own handle is harmless, but only while the customer is
+# still at the desk: later the agent may have sold them something else, so the agent decides.
+RESEND_WINDOW = timedelta(minutes=15)
+NEVER_SENT_GRACE = timedelta(minutes=15)  # a PENDING entry never sent and older than this is FAILED
+# A look-up that finds nothing this soon after the send proves nothing: the request may still be in flight.
+SETTLE_DELAY_S = 30.0
+RESEND_PAUSE_S = 1.0  # before the one automatic resend of an ambiguous answer at a vendor with a handle
+UNFINISHED = (OrderStatus.PENDING, OrderStatus.UNCERTAIN)
+AWAITING_AGENT = "awaiting the agent"  # last_error of entries only the agent can settle
 
 AdapterFactory = Callable[[VendorConfig], VendorAdapter]
 
@@ -66,6 +86,23 @@ class OrderOutcome(EsimdeskError):
 def new_reference(vendor: str) -> str:
     # Roumio allows 50 characters; MicroESIM's custom_order_no is kept short and alphanumeric-safe.
     return f"ESD{datetime.now(UTC):%y%m%d}{uuid.uuid4().hex[:16].upper()}"
+
+
+def vendor_handle(reference: str, desk_id: str, typed: bool) -> str:
+    """What the vendor is sent for this reference: unique to this desk, so the same reference typed at
+    two desks never names one vendor order (Roumio answers a repeated transactionId with the first order).
+
+    A generated reference is random already; a typed one gets the desk id, shortened with a digest when
+    the result would pass Roumio's 50-character limit.
+    """
+    if not typed:
+        return reference
+    handle = f"{reference}-{desk_id}"
+    if len(handle) <= REFERENCE_MAX_LENGTH:
+        return handle
+    digest = hashlib.sha256(reference.encode()).hexdigest()[:8]
+    keep = REFERENCE_MAX_LENGTH - len(desk_id) - len(digest) - 2
+    return f"{reference[:keep]}~{digest}-{desk_id}"
 
 
 def process_owner() -> str:
@@ -92,20 +129,41 @@ def lease_is_live(entry: JournalEntry) -> bool:
     return True
 
 
+def not_taken(exc: VendorError) -> bool:
+    """The vendor certainly did not act: it refused in words, refused the credentials, or was never reached.
+
+    Everything else — a timeout, a dropped connection, a 5xx or HTML page, a "busy" code or a 429 to an
+    order (a vendor may act and then report overload), a body we cannot read — is ambiguous.
+    """
+    if exc.maybe_sent:
+        return False
+    if isinstance(exc, VendorRejected | VendorAuthError):
+        return True
+    return isinstance(exc, VendorUnavailable)
+
+
 class OrderService:
     def __init__(self, store: Store, accounts: list[VendorConfig], adapter_factory: AdapterFactory, *,
                  poll_interval: float = 1.0, allocation_deadline: float = 45.0,
-                 progress: Callable[[OrderProgress], None] | None = None):
+                 progress: Callable[[OrderProgress], None] | None = None,
+                 resend_window: timedelta = RESEND_WINDOW, settle_delay: float = SETTLE_DELAY_S,
+                 resend_pause: float = RESEND_PAUSE_S):
         self.store = store
         self.accounts = {c.vendor: c for c in accounts}
         self.adapter_factory = adapter_factory
         self.poll_interval = poll_interval
         self.allocation_deadline = allocation_deadline
         self.progress = progress or (lambda p: None)
+        self.resend_window = resend_window
+        self.settle_delay = settle_delay
+        self.resend_pause = resend_pause
         self.owner = process_owner()
 
-    # --- entry points ------------------------------------------------------------------------
+    # --- entry points: the agent's word ------------------------------------------------------
     async def place_order(self, vendor: str, plan_id: str, quantity: int = 1, reference: str | None = None) -> Order:
+        typed = reference is not None
+        if typed:
+            reference = validate_reference(reference)
         config = self._account(vendor)
         async with self.adapter_factory(config) as adapter:
             if not adapter.supports(Capability.ORDER):
@@ -120,10 +178,9 @@ class OrderService:
             if plan is not None and unit_price is not None and adapter.supports(Capability.BALANCE):
                 await self._check_balance(adapter, unit_price * quantity, currency)
             reference = reference or new_reference(vendor)
-            entry = await asyncio.to_thread(
-                lambda: self.store.journal_create(vendor=vendor, kind="order", reference=reference, plan_id=plan_id,
-                                                  quantity=quantity, unit_price=unit_price, currency=currency))
-            return await self._send_and_settle(adapter, entry)
+            entry = await self._record(vendor=vendor, kind="order", reference=reference, typed=typed, plan_id=plan_id,
+                                       quantity=quantity, unit_price=unit_price, currency=currency)
+            return await self._send_and_settle(adapter, entry, resends=1)
 
     async def topup(self, vendor: str, iccid: str, plan_id: str) -> Order:
         iccid = validate_iccid(iccid)
@@ -141,14 +198,64 @@ class OrderService:
                 price, currency = match.price, match.currency
                 if adapter.supports(Capability.BALANCE):
                     await self._check_balance(adapter, price, currency)
-            entry = await asyncio.to_thread(
-                lambda: self.store.journal_create(vendor=vendor, kind="topup", reference=new_reference(vendor),
-                                                  plan_id=plan_id, quantity=1, unit_price=price, currency=currency,
-                                                  iccid=iccid))
-            return await self._send_and_settle(adapter, entry)
+            entry = await self._record(vendor=vendor, kind="topup", reference=new_reference(vendor), typed=False,
+                                       plan_id=plan_id, quantity=1, unit_price=price, currency=currency, iccid=iccid)
+            return await self._send_and_settle(adapter, entry, resends=1)
 
-    async def reconcile(self, vendor: str | None = None) -> list[JournalEntry]:
-        """Settle every unfinished entry (PENDING/ALLOCATING/UNCERTAIN) with its vendor."""
+    async def adopt(self, reference: str, order_id: str) -> Order:
+        """The agent says: vendor order ``order_id`` is this entry's (after checking the vendor's portal)."""
+        entry = await self._unfinished_entry(reference)
+        order_id = order_id.strip()
+        other = await asyncio.to_thread(self.store.journal_by_order_id, entry.vendor, order_id)
+        if other is not None and other.id != entry.id:
+            raise ValidationError(f"{entry.vendor} order {order_id} already belongs to reference {other.reference}; "
+                                  "nothing was changed")
+        async with self.adapter_factory(self._account(entry.vendor)) as adapter:
+            try:
+                order = await adapter.get_order(order_id, entry.vendor_handle)
+            except (VendorRejected, Unsupported) as exc:
+                raise ValidationError(f"{entry.vendor} does not confirm order {order_id} ({exc}); nothing was changed") from None
+            adopted = await self._adopt(adapter, entry, order, f"the agent adopted {entry.vendor} order {order_id}")
+        if adopted is None:
+            raise OrderOutcome(f"reference {entry.reference} is being handled by another esimdesk window right now; "
+                               "nothing was changed", await self._get(entry))
+        return adopted
+
+    async def resend(self, reference: str) -> Order:
+        """The agent says: send it (again). Where the vendor can still say it has the order, ask first."""
+        entry = await self._unfinished_entry(reference)
+        async with self.adapter_factory(self._account(entry.vendor)) as adapter:
+            if entry.attempts and not adapter.idempotent_orders:
+                found = await self._look_up(adapter, entry)
+                if isinstance(found, Order):
+                    adopted = await self._adopt(adapter, entry, found,
+                                                f"{adapter.name} has it under reference {entry.vendor_handle}")
+                    if adopted is not None:
+                        return adopted
+            await self._note(entry, "the agent asked to send it again")
+            return await self._send_and_settle(adapter, await self._get(entry), resends=1)
+
+    async def abandon(self, reference: str) -> JournalEntry:
+        """The agent says: it was not placed (or is not wanted); stop settling it."""
+        entry = await self._unfinished_entry(reference)
+        cause = ("abandoned by the agent: never sent" if entry.attempts == 0 else
+                 "abandoned by the agent as not placed; if the vendor did place it, the next sync shows it as an "
+                 "order no entry claims")
+        claimed = await asyncio.to_thread(lambda: self.store.journal_claim(
+            entry.id, self.owner, states=UNFINISHED, lease_seconds=SEND_LEASE_S, steal_from=_dead_owner(entry)))
+        if claimed is None:
+            raise OrderOutcome(f"reference {entry.reference} is being handled by another esimdesk window right now; "
+                               "nothing was changed", await self._get(entry))
+        return await self._finish(claimed, OrderStatus.FAILED, cause, error="abandoned by the agent")
+
+    # --- reconciliation: asks the vendors ----------------------------------------------------
+    async def reconcile(self, vendor: str | None = None, *, may_send: bool = False) -> list[JournalEntry]:
+        """Settle every unfinished entry (PENDING/ALLOCATING/UNCERTAIN) with its vendor.
+
+        ``may_send``: the agent asked for it (``esimdesk reconcile``, the menu): an ambiguous order at a
+        vendor with an idempotency handle may be resent with that handle within ``RESEND_WINDOW``.
+        Sync and start-up pass False: they never send. One vendor's failure never stops the others.
+        """
         entries = await asyncio.to_thread(self.store.journal_unfinished, vendor)
         settled: list[JournalEntry] = []
         by_vendor: dict[str, list[JournalEntry]] = {}
@@ -159,15 +266,21 @@ class OrderService:
             if config is None:
                 settled.extend(items)  # no account on this desk: leave them as they are
                 continue
-            async with self.adapter_factory(config) as adapter:
-                for entry in items:
-                    try:
-                        await self._reconcile_one(adapter, entry)
-                    except OrderOutcome:
-                        pass
-                    except EsimdeskError as exc:
-                        log.info("reconcile %s: %s", entry.reference, exc)
-                    settled.append(await asyncio.to_thread(self.store.journal_get, entry.id))
+            try:
+                async with self.adapter_factory(config) as adapter:
+                    for entry in items:
+                        try:
+                            await self._reconcile_one(adapter, entry, may_send)
+                        except OrderOutcome:
+                            pass
+                        except EsimdeskError as exc:
+                            log.info("reconcile %s: %s", entry.reference, exc)
+                        except Exception:  # a bug or a damaged row must not stop the other entries
+                            log.exception("reconcile of %s failed unexpectedly", entry.reference)
+            except EsimdeskError as exc:  # e.g. the account's settings are incomplete
+                log.info("reconcile %s: %s", v, exc)
+            for entry in items:
+                settled.append(await asyncio.to_thread(self.store.journal_get, entry.id) or entry)
         return settled
 
     # --- steps -------------------------------------------------------------------------------
@@ -176,6 +289,29 @@ class OrderService:
         if config is None:
             raise ValidationError(f"no {vendor} account is configured on this desk")
         return config
+
+    async def _record(self, *, typed: bool, **kw) -> JournalEntry:
+        """The intent, durably in the journal before anything is sent; a desk that cannot write sends nothing."""
+        try:
+            def create() -> JournalEntry:
+                handle = vendor_handle(kw["reference"], self.store.desk_id(), typed)
+                return self.store.journal_create(handle=handle, **kw)
+
+            return await asyncio.to_thread(create)
+        except StoreError as exc:
+            raise OrderOutcome(f"{exc}. The order could not be recorded, so nothing was sent to {kw['vendor']} "
+                               "and nothing was charged.", None) from None
+
+    async def _unfinished_entry(self, reference: str) -> JournalEntry:
+        entry = await asyncio.to_thread(lambda: self.store.journal_get(reference=reference.strip()))
+        if entry is None:
+            raise ValidationError(f"no order with reference '{reference}' in this desk's journal")
+        if entry.state not in UNFINISHED:
+            raise ValidationError(f"order {entry.reference} is {entry.state.value}, not waiting for a decision; "
+                                  "nothing was changed")
+        if lease_is_live(entry) and entry.lease_owner != self.owner:
+            raise ValidationError(f"order {entry.reference} is being handled by another esimdesk window right now")
+        return entry
 
     async def _check_balance(self, adapter: VendorAdapter, cost: Decimal, currency: str | None) -> None:
         balance = await adapter.get_balance()
@@ -186,10 +322,15 @@ class OrderService:
             raise ValidationError(f"{adapter.name} balance is {money_str(balance.amount)} {balance.currency}, "
                                   f"this order costs {money_str(cost)} {currency or balance.currency}: top up the account first")
 
-    async def _send_and_settle(self, adapter: VendorAdapter, entry: JournalEntry) -> Order:
-        claimed = await asyncio.to_thread(lambda: self.store.journal_claim(
-            entry.id, self.owner, states=(OrderStatus.PENDING, OrderStatus.UNCERTAIN), lease_seconds=SEND_LEASE_S,
-            sending=True, steal_from=_dead_owner(entry)))
+    async def _send_and_settle(self, adapter: VendorAdapter, entry: JournalEntry, resends: int = 0) -> Order:
+        """Send once; an ambiguous answer gets ``resends`` settling tries (same handle, or a look-up)."""
+        try:
+            claimed = await asyncio.to_thread(lambda: self.store.journal_claim(
+                entry.id, self.owner, states=UNFINISHED, lease_seconds=SEND_LEASE_S, sending=True,
+                steal_from=_dead_owner(entry)))
+        except StoreError as exc:
+            raise OrderOutcome(f"{exc}. Nothing was sent to {adapter.name} and nothing was charged.",
+                               entry) from None
         if claimed is None:
             current = await asyncio.to_thread(self.store.journal_get, entry.id)
             raise OrderOutcome(f"order {entry.reference} is already being handled by another esimdesk window "
@@ -200,44 +341,57 @@ class OrderService:
         except DuplicateReference as exc:
             # The vendor has an order under this reference but will not say which: never FAILED, never resent.
             await self._finish(claimed, OrderStatus.UNCERTAIN, f"vendor already holds this reference: {exc}",
-                               error=str(exc))
+                               error=AWAITING_AGENT)
             raise OrderOutcome(
-                f"{exc}. {adapter.name} already has an order with reference {claimed.reference}, so it was placed "
-                "and paid, but its eSIMs are not known here: find it in the vendor's portal. Do NOT order again.",
+                f"{exc}. {adapter.name} already has an order with reference {claimed.vendor_handle}, so it was placed "
+                "and paid, but its eSIMs are not known here: find it in the vendor's portal and run "
+                f"'esimdesk reconcile --adopt {claimed.reference} ORDER_ID'. Do NOT order again.",
                 await self._get(claimed)) from None
         except VendorError as exc:
-            if isinstance(exc, VendorRejected) and not exc.maybe_sent:
-                # The vendor read the order and said no: nothing was charged.
+            if not_taken(exc):
                 await self._finish(claimed, OrderStatus.FAILED, f"vendor refused: {exc}", error=str(exc))
                 extra = await self._refresh_price(adapter, claimed) if isinstance(exc, PriceChanged) else ""
-                raise OrderOutcome(f"{exc}. Nothing was charged.{extra}", await self._get(claimed)) from None
-            if not exc.maybe_sent:
-                await self._finish(claimed, OrderStatus.FAILED, f"not accepted: {exc}", error=str(exc))
-                raise OrderOutcome(f"{exc}. {adapter.name} did not take the order; nothing was charged. "
-                                   "Try again in a moment.", await self._get(claimed)) from None
-            await self._finish(claimed, OrderStatus.UNCERTAIN, f"answer lost: {exc}", error=str(exc))
+                said = "Nothing was charged." if isinstance(exc, VendorRejected) else \
+                    f"{adapter.name} did not take the order; nothing was charged. Try again in a moment."
+                raise OrderOutcome(f"{exc}. {said}{extra}", await self._get(claimed)) from None
+            lost = await self._finish(claimed, OrderStatus.UNCERTAIN, f"answer lost: {exc}", error=str(exc))
+            if resends > 0:
+                pause = min(max(self.resend_pause, exc.retry_after or 0.0), 5.0)
+                await asyncio.sleep(pause)
+                if adapter.idempotent_orders:
+                    # The same handle again: the vendor answers with the first order if it took it.
+                    return await self._send_and_settle(adapter, lost, resends - 1)
+                found = await self._settle_uncertain(adapter, lost, may_send=False)
+                if found is not None:
+                    return found
             raise OrderOutcome(
                 f"{exc}. The order may have been placed and money may have been spent. Do NOT order again: "
-                f"run 'esimdesk reconcile' (reference {claimed.reference}) to settle it with {adapter.name}.",
-                await self._get(claimed)) from None
+                f"run 'esimdesk reconcile' in a minute (reference {claimed.reference}) to settle it with "
+                f"{adapter.name}.", await self._get(claimed)) from None
         return await self._after_accepted(adapter, claimed, order)
 
     async def _send(self, adapter: VendorAdapter, entry: JournalEntry) -> Order:
         if entry.kind == "topup":
             esim = await asyncio.to_thread(self.store.esim, entry.iccid, entry.vendor)
-            return await adapter.topup(entry.iccid, entry.plan_id, entry.reference, entry.unit_price,
+            return await adapter.topup(entry.iccid, entry.plan_id, entry.vendor_handle, entry.unit_price,
                                        vendor_ref=esim.vendor_ref if esim else None)
-        return await adapter.place_order(entry.plan_id, entry.quantity, entry.reference, entry.unit_price)
+        return await adapter.place_order(entry.plan_id, entry.quantity, entry.vendor_handle, entry.unit_price)
 
     async def _after_accepted(self, adapter: VendorAdapter, entry: JournalEntry, order: Order) -> Order:
         order = _with_entry(order, entry)
-        await asyncio.to_thread(self.store.upsert_orders, [order])
-        if order.status is OrderStatus.COMPLETED:
-            await self._finish(entry, OrderStatus.COMPLETED, f"{adapter.name} accepted as {order.order_id}, eSIMs ready",
-                               order_id=order.order_id)
-            return await self._stored(order)
-        entry = await self._finish(entry, OrderStatus.ALLOCATING, f"{adapter.name} accepted as {order.order_id}",
-                                   order_id=order.order_id, release=False)
+        try:
+            await asyncio.to_thread(self.store.upsert_orders, [order])
+            if order.status is OrderStatus.COMPLETED:
+                await self._finish(entry, OrderStatus.COMPLETED,
+                                   f"{adapter.name} accepted as {order.order_id}, eSIMs ready", order_id=order.order_id)
+                return await self._stored(order)
+            entry = await self._finish(entry, OrderStatus.ALLOCATING, f"{adapter.name} accepted as {order.order_id}",
+                                       order_id=order.order_id, release=False)
+        except StoreError as exc:
+            raise OrderOutcome(
+                f"{adapter.name} placed order {order.order_id} (reference {entry.vendor_handle}) and it is paid, but it "
+                f"is not recorded here: {exc}. Write the order id down; once the data folder is writable again run "
+                f"'esimdesk reconcile --adopt {entry.reference} {order.order_id}'. Do NOT order again.", None) from None
         return await self._poll(adapter, entry)
 
     async def _poll(self, adapter: VendorAdapter, entry: JournalEntry) -> Order:
@@ -248,7 +402,7 @@ class OrderService:
         waited = 0.0
         while True:
             try:
-                order = await adapter.get_order(entry.order_id, entry.reference)
+                order = await adapter.get_order(entry.order_id, entry.vendor_handle)
             except VendorError as exc:
                 log.info("poll %s: %s", entry.reference, exc)
                 order = None
@@ -270,7 +424,7 @@ class OrderService:
             await asyncio.sleep(self.poll_interval)
             waited += self.poll_interval
 
-    async def _reconcile_one(self, adapter: VendorAdapter, entry: JournalEntry) -> None:
+    async def _reconcile_one(self, adapter: VendorAdapter, entry: JournalEntry, may_send: bool) -> None:
         now = datetime.now(UTC)
         if entry.state is OrderStatus.ALLOCATING:
             claimed = await asyncio.to_thread(lambda: self.store.journal_claim(
@@ -282,54 +436,113 @@ class OrderService:
         if lease_is_live(entry) and entry.lease_owner != self.owner:
             return  # another window or process is working on it right now
         if entry.state is OrderStatus.PENDING and entry.attempts == 0:
+            # Recorded, never sent (the app stopped in between). Never sent from here: the agent may have
+            # ordered again by hand since. Past the grace period it is FAILED, never sent.
             if now - entry.created_at > NEVER_SENT_GRACE:
-                await self._finish(entry, OrderStatus.FAILED, "never sent and too old to send now")
-                return
-            # Recorded, never sent (the app stopped in between): send it now, as the agent asked.
-            await self._send_and_settle(adapter, entry)
+                await self._finish(entry, OrderStatus.FAILED, "never sent and too old to send now; nothing was charged")
+            elif entry.last_error != AWAITING_AGENT:
+                await self._note(entry, "recorded but never sent: 'esimdesk reconcile --resend' sends it, "
+                                        "'--abandon' drops it", error=AWAITING_AGENT)
             return
         # UNCERTAIN, or PENDING with an attempt made by a process that died: the vendor decides.
         if entry.state is OrderStatus.PENDING:
             entry = await self._finish(entry, OrderStatus.UNCERTAIN, "the sending process stopped before the answer")
-        await self._settle_uncertain(adapter, entry)
+        await self._settle_uncertain(adapter, entry, may_send)
 
-    async def _settle_uncertain(self, adapter: VendorAdapter, entry: JournalEntry) -> None:
-        """Ask the vendor what became of an order whose answer was lost, the safest way it allows."""
+    async def _settle_uncertain(self, adapter: VendorAdapter, entry: JournalEntry, may_send: bool) -> Order | None:
+        """Find out what became of an order whose answer was lost, the safest way the vendor allows.
+
+        Returns the order when it turned out placed (adopted or resent), else ``None`` (FAILED as not
+        placed, or left UNCERTAIN for the agent).
+        """
+        found = await self._look_up(adapter, entry)
+        if isinstance(found, Order):
+            return await self._adopt(adapter, entry, found, f"found at {adapter.name} under reference {entry.vendor_handle}")
+        if found == "absent":
+            await self._finish(entry, OrderStatus.FAILED,
+                               f"{adapter.name} has no order under reference {entry.vendor_handle}: not placed, "
+                               "nothing was charged", error="not placed")
+            return None
+        if isinstance(found, list):  # guessed candidates (an account without referenceId)
+            return await self._pick_candidate(adapter, entry, found)
         if adapter.idempotent_orders:
-            # The vendor treats a repeated reference as the same order (Roumio transactionId): resend.
-            await self._send_and_settle(adapter, entry)
-            return
+            sent = entry.first_sent_at or entry.created_at
+            if may_send and datetime.now(UTC) - sent <= self.resend_window:
+                # The vendor's own handle makes this harmless: it answers with the first order if it took it.
+                return await self._send_and_settle(adapter, entry, resends=1)
+            minutes = int(self.resend_window.total_seconds() // 60)
+            why = (f"the answer was lost over {minutes} minutes ago" if may_send else
+                   "sync never sends; 'esimdesk reconcile' resends it with the same handle")
+            await self._note(entry, f"{why}: the agent decides — 'esimdesk reconcile --resend {entry.reference}' "
+                                    f"(harmless: same handle), '--adopt {entry.reference} ORDER_ID' or "
+                                    f"'--abandon {entry.reference}'", error=AWAITING_AGENT)
+            return None
+        await self._note(entry, f"{adapter.name} offers no way to check this {entry.kind}; check the vendor's portal, "
+                                "then adopt or abandon it", error=AWAITING_AGENT)
+        return None
+
+    async def _look_up(self, adapter: VendorAdapter, entry: JournalEntry) -> Order | list[Order] | str | None:
+        """What the vendor (or the last sync) says about an entry whose answer was lost.
+
+        An ``Order`` (found), ``"absent"`` (the vendor knows our reference and has none), a list of
+        candidates (guessed by package and time), or ``None`` (no way to tell).
+        """
+        # The last sync may have seen the order carrying our handle (Roumio transactionId, Roamify referenceId).
+        known = await asyncio.to_thread(self.store.order_for_reference, entry.vendor, entry.reference, entry.kind)
+        if known is not None and known.order_id:
+            return known
+        quiet = _seconds_since(entry.last_sent_at or entry.created_at) >= self.settle_delay
+        by_reference = getattr(adapter, "order_by_reference", None)
+        if by_reference is not None:
+            try:
+                order = await by_reference(entry.vendor_handle, entry.kind)
+            except Unsupported:
+                pass  # the older API: guess below
+            except VendorError as exc:
+                log.info("look-up of %s: %s", entry.reference, exc)
+                return None
+            else:
+                if order is not None:
+                    return order
+                return "absent" if quiet else None
         finder = getattr(adapter, "find_orders", None)
-        if entry.kind == "order" and finder is not None:
-            # No handle (Roamify): look for it by package, quantity and time before anything else.
-            since = entry.created_at - timedelta(minutes=2)
-            candidates = await finder(entry.plan_id, entry.quantity, since)
+        if finder is not None:
+            sent_from = entry.first_sent_at or entry.created_at
+            sent_to = entry.last_sent_at or sent_from
+            try:
+                candidates = await finder(entry.plan_id, entry.quantity, sent_from, sent_to)
+            except VendorError as exc:
+                log.info("order list for %s: %s", entry.reference, exc)
+                return None
             taken = await asyncio.to_thread(self.store.journal_claimed_order_ids, adapter.name)
             free = [o for o in candidates if o.order_id not in taken]
-            if len(free) == 1:
-                await self._adopt(adapter, entry, free[0], "found in the vendor's order list (package, quantity, time)")
-            elif not free:
-                await self._send_and_settle(adapter, entry)
-            else:
-                ids = ", ".join(o.order_id or "?" for o in free)
-                await self._finish(entry, OrderStatus.UNCERTAIN,
-                                   f"{len(free)} matching orders at the vendor ({ids}); the agent must pick",
-                                   error="ambiguous match")
-            return
-        if entry.last_error != "cannot verify with the vendor":  # say it once, not at every reconcile
-            await self._finish(entry, OrderStatus.UNCERTAIN,
-                               f"{adapter.name} offers no way to check this {entry.kind}; check the vendor's portal",
-                               error="cannot verify with the vendor")
+            if free or quiet:
+                return free
+        return None
 
-    async def _adopt(self, adapter: VendorAdapter, entry: JournalEntry, order: Order, cause: str) -> None:
+    async def _pick_candidate(self, adapter: VendorAdapter, entry: JournalEntry, free: list[Order]) -> Order | None:
+        if len(free) == 1:
+            return await self._adopt(adapter, entry, free[0],
+                                     "the only matching order in the vendor's list (package, quantity, its clock)")
+        if not free:
+            await self._finish(entry, OrderStatus.FAILED,
+                               f"{adapter.name} lists no order of this package and quantity from the time it was "
+                               "sent (on its clock): not placed, nothing was charged", error="not placed")
+            return None
+        ids = tuple(o.order_id or "?" for o in free)
+        await self._note(entry, f"{len(free)} matching orders at {adapter.name} ({', '.join(ids)}): the agent picks "
+                                f"with 'esimdesk reconcile --adopt {entry.reference} ORDER_ID' or abandons it",
+                         error=AWAITING_AGENT, candidates=ids)
+        return None
+
+    async def _adopt(self, adapter: VendorAdapter, entry: JournalEntry, order: Order, cause: str) -> Order | None:
         claimed = await asyncio.to_thread(lambda: self.store.journal_claim(
-            entry.id, self.owner, states=(OrderStatus.UNCERTAIN, OrderStatus.PENDING), lease_seconds=SEND_LEASE_S,
-            steal_from=_dead_owner(entry)))
+            entry.id, self.owner, states=UNFINISHED, lease_seconds=SEND_LEASE_S, steal_from=_dead_owner(entry)))
         if claimed is None:
-            return
-        await asyncio.to_thread(self.store.journal_transition, entry.id, OrderStatus.UNCERTAIN, cause,
-                                order_id=order.order_id)
-        await self._after_accepted(adapter, await self._get(claimed), order)
+            return None
+        await asyncio.to_thread(lambda: self.store.journal_transition(
+            entry.id, OrderStatus.UNCERTAIN, cause, order_id=order.order_id, candidates=()))
+        return await self._after_accepted(adapter, await self._get(claimed), order)
 
     async def _refresh_price(self, adapter: VendorAdapter, entry: JournalEntry) -> str:
         """After a price error: fetch the vendor's current price, cache it, and say it."""
@@ -353,6 +566,15 @@ class OrderService:
             await asyncio.to_thread(self.store.journal_release, entry.id, self.owner)
         return updated
 
+    async def _note(self, entry: JournalEntry, cause: str, *, error: str | None = None,
+                    candidates: tuple[str, ...] | None = None) -> JournalEntry:
+        """Say why an entry stays where it is — once, not at every reconcile."""
+        events = await asyncio.to_thread(lambda: self.store.journal_audit(entry.id))
+        if events and events[-1].cause == cause and events[-1].to_state == entry.state.value:
+            return entry
+        return await asyncio.to_thread(lambda: self.store.journal_transition(
+            entry.id, entry.state, cause, error=error, candidates=candidates))
+
     async def _get(self, entry: JournalEntry) -> JournalEntry:
         return await asyncio.to_thread(self.store.journal_get, entry.id)
 
@@ -371,6 +593,10 @@ class OrderService:
                 return stored
         return Order(entry.vendor, entry.order_id, entry.reference, entry.state, entry.created_at,
                      entry.unit_price, entry.currency, kind=entry.kind)
+
+
+def _seconds_since(when: datetime) -> float:
+    return (datetime.now(UTC) - when).total_seconds()
 
 
 def _dead_owner(entry: JournalEntry) -> str | None:

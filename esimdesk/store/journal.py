@@ -1,5 +1,6 @@
 """Order-journal storage. Every change is a compare-and-set on the row, so two processes on one data
-folder (two windows, or the CLI beside the GUI) can never both send the same entry."""
+folder (two windows, or the CLI beside the GUI) can never both send the same entry. Journal writes are
+durable (checkpointed into the main file): the journal is the only record of some vendors' orders."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ def _entry(row: Any) -> JournalEntry:
         updated_at=R.from_iso(row["updated_at"]), attempts=row["attempts"], iccid=row["iccid"],
         unit_price=R.dec(row["unit_price"]), currency=row["currency"], order_id=row["order_id"],
         last_error=row["last_error"], lease_owner=row["lease_owner"], lease_until=row["lease_until"],
+        handle=row["handle"], first_sent_at=R.from_iso(row["first_sent_at"]),
+        last_sent_at=R.from_iso(row["last_sent_at"]),
+        candidates=tuple(c for c in (row["candidates"] or "").split(",") if c),
     )
 
 
@@ -28,16 +32,19 @@ class JournalMixin:
     """Mixed into SqliteStore (needs ``conn`` and ``transaction``)."""
 
     def journal_create(self, *, vendor: str, kind: str, reference: str, plan_id: str, quantity: int,
-                       unit_price: Decimal | None, currency: str | None, iccid: str | None = None) -> JournalEntry:
+                       unit_price: Decimal | None, currency: str | None, iccid: str | None = None,
+                       handle: str | None = None) -> JournalEntry:
         """Record the intent (state PENDING) and its order row, committed before any vendor call."""
         now = datetime.now(UTC).isoformat()
-        with self.transaction() as conn:
-            if conn.execute("SELECT 1 FROM journal WHERE reference = ?", (reference,)).fetchone():
+        handle = handle or reference
+        with self.transaction(durable=True) as conn:
+            if conn.execute("SELECT 1 FROM journal WHERE reference = ? OR (vendor = ? AND handle = ?)",
+                            (reference, vendor, handle)).fetchone():
                 raise ValidationError(f"reference '{reference}' was already used for an order; choose another")
             jid = conn.execute(
-                """INSERT INTO journal (vendor, kind, reference, plan_id, quantity, iccid, unit_price, currency, state,
-                       created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?)""",
-                (vendor, kind, reference, plan_id, quantity, iccid,
+                """INSERT INTO journal (vendor, kind, reference, handle, plan_id, quantity, iccid, unit_price, currency,
+                       state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?)""",
+                (vendor, kind, reference, handle, plan_id, quantity, iccid,
                  str(unit_price) if unit_price is not None else None, currency, now, now),
             ).lastrowid
             conn.execute("INSERT INTO journal_events VALUES (?, ?, NULL, 'PENDING', ?)",
@@ -56,8 +63,17 @@ class JournalMixin:
         if jid is not None:
             row = self.conn.execute("SELECT * FROM journal WHERE id = ?", (jid,)).fetchone()
         else:
-            row = self.conn.execute("SELECT * FROM journal WHERE reference = ?", (reference,)).fetchone()
+            # The agent may give the reference they typed or the handle the vendor shows.
+            row = self.conn.execute("SELECT * FROM journal WHERE reference = ? OR handle = ? ORDER BY reference = ? DESC",
+                                    (reference, reference, reference)).fetchone()
         return _entry(row) if row else None
+
+    def journal_by_order_id(self, vendor: str, order_id: str) -> JournalEntry | None:
+        row = self.conn.execute("SELECT * FROM journal WHERE vendor = ? AND order_id = ?", (vendor, order_id)).fetchone()
+        return _entry(row) if row else None
+
+    def desk_id(self) -> str:
+        return self.conn.execute("SELECT value FROM meta WHERE key = 'desk_id'").fetchone()[0]
 
     def journal_unfinished(self, vendor: str | None = None) -> list[JournalEntry]:
         states = [s.value for s in UNFINISHED]
@@ -77,13 +93,16 @@ class JournalMixin:
         request may have reached the vendor, whatever happens to this process next.
         """
         now = time.time()
+        iso = datetime.now(UTC).isoformat()
+        sent = iso if sending else None
         st = [s.value for s in states]
-        with self.transaction() as conn:
+        with self.transaction(durable=sending) as conn:
             cur = conn.execute(
-                f"""UPDATE journal SET lease_owner = ?, lease_until = ?, attempts = attempts + ?, updated_at = ?
+                f"""UPDATE journal SET lease_owner = ?, lease_until = ?, attempts = attempts + ?, updated_at = ?,
+                        first_sent_at = coalesce(first_sent_at, ?), last_sent_at = coalesce(?, last_sent_at)
                     WHERE id = ? AND state IN ({','.join('?' * len(st))})
                       AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ? OR lease_owner = ?)""",
-                (owner, now + lease_seconds, 1 if sending else 0, datetime.now(UTC).isoformat(), jid, *st, owner, now,
+                (owner, now + lease_seconds, 1 if sending else 0, iso, sent, sent, jid, *st, owner, now,
                  steal_from),
             )
             if cur.rowcount != 1:
@@ -97,18 +116,27 @@ class JournalMixin:
 
     def journal_transition(self, jid: int, to_state: OrderStatus, cause: str, *, owner: str | None = None,
                            order_id: str | None = None, error: str | None = None,
-                           unit_price: Decimal | None = None) -> JournalEntry:
-        """Move the entry and record why, in one transaction; the order row follows the entry."""
+                           unit_price: Decimal | None = None,
+                           candidates: tuple[str, ...] | None = None) -> JournalEntry:
+        """Move the entry and record why, in one transaction; the order row follows the entry.
+
+        Giving the entry a vendor order id that a row of its own already carries (sync imported the
+        order before the entry learnt its id) merges that row into the entry's: one row per vendor order.
+        """
         now = datetime.now(UTC).isoformat()
-        with self.transaction() as conn:
+        with self.transaction(durable=True) as conn:
             row = conn.execute("SELECT state, reference, vendor, kind, lease_owner FROM journal WHERE id = ?",
                                (jid,)).fetchone()
             if owner is not None and row["lease_owner"] not in (None, owner):
                 raise RuntimeError(f"journal entry {jid} is held by another process")
+            if order_id is not None:
+                merge_order_rows(conn, row["vendor"], order_id, row["reference"], row["kind"])
             conn.execute(
                 """UPDATE journal SET state = ?, order_id = coalesce(?, order_id), last_error = ?,
-                       unit_price = coalesce(?, unit_price), updated_at = ? WHERE id = ?""",
-                (to_state.value, order_id, error, str(unit_price) if unit_price is not None else None, now, jid),
+                       unit_price = coalesce(?, unit_price), updated_at = ?,
+                       candidates = coalesce(?, candidates) WHERE id = ?""",
+                (to_state.value, order_id, error, str(unit_price) if unit_price is not None else None, now,
+                 ",".join(candidates) if candidates is not None else None, jid),
             )
             conn.execute("INSERT INTO journal_events VALUES (?, ?, ?, ?, ?)", (jid, now, row["state"], to_state.value, cause))
             conn.execute(
@@ -128,6 +156,36 @@ class JournalMixin:
         rows = self.conn.execute("SELECT * FROM journal_events WHERE journal_id = ? ORDER BY rowid", (jid,)).fetchall()
         return [JournalEvent(R.from_iso(r["at"]), r["from_state"], r["to_state"], r["cause"]) for r in rows]
 
+    def journal_handles(self, vendor: str, handles: list[str]) -> dict[str, str]:
+        """handle -> the journal's reference, for vendor listings that carry our handle."""
+        out: dict[str, str] = {}
+        for i in range(0, len(handles), 500):
+            chunk = handles[i:i + 500]
+            q = f"SELECT handle, reference FROM journal WHERE vendor = ? AND handle IN ({','.join('?' * len(chunk))})"
+            out.update(dict(self.conn.execute(q, (vendor, *chunk)).fetchall()))
+        return out
+
     def journal_claimed_order_ids(self, vendor: str) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT order_id FROM journal WHERE vendor = ? AND order_id IS NOT NULL",
                                                 (vendor,))}
+
+
+def merge_order_rows(conn: Any, vendor: str, order_id: str, reference: str, kind: str) -> None:
+    """Make the journal's order row (vendor, reference, kind) the only row of vendor order ``order_id``.
+
+    A row sync imported on its own (the vendor's listing carried no reference we knew) is folded in:
+    its agent note and first-seen time are kept, it is deleted, and its eSIMs already point at the
+    order id. Runs inside the caller's transaction.
+    """
+    mine = conn.execute("SELECT id FROM orders WHERE vendor = ? AND reference = ? AND kind = ?",
+                        (vendor, reference, kind)).fetchone()
+    other = conn.execute("SELECT id, note, created_at, raw, total, currency FROM orders WHERE vendor = ? AND order_id = ?",
+                         (vendor, order_id)).fetchone()
+    if mine is None or other is None or other["id"] == mine["id"]:
+        return
+    conn.execute("DELETE FROM orders WHERE id = ?", (other["id"],))
+    conn.execute(
+        """UPDATE orders SET note = coalesce(note, ?), created_at = min(created_at, ?), raw = coalesce(raw, ?),
+               total = coalesce(total, ?), currency = coalesce(currency, ?) WHERE id = ?""",
+        (other["note"], other["created_at"], other["raw"], other["total"], other["currency"], mine["id"]),
+    )

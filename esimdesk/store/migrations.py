@@ -140,7 +140,27 @@ def _v2() -> str:
     return sql
 
 
-MIGRATIONS: list[Callable[[], str]] = [_v1, _v2]
+def _v3() -> str:
+    """Money safety: the handle each vendor is sent (unique to this desk), when an entry was first sent,
+    and the vendor orders that might be a lost one; a random desk id made once per data folder."""
+    return (
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta VALUES ('desk_id', lower(hex(randomblob(3))));
+        ALTER TABLE journal ADD COLUMN handle TEXT;
+        UPDATE journal SET handle = reference;
+        CREATE UNIQUE INDEX journal_vendor_handle ON journal (vendor, handle);
+        CREATE INDEX journal_order_id ON journal (vendor, order_id);
+        ALTER TABLE journal ADD COLUMN first_sent_at TEXT;
+        UPDATE journal SET first_sent_at = updated_at WHERE attempts > 0;
+        ALTER TABLE journal ADD COLUMN last_sent_at TEXT;
+        UPDATE journal SET last_sent_at = first_sent_at;
+        ALTER TABLE journal ADD COLUMN candidates TEXT;   -- vendor order ids, comma-separated
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[], str]] = [_v1, _v2, _v3]
 LATEST = len(MIGRATIONS)
 
 

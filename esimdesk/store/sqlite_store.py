@@ -17,7 +17,8 @@ from typing import Any
 
 import sqlite_utils
 
-from esimdesk.domain import Balance, Esim, Event, Order, OrderStatus, Plan, Usage
+from esimdesk.domain import Balance, Esim, Event, Order, OrderStatus, Plan, StoreError, Usage
+from esimdesk.store import integrity
 from esimdesk.store import rows as R
 from esimdesk.store.journal import JournalMixin, merge_order_rows
 from esimdesk.store.migrations import migrate
@@ -34,6 +35,8 @@ class SqliteStore(JournalMixin):
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self._local = threading.local()
+        # An existing file that is empty, no database or damaged is refused in words; a missing one is a new desk.
+        self.opened_as = integrity.ensure_usable(self.path)
         conn = self.conn  # opens and migrates on first use
         self.schema_version = conn.execute("PRAGMA user_version").fetchone()[0]
 
@@ -42,15 +45,27 @@ class SqliteStore(JournalMixin):
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA cache_size=-65536")  # 64 MB: random-ICCID index inserts stay in memory
-            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            migrate(conn)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise integrity.os_error(exc, self.path.parent, f"create the data folder {self.path.parent}") from exc
+            conn = None
+            try:
+                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+                conn.row_factory = sqlite3.Row
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes
+                conn.execute("PRAGMA foreign_keys=ON")
+                conn.execute("PRAGMA cache_size=-65536")  # 64 MB: random-ICCID index inserts stay in memory
+                conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                migrate(conn)
+            except BaseException as exc:
+                if conn is not None:
+                    conn.close()
+                mapped = integrity.as_store_error(exc, self.path, "open") if isinstance(exc, sqlite3.Error) else None
+                if mapped is None:
+                    raise
+                raise mapped from exc
             self._local.conn = conn
             self._local.db = sqlite_utils.Database(conn)
         return conn
@@ -68,18 +83,67 @@ class SqliteStore(JournalMixin):
 
     @contextmanager
     def transaction(self, immediate: bool = True, durable: bool = False):
+        """One transaction: committed when the block ends, rolled back when it raises.
+
+        A full disk, a read-only file or folder, an I/O error or a damaged file raise ``StoreError`` in
+        words (the SQLite error chained as its cause); the transaction is then rolled back, nothing written.
+
+        ``durable``: after COMMIT, copy the write-ahead log into the main file and sync it
+        (``wal_checkpoint(FULL)``), so the write survives a crash even when the ``-wal`` file is lost
+        afterwards (deleted by a cleaner, left behind by a copy). It costs one checkpoint — a few ms —
+        so it is for the order journal, not for sync. If the checkpoint fails with a storage error the
+        write IS committed (in the log) but ``StoreError(reason="not-durable")`` is raised, so a caller
+        that needs the guarantee does not go on as if it held; if another connection's long read keeps the
+        checkpoint from finishing within the busy timeout, a warning is logged and the write stays in the log.
+        """
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        try:
+            conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        except sqlite3.Error as exc:
+            mapped = integrity.as_store_error(exc, self.path)
+            if mapped is None:
+                raise
+            raise mapped from exc
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
+        except BaseException as exc:
+            if conn.in_transaction:  # SQLite may have rolled back already (disk full)
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # the original error says more
+            mapped = integrity.as_store_error(exc, self.path) if isinstance(exc, sqlite3.Error) else None
+            if mapped is not None:
+                raise mapped from exc
             raise
-        else:
+        try:
             conn.execute("COMMIT")
-            if durable:
-                # Into the main file now: a -wal deleted after a crash must not take the journal with it.
-                conn.execute("PRAGMA wal_checkpoint(FULL)")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            mapped = integrity.as_store_error(exc, self.path)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        if durable:
+            self._checkpoint(conn)
+
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        """Everything committed so far into the main file, synced: a lost ``-wal`` loses none of it."""
+        try:
+            busy, log_frames, copied = conn.execute("PRAGMA wal_checkpoint(FULL)").fetchone()
+        except sqlite3.Error as exc:
+            mapped = integrity.as_store_error(exc, self.path)
+            if mapped is None:
+                raise
+            raise StoreError(f"{mapped}; the change was saved in the write-ahead log but not yet in the data file "
+                             "itself", path=str(self.path), reason="not-durable") from exc
+        if busy or copied < log_frames:
+            import logging
+
+            logging.getLogger(__name__).warning(
+                "the data file %s is busy: a committed change stays in its write-ahead log until the next checkpoint",
+                self.path)
 
     def _all(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
         return [dict(r) for r in self.conn.execute(sql, tuple(params)).fetchall()]
@@ -250,8 +314,11 @@ class SqliteStore(JournalMixin):
 
     def save_balance(self, balance: Balance) -> None:
         observed = R.iso(balance.observed_at) or now_iso()
-        self.db["balances"].upsert({"vendor": balance.vendor, "amount": str(balance.amount),
-                                    "currency": balance.currency, "observed_at": observed}, pk="vendor")
+        with self.transaction() as conn:  # through transaction(): a full disk is words, not a traceback
+            conn.execute("INSERT INTO balances (vendor, amount, currency, observed_at) VALUES (?, ?, ?, ?) "
+                         "ON CONFLICT (vendor) DO UPDATE SET amount=excluded.amount, currency=excluded.currency, "
+                         "observed_at=excluded.observed_at",
+                         (balance.vendor, str(balance.amount), balance.currency, observed))
 
     def add_events(self, events: list[Event]) -> int:
         with self.transaction() as conn:

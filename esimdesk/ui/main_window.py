@@ -57,6 +57,9 @@ class MainWindow(QMainWindow):
         self.catalog.orderRequested.connect(self._order_dialog)
         self.fleet.topupRequested.connect(lambda esim: asyncio.ensure_future(self._topup_dialog(esim)))
         self.fleet.noteRequested.connect(self._note_dialog)
+        self.orders.adoptRequested.connect(self._adopt_dialog)
+        self.orders.resendRequested.connect(self._resend_dialog)
+        self.orders.abandonRequested.connect(self._abandon_dialog)
         self._build_menus()
         self._build_status(demo)
         self._sync_task: asyncio.Task | None = None
@@ -70,7 +73,7 @@ class MainWindow(QMainWindow):
         self.sync_action.triggered.connect(self.start_sync)
         file_menu.addAction(self.sync_action)
         self.reconcile_action = QAction("&Reconcile unfinished orders", self)
-        self.reconcile_action.triggered.connect(lambda: asyncio.ensure_future(self.reconcile()))
+        self.reconcile_action.triggered.connect(lambda: asyncio.ensure_future(self.reconcile(may_send=True)))
         file_menu.addAction(self.reconcile_action)
         self.accounts_action = QAction("&Accounts…", self)
         self.accounts_action.triggered.connect(self._accounts_dialog)
@@ -151,6 +154,9 @@ class MainWindow(QMainWindow):
             status.showMessage("Sync finished" + (f" — failed: {'; '.join(failed)}" if failed else ""))
         except asyncio.CancelledError:
             status.showMessage("Sync cancelled; the cache keeps what was already fetched")
+        except Exception as exc:  # never leave the window saying "Syncing…" over a swallowed error
+            log.exception("sync failed")
+            status.showMessage(f"Sync failed: {exc}")
         finally:
             self.progress.hide()
             self.cancel_button.hide()
@@ -160,11 +166,13 @@ class MainWindow(QMainWindow):
         self.syncFinished.emit(results)
         return results
 
-    async def reconcile(self) -> None:
+    async def reconcile(self, may_send: bool = False) -> None:
+        """At start-up only asks the vendors; from the menu (the agent's word) may resend with a handle."""
         try:
-            entries = await self.desk.reconcile()
-        except EsimdeskError as exc:
-            self.statusBar().showMessage(f"Reconciliation: {exc}")
+            entries = await self.desk.reconcile(may_send=may_send)
+        except Exception as exc:
+            log.exception("reconciliation failed")
+            self.statusBar().showMessage(f"Reconciliation failed: {exc}")
             return
         open_ = [e for e in entries if e.state.value in ("PENDING", "ALLOCATING", "UNCERTAIN")]
         if open_:
@@ -201,7 +209,9 @@ class MainWindow(QMainWindow):
         status = self.statusBar()
         try:
             order = await start(lambda p: status.showMessage(f"{p.reference}: {p.message}"))
-        except EsimdeskError as exc:
+        except Exception as exc:
+            if not isinstance(exc, EsimdeskError):
+                log.exception("order failed unexpectedly")
             status.showMessage(str(exc))
             self.orderFailed.emit(str(exc))
             self.orders.reload()
@@ -238,6 +248,51 @@ class MainWindow(QMainWindow):
         return await self._run_order(
             lambda progress: self.desk.topup(esim.vendor, esim.iccid, plan_id, progress=progress),
             lambda order: f"Top-up {order.reference} done for {esim.iccid}")
+
+    # --- the agent's decisions on a lost answer -----------------------------------------------
+    def _adopt_dialog(self, entry) -> None:
+        prompt = (f"Which {entry.vendor} order is reference {entry.reference}?\n"
+                  "Check the vendor's portal; the order is confirmed with the vendor before it is adopted.")
+        if entry.candidates:
+            order_id, ok = QInputDialog.getItem(self, "Adopt vendor order", prompt, list(entry.candidates), 0, True)
+        else:
+            order_id, ok = QInputDialog.getText(self, "Adopt vendor order", prompt)
+        if ok and order_id.strip():
+            asyncio.ensure_future(self.adopt(entry, order_id.strip()))
+
+    async def adopt(self, entry, order_id: str) -> Order | None:
+        return await self._run_order(lambda progress: self.desk.adopt(entry.reference, order_id, progress=progress),
+                                     lambda order: f"Order {order.order_id} adopted as {entry.reference}")
+
+    def _resend_dialog(self, entry) -> None:
+        answer = QMessageBox.question(
+            self, "Send again",
+            f"Send {entry.quantity} × {entry.plan_id} to {entry.vendor} again (reference {entry.reference})?\n"
+            "Where the vendor keeps a handle it answers with the first order if it already took it; "
+            "otherwise this may place and charge a second order.")
+        if answer == QMessageBox.StandardButton.Yes:
+            asyncio.ensure_future(self.resend(entry))
+
+    async def resend(self, entry) -> Order | None:
+        return await self._run_order(lambda progress: self.desk.resend(entry.reference, progress=progress),
+                                     lambda order: f"Order {order.order_id} completed ({entry.reference})")
+
+    def _abandon_dialog(self, entry) -> None:
+        answer = QMessageBox.question(
+            self, "Abandon order",
+            f"Stop settling {entry.reference} and record it as not placed?\n"
+            "If the vendor did place it, the next sync shows it as an order no entry claims.")
+        if answer == QMessageBox.StandardButton.Yes:
+            asyncio.ensure_future(self.abandon(entry))
+
+    async def abandon(self, entry) -> None:
+        try:
+            await self.desk.abandon(entry.reference)
+        except Exception as exc:
+            self.statusBar().showMessage(str(exc))
+        else:
+            self.statusBar().showMessage(f"{entry.reference} abandoned")
+        self.orders.reload()
 
     def _note_dialog(self, esim) -> None:
         text, ok = QInputDialog.getText(self, "Note", f"Note for {esim.iccid} (e.g. the customer's name):")

@@ -186,6 +186,11 @@ class CatalogTab(ListingTab):
 
 
 class OrdersTab(ListingTab):
+    # The agent's decisions on an order whose answer was lost (UNCERTAIN, or recorded and never sent).
+    adoptRequested = Signal(object)  # JournalEntry
+    resendRequested = Signal(object)  # JournalEntry
+    abandonRequested = Signal(object)  # JournalEntry
+
     def __init__(self, desk, parent=None):
         columns = [
             Column("Created (UTC)", lambda o: when_text(o.created_at), key=lambda o: o.created_at),
@@ -205,6 +210,23 @@ class OrdersTab(ListingTab):
         self.history = QPlainTextEdit()
         self.history.setReadOnly(True)
         self.detail_layout.addWidget(self.info)
+        self.decision = QWidget()
+        row = QHBoxLayout(self.decision)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.adopt_button = QPushButton("Adopt vendor order…")
+        self.adopt_button.setToolTip("This order's answer was lost: name the vendor's order that is this one")
+        self.resend_button = QPushButton("Send again")
+        self.resend_button.setToolTip("Send it again (with the same handle where the vendor has one)")
+        self.abandon_button = QPushButton("Abandon")
+        self.abandon_button.setToolTip("It was not placed or is not wanted: stop settling it")
+        for button in (self.adopt_button, self.resend_button, self.abandon_button):
+            row.addWidget(button)
+        self.adopt_button.clicked.connect(lambda: self._decide(self.adoptRequested))
+        self.resend_button.clicked.connect(lambda: self._decide(self.resendRequested))
+        self.abandon_button.clicked.connect(lambda: self._decide(self.abandonRequested))
+        self.decision.hide()
+        self.entry = None  # the selected order's journal entry, when it waits for the agent
+        self.detail_layout.addWidget(self.decision)
         self.detail_layout.addWidget(QLabel("History"))
         self.detail_layout.addWidget(self.history, 1)
         self.sort_by(0, Qt.SortOrder.DescendingOrder)  # newest first
@@ -216,9 +238,22 @@ class OrdersTab(ListingTab):
         esims = "<br>".join(f"<code>{e.iccid}</code>" for e in order.esims[:20])
         self.info.setText(f"<b>{order.vendor} {order.kind} {order.order_id or '(not confirmed)'}</b><br>"
                           f"Status: <b>{order.status.value}</b><br>Reference: {order.reference or '—'}<br>{esims}")
+        self.decision.hide()
+        self.entry = None
         asyncio.ensure_future(self._history(order))
 
+    def _decide(self, signal) -> None:
+        if self.entry is not None:
+            signal.emit(self.entry)
+
     async def _history(self, order: Order) -> None:
+        entry = await self.desk.journal_entry(order.reference)
+        if entry is not None and entry.state.value in ("PENDING", "UNCERTAIN"):
+            self.entry = entry
+            self.decision.show()
+            if entry.candidates:
+                self.info.setText(self.info.text() + "<br>Possible vendor orders: "
+                                  + ", ".join(f"<code>{html.escape(c)}</code>" for c in entry.candidates))
         events = await self.desk.order_history(order.reference)
         self.history.setPlainText("\n".join(
             f"{when_text(e.at)}  {e.from_state or '—'} → {e.to_state}: {e.cause}" for e in events)

@@ -15,6 +15,7 @@ import random
 import re
 import threading
 import urllib.parse
+import weakref
 from collections.abc import Callable, Iterable
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -155,6 +156,19 @@ def _retry_after_seconds(value: str | None) -> float | None:
         return None
 
 
+_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, AsyncLimiter]] = weakref.WeakKeyDictionary()
+
+
+def _shared_limiter(vendor: str, base_url: str, rate: tuple[float, float]) -> AsyncLimiter:
+    """One limiter per vendor account and event loop: every adapter the process opens (an order, the
+    reconcile after it, a sync) counts against the same budget, as the vendor counts them."""
+    per_loop = _limiters.setdefault(asyncio.get_running_loop(), {})
+    key = (vendor, base_url, rate)
+    if key not in per_loop:
+        per_loop[key] = AsyncLimiter(rate[0], rate[1])
+    return per_loop[key]
+
+
 class VendorHttp:
     """An ``httpx.AsyncClient`` for one vendor plus the rules above.
 
@@ -181,7 +195,8 @@ class VendorHttp:
         self.retries = retries
         self.backoff = backoff
         self.max_backoff = max_backoff
-        self.limiter = AsyncLimiter(rate[0], rate[1]) if rate else None
+        self.rate = rate
+        self.limiter: AsyncLimiter | None = None  # an explicit one (tests); else the process-wide one for rate
         self.clock_offset: float | None = None  # seconds the vendor's clock is ahead of ours (last answer)
         register_secrets(secrets)
         self.client = httpx.AsyncClient(
@@ -245,8 +260,10 @@ class VendorHttp:
                 await asyncio.sleep(delay)
 
     async def _once(self, method, endpoint, idempotent, json_body, params, data, files, headers, timeout) -> Any:
-        if self.limiter is not None:
-            await self.limiter.acquire()
+        limiter = self.limiter or (_shared_limiter(self.vendor, str(self.client.base_url), self.rate)
+                                   if self.rate is not None else None)
+        if limiter is not None:
+            await limiter.acquire()
         kwargs: dict[str, Any] = {"params": params, "headers": headers}
         if json_body is not None:
             kwargs["json"] = json_body

@@ -1,7 +1,11 @@
-"""Roamify adapter: orders, top-ups and order look-ups (all the document describes).
+"""Roamify adapter: orders, top-ups and order look-ups.
 
-Roamify has no plan list and no idempotency handle (see NOTES.md): the catalog is derived from past
-orders (``plans_from_orders``) and a lost order answer is settled with ``find_orders``.
+Roamify's current API takes our ``referenceId`` on orders and top-ups and finds an order by it
+(roamify-more.md §4); it does not promise to refuse a reused one, so it is a look-up handle, not an
+idempotency handle: a lost answer is settled with ``order_by_reference``. An account on the older
+API (roamify.md: no referenceId) falls back to ``find_orders`` — package, quantity and time measured
+on Roamify's own clock. Roamify has no plan list in the older document: the catalog is derived from
+past orders (``plans_from_orders``).
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import AsyncIterator, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
@@ -24,6 +28,7 @@ from esimdesk.domain import (
     OrderLine,
     OrderStatus,
     Plan,
+    Unsupported,
     VendorConfig,
     VendorRejected,
 )
@@ -46,6 +51,8 @@ UNKNOWN_STATUS = OrderStatus.UNCERTAIN
 
 # The document shows no paging on GET /api/esim/orders, only ``limit``: ask for plenty at once.
 LIST_LIMIT = 1000
+CLOCK_SLACK_S = 5  # Date and createdAt are whole seconds
+IN_FLIGHT_S = 90  # a request may reach Roamify this long after we sent it (timeouts, retries by proxies)
 
 REGION_SLUGS = {
     "global": "global",
@@ -178,6 +185,10 @@ def parse_order(data: Any, reference: str | None = None, kind: str = "order") ->
         entry[2] = item.get("package") if isinstance(item.get("package"), str) else None
     lines = [OrderLine(pid, qty, price, name) for pid, (qty, price, name) in grouped.items()]
     status = data.get("status")
+    # The current API echoes our referenceId (null or "" when none was sent); the older one has no such key.
+    echoed = data.get("referenceId")
+    if isinstance(echoed, str) and echoed:
+        reference = echoed
     currency = data.get("currency")
     return Order(
         vendor=VENDOR,
@@ -264,12 +275,13 @@ class RoamifyAdapter(VendorAdapter):
         {Capability.ORDER, Capability.ORDER_STATUS, Capability.LIST_ORDERS, Capability.TOPUP}
     )
     max_quantity_per_line = None
-    idempotent_orders = False  # no handle: a lost answer is settled with find_orders
+    idempotent_orders = False  # referenceId finds an order but does not stop a second one
     # No plan list (NOTES): the catalog is the packages seen in past orders.
     plans_from_orders = staticmethod(plans_from_orders)
 
     def __init__(self, config: VendorConfig, *, timeout: float = 20.0, transport=None):
         super().__init__(config, timeout=timeout, transport=transport)
+        self._reference_ids: bool | None = None
         self.http = VendorHttp(
             VENDOR,
             config.base_url or self.default_url,
@@ -295,10 +307,49 @@ class RoamifyAdapter(VendorAdapter):
     async def place_order(
         self, plan_id: str, quantity: int, reference: str, unit_price: Decimal | None = None
     ) -> Order:
-        # ``reference`` is not sent (Roamify takes no handle) but stays on the Order for reconciliation.
-        body = {"items": [{"packageId": plan_id, "quantity": quantity}]}
+        # referenceId: the desk's handle, to find the order by after a lost answer (an older API ignores it).
+        body = {"items": [{"packageId": plan_id, "quantity": quantity}], "referenceId": reference}
         data = await self._call("POST", "api/esim/order", idempotent=False, json_body=body)
         return _parsed_write(data, reference, "order")
+
+    async def order_by_reference(self, reference: str, kind: str = "order") -> Order | None:
+        """The order Roamify holds under our ``referenceId``; ``None`` when Roamify says it has none.
+
+        Raises ``Unsupported`` when the answer cannot settle it: an account on the older API, which
+        neither stores nor looks up referenceId (it asks for an orderId, or answers an order without
+        our reference).
+        """
+        try:
+            data = await self._call("GET", "api/esim/order", idempotent=True, params={"referenceId": reference})
+        except NotFound:
+            # "Not found" means "not placed" only from an API that knows referenceId.
+            if await self._knows_reference_ids():
+                return None
+            raise Unsupported(VENDOR, "look an order up by referenceId") from None
+        except VendorRejected as err:
+            if err.http_status == 400:  # the older API: "orderId is required"
+                raise Unsupported(VENDOR, "look an order up by referenceId") from None
+            raise
+        if not isinstance(data, dict) or data.get("referenceId") != reference:
+            raise Unsupported(VENDOR, "look an order up by referenceId")
+        return parse_order(data, reference, kind)
+
+    async def _knows_reference_ids(self) -> bool:
+        """Whether this account's API stores referenceId: its order listing carries the key."""
+        if self._reference_ids is None:
+            data = await self._call("GET", "api/esim/orders", idempotent=True, params={"limit": 5})
+            orders = data.get("orders") if isinstance(data, dict) else None
+            if not isinstance(orders, list):
+                raise MalformedResponse(VENDOR, "api/esim/orders", "no orders array")
+            if not orders:
+                return True  # no order at all: nothing can have been placed, whatever the API knows
+            self._reference_ids = any(isinstance(o, dict) and "referenceId" in o for o in orders)
+        return self._reference_ids
+
+    @property
+    def clock_offset(self) -> float | None:
+        """Seconds Roamify's clock is ahead of this desk's, from its last answer's Date header."""
+        return self.http.clock_offset
 
     async def get_order(self, order_id: str | None, reference: str | None = None) -> Order:
         if not order_id:
@@ -317,15 +368,24 @@ class RoamifyAdapter(VendorAdapter):
         # One page: the document shows no paging, so a large limit is the best we can do.
         yield await self.list_orders()
 
-    async def find_orders(self, package_id: str, quantity: int, since: datetime) -> list[Order]:
-        """Orders of ``quantity`` × ``package_id`` created at or after ``since`` (newest first)."""
-        # createdAt is whole seconds: compare at that precision so an order sent right after ``since``
-        # is not missed.
-        floor = since.replace(microsecond=0)
+    async def find_orders(
+        self, package_id: str, quantity: int, sent_from: datetime, sent_to: datetime
+    ) -> list[Order]:
+        """Orders of ``quantity`` × ``package_id`` that Roamify created while our request could have been
+        in flight: ``sent_from``..``sent_to`` (this desk's clock) moved onto Roamify's clock with the
+        offset its ``Date`` header gives, so a desk clock minutes off finds the right orders."""
+        orders = await self.list_orders()  # its answer's Date header measures the offset
+        offset = timedelta(seconds=self.http.clock_offset or 0.0)
+        # createdAt and Date are whole seconds: a little slack before; after, the longest a request
+        # can take to reach Roamify and be booked (our timeout) plus slack.
+        lo = sent_from + offset - timedelta(seconds=CLOCK_SLACK_S)
+        hi = sent_to + offset + timedelta(seconds=IN_FLIGHT_S)
         out = []
-        for order in await self.list_orders():
-            if order.created_at < floor:
+        for order in orders:
+            if not lo <= order.created_at <= hi:
                 continue
+            if (order.raw or {}).get("referenceId"):
+                continue  # carries someone's reference: not a lost answer of an unreferenced order
             if (
                 len(order.lines) == 1
                 and order.lines[0].plan_id == package_id
@@ -342,6 +402,6 @@ class RoamifyAdapter(VendorAdapter):
         price: Decimal | None = None,
         vendor_ref: str | None = None,
     ) -> Order:
-        body = {"iccid": iccid, "packageId": plan_id}
+        body = {"iccid": iccid, "packageId": plan_id, "referenceId": reference}
         data = await self._call("POST", "api/esim/order/topup", idempotent=False, json_body=body)
         return _parsed_write(data, reference, "topup")

@@ -21,7 +21,8 @@ def desk(tmp_path):
     with SandboxServer(SandboxConfig(seed=11, allocation_delay=0.3), vendors=ORDERING_VENDORS) as server:
         store = open_store(tmp_path)
         accounts = accounts_for(server, tmp_path)
-        service = OrderService(store, accounts, short_factory(1.5), poll_interval=0.1, allocation_deadline=15)
+        service = OrderService(store, accounts, short_factory(1.5), poll_interval=0.1, allocation_deadline=15,
+                               settle_delay=0, resend_pause=0.05)
         yield server, store, service, accounts
 
 
@@ -103,12 +104,15 @@ async def test_fault_matrix_ends_with_exactly_one_order(desk, vendor, fault):
         reference = outcome.entry.reference
         if outcome.entry.state is OrderStatus.UNCERTAIN:
             assert "money may have been spent" in str(outcome) and "reconcile" in str(outcome)
-        await service.reconcile(vendor)
+        await service.reconcile(vendor, may_send=True)
     entry = store.journal_get(reference=reference)
-    if entry.state is OrderStatus.FAILED:
-        # Only a fault that provably stopped the order before the vendor may end FAILED: then it has none.
-        assert vendor_orders(server, vendor) == before
-        pytest.fail(f"{vendor}: a lost answer must not end FAILED: {entry.last_error}")
+    if vendor == "roamify" and fault.when == "before":
+        # Roamify finds orders by our referenceId: "none under it" settles the entry as not placed.
+        assert entry.state is OrderStatus.FAILED, (entry.state, entry.last_error)
+        assert vendor_orders(server, vendor) == before, "FAILED must mean the vendor has no order"
+        return
+    # Everything else ends with the one order: the same handle resent (Roumio, MicroESIM), or the order
+    # Roamify holds under our referenceId adopted.
     assert vendor_orders(server, vendor) == before + 1, "the vendor must end with exactly one order"
     assert entry.state is OrderStatus.COMPLETED, (entry.state, entry.last_error)
     assert [o.status for o in store.orders(search=reference)] == [OrderStatus.COMPLETED]
@@ -187,12 +191,13 @@ async def test_microesim_duplicate_without_the_order_id_stays_uncertain_with_the
     """If MicroESIM only says "custom_order_no already exists", the order was taken: never FAILED, never resent."""
     server, store, service = await synced(desk)
     plan = a_plan(store, "microesim")
-    server.sandbox.faults["microesim"].add(Fault("drop", endpoint=ORDER_ENDPOINT["microesim"], when="after"))
+    # times=2: the send and the command's one resend with the same handle both lose their answers.
+    server.sandbox.faults["microesim"].add(Fault("drop", endpoint=ORDER_ENDPOINT["microesim"], when="after", times=2))
     with pytest.raises(OrderOutcome) as lost:
         await service.place_order("microesim", plan.plan_id)
     assert lost.value.entry.state is OrderStatus.UNCERTAIN
     server.sandbox.vendors["microesim"].name_duplicates = False
-    [entry] = await service.reconcile("microesim")
+    [entry] = await service.reconcile("microesim", may_send=True)
     assert entry.state is OrderStatus.UNCERTAIN
     assert "already holds this reference" in store.journal_audit(entry.id)[-1].cause
     assert vendor_orders(server, "microesim") == 1
@@ -228,9 +233,11 @@ async def test_roumio_topup_with_a_lost_answer_is_settled_by_its_transaction_id(
                 ("NEW", "INSTALLED", "ACTIVE"))
     async with build_adapter(service.accounts["roumio"], timeout=5) as adapter:
         plan_id = (await adapter.list_topup_plans(esim.iccid))[0].plan_id
-    server.sandbox.faults["roumio"].add(Fault("drop", endpoint="esim/topup", when="after"))
+    server.sandbox.faults["roumio"].add(Fault("drop", endpoint="esim/topup", when="after", times=2))
     with pytest.raises(OrderOutcome, match="money may have been spent"):
         await service.topup("roumio", esim.iccid, plan_id)
-    [entry] = await service.reconcile("roumio")
-    assert entry.state is OrderStatus.COMPLETED
+    [still] = await service.reconcile("roumio")  # as after a sync: never sends
+    assert still.state is OrderStatus.UNCERTAIN and server.sandbox.vendors["roumio"].stats()["topups"] == 1
+    [entry] = await service.reconcile("roumio", may_send=True)
+    assert entry.state is OrderStatus.COMPLETED, store.journal_audit(entry.id)
     assert server.sandbox.vendors["roumio"].stats()["topups"] == 1

@@ -98,7 +98,8 @@ def test_order_command_prints_the_order_with_its_esims(synced_home):
 
 def test_order_command_with_a_lost_answer_says_money_may_be_spent(synced_home):
     server, env, home, plan = synced_home
-    server.sandbox.faults["roumio"].add(Fault("drop", endpoint="esim/order", when="after"))
+    # times=2: the send and the command's one resend with the same transactionId both lose their answers.
+    server.sandbox.faults["roumio"].add(Fault("drop", endpoint="esim/order", when="after", times=2))
     res = subprocess.run(cli("order", "--vendor", "roumio", "--plan", plan.plan_id), env=env, capture_output=True,
                          text=True, timeout=120)
     assert res.returncode == 1

@@ -227,7 +227,9 @@ def make(
         # The app keeps one adapter per account; here each test builds its own. Sharing one limiter keeps
         # back-to-back tests within Roumio's 8 requests per second as the app's single adapter would.
         if _roumio_limiter is None:
-            _roumio_limiter = a.http.limiter
+            from aiolimiter import AsyncLimiter
+
+            _roumio_limiter = AsyncLimiter(*a.http.rate)
         a.http.limiter = _roumio_limiter
     if fast_retries:
         a.http.backoff, a.http.max_backoff = 0.01, 0.02  # Retry-After is then capped at 4 x 0.02 s

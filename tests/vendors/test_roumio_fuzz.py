@@ -143,7 +143,7 @@ def _adapter(body: bytes) -> RoumioAdapter:
         transport=httpx.MockTransport(handler),
         timeout=1,
     )
-    a.http.limiter = None
+    a.http.rate = None  # no client-side rate limit against the mock
     a.http.retries = 0
     return a
 
