@@ -17,9 +17,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--esims", type=int, help="fleet size per vendor (up to 100000)")
     p.add_argument("--seed", type=int, help="seed for catalogs and fault injection")
     p.add_argument("--allocation-delay", type=float, help="seconds until ordered profiles are ready")
+    p.add_argument("--roamify-older-api", action="store_true",
+                   help="Roamify without referenceId (roamify.md); also POST /_sandbox/config at run time")
     args = p.parse_args(argv)
     overrides = {k: v for k, v in {"plans": args.plans, "esims": args.esims, "seed": args.seed,
                                    "allocation_delay": args.allocation_delay}.items() if v is not None}
+    if args.roamify_older_api:
+        overrides["roamify_reference_ids"] = False
     server = SandboxServer(SandboxConfig.from_env(**overrides), port=args.port).start()
     print(f"esimdesk sandbox on {server.root} (control API: {server.root}/_sandbox/state)")
     for key, value in server.env().items():

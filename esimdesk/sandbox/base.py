@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from typing import Any, ClassVar
 
 from starlette.requests import Request
@@ -28,6 +30,46 @@ class Clock:
         with self._lock:
             self._offset += seconds
 
+    @property
+    def offset(self) -> float:
+        with self._lock:
+            return self._offset
+
+
+class VendorClock:
+    """One vendor's clock: the sandbox's shared clock plus an offset of the vendor's own.
+
+    Moving the shared clock moves every vendor (usage growth, expiry); ``advance`` here moves only this
+    vendor, forward or (negative) back, as a vendor whose servers run ahead of or behind the desk's.
+    """
+
+    def __init__(self, base: Clock) -> None:
+        self.base = base
+        self._offset = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        with self._lock:
+            return self.base.now() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._offset += seconds
+
+    def set_offset(self, seconds: float) -> None:
+        with self._lock:
+            self._offset = seconds
+
+    @property
+    def offset(self) -> float:
+        """Seconds this vendor runs ahead of the shared clock (negative: behind)."""
+        with self._lock:
+            return self._offset
+
+    def http_date(self) -> str:
+        """This clock's time as an HTTP ``Date`` header value (RFC 7231 IMF-fixdate)."""
+        return formatdate(self.now(), usegmt=True)
+
 
 @dataclass
 class SandboxConfig:
@@ -41,7 +83,40 @@ class SandboxConfig:
     usage_mb_per_hour: float = 40.0
     # Starting balance in the vendor's currency units (Decimal-free: simulators keep integer cents).
     balance_cents: int = 500_000
+    # Roamify's current API (roamify-more.md section 4): ``referenceId`` on orders and top-ups, echoed in
+    # every order, and the look-ups by it. False plays an account on the older API of roamify.md: the
+    # field is ignored, orders carry no ``referenceId`` key and ``GET /api/esim/order`` needs ``orderId``.
+    # Switchable at run time: ``POST /_sandbox/config {"roamify_reference_ids": false}``.
+    roamify_reference_ids: bool = True
     clock: Clock = field(default_factory=Clock)
+
+    # Fields the control API may change while the sandbox runs (``/_sandbox/config``), with their types.
+    RUNTIME_FIELDS: ClassVar[dict[str, type]] = {
+        "roamify_reference_ids": bool,
+        "allocation_delay": float,
+        "usage_mb_per_hour": float,
+    }
+
+    def runtime(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.RUNTIME_FIELDS}
+
+    def update(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Apply run-time changes; a ValueError names the first unknown field or bad value (none applied)."""
+        checked: dict[str, Any] = {}
+        for name, value in changes.items():
+            kind = self.RUNTIME_FIELDS.get(name)
+            if kind is None:
+                known = ", ".join(self.RUNTIME_FIELDS)
+                raise ValueError(f"{name!r} cannot be changed at run time; one of {known}")
+            if kind is bool:
+                if not isinstance(value, bool):
+                    raise ValueError(f"{name} must be true or false")
+            elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ValueError(f"{name} must be a number >= 0")
+            checked[name] = kind(value)
+        for name, value in checked.items():
+            setattr(self, name, value)
+        return self.runtime()
 
     @classmethod
     def from_env(cls, **overrides: Any) -> SandboxConfig:
@@ -89,9 +164,15 @@ class VendorSandbox:
         self.config = config
         self.credentials = credentials
         self.lock = threading.RLock()  # state is touched from the server thread and from tests
+        # This vendor's clock: every time it stamps (createdAt, create_time, the Date header) comes from it.
+        self.clock = VendorClock(config.clock)
+        self._api_seq = itertools.count(1)  # creation order of API orders (the clock may be moved back)
+
+    def next_seq(self) -> int:
+        return next(self._api_seq)
 
     def now(self) -> float:
-        return self.config.clock.now()
+        return self.clock.now()
 
     def routes(self) -> list[BaseRoute]:
         raise NotImplementedError
@@ -100,9 +181,21 @@ class VendorSandbox:
         """The vendor's own "busy, try later" answer (Roumio 900001); generic 503 where none is documented."""
         return JSONResponse({"message": "Service busy"}, status_code=503)
 
+    def rate_limited_response(self) -> Response:
+        """HTTP 429 (the rate limit, or an injected ``http_429`` fault) in the vendor's own error envelope."""
+        return JSONResponse({"message": "Too Many Requests"}, status_code=429, headers={"Retry-After": "1"})
+
     def stats(self) -> dict[str, Any]:
         """Counts for tests, e.g. how many distinct orders the vendor accepted (must include ``orders``)."""
         return {}
+
+    def ledger(self) -> list[dict[str, Any]]:
+        """Every order and top-up created through the API during this run (seeded history left out), oldest
+        first, for tests and the soak benchmark (``GET /_sandbox/orders?vendor=V``): dicts with
+        ``order_id``, ``handle`` (the client's idempotency handle or reference as the vendor keeps it,
+        or None), ``plan_id``, ``quantity``, ``kind`` ("order" | "topup") and ``created_at`` (this vendor's
+        clock, epoch seconds)."""
+        return []
 
     @staticmethod
     async def json_body(request: Request) -> Any:

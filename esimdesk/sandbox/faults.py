@@ -2,7 +2,13 @@
 
 A fault hits requests whose endpoint (path below the vendor's mount) matches ``endpoint`` (fnmatch).
 ``when="before"`` answers instead of the vendor; ``when="after"`` lets the vendor act (an order is
-recorded, money is taken) and then loses the answer: the case that makes an order UNCERTAIN.
+recorded, money is taken) and then loses the answer: the case that makes an order UNCERTAIN. Every
+kind honours ``when`` (``latency`` only delays and lets the answer through).
+
+Every answer that leaves a vendor's middleware, the vendor's own and every fault's (a dropped one
+included), carries exactly one ``Date`` header, stamped from that vendor's clock: uvicorn's own is
+switched off (server.py), so a test can skew one vendor's clock and see it in ``Date`` and in the
+vendor's timestamps alike.
 """
 
 from __future__ import annotations
@@ -112,20 +118,26 @@ class VendorMiddleware:
     """Rate limit, then faults, around one vendor's ASGI app."""
 
     def __init__(self, app: ASGIApp, *, injector: FaultInjector, busy: Callable[[], Response],
-                 limiter: SlidingWindowLimiter | None = None):
+                 limiter: SlidingWindowLimiter | None = None,
+                 rate_limited: Callable[[], Response] | None = None,
+                 date: Callable[[], str] | None = None):
         self.app = app
         self.injector = injector
         self.busy = busy
         self.limiter = limiter
+        # The vendor's own 429 (rate limit and the http_429 fault); its clock's time for the Date header.
+        self.rate_limited = rate_limited or _generic_429
+        self.date = date
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if self.date is not None:
+            send = dated(send, self.date)
         endpoint = scope.get("path", "").removeprefix(scope.get("root_path", "")).strip("/")
         if self.limiter is not None and not self.limiter.allow():
-            await Response('{"message":"Too Many Requests"}', status_code=429, media_type="application/json",
-                           headers={"Retry-After": "1"})(scope, receive, send)
+            await self.rate_limited()(scope, receive, send)
             return
         fault = self.injector.take(endpoint)
         if fault is None:
@@ -145,9 +157,11 @@ class VendorMiddleware:
 
     async def _answer_fault(self, fault: Fault, scope: Scope, receive: Receive, send: Send) -> None:
         kind = fault.kind
-        if kind in ("http_429", "http_500", "http_503"):
+        if kind == "http_429":
+            resp = self.rate_limited()
+        elif kind in ("http_500", "http_503"):
             status = int(kind[-3:])
-            headers = {"Retry-After": "1"} if status in (429, 503) else {}
+            headers = {"Retry-After": "1"} if status == 503 else {}
             resp = Response('{"message":"error"}', status_code=status, media_type="application/json", headers=headers)
         elif kind == "busy":
             resp = self.busy()
@@ -168,6 +182,24 @@ class VendorMiddleware:
         else:  # wrong_content_type
             resp = Response('{"success": true}', media_type="text/plain")
         await resp(scope, receive, send)
+
+
+def _generic_429() -> Response:
+    return Response('{"message":"Too Many Requests"}', status_code=429, media_type="application/json",
+                    headers={"Retry-After": "1"})
+
+
+def dated(send: Send, date: Callable[[], str]) -> Send:
+    """``send`` that gives every response start exactly one Date header, from ``date()``."""
+
+    async def dated_send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+            headers.append((b"date", date().encode("latin-1")))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return dated_send
 
 
 async def _drop(send: Send) -> None:

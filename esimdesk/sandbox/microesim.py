@@ -261,6 +261,29 @@ class MicroesimSandbox(VendorSandbox):
             headers={"Retry-After": "1"},
         )
 
+    def rate_limited_response(self) -> Response:
+        # No limit is documented; a 429 (injected in tests) carries the vendor's envelope all the same.
+        return JSONResponse(
+            {"code": 429, "msg": "Too many requests, please try again later", "result": None},
+            status_code=429,
+            headers={"Retry-After": "1"},
+        )
+
+    def ledger(self) -> list[dict[str, Any]]:
+        # MicroESIM has no top-up call in its document: every row is an order (esimSubscribe).
+        with self.lock:
+            return [
+                {
+                    "order_id": topup_id,
+                    "handle": order["custom_order_no"] or None,
+                    "plan_id": order["plan"]["channel_dataplan_id"],
+                    "quantity": order["number"],
+                    "kind": "order",
+                    "created_at": order["created"],
+                }
+                for topup_id, order in self.orders.items()  # dicts keep insertion (creation) order
+            ]
+
     def stats(self) -> dict[str, Any]:
         with self.lock:
             return {
@@ -287,7 +310,8 @@ class MicroesimSandbox(VendorSandbox):
             raise _Fail(401, "MICROESIM-NONCE must be 6-32 characters")
         if len(stamp) != 13 or not stamp.isdigit():
             raise _Fail(401, "MICROESIM-TIMESTAMP must be 13 digits (milliseconds)")
-        # Real wall time, not the sandbox clock: tests advance the clock while clients sign with time.time().
+        # Real wall time, not the sandbox clock (shared or this vendor's own): tests advance or skew the
+        # clock while clients sign with time.time(), and a skew beyond STALE_AFTER would refuse them all.
         wall = time.time()
         if abs(wall - int(stamp) / 1000) > STALE_AFTER:
             raise _Fail(401, "MICROESIM-TIMESTAMP expired")

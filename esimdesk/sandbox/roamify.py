@@ -2,6 +2,13 @@
 
 Mounted at ``/roamify`` so paths are ``/roamify/api/esim/...``. Orders are answered PENDING and turn
 COMPLETED ``allocation_delay`` seconds later (the documented samples show COMPLETED only).
+
+``referenceId`` (roamify-more.md section 4, the current API): optional on orders and top-ups, kept on
+the order, echoed in every order (null when none was sent: the doc's samples echo it), found again
+with ``GET /api/esim/order?referenceId=`` and filtered on by ``GET /api/esim/orders?referenceId=``.
+A reused referenceId is accepted and makes a second order, as the vendor documents no uniqueness rule.
+``SandboxConfig.roamify_reference_ids = False`` plays the older API of roamify.md instead: the field
+is ignored and orders render without it.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from esimdesk.sandbox.base import SandboxConfig, VendorSandbox
@@ -105,6 +112,8 @@ class _Order:
     iccid: str | None = None
     fixed: dict[str, Any] | None = None  # a verbatim sample or seeded history entry
     extra: dict[str, Any] = field(default_factory=dict)
+    reference: str | None = None  # the client's referenceId
+    seq: int = 0  # > 0: created through the API in this run (its place in the ledger)
 
 
 def _num(cents: int) -> int | float:
@@ -160,9 +169,17 @@ class RoamifySandbox(VendorSandbox):
             return order.extra["status"]
         return "COMPLETED" if self.now() >= order.ready_at else "PENDING"
 
+    @property
+    def reference_ids(self) -> bool:
+        """The current API (referenceId known) or the older one; read per request, switchable at run time."""
+        return self.config.roamify_reference_ids
+
     def render(self, order: _Order) -> dict[str, Any]:
         if order.fixed is not None:
-            return order.fixed
+            if not self.reference_ids:
+                return order.fixed  # the older API's samples, verbatim
+            # The current API's samples carry "referenceId" right after "id"; none was sent for these.
+            return {"id": order.fixed["id"], "referenceId": None, **order.fixed}
         status = self.status_of(order)
         created = int(order.created)
         updated = max(created, math.ceil(order.ready_at)) if status != "PENDING" else created
@@ -180,8 +197,10 @@ class RoamifySandbox(VendorSandbox):
             for esim_id, pid, price, name in order.lines
         ]
         total_cents = sum(round(p * 100) for _, _, p, _ in order.lines)
+        ref = {"referenceId": order.reference} if self.reference_ids else {}
         return {
             "id": order.id,
+            **ref,
             "orderType": "api",
             "status": status,
             "total": _num(total_cents),
@@ -190,6 +209,20 @@ class RoamifySandbox(VendorSandbox):
             "updatedAt": updated,
             "items": items,
         }
+
+    def ledger(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [
+                {
+                    "order_id": o.id,
+                    "handle": o.reference,
+                    "plan_id": ",".join(dict.fromkeys(pid for _, pid, _, _ in o.lines)),
+                    "quantity": len(o.lines),  # one item per eSIM
+                    "kind": o.kind,
+                    "created_at": o.created,
+                }
+                for o in sorted((o for o in self._orders if o.seq), key=lambda o: o.seq)
+            ]
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
@@ -215,6 +248,12 @@ class RoamifySandbox(VendorSandbox):
         # The document shows no error body; the envelope mirrors the success one ("status": "success").
         return JSONResponse({"status": "error", "message": message}, status_code=status)
 
+    def rate_limited_response(self) -> Response:
+        # No limit is documented; an injected 429 comes in the same error envelope as the others.
+        resp = self._error("Too Many Requests", 429)
+        resp.headers["Retry-After"] = "1"
+        return resp
+
     def _authorized(self, request: Request) -> bool:
         return request.headers.get("authorization", "") == f"Bearer {self.credentials['TOKEN']}"
 
@@ -230,10 +269,17 @@ class RoamifySandbox(VendorSandbox):
             return self._error("Unauthorized", 401)
         if request.method == "GET":
             order_id = request.query_params.get("orderId")
-            if not order_id:
-                return self._error("orderId is required", 400)
+            reference = request.query_params.get("referenceId") if self.reference_ids else None
             with self.lock:
-                order = self._by_id.get(order_id)
+                if order_id:  # both given: orderId decides (undocumented)
+                    order = self._by_id.get(order_id)
+                elif reference:
+                    # Several orders may share a referenceId (reuse is not refused); which one the vendor
+                    # answers is undocumented: the earliest here.
+                    order = next((o for o in self._orders if o.reference == reference), None)
+                else:
+                    either = "orderId or referenceId" if self.reference_ids else "orderId"
+                    return self._error(f"{either} is required", 400)
                 if order is None:
                     return self._error("Order not found", 404)
                 return self._ok(self.render(order))
@@ -244,6 +290,10 @@ class RoamifySandbox(VendorSandbox):
         items = body.get("items") if isinstance(body, dict) else None
         if not isinstance(items, list) or not items:
             return self._error("items must be a non-empty array", 400)
+        try:
+            reference = self._reference(body)
+        except ValueError as exc:
+            return self._error(str(exc), 400)
         lines = []
         with self.lock:
             for item in items:
@@ -257,15 +307,28 @@ class RoamifySandbox(VendorSandbox):
                 if pkg is None:
                     return self._error(f"Package {pid} not found", 400)
                 lines.extend((self._uuid(), pkg.package_id, pkg.price, pkg.name) for _ in range(qty))
-            return self._create(lines, "order")
+            return self._create(lines, "order", reference=reference)
 
-    def _create(self, lines, kind: str, iccid: str | None = None) -> JSONResponse:
+    def _reference(self, body: dict[str, Any]) -> str | None:
+        """The body's optional referenceId (None when absent, null or empty); ignored by the older API."""
+        if not self.reference_ids:
+            return None
+        ref = body.get("referenceId")
+        if ref is None or ref == "":
+            return None
+        if not isinstance(ref, str):
+            raise ValueError("referenceId must be a string")
+        return ref
+
+    def _create(self, lines, kind: str, iccid: str | None = None,
+                reference: str | None = None) -> JSONResponse:
         cost = sum(round(p * 100) for _, _, p, _ in lines)
         if cost > self.balance_cents:
             return self._error("Insufficient balance", 400)
         self.balance_cents -= cost
         now = self.now()
-        order = _Order(self._uuid(), now, now + self.config.allocation_delay, lines, kind=kind, iccid=iccid)
+        order = _Order(self._uuid(), now, now + self.config.allocation_delay, lines, kind=kind, iccid=iccid,
+                       reference=reference, seq=self.next_seq())
         self._add(order)
         if kind == "order":
             self.created += 1
@@ -286,13 +349,18 @@ class RoamifySandbox(VendorSandbox):
         pid = body.get("packageId") if isinstance(body, dict) else None
         if not isinstance(iccid, str) or not iccid or not isinstance(pid, str) or not pid:
             return self._error("iccid and packageId are required", 400)
+        try:
+            reference = self._reference(body)
+        except ValueError as exc:
+            return self._error(str(exc), 400)
         with self.lock:
             if iccid not in self.known_iccids:
                 return self._error(f"eSIM {iccid} not found", 404)
             pkg = self.catalog.get(pid)
             if pkg is None:
                 return self._error(f"Package {pid} not found", 400)
-            return self._create([(self._uuid(), pkg.package_id, pkg.price, pkg.name)], "topup", iccid)
+            line = (self._uuid(), pkg.package_id, pkg.price, pkg.name)
+            return self._create([line], "topup", iccid, reference=reference)
 
     async def _orders_list(self, request: Request) -> JSONResponse:
         if not self._authorized(request):
@@ -306,10 +374,13 @@ class RoamifySandbox(VendorSandbox):
             return self._error("limit must be a number", 400)
         if limit < 1:
             return self._error("limit must be positive", 400)
+        reference = request.query_params.get("referenceId") if self.reference_ids else None
         out = []
         with self.lock:
             # Newest first; the document shows no paging, only ``limit``.
             for order in sorted(self._orders, key=lambda o: o.created, reverse=True):
+                if reference and order.reference != reference:
+                    continue
                 if status is None or self.status_of(order) == status:
                     out.append(self.render(order))
                     if len(out) >= limit:

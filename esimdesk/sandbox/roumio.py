@@ -145,6 +145,7 @@ class RoumioSandbox(VendorSandbox):
         self.orders: dict[str, dict[str, Any]] = {}  # orderNo -> order
         self.by_txn: dict[str, str] = {}  # transactionId -> orderNo
         self.topup_results: dict[str, dict[str, Any]] = {}  # transactionId -> answer obj
+        self.topup_log: list[dict[str, Any]] = []  # top-ups made through the API: the ledger's rows
         self.order_requests = 0
         self.topup_count = 0
         self._seq = 0
@@ -348,10 +349,17 @@ class RoumioSandbox(VendorSandbox):
             "balance": self._balance,
             "esim/topup": self._topup,
         }
+        methods = ["GET", "POST", "PUT", "DELETE", "PATCH"]
         return [
-            Route(f"/{path}", self._wrap(fn), methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
-            for path, fn in endpoints.items()
+            *(Route(f"/{path}", self._wrap(fn), methods=methods) for path, fn in endpoints.items()),
+            # Any other path: Roumio's own envelope, not a plain 404 page. The document has no "no such
+            # path" code; 000103 ("This https request method (get/post) is not supported") is the one
+            # for a request the API does not serve, answered with HTTP 200 like every Roumio error.
+            Route("/{path:path}", self._unknown_path, methods=methods),
         ]
+
+    async def _unknown_path(self, request: Request) -> Response:
+        return self.envelope(code="000103")
 
     @staticmethod
     def envelope(obj: Any = None, code: str | None = None, ok_code: str | None = None) -> JSONResponse:
@@ -363,6 +371,15 @@ class RoumioSandbox(VendorSandbox):
 
     def busy_response(self) -> Response:
         return self.envelope(code="900001")
+
+    def rate_limited_response(self) -> Response:
+        # Beyond the documented 8 requests/second: HTTP 429 in Roumio's envelope. The error table has no
+        # rate-limit code; 900001 "The system is busy, please try again later." is the documented one
+        # that says "slow down". The 429 status itself tells the client the request was not served.
+        resp = self.envelope(code="900001")
+        resp.status_code = 429
+        resp.headers["Retry-After"] = "1"
+        return resp
 
     def _wrap(self, fn):
         async def endpoint(request: Request) -> Response:
@@ -516,6 +533,8 @@ class RoumioSandbox(VendorSandbox):
             "created": now,
             "ready": now + self.config.allocation_delay,
             "amount": expected_total,
+            "plans": [plan["packageCode"] for plan, _ in priced],
+            "seq": self.next_seq(),
         }
         self.by_txn[txn] = order_no
         return self.envelope({"orderNo": order_no, "transactionId": txn})
@@ -624,7 +643,34 @@ class RoumioSandbox(VendorSandbox):
             "orderUsage": after["orderUsage"],
         }
         self.topup_results[txn] = result
+        self.topup_log.append({"transactionId": txn, "plan": code, "created": now, "seq": self.next_seq()})
         return self.envelope(result)
+
+    def ledger(self) -> list[dict[str, Any]]:
+        with self.lock:
+            rows = [
+                {
+                    "order_id": order_no,
+                    "handle": order["transactionId"],
+                    # One line per eSIM ("count" is "currently only 1"): N of one plan = quantity N.
+                    "plan_id": ",".join(dict.fromkeys(order["plans"])),
+                    "quantity": len(order["plans"]),
+                    "kind": "order",
+                    "created_at": order["created"],
+                    "seq": order["seq"],
+                }
+                for order_no, order in self.orders.items()
+            ]
+            rows += [
+                # A top-up has no orderNo: its transactionId is its only name (the adapter's order id).
+                {"order_id": t["transactionId"], "handle": t["transactionId"], "plan_id": t["plan"],
+                 "quantity": 1, "kind": "topup", "created_at": t["created"], "seq": t["seq"]}
+                for t in self.topup_log
+            ]
+        rows.sort(key=lambda r: r["seq"])
+        for row in rows:
+            del row["seq"]
+        return rows
 
     def stats(self) -> dict[str, Any]:
         with self.lock:

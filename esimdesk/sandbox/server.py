@@ -57,8 +57,9 @@ class SandboxServer:
         return env
 
     def start(self, timeout: float = 10.0) -> SandboxServer:
+        # No Date header of uvicorn's (the real clock): each vendor stamps its own, from its own clock.
         config = uvicorn.Config(self.sandbox.app, host=self.host, port=self.port, log_level="warning",
-                                lifespan="off", access_log=False, timeout_keep_alive=30)
+                                lifespan="off", access_log=False, timeout_keep_alive=30, date_header=False)
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not the main thread
         self._thread = threading.Thread(target=self._run, name="esimdesk-sandbox", daemon=True)

@@ -76,18 +76,34 @@ def test_order_list_newest_first_with_limit_and_status(client):
     ]
     assert done and all(o["status"] == "COMPLETED" for o in done)
     ids = {o["id"] for o in done}
-    # The documented samples are part of the history, verbatim.
+    # The documented samples (roamify.md) are part of the history, verbatim but for the current API's
+    # "referenceId" key, null as none was sent (the older API's rendering is checked verbatim below).
     sample = fixture("get_orders")["data"]["orders"][0]
     assert sample["id"] in ids
-    assert next(o for o in done if o["id"] == sample["id"]) == sample
+    assert next(o for o in done if o["id"] == sample["id"]) == {"id": sample["id"], "referenceId": None, **sample}
     assert client.get("/api/esim/orders", params={"status": "NOPE"}).status_code == 400
 
 
-def test_sample_order_lookup_is_verbatim(client):
+def with_null_reference(doc):
+    data = doc["data"]
+    return {**doc, "data": {"id": data["id"], "referenceId": None, **data}}
+
+
+def test_sample_order_lookup_is_verbatim(server, client):
     sample = fixture("get_order")
-    assert client.get("/api/esim/order", params={"orderId": sample["data"]["id"]}).json() == sample
     topup = fixture("create_topup")
-    assert client.get("/api/esim/order", params={"orderId": topup["data"]["id"]}).json() == topup
+    # The current API: the samples plus "referenceId": null.
+    got = client.get("/api/esim/order", params={"orderId": sample["data"]["id"]}).json()
+    assert got == with_null_reference(sample)
+    got = client.get("/api/esim/order", params={"orderId": topup["data"]["id"]}).json()
+    assert got == with_null_reference(topup)
+    # The older API (roamify.md): the samples exactly.
+    server.config.roamify_reference_ids = False
+    try:
+        assert client.get("/api/esim/order", params={"orderId": sample["data"]["id"]}).json() == sample
+        assert client.get("/api/esim/order", params={"orderId": topup["data"]["id"]}).json() == topup
+    finally:
+        server.config.roamify_reference_ids = True
 
 
 def test_topup_known_and_unknown_iccid(server, client):

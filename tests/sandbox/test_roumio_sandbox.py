@@ -111,6 +111,44 @@ def test_documented_rate_limit_answers_429():
     assert statuses[:8] == [200] * 8 and 429 in statuses[8:]
 
 
+def test_rate_limit_429_comes_in_roumios_envelope():
+    with SandboxServer(SandboxConfig(seed=7), vendors=("roumio",)) as srv:
+        answers = [httpx.post(f"{srv.urls['roumio']}/balance", headers={"Authorization": KEY}) for _ in range(10)]
+    refused = [r for r in answers if r.status_code == 429]
+    assert refused
+    for r in refused:
+        assert r.headers["content-type"].startswith("application/json") and r.headers["retry-after"] == "1"
+        # No rate-limit code is documented; 900001 "busy, try again later" is the documented one that fits.
+        assert r.json() == {
+            "errorCode": "900001",
+            "errorMsg": "The system is busy, please try again later.",
+            "success": False,
+            "obj": None,
+        }
+
+
+def test_injected_429_fault_comes_in_roumios_envelope(fresh):
+    fresh.sandbox.faults["roumio"].add({"kind": "http_429", "endpoint": "balance"})
+    r = httpx.post(f"{fresh.urls['roumio']}/balance", json={}, headers={"Authorization": KEY})
+    assert r.status_code == 429 and r.headers["retry-after"] == "1"
+    assert r.json()["success"] is False and r.json()["errorCode"] == "900001" and r.json()["obj"] is None
+
+
+@pytest.mark.parametrize("method", ["POST", "GET", "PUT", "DELETE", "PATCH"])
+@pytest.mark.parametrize("path", ["nope", "esim/nope", "v2/esim/order", "esim/order/extra", ""])
+def test_unknown_path_answers_000103_in_roumios_envelope(server, path, method):
+    for key in (KEY, None):
+        headers = {"Authorization": key} if key else {}
+        r = httpx.request(method, f"{server.urls['roumio']}/{path}", json={}, headers=headers, timeout=5)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+        assert r.json() == {
+            "errorCode": "000103",
+            "errorMsg": "This https request method (get/post ) is not supported",
+            "success": False,
+            "obj": None,
+        }
+
+
 def test_busy_response_is_900001():
     sim = RoumioSandbox(SandboxConfig(), dict(SANDBOX_CREDENTIALS["roumio"]))
     resp = sim.busy_response()

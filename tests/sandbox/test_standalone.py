@@ -31,3 +31,20 @@ def test_standalone_sandbox_prints_urls_and_credentials_and_serves(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
+
+
+def test_standalone_sandbox_can_play_roamifys_older_api():
+    proc = subprocess.Popen([sys.executable, "-m", "esimdesk.sandbox", "--plans", "100", "--esims", "10",
+                             "--roamify-older-api"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        root = None
+        for line in proc.stdout:
+            if line.startswith("esimdesk sandbox on "):
+                root = line.split()[3]
+            if line.startswith("Ctrl+C"):
+                break
+        assert root is not None
+        assert httpx.get(root + "/_sandbox/config").json()["roamify_reference_ids"] is False
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
