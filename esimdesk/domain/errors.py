@@ -34,9 +34,10 @@ class StoreError(EsimdeskError):
     """The local data file cannot be read or written (damaged, disk full, read-only folder).
 
     The message is one sentence without a final full stop (callers append their own). ``path``: the
-    file concerned; ``reason``: a short word for code to branch on — ``empty``, ``not-a-database``,
-    ``damaged``, ``orphaned-wal``, ``disk-full``, ``read-only``, ``io-error``, ``busy``, ``in-use``,
-    ``not-durable``, ``not-esimdesk`` — or None.
+    file concerned; ``reason``: a short word for code to branch on — damaged files: ``empty``,
+    ``not-a-database``, ``damaged``, ``orphaned-wal``; writing: ``disk-full``, ``read-only``, ``io-error``,
+    ``busy``, ``not-durable`` (committed, but only in the write-ahead log); backup/restore: ``missing``,
+    ``in-use``, ``not-esimdesk``, ``newer-schema``, ``other-desk`` — or None.
     """
 
     def __init__(self, message: str, *, path: str | None = None, reason: str | None = None):

@@ -17,6 +17,7 @@ from typing import Any
 
 from esimdesk.domain import EsimdeskError, Unsupported, VendorConfig, VendorError, VendorRejected
 from esimdesk.store import Store
+from esimdesk.store.backups import rolling_backup
 from esimdesk.vendors import Capability, VendorAdapter
 
 log = logging.getLogger("esimdesk.sync")
@@ -54,12 +55,15 @@ async def sync_all(store: Store, accounts: list[VendorConfig], adapter_factory: 
     """Sync every account concurrently; results in the accounts' order. Cancellation propagates."""
     tasks = [asyncio.ensure_future(sync_vendor(store, cfg, adapter_factory, progress=progress)) for cfg in accounts]
     try:
-        return list(await asyncio.gather(*tasks))
+        results = list(await asyncio.gather(*tasks))
     except asyncio.CancelledError:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+    if any(r.ok for r in results):  # a rolling backup (the last 7), in a worker thread: never on the GUI's
+        await asyncio.to_thread(rolling_backup, store)
+    return results
 
 
 async def sync_vendor(store: Store, config: VendorConfig, adapter_factory: AdapterFactory, *,
