@@ -510,7 +510,7 @@ class OrderService:
             sent_from = entry.first_sent_at or entry.created_at
             sent_to = entry.last_sent_at or sent_from
             try:
-                candidates = await finder(entry.plan_id, entry.quantity, sent_from, sent_to)
+                candidates = await finder(entry.plan_id, entry.quantity, sent_from, sent_to, entry.vendor_handle)
             except VendorError as exc:
                 log.info("order list for %s: %s", entry.reference, exc)
                 return None

@@ -369,7 +369,8 @@ class RoamifyAdapter(VendorAdapter):
         yield await self.list_orders()
 
     async def find_orders(
-        self, package_id: str, quantity: int, sent_from: datetime, sent_to: datetime
+        self, package_id: str, quantity: int, sent_from: datetime, sent_to: datetime,
+        reference: str | None = None,
     ) -> list[Order]:
         """Orders of ``quantity`` × ``package_id`` that Roamify created while our request could have been
         in flight: ``sent_from``..``sent_to`` (this desk's clock) moved onto Roamify's clock with the
@@ -384,8 +385,9 @@ class RoamifyAdapter(VendorAdapter):
         for order in orders:
             if not lo <= order.created_at <= hi:
                 continue
-            if (order.raw or {}).get("referenceId"):
-                continue  # carries someone's reference: not a lost answer of an unreferenced order
+            theirs = (order.raw or {}).get("referenceId")
+            if theirs and theirs != reference:
+                continue  # carries another reference: another desk's or another entry's order
             if (
                 len(order.lines) == 1
                 and order.lines[0].plan_id == package_id

@@ -44,11 +44,18 @@ def test_migrates_from_every_earlier_version(tmp_path, start):
     path = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(path, isolation_level=None)
     migrate(conn, target=start)
+    if start == 0:
+        conn.execute("PRAGMA journal_mode=WAL")  # a header on disk, as every esimdesk file (an empty one is refused)
     if start >= 1:
         conn.execute("INSERT INTO esims (vendor, iccid, order_id, plan_id, status, vendor_status, last_seen) "
                      "VALUES ('roumio', '8943108170000775671', 'B1', 'JC016', 'ACTIVE', 'IN_USE/ENABLED', '2024-01-01')")
+        if start >= 2:  # from version 2 on the app writes the reversed ICCID with the row
+            conn.execute("UPDATE esims SET iccid_rev = '1765770000718013498'")
         conn.execute("INSERT INTO plans (vendor, plan_id, name, countries, validity_days, price, currency, "
                      "first_seen, last_seen) VALUES ('roumio', 'JC016', 'Japan 1GB', 'JP', 7, '5.70', 'USD', 'x', 'x')")
+    if start >= 2:
+        conn.execute("INSERT INTO journal (vendor, kind, reference, plan_id, quantity, state, created_at, updated_at) "
+                     "VALUES ('roumio', 'order', 'R-1', 'JC016', 1, 'UNCERTAIN', 'x', 'x')")
     conn.close()
     store = SqliteStore(path)
     assert store.schema_version == LATEST
@@ -56,6 +63,9 @@ def test_migrates_from_every_earlier_version(tmp_path, start):
         assert [e.iccid for e in store.esims(search="775671")] == ["8943108170000775671"]
         assert [p.plan_id for p in store.plans(search="Japan")] == ["JC016"]
     assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert len(store.desk_id()) == 6
+    if start >= 2:  # journal entries from before desk-unique handles keep their reference as the handle
+        assert store.journal_get(reference="R-1").vendor_handle == "R-1"
 
 
 def test_failed_migration_leaves_the_file_at_its_version(tmp_path, monkeypatch):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from esimdesk.domain import (
     InsufficientBalance,
     NotFound,
     OrderStatus,
+    Unsupported,
     VendorAuthError,
     VendorConfig,
     VendorError,
@@ -177,9 +179,9 @@ async def test_place_order_sends_items_once_and_keeps_reference():
     assert seen[0].method == "POST" and seen[0].url.path == "/api/esim/order"
     assert seen[0].headers["authorization"] == f"Bearer {TOKEN}"
     sent = json.loads(seen[0].content)
-    assert sent == {"items": [{"packageId": "esim-cambodia-7days-1gb-all", "quantity": 1}]}
-    # Same keys as the documented request body.
-    assert sent.keys() == fixture("create_order_request").keys()
+    # The older document's body plus the current API's referenceId (roamify-more.md §4a): our handle.
+    assert sent == {"items": [{"packageId": "esim-cambodia-7days-1gb-all", "quantity": 1}], "referenceId": "ref-9"}
+    assert sent.keys() == fixture("create_order_request").keys() | {"referenceId"}
     assert order.reference == "ref-9" and order.status is OrderStatus.COMPLETED
 
 
@@ -192,7 +194,8 @@ async def test_topup_body_matches_document():
 
     async with adapter(handler) as a:
         order = await a.topup("8988247000000000031", "esim-cambodia-7days-1gb-all", "r")
-    assert seen[0].keys() == fixture("create_topup_request").keys()
+    assert seen[0].keys() == fixture("create_topup_request").keys() | {"referenceId"}
+    assert seen[0]["referenceId"] == "r"
     assert order.kind == "topup"
 
 
@@ -225,11 +228,56 @@ async def test_malformed_answer_to_an_order_is_maybe_sent():
 async def test_find_orders_filters_package_quantity_time():
     listing = fixture("get_orders")
     async with adapter(lambda r: httpx.Response(200, json=listing)) as a:
-        since = datetime(2024, 11, 17, 9, 58, 55, 500000, tzinfo=UTC)  # same second as the order
-        assert len(await a.find_orders("esim-cambodia-7days-1gb-all", 1, since)) == 1
-        assert await a.find_orders("esim-cambodia-7days-1gb-all", 2, since) == []
-        assert await a.find_orders("other", 1, since) == []
-        assert await a.find_orders("esim-cambodia-7days-1gb-all", 1, datetime(2025, 1, 1, tzinfo=UTC)) == []
+        sent = datetime(2024, 11, 17, 9, 58, 55, 500000, tzinfo=UTC)  # same second as the order
+        assert len(await a.find_orders("esim-cambodia-7days-1gb-all", 1, sent, sent)) == 1
+        assert await a.find_orders("esim-cambodia-7days-1gb-all", 2, sent, sent) == []
+        assert await a.find_orders("other", 1, sent, sent) == []
+        later = datetime(2025, 1, 1, tzinfo=UTC)
+        assert await a.find_orders("esim-cambodia-7days-1gb-all", 1, later, later) == []
+
+
+@pytest.mark.parametrize("skew", [-300, 300])
+async def test_find_orders_compares_on_roamifys_clock_from_its_date_header(skew):
+    """The desk's clock is ``skew`` seconds off Roamify's: the window moves by the Date header's offset."""
+    from email.utils import formatdate
+
+    listing = fixture("get_orders")
+    created = datetime.fromtimestamp(listing["data"]["orders"][0]["createdAt"], UTC)
+
+    def handler(request):
+        # Roamify's clock reads "now - skew" while ours reads now.
+        return httpx.Response(200, json=listing, headers={"Date": formatdate(time.time() - skew, usegmt=True)})
+
+    async with adapter(handler) as a:
+        sent_on_desk = created + timedelta(seconds=skew)
+        assert len(await a.find_orders("esim-cambodia-7days-1gb-all", 1, sent_on_desk, sent_on_desk)) == 1
+        assert abs(a.clock_offset + skew) < 2
+
+
+async def test_order_by_reference_found_absent_or_not_answered():
+    order = fixture("create_order")["data"]
+    with_ref = {**order, "referenceId": "h-1"}
+
+    def current(request):
+        if request.url.path.endswith("/orders"):
+            return httpx.Response(200, json={"status": "success", "data": {"orders": [with_ref]}})
+        if request.url.params.get("referenceId") == "h-1":
+            return httpx.Response(200, json={"status": "success", "data": with_ref})
+        return httpx.Response(404, json={"status": "error", "message": "Order not found"})
+
+    async with adapter(current) as a:
+        found = await a.order_by_reference("h-1")
+        assert found is not None and found.order_id == order["id"] and found.reference == "h-1"
+        assert await a.order_by_reference("h-2") is None  # this API knows referenceId: not placed
+
+    def older(request):  # roamify.md's API: looks orders up by orderId only, lists no referenceId
+        if request.url.path.endswith("/orders"):
+            return httpx.Response(200, json={"status": "success", "data": {"orders": [order]}})
+        return httpx.Response(400, json={"status": "error", "message": "orderId is required"})
+
+    async with adapter(older) as a:
+        with pytest.raises(Unsupported):
+            await a.order_by_reference("h-1")
 
 
 # --- fuzzing: arbitrary JSON and mangled samples must only ever raise VendorError ------------------

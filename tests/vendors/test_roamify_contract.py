@@ -119,13 +119,15 @@ async def test_lost_order_answer_is_sent_once_and_reconcilable(server, sim, kind
     since = datetime.now(UTC) - timedelta(seconds=1)
     async with make(server, timeout=1.0) as a:
         with pytest.raises(VendorError) as info:
-            await a.place_order(SAMPLE_PACKAGE_ID, 3, "lost-1")
+            await a.place_order(SAMPLE_PACKAGE_ID, 3, f"lost-{kind}")
         assert info.value.maybe_sent is True
         after = sim.stats()
         assert after["order_requests"] == before["order_requests"] + 1  # never retried
         assert after["orders"] == before["orders"] + 1  # the vendor did act
-        found = await a.find_orders(SAMPLE_PACKAGE_ID, 3, since)
+        found = await a.find_orders(SAMPLE_PACKAGE_ID, 3, since, datetime.now(UTC), f"lost-{kind}")
         assert found, "reconciliation must find the order in GET /api/esim/orders"
+        by_reference = await a.order_by_reference(f"lost-{kind}")
+        assert by_reference is not None and by_reference.order_id == found[0].order_id
 
 
 @pytest.mark.parametrize("kind", ["http_429", "http_503", "busy"])
