@@ -53,7 +53,8 @@ def test_migrates_from_every_earlier_version(tmp_path, start):
             conn.execute("UPDATE esims SET iccid_rev = '1765770000718013498'")
         conn.execute("INSERT INTO plans (vendor, plan_id, name, countries, validity_days, price, currency, "
                      "first_seen, last_seen) VALUES ('roumio', 'JC016', 'Japan 1GB', 'JP', 7, '5.70', 'USD', 'x', 'x')")
-    if start >= 2:
+    if start >= 2:  # ... and the plan's search text (its trigger indexes it)
+        conn.execute("UPDATE plans SET search_text = plan_id || ' ' || name || ' ' || countries")
         conn.execute("INSERT INTO journal (vendor, kind, reference, plan_id, quantity, state, created_at, updated_at) "
                      "VALUES ('roumio', 'order', 'R-1', 'JC016', 1, 'UNCERTAIN', 'x', 'x')")
     conn.close()
