@@ -56,7 +56,8 @@ def test_migrates_from_every_earlier_version(tmp_path, start):
     if start >= 2:  # ... and the plan's search text (its trigger indexes it)
         conn.execute("UPDATE plans SET search_text = plan_id || ' ' || name || ' ' || countries")
         conn.execute("INSERT INTO journal (vendor, kind, reference, plan_id, quantity, state, created_at, updated_at) "
-                     "VALUES ('roumio', 'order', 'R-1', 'JC016', 1, 'UNCERTAIN', 'x', 'x')")
+                     "VALUES ('roumio', 'order', 'R-1', 'JC016', 1, 'UNCERTAIN', '2026-11-01T00:00:00+00:00', "
+                     "'2026-11-01T00:00:00+00:00')")
     conn.close()
     store = SqliteStore(path)
     assert store.schema_version == LATEST
