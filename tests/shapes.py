@@ -6,20 +6,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-VENDOR_DOCS = Path(__file__).resolve().parents[2] / "shared" / "vendor-docs"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
-def vendor_docs() -> Path:
-    """../shared/vendor-docs beside the checkout (CI clones main with shared/ beside it)."""
-    for base in (Path(__file__).resolve().parents[1], *Path(__file__).resolve().parents[1].parents):
-        cand = base / "shared" / "vendor-docs"
-        if cand.is_dir():
-            return cand
-    raise FileNotFoundError("shared/vendor-docs not found beside the checkout")
+def sources() -> dict[str, Any]:
+    """tests/fixtures/sources.json: each committed vendor sample, where in which vendor document it is from."""
+    return json.loads((FIXTURES / "sources.json").read_text(encoding="utf-8"))
 
 
-def load_postman(vendor: str) -> dict[str, Any]:
-    return json.loads((vendor_docs() / "raw" / f"{vendor}-postman.json").read_text())
+def fixture_json(vendor: str, name: str) -> Any:
+    return json.loads((FIXTURES / vendor / name).read_text(encoding="utf-8"))
 
 
 def json_type(value: Any) -> str:
@@ -66,50 +62,29 @@ def assert_same_shape(sample: Any, actual: Any) -> None:
 
 
 def postman_samples(vendor: str) -> list[dict[str, Any]]:
-    """Every request of a vendor's Postman collection with its saved sample responses (parsed JSON).
+    """Every request of a vendor's Postman collection that has a saved sample response, in collection order,
+    from the committed copies (tests/fixtures/<vendor>/, recorded in sources.json).
 
     Returns dicts: ``name``, ``method``, ``url`` (raw string), ``body`` (raw request body text or
-    None) and ``responses``: a list of ``{name, code, json}`` where ``json`` is the parsed body
-    (None if the body is not JSON).
+    None) and ``responses``: a list of ``{name, code, json}`` where ``json`` is the parsed body.
     """
-    doc = load_postman(vendor)
-    root = doc.get("collection", doc)
-    out: list[dict[str, Any]] = []
-
-    def walk(items: list[dict[str, Any]]) -> None:
-        for it in items:
-            if "item" in it:
-                walk(it["item"])
-                continue
-            req = it.get("request") or {}
-            url = req.get("url")
-            raw_url = url.get("raw") if isinstance(url, dict) else url
-            body = (req.get("body") or {}).get("raw")
-            responses = []
-            for r in it.get("response") or []:
-                try:
-                    parsed = json.loads(r.get("body") or "")
-                except ValueError:
-                    parsed = None
-                responses.append({"name": r.get("name"), "code": r.get("code"), "json": parsed})
-            out.append({"name": it.get("name"), "method": req.get("method"), "url": raw_url, "body": body,
-                        "responses": responses})
-
-    walk(root.get("item", []))
-    return out
+    out: dict[str, dict[str, Any]] = {}
+    for entry in sources()[vendor]["samples"]:
+        pm = entry["postman"]
+        req = out.setdefault(
+            pm["name"],
+            {"name": pm["name"], "method": pm["method"], "url": pm["url"], "body": pm["body"], "responses": []},
+        )
+        req["responses"].append(
+            {"name": pm["response"]["name"], "code": pm["response"]["code"],
+             "json": fixture_json(vendor, entry["file"])}
+        )
+    return list(out.values())
 
 
 def md_json_blocks(vendor: str) -> list[Any]:
-    """The JSON code blocks of a vendor's markdown document that parse as JSON (request and response
-    samples alike; some vendor samples are not valid JSON and are skipped here)."""
-    import re
-
-    text = (vendor_docs() / f"{vendor}.md").read_text()
-    blocks = re.findall(r"```\s*json\s*\n(.*?)```", text, flags=re.S)
-    out = []
-    for block in blocks:
-        try:
-            out.append(json.loads(block))
-        except ValueError:
-            continue
-    return out
+    """The JSON code blocks of a vendor's markdown document that parse as JSON, in document order (request
+    and response samples alike), from the committed copies: blocks the document has in invalid JSON are
+    committed syntax-fixed (``"verbatim": false`` in sources.json) and are skipped here."""
+    entries = [e for e in sources()[vendor]["samples"] if "block" in e]
+    return [fixture_json(vendor, e["file"]) for e in sorted(entries, key=lambda e: e["block"]) if e["verbatim"]]
