@@ -34,6 +34,9 @@ class JournalEntry:
     first_sent_at: datetime | None = None
     last_sent_at: datetime | None = None
     candidates: tuple[str, ...] = ()  # vendor orders that may be this one, for the agent to pick
+    # Until when the last request may still reach the vendor: a complete answer (even a 500) ends it at
+    # once; a timeout or a dropped connection leaves it in flight a while. "Not found" counts only after.
+    in_flight_until: datetime | None = None
 
     @property
     def vendor_handle(self) -> str:

@@ -354,7 +354,11 @@ class OrderService:
                 said = "Nothing was charged." if isinstance(exc, VendorRejected) else \
                     f"{adapter.name} did not take the order; nothing was charged. Try again in a moment."
                 raise OrderOutcome(f"{exc}. {said}{extra}", await self._get(claimed)) from None
-            lost = await self._finish(claimed, OrderStatus.UNCERTAIN, f"answer lost: {exc}", error=str(exc))
+            # A complete answer (a 500, a 429, an HTML page) means the request is no longer on its way.
+            until = datetime.now(UTC) + (timedelta(0) if exc.http_status is not None
+                                         else timedelta(seconds=self.settle_delay))
+            lost = await self._finish(claimed, OrderStatus.UNCERTAIN, f"answer lost: {exc}", error=str(exc),
+                                      in_flight_until=until)
             if resends > 0:
                 pause = min(max(self.resend_pause, exc.retry_after or 0.0), 5.0)
                 await asyncio.sleep(pause)
@@ -364,6 +368,11 @@ class OrderService:
                 found = await self._settle_uncertain(adapter, lost, may_send=False)
                 if found is not None:
                     return found
+                now = await self._get(claimed)
+                if now.state is OrderStatus.FAILED:
+                    raise OrderOutcome(f"{exc}. {adapter.name} confirms it has no order under reference "
+                                       f"{claimed.vendor_handle}: it was not placed and nothing was charged. "
+                                       "Order again if the customer still wants it.", now) from None
             raise OrderOutcome(
                 f"{exc}. The order may have been placed and money may have been spent. Do NOT order again: "
                 f"run 'esimdesk reconcile' in a minute (reference {claimed.reference}) to settle it with "
@@ -477,6 +486,10 @@ class OrderService:
                                     f"(harmless: same handle), '--adopt {entry.reference} ORDER_ID' or "
                                     f"'--abandon {entry.reference}'", error=AWAITING_AGENT)
             return None
+        if getattr(adapter, "order_by_reference", None) or getattr(adapter, "find_orders", None):
+            # It can be checked, just not yet (too soon after the send, or the look-up failed): later.
+            await self._note(entry, f"{adapter.name} could not confirm it yet; 'esimdesk reconcile' asks again")
+            return None
         await self._note(entry, f"{adapter.name} offers no way to check this {entry.kind}; check the vendor's portal, "
                                 "then adopt or abandon it", error=AWAITING_AGENT)
         return None
@@ -491,7 +504,10 @@ class OrderService:
         known = await asyncio.to_thread(self.store.order_for_reference, entry.vendor, entry.reference, entry.kind)
         if known is not None and known.order_id:
             return known
-        quiet = _seconds_since(entry.last_sent_at or entry.created_at) >= self.settle_delay
+        if entry.in_flight_until is not None:
+            quiet = datetime.now(UTC) >= entry.in_flight_until
+        else:  # killed mid-request, or an entry from before this was recorded
+            quiet = _seconds_since(entry.last_sent_at or entry.created_at) >= self.settle_delay
         by_reference = getattr(adapter, "order_by_reference", None)
         if by_reference is not None:
             try:
@@ -559,9 +575,10 @@ class OrderService:
 
     # --- helpers -----------------------------------------------------------------------------
     async def _finish(self, entry: JournalEntry, state: OrderStatus, cause: str, *, order_id: str | None = None,
-                      error: str | None = None, release: bool = True) -> JournalEntry:
+                      error: str | None = None, release: bool = True,
+                      in_flight_until: datetime | None = None) -> JournalEntry:
         updated = await asyncio.to_thread(lambda: self.store.journal_transition(
-            entry.id, state, cause, order_id=order_id, error=error))
+            entry.id, state, cause, order_id=order_id, error=error, in_flight_until=in_flight_until))
         if release:
             await asyncio.to_thread(self.store.journal_release, entry.id, self.owner)
         return updated

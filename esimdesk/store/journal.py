@@ -25,6 +25,7 @@ def _entry(row: Any) -> JournalEntry:
         handle=row["handle"], first_sent_at=R.from_iso(row["first_sent_at"]),
         last_sent_at=R.from_iso(row["last_sent_at"]),
         candidates=tuple(c for c in (row["candidates"] or "").split(",") if c),
+        in_flight_until=R.from_iso(row["in_flight_until"]),
     )
 
 
@@ -99,10 +100,11 @@ class JournalMixin:
         with self.transaction(durable=sending) as conn:
             cur = conn.execute(
                 f"""UPDATE journal SET lease_owner = ?, lease_until = ?, attempts = attempts + ?, updated_at = ?,
-                        first_sent_at = coalesce(first_sent_at, ?), last_sent_at = coalesce(?, last_sent_at)
+                        first_sent_at = coalesce(first_sent_at, ?), last_sent_at = coalesce(?, last_sent_at),
+                        in_flight_until = CASE WHEN ? IS NULL THEN in_flight_until END
                     WHERE id = ? AND state IN ({','.join('?' * len(st))})
                       AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ? OR lease_owner = ?)""",
-                (owner, now + lease_seconds, 1 if sending else 0, iso, sent, sent, jid, *st, owner, now,
+                (owner, now + lease_seconds, 1 if sending else 0, iso, sent, sent, sent, jid, *st, owner, now,
                  steal_from),
             )
             if cur.rowcount != 1:
@@ -117,7 +119,8 @@ class JournalMixin:
     def journal_transition(self, jid: int, to_state: OrderStatus, cause: str, *, owner: str | None = None,
                            order_id: str | None = None, error: str | None = None,
                            unit_price: Decimal | None = None,
-                           candidates: tuple[str, ...] | None = None) -> JournalEntry:
+                           candidates: tuple[str, ...] | None = None,
+                           in_flight_until: datetime | None = None) -> JournalEntry:
         """Move the entry and record why, in one transaction; the order row follows the entry.
 
         Giving the entry a vendor order id that a row of its own already carries (sync imported the
@@ -134,9 +137,11 @@ class JournalMixin:
             conn.execute(
                 """UPDATE journal SET state = ?, order_id = coalesce(?, order_id), last_error = ?,
                        unit_price = coalesce(?, unit_price), updated_at = ?,
-                       candidates = coalesce(?, candidates) WHERE id = ?""",
+                       candidates = coalesce(?, candidates), in_flight_until = coalesce(?, in_flight_until)
+                   WHERE id = ?""",
                 (to_state.value, order_id, error, str(unit_price) if unit_price is not None else None, now,
-                 ",".join(candidates) if candidates is not None else None, jid),
+                 ",".join(candidates) if candidates is not None else None,
+                 in_flight_until.isoformat() if in_flight_until is not None else None, jid),
             )
             conn.execute("INSERT INTO journal_events VALUES (?, ?, ?, ?, ?)", (jid, now, row["state"], to_state.value, cause))
             conn.execute(

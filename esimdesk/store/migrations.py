@@ -156,6 +156,7 @@ def _v3() -> str:
         ALTER TABLE journal ADD COLUMN last_sent_at TEXT;
         UPDATE journal SET last_sent_at = first_sent_at;
         ALTER TABLE journal ADD COLUMN candidates TEXT;   -- vendor order ids, comma-separated
+        ALTER TABLE journal ADD COLUMN in_flight_until TEXT;  -- the last request may reach the vendor until then
         """
     )
 

@@ -301,3 +301,14 @@ def test_busy_or_429_to_an_order_ends_with_exactly_the_orders_asked(world, vendo
     [entry] = journal(desk)
     assert entry["state"] == "COMPLETED", res.stdout + res.stderr
     assert len(ledger(server, vendor)) == 1
+
+
+def test_roamify_refusal_by_a_complete_500_is_settled_at_once_by_reference(world):
+    """A 500 is a complete answer: nothing of the request is still on its way, so Roamify's "no order
+    under this referenceId" settles it in the same command — not placed, said in words, nothing resent."""
+    server, (desk, _) = world
+    server.sandbox.faults["roamify"].add(Fault("http_500", endpoint=ORDER_ENDPOINT["roamify"], when="before"))
+    res = run(server, desk, "order", "--vendor", "roamify", "--plan", roamify_package(server))
+    assert res.returncode == 1 and "not placed and nothing was charged" in res.stderr, res.stderr
+    [entry] = journal(desk)
+    assert entry["state"] == "FAILED" and ledger(server, "roamify") == []
