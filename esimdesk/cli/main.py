@@ -56,23 +56,32 @@ def main(argv: list[str] | None = None) -> int:
     level = os.environ.get("ESIMDESK_LOG_LEVEL", "WARNING").upper()
     logging.basicConfig(level=getattr(logging, level, logging.WARNING), format="%(levelname)s %(name)s: %(message)s")
     install_log_redaction()
+    # One prefix for every error line: "esimdesk order: …"; the window (no command): "esimdesk: …".
+    prefix = f"esimdesk {args.command}: " if args.command else "esimdesk: "
     try:
         if args.command is None:
+            # Before Qt is imported: without a display Qt aborts the process with a misleading message.
+            from esimdesk.ui.preflight import display_problem
+
+            problem = display_problem()
+            if problem:
+                print(prefix + problem, file=sys.stderr)
+                return 1
             from esimdesk.ui.app import run_gui
 
             return run_gui(demo=demo)
         return _commands()[args.command](args)
     except EsimdeskError as exc:
-        print(f"esimdesk: {exc}", file=sys.stderr)
+        print(f"{prefix}{exc}", file=sys.stderr)
         return 1
     except sqlite3.Error as exc:
         # The data file said no in a way the store did not foresee: words, and the cache stays as it was.
         logging.getLogger("esimdesk").debug("data file error", exc_info=True)
-        print(f"esimdesk: the data file could not be used ({exc}); nothing was changed by this command's "
+        print(f"{prefix}the data file could not be used ({exc}); nothing was changed by this command's "
               "last step. 'esimdesk backup' / 'esimdesk restore' keep copies", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("esimdesk: interrupted", file=sys.stderr)
+        print(f"{prefix}interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # The reader (e.g. `| head`) went away: not an error worth a traceback.
