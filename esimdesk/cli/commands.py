@@ -8,7 +8,7 @@ import sys
 from contextlib import contextmanager
 
 from esimdesk.cli.output import age_words, note, print_json, print_table
-from esimdesk.domain import money_str
+from esimdesk.domain import data_amount, money_str
 
 
 @contextmanager
@@ -28,6 +28,24 @@ def _cache_age(store, vendor: str | None) -> None:
     note(f"(from the local cache, {age_words(store.last_sync(vendor))})")
 
 
+def _say(args, text: str) -> None:
+    """One line on stderr with the command's prefix ("esimdesk plans: …"), like every error line."""
+    note(f"esimdesk {args.command}: {text}")
+
+
+def _say_gaps(args, ctx, listing: str, shown_vendors: set[str]) -> None:
+    """Where a vendor cannot fill this listing, say so: always for --vendor V; in a listing of every
+    vendor, for each configured vendor that has no row in it."""
+    from esimdesk.services.offers import gaps
+
+    if args.vendor:
+        vendors = [args.vendor]
+    else:
+        vendors = [c.vendor for c in ctx.accounts.enabled if c.vendor not in shown_vendors]
+    for sentence in gaps(listing, vendors).values():
+        _say(args, sentence)
+
+
 def cmd_sync(args) -> int:
     from esimdesk.services.adapters import make_adapter
     from esimdesk.services.sync import sync_all
@@ -36,9 +54,9 @@ def cmd_sync(args) -> int:
         accounts = [c for c in ctx.accounts.enabled if args.vendor in (None, c.vendor)]
         for line in ctx.accounts.notices:
             if args.vendor is None or line.startswith(args.vendor):
-                note(line)
+                _say(args, line)
         if not accounts:
-            note("no vendor account is configured for this sync; see README → Configuration")
+            _say(args, "no vendor account is configured for this sync; see README → Configuration")
             if args.json:
                 print_json([])
             return 1
@@ -57,7 +75,7 @@ def cmd_sync(args) -> int:
             service = _order_service(ctx, store)
             for entry in asyncio.run(_reconcile_vendors(service, synced)):
                 if entry.state.value in ("PENDING", "ALLOCATING", "UNCERTAIN"):
-                    note(f"{entry.vendor} order {entry.reference} is still {entry.state.value}: "
+                    _say(args, f"{entry.vendor} order {entry.reference} is still {entry.state.value}: "
                          "run 'esimdesk reconcile' for details")
     if args.json:
         print_json([r.to_json() for r in results])
@@ -69,15 +87,17 @@ def cmd_sync(args) -> int:
 
 
 def _fmt_mb(mb: int | None) -> str:
-    if mb is None:
-        return "unlimited"
-    return f"{mb / 1024:g} GB" if mb >= 1024 else f"{mb} MB"
+    return data_amount(mb)  # one rule for the command line and the window (domain/units.py)
 
 
 def cmd_plans(args) -> int:
     with _context(args) as (ctx, store):
         plans = store.plans(vendor=args.vendor, country=args.country, search=args.search)
         _cache_age(store, args.vendor)
+        _say_gaps(args, ctx, "plans", {p.vendor for p in plans})
+    # Prices of different currencies are never compared: grouped by currency, cheapest first within each
+    # (a stable sort: the store's order, vendor then plan id, stays within one price).
+    plans.sort(key=lambda p: (p.currency, p.price))
     if args.json:
         print_json([p.to_json() for p in plans])
     else:
@@ -99,6 +119,7 @@ def cmd_orders(args) -> int:
     with _context(args) as (ctx, store):
         orders = store.orders(vendor=args.vendor, search=args.search)
         _cache_age(store, args.vendor)
+        _say_gaps(args, ctx, "orders", {o.vendor for o in orders})
     if args.json:
         print_json([o.to_json() for o in orders])
     else:
@@ -114,6 +135,7 @@ def cmd_esims(args) -> int:
     with _context(args) as (ctx, store):
         esims = store.esims(vendor=args.vendor, status=args.status, search=args.search)
         _cache_age(store, args.vendor)
+        _say_gaps(args, ctx, "esims", {e.vendor for e in esims})
     if args.json:
         print_json([e.to_json() for e in esims])
     else:
@@ -136,9 +158,9 @@ def cmd_balance(args) -> int:
         if not accounts:
             for line in ctx.accounts.notices:
                 if args.vendor is not None and line.startswith(args.vendor):
-                    note(line)
+                    _say(args, line)
             which = f"no {args.vendor} account" if args.vendor and ctx.accounts.enabled else "no vendor account"
-            note(f"esimdesk balance: {which} is configured; see README → Configuration")
+            _say(args, f"{which} is configured; see README → Configuration")
             if args.json:
                 print_json([])
             return 1
@@ -148,19 +170,19 @@ def cmd_balance(args) -> int:
     silent = [c.vendor for c in accounts if c.vendor not in answered_by]
     if silent:
         one = len(silent) == 1
-        note(f"note: {' and '.join(silent)} {'does' if one else 'do'} not offer a balance through "
+        _say(args, f"{' and '.join(silent)} {'does' if one else 'do'} not offer a balance through "
              f"{'its API' if one else 'their APIs'}")
     failed = False
     for row in rows:
         if row.error:
             reason = row.error if row.error.startswith(row.vendor) else f"{row.vendor}: {row.error}"
-            note(reason + (" (showing the cached balance)" if row.balance else ""))
+            _say(args, reason + (" (showing the cached balance)" if row.balance else ""))
             failed = failed or row.balance is None
     live = [r for r in rows if not r.error]
     if not live:
         failed = True
-        note("esimdesk balance: " + ("no vendor answered with a balance" if rows
-                                     else "none of the configured vendors offers a balance"))
+        _say(args, "no vendor answered with a balance" if rows
+             else "none of the configured vendors offers a balance")
     shown = [r.balance for r in rows if r.balance is not None]
     if args.json:
         print_json([b.to_json() for b in shown])
@@ -190,8 +212,13 @@ def _progress(p) -> None:
         print(f"\r{p.reference}: {p.message}          ", end="", file=sys.stderr, flush=True)
 
 
-def _print_order(order, as_json: bool) -> None:
-    if as_json:
+def _print_order(args, order) -> None:
+    from esimdesk.services.offers import order_note
+
+    gap = order_note(order)  # e.g. Roamify: COMPLETED, but no ICCID or activation code in its answer
+    if gap:
+        _say(args, gap)
+    if args.json:
         print_json(order.to_json())
         return
     total = f"{money_str(order.total)} {order.currency}" if order.total is not None else "-"
@@ -211,7 +238,7 @@ def _run_order(args, call) -> int:
         except OrderOutcome as outcome:
             if sys.stderr.isatty():
                 print(file=sys.stderr)
-            note(f"esimdesk {args.command}: {outcome}")
+            _say(args, str(outcome))
             if args.json and outcome.entry is not None:
                 e = outcome.entry
                 print_json({"vendor": e.vendor, "order_id": e.order_id, "reference": e.reference,
@@ -221,7 +248,7 @@ def _run_order(args, call) -> int:
             return 1
     if sys.stderr.isatty():
         print(file=sys.stderr)
-    _print_order(order, args.json)
+    _print_order(args, order)
     return 0
 
 
@@ -278,7 +305,7 @@ def _agent_decides(args) -> int:
             else:
                 order = asyncio.run(service.resend(args.resend))
         except OrderOutcome as outcome:
-            note(f"esimdesk reconcile: {outcome}")
+            _say(args, str(outcome))
             return 1
-    _print_order(order, args.json)
+    _print_order(args, order)
     return 0

@@ -21,9 +21,18 @@ def _positive_int(text: str) -> int:
 
 
 def _country(text: str) -> str:
-    if len(text) != 2 or not text.isalpha():
-        raise argparse.ArgumentTypeError(f"'{text}' is not a two-letter country code (e.g. JP)")
-    return text.upper()
+    """alpha-2, alpha-3 or a name ("jp", "JPN", "Japan") → "JP"; else the closest matches (exit 2)."""
+    from esimdesk.domain.countries import resolve_country  # pycountry: loaded only when a country is typed
+
+    try:
+        return resolve_country(text)
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _vendor(text: str) -> str:
+    """Vendor names in any case ("Roumio", "ROUMIO"); argparse then checks the choices."""
+    return text.strip().lower()
 
 
 def _status(text: str) -> str:
@@ -51,8 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="use the built-in sandbox instead of real vendors (own data folder)")
 
     def vendor_opt(p: argparse.ArgumentParser, required: bool = False) -> None:
-        p.add_argument("--vendor", choices=VENDORS, required=required, metavar="V",
-                       help=f"one of {', '.join(VENDORS)}")
+        p.add_argument("--vendor", type=_vendor, choices=VENDORS, required=required, metavar="V",
+                       help=f"one of {', '.join(VENDORS)} (any case)")
 
     def json_opt(p: argparse.ArgumentParser) -> None:
         p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
@@ -70,9 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     vendor_opt(p)
     json_opt(p)
 
-    p = sub.add_parser("plans", parents=[common], help="list plans from the cache")
+    p = sub.add_parser("plans", parents=[common], help="list plans from the cache",
+                       description="List plans from the cache, grouped by currency (prices of different "
+                       "currencies are never compared), cheapest first within each.")
     vendor_opt(p)
-    p.add_argument("--country", type=_country, metavar="CC", help="ISO 3166 alpha-2 code, e.g. JP")
+    p.add_argument("--country", type=_country, metavar="CC",
+                   help="a country: ISO 3166 alpha-2 or alpha-3 code or its name, e.g. JP, JPN or Japan")
     p.add_argument("--search", metavar="TEXT", help="words in the plan name, country or id")
     json_opt(p)
 

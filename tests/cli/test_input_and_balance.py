@@ -130,7 +130,7 @@ def test_balance_that_answers_exits_0_and_notes_the_vendors_without_one(sandbox)
     out, err = res.stdout.decode(), res.stderr.decode()
     assert res.returncode == 0, err
     assert "roumio" in out and "microesim" in out
-    assert "note: roamify and flexiroam do not offer a balance" in err
+    assert "esimdesk balance: roamify and flexiroam do not offer a balance" in err
     res = cli(b"balance", b"--vendor", b"flexiroam", env=sandbox.env())
     assert res.returncode == 1
     assert "flexiroam does not offer a balance through its API" in res.stderr.decode()
