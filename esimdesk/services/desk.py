@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Callable
 
 from esimdesk.domain import Esim, JournalEntry, JournalEvent, Order, Plan
+from esimdesk.services import offers
 from esimdesk.services.adapters import make_adapter
 from esimdesk.services.orders import OrderProgress, OrderService
 from esimdesk.services.runtime import AppContext
@@ -96,6 +97,16 @@ class Desk:
 
     async def abandon(self, reference: str) -> JournalEntry:
         return await self.order_service().abandon(reference)
+
+    # --- what a vendor cannot fill (the window's empty states) --------------------------------
+    def gap(self, vendor: str | None, listing: str) -> str | None:
+        """For a view filtered to one vendor ("plans", "orders", "esims"): the sentence saying what that
+        vendor does not offer there, or None."""
+        return offers.gap(vendor, listing) if vendor else None
+
+    def order_note(self, order: Order) -> str | None:
+        """A completed order whose answer carries no ICCID or activation code: where to get them."""
+        return offers.order_note(order)
 
     def can_top_up(self, vendor: str) -> bool:
         cfg = self.ctx.accounts.get(vendor)

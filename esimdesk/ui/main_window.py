@@ -216,7 +216,8 @@ class MainWindow(QMainWindow):
             self.orderFailed.emit(str(exc))
             self.orders.reload()
             return None
-        status.showMessage(done_text(order))
+        gap = self.desk.order_note(order)  # e.g. Roamify: completed, but no ICCID or code in its answer
+        status.showMessage(done_text(order) + (f" — {gap}" if gap else ""))
         self.orders.reload()
         self.fleet.reload()
         self.orderPlaced.emit(order)

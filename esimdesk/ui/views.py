@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from esimdesk.domain import Esim, EsimStatus, Order, Plan, money_str
-from esimdesk.domain.countries import country_name
+from esimdesk.domain import Esim, EsimStatus, Order, Plan, ValidationError, data_amount, money_str
+from esimdesk.domain.countries import country_name, resolve_country
 from esimdesk.ui.qr import qr_pixmap
 from esimdesk.ui.table_model import Column, RowsModel
 
@@ -31,9 +31,7 @@ SEARCH_DEBOUNCE_MS = 150
 
 
 def mb_text(mb: int | None, unlimited: str = "unlimited") -> str:
-    if mb is None:
-        return unlimited
-    return f"{mb / 1024:.3g} GB" if mb >= 1024 else f"{mb} MB"
+    return data_amount(mb, unlimited)  # one rule for the command line and the window (domain/units.py)
 
 
 def when_text(dt: datetime | None) -> str:
@@ -50,6 +48,7 @@ class ListingTab(QWidget):
     """Search box + filters + table + detail pane; reloads from the cache as the agent types."""
 
     loaded = Signal(int)  # rows shown
+    listing = ""  # "plans", "orders", "esims": what a vendor may not offer here (Desk.gap)
 
     def __init__(self, desk, columns: list[Column], placeholder: str, parent=None):
         super().__init__(parent)
@@ -63,6 +62,12 @@ class ListingTab(QWidget):
         for v in desk.vendors:
             self.vendor.addItem(v.capitalize() if v != "microesim" else "MicroESIM", v)
         self.count = QLabel()
+        # What the chosen vendor does not offer in this view (e.g. Flexiroam: no plans), or a filter
+        # that was not understood: said above the table instead of leaving it silently empty.
+        self.notice = QLabel()
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("QLabel { padding: 6px; border: 1px solid palette(mid); }")
+        self.notice.hide()
         self.filters = QHBoxLayout()
         self.filters.addWidget(self.search, 1)
         self.filters.addWidget(self.vendor)
@@ -88,6 +93,7 @@ class ListingTab(QWidget):
         splitter.setSizes([900, 340])
         layout = QVBoxLayout(self)
         layout.addLayout(self.filters)
+        layout.addWidget(self.notice)
         layout.addWidget(splitter, 1)
         layout.addWidget(self.count)
         self._debounce = QTimer(self)
@@ -118,7 +124,14 @@ class ListingTab(QWidget):
             for col in range(self.model.columnCount()):
                 self.table.setColumnWidth(col, min(self.table.columnWidth(col), 320))
         self.count.setText(f"{len(items):,} shown")
+        notice = self.notice_text()
+        self.notice.setText(notice or "")
+        self.notice.setVisible(bool(notice))
         self.loaded.emit(len(items))
+
+    def notice_text(self) -> str | None:
+        """The sentence above the table: what the chosen vendor does not offer in this view."""
+        return self.desk.gap(self.vendor.currentData(), self.listing) if self.listing else None
 
     async def query(self, vendor: str | None, text: str) -> list:
         raise NotImplementedError
@@ -133,6 +146,7 @@ class ListingTab(QWidget):
 
 class CatalogTab(ListingTab):
     orderRequested = Signal(object)  # a Plan
+    listing = "plans"
 
     def __init__(self, desk, parent=None):
         columns = [
@@ -148,9 +162,10 @@ class CatalogTab(ListingTab):
         ]
         super().__init__(desk, columns, "Search plans: country, region, name or plan id (e.g. japan 5GB)", parent)
         self.country = QLineEdit()
-        self.country.setPlaceholderText("Country (JP)")
-        self.country.setMaxLength(2)
-        self.country.setFixedWidth(110)
+        self.country.setPlaceholderText("Country (JP, JPN, Japan)")
+        self.country.setToolTip("A country: its ISO 3166 code (JP, JPN) or its name (Japan)")
+        self.country.setMaxLength(60)
+        self.country.setFixedWidth(180)
         self.filters.insertWidget(1, self.country)
         self.country.textChanged.connect(self._debounce.start)
         self.info = QLabel("Select a plan.")
@@ -165,9 +180,23 @@ class CatalogTab(ListingTab):
         self.current: Plan | None = None
         self.sort_by(5, Qt.SortOrder.AscendingOrder)  # cheapest first
 
+    def country_filter(self) -> tuple[str | None, str | None]:
+        """The Country box as (alpha-2 code, None), or (None, why not) for text that names no country
+        (then no country filter applies and the notice says so, with the closest matches)."""
+        text = self.country.text().strip()
+        if not text:
+            return None, None
+        try:
+            return resolve_country(text), None
+        except ValidationError as exc:
+            return None, str(exc)
+
     async def query(self, vendor, text):
-        code = self.country.text().strip().upper()
-        return await self.desk.plans(vendor, code if len(code) == 2 else None, text)
+        return await self.desk.plans(vendor, self.country_filter()[0], text)
+
+    def notice_text(self) -> str | None:
+        lines = [self.country_filter()[1], super().notice_text()]
+        return "\n".join(line for line in lines if line) or None
 
     def show_detail(self, plan: Plan) -> None:
         self.current = plan
@@ -186,6 +215,7 @@ class CatalogTab(ListingTab):
 
 
 class OrdersTab(ListingTab):
+    listing = "orders"
     # The agent's decisions on an order whose answer was lost (UNCERTAIN, or recorded and never sent).
     adoptRequested = Signal(object)  # JournalEntry
     resendRequested = Signal(object)  # JournalEntry
@@ -261,6 +291,7 @@ class OrdersTab(ListingTab):
 
 
 class FleetTab(ListingTab):
+    listing = "esims"
     topupRequested = Signal(object)  # an Esim
     noteRequested = Signal(object)  # an Esim
 

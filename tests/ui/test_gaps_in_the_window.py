@@ -1,0 +1,133 @@
+"""The window meets the agent halfway (issue 19): a view filtered to a vendor that does not offer what it
+lists says so instead of staying silently empty; the Country box takes names and alpha-3 codes; data
+amounts read as on the command line; prices sorted within a currency; a Roamify order without ICCID
+says where to get it. Real widgets over a real sandbox and store."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from decimal import Decimal
+from itertools import groupby
+
+import pytest
+import qasync
+
+from esimdesk.domain import OrderStatus
+from esimdesk.sandbox import SandboxConfig, SandboxServer
+from esimdesk.services.config import load_accounts
+from esimdesk.services.desk import Desk
+from esimdesk.services.runtime import AppContext
+from esimdesk.ui.app import ui_settings
+from esimdesk.ui.main_window import MainWindow
+
+
+@pytest.fixture
+def loop(qapp):
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    yield loop
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def window(loop, qtbot, tmp_path):
+    with SandboxServer(SandboxConfig(seed=21, allocation_delay=0.3)) as server:
+        ctx = AppContext(home=tmp_path, accounts=load_accounts(tmp_path, env=server.env()))
+        desk = Desk(ctx)
+        win = MainWindow(ui_settings(tmp_path), desk)
+        qtbot.addWidget(win)
+        win.show()
+        loop.run_until_complete(win.startup(sync=True))
+        yield win, loop, server
+        desk.close()
+
+
+def settle(loop, seconds=0.5):
+    loop.run_until_complete(asyncio.sleep(seconds))
+
+
+def pick_vendor(tab, loop, vendor):
+    tab.vendor.setCurrentIndex(tab.vendor.findData(vendor))
+    settle(loop)
+
+
+def shown(tab) -> list:
+    return [tab.model.item(r) for r in range(tab.model.rowCount())]
+
+
+def test_a_view_filtered_to_a_vendor_that_offers_none_says_so(window):
+    win, loop, _ = window
+    settle(loop)
+    assert win.catalog.notice.isHidden()
+    pick_vendor(win.catalog, loop, "flexiroam")
+    assert win.catalog.model.rowCount() == 0
+    assert not win.catalog.notice.isHidden()
+    assert win.catalog.notice.text() == "Flexiroam offers no plans through its API"
+    pick_vendor(win.catalog, loop, "roumio")
+    assert win.catalog.model.rowCount() > 0 and win.catalog.notice.isHidden()
+
+    pick_vendor(win.orders, loop, "flexiroam")
+    assert win.orders.model.rowCount() == 0
+    assert win.orders.notice.text() == "Flexiroam takes no orders through its API"
+    pick_vendor(win.fleet, loop, "roamify")
+    assert win.fleet.notice.text().startswith("Roamify's eSIMs are not fetched yet")
+    assert "Roamify's Partner Portal" in win.fleet.notice.text()
+    pick_vendor(win.fleet, loop, None)
+    assert win.fleet.notice.isHidden()
+
+
+@pytest.mark.parametrize("typed", ["Japan", "JPN", "jp"])
+def test_the_country_box_takes_names_and_alpha3(window, typed):
+    win, loop, _ = window
+    settle(loop)
+    win.catalog.country.setText("JP")
+    settle(loop)
+    expected = shown(win.catalog)
+    assert expected and all("JP" in p.countries for p in expected)
+    win.catalog.country.setText(typed)
+    settle(loop)
+    assert shown(win.catalog) == expected
+    assert win.catalog.notice.isHidden()
+
+
+def test_a_country_box_that_names_no_country_says_the_closest(window):
+    win, loop, _ = window
+    settle(loop)
+    win.catalog.country.setText("Jpan")
+    settle(loop)
+    assert win.catalog.notice.text() == "'Jpan' is not a country; did you mean: Japan (JP)?"
+    assert win.catalog.model.rowCount() > 0  # no filter applied: nothing hidden by a typo
+
+
+def test_data_amounts_and_prices_read_as_on_the_command_line(window):
+    win, loop, _ = window
+    settle(loop)
+    cells = [win.fleet.model.data(win.fleet.model.index(r, c)) for r in range(win.fleet.model.rowCount())
+             for c in (3, 4)]
+    assert any(re.fullmatch(r"\d+(\.\d)? GB", c or "") for c in cells)
+    assert not [c for c in cells if c and re.search(r"\d\.\d{2,}", c)]
+    plans = shown(win.catalog)  # sorted by price at start-up: within a currency, never across
+    currencies = [c for c, _ in groupby(p.currency for p in plans)]
+    assert len(currencies) == len(set(currencies)) >= 2
+    for _, block in groupby(plans, key=lambda p: p.currency):
+        prices = [Decimal(p.price) for p in block]
+        assert prices == sorted(prices)
+
+
+def test_a_roamify_order_without_iccid_says_where_to_get_it(window):
+    win, loop, server = window
+    settle(loop)
+    pick_vendor(win.catalog, loop, "roamify")
+    plan = shown(win.catalog)[0]
+    order = loop.run_until_complete(win.place_order(plan, 1))
+    assert order is not None and order.status is OrderStatus.COMPLETED and not order.esims
+    message = win.statusBar().currentMessage()
+    assert "Roamify's answer carries no ICCID or activation code yet" in message
+    assert "Roamify's Partner Portal" in message
