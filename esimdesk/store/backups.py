@@ -24,9 +24,12 @@ from esimdesk.store.integrity import (
     BUSY_TIMEOUT_S,
     SQLITE_MAGIC,
     as_store_error,
+    connect,
     forget_checked,
+    open_here,
     os_error,
     quick_check,
+    read_header,
     shm_path,
     wal_path,
 )
@@ -158,14 +161,14 @@ def _copy(source_uri: str, target: Path, *, journal_mode: str, source_path: Path
     _remove_db_files(target)
     src = None
     try:
-        src = source or sqlite3.connect(source_uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        src = source or connect(source_uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         src.execute("SELECT count(*) FROM sqlite_schema").fetchone()  # opening errors name the source
     except sqlite3.Error as exc:
         if src is not None and source is None:
             src.close()
         raise as_store_error(exc, source_path, "read", what=_what(source_path)) or StoreError(str(exc)) from exc
     try:
-        dst = sqlite3.connect(target, isolation_level=None)
+        dst = connect(target, isolation_level=None)
         try:
             src.backup(dst)
             dst.execute(f"PRAGMA journal_mode={journal_mode}")
@@ -203,19 +206,18 @@ def verify_database(source: Path) -> DatabaseInfo:
         raise refuse("it is not a file")
     try:
         size = source.stat().st_size
-        with open(source, "rb") as f:
-            header = f.read(100)
+        header = read_header(source)  # None: open through SQLite in this process, so a database
     except OSError as exc:
         raise os_error(exc, source, f"read {source}") from exc
     if size == 0:
         raise refuse("it is empty", "empty")
-    if not header.startswith(SQLITE_MAGIC):
+    if header is not None and not header.startswith(SQLITE_MAGIC):
         raise refuse("it is not an SQLite database", "not-a-database")
     findings = quick_check(_uri(source, "ro"), uri=True)
     if findings:
         raise refuse("it fails SQLite's quick_check", "damaged")
     try:
-        conn = sqlite3.connect(_uri(source, "ro"), uri=True, timeout=BUSY_TIMEOUT_S)
+        conn = connect(_uri(source, "ro"), uri=True, timeout=BUSY_TIMEOUT_S)
         try:
             schema = conn.execute("PRAGMA user_version").fetchone()[0]
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
@@ -251,8 +253,9 @@ def restore_into_place(data_file: Path, source: Path, *, keep: int = KEEP) -> Re
     restored = verify_database(source)
     lock, previous = _lock(data_file)
     tmp = data_file.with_name(f".{data_file.name}.restore-{os.getpid()}-{threading.get_ident()}")
+    deferred: list[int] = []  # descriptors of the data file, closed only after the lock (see _copy_bytes)
     try:
-        kept_as = _keep_previous(data_file, lock, previous, keep)
+        kept_as = _keep_previous(data_file, lock, previous, keep, deferred)
         _copy(_uri(source, "ro"), tmp, journal_mode="WAL", source_path=source, shown_as=data_file)
         if quick_check(tmp):
             raise StoreError(f"the copy of {source} failed quick_check; nothing was changed", path=str(source),
@@ -260,6 +263,7 @@ def restore_into_place(data_file: Path, source: Path, *, keep: int = KEEP) -> Re
         if lock is not None:
             lock.close()
             lock = None
+        _close_all(deferred)
         for stale in (wal_path(data_file), shm_path(data_file)):
             try:
                 stale.unlink()
@@ -271,6 +275,7 @@ def restore_into_place(data_file: Path, source: Path, *, keep: int = KEEP) -> Re
     finally:
         if lock is not None:
             lock.close()
+        _close_all(deferred)
         _remove_db_files(tmp)
     _fsync_dir(data_file.parent)
     forget_checked(data_file)
@@ -287,13 +292,17 @@ def _lock(data_file: Path) -> tuple[sqlite3.Connection | None, str]:
         raise os_error(exc, data_file, f"read the data file {data_file}") from exc
     if size == 0:
         return None, "empty"
+    if open_here(data_file):  # this process has it open (a store): in use, and no raw read may touch it
+        raise _in_use(data_file)
     try:
-        with open(data_file, "rb") as f:
-            if not f.read(100).startswith(SQLITE_MAGIC):
-                return None, "damaged"
+        header = read_header(data_file)
     except OSError as exc:
         raise os_error(exc, data_file, f"read the data file {data_file}") from exc
-    conn = sqlite3.connect(_uri(data_file, "rw"), uri=True, timeout=IN_USE_WAIT_S, isolation_level=None)
+    if header is None:
+        raise _in_use(data_file)
+    if not header.startswith(SQLITE_MAGIC):
+        return None, "damaged"
+    conn = connect(_uri(data_file, "rw"), uri=True, timeout=IN_USE_WAIT_S, isolation_level=None)
     try:
         conn.execute("PRAGMA locking_mode=EXCLUSIVE")
         conn.execute("BEGIN EXCLUSIVE")  # kept after COMMIT in exclusive locking mode
@@ -306,13 +315,18 @@ def _lock(data_file: Path) -> tuple[sqlite3.Connection | None, str]:
         if mapped is not None and mapped.reason == "damaged":
             return None, "damaged"
         if mapped is not None and mapped.reason == "busy":
-            raise StoreError(f"the data file {data_file} is in use by another esimdesk (the window, or a command "
-                             "still running); close it and try again; nothing was changed",
-                             path=str(data_file), reason="in-use") from exc
+            raise _in_use(data_file) from exc
         raise mapped or StoreError(str(exc)) from exc
 
 
-def _keep_previous(data_file: Path, lock: sqlite3.Connection | None, previous: str, keep: int) -> Path | None:
+def _in_use(data_file: Path) -> StoreError:
+    return StoreError(f"the data file {data_file} is in use by another esimdesk (the window, or a command "
+                      "still running); close it and try again; nothing was changed",
+                      path=str(data_file), reason="in-use")
+
+
+def _keep_previous(data_file: Path, lock: sqlite3.Connection | None, previous: str, keep: int,
+                   deferred: list[int]) -> Path | None:
     if previous in ("missing", "empty"):
         return None
     folder = backups_dir(data_file)
@@ -330,8 +344,11 @@ def _keep_previous(data_file: Path, lock: sqlite3.Connection | None, previous: s
             finally:
                 _remove_db_files(tmp)
         else:  # damaged: its bytes as they are, with its log, for whoever tries to repair it
-            shutil.copyfile(data_file, target)
-            if wal_path(data_file).exists():
+            if lock is not None:  # closing a descriptor of the file now would drop the lock
+                _copy_bytes(data_file, target, deferred)
+            else:
+                shutil.copyfile(data_file, target)
+            if wal_path(data_file).exists():  # SQLite locks the data file and -shm, never the -wal
                 shutil.copyfile(wal_path(data_file), wal_path(target))
     except OSError as exc:
         raise os_error(exc, target, f"keep the current data file as {target}") from exc
@@ -340,6 +357,25 @@ def _keep_previous(data_file: Path, lock: sqlite3.Connection | None, previous: s
 
 
 # --- small file helpers -------------------------------------------------------------------------
+def _copy_bytes(source: Path, target: Path, deferred: list[int]) -> None:
+    """Copy ``source`` while this process holds an SQLite lock on it: its descriptor is not closed
+    here but added to ``deferred``, to be closed after the lock (closing any descriptor of a file
+    drops all of the process's POSIX locks on it, see integrity.py)."""
+    fd = os.open(source, os.O_RDONLY)
+    deferred.append(fd)
+    with open(target, "wb") as out:
+        while chunk := os.read(fd, 1 << 20):
+            out.write(chunk)
+
+
+def _close_all(fds: list[int]) -> None:
+    while fds:
+        try:
+            os.close(fds.pop())
+        except OSError:
+            pass
+
+
 def _remove_db_files(path: Path) -> None:
     for p in (path, wal_path(path), shm_path(path), path.with_name(path.name + "-journal")):
         try:

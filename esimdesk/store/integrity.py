@@ -53,6 +53,94 @@ def checked_path(path: Path) -> Path:
     return path.with_name(path.name + CHECKED_SUFFIX)
 
 
+# --- files this process has open through SQLite -------------------------------------------------
+# SQLite's locks are POSIX advisory (fcntl) locks, and they belong to the process: closing ANY file
+# descriptor of the data file in this process (``open(path).read()`` of its header, a file copy) drops
+# every lock this process's connections hold on it, while they go on as if they still held them. The
+# next esimdesk (the CLI beside the window) that closes its connection then believes it is the last
+# one: it checkpoints, deletes the -wal and -shm, and this process's connections keep using the old
+# (deleted) shared-memory index: "database disk image is malformed", disk I/O errors, lost writes
+# (https://www.sqlite.org/howtocorrupt.html, 2.2). So every SQLite connection the store code opens
+# goes through ``connect`` (which counts it here until it is closed), and a raw read of a data file
+# (``read_header``) happens only while no connection of this process has that file open.
+_held: dict[tuple[int, int], int] = {}  # (st_dev, st_ino) -> connections of this process open on it
+# Also held during a raw read, so no connection opens (registers) meanwhile. Re-entrant: a connection
+# collected by the garbage collector inside a locked block releases its count from ``__del__``.
+_held_lock = threading.RLock()
+
+
+def _file_key(path: Path | str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None  # missing (a new file), ":memory:", a name the system refuses
+    return st.st_dev, st.st_ino
+
+
+def _hold(key: tuple[int, int] | None) -> None:
+    if key is not None:
+        with _held_lock:
+            _held[key] = _held.get(key, 0) + 1
+
+
+def _release(key: tuple[int, int] | None) -> None:
+    if key is not None:
+        with _held_lock:
+            left = _held.get(key, 0) - 1
+            if left > 0:
+                _held[key] = left
+            else:
+                _held.pop(key, None)
+
+
+def open_here(path: Path | str) -> bool:
+    """True while a connection of this process (opened with ``connect``) has the file ``path`` open."""
+    key = _file_key(path)
+    with _held_lock:
+        return key is not None and key in _held
+
+
+def read_header(path: Path | str, size: int = 100) -> bytes | None:
+    """The first ``size`` bytes of ``path`` through a plain file descriptor, or None when a connection
+    of this process has the file open (closing that descriptor would drop the connection's locks).
+    Raises ``OSError`` when the file cannot be read."""
+    with _held_lock:  # no connection of this process opens the file while the descriptor is open
+        key = _file_key(path)
+        if key is not None and key in _held:
+            return None
+        with open(path, "rb") as f:
+            return f.read(size)
+
+
+class HeldConnection(sqlite3.Connection):
+    """An ``sqlite3.Connection`` counted in this process's open files until it is closed (or collected)."""
+
+    def __init__(self, database, *args, **kwargs):
+        super().__init__(database, *args, **kwargs)
+        # Counted after SQLite opened the file (so it exists) and before any statement takes a lock.
+        self._held_key = _file_key(_plain(str(database)) if kwargs.get("uri") else database)
+        _hold(self._held_key)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            key, self._held_key = getattr(self, "_held_key", None), None
+            _release(key)
+
+    def __del__(self) -> None:  # dropped without close(): closed now, then no longer counted
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001  (interpreter shutdown, a closed database)
+            pass
+
+
+def connect(database: Path | str, **kwargs) -> sqlite3.Connection:
+    """``sqlite3.connect`` for the store code: the file counts as open in this process (``open_here``)
+    until the connection is closed, so no raw read of it drops the connection's locks."""
+    return sqlite3.connect(database, factory=HeldConnection, **kwargs)
+
+
 # --- opening ------------------------------------------------------------------------------------
 def ensure_usable(path: Path) -> str:
     """Make sure ``path`` can be opened as the desk's data file, or raise ``StoreError``.
@@ -90,10 +178,11 @@ def _header_suspicious(path: Path, st: os.stat_result) -> bool:
     if st.st_size == 0:
         raise damaged_error(path, "empty", "empty")
     try:
-        with open(path, "rb") as f:
-            header = f.read(100)
+        header = read_header(path)
     except OSError as exc:
         raise os_error(exc, path, f"read the data file {path}") from exc
+    if header is None:
+        return False  # open through SQLite in this process (so a database, checked when first opened)
     if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
         raise damaged_error(path, "not an SQLite database", "not-a-database")
     page_size = int.from_bytes(header[16:18], "big")
@@ -122,7 +211,7 @@ def quick_check(path: Path, *, uri: bool = False) -> list[str]:
     """
     target = str(path)
     try:
-        conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_S, isolation_level=None, uri=uri)
+        conn = connect(target, timeout=BUSY_TIMEOUT_S, isolation_level=None, uri=uri)
     except sqlite3.Error as exc:
         raise as_store_error(exc, _plain(target), "open") or StoreError(str(exc)) from exc
     try:
@@ -207,7 +296,7 @@ def _create_new(path: Path) -> None:
     _remove_db_files(tmp)
     try:
         try:
-            conn = sqlite3.connect(tmp, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            conn = connect(tmp, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 migrate(conn)

@@ -1,13 +1,16 @@
 """The desk's memory: one SQLite file (WAL) managed with sqlite-utils, behind the ``Store`` interface.
 
-Each thread gets its own connection (sqlite3 objects are thread-bound), so sync can write from a
-worker thread while the GUI thread reads. Every multi-row write is one transaction.
+Each thread gets its own connection (one connection is never shared between threads), so sync can
+write from a worker thread while the GUI thread reads. Every multi-row write is one transaction.
+``close()`` closes every thread's connection, not only the calling thread's: a worker thread's
+connection left open keeps the file busy (its -wal and -shm stay) until the garbage collector finds it.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import replace
@@ -35,6 +38,9 @@ class SqliteStore(JournalMixin):
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self._local = threading.local()
+        self._conns = _Connections()
+        # Closes what is left open when the store is dropped without close() (no reference back to self).
+        weakref.finalize(self, self._conns.close_all)
         # An existing file that is empty, no database or damaged is refused in words; a missing one is a new desk.
         self.opened_as = integrity.ensure_usable(self.path)
         conn = self.conn  # opens and migrates on first use
@@ -44,14 +50,16 @@ class SqliteStore(JournalMixin):
     @property
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
-        if conn is None:
+        if conn is None or self._local.generation != self._conns.generation:  # none yet, or closed by close()
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise integrity.os_error(exc, self.path.parent, f"create the data folder {self.path.parent}") from exc
             conn = None
             try:
-                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+                # check_same_thread=False only so close() can close it from another thread; it is used by one.
+                conn = integrity.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                         check_same_thread=False)
                 conn.row_factory = sqlite3.Row
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes
@@ -66,6 +74,7 @@ class SqliteStore(JournalMixin):
                 if mapped is None:
                     raise
                 raise mapped from exc
+            self._local.generation = self._conns.add(conn)
             self._local.conn = conn
             self._local.db = sqlite_utils.Database(conn)
         return conn
@@ -76,10 +85,10 @@ class SqliteStore(JournalMixin):
         return self._local.db
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        """Close the connections of every thread (call it when no thread is still using the store).
+        The store stays usable: a thread that uses it again gets a new connection."""
+        self._conns.close_all()
+        self._local.conn = None
 
     @contextmanager
     def transaction(self, immediate: bool = True, durable: bool = False):
@@ -562,6 +571,30 @@ _ESIM_COLS = ", ".join(f"e.{c}" for c in (
     "data_total_mb", "expires_at", "installed_at", "qr_url", "install_url", "vendor_ref", "note"))
 _ORDER_COLS = ", ".join(f"o.{c}" for c in (
     "id", "vendor", "order_id", "reference", "kind", "status", "created_at", "total", "currency"))
+
+
+class _Connections:
+    """The connections a store opened, one per thread, so that ``close()`` closes them all."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: list[sqlite3.Connection] = []
+        self.generation = 0  # +1 at each close_all: a thread's older connection is closed
+
+    def add(self, conn: sqlite3.Connection) -> int:
+        with self._lock:
+            self._open.append(conn)
+            return self.generation
+
+    def close_all(self) -> None:
+        with self._lock:
+            conns, self._open = self._open, []
+            self.generation += 1
+        for conn in conns:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass  # closing never fails for a reason worth raising at close time
 
 
 def _suffix_range(digits: str) -> tuple[str, str]:
