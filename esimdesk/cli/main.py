@@ -41,6 +41,23 @@ def _bad_argument(argv: list[str]) -> str | None:
     return None
 
 
+def _reset_demo() -> None:
+    """``--demo --reset``: say what goes, delete it, and let the command (or the window) go on."""
+    from esimdesk.services.config import data_home
+    from esimdesk.services.demo import reset_demo_folder
+
+    home = data_home(demo=True)
+
+    def say(paths) -> None:
+        if not paths:
+            print(f"esimdesk --demo --reset: nothing to remove in {home}; the demo starts new", file=sys.stderr)
+            return
+        names = ", ".join(p.name + ("/" if p.is_dir() else "") for p in paths)
+        print(f"esimdesk --demo --reset: removing {names} from {home}", file=sys.stderr)
+
+    reset_demo_folder(home, say)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -49,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(bad)  # usage line, "esimdesk: error: …", exit 2: before anything else happens
     args = parser.parse_args(argv)
     demo = getattr(args, "demo", False)
+    if getattr(args, "reset", False) and not demo:
+        parser.error("--reset starts the demo over and needs --demo: 'esimdesk --demo --reset'")
     import os
 
     from esimdesk.vendors.http import install_log_redaction
@@ -59,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     # One prefix for every error line: "esimdesk order: …"; the window (no command): "esimdesk: …".
     prefix = f"esimdesk {args.command}: " if args.command else "esimdesk: "
     try:
+        if getattr(args, "reset", False):
+            _reset_demo()
         if args.command is None:
             # Before Qt is imported: without a display Qt aborts the process with a misleading message.
             from esimdesk.ui.preflight import display_problem

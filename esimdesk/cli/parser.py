@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"esimdesk {__version__}")
+    parser.add_argument("--reset", action="store_true",
+                        help="with --demo: start the demo over (its database, backups and sandbox world are "
+                             "deleted, after saying which), then go on, e.g. 'esimdesk --demo --reset sync'")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("sync", parents=[common], help="refresh plans, orders, eSIMs, balances into the cache")

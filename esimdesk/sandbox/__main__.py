@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
 
 from esimdesk.sandbox.base import SandboxConfig
 from esimdesk.sandbox.server import SandboxServer
+from esimdesk.sandbox.state import StateFileError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,13 +21,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--allocation-delay", type=float, help="seconds until ordered profiles are ready")
     p.add_argument("--roamify-older-api", action="store_true",
                    help="Roamify without referenceId (roamify.md); also POST /_sandbox/config at run time")
+    p.add_argument("--state", metavar="FILE",
+                   help="keep the vendor world (orders, eSIMs, balances, clocks) in FILE across restarts; "
+                        "made (and seeded once) when missing")
     args = p.parse_args(argv)
     overrides = {k: v for k, v in {"plans": args.plans, "esims": args.esims, "seed": args.seed,
                                    "allocation_delay": args.allocation_delay}.items() if v is not None}
     if args.roamify_older_api:
         overrides["roamify_reference_ids"] = False
-    server = SandboxServer(SandboxConfig.from_env(**overrides), port=args.port).start()
+    try:
+        server = SandboxServer(SandboxConfig.from_env(**overrides), port=args.port, state_file=args.state).start()
+    except StateFileError as exc:
+        print(f"python -m esimdesk.sandbox: {exc}", file=sys.stderr)
+        return 1
     print(f"esimdesk sandbox on {server.root} (control API: {server.root}/_sandbox/state)")
+    if args.state:
+        print(f"world kept in {args.state}")
     for key, value in server.env().items():
         print(f"export {key}={value}")
     print("Ctrl+C to stop.", flush=True)

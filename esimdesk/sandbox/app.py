@@ -12,14 +12,23 @@ Control API (JSON in and out; errors are HTTP 400 ``{"error": "..."}``):
   (``{"roamify_reference_ids": false}``); answers them all, e.g.
   ``{"roamify_reference_ids": true, "allocation_delay": 2.0, "usage_mb_per_hour": 40.0}``.
 - ``GET /_sandbox/orders?vendor=V``: the ledger of orders V created through the API in this run
-  (``[{"order_id", "handle", "plan_id", "quantity", "kind", "created_at"}]``, oldest first); without
-  ``vendor``: ``{vendor: [...]}`` for every vendor.
+  (with a world file: in this world) (``[{"order_id", "handle", "plan_id", "quantity", "kind",
+  "created_at"}]``, oldest first); without ``vendor``: ``{vendor: [...]}`` for every vendor.
+
+``Sandbox(state_file=...)`` keeps the world (orders, eSIMs, balances, counters, clocks) in a file so
+runs share it (see state.py); without one, the world lives and dies with the object, as tests want.
+Faults and the run-time switches of ``/_sandbox/config`` belong to the run, not to the world.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
+import threading
+import time
+from contextlib import ExitStack
 from email.utils import formatdate
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -30,6 +39,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from esimdesk.sandbox.base import SANDBOX_CREDENTIALS, SandboxConfig, VendorSandbox
 from esimdesk.sandbox.faults import FaultInjector, SlidingWindowLimiter, VendorMiddleware, dated
+from esimdesk.sandbox.state import FORMAT, VERSION, WORLD_FIELDS, StateFile, StateFileError
+
+log = logging.getLogger("esimdesk.sandbox")
 
 SIMULATORS = {
     "roumio": "esimdesk.sandbox.roumio:RoumioSandbox",
@@ -47,8 +59,17 @@ def simulator_class(vendor: str) -> type[VendorSandbox]:
 class Sandbox:
     """All four vendors, their fault injectors and rate limiters, in one Starlette app."""
 
-    def __init__(self, config: SandboxConfig | None = None, vendors: tuple[str, ...] | None = None):
+    def __init__(self, config: SandboxConfig | None = None, vendors: tuple[str, ...] | None = None, *,
+                 state_file: Path | str | None = None):
         self.config = config or SandboxConfig()
+        # The world file (None: in memory only). Read before the simulators exist: a saved world keeps
+        # the seed and sizes it was made with, and the simulators build their catalogs from them.
+        self.world = StateFile(state_file) if state_file is not None else None
+        self._world_lock = threading.RLock()
+        self._other_vendors: dict[str, Any] = {}  # saved vendors this run does not simulate: kept as they are
+        saved = self.world.read() if self.world is not None else None
+        if saved is not None:
+            self._adopt_world_config(saved)
         self.vendors: dict[str, VendorSandbox] = {}
         self.faults: dict[str, FaultInjector] = {}
         self.limiters: dict[str, SlidingWindowLimiter] = {}
@@ -71,7 +92,96 @@ class Sandbox:
             self.vendors[name], self.faults[name] = sim, injector
             if limiter:
                 self.limiters[name] = limiter
-        self.app = Starlette(routes=routes)
+        self.app: ASGIApp = Starlette(routes=routes)
+        if self.world is not None:
+            if saved is None:  # a new world: seed it once, deterministically from the seed, and keep it
+                for sim in self.vendors.values():
+                    sim.materialize()
+                self.save()
+            else:
+                self._load(saved)
+            self.app = _Persisting(self.app, self)
+
+    # --- the world file -----------------------------------------------------------------------------
+    def _adopt_world_config(self, saved: dict[str, Any]) -> None:
+        for name in WORLD_FIELDS:
+            if name not in saved["config"]:
+                continue
+            value, mine = saved["config"][name], getattr(self.config, name)
+            if value != mine:
+                log.warning("the sandbox world %s was made with %s=%s; it keeps it (this run asked for %s); "
+                            "a new world (esimdesk --demo --reset, or another --state file) takes the new one",
+                            self.world.path if self.world else "", name, value, mine)
+                setattr(self.config, name, value)
+
+    def _load(self, saved: dict[str, Any]) -> None:
+        """Put every simulator where the saved world left it. ``StateFileError`` if it does not fit."""
+        try:
+            with self._world_lock:
+                self.config.clock.set_offset(float(saved.get("clock_offset", 0.0)))
+                states = saved["vendors"]
+                for name, sim in self.vendors.items():
+                    with sim.lock:
+                        if name in states:
+                            sim.load_state(states[name])
+                        else:  # a vendor this world never had: seeded now, saved with the next change
+                            sim.materialize()
+                self._other_vendors = {k: v for k, v in states.items() if k not in self.vendors}
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            where = self.world.path if self.world else "the saved world"
+            raise StateFileError(f"the sandbox world {where} is damaged or from another version "
+                                 f"({type(exc).__name__}: {exc})") from None
+
+    def save(self) -> None:
+        """Write the whole world to its file now (nothing without one). Raises OSError."""
+        if self.world is None:
+            return
+        with self._world_lock, ExitStack() as held:
+            for sim in self.vendors.values():
+                held.enter_context(sim.lock)
+            doc = {
+                "format": FORMAT, "version": VERSION, "saved_at": time.time(),
+                "config": {name: getattr(self.config, name) for name in WORLD_FIELDS},
+                "clock_offset": self.config.clock.offset,
+                "vendors": {**self._other_vendors, **{n: sim.dump_state() for n, sim in self.vendors.items()}},
+            }
+            self.world.write(doc)
+
+    def save_quietly(self) -> None:
+        """``save`` from a request: a world that cannot be written is logged, the answer still goes out."""
+        try:
+            self.save()
+        except OSError as exc:
+            log.error("the sandbox world could not be saved to %s (%s); this change lives only as long as "
+                      "this process", self.world.path if self.world else "", exc.strerror or exc)
+
+    def refresh(self) -> None:
+        """Read the world again if another process saved it since this one last read or wrote it."""
+        if self.world is None or not self.world.changed():
+            return
+        with self._world_lock:
+            if not self.world.changed():
+                return
+            try:
+                saved = self.world.read()
+                if saved is None:
+                    return
+                if any(saved["config"].get(k) != getattr(self.config, k) for k in WORLD_FIELDS):
+                    log.warning("the sandbox world %s was replaced by another world; this process keeps "
+                                "its own until it restarts", self.world.path)
+                    return
+                self._load(saved)
+            except StateFileError as exc:
+                log.error("%s; this process keeps the world it has", exc)
+
+    def writes(self, method: str, path: str) -> bool:
+        """Whether a request may change the world (and is saved before its answer leaves)."""
+        if path.startswith("/_sandbox/"):
+            return method == "POST" and path.rstrip("/") == "/_sandbox/clock"
+        for sim in self.vendors.values():
+            if path == sim.mount or path.startswith(sim.mount + "/"):
+                return sim.writes(method, path[len(sim.mount):])
+        return False
 
     def stats(self) -> dict[str, Any]:
         return {name: sim.stats() for name, sim in self.vendors.items()}
@@ -169,3 +279,35 @@ class _Dated:
         if scope["type"] == "http":
             send = dated(send, self.date)
         await self.app(scope, receive, send)
+
+
+class _Persisting:
+    """Keeps the world file in step: read again when another process saved it, saved after each request
+    that may change it, before the answer's first byte (a client that sees the answer finds it saved)."""
+
+    def __init__(self, app: ASGIApp, sandbox: Sandbox) -> None:
+        self.app, self.sandbox = app, sandbox
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sandbox = self.sandbox
+        sandbox.refresh()
+        if not sandbox.writes(scope["method"], scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        saved = False
+
+        async def send_after_saving(message) -> None:
+            nonlocal saved
+            if message["type"] == "http.response.start" and not saved:
+                saved = True
+                sandbox.save_quietly()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_after_saving)
+        finally:
+            if not saved:  # no answer went out (a dropped connection): the vendor may have acted all the same
+                sandbox.save_quietly()

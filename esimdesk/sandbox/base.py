@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import os
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,6 +34,11 @@ class Clock:
     def offset(self) -> float:
         with self._lock:
             return self._offset
+
+    def set_offset(self, seconds: float) -> None:
+        """Put the clock where a saved world left it (seconds ahead of wall time; negative: behind)."""
+        with self._lock:
+            self._offset = seconds
 
 
 class VendorClock:
@@ -140,6 +145,17 @@ class SandboxConfig:
         return cls(**kwargs)
 
 
+def rng_state(rng: random.Random) -> list[Any]:
+    """A ``random.Random``'s state as JSON values (``set_rng_state`` puts it back)."""
+    version, internal, gauss = rng.getstate()
+    return [version, list(internal), gauss]
+
+
+def set_rng_state(rng: random.Random, state: list[Any]) -> None:
+    version, internal, gauss = state
+    rng.setstate((version, tuple(internal), gauss))
+
+
 # Fixed demo credentials: the sandbox is local-only and these are printed for other tools to use.
 SANDBOX_CREDENTIALS: dict[str, dict[str, str]] = {
     "roumio": {"KEY": "sbx-roumio-7f3a9c2e"},
@@ -166,10 +182,12 @@ class VendorSandbox:
         self.lock = threading.RLock()  # state is touched from the server thread and from tests
         # This vendor's clock: every time it stamps (createdAt, create_time, the Date header) comes from it.
         self.clock = VendorClock(config.clock)
-        self._api_seq = itertools.count(1)  # creation order of API orders (the clock may be moved back)
+        self._api_seq = 0  # creation order of API orders (the clock may be moved back)
 
     def next_seq(self) -> int:
-        return next(self._api_seq)
+        with self.lock:
+            self._api_seq += 1
+            return self._api_seq
 
     def now(self) -> float:
         return self.clock.now()
@@ -184,6 +202,25 @@ class VendorSandbox:
     def rate_limited_response(self) -> Response:
         """HTTP 429 (the rate limit, or an injected ``http_429`` fault) in the vendor's own error envelope."""
         return JSONResponse({"message": "Too Many Requests"}, status_code=429, headers={"Retry-After": "1"})
+
+    # --- a world kept in a file (``Sandbox(state_file=...)``, see state.py) -------------------------
+    def materialize(self) -> None:
+        """Build whatever seeded state is made lazily, so a new world file holds it from the start."""
+
+    def dump_state(self) -> dict[str, Any]:
+        """Everything this vendor changed or seeded that is not derived from the seed: plain JSON values.
+        Subclasses extend it (and ``load_state``) with their own orders, eSIMs, balances and counters."""
+        with self.lock:
+            return {"clock_offset": self.clock.offset, "api_seq": self._api_seq}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Put back what ``dump_state`` wrote (the caller holds ``self.lock``)."""
+        self.clock.set_offset(float(state.get("clock_offset", 0.0)))
+        self._api_seq = int(state.get("api_seq", 0))
+
+    def writes(self, method: str, path: str) -> bool:
+        """Whether a request (``path`` below this vendor's mount) may change the world, so it is saved after."""
+        return method not in ("GET", "HEAD", "OPTIONS")
 
     def stats(self) -> dict[str, Any]:
         """Counts for tests, e.g. how many distinct orders the vendor accepted (must include ``orders``)."""

@@ -41,6 +41,20 @@ class FlexiroamSandbox(VendorSandbox):
         self.pages = 0
         self.refused = 0
 
+    # --- a world kept in a file: the inventory follows (seed, start); nothing here is ordered ---------
+    def dump_state(self) -> dict[str, Any]:
+        with self.lock:
+            return {**super().dump_state(), "start": self.inventory.start, "requests": self.requests,
+                    "pages": self.pages, "refused": self.refused}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        self.inventory.start = state["start"]
+        self.requests, self.pages, self.refused = state["requests"], state["pages"], state["refused"]
+
+    def writes(self, method: str, path: str) -> bool:
+        return False
+
     def stats(self) -> dict[str, Any]:
         with self.lock:
             return {

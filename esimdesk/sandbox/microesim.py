@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from esimdesk.sandbox.base import VendorSandbox
+from esimdesk.sandbox.base import VendorSandbox, rng_state, set_rng_state
 from esimdesk.sandbox.ids import luhn_digit as _luhn_digit
 from esimdesk.sandbox.microesim_catalog import PAGE_SAMPLE_SPECIAL_DESC, MicroesimCatalog
 
@@ -224,6 +224,27 @@ class MicroesimSandbox(VendorSandbox):
         self._fleet_cache: dict[int, dict[str, Any]] = {}
         self.known_devices: list[str] = list(SAMPLE_TOPUP["device_ids"]) + self._fleet_iccids
         self.known_orders: list[str] = [SAMPLE_TOPUP_ID] + [self._fleet_topup_id(i) for i in range(n)]
+
+    # --- a world kept in a file ----------------------------------------------------------------
+    def dump_state(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                **super().dump_state(),
+                "t0": self.t0, "seq": self._seq, "rng": rng_state(self._rng),
+                "balance_cents": self.balance_cents, "order_requests": self.order_requests,
+                "orders": self.orders, "by_custom_no": self.by_custom_no, "devices": self.devices,
+            }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        self.t0, self._seq = state["t0"], state["seq"]
+        set_rng_state(self._rng, state["rng"])
+        self.balance_cents, self.order_requests = state["balance_cents"], state["order_requests"]
+        self.orders, self.by_custom_no, self.devices = state["orders"], state["by_custom_no"], state["devices"]
+        self._fleet_cache.clear()  # the seeded fleet follows (seed, t0)
+
+    def writes(self, method: str, path: str) -> bool:
+        return path.rstrip("/").endswith("esimSubscribe")
 
     # --- routes ----------------------------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:

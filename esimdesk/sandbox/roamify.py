@@ -17,14 +17,14 @@ import math
 import random
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from esimdesk.sandbox.base import SandboxConfig, VendorSandbox
+from esimdesk.sandbox.base import SandboxConfig, VendorSandbox, rng_state, set_rng_state
 from esimdesk.sandbox.ids import luhn_digit as _luhn_digit
 from esimdesk.sandbox.roamify_catalog import RoamifyCatalog
 
@@ -161,6 +161,27 @@ class RoamifySandbox(VendorSandbox):
             )
             order.extra["status"] = status
             self._add(order)
+
+    # --- a world kept in a file ----------------------------------------------------------------
+    def dump_state(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                **super().dump_state(),
+                "balance_cents": self.balance_cents, "rng": rng_state(self._rng),
+                "orders": [asdict(o) for o in self._orders],  # referenceIds included
+                "order_requests": self.order_requests, "topup_requests": self.topup_requests,
+                "created": self.created, "topups": self.topups,
+            }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        self.balance_cents = state["balance_cents"]
+        set_rng_state(self._rng, state["rng"])
+        self._orders, self._by_id = [], {}
+        for row in state["orders"]:
+            self._add(_Order(**{**row, "lines": [tuple(line) for line in row["lines"]]}))
+        self.order_requests, self.topup_requests = state["order_requests"], state["topup_requests"]
+        self.created, self.topups = state["created"], state["topups"]
 
     def status_of(self, order: _Order) -> str:
         if order.fixed is not None:

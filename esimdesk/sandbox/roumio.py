@@ -202,8 +202,42 @@ class RoumioSandbox(VendorSandbox):
         return out
 
     def _order_no(self, ts: float) -> str:
+        # The clock's minute, then the world's own sequence (kept in the state file with the rest): two
+        # orders in one minute, or in two runs of one world, never share a number.
         self._seq += 1
         return "B" + datetime.fromtimestamp(ts, UTC).strftime("%y%m%d%H%M") + f"{self._seq:06d}"
+
+    # --- a world kept in a file ---------------------------------------------------------------------
+    def materialize(self) -> None:
+        with self.lock:
+            _ = self.index, self.by_order  # builds the seeded fleet and its indexes
+
+    def dump_state(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                **super().dump_state(),
+                "t0": self.t0, "seq": self._seq, "balance": self.balance,
+                "orders": self.orders, "by_txn": self.by_txn, "topup_results": self.topup_results,
+                "topup_log": self.topup_log, "order_requests": self.order_requests,
+                "topup_count": self.topup_count, "fleet": self.fleet,
+            }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        self.t0, self._seq, self.balance = state["t0"], state["seq"], state["balance"]
+        self.orders, self.by_txn = state["orders"], state["by_txn"]
+        self.topup_results, self.topup_log = state["topup_results"], state["topup_log"]
+        self.order_requests, self.topup_count = state["order_requests"], state["topup_count"]
+        fleet = state["fleet"]
+        for rec in fleet:
+            if rec.get("frozen") is not None:
+                rec["frozen"] = tuple(rec["frozen"])
+        self.__dict__["fleet"] = fleet
+        for derived in ("index", "by_order"):  # rebuilt from the fleet on first use
+            self.__dict__.pop(derived, None)
+
+    def writes(self, method: str, path: str) -> bool:
+        return path.rstrip("/").endswith(("esim/order", "esim/topup"))
 
     def _new_esim(
         self,

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import threading
 import time
+from pathlib import Path
 
 import uvicorn
 
@@ -29,8 +30,9 @@ class SandboxServer:
     """``with SandboxServer() as sb: sb.urls["roumio"]`` — the sandbox on a real socket."""
 
     def __init__(self, config: SandboxConfig | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 vendors: tuple[str, ...] | None = None):
-        self.sandbox = Sandbox(config, vendors)
+                 vendors: tuple[str, ...] | None = None, state_file: Path | str | None = None):
+        # state_file: keep the world there across runs (see state.py); None: in memory, gone at stop().
+        self.sandbox = Sandbox(config, vendors, state_file=state_file)
         self.host, self.port = host, port
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None

@@ -1,15 +1,22 @@
-"""Demo mode only: give the demo desk the history a real desk would have.
+"""Demo mode only: give the demo desk the history a real desk would have, and start the demo over.
 
 MicroESIM keeps no order list, so a real desk knows its MicroESIM eSIMs only from its own past
 orders. The demo desk starts with the sandbox's pre-made MicroESIM orders recorded as if this desk
 had placed them, so the Fleet shows MicroESIM eSIMs after the first sync.
+
+``esimdesk --demo --reset`` and *File → Reset demo…* delete the demo data folder's database, its
+backups and the sandbox's world file (``sandbox-state.json``); the next start seeds a new world.
+Settings and window geometry stay.
 """
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
-from esimdesk.domain import Order, OrderStatus
+from esimdesk.domain import ConfigError, Order, OrderStatus, StoreError
 from esimdesk.store import Store
 
 
@@ -21,3 +28,73 @@ def seed_demo_history(store: Store, sandbox) -> int:
     now = datetime.now(UTC)
     orders = [Order("microesim", order_id, None, OrderStatus.ALLOCATING, now) for order_id in known]
     return store.upsert_orders(orders)
+
+
+def demo_files(home: Path) -> list[Path]:
+    """What a reset removes from the demo data folder ``home``, of what exists there now."""
+    from esimdesk.services.runtime import SANDBOX_STATE
+    from esimdesk.store.backups import BACKUPS_DIR, DATA_FILE
+    from esimdesk.store.integrity import checked_path, shm_path, wal_path
+
+    data = home / DATA_FILE
+    found = [data, wal_path(data), shm_path(data), data.with_name(data.name + "-journal"), checked_path(data),
+             home / BACKUPS_DIR, home / SANDBOX_STATE]
+    found += sorted(home.glob(f".{SANDBOX_STATE}.*.tmp"))  # a save cut short
+    return [p for p in found if p.exists() or p.is_symlink()]
+
+
+def reset_demo_folder(home: Path, say: Callable[[list[Path]], None] | None = None) -> list[Path]:
+    """Delete the demo's database (with its -wal/-shm), backups and sandbox world from ``home``, the demo
+    data folder; ``say`` is told what will be removed first. Returns what was removed.
+
+    Refused in words (``StoreError``, nothing removed) while another esimdesk has the demo's data file
+    open: the window, or a command still running, would go on with a deleted file and write the old
+    sandbox world back.
+    """
+    from esimdesk.store.backups import DATA_FILE, _lock
+
+    if home.name != "demo":  # never the real desk's folder, whatever the caller passed
+        raise ConfigError(f"{home} is not a demo data folder; only the demo can be reset")
+    lock, _ = _lock(home / DATA_FILE)  # StoreError "in use by another esimdesk" when it is
+    if lock is not None:
+        lock.close()
+    found = demo_files(home)
+    if say is not None:
+        say(found)
+    for path in found:
+        try:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise StoreError(f"the demo could not be reset: {path} cannot be removed "
+                             f"({exc.strerror or exc}); what was removed before it stays removed",
+                             path=str(path)) from None
+    return found
+
+
+def restart_demo(desk) -> list[Path]:
+    """The window's *File → Reset demo…*: close the desk's store and sandbox, reset the demo data folder,
+    then open a new store and sandbox (a new world) in the same ``desk``. Returns what was removed.
+
+    Whatever happens, the desk is open again afterwards: on a refusal, on the files it had.
+    """
+    from esimdesk.services.config import load_accounts
+    from esimdesk.services.runtime import start_demo_sandbox
+    from esimdesk.store import open_store
+
+    ctx = desk.ctx
+    if not ctx.demo:
+        raise ConfigError("only the demo can be reset")
+    desk.store.close()  # every connection to the old file, before it is deleted
+    ctx.close()  # stops the sandbox: nothing writes the old world back
+    try:
+        removed = reset_demo_folder(ctx.home)
+    finally:  # the same folder again, whatever the environment says now
+        ctx.sandbox = start_demo_sandbox(ctx.home)
+        ctx.accounts = load_accounts(ctx.home, env=ctx.sandbox.env())
+        desk.store = open_store(ctx.home)
+        seed_demo_history(desk.store, ctx.sandbox)
+    return removed
+

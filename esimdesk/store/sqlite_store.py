@@ -8,6 +8,7 @@ connection left open keeps the file busy (its -wal and -shm stay) until the garb
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import weakref
@@ -25,6 +26,8 @@ from esimdesk.store import integrity
 from esimdesk.store import rows as R
 from esimdesk.store.journal import JournalMixin, merge_order_rows
 from esimdesk.store.migrations import migrate
+
+log = logging.getLogger("esimdesk.store")
 
 BUSY_TIMEOUT_MS = 10_000
 FEW_HITS = 3000  # a plan search with fewer full-text matches than this starts from the matches
@@ -251,40 +254,63 @@ class SqliteStore(JournalMixin):
         """Insert or update orders (matched by vendor order id, else by our reference), their lines and eSIMs.
 
         Batched: one look-up per 500 orders, not one per order; a re-sync of 60,000 orders is seconds.
+        A vendor that reuses ids never makes this raise: an order id listed twice in one answer is one row
+        (the later entry wins); an answer that would give a row an order id another of our orders has, or
+        a second order id to a reference that already names one, is logged in words and kept apart.
         """
         seen = seen or now_iso()
-        orders = self._with_journal_references(orders)
+        orders = _one_per_order_id(self._with_journal_references(orders))
         rows = [R.order_row(o, seen) for o in orders]
         with self.transaction() as conn:
-            by_oid: dict[tuple[str, str], int] = {}
+            # (vendor, order id) -> [row id, its reference]; (vendor, reference, kind) -> [row id, its order id].
+            # Both are kept up to date through the batch, so no later order of it collides with an earlier one.
+            by_oid: dict[tuple[str, str], list] = {}
             for vendor, ids in _group((o.vendor, o.order_id) for o in orders if o.order_id).items():
                 for chunk in _chunks(ids):
-                    q = f"SELECT order_id, id FROM orders WHERE vendor = ? AND order_id IN ({_marks(chunk)})"
-                    by_oid.update({(vendor, r[0]): r[1] for r in conn.execute(q, (vendor, *chunk))})
-            by_ref: dict[tuple[str, str, str], int] = {}
+                    q = f"SELECT order_id, id, reference FROM orders WHERE vendor = ? AND order_id IN ({_marks(chunk)})"
+                    by_oid.update({(vendor, r[0]): [r[1], r[2]] for r in conn.execute(q, (vendor, *chunk))})
+            by_ref: dict[tuple[str, str, str], list] = {}
             for vendor, refs in _group((o.vendor, o.reference) for o in orders if o.reference).items():
                 for chunk in _chunks(refs):
-                    q = f"SELECT reference, kind, id FROM orders WHERE vendor = ? AND reference IN ({_marks(chunk)})"
-                    by_ref.update({(vendor, r[0], r[1]): r[2] for r in conn.execute(q, (vendor, *chunk))})
-            keys: list[int] = []
+                    q = (f"SELECT reference, kind, id, order_id FROM orders WHERE vendor = ? "
+                         f"AND reference IN ({_marks(chunk)})")
+                    by_ref.update({(vendor, r[0], r[1]): [r[2], r[3]] for r in conn.execute(q, (vendor, *chunk))})
+            keys: list[int | None] = []
             updates = []
             for order, row in zip(orders, rows, strict=True):
-                oid_key = by_oid.get((order.vendor, order.order_id))
-                ref_key = by_ref.get((order.vendor, order.reference, order.kind))
-                if oid_key and ref_key and oid_key != ref_key:
+                vendor, oid = order.vendor, order.order_id
+                held = by_oid.get((vendor, oid)) if oid else None
+                mine = by_ref.get((vendor, order.reference, order.kind)) if order.reference else None
+                if mine is not None and oid and mine[1] and mine[1] != oid:
+                    # Our reference already names another vendor order: this is a second one carrying it.
+                    log.warning("%s lists order %s with reference %s, which is already %s order %s here; "
+                                "%s is kept as an order of its own, without the reference", vendor, oid,
+                                order.reference, vendor, mine[1], oid)
+                    mine, row = None, {**row, "reference": None}
+                if held is not None and mine is not None and held[0] != mine[0]:
+                    if held[1] is not None:
+                        log.warning("%s gives order %s to reference %s, but here %s is the order of reference "
+                                    "%s; both are kept as they were (ask %s which order is whose)", vendor, oid,
+                                    order.reference, oid, held[1], vendor)
+                        keys.append(None)
+                        continue
                     # Imported on its own before, now known as a journal entry's order: one row, the entry's.
-                    merge_order_rows(conn, order.vendor, order.order_id, order.reference, order.kind)
-                    by_oid[(order.vendor, order.order_id)] = oid_key = ref_key
-                key = oid_key or ref_key
+                    merge_order_rows(conn, vendor, oid, order.reference, order.kind)
+                    held = None
+                key = mine[0] if mine is not None else held[0] if held is not None else None
                 if key is None:
                     cols = ", ".join(row)
                     key = conn.execute(f"INSERT INTO orders ({cols}) VALUES ({_marks(row)})", tuple(row.values())).lastrowid
-                    if order.order_id:
-                        by_oid[(order.vendor, order.order_id)] = key
+                    if row["reference"]:
+                        by_ref[(vendor, row["reference"], order.kind)] = [key, oid]
                 else:
                     # The earliest time wins: adapters fall back to "now" when a vendor gives no time.
                     updates.append((row["order_id"], row["reference"], row["status"], row["total"], row["currency"],
                                     row["created_at"], row["raw"], seen, row["search_text"], key))
+                    if mine is not None:
+                        mine[1] = mine[1] or oid
+                if oid:
+                    by_oid[(vendor, oid)] = [key, (held[1] if held is not None else None) or row["reference"]]
                 keys.append(key)
             conn.executemany(
                 """UPDATE orders SET order_id=coalesce(?, order_id), reference=coalesce(reference, ?),
@@ -293,7 +319,8 @@ class SqliteStore(JournalMixin):
                        search_text=? || ' ' || coalesce(note, '') WHERE id=?""",
                 updates,
             )
-            with_lines = [(k, o) for k, o in zip(keys, orders, strict=True) if o.lines]
+            kept = [(k, o) for k, o in zip(keys, orders, strict=True) if k is not None]
+            with_lines = list({k: (k, o) for k, o in kept if o.lines}.values())  # one row's lines once: the last
             old: dict[tuple[int, int], Any] = {}
             for chunk in _chunks([k for k, _ in with_lines]):
                 for r in conn.execute(f"SELECT * FROM order_lines WHERE order_key IN ({_marks(chunk)})", chunk):
@@ -309,7 +336,7 @@ class SqliteStore(JournalMixin):
 
             conn.executemany("INSERT INTO order_lines VALUES (?, ?, ?, ?, ?, ?)",
                              [line(k, i, ln) for k, o in with_lines for i, ln in enumerate(o.lines)])
-        esims = [e for o in orders for e in o.esims]
+        esims = [e for _, o in kept for e in o.esims]
         if esims:
             self.upsert_esims(esims, seen)
         return len(orders)
@@ -601,6 +628,25 @@ def _suffix_range(digits: str) -> tuple[str, str]:
     """ICCIDs ending in ``digits`` as a prefix range on the reversed ICCID: an index seek, not a scan."""
     lo = R.reverse(digits)
     return lo, lo[:-1] + chr(ord(lo[-1]) + 1)
+
+
+def _one_per_order_id(orders: list[Order]) -> list[Order]:
+    """One entry per (vendor, order id): a vendor that lists an order twice in one answer is logged, the later
+    entry kept (with the earlier one's reference when it has none); orders without an id pass as they are."""
+    at: dict[tuple[str, str], int] = {}
+    out: list[Order | None] = []
+    for order in orders:
+        if order.order_id:
+            key = (order.vendor, order.order_id)
+            if key in at:
+                earlier = out[at[key]]
+                log.warning("%s listed order %s twice in one answer; the later entry is kept", *key)
+                if order.reference is None and earlier is not None and earlier.reference is not None:
+                    order = replace(order, reference=earlier.reference)
+                out[at[key]] = None
+            at[key] = len(out)
+        out.append(order)
+    return [o for o in out if o is not None]
 
 
 def _group(pairs) -> dict[str, list[str]]:

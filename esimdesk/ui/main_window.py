@@ -60,6 +60,7 @@ class MainWindow(QMainWindow):
         self.orders.adoptRequested.connect(self._adopt_dialog)
         self.orders.resendRequested.connect(self._resend_dialog)
         self.orders.abandonRequested.connect(self._abandon_dialog)
+        self.demo = demo
         self._build_menus()
         self._build_status(demo)
         self._sync_task: asyncio.Task | None = None
@@ -78,6 +79,11 @@ class MainWindow(QMainWindow):
         self.accounts_action = QAction("&Accounts…", self)
         self.accounts_action.triggered.connect(self._accounts_dialog)
         file_menu.addAction(self.accounts_action)
+        self.reset_demo_action: QAction | None = None
+        if self.demo:  # the demo only: real desks keep their data
+            self.reset_demo_action = QAction("Reset &demo…", self)
+            self.reset_demo_action.triggered.connect(self._reset_demo_dialog)
+            file_menu.addAction(self.reset_demo_action)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -178,6 +184,45 @@ class MainWindow(QMainWindow):
         if open_:
             self.statusBar().showMessage(f"{len(open_)} order(s) still need attention: see the Orders tab")
         self.orders.reload()
+
+    def _reset_demo_dialog(self) -> None:
+        answer = QMessageBox.question(
+            self, "Reset demo",
+            "Start the demo over?\n\nThe demo's orders, eSIMs, cache and backups are deleted and the sandbox "
+            "starts a new vendor world, which is then synced. Real vendor accounts and their data are not touched.")
+        if answer == QMessageBox.StandardButton.Yes:
+            asyncio.ensure_future(self.reset_demo())
+
+    async def reset_demo(self) -> bool:
+        """Stop any sync, close the store and the sandbox, delete the demo's files, open new ones and sync.
+
+        Runs on the window's thread, so no view reads the store while it is closed and replaced. False (and
+        the reason in the status bar) when the reset was refused, e.g. a command still has the demo open."""
+        from esimdesk.services.demo import restart_demo
+
+        status = self.statusBar()
+        task = self._sync_task
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        # Let the views' queries finish (a cancelled one would go on in its worker thread): no thread may
+        # open the old file again once the store is closed.
+        loading = [page._task for page in self.pages.values() if page._task is not None and not page._task.done()]
+        await asyncio.gather(*loading, return_exceptions=True)
+        status.showMessage("Resetting the demo…")
+        try:
+            restart_demo(self.desk)
+        except Exception as exc:
+            if not isinstance(exc, EsimdeskError):
+                log.exception("demo reset failed")
+            status.showMessage(f"The demo was not reset: {exc}")
+            self.reload_all()
+            return False
+        self.reload_all()
+        results = await self.run_sync()
+        if results and all(r.ok for r in results):
+            status.showMessage("The demo was reset: a new sandbox world, synced")
+        return True
 
     def _accounts_dialog(self) -> None:
         from esimdesk.ui.accounts_dialog import AccountsDialog
