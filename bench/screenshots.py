@@ -1,4 +1,5 @@
-"""Render the README screenshots: the demo desk under a real display (Xvfb), one PNG per tab.
+"""Render the README screenshots: the demo desk under a real display (Xvfb), one PNG per tab, after
+two orders were placed from the command line (they show at the top of Orders).
 
 Run: DISPLAY=:99 python bench/screenshots.py docs/   (start `Xvfb :99 -screen 0 1400x900x24` first)
 """
@@ -12,8 +13,26 @@ import tempfile
 from pathlib import Path
 
 
+def place_two_orders_from_the_cli() -> list[str]:
+    """As a new user would: sync the demo, then two orders in separate commands (one demo world)."""
+    import json
+    import subprocess
+
+    cli = [sys.executable, "-m", "esimdesk", "--demo"]
+    subprocess.run([*cli, "sync"], check=True, capture_output=True)
+    plans = json.loads(subprocess.run([*cli, "plans", "--vendor", "roumio", "--country", "JP", "--json"],
+                                      check=True, capture_output=True, text=True).stdout)
+    ids = []
+    for plan in plans[:2]:
+        done = subprocess.run([*cli, "order", "--vendor", "roumio", "--plan", plan["plan_id"], "--json"],
+                              check=True, capture_output=True, text=True)
+        ids.append(json.loads(done.stdout)["order_id"])
+    return ids
+
+
 def main(out: Path) -> None:
     os.environ.setdefault("ESIMDESK_HOME", tempfile.mkdtemp())
+    ordered = place_two_orders_from_the_cli()
     import qasync
     from PySide6.QtWidgets import QApplication
 
@@ -44,9 +63,10 @@ def main(out: Path) -> None:
         await asyncio.sleep(0.3)
         window.grab().save(str(out / "fleet.png"))
         window.tabs.setCurrentIndex(1)
-        window.orders.table.selectRow(0)
+        window.orders.table.selectRow(0)  # newest first: the second order placed from the CLI
         await asyncio.sleep(0.3)
         window.grab().save(str(out / "orders.png"))
+        print("orders placed from the CLI:", ", ".join(ordered))
         window.close()
 
     with loop:
