@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from esimdesk.cli.output import age_words, note, print_json, print_table
 from esimdesk.domain import data_amount, money_str
@@ -229,9 +229,16 @@ def _print_order(args, order) -> None:
 
 
 def _run_order(args, call) -> int:
+    from esimdesk.domain import StoreError
     from esimdesk.services.orders import OrderOutcome
 
-    with _context(args) as (ctx, store):
+    with ExitStack() as stack:
+        try:
+            ctx, store = stack.enter_context(_context(args))
+        except StoreError as exc:  # no journal, no send: say so, an agent wonders whether money went
+            _say(args, f"{exc}. The order could not be recorded, so nothing was sent to {args.vendor} and "
+                       "nothing was charged")
+            return 1
         service = _order_service(ctx, store, _progress)
         try:
             order = asyncio.run(call(service))

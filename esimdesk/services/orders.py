@@ -315,7 +315,10 @@ class OrderService:
 
     async def _check_balance(self, adapter: VendorAdapter, cost: Decimal, currency: str | None) -> None:
         balance = await adapter.get_balance()
-        await asyncio.to_thread(self.store.save_balance, balance)
+        try:
+            await asyncio.to_thread(self.store.save_balance, balance)
+        except StoreError as exc:  # caching it is incidental; the journal write says what matters
+            log.info("balance not cached: %s", exc)
         if currency and balance.currency != currency:
             return  # different currencies: the vendor decides (its own 'insufficient balance' is mapped)
         if balance.amount < cost:
@@ -396,12 +399,12 @@ class OrderService:
                 return await self._stored(order)
             entry = await self._finish(entry, OrderStatus.ALLOCATING, f"{adapter.name} accepted as {order.order_id}",
                                        order_id=order.order_id, release=False)
+            return await self._poll(adapter, entry)
         except StoreError as exc:
             raise OrderOutcome(
-                f"{adapter.name} placed order {order.order_id} (reference {entry.vendor_handle}) and it is paid, but it "
-                f"is not recorded here: {exc}. Write the order id down; once the data folder is writable again run "
+                f"{adapter.name} took order {order.order_id} (reference {entry.vendor_handle}): placed and paid, but "
+                f"not recorded here: {exc}. Write the order id down; once the data folder is writable again run "
                 f"'esimdesk reconcile --adopt {entry.reference} {order.order_id}'. Do NOT order again.", None) from None
-        return await self._poll(adapter, entry)
 
     async def _poll(self, adapter: VendorAdapter, entry: JournalEntry) -> Order:
         if not adapter.supports(Capability.ORDER_STATUS) or entry.kind == "topup":

@@ -312,3 +312,72 @@ def test_roamify_refusal_by_a_complete_500_is_settled_at_once_by_reference(world
     assert res.returncode == 1 and "not placed and nothing was charged" in res.stderr, res.stderr
     [entry] = journal(desk)
     assert entry["state"] == "FAILED" and ledger(server, "roamify") == []
+
+
+# --- case 8: the journal cannot be written -------------------------------------------------------
+def test_read_only_data_folder_sends_nothing_and_says_so(world):
+    """A real read-only folder (as root, the child runs without capabilities so permissions hold)."""
+    import shutil
+    import stat
+
+    if not shutil.which("setpriv"):
+        pytest.skip("needs setpriv to drop root's override of file permissions")
+    server, (desk, _) = world
+    plan = cheap_plan(desk, "roumio")
+    for p in [desk, *desk.iterdir()]:
+        if p.is_dir():
+            p.chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
+        else:
+            p.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    try:
+        res = subprocess.run(["setpriv", "--bounding-set=-all", "--inh-caps=-all", *cli("order", "--vendor", "roumio",
+                                                                                        "--plan", plan)],
+                             env=cli_env(server, desk), capture_output=True, text=True, timeout=120)
+    finally:
+        for p in [desk, *desk.iterdir()]:
+            p.chmod(0o755 if p.is_dir() else 0o644)
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    assert "nothing was sent" in res.stderr and "nothing was charged" in res.stderr, res.stderr
+    assert ledger(server, "roumio") == []
+
+
+async def test_journal_unwritable_after_the_vendor_took_the_order_prints_its_id(world):
+    """The disk fills while the vendor books the order. A disk that fills at exactly that moment cannot
+    be arranged for real here, so the store refuses writes from then on (as SQLite does on a full disk)."""
+    from esimdesk.domain import StoreError
+    from esimdesk.services.orders import OrderOutcome, OrderService
+
+    server, (desk, _) = world
+    store = open_store(desk)
+    sent = {"after": False}
+    original = store.upsert_orders
+
+    def full_disk(*args, **kw):
+        if sent["after"]:
+            raise StoreError(f"cannot write to the data file {store.path}: the disk is full", reason="disk-full")
+        return original(*args, **kw)
+
+    store.upsert_orders = full_disk
+    service = OrderService(store, accounts_for(server, desk), short_factory(5), poll_interval=0.1)
+    factory = service.adapter_factory
+
+    def marking(cfg):
+        adapter = factory(cfg)
+        place = adapter.place_order
+
+        async def place_and_fill(*a, **k):
+            order = await place(*a, **k)
+            sent["after"] = True
+            return order
+
+        adapter.place_order = place_and_fill
+        return adapter
+
+    service.adapter_factory = marking
+    with pytest.raises(OrderOutcome) as outcome:
+        await service.place_order("roumio", cheap_plan(desk, "roumio"))
+    [booked] = ledger(server, "roumio")
+    text = str(outcome.value)
+    assert booked["order_id"] in text and "placed and paid, but not recorded here" in text
+    assert "the disk is full" in text and "--adopt" in text
+    store.close()
