@@ -215,6 +215,9 @@ class OrderService:
                 order = await adapter.get_order(order_id, entry.vendor_handle)
             except (VendorRejected, Unsupported) as exc:
                 raise ValidationError(f"{entry.vendor} does not confirm order {order_id} ({exc}); nothing was changed") from None
+            if order.status is OrderStatus.COMPLETED and not order.esims and not order.lines:
+                # An empty answer (no line, no eSIM) confirms nothing: never attach a guess to the journal.
+                raise ValidationError(f"{entry.vendor} shows nothing under order {order_id}; nothing was changed")
             adopted = await self._adopt(adapter, entry, order, f"the agent adopted {entry.vendor} order {order_id}")
         if adopted is None:
             raise OrderOutcome(f"reference {entry.reference} is being handled by another esimdesk window right now; "
