@@ -83,6 +83,10 @@ def cmd_sync(args) -> int:
         print_table(["vendor", "result", "plans", "orders", "esims", "seconds"],
                     [[r.vendor, "ok" if r.ok else f"FAILED: {r.error}", r.plans, r.orders, r.esims,
                       f"{r.seconds:.1f}"] for r in results])
+    sys.stdout.flush()  # the table first, then the reasons: in that order on a terminal too
+    for r in results:  # the contract: errors in words on stderr, one sentence per failed vendor
+        if not r.ok:
+            _say(args, r.problem or f"{r.vendor}: the sync failed: {r.error}")
     return 0 if all(r.ok for r in results) else 1
 
 

@@ -59,6 +59,14 @@ def _reset_demo() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # before the command's own handler is in place (parsing, set-up)
+        print("esimdesk: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     bad = _bad_argument(argv)
@@ -91,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
             from esimdesk.ui.app import run_gui
 
             return run_gui(demo=demo)
-        return _commands()[args.command](args)
+        status = _commands()[args.command](args)
+        sys.stdout.flush()  # here, not at exit: a reader gone away (`| head -1`) is then caught below
+        return status
     except EsimdeskError as exc:
         print(f"{prefix}{exc}", file=sys.stderr)
         return 1

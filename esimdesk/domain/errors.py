@@ -10,6 +10,7 @@ __all__ = [
     "Unsupported",
     "VendorError",
     "VendorAuthError",
+    "AccessRefused",
     "VendorBusy",
     "VendorTimeout",
     "VendorUnavailable",
@@ -101,7 +102,16 @@ class VendorError(EsimdeskError):
 
 
 class VendorAuthError(VendorError):
-    pass
+    """The vendor refused who we are: HTTP 401/403 or its own auth code. ``about_credentials``: the
+    credential itself (key, token, signature) is what it refused, so the agent should check it."""
+
+    about_credentials = True
+
+
+class AccessRefused(VendorAuthError):
+    """Refused for a reason that is not the credential: this computer's clock, the network's address."""
+
+    about_credentials = False
 
 
 class VendorBusy(VendorError):

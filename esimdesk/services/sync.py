@@ -15,10 +15,22 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from esimdesk.domain import EsimdeskError, Unsupported, VendorConfig, VendorError, VendorRejected
+from esimdesk.domain import (
+    EsimdeskError,
+    MalformedResponse,
+    Unsupported,
+    VendorAuthError,
+    VendorBusy,
+    VendorConfig,
+    VendorError,
+    VendorRejected,
+    VendorTimeout,
+    VendorUnavailable,
+)
 from esimdesk.store import Store
 from esimdesk.store.backups import rolling_backup
-from esimdesk.vendors import Capability, VendorAdapter
+from esimdesk.vendors import SECRET_NAMES, Capability, VendorAdapter
+from esimdesk.vendors.http import redact
 
 log = logging.getLogger("esimdesk.sync")
 
@@ -40,6 +52,9 @@ class VendorSyncResult:
     esims: int = 0
     error: str | None = None
     seconds: float = 0.0
+    # Why it failed, as one sentence an agent acts on, starting with the vendor's name ("roumio: the key
+    # was refused — check File → Accounts (or ESIMDESK_ROUMIO_KEY)"); never a credential. None when ok.
+    problem: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"vendor": self.vendor, "ok": self.ok, "plans": self.plans, "orders": self.orders,
@@ -70,7 +85,16 @@ async def sync_vendor(store: Store, config: VendorConfig, adapter_factory: Adapt
                       progress: ProgressFn | None = None) -> VendorSyncResult:
     result = VendorSyncResult(config.vendor)
     started = time.perf_counter()
-    run_id, run_started = await asyncio.to_thread(store.start_sync_run, config.vendor)
+    # The run's row is written in a worker thread, which a cancel (Ctrl+C) cannot stop: when the cancel
+    # lands while it is written, wait for it and mark it finished, so no run is ever left open.
+    start = asyncio.ensure_future(asyncio.to_thread(store.start_sync_run, config.vendor))
+    try:
+        run_id, run_started = await asyncio.shield(start)
+    except asyncio.CancelledError:
+        run_id, _ = await start
+        await asyncio.to_thread(store.finish_sync_run, run_id, ok=False, plans=0, orders=0, esims=0,
+                                error="cancelled")
+        raise
     report = progress or (lambda p: None)
     try:
         async with adapter_factory(config) as adapter:
@@ -78,18 +102,54 @@ async def sync_vendor(store: Store, config: VendorConfig, adapter_factory: Adapt
         result.ok = True
     except asyncio.CancelledError:
         result.error = "cancelled"
+        result.problem = f"{config.vendor}: the sync was cancelled; the cached data is kept"
         await asyncio.shield(asyncio.to_thread(store.finish_sync_run, run_id, ok=False, plans=result.plans,
                                                orders=result.orders, esims=result.esims, error="cancelled"))
         raise
     except EsimdeskError as exc:
-        result.error = str(exc)
+        result.error = redact(str(exc))
+        result.problem = redact(failure_sentence(config.vendor, exc))
     except Exception as exc:  # a bug in one vendor's path must not take the others down
         log.exception("sync of %s failed unexpectedly", config.vendor)
         result.error = f"unexpected error ({type(exc).__name__}); see the log"
+        result.problem = (f"{config.vendor}: the sync failed with an unexpected error ({type(exc).__name__}); "
+                          "run it again with ESIMDESK_LOG_LEVEL=DEBUG and report the log")
     result.seconds = time.perf_counter() - started
     await asyncio.to_thread(store.finish_sync_run, run_id, ok=result.ok, plans=result.plans, orders=result.orders,
                             esims=result.esims, error=result.error)
     return result
+
+
+def failure_sentence(vendor: str, exc: EsimdeskError) -> str:
+    """Why a vendor's sync failed, in one sentence that starts with its name and says what to do.
+
+    A refused credential reads as a credential problem (which one, and where to set it), never as a
+    server failure, and never carries the credential; a 5xx on every try reads as the vendor's server."""
+    env = f"ESIMDESK_{vendor.upper()}_"
+    if isinstance(exc, VendorAuthError):
+        if not exc.about_credentials:  # e.g. this computer's clock, or the network's address
+            return f"{vendor}: access was refused: {exc.message}"
+        names = [n.lower() for n in SECRET_NAMES.get(vendor, ("KEY",))]
+        which = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+        where = ", ".join(env + n for n in SECRET_NAMES.get(vendor, ("KEY",)))
+        return f"{vendor}: the {which} was refused — check File → Accounts (or {where})"
+    if isinstance(exc, VendorBusy):
+        if (exc.http_status or 0) >= 500 or exc.http_status is None and "server" in exc.message.lower():
+            status = f" (HTTP {exc.http_status})" if exc.http_status else ""
+            return (f"{vendor}: the vendor's server is failing{status}, on every try — the cached data is "
+                    "kept; try again later")
+        return f"{vendor}: the vendor is busy or asks us to slow down — the cached data is kept; try again shortly"
+    if isinstance(exc, VendorUnavailable):
+        return (f"{vendor}: the vendor cannot be reached — check the network, or the vendor's address in "
+                f"File → Accounts (or {env}URL)")
+    if isinstance(exc, VendorTimeout):
+        return f"{vendor}: {exc.message} — the cached data is kept; try again"
+    if isinstance(exc, MalformedResponse):
+        return (f"{vendor}: {exc.message} — check the vendor's address in File → Accounts (or {env}URL), "
+                "or try again later")
+    if isinstance(exc, VendorError):
+        return f"{vendor}: the sync failed: {exc.message}"
+    return f"{vendor}: the sync failed: {exc}"
 
 
 async def _sync_with(adapter: VendorAdapter, store: Store, result: VendorSyncResult, run_started: str,

@@ -46,6 +46,7 @@ class AccountsDialog(QDialog):
             self.fields[vendor] = (url, secrets)
             layout.addWidget(box)
         self.error = QLabel()  # why Save did not save (no keychain, unreadable settings file)
+        self.error.setTextFormat(Qt.TextFormat.PlainText)  # an error may quote a path or a vendor's words
         self.error.setWordWrap(True)
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error.setStyleSheet("color: #b00020;")

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from esimdesk import __version__
 from esimdesk.domain import EsimdeskError, Order, Plan, money_str
 from esimdesk.resources import resource_path
-from esimdesk.ui.views import CatalogTab, FleetTab, OrdersTab
+from esimdesk.ui.views import CatalogTab, FleetTab, OrdersTab, rich
 
 log = logging.getLogger("esimdesk.ui")
 
@@ -156,7 +156,7 @@ class MainWindow(QMainWindow):
         results: list = []
         try:
             results = await self.desk.sync(progress)
-            failed = [f"{r.vendor}: {r.error}" for r in results if not r.ok]
+            failed = [r.problem or f"{r.vendor}: {r.error}" for r in results if not r.ok]
             status.showMessage("Sync finished" + (f" — failed: {'; '.join(failed)}" if failed else ""))
         except asyncio.CancelledError:
             status.showMessage("Sync cancelled; the cache keeps what was already fetched")
@@ -233,13 +233,13 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Accounts saved; enabled: {', '.join(self.desk.vendors) or 'none'}")
 
     def _order_dialog(self, plan: Plan) -> None:
-        quantity, ok = QInputDialog.getInt(self, "Order eSIMs", f"How many eSIMs of\n{plan.name}?", 1, 1, 50)
+        quantity, ok = QInputDialog.getInt(self, "Order eSIMs", rich(f"How many eSIMs of\n{plan.name}?"), 1, 1, 50)
         if not ok:
             return
         total = plan.price * quantity
         answer = QMessageBox.question(
             self, "Confirm order",
-            f"Order {quantity} × {plan.name} from {plan.vendor} for {money_str(total)} {plan.currency}?")
+            rich(f"Order {quantity} × {plan.name} from {plan.vendor} for {money_str(total)} {plan.currency}?"))
         if answer == QMessageBox.StandardButton.Yes:
             asyncio.ensure_future(self.place_order(plan, quantity))
 
@@ -277,7 +277,7 @@ class MainWindow(QMainWindow):
             return
         if offered:
             labels = [f"{p.name} — {money_str(p.price)} {p.currency} ({p.plan_id})" for p in offered]
-            label, ok = QInputDialog.getItem(self, "Top up", f"Top-ups {esim.vendor} offers for {esim.iccid}:",
+            label, ok = QInputDialog.getItem(self, "Top up", rich(f"Top-ups {esim.vendor} offers for {esim.iccid}:"),
                                              labels, 0, False)
             if not ok:
                 return
@@ -286,7 +286,7 @@ class MainWindow(QMainWindow):
             plan_id, ok = QInputDialog.getText(self, "Top up", f"{esim.vendor} lists no top-ups; package id:")
             if not ok or not plan_id.strip():
                 return
-        if QMessageBox.question(self, "Confirm top-up", f"Top up {esim.iccid} with {plan_id}?") \
+        if QMessageBox.question(self, "Confirm top-up", rich(f"Top up {esim.iccid} with {plan_id}?")) \
                 == QMessageBox.StandardButton.Yes:
             await self.top_up(esim, plan_id.strip())
 
@@ -297,8 +297,8 @@ class MainWindow(QMainWindow):
 
     # --- the agent's decisions on a lost answer -----------------------------------------------
     def _adopt_dialog(self, entry) -> None:
-        prompt = (f"Which {entry.vendor} order is reference {entry.reference}?\n"
-                  "Check the vendor's portal; the order is confirmed with the vendor before it is adopted.")
+        prompt = rich(f"Which {entry.vendor} order is reference {entry.reference}?\n"
+                      "Check the vendor's portal; the order is confirmed with the vendor before it is adopted.")
         if entry.candidates:
             order_id, ok = QInputDialog.getItem(self, "Adopt vendor order", prompt, list(entry.candidates), 0, True)
         else:
@@ -313,9 +313,9 @@ class MainWindow(QMainWindow):
     def _resend_dialog(self, entry) -> None:
         answer = QMessageBox.question(
             self, "Send again",
-            f"Send {entry.quantity} × {entry.plan_id} to {entry.vendor} again (reference {entry.reference})?\n"
-            "Where the vendor keeps a handle it answers with the first order if it already took it; "
-            "otherwise this may place and charge a second order.")
+            rich(f"Send {entry.quantity} × {entry.plan_id} to {entry.vendor} again (reference {entry.reference})?\n"
+                 "Where the vendor keeps a handle it answers with the first order if it already took it; "
+                 "otherwise this may place and charge a second order."))
         if answer == QMessageBox.StandardButton.Yes:
             asyncio.ensure_future(self.resend(entry))
 
@@ -326,8 +326,8 @@ class MainWindow(QMainWindow):
     def _abandon_dialog(self, entry) -> None:
         answer = QMessageBox.question(
             self, "Abandon order",
-            f"Stop settling {entry.reference} and record it as not placed?\n"
-            "If the vendor did place it, the next sync shows it as an order no entry claims.")
+            rich(f"Stop settling {entry.reference} and record it as not placed?\n"
+                 "If the vendor did place it, the next sync shows it as an order no entry claims."))
         if answer == QMessageBox.StandardButton.Yes:
             asyncio.ensure_future(self.abandon(entry))
 
@@ -341,7 +341,7 @@ class MainWindow(QMainWindow):
         self.orders.reload()
 
     def _note_dialog(self, esim) -> None:
-        text, ok = QInputDialog.getText(self, "Note", f"Note for {esim.iccid} (e.g. the customer's name):")
+        text, ok = QInputDialog.getText(self, "Note", rich(f"Note for {esim.iccid} (e.g. the customer's name):"))
         if ok:
             asyncio.ensure_future(self._save_note(esim, text.strip()))
 

@@ -38,6 +38,18 @@ def when_text(dt: datetime | None) -> str:
     return dt.strftime("%Y-%m-%d %H:%M") if dt else ""
 
 
+def esc(value) -> str:
+    """A vendor's or agent's string (plan name, reference, ICCID, note, message) made safe for rich text:
+    ``<b>`` shows as those three characters, never as bold."""
+    return html.escape(str(value))
+
+
+def rich(text: str) -> str:
+    """Plain text as rich text that shows exactly those characters, for the widgets that guess the format
+    (QMessageBox, QInputDialog's label): a plan named '<b>…' would otherwise switch the guess to HTML."""
+    return "<p>" + esc(text).replace("\n", "<br>") + "</p>"
+
+
 def countries_text(codes: tuple[str, ...]) -> str:
     if len(codes) == 1:
         return f"{country_name(codes[0])} ({codes[0]})"
@@ -65,6 +77,7 @@ class ListingTab(QWidget):
         # What the chosen vendor does not offer in this view (e.g. Flexiroam: no plans), or a filter
         # that was not understood: said above the table instead of leaving it silently empty.
         self.notice = QLabel()
+        self.notice.setTextFormat(Qt.TextFormat.PlainText)  # it may quote the agent's filter text
         self.notice.setWordWrap(True)
         self.notice.setStyleSheet("QLabel { padding: 6px; border: 1px solid palette(mid); }")
         self.notice.hide()
@@ -200,12 +213,12 @@ class CatalogTab(ListingTab):
 
     def show_detail(self, plan: Plan) -> None:
         self.current = plan
-        names = ", ".join(country_name(c) for c in plan.countries[:30])
+        names = esc(", ".join(country_name(c) for c in plan.countries[:30]))
         more = f" and {len(plan.countries) - 30} more" if len(plan.countries) > 30 else ""
-        self.info.setText(
-            f"<b>{plan.name}</b><br>{plan.vendor} · <code>{plan.plan_id}</code><br><br>"
+        self.info.setText(  # every vendor string escaped: a plan named "<b>…" must not change the label
+            f"<b>{esc(plan.name)}</b><br>{esc(plan.vendor)} · <code>{esc(plan.plan_id)}</code><br><br>"
             f"Data: {mb_text(plan.data_mb)}{' per day' if plan.daily else ''}<br>Valid: {plan.validity_days} days<br>"
-            f"Price: <b>{money_str(plan.price)} {plan.currency}</b><br>Top-up later: "
+            f"Price: <b>{money_str(plan.price)} {esc(plan.currency)}</b><br>Top-up later: "
             f"{'yes' if plan.topup else 'no' if plan.topup is False else 'not stated'}<br><br>{names}{more}")
         self.order_button.setEnabled(True)
 
@@ -265,9 +278,10 @@ class OrdersTab(ListingTab):
         return await self.desk.orders(vendor, text)
 
     def show_detail(self, order: Order) -> None:
-        esims = "<br>".join(f"<code>{e.iccid}</code>" for e in order.esims[:20])
-        self.info.setText(f"<b>{order.vendor} {order.kind} {order.order_id or '(not confirmed)'}</b><br>"
-                          f"Status: <b>{order.status.value}</b><br>Reference: {order.reference or '—'}<br>{esims}")
+        esims = "<br>".join(f"<code>{esc(e.iccid)}</code>" for e in order.esims[:20])
+        self.info.setText(f"<b>{esc(order.vendor)} {esc(order.kind)} {esc(order.order_id or '(not confirmed)')}</b>"
+                          f"<br>Status: <b>{esc(order.status.value)}</b><br>Reference: {esc(order.reference or '—')}"
+                          f"<br>{esims}")
         self.decision.hide()
         self.entry = None
         asyncio.ensure_future(self._history(order))
@@ -283,7 +297,7 @@ class OrdersTab(ListingTab):
             self.decision.show()
             if entry.candidates:
                 self.info.setText(self.info.text() + "<br>Possible vendor orders: "
-                                  + ", ".join(f"<code>{html.escape(c)}</code>" for c in entry.candidates))
+                                  + ", ".join(f"<code>{esc(c)}</code>" for c in entry.candidates))
         events = await self.desk.order_history(order.reference)
         self.history.setPlainText("\n".join(
             f"{when_text(e.at)}  {e.from_state or '—'} → {e.to_state}: {e.cause}" for e in events)
@@ -352,8 +366,8 @@ class FleetTab(ListingTab):
             self.qr.clear()
         used = mb_text(esim.data_used_mb, "") if esim.data_used_mb is not None else "unknown"
         self.info.setText(
-            f"<b>{esim.iccid}</b><br>{esim.vendor} · {esim.status.value} ({esim.vendor_status})<br>"
+            f"<b>{esc(esim.iccid)}</b><br>{esc(esim.vendor)} · {esc(esim.status.value)} ({esc(esim.vendor_status)})<br>"
             f"Used: {used} of {mb_text(esim.data_total_mb)}<br>Expires: {when_text(esim.expires_at) or '—'}<br>"
-            f"Plan: {esim.plan_id or '—'} · Order: {esim.order_id or '—'}<br>"
-            + (f"Note: <i>{html.escape(esim.note)}</i><br>" if esim.note else "") +
-            f"<small><code>{esim.activation_code or 'no activation code from the vendor'}</code></small>")
+            f"Plan: {esc(esim.plan_id or '—')} · Order: {esc(esim.order_id or '—')}<br>"
+            + (f"Note: <i>{esc(esim.note)}</i><br>" if esim.note else "") +
+            f"<small><code>{esc(esim.activation_code or 'no activation code from the vendor')}</code></small>")

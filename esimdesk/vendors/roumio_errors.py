@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from esimdesk.domain.errors import (
+    AccessRefused,
     InsufficientBalance,
     NotFound,
     PriceChanged,
@@ -29,8 +30,8 @@ ERRORS: dict[str, tuple[type[VendorError], str]] = {
     "000105": (VendorRejected, "Roumio says a required detail is missing from the request"),
     "000106": (VendorRejected, "Roumio says a required detail of the request is empty"),
     "000107": (VendorRejected, "Roumio says a detail of the request has the wrong length or range"),
-    "101001": (VendorAuthError, "Roumio says the request's timestamp expired; check this computer's clock"),
-    "101002": (VendorAuthError, "Roumio blocks this network's IP address; contact Roumio support"),
+    "101001": (AccessRefused, "Roumio says the request's timestamp expired; check this computer's clock"),
+    "101002": (AccessRefused, "Roumio blocks this network's IP address; contact Roumio support"),
     "101003": (VendorAuthError, "Roumio refused the API key; check the account's key in Settings"),
     "200002": (VendorRejected, "Roumio does not allow this in the order's or eSIM's current status"),
     "200005": (
