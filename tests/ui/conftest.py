@@ -1,0 +1,48 @@
+"""Window tests leave no Qt or qasync state behind, so the whole suite runs in one process.
+
+The suite once segfaulted in a vendor test run after the window tests: a window fixture closed its
+qasync loop before qtbot closed the window, so the window's pending tasks and the loop's Qt timers and
+socket notifiers outlived the loop, and pytest-qt's ``processEvents()`` after a later (non-Qt) test
+dispatched them into freed state. Each test's own ``loop`` fixture now cancels its tasks and closes the
+window while the loop is open; this fixture, torn down after every other fixture of a window test,
+checks that it did and cleans up the rest: top-level widgets closed and deleted, deferred deletes
+processed, no qasync loop left as the current event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+
+import pytest
+
+
+def _current_loop():
+    policy = asyncio.get_event_loop_policy()
+    local = getattr(policy, "_local", None)
+    return getattr(local, "_loop", None)
+
+
+@pytest.fixture(autouse=True)
+def _no_qt_state_outlives_the_test():
+    yield
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtWidgets import QApplication
+
+    leftover = _current_loop()
+    loop_left_open = leftover is not None and type(leftover).__module__.startswith("qasync") and not leftover.is_closed()
+    if loop_left_open:
+        for task in asyncio.all_tasks(leftover):
+            task.cancel()
+        leftover.close()
+    asyncio.set_event_loop(None)
+
+    app = QApplication.instance()
+    if app is not None:
+        for widget in app.topLevelWidgets():
+            widget.close()
+            widget.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        app.processEvents()
+    gc.collect()
+    assert not loop_left_open, "a qasync event loop outlived its test (close it in the test's fixture)"
