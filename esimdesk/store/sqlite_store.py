@@ -54,13 +54,15 @@ class SqliteStore(JournalMixin):
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None or self._local.generation != self._conns.generation:  # none yet, or closed by close()
+            if conn is not None:
+                self._conns.retire(conn)  # this thread's own, from before close(): closed here, safely
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise integrity.os_error(exc, self.path.parent, f"create the data folder {self.path.parent}") from exc
             conn = None
             try:
-                # check_same_thread=False only so close() can close it from another thread; it is used by one.
+                # check_same_thread=False only so close() can close it once its thread has ended.
                 conn = integrity.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                          check_same_thread=False)
                 conn.row_factory = sqlite3.Row
@@ -88,8 +90,9 @@ class SqliteStore(JournalMixin):
         return self._local.db
 
     def close(self) -> None:
-        """Close the connections of every thread (call it when no thread is still using the store).
-        The store stays usable: a thread that uses it again gets a new connection."""
+        """Close this thread's connection and those of threads that have ended; a live worker thread's is
+        closed by that thread (see ``_Connections``). The store stays usable: a thread that uses it again
+        gets a new connection."""
         self._conns.close_all()
         self._local.conn = None
 
@@ -601,27 +604,47 @@ _ORDER_COLS = ", ".join(f"o.{c}" for c in (
 
 
 class _Connections:
-    """The connections a store opened, one per thread, so that ``close()`` closes them all."""
+    """The connections a store opened, one per thread, so that ``close()`` closes them all — each safely.
+
+    A connection is closed only by its own thread or once that thread has ended: closing one while its
+    thread runs a query crashes the process (the window closing while a view's query is still in a
+    worker thread). A live thread's connection is closed by that thread at its next use of the store,
+    or when the thread ends; until then it holds its locks, and nothing in this process reads the file
+    around SQLite (integrity.read_header checks), so it harms nothing.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._open: list[sqlite3.Connection] = []
+        self._open: list[tuple[sqlite3.Connection, threading.Thread]] = []
         self.generation = 0  # +1 at each close_all: a thread's older connection is closed
 
     def add(self, conn: sqlite3.Connection) -> int:
         with self._lock:
-            self._open.append(conn)
+            self._open.append((conn, threading.current_thread()))
             return self.generation
 
     def close_all(self) -> None:
+        me = threading.current_thread()
         with self._lock:
-            conns, self._open = self._open, []
+            items = self._open
             self.generation += 1
-        for conn in conns:
-            try:
-                conn.close()
-            except sqlite3.Error:
-                pass  # closing never fails for a reason worth raising at close time
+            self._open = [(c, t) for c, t in items if t is not me and t.is_alive()]
+        for conn, owner in items:
+            if owner is me or not owner.is_alive():
+                _close_quietly(conn)
+
+    def retire(self, conn: sqlite3.Connection) -> None:
+        """The owning thread closes its connection from before a close_all."""
+        with self._lock:
+            self._open = [(c, t) for c, t in self._open if c is not conn]
+        _close_quietly(conn)
+
+
+def _close_quietly(conn: sqlite3.Connection) -> None:
+    try:
+        conn.close()
+    except sqlite3.Error:
+        pass  # closing never fails for a reason worth raising at close time
 
 
 def _suffix_range(digits: str) -> tuple[str, str]:

@@ -183,3 +183,36 @@ def test_restore_refuses_a_file_open_in_this_process_without_dropping_its_locks(
         assert not another_process_can_lock(path)
     finally:
         store.close()
+
+
+def test_close_while_a_worker_thread_queries_never_crashes_and_its_thread_closes_it(tmp_path):
+    """The window closes while a view's query still runs in a worker thread: close() must not pull the
+    connection from under it (that crashed the process). Run in a child: a crash is an exit status."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(f"""
+        import threading, time
+        from esimdesk.store import SqliteStore
+        from esimdesk.store import integrity
+        store = SqliteStore({str(tmp_path / "esimdesk.sqlite3")!r})
+        started, result = threading.Event(), []
+        def slow_query():
+            conn = store.conn
+            started.set()
+            q = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000) SELECT count(*) FROM n"
+            result.append(conn.execute(q).fetchone()[0])
+            result.append(store.counts()["journal"])  # its next use: the old connection is retired here
+        worker = threading.Thread(target=slow_query)
+        worker.start()
+        started.wait()
+        time.sleep(0.05)
+        store.close()  # while the query runs
+        worker.join()
+        store.close()
+        print(result, integrity.open_here(store.path))
+        """)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[3000000, 0] False"
