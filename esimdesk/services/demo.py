@@ -87,7 +87,7 @@ def restart_demo(desk) -> list[Path]:
     ctx = desk.ctx
     if not ctx.demo:
         raise ConfigError("only the demo can be reset")
-    desk.store.close()  # every connection to the old file, before it is deleted
+    desk.store.close(every_thread=True)  # every connection to the old file (the views' queries are done)
     ctx.close()  # stops the sandbox: nothing writes the old world back
     try:
         removed = reset_demo_folder(ctx.home)

@@ -89,11 +89,12 @@ class SqliteStore(JournalMixin):
         self.conn  # noqa: B018  (ensure this thread's connection)
         return self._local.db
 
-    def close(self) -> None:
+    def close(self, *, every_thread: bool = False) -> None:
         """Close this thread's connection and those of threads that have ended; a live worker thread's is
-        closed by that thread (see ``_Connections``). The store stays usable: a thread that uses it again
-        gets a new connection."""
-        self._conns.close_all()
+        closed by that thread (see ``_Connections``). ``every_thread``: the caller knows no thread is using
+        the store (it waited for them), so every connection is closed now — before the file is replaced.
+        The store stays usable: a thread that uses it again gets a new connection."""
+        self._conns.close_all(every_thread=every_thread)
         self._local.conn = None
 
     @contextmanager
@@ -623,14 +624,18 @@ class _Connections:
             self._open.append((conn, threading.current_thread()))
             return self.generation
 
-    def close_all(self) -> None:
+    def close_all(self, every_thread: bool = False) -> None:
         me = threading.current_thread()
+
+        def closable(owner: threading.Thread) -> bool:
+            return every_thread or owner is me or not owner.is_alive()
+
         with self._lock:
             items = self._open
             self.generation += 1
-            self._open = [(c, t) for c, t in items if t is not me and t.is_alive()]
+            self._open = [(c, t) for c, t in items if not closable(t)]
         for conn, owner in items:
-            if owner is me or not owner.is_alive():
+            if closable(owner):
                 _close_quietly(conn)
 
     def retire(self, conn: sqlite3.Connection) -> None:

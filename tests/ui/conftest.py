@@ -46,3 +46,27 @@ def _no_qt_state_outlives_the_test():
         app.processEvents()
     gc.collect()
     assert not loop_left_open, "a qasync event loop outlived its test (close it in the test's fixture)"
+
+
+@pytest.fixture
+def loop(qapp):
+    """A qasync loop on the test's QApplication; unhandled task errors are kept in ``loop.errors``.
+
+    Request it before ``qtbot`` in a window fixture: qtbot closes the window at its teardown, which then
+    runs while this loop is still open (Qt objects must not outlive the loop they call into).
+    """
+    import qasync
+
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    errors: list[dict] = []
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    loop.errors = errors
+    yield loop
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.close()
+    asyncio.set_event_loop(None)

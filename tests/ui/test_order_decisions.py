@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-import qasync
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
 from esimdesk.domain import OrderStatus
@@ -17,20 +16,6 @@ from esimdesk.ui.app import ui_settings
 from esimdesk.ui.main_window import MainWindow
 
 ORDER = "allesim/v1/esimSubscribe"
-
-
-@pytest.fixture
-def loop(qapp):
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
-    yield loop
-    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-    for task in pending:
-        task.cancel()
-    if pending:
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    loop.close()
-    asyncio.set_event_loop(None)
 
 
 @pytest.fixture

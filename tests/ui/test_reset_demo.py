@@ -6,27 +6,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-import qasync
 from PySide6.QtWidgets import QMessageBox
 
 from esimdesk.services.desk import Desk
 from esimdesk.services.runtime import SANDBOX_STATE, open_context
 from esimdesk.ui.app import ui_settings
 from esimdesk.ui.main_window import MainWindow
-
-
-@pytest.fixture
-def loop(qapp):
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
-    yield loop
-    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-    for task in pending:
-        task.cancel()
-    if pending:
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    loop.close()
-    asyncio.set_event_loop(None)
 
 
 @pytest.fixture

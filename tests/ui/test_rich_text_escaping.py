@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-import qasync
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
 from esimdesk.domain import Esim, EsimStatus, Order, OrderLine, OrderStatus, Plan
@@ -26,20 +25,6 @@ ORDER_ID = "B<2>&"
 ICCID = "8943108170000775<67>&"
 CODE = "LPA:1$<b>smdp</b>$x&y"
 RAW_TAGS = ("<b>bold", "<img", "<i>x", "<1>", "<2>", "<67>", "<b>smdp")
-
-
-@pytest.fixture
-def loop(qapp):
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
-    yield loop
-    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-    for task in pending:
-        task.cancel()
-    if pending:
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    loop.close()
-    asyncio.set_event_loop(None)
 
 
 @pytest.fixture

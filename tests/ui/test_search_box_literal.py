@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-import qasync
 from PySide6.QtCore import Qt
 
 from esimdesk.domain import Esim, EsimStatus, Order, OrderLine, OrderStatus, Plan
@@ -17,23 +16,6 @@ from esimdesk.services.desk import Desk
 from esimdesk.services.runtime import AppContext
 from esimdesk.ui.app import ui_settings
 from esimdesk.ui.main_window import MainWindow
-
-
-@pytest.fixture
-def loop(qapp):
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
-    errors: list[dict] = []
-    loop.set_exception_handler(lambda _loop, context: errors.append(context))
-    loop.errors = errors
-    yield loop
-    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-    for task in pending:
-        task.cancel()
-    if pending:
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    loop.close()
-    asyncio.set_event_loop(None)
 
 
 @pytest.fixture
