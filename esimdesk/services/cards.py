@@ -1,0 +1,464 @@
+"""Customer cards: the QR code of an eSIM's activation code and the printed card around it.
+
+One layout (``card_layout`` + ``paint_card``) draws the card with QPainter on any device: the window,
+a printer, a PDF (``write_pdf``) or an image (``card_image``). The QR payload is the activation code
+exactly as the vendor gave it (``LPA:1$<SM-DP+ address>$<matching id>``), validated first.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import segno
+
+from esimdesk.domain.errors import ValidationError
+from esimdesk.domain.units import data_amount
+
+DEFAULT_RESELLER = "Your eSIM reseller"
+QUIET_ZONE = 4  # modules of white around the code, as ISO/IEC 18004 asks for
+PAGES = ("A4", "Letter", "label")
+CARDS_PER_PAGE = {"A4": 3, "Letter": 3, "label": 1}
+LABEL_MM = (100.0, 150.0)  # a 4x6-inch style shipping label, portrait: one card per label
+MARGIN_MM = {"A4": 10.0, "Letter": 10.0, "label": 4.0}  # inside every office printer's unprintable edge
+GAP_MM = 6.0  # between cards on a page: room for scissors
+
+# SGP.22 activation code: LPA:1$<SM-DP+ address>$<matching id>[$<SM-DP+ OID>[$<confirmation flag>]]
+_LPA_PREFIX = "LPA:1$"
+_HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+(?::\d{1,5})?$")
+_MATCHING_ID = re.compile(r"^[A-Za-z0-9._~+/=-]+$")
+
+
+@dataclass(frozen=True)
+class Card:
+    iccid: str
+    activation_code: str  # exactly as the vendor gave it
+    vendor: str
+    plan_name: str | None
+    data: str | None
+    validity_days: int | None
+    countries: str | None
+    smdp_address: str
+    matching_id: str
+    ios_link: str | None
+    android_link: str | None
+    reference: str | None
+    reseller: str = DEFAULT_RESELLER
+
+
+def split_activation_code(code: str | None) -> tuple[str, str]:
+    """(SM-DP+ address, matching id) of a valid LPA activation code; ValidationError in words otherwise."""
+    if code is None or not str(code).strip():
+        raise ValidationError("the activation code is missing")
+    text = str(code).strip()
+    if not text.startswith(_LPA_PREFIX):
+        raise ValidationError(f"activation code '{text}' does not start with 'LPA:1$' (LPA:1$<SM-DP+ address>$<matching id>)")
+    parts = text[len(_LPA_PREFIX):].split("$")
+    if len(parts) < 2 or len(parts) > 4:
+        raise ValidationError(f"activation code '{text}' is not LPA:1$<SM-DP+ address>$<matching id>")
+    address, matching = parts[0], parts[1]
+    if not _HOST.match(address):
+        raise ValidationError(f"activation code '{text}' has no valid SM-DP+ address ('{address}')")
+    if not _MATCHING_ID.match(matching):
+        raise ValidationError(f"activation code '{text}' has no valid matching id ('{matching}')")
+    return address, matching
+
+
+def validate_activation_code(code: str | None) -> str:
+    split_activation_code(code)
+    return str(code).strip()
+
+
+# --- from the local cache -----------------------------------------------------------------------------
+
+def reseller_name(home: Path | None) -> str:
+    """The ``reseller_name`` of <home>/settings.json, or the default."""
+    if home is None:
+        return DEFAULT_RESELLER
+    from esimdesk.services.config import load_settings
+
+    try:
+        name = load_settings(Path(home)).get("reseller_name")
+    except Exception:  # an unreadable settings file does not stop a card; the sync/GUI report it
+        name = None
+    return name.strip() if isinstance(name, str) and name.strip() else DEFAULT_RESELLER
+
+
+def _store_home(store: Any) -> Path | None:
+    path = getattr(store, "path", None)
+    return Path(path).parent if path else None
+
+
+def _links(esim: Any) -> tuple[str | None, str | None]:
+    """Direct-install links the vendor gave: Apple's and Android's esim_qrcode_provisioning pages."""
+    ios = android = None
+    candidates = [esim.install_url, esim.qr_url]
+    raw = esim.raw if isinstance(getattr(esim, "raw", None), dict) else {}
+    for key in ("ios_esim_install_link", "android_esim_install_link", "install_url", "apple_install_url"):
+        value = raw.get(key)
+        candidates += value if isinstance(value, list) else [value]
+    for url in candidates:
+        if not isinstance(url, str) or not url.startswith("https://"):
+            continue
+        host = url[len("https://"):].split("/", 1)[0].lower()
+        if host == "esimsetup.apple.com" and ios is None:
+            ios = url
+        elif host == "esimsetup.android.com" and android is None:
+            android = url
+    if ios is None and isinstance(esim.install_url, str) and esim.install_url.startswith("https://") \
+            and android != esim.install_url:
+        ios = esim.install_url  # the vendor's own install link (a universal link for iPhones)
+    return ios, android
+
+
+def _countries(codes: tuple[str, ...]) -> str | None:
+    if not codes:
+        return None
+    return ", ".join(codes) if len(codes) <= 8 else f"{', '.join(codes[:7])} and {len(codes) - 7} more"
+
+
+def card_for_esim(store: Any, esim: Any, reseller: str, reference: str | None = None) -> Card:
+    if not esim.activation_code:
+        raise ValidationError(f"eSIM {esim.iccid} has no activation code yet: {esim.vendor} has not allocated it; "
+                              "run a sync later")
+    code = str(esim.activation_code).strip()
+    try:
+        address, matching = split_activation_code(code)
+    except ValidationError as exc:
+        raise ValidationError(f"eSIM {esim.iccid}: {exc}") from None
+    plan = store.plan(esim.vendor, esim.plan_id) if esim.plan_id else None
+    if reference is None and esim.order_id:
+        order = store.order(esim.vendor, esim.order_id)
+        reference = (order.reference or order.order_id) if order else esim.order_id
+    data_mb = plan.data_mb if plan else esim.data_total_mb
+    data = data_amount(data_mb) if (plan or esim.data_total_mb is not None) else None
+    ios, android = _links(esim)
+    return Card(
+        iccid=esim.iccid, activation_code=code, vendor=esim.vendor,
+        plan_name=plan.name if plan else None, data=data,
+        validity_days=plan.validity_days if plan else None,
+        countries=_countries(plan.countries) if plan else None,
+        smdp_address=address, matching_id=matching, ios_link=ios, android_link=android,
+        reference=reference, reseller=reseller,
+    )
+
+
+def cards_for(store: Any, target: str, reseller: str | None = None) -> list[Card]:
+    """The cards of an eSIM (ICCID) or of every eSIM of an order (order id or reference)."""
+    text = (target or "").strip()
+    if reseller is None:
+        reseller = reseller_name(_store_home(store))
+    if not text:
+        raise ValidationError("no eSIM or order given: pass an ICCID or an order id")
+    esim = store.esim(text) or (store.esim("".join(text.split())) if " " in text else None)
+    if esim is not None:
+        return [card_for_esim(store, esim, reseller)]
+    orders = [o for o in store.orders(search=text) if text in (o.order_id, o.reference)]
+    if not orders:
+        raise ValidationError(f"no eSIM or order '{text}' in the local cache; run a sync")
+    cards = []
+    for order in orders:
+        if not order.esims:
+            raise ValidationError(f"order '{text}' has no eSIM in the local cache yet: {order.vendor} has not "
+                                  "allocated it; run a sync later")
+        ref = order.reference or order.order_id
+        cards += [card_for_esim(store, e, reseller, ref) for e in order.esims]
+    return cards
+
+
+# --- QR codes -----------------------------------------------------------------------------------------
+
+def qr(code: str) -> segno.QRCode:
+    """The QR code of a validated activation code.
+
+    Error correction M (15 % of the code can be lost): enough for a smudged or folded print and for a
+    phone camera reading a screen with glare, while keeping modules large for a given print size; H/Q
+    would make the symbol denser for no gain. boost_error=False: the level stays what we chose, so the
+    symbol size is predictable for the card layout.
+    """
+    return segno.make_qr(validate_activation_code(code), error="m", boost_error=False)
+
+
+def _writable(path: Path) -> Path:
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise ValidationError(f"cannot write {path}: the folder {path.parent} does not exist")
+    return path
+
+
+def _write(save, path: Path) -> None:
+    try:
+        save()
+    except OSError as exc:
+        raise ValidationError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def write_qr_png(code: str, path, scale: int = 10) -> Path:
+    symbol, path = qr(code), _writable(path)
+    _write(lambda: symbol.save(str(path), kind="png", scale=scale, border=QUIET_ZONE), path)
+    return path
+
+
+def write_qr_svg(code: str, path) -> Path:
+    symbol, path = qr(code), _writable(path)
+    _write(lambda: symbol.save(str(path), kind="svg", scale=10, border=QUIET_ZONE, xmldecl=True), path)
+    return path
+
+
+# --- Qt: painting ---------------------------------------------------------------------------------------
+
+_gui_app = None
+
+
+def ensure_gui_app():
+    """A QGuiApplication for painting (fonts need one): the existing one, or an offscreen one."""
+    global _gui_app
+    from PySide6.QtGui import QGuiApplication
+
+    app = QGuiApplication.instance()
+    if app is not None:
+        return app
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    _gui_app = QGuiApplication(["esimdesk"])
+    return _gui_app
+
+
+INSTALL_STEPS = (
+    "On the phone, with Wi-Fi on: Settings → Mobile data / Connections → Add eSIM.",
+    "Choose \"Use QR code\" and scan the code (or use the link / manual entry below).",
+    "Keep the new line on and turn on data roaming for it when you arrive.",
+)
+
+
+def card_layout(rect) -> tuple[Any, Any]:
+    """(QR rect, text rect) inside a card rect: QR on the left of a wide card, on top of a tall one."""
+    from PySide6.QtCore import QRectF
+
+    w, h = rect.width(), rect.height()
+    pad = min(w, h) * 0.05
+    if w >= h:
+        side = min(h - 2 * pad, w * 0.45)
+        qr_rect = QRectF(rect.left() + pad, rect.top() + (h - side) / 2, side, side)
+        left = qr_rect.right() + pad
+        text = QRectF(left, rect.top() + pad, rect.right() - pad - left, h - 2 * pad)
+    else:
+        side = min(w - 2 * pad, h * 0.5)
+        qr_rect = QRectF(rect.left() + (w - side) / 2, rect.top() + pad, side, side)
+        top = qr_rect.bottom() + pad * 0.5
+        text = QRectF(rect.left() + pad, top, w - 2 * pad, rect.bottom() - pad - top)
+    return qr_rect, text
+
+
+def paint_qr(painter, rect, code: str) -> None:
+    """The QR code as crisp modules from segno's matrix, quiet zone included, centred in ``rect``."""
+    from PySide6.QtCore import QRectF, Qt
+    from PySide6.QtGui import QColor
+
+    matrix = qr(code).matrix
+    n = len(matrix)
+    side = min(rect.width(), rect.height())
+    module = side / (n + 2 * QUIET_ZONE)
+    if module >= 2:
+        module = float(int(module))  # whole device pixels: no blurred module edges on a bitmap
+    total = module * (n + 2 * QUIET_ZONE)
+    x0 = rect.left() + (rect.width() - total) / 2
+    y0 = rect.top() + (rect.height() - total) / 2
+    painter.save()
+    painter.setRenderHint(painter.RenderHint.Antialiasing, False)
+    painter.fillRect(QRectF(x0, y0, total, total), QColor("white"))
+    black = QColor("black")
+    painter.setPen(Qt.PenStyle.NoPen)
+    for r, row in enumerate(matrix):
+        y = y0 + (r + QUIET_ZONE) * module
+        c = 0
+        while c < n:
+            if row[c]:
+                start = c
+                while c < n and row[c]:
+                    c += 1
+                painter.fillRect(QRectF(x0 + (start + QUIET_ZONE) * module, y, (c - start) * module, module), black)
+            else:
+                c += 1
+    painter.restore()
+
+
+def _lines(card: Card) -> list[tuple[str, str]]:
+    """(style, text) of the card's text column, top to bottom."""
+    out: list[tuple[str, str]] = [("title", card.reseller)]
+    out.append(("plan", card.plan_name or f"{card.vendor} eSIM"))
+    facts = [f for f in (card.data and f"Data: {card.data}",
+                         card.validity_days and f"Valid: {card.validity_days} days") if f]
+    if facts:
+        out.append(("text", "   ·   ".join(facts)))
+    if card.countries:
+        out.append(("text", f"Countries: {card.countries}"))
+    out.append(("text", f"ICCID: {card.iccid}"))
+    out.append(("head", "Manual entry"))
+    out.append(("mono", f"SM-DP+ address: {card.smdp_address}"))
+    out.append(("mono", f"Activation code: {card.matching_id}"))
+    if card.ios_link:
+        out.append(("link", f"iPhone: {card.ios_link}"))
+    if card.android_link:
+        out.append(("link", f"Android: {card.android_link}"))
+    out.append(("head", "Install"))
+    out += [("text", f"{i}. {step}") for i, step in enumerate(INSTALL_STEPS, 1)]
+    if card.reference:
+        out.append(("small", f"Reference: {card.reference}"))
+    return out
+
+
+_SCALE = {"title": 1.35, "plan": 1.15, "head": 0.95, "text": 0.9, "mono": 0.85, "link": 0.7, "small": 0.8}
+
+
+def _fonts(base: float) -> dict[str, Any]:
+    from PySide6.QtGui import QFont
+
+    fonts = {}
+    for style, k in _SCALE.items():
+        f = QFont("DejaVu Sans Mono" if style in ("mono", "link") else "DejaVu Sans")
+        if style in ("mono", "link"):
+            f.setStyleHint(QFont.StyleHint.Monospace)
+        f.setPixelSize(max(1, round(base * k)))
+        f.setBold(style in ("title", "plan", "head"))
+        fonts[style] = f
+    return fonts
+
+
+def _flags(style: str) -> int:
+    from PySide6.QtCore import Qt
+
+    wrap = Qt.TextFlag.TextWrapAnywhere if style in ("mono", "link") else Qt.TextFlag.TextWordWrap
+    return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop | wrap)
+
+
+def _measure(lines, fonts, width: float) -> list[float]:
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QFontMetricsF
+
+    heights = []
+    for style, text in lines:
+        fm = QFontMetricsF(fonts[style])
+        r = fm.boundingRect(QRectF(0, 0, width, 1e6), _flags(style), text)
+        heights.append(r.height() + (fm.height() * 0.35 if style in ("plan", "head") else fm.height() * 0.12))
+    return heights
+
+
+def paint_card(painter, rect, card: Card) -> None:
+    """Draw one customer card in ``rect`` (device coordinates of ``painter``): the one layout definition."""
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QColor, QPen
+
+    painter.save()
+    painter.fillRect(rect, QColor("white"))
+    pen = QPen(QColor("#9a9a9a"))
+    pen.setWidthF(max(1.0, min(rect.width(), rect.height()) / 400))
+    painter.setPen(pen)
+    radius = min(rect.width(), rect.height()) * 0.03
+    painter.setRenderHint(painter.RenderHint.Antialiasing, True)
+    inset = pen.widthF() / 2
+    painter.drawRoundedRect(rect.adjusted(inset, inset, -inset, -inset), radius, radius)
+    qr_rect, text_rect = card_layout(rect)
+    paint_qr(painter, qr_rect, card.activation_code)
+
+    lines = _lines(card)
+    base = max(rect.width(), rect.height()) / 48  # the largest that fits, shrunk below
+    while True:
+        fonts = _fonts(base)
+        heights = _measure(lines, fonts, text_rect.width())
+        if sum(heights) <= text_rect.height() or base < 4:
+            break
+        base *= 0.92
+    y = text_rect.top()
+    for (style, text), h in zip(lines, heights, strict=True):
+        painter.setFont(fonts[style])
+        painter.setPen(QColor("#555555") if style in ("small", "link") else QColor("black"))
+        painter.drawText(QRectF(text_rect.left(), y, text_rect.width(), h), _flags(style), text)
+        y += h
+    painter.restore()
+
+
+def _page_size(page: str):
+    from PySide6.QtCore import QSizeF
+    from PySide6.QtGui import QPageSize
+
+    if page == "A4":
+        return QPageSize(QPageSize.PageSizeId.A4)
+    if page == "Letter":
+        return QPageSize(QPageSize.PageSizeId.Letter)
+    if page == "label":
+        return QPageSize(QSizeF(*LABEL_MM), QPageSize.Unit.Millimeter, "Label 100 x 150 mm")
+    raise ValidationError(f"page size '{page}' is not one of {', '.join(PAGES)}")
+
+
+def card_rects(paint_rect, page: str, dpi: float) -> list[Any]:
+    """The card rects of one page, in device pixels inside the printable area ``paint_rect``."""
+    from PySide6.QtCore import QRectF
+
+    per = CARDS_PER_PAGE[page]
+    gap = GAP_MM / 25.4 * dpi if per > 1 else 0.0
+    h = (paint_rect.height() - gap * (per - 1)) / per
+    if page != "label":
+        h = min(h, paint_rect.width() * 0.48)  # a card keeps its shape on tall pages
+    return [QRectF(paint_rect.left(), paint_rect.top() + i * (h + gap), paint_rect.width(), h) for i in range(per)]
+
+
+def write_pdf(cards: list[Card], path, page: str = "A4") -> int:
+    """Every card into a PDF, whole cards only (never split over pages); returns the number of pages."""
+    from PySide6.QtCore import QMarginsF, QRectF
+    from PySide6.QtGui import QPageLayout, QPainter, QPdfWriter
+
+    if not cards:
+        raise ValidationError("no card to write")
+    for c in cards:
+        validate_activation_code(c.activation_code)
+    size = _page_size(page)
+    path = _writable(path)
+    ensure_gui_app()
+    dpi = 300
+    writer = QPdfWriter(str(path))
+    writer.setResolution(dpi)
+    writer.setCreator("esimdesk")
+    writer.setTitle("eSIM cards")
+    margin = MARGIN_MM[page]
+    writer.setPageLayout(QPageLayout(size, QPageLayout.Orientation.Portrait, QMarginsF(margin, margin, margin, margin),
+                                     QPageLayout.Unit.Millimeter))
+    painter = QPainter()
+    if not painter.begin(writer):
+        raise ValidationError(f"cannot write {path}: the PDF could not be opened for writing")
+    try:
+        paint = writer.pageLayout().paintRectPixels(dpi)
+        area = QRectF(0, 0, paint.width(), paint.height())  # the painter's origin is the printable area's corner
+        rects = card_rects(area, page, dpi)
+        per = len(rects)
+        pages = 0
+        for i in range(0, len(cards), per):
+            if pages:
+                writer.newPage()
+            for card, r in zip(cards[i:i + per], rects, strict=False):
+                paint_card(painter, r, card)
+            pages += 1
+    finally:
+        painter.end()
+    if not path.exists() or path.stat().st_size == 0:
+        raise ValidationError(f"cannot write {path}: nothing was written")
+    return pages
+
+
+def card_image(card: Card, width_px: int = 1200):
+    """The card as an image (Copy image, a preview), with the proportions of a card on an A4 page."""
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QColor, QImage, QPainter
+
+    ensure_gui_app()
+    height = round(width_px * 0.463)
+    image = QImage(width_px, height, QImage.Format.Format_ARGB32)
+    image.fill(QColor("white"))
+    painter = QPainter(image)
+    try:
+        paint_card(painter, QRectF(0, 0, width_px, height), card)
+    finally:
+        painter.end()
+    return image
