@@ -126,3 +126,17 @@ class Desk:
 
     async def set_note(self, vendor: str, iccid: str, note: str) -> None:
         await asyncio.to_thread(self.store.set_note, vendor, iccid, note)
+
+    # --- customer cards (issue 14) -------------------------------------------------------------
+    async def cards(self, target: str, reseller: str | None = None) -> list:
+        """The customer cards of an eSIM (ICCID) or of every eSIM of an order (order id or reference);
+        ValidationError, in words, for an unknown target or an eSIM without an activation code yet."""
+        from esimdesk.services.cards import cards_for
+
+        return await asyncio.to_thread(cards_for, self.store, target, reseller)
+
+    async def cards_pdf(self, cards: list, path: str, page: str = "A4") -> int:
+        """The cards written to a PDF at ``path`` (several per page), in a worker thread."""
+        from esimdesk.services.cards import write_pdf
+
+        return await asyncio.to_thread(write_pdf, list(cards), path, page)

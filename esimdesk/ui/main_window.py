@@ -60,6 +60,8 @@ class MainWindow(QMainWindow):
         self.orders.adoptRequested.connect(self._adopt_dialog)
         self.orders.resendRequested.connect(self._resend_dialog)
         self.orders.abandonRequested.connect(self._abandon_dialog)
+        for actions in (self.fleet.card_actions, self.orders.card_actions):
+            self._connect_cards(actions)
         self.demo = demo
         self._build_menus()
         self._build_status(demo)
@@ -339,6 +341,14 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().showMessage(f"{entry.reference} abandoned")
         self.orders.reload()
+
+    def _connect_cards(self, actions) -> None:
+        status = self.statusBar()
+        actions.cardsSaved.connect(lambda path, n: status.showMessage(f"{n} customer card(s) saved to {path}"))
+        actions.cardsCopied.connect(lambda n: status.showMessage(f"{n} customer card(s) copied as an image"))
+        actions.cardsPrinted.connect(lambda n: status.showMessage(f"{n} customer card(s) sent to the printer"))
+        actions.customerViewOpened.connect(lambda t: status.showMessage(f"Showing the QR code of {t}: Esc closes"))
+        actions.cardsFailed.connect(status.showMessage)
 
     def _note_dialog(self, esim) -> None:
         text, ok = QInputDialog.getText(self, "Note", rich(f"Note for {esim.iccid} (e.g. the customer's name):"))

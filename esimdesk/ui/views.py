@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from esimdesk.domain import Esim, EsimStatus, Order, Plan, ValidationError, data_amount, money_str
 from esimdesk.domain.countries import country_name, resolve_country
+from esimdesk.ui.cards_dialogs import NO_CODE, CardActions
 from esimdesk.ui.qr import qr_pixmap
 from esimdesk.ui.table_model import Column, RowsModel
 
@@ -252,7 +253,9 @@ class OrdersTab(ListingTab):
         self.info.setTextFormat(Qt.TextFormat.RichText)
         self.history = QPlainTextEdit()
         self.history.setReadOnly(True)
+        self.card_actions = CardActions(desk)  # Print…, Save as PDF…, Copy image, Show to customer
         self.detail_layout.addWidget(self.info)
+        self.detail_layout.addWidget(self.card_actions)
         self.decision = QWidget()
         row = QHBoxLayout(self.decision)
         row.setContentsMargins(0, 0, 0, 0)
@@ -282,6 +285,12 @@ class OrdersTab(ListingTab):
         self.info.setText(f"<b>{esc(order.vendor)} {esc(order.kind)} {esc(order.order_id or '(not confirmed)')}</b>"
                           f"<br>Status: <b>{esc(order.status.value)}</b><br>Reference: {esc(order.reference or '—')}"
                           f"<br>{esims}")
+        target = order.order_id or order.reference
+        if not any(e.activation_code for e in order.esims):
+            self.card_actions.set_target(None, "No eSIM of this order has an activation code yet: sync again "
+                                         "once the vendor has allocated them")
+        else:
+            self.card_actions.set_target(target, None if target else "The order has no id or reference yet")
         self.decision.hide()
         self.entry = None
         asyncio.ensure_future(self._history(order))
@@ -346,9 +355,11 @@ class FleetTab(ListingTab):
         buttons = QHBoxLayout()
         buttons.addWidget(self.topup_button)
         buttons.addWidget(self.note_button)
+        self.card_actions = CardActions(desk)  # Print…, Save as PDF…, Copy image, Show to customer
         self.detail_layout.addWidget(self.qr)
         self.detail_layout.addWidget(self.info)
         self.detail_layout.addLayout(buttons)
+        self.detail_layout.addWidget(self.card_actions)
         self.detail_layout.addStretch(1)
         self.current: Esim | None = None
         self.sort_by(5, Qt.SortOrder.AscendingOrder)  # soonest expiry first
@@ -360,6 +371,7 @@ class FleetTab(ListingTab):
         self.current = esim
         self.topup_button.setEnabled(self.desk.can_top_up(esim.vendor))
         self.note_button.setEnabled(True)
+        self.card_actions.set_target(esim.iccid, None if esim.activation_code else NO_CODE)
         if esim.activation_code:
             self.qr.setPixmap(qr_pixmap(esim.activation_code))
         else:

@@ -1,0 +1,279 @@
+"""Customer cards in the window: Print…, Save as PDF…, Copy image and Show to customer (issue 14).
+
+One card layout (``services.cards.paint_card``) is drawn on every surface: the print preview's QPrinter
+(several cards per page, as ``write_pdf`` lays them out), the PDF, the clipboard image. The views only hold
+a ``CardActions`` bar and tell it which eSIM or order is selected; loading cards and writing the PDF run
+in worker threads through the Desk service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QGuiApplication, QImage, QKeyEvent, QPainter, QPaintEvent
+from PySide6.QtPrintSupport import QPrinter, QPrintPreviewDialog
+from PySide6.QtWidgets import QDialog, QFileDialog, QHBoxLayout, QToolButton, QWidget
+
+from esimdesk.domain import EsimdeskError
+
+log = logging.getLogger("esimdesk.ui")
+
+NO_CODE = "No activation code from the vendor yet: sync again once the eSIM is allocated"
+
+
+# --- one layout for the printer ------------------------------------------------------------------
+def card_slots(page: QRectF, count: int) -> list[QRectF]:
+    """Where the cards go on one page: ``services.cards`` decides when it says (``card_slots``), else a
+    grid of cards with the card's own proportions, as many as fit whole (nothing cut at the edges)."""
+    from esimdesk.services import cards
+
+    helper = getattr(cards, "card_slots", None)
+    if helper is not None:
+        return list(helper(page, count))
+    ratio = getattr(cards, "CARD_RATIO", 1.5)  # width / height
+    gap = page.width() * 0.02
+    cols = 2 if page.width() > page.height() * 1.2 else 1
+    width = (page.width() - gap * (cols - 1)) / cols
+    height = width / ratio
+    rows = max(1, int((page.height() + gap) // (height + gap)))
+    if height > page.height():  # a label: one card, scaled to fit
+        height, width, rows, cols = page.height(), page.height() * ratio, 1, 1
+    slots = []
+    for i in range(min(count, rows * cols)):
+        r, c = divmod(i, cols)
+        slots.append(QRectF(page.left() + c * (width + gap), page.top() + r * (height + gap), width, height))
+    return slots
+
+
+def paint_cards(printer: QPrinter, cards: list) -> int:
+    """Paint the cards on a QPrinter (preview, printer or PDF-format printer); returns the pages painted."""
+    from esimdesk.services.cards import paint_card
+
+    painter = QPainter(printer)
+    pages = 0
+    try:
+        page = QRectF(printer.pageLayout().paintRectPixels(printer.resolution()))
+        page.moveTo(0, 0)
+        remaining = list(cards)
+        while remaining:
+            if pages:
+                printer.newPage()
+            slots = card_slots(page, len(remaining))
+            for slot, card in zip(slots, remaining, strict=False):
+                paint_card(painter, slot, card)
+            remaining = remaining[len(slots):]
+            pages += 1
+    finally:
+        painter.end()
+    return pages
+
+
+def print_preview(cards: list, parent: QWidget | None = None) -> QPrintPreviewDialog:
+    """The print preview of the cards (its Print button opens the system's print dialog)."""
+    printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+    dialog = QPrintPreviewDialog(printer, parent)
+    dialog.setWindowTitle(f"Print {len(cards)} customer card{'s' if len(cards) != 1 else ''}")
+    dialog.resize(1000, 760)
+    dialog.paintRequested.connect(lambda p: paint_cards(p, cards))
+    dialog.cards = cards
+    dialog.printer = printer  # the dialog does not own it
+    return dialog
+
+
+def cards_image(cards: list, width_px: int = 1200) -> QImage:
+    """One card's image, or the cards of an order one under the other."""
+    from esimdesk.services.cards import card_image
+
+    images = [card_image(c, width_px) for c in cards]
+    if len(images) == 1:
+        return images[0]
+    out = QImage(max(i.width() for i in images), sum(i.height() for i in images), QImage.Format.Format_RGB32)
+    out.fill(QColor("white"))
+    painter = QPainter(out)
+    y = 0
+    for image in images:
+        painter.drawImage(0, y, image)
+        y += image.height()
+    painter.end()
+    return out
+
+
+# --- the customer's view ---------------------------------------------------------------------------
+class CustomerView(QDialog):
+    """The QR code as big as the screen allows, black on white, with the plan's name; Esc closes,
+    the arrow keys or Space go through the cards of an order."""
+
+    def __init__(self, cards: list, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowFlag(Qt.WindowType.FramelessWindowHint)
+        self.setWindowTitle("Show to customer")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.setStyleSheet("background: white;")
+        self.cards = cards
+        self.index = 0
+        self.resize(900, 900)
+
+    @property
+    def card(self):
+        return self.cards[self.index]
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt's name)
+        step = {Qt.Key.Key_Right: 1, Qt.Key.Key_Space: 1, Qt.Key.Key_PageDown: 1,
+                Qt.Key.Key_Left: -1, Qt.Key.Key_PageUp: -1}.get(Qt.Key(event.key()))
+        if step and len(self.cards) > 1:
+            self.index = (self.index + step) % len(self.cards)
+            self.update()
+        else:
+            super().keyPressEvent(event)  # Esc rejects (closes)
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
+        from esimdesk.services.cards import qr
+
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor("white"))
+        font = painter.font()
+        text_h = max(24, self.height() // 14)
+        code = qr(self.card.activation_code)
+        matrix = code.matrix
+        border = 4  # quiet zone, in modules
+        modules = len(matrix) + 2 * border
+        side = min(self.width() - 40, self.height() - 2 * text_h - 60)
+        module = max(1, side // modules)
+        side = module * modules
+        x0 = (self.width() - side) // 2
+        y0 = 20 + text_h
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor("black"))
+        for r, row in enumerate(matrix):
+            for c, dark in enumerate(row):
+                if dark & 1:
+                    painter.drawRect(x0 + (c + border) * module, y0 + (r + border) * module, module, module)
+        painter.setPen(QColor("black"))
+        font.setPixelSize(int(text_h * 0.7))
+        font.setBold(True)
+        painter.setFont(font)
+        painter.drawText(QRectF(0, 10, self.width(), text_h), Qt.AlignmentFlag.AlignCenter, self.card.plan_name or "")
+        font.setBold(False)
+        font.setPixelSize(int(text_h * 0.4))
+        painter.setFont(font)
+        more = f"   ·   card {self.index + 1} of {len(self.cards)} (← →)" if len(self.cards) > 1 else ""
+        painter.drawText(QRectF(0, y0 + side + 10, self.width(), text_h), Qt.AlignmentFlag.AlignCenter,
+                         f"Scan with the phone's camera to install the eSIM   ·   Esc closes{more}")
+        painter.end()
+
+
+# --- the actions bar in Fleet and Orders ---------------------------------------------------------
+class CardActions(QWidget):
+    """Print…, Save as PDF…, Copy image, Show to customer for the selected eSIM or order."""
+
+    cardsSaved = Signal(str, int)  # path, cards written
+    cardsCopied = Signal(int)  # cards in the clipboard image
+    cardsPrinted = Signal(int)  # cards sent to the printer
+    customerViewOpened = Signal(str)  # the target shown
+    cardsFailed = Signal(str)  # one sentence: why nothing was produced
+
+    def __init__(self, desk, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.desk = desk
+        self.target: str | None = None
+        self.print_action = QAction("Print…", self)
+        self.pdf_action = QAction("Save as PDF…", self)
+        self.copy_action = QAction("Copy image", self)
+        self.show_action = QAction("Show to customer", self)
+        self.actions_ = (self.print_action, self.pdf_action, self.copy_action, self.show_action)
+        self.print_action.triggered.connect(lambda: self._start(self.print_cards()))
+        self.pdf_action.triggered.connect(lambda: self._start(self.save_pdf()))
+        self.copy_action.triggered.connect(lambda: self._start(self.copy_image()))
+        self.show_action.triggered.connect(lambda: self._start(self.show_to_customer()))
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        for action in self.actions_:
+            button = QToolButton()
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            row.addWidget(button)
+        row.addStretch(1)
+        self.task: asyncio.Task | None = None
+        self.preview: QPrintPreviewDialog | None = None
+        self.customer_view: CustomerView | None = None
+        self.set_target(None, "Select an eSIM or an order first")
+
+    def set_target(self, target: str | None, unavailable: str | None = None) -> None:
+        """What the actions act on (an ICCID or an order id/reference), or None and why not."""
+        self.target = target if not unavailable else None
+        for action in self.actions_:
+            action.setEnabled(self.target is not None)
+            action.setToolTip(unavailable or f"{action.text().rstrip('…')}: the customer card(s) of {target}")
+        for button in self.findChildren(QToolButton):
+            button.setToolTip(button.defaultAction().toolTip())
+
+    def _start(self, coro) -> None:
+        self.task = asyncio.ensure_future(coro)
+
+    async def _cards(self) -> list:
+        if self.target is None:
+            return []
+        try:
+            return await self.desk.cards(self.target)
+        except EsimdeskError as exc:
+            self.cardsFailed.emit(str(exc))
+        except Exception as exc:
+            log.exception("customer cards failed")
+            self.cardsFailed.emit(f"The customer card could not be made: {exc}")
+        return []
+
+    async def print_cards(self) -> None:
+        cards = await self._cards()
+        if not cards:
+            return
+        self.preview = print_preview(cards, self.window())
+        if self.preview.exec() == QDialog.DialogCode.Accepted:
+            self.cardsPrinted.emit(len(cards))
+        self.preview.deleteLater()
+        self.preview = None
+
+    async def save_pdf(self) -> str | None:
+        cards = await self._cards()
+        if not cards:
+            return None
+        name = f"esim-{self.target}.pdf".replace("/", "-")
+        path, _ = QFileDialog.getSaveFileName(self.window(), "Save customer cards as PDF",
+                                              str(Path.home() / name), "PDF (*.pdf)")
+        if not path:
+            return None
+        if not path.lower().endswith(".pdf"):
+            path += ".pdf"
+        try:
+            written = await self.desk.cards_pdf(cards, path)
+        except (EsimdeskError, OSError) as exc:
+            self.cardsFailed.emit(f"The PDF was not saved: {exc}")
+            return None
+        self.cardsSaved.emit(path, written if isinstance(written, int) else len(cards))
+        return path
+
+    async def copy_image(self) -> QImage | None:
+        cards = await self._cards()
+        if not cards:
+            return None
+        image = cards_image(cards)
+        QGuiApplication.clipboard().setImage(image)
+        self.cardsCopied.emit(len(cards))
+        return image
+
+    async def show_to_customer(self) -> CustomerView | None:
+        cards = await self._cards()
+        if not cards:
+            return None
+        if self.customer_view is not None:
+            self.customer_view.close()
+        view = CustomerView(cards, self.window())
+        view.destroyed.connect(lambda: setattr(self, "customer_view", None))
+        self.customer_view = view
+        view.showMaximized()
+        view.raise_()
+        view.activateWindow()
+        self.customerViewOpened.emit(self.target or "")
+        return view
