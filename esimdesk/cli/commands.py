@@ -320,3 +320,27 @@ def _agent_decides(args) -> int:
             return 1
     _print_order(args, order)
     return 0
+
+
+def cmd_qr(args) -> int:
+    """PNG/SVG: the QR code of one eSIM; PDF: the customer card of the eSIM or of every eSIM of an order."""
+    from pathlib import Path
+
+    from esimdesk.services import cards as C
+
+    out = Path(args.out)
+    with _context(args) as (ctx, store):
+        found = C.cards_for(store, args.target, C.reseller_name(ctx.home))
+    kind = out.suffix.lower()
+    if kind == ".pdf":
+        pages = C.write_pdf(found, out)
+        print(out)
+        _say(args, f"wrote {len(found)} card{'s' if len(found) != 1 else ''} on {pages} page{'s' if pages != 1 else ''}")
+        return 0
+    if len(found) > 1:
+        _say(args, f"'{args.target}' is an order with {len(found)} eSIMs: give one ICCID for a {kind[1:].upper()}, "
+             "or write all the cards with --out FILE.pdf")
+        return 1
+    (C.write_qr_png if kind == ".png" else C.write_qr_svg)(found[0].activation_code, out)
+    print(out)
+    return 0
