@@ -202,9 +202,36 @@ def write_qr_png(code: str, path, scale: int = 10) -> Path:
     return path
 
 
+def qr_svg(code: str, scale: int = 10) -> str:
+    """The QR code as SVG: one filled path of whole-module rectangles in a viewBox of modules.
+
+    Not segno's stroked lines: a renderer scaling those by a fraction (Qt's QSvgRenderer, some viewers)
+    leaves hairline gaps between rows that stop decoders; adjacent filled rectangles of one path do not.
+    """
+    matrix = qr(code).matrix
+    n, q = len(matrix), QUIET_ZONE
+    parts = []
+    for r, row in enumerate(matrix):
+        c = 0
+        while c < n:
+            if row[c]:
+                start = c
+                while c < n and row[c]:
+                    c += 1
+                parts.append(f"M{start + q} {r + q}h{c - start}v1h-{c - start}z")
+            else:
+                c += 1
+    size = n + 2 * q
+    return ('<?xml version="1.0" encoding="utf-8"?>\n'
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{size * scale}" height="{size * scale}" '
+            f'viewBox="0 0 {size} {size}" shape-rendering="crispEdges">'
+            f'<rect width="{size}" height="{size}" fill="#fff"/>'
+            f'<path fill="#000" d="{"".join(parts)}"/></svg>\n')
+
+
 def write_qr_svg(code: str, path) -> Path:
-    symbol, path = qr(code), _writable(path)
-    _write(lambda: symbol.save(str(path), kind="svg", scale=10, border=QUIET_ZONE, xmldecl=True), path)
+    text, path = qr_svg(code), _writable(path)
+    _write(lambda: path.write_text(text, encoding="utf-8"), path)
     return path
 
 

@@ -172,10 +172,10 @@ def test_svg_rendered_decodes_exactly(code, tmp_path, qapp):
     path = C.write_qr_svg(code, tmp_path / "code.svg")
     renderer = QSvgRenderer(str(path))
     assert renderer.isValid()
-    image = QImage(600, 600, QImage.Format.Format_RGB32)
+    image = QImage(517, 517, QImage.Format.Format_RGB32)
     image.fill(QColor("white"))
     painter = QPainter(image)
-    renderer.render(painter, QRectF(0, 0, 600, 600))
+    renderer.render(painter, QRectF(0, 0, 517, 517))
     painter.end()
     png = tmp_path / "svg.png"
     image.save(str(png))
@@ -245,3 +245,7 @@ def test_pdf_unwritable_and_unknown_page(tmp_path, qapp):
         C.write_pdf([card], tmp_path / "no" / "x.pdf")
     with pytest.raises(ValidationError, match="page size"):
         C.write_pdf([card], tmp_path / "x.pdf", page="A3")
+
+
+def test_ensure_gui_app_keeps_the_running_application(qapp):
+    assert C.ensure_gui_app() is qapp
