@@ -25,46 +25,36 @@ NO_CODE = "No activation code from the vendor yet: sync again once the eSIM is a
 
 
 # --- one layout for the printer ------------------------------------------------------------------
-def card_slots(page: QRectF, count: int) -> list[QRectF]:
-    """Where the cards go on one page: ``services.cards`` decides when it says (``card_slots``), else a
-    grid of cards with the card's own proportions, as many as fit whole (nothing cut at the edges)."""
-    from esimdesk.services import cards
+def page_name(printer: QPrinter) -> str:
+    """The ``services.cards`` page kind of the printer's paper: "Letter", "label" (small paper) or "A4"."""
+    from PySide6.QtGui import QPageSize
 
-    helper = getattr(cards, "card_slots", None)
-    if helper is not None:
-        return list(helper(page, count))
-    ratio = getattr(cards, "CARD_RATIO", 1.5)  # width / height
-    gap = page.width() * 0.02
-    cols = 2 if page.width() > page.height() * 1.2 else 1
-    width = (page.width() - gap * (cols - 1)) / cols
-    height = width / ratio
-    rows = max(1, int((page.height() + gap) // (height + gap)))
-    if height > page.height():  # a label: one card, scaled to fit
-        height, width, rows, cols = page.height(), page.height() * ratio, 1, 1
-    slots = []
-    for i in range(min(count, rows * cols)):
-        r, c = divmod(i, cols)
-        slots.append(QRectF(page.left() + c * (width + gap), page.top() + r * (height + gap), width, height))
-    return slots
+    size = printer.pageLayout().pageSize()
+    if size.id() == QPageSize.PageSizeId.Letter:
+        return "Letter"
+    mm = size.size(QPageSize.Unit.Millimeter)
+    return "label" if max(mm.width(), mm.height()) < 200 else "A4"
 
 
 def paint_cards(printer: QPrinter, cards: list) -> int:
-    """Paint the cards on a QPrinter (preview, printer or PDF-format printer); returns the pages painted."""
-    from esimdesk.services.cards import paint_card
+    """Paint the cards on a QPrinter (preview, printer or PDF-format printer) as ``write_pdf`` lays them
+    out (``services.cards.card_rects``: whole cards, several per page); returns the pages painted."""
+    from esimdesk.services.cards import card_rects, paint_card
 
-    painter = QPainter(printer)
+    painter = QPainter()
+    if not painter.begin(printer):
+        raise OSError("the printer could not be opened")
     pages = 0
     try:
-        page = QRectF(printer.pageLayout().paintRectPixels(printer.resolution()))
-        page.moveTo(0, 0)
-        remaining = list(cards)
-        while remaining:
+        dpi = printer.resolution()
+        paint = printer.pageLayout().paintRectPixels(dpi)
+        area = QRectF(0, 0, paint.width(), paint.height())  # the painter's origin is the printable corner
+        rects = card_rects(area, page_name(printer), dpi)
+        for i in range(0, len(cards), len(rects)):
             if pages:
                 printer.newPage()
-            slots = card_slots(page, len(remaining))
-            for slot, card in zip(slots, remaining, strict=False):
-                paint_card(painter, slot, card)
-            remaining = remaining[len(slots):]
+            for card, rect in zip(cards[i:i + len(rects)], rects, strict=False):
+                paint_card(painter, rect, card)
             pages += 1
     finally:
         painter.end()
@@ -84,7 +74,7 @@ def print_preview(cards: list, parent: QWidget | None = None) -> QPrintPreviewDi
 
 
 def cards_image(cards: list, width_px: int = 1200) -> QImage:
-    """One card's image, or the cards of an order one under the other."""
+    """One card's image, or the cards of an order one under the other (on the clipboard as one image)."""
     from esimdesk.services.cards import card_image
 
     images = [card_image(c, width_px) for c in cards]
@@ -130,27 +120,15 @@ class CustomerView(QDialog):
             super().keyPressEvent(event)  # Esc rejects (closes)
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
-        from esimdesk.services.cards import qr
+        from esimdesk.services.cards import paint_qr
 
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("white"))
         font = painter.font()
         text_h = max(24, self.height() // 14)
-        code = qr(self.card.activation_code)
-        matrix = code.matrix
-        border = 4  # quiet zone, in modules
-        modules = len(matrix) + 2 * border
-        side = min(self.width() - 40, self.height() - 2 * text_h - 60)
-        module = max(1, side // modules)
-        side = module * modules
-        x0 = (self.width() - side) // 2
+        side = max(10, min(self.width() - 40, self.height() - 2 * text_h - 60))
         y0 = 20 + text_h
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor("black"))
-        for r, row in enumerate(matrix):
-            for c, dark in enumerate(row):
-                if dark & 1:
-                    painter.drawRect(x0 + (c + border) * module, y0 + (r + border) * module, module, module)
+        paint_qr(painter, QRectF((self.width() - side) / 2, y0, side, side), self.card.activation_code)
         painter.setPen(QColor("black"))
         font.setPixelSize(int(text_h * 0.7))
         font.setBold(True)
@@ -251,7 +229,8 @@ class CardActions(QWidget):
         except (EsimdeskError, OSError) as exc:
             self.cardsFailed.emit(f"The PDF was not saved: {exc}")
             return None
-        self.cardsSaved.emit(path, written if isinstance(written, int) else len(cards))
+        log.info("%d card(s) on %s page(s) saved to %s", len(cards), written, path)
+        self.cardsSaved.emit(path, len(cards))
         return path
 
     async def copy_image(self) -> QImage | None:

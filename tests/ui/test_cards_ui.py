@@ -1,0 +1,151 @@
+"""Customer cards from the window (issue 14): Save as PDF, Copy image, Show to customer and the print
+preview, each decoded back with a real QR decoder to exactly the eSIM's activation code."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import shutil
+import subprocess
+
+import pytest
+import zxingcpp
+from PIL import Image
+from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtPrintSupport import QPrinter
+from PySide6.QtWidgets import QFileDialog
+
+from esimdesk.sandbox import SandboxConfig, SandboxServer
+from esimdesk.services.config import load_accounts
+from esimdesk.services.desk import Desk
+from esimdesk.services.runtime import AppContext
+from esimdesk.ui.app import ui_settings
+from esimdesk.ui.cards_dialogs import print_preview
+from esimdesk.ui.main_window import MainWindow
+
+
+@pytest.fixture
+def window(loop, qtbot, tmp_path):
+    with SandboxServer(SandboxConfig(seed=21, allocation_delay=0.3)) as server:
+        ctx = AppContext(home=tmp_path, accounts=load_accounts(tmp_path, env=server.env()))
+        desk = Desk(ctx)
+        win = MainWindow(ui_settings(tmp_path), desk)
+        qtbot.addWidget(win)
+        win.show()
+        loop.run_until_complete(win.startup(sync=True))
+        loop.run_until_complete(asyncio.sleep(0.5))
+        yield win, loop
+        desk.close()
+
+
+def select_coded_esim(win, loop):
+    """Select, in Fleet, an eSIM that has an activation code; returns it."""
+    win.tabs.setCurrentWidget(win.fleet)
+    model = win.fleet.model
+    row = next(r for r in range(model.rowCount()) if model.item(r).activation_code)
+    win.fleet.table.selectRow(row)
+    loop.run_until_complete(asyncio.sleep(0.1))
+    esim = win.fleet.current
+    assert esim is not None and esim.activation_code
+    return esim
+
+
+def run_action(loop, actions, action):
+    assert action.isEnabled(), action.toolTip()
+    action.trigger()
+    assert actions.task is not None
+    return loop.run_until_complete(actions.task)
+
+
+def decode_image(path) -> list[str]:
+    return [r.text for r in zxingcpp.read_barcodes(Image.open(path).convert("L"))]
+
+
+def decode_qimage(image: QImage, tmp_path, name: str) -> list[str]:
+    path = tmp_path / name
+    assert image.save(str(path), "PNG")
+    return decode_image(path)
+
+
+def decode_pdf(pdf, tmp_path) -> list[str]:
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm (poppler-utils) is not installed")
+    prefix = tmp_path / f"{pdf.stem}-page"
+    subprocess.run(["pdftoppm", "-r", "150", "-png", str(pdf), str(prefix)], check=True)
+    pages = sorted(tmp_path.glob(f"{prefix.name}*.png"))
+    assert pages
+    return [text for page in pages for text in decode_image(page)]
+
+
+def test_save_as_pdf_from_fleet_decodes_to_the_activation_code(window, tmp_path, monkeypatch):
+    win, loop = window
+    esim = select_coded_esim(win, loop)
+    out = tmp_path / "card.pdf"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), "PDF (*.pdf)")))
+    actions = win.fleet.card_actions
+    assert run_action(loop, actions, actions.pdf_action) == str(out)
+    assert out.exists() and out.read_bytes().startswith(b"%PDF")
+    assert decode_pdf(out, tmp_path) == [esim.activation_code]
+    assert str(out) in win.statusBar().currentMessage()
+
+
+def test_copy_image_puts_a_card_that_decodes_on_the_clipboard(window, tmp_path):
+    win, loop = window
+    esim = select_coded_esim(win, loop)
+    actions = win.fleet.card_actions
+    run_action(loop, actions, actions.copy_action)
+    image = QGuiApplication.clipboard().image()
+    assert not image.isNull()
+    assert decode_qimage(image, tmp_path, "clipboard.png") == [esim.activation_code]
+
+
+def test_show_to_customer_shows_a_big_qr_that_decodes_and_esc_closes_it(window, tmp_path, qtbot):
+    win, loop = window
+    esim = select_coded_esim(win, loop)
+    actions = win.fleet.card_actions
+    view = run_action(loop, actions, actions.show_action)
+    assert view is not None and view.isVisible() and actions.customer_view is view
+    loop.run_until_complete(asyncio.sleep(0.1))
+    shot = view.grab().toImage()
+    assert min(shot.width(), shot.height()) >= 300
+    assert decode_qimage(shot, tmp_path, "customer.png") == [esim.activation_code]
+    from PySide6.QtCore import Qt
+
+    qtbot.keyClick(view, Qt.Key.Key_Escape)
+    assert not view.isVisible()
+
+
+def test_print_preview_paints_the_cards_of_an_order_on_a_printer(window, tmp_path):
+    win, loop = window
+    win.tabs.setCurrentWidget(win.orders)
+    model = win.orders.model
+    coded = [r for r in range(model.rowCount()) if any(e.activation_code for e in model.item(r).esims)]
+    row = max(coded, key=lambda r: sum(1 for e in model.item(r).esims if e.activation_code))
+    win.orders.table.selectRow(row)
+    loop.run_until_complete(asyncio.sleep(0.1))
+    order = model.item(row)
+    actions = win.orders.card_actions
+    assert actions.print_action.isEnabled()
+    cards = loop.run_until_complete(win.desk.cards(actions.target))
+    codes = sorted(e.activation_code for e in order.esims if e.activation_code)
+    assert sorted(c.activation_code for c in cards) == codes
+    dialog = print_preview(cards, win)  # created as the Print… action does; not exec'd (modal)
+    printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+    printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
+    out = tmp_path / "printed.pdf"
+    printer.setOutputFileName(str(out))
+    dialog.paintRequested.emit(printer)
+    assert out.exists()
+    assert sorted(decode_pdf(out, tmp_path)) == codes
+    dialog.deleteLater()
+
+
+def test_the_actions_are_disabled_with_a_reason_without_an_activation_code(window):
+    win, loop = window
+    esim = select_coded_esim(win, loop)
+    actions = win.fleet.card_actions
+    assert all(a.isEnabled() for a in actions.actions_)
+    win.fleet.show_detail(dataclasses.replace(esim, activation_code=None))
+    for action in actions.actions_:
+        assert not action.isEnabled()
+        assert "no activation code" in action.toolTip().lower()
