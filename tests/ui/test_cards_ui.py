@@ -11,7 +11,8 @@ import subprocess
 import pytest
 import zxingcpp
 from PIL import Image
-from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtCore import QSizeF
+from PySide6.QtGui import QGuiApplication, QImage, QPageSize
 from PySide6.QtPrintSupport import QPrinter
 from PySide6.QtWidgets import QFileDialog
 
@@ -20,7 +21,7 @@ from esimdesk.services.config import load_accounts
 from esimdesk.services.desk import Desk
 from esimdesk.services.runtime import AppContext
 from esimdesk.ui.app import ui_settings
-from esimdesk.ui.cards_dialogs import print_preview
+from esimdesk.ui.cards_dialogs import page_name, paint_cards, print_preview
 from esimdesk.ui.main_window import MainWindow
 
 
@@ -128,7 +129,7 @@ def test_print_preview_paints_the_cards_of_an_order_on_a_printer(window, tmp_pat
     assert actions.print_action.isEnabled()
     cards = loop.run_until_complete(win.desk.cards(actions.target))
     codes = sorted(e.activation_code for e in order.esims if e.activation_code)
-    assert sorted(c.activation_code for c in cards) == codes
+    assert sorted(c.activation_code for c in cards) == codes and len(codes) >= 2
     dialog = print_preview(cards, win)  # created as the Print… action does; not exec'd (modal)
     printer = QPrinter(QPrinter.PrinterMode.HighResolution)
     printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
@@ -137,6 +138,15 @@ def test_print_preview_paints_the_cards_of_an_order_on_a_printer(window, tmp_pat
     dialog.paintRequested.emit(printer)
     assert out.exists()
     assert sorted(decode_pdf(out, tmp_path)) == codes
+    # On label paper one card per page: as many pages as cards, each card whole and decoding.
+    label = QPrinter(QPrinter.PrinterMode.HighResolution)
+    label.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
+    label.setPageSize(QPageSize(QSizeF(100, 150), QPageSize.Unit.Millimeter, "label"))
+    labels = tmp_path / "labels.pdf"
+    label.setOutputFileName(str(labels))
+    assert page_name(label) == "label"
+    assert paint_cards(label, cards) == len(cards)
+    assert sorted(decode_pdf(labels, tmp_path)) == codes
     dialog.deleteLater()
 
 
