@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -255,7 +255,7 @@ def ensure_gui_app():
 
 INSTALL_STEPS = (
     "On the phone, with Wi-Fi on: Settings → Mobile data / Connections → Add eSIM.",
-    "Choose \"Use QR code\" and scan the code (or use the link / manual entry below).",
+    "Choose \"Use QR code\" and scan this code (or use the link or manual entry above).",
     "Keep the new line on and turn on data roaming for it when you arrive.",
 )
 
@@ -337,6 +337,7 @@ def _lines(card: Card) -> list[tuple[str, str]]:
     return out
 
 
+_LINK = "https://esimsetup.apple.com/esim_qrcode_provisioning?carddata=LPA:1$rsp-eu.example.com$" + "0" * 32
 _SCALE = {"title": 1.35, "plan": 1.15, "head": 0.95, "text": 0.9, "mono": 0.85, "link": 0.7, "small": 0.8}
 
 
@@ -391,14 +392,18 @@ def paint_card(painter, rect, card: Card) -> None:
     paint_qr(painter, qr_rect, card.activation_code)
 
     lines = _lines(card)
+    # The font size is fitted for the fullest card (both install links, long countries), so every card of
+    # a page has the same type size whatever its vendor gives; the text block is centred beside the code.
+    fullest = _lines(replace(card, ios_link=card.ios_link or _LINK, android_link=card.android_link or _LINK,
+                             countries=(card.countries or "").ljust(38, "x")))
     base = max(rect.width(), rect.height()) / 48  # the largest that fits, shrunk below
     while True:
         fonts = _fonts(base)
-        heights = _measure(lines, fonts, text_rect.width())
-        if sum(heights) <= text_rect.height() or base < 4:
+        if sum(_measure(fullest, fonts, text_rect.width())) <= text_rect.height() or base < 4:
             break
-        base *= 0.92
-    y = text_rect.top()
+        base *= 0.95
+    heights = _measure(lines, fonts, text_rect.width())
+    y = text_rect.top() + max(0.0, (text_rect.height() - sum(heights)) / 2)
     for (style, text), h in zip(lines, heights, strict=True):
         painter.setFont(fonts[style])
         painter.setPen(QColor("#555555") if style in ("small", "link") else QColor("black"))
