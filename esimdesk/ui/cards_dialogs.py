@@ -61,6 +61,13 @@ def paint_cards(printer: QPrinter, cards: list) -> int:
     return pages
 
 
+def pdf_page() -> str:
+    """Letter where the desk's locale measures in US units, else A4."""
+    from PySide6.QtCore import QLocale
+
+    return "Letter" if QLocale().measurementSystem() == QLocale.MeasurementSystem.ImperialUSSystem else "A4"
+
+
 def print_preview(cards: list, parent: QWidget | None = None) -> QPrintPreviewDialog:
     """The print preview of the cards (its Print button opens the system's print dialog)."""
     printer = QPrinter(QPrinter.PrinterMode.HighResolution)
@@ -225,7 +232,7 @@ class CardActions(QWidget):
         if not path.lower().endswith(".pdf"):
             path += ".pdf"
         try:
-            written = await self.desk.cards_pdf(cards, path)
+            written = await self.desk.cards_pdf(cards, path, pdf_page())
         except (EsimdeskError, OSError) as exc:
             self.cardsFailed.emit(f"The PDF was not saved: {exc}")
             return None
