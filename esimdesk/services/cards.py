@@ -48,6 +48,12 @@ class Card:
     reference: str | None
     reseller: str = DEFAULT_RESELLER
 
+    def __post_init__(self) -> None:
+        address, matching = split_activation_code(self.activation_code)  # ValidationError in words
+        if (self.smdp_address, self.matching_id) != (address, matching):
+            raise ValidationError(f"card of {self.iccid}: SM-DP+ address and matching id do not match "
+                                  f"the activation code '{self.activation_code}'")
+
 
 def split_activation_code(code: str | None) -> tuple[str, str]:
     """(SM-DP+ address, matching id) of a valid LPA activation code; ValidationError in words otherwise."""

@@ -249,3 +249,10 @@ def test_pdf_unwritable_and_unknown_page(tmp_path, qapp):
 
 def test_ensure_gui_app_keeps_the_running_application(qapp):
     assert C.ensure_gui_app() is qapp
+
+
+def test_card_checks_its_code():
+    with pytest.raises(ValidationError, match="missing"):
+        C.Card("8900", "", "roumio", None, None, None, None, "", "", None, None, None)
+    with pytest.raises(ValidationError, match="do not match"):
+        C.Card("8900", LOWER, "roumio", None, None, None, None, "smdp.example.com", "OTHER", None, None, None)
