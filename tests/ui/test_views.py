@@ -36,6 +36,15 @@ def settle(loop, seconds=0.5):
     loop.run_until_complete(asyncio.sleep(seconds))
 
 
+def wait_until(loop, condition, timeout=10.0):
+    """Run the loop until ``condition()`` holds; fail after ``timeout`` seconds."""
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        settle(loop, 0.05)
+    assert condition(), "condition not met in time"
+
+
 def test_sync_fills_every_tab_and_search_filters_as_you_type(window):
     win, loop, server = window
     settle(loop)
@@ -131,11 +140,11 @@ def test_a_running_sync_shows_progress_and_can_be_cancelled(window):
     finished = []
     win.syncFinished.connect(finished.append)
     win.start_sync()
-    settle(loop, 0.4)
+    # Polled, not a fixed sleep: on a loaded machine the first progress report may take longer.
+    wait_until(loop, lambda: win.statusBar().currentMessage().startswith("Syncing"))
     assert win.cancel_button.isVisible() and win.progress.isVisible()
-    assert win.statusBar().currentMessage().startswith("Syncing")
     win.cancel_button.click()
-    settle(loop, 0.5)
+    wait_until(loop, lambda: finished)
     assert finished == [[]]
     assert "cancelled" in win.statusBar().currentMessage()
     assert not win.cancel_button.isVisible() and win.sync_action.isEnabled()
