@@ -7,9 +7,11 @@ exactly as the vendor gave it (``LPA:1$<SM-DP+ address>$<matching id>``), valida
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,12 @@ import segno
 from esimdesk.domain.errors import ValidationError
 from esimdesk.domain.units import data_amount
 
+log = logging.getLogger("esimdesk.cards")
+
 DEFAULT_RESELLER = "Your eSIM reseller"
+LOGO_BOX_MM = 18.0  # the reseller's logo is at most this high on a card of an A4/Letter page
+LOGO_MAX_BYTES = 5 * 1024 * 1024
+CARD_MM = 88.0  # the short side of a card on an A4/Letter page, about
 QUIET_ZONE = 4  # modules of white around the code, as ISO/IEC 18004 asks for
 PAGES = ("A4", "Letter", "label")
 CARDS_PER_PAGE = {"A4": 3, "Letter": 3, "label": 1}
@@ -47,6 +54,7 @@ class Card:
     android_link: str | None
     reference: str | None
     reseller: str = DEFAULT_RESELLER
+    logo: bytes | None = field(default=None, repr=False)  # PNG, JPEG or SVG bytes of the reseller's logo
 
     def __post_init__(self) -> None:
         address, matching = split_activation_code(self.activation_code)  # ValidationError in words
@@ -93,6 +101,93 @@ def reseller_name(home: Path | None) -> str:
     return name.strip() if isinstance(name, str) and name.strip() else DEFAULT_RESELLER
 
 
+def _logo_kind(data: bytes) -> str | None:
+    """'png', 'jpeg' or 'svg' from the bytes themselves (not the file name), else None."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<?xml", b"<svg", b"<!--", b"<!doctype svg")) and b"<svg" in data[:65536].lower():
+        return "svg"
+    return None
+
+
+def logo_error(path: str | Path) -> str | None:
+    """Why a file cannot be the reseller's logo, in words; None when it can."""
+    file = Path(str(path).strip()).expanduser()
+    try:
+        size = file.stat().st_size
+        if size > LOGO_MAX_BYTES:
+            return f"{file} is larger than {LOGO_MAX_BYTES >> 20} MB"
+        data = file.read_bytes()
+    except OSError as exc:
+        return f"cannot read {file}: {exc.strerror or exc}"
+    if _logo_kind(data) is None:
+        return f"{file} is not a PNG, JPEG or SVG image"
+    return None
+
+
+def load_logo(path: str | Path | None) -> bytes | None:
+    """The bytes of a PNG, JPEG or SVG logo file; None (logged) when it is missing, unreadable or no image."""
+    if path is None or not str(path).strip():
+        return None
+    problem = logo_error(path)
+    if problem:
+        log.warning("reseller logo: %s; the cards have no logo", problem)
+        return None
+    try:
+        return Path(str(path).strip()).expanduser().read_bytes()
+    except OSError as exc:  # gone between the check and the read
+        log.warning("reseller logo: cannot read %s (%s); the cards have no logo", path, exc.strerror or exc)
+        return None
+
+
+def reseller_logo(home: Path | None) -> bytes | None:
+    """The logo at the ``reseller_logo`` path of <home>/settings.json, read once; None when there is none."""
+    if home is None:
+        return None
+    from esimdesk.services.config import load_settings
+
+    try:
+        path = load_settings(Path(home)).get("reseller_logo")
+    except Exception:  # an unreadable settings file does not stop a card; the sync/GUI report it
+        path = None
+    return load_logo(path) if isinstance(path, str) else None
+
+
+def card_settings(home: Path) -> tuple[str, str]:
+    """(reseller name, logo path) as settings.json holds them, blank when unset (File → Card settings)."""
+    from esimdesk.services.config import load_settings
+
+    settings = load_settings(Path(home))
+    name, logo = settings.get("reseller_name"), settings.get("reseller_logo")
+    return (name.strip() if isinstance(name, str) else "", logo.strip() if isinstance(logo, str) else "")
+
+
+def save_card_settings(home: Path, name: str | None, logo_path: str | Path | None) -> None:
+    """Keep the reseller's name and logo path in settings.json (blank: the default name, no logo).
+
+    A logo that is not a readable PNG, JPEG or SVG is refused in words (ValidationError); the rest of the
+    settings file (vendor URLs) is kept as it is. No secret goes here.
+    """
+    from esimdesk.services.config import load_settings, save_settings
+
+    logo = str(logo_path).strip() if logo_path is not None else ""
+    if logo:
+        problem = logo_error(logo)
+        if problem:
+            raise ValidationError(f"the logo cannot be used: {problem}")
+        logo = str(Path(logo).expanduser().resolve())
+    settings = load_settings(Path(home))  # a settings file that cannot be read stops the save (ConfigError)
+    for key, value in (("reseller_name", (name or "").strip()), ("reseller_logo", logo)):
+        if value:
+            settings[key] = value
+        else:
+            settings.pop(key, None)
+    save_settings(Path(home), settings)
+
+
 def _store_home(store: Any) -> Path | None:
     path = getattr(store, "path", None)
     return Path(path).parent if path else None
@@ -126,7 +221,8 @@ def _countries(codes: tuple[str, ...]) -> str | None:
     return ", ".join(codes) if len(codes) <= 8 else f"{', '.join(codes[:7])} and {len(codes) - 7} more"
 
 
-def card_for_esim(store: Any, esim: Any, reseller: str, reference: str | None = None) -> Card:
+def card_for_esim(store: Any, esim: Any, reseller: str, reference: str | None = None,
+                  logo: bytes | None = None) -> Card:
     if not esim.activation_code:
         raise ValidationError(f"eSIM {esim.iccid} has no activation code yet: {esim.vendor} has not allocated it; "
                               "run a sync later")
@@ -148,20 +244,26 @@ def card_for_esim(store: Any, esim: Any, reseller: str, reference: str | None = 
         validity_days=plan.validity_days if plan else None,
         countries=_countries(plan.countries) if plan else None,
         smdp_address=address, matching_id=matching, ios_link=ios, android_link=android,
-        reference=reference, reseller=reseller,
+        reference=reference, reseller=reseller, logo=logo,
     )
 
 
-def cards_for(store: Any, target: str, reseller: str | None = None) -> list[Card]:
-    """The cards of an eSIM (ICCID) or of every eSIM of an order (order id or reference)."""
+def cards_for(store: Any, target: str, reseller: str | None = None, logo: bytes | None = None) -> list[Card]:
+    """The cards of an eSIM (ICCID) or of every eSIM of an order (order id or reference).
+
+    The reseller's name and logo come from settings.json beside the store unless given; the logo file is
+    read once here, for every card.
+    """
     text = (target or "").strip()
     if reseller is None:
         reseller = reseller_name(_store_home(store))
+    if logo is None:
+        logo = reseller_logo(_store_home(store))
     if not text:
         raise ValidationError("no eSIM or order given: pass an ICCID or an order id")
     esim = store.esim(text) or (store.esim("".join(text.split())) if " " in text else None)
     if esim is not None:
-        return [card_for_esim(store, esim, reseller)]
+        return [card_for_esim(store, esim, reseller, logo=logo)]
     orders = [o for o in store.orders(search=text) if text in (o.order_id, o.reference)]
     if not orders:
         raise ValidationError(f"no eSIM or order '{text}' in the local cache; run a sync")
@@ -171,7 +273,7 @@ def cards_for(store: Any, target: str, reseller: str | None = None) -> list[Card
             raise ValidationError(f"order '{text}' has no eSIM in the local cache yet: {order.vendor} has not "
                                   "allocated it; run a sync later")
         ref = order.reference or order.order_id
-        cards += [card_for_esim(store, e, reseller, ref) for e in order.esims]
+        cards += [card_for_esim(store, e, reseller, ref, logo) for e in order.esims]
     return cards
 
 
@@ -380,6 +482,46 @@ def _measure(lines, fonts, width: float) -> list[float]:
     return heights
 
 
+@functools.lru_cache(maxsize=4)
+def _logo_picture(data: bytes) -> Any:
+    """A QImage (PNG, JPEG) or a QSvgRenderer (SVG) of logo bytes; None (logged) when Qt cannot read them."""
+    from PySide6.QtGui import QImage
+
+    if _logo_kind(data) == "svg":
+        from PySide6.QtSvg import QSvgRenderer
+
+        renderer = QSvgRenderer(data)
+        if renderer.isValid() and not renderer.defaultSize().isEmpty():
+            return renderer
+    else:
+        image = QImage()
+        if image.loadFromData(data) and not image.isNull():
+            return image
+    log.warning("the reseller's logo is not an image Qt can draw: the card is printed without it")
+    return None
+
+
+def paint_logo(painter, box, data: bytes | None) -> float:
+    """The logo scaled to fit ``box`` (aspect ratio kept), at its top left; returns the height drawn (0: none)."""
+    from PySide6.QtCore import QRectF, Qt
+
+    picture = _logo_picture(data) if data else None
+    if picture is None:
+        return 0.0
+    size = picture.defaultSize() if hasattr(picture, "defaultSize") else picture.size()
+    scale = min(box.width() / size.width(), box.height() / size.height())
+    target = QRectF(box.left(), box.top(), size.width() * scale, size.height() * scale)
+    painter.save()
+    painter.setRenderHint(painter.RenderHint.SmoothPixmapTransform, True)
+    if hasattr(picture, "render"):
+        picture.setAspectRatioMode(Qt.AspectRatioMode.KeepAspectRatio)
+        picture.render(painter, target)
+    else:
+        painter.drawImage(target, picture)
+    painter.restore()
+    return target.height()
+
+
 def paint_card(painter, rect, card: Card) -> None:
     """Draw one customer card in ``rect`` (device coordinates of ``painter``): the one layout definition."""
     from PySide6.QtCore import QRectF
@@ -396,6 +538,12 @@ def paint_card(painter, rect, card: Card) -> None:
     painter.drawRoundedRect(rect.adjusted(inset, inset, -inset, -inset), radius, radius)
     qr_rect, text_rect = card_layout(rect)
     paint_qr(painter, qr_rect, card.activation_code)
+    if card.logo:  # at the top of the text column, above the reseller's name: never over the code
+        box_h = min(min(rect.width(), rect.height()) * LOGO_BOX_MM / CARD_MM, text_rect.height() * 0.22)
+        box = QRectF(text_rect.left(), text_rect.top(), text_rect.width() * 0.5, box_h)
+        drawn = paint_logo(painter, box, card.logo)
+        if drawn:
+            text_rect = text_rect.adjusted(0, drawn + box_h * 0.15, 0, 0)
 
     lines = _lines(card)
     # The font size is fitted for the fullest card (both install links, long countries), so every card of

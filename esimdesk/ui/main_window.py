@@ -81,6 +81,9 @@ class MainWindow(QMainWindow):
         self.accounts_action = QAction("&Accounts…", self)
         self.accounts_action.triggered.connect(self._accounts_dialog)
         file_menu.addAction(self.accounts_action)
+        self.card_settings_action = QAction("&Card settings…", self)
+        self.card_settings_action.triggered.connect(self._card_settings_dialog)
+        file_menu.addAction(self.card_settings_action)
         self.reset_demo_action: QAction | None = None
         if self.demo:  # the demo only: real desks keep their data
             self.reset_demo_action = QAction("Reset &demo…", self)
@@ -233,6 +236,12 @@ class MainWindow(QMainWindow):
         if dialog.exec():
             self.desk.reload_accounts()
             self.statusBar().showMessage(f"Accounts saved; enabled: {', '.join(self.desk.vendors) or 'none'}")
+
+    def _card_settings_dialog(self) -> None:
+        from esimdesk.ui.card_settings_dialog import CardSettingsDialog
+
+        if CardSettingsDialog(self.desk.ctx.home, self).exec():
+            self.statusBar().showMessage("Card settings saved: new cards carry the reseller's name and logo")
 
     def _order_dialog(self, plan: Plan) -> None:
         quantity, ok = QInputDialog.getInt(self, "Order eSIMs", rich(f"How many eSIMs of\n{plan.name}?"), 1, 1, 50)

@@ -256,3 +256,99 @@ def test_card_checks_its_code():
         C.Card("8900", "", "roumio", None, None, None, None, "", "", None, None, None)
     with pytest.raises(ValidationError, match="do not match"):
         C.Card("8900", LOWER, "roumio", None, None, None, None, "smdp.example.com", "OTHER", None, None, None)
+
+
+# --- the reseller's logo -------------------------------------------------------------------------------------
+
+def red_png(path: Path, size=(120, 60)) -> Path:
+    from PySide6.QtGui import QColor, QImage
+
+    image = QImage(*size, QImage.Format.Format_RGB32)
+    image.fill(QColor(255, 0, 0))
+    assert image.save(str(path), "PNG")
+    return path
+
+
+def _red(pixel: int) -> bool:
+    r, g, b = (pixel >> 16) & 0xFF, (pixel >> 8) & 0xFF, pixel & 0xFF
+    return r > 200 and g < 60 and b < 60
+
+
+def red_pixels(image, rect) -> int:
+    """How many pure-red pixels of ``image`` lie inside ``rect`` (a QRectF)."""
+    left, top = max(0, int(rect.left())), max(0, int(rect.top()))
+    right, bottom = min(image.width(), int(rect.right()) + 1), min(image.height(), int(rect.bottom()) + 1)
+    return sum(_red(image.pixel(x, y)) for y in range(top, bottom, 2) for x in range(left, right, 2))
+
+
+def test_card_with_logo_decodes_and_logo_is_in_the_text_column(store, qapp, tmp_path):
+    from PySide6.QtCore import QRectF
+
+    fill(store, [SGP22])
+    logo = red_png(tmp_path / "logo.png")
+    (tmp_path / "settings.json").write_text(json.dumps({"reseller_name": "Globetrotter SIMs",
+                                                        "reseller_logo": str(logo)}))
+    card = C.cards_for(store, _iccid(1))[0]
+    assert card.logo == logo.read_bytes() and card.reseller == "Globetrotter SIMs"
+    image = C.card_image(card, 1200)
+    qr_rect, text_rect = C.card_layout(QRectF(0, 0, image.width(), image.height()))
+    assert red_pixels(image, text_rect) > 100  # the logo is drawn beside the code
+    assert red_pixels(image, qr_rect) == 0  # never over the code or its quiet zone
+    path = tmp_path / "card.png"
+    image.save(str(path))
+    assert decode(Image.open(path)) == [SGP22]
+    without = C.card_image(C.cards_for(store, _iccid(1), logo=b"")[0], 1200)
+    assert red_pixels(without, QRectF(0, 0, 1200, without.height())) == 0
+
+
+def test_svg_logo_drawn(store, qapp, tmp_path):
+    from PySide6.QtCore import QRectF
+
+    fill(store, [LOWER])
+    svg = tmp_path / "logo.svg"
+    svg.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><rect width="40" height="20" '
+                   'fill="#ff0000"/></svg>')
+    card = C.cards_for(store, _iccid(1), logo=C.load_logo(svg))[0]
+    image = C.card_image(card, 1200)
+    qr_rect, text_rect = C.card_layout(QRectF(0, 0, image.width(), image.height()))
+    assert red_pixels(image, text_rect) > 100 and red_pixels(image, qr_rect) == 0
+    image.save(str(tmp_path / "card.png"))
+    assert decode(Image.open(tmp_path / "card.png")) == [LOWER]
+
+
+@pytest.mark.parametrize("make", ["missing", "folder", "not-an-image", "png-named-garbage"])
+def test_unreadable_logo_gives_a_card_without_logo(store, qapp, tmp_path, make, caplog):
+    fill(store, [LOWER])
+    path = tmp_path / "logo.png"
+    if make == "folder":
+        path.mkdir()
+    elif make == "not-an-image":
+        path.write_text("hello")
+    elif make == "png-named-garbage":
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)  # a PNG signature, no image behind it
+    (tmp_path / "settings.json").write_text(json.dumps({"reseller_logo": str(path)}))
+    with caplog.at_level("WARNING", logger="esimdesk.cards"):
+        card = C.cards_for(store, _iccid(1))[0]
+        image = C.card_image(card, 900)  # never an error at print time
+        pages = C.write_pdf([card], tmp_path / "cards.pdf", "A4")
+    assert pages == 1 and "logo" in caplog.text
+    if make != "png-named-garbage":
+        assert card.logo is None
+    image.save(str(tmp_path / "card.png"))
+    assert decode(Image.open(tmp_path / "card.png")) == [LOWER]
+
+
+def test_save_card_settings_keeps_the_rest(tmp_path, qapp):
+    from esimdesk.services.config import load_settings
+
+    (tmp_path / "settings.json").write_text(json.dumps({"urls": {"roumio": "http://127.0.0.1:9/r"}}))
+    logo = red_png(tmp_path / "logo.png")
+    C.save_card_settings(tmp_path, "  Acme eSIMs ", logo)
+    assert load_settings(tmp_path) == {"urls": {"roumio": "http://127.0.0.1:9/r"}, "reseller_name": "Acme eSIMs",
+                                       "reseller_logo": str(logo.resolve())}
+    assert C.card_settings(tmp_path) == ("Acme eSIMs", str(logo.resolve()))
+    with pytest.raises(ValidationError, match="not a PNG, JPEG or SVG"):
+        C.save_card_settings(tmp_path, "Other", tmp_path / "settings.json")
+    assert C.card_settings(tmp_path) == ("Acme eSIMs", str(logo.resolve()))
+    C.save_card_settings(tmp_path, "", None)
+    assert load_settings(tmp_path) == {"urls": {"roumio": "http://127.0.0.1:9/r"}}
