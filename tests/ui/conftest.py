@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from contextlib import contextmanager
 
 import pytest
 
@@ -70,3 +71,29 @@ def loop(qapp):
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
     loop.close()
     asyncio.set_event_loop(None)
+
+
+@contextmanager
+def window_over_sandbox(loop, qtbot, home, config, vendors=None):
+    """The main window over a fresh sandbox, synced once; yields (window, server, desk).
+
+    Take ``loop`` before ``qtbot`` in the fixture that calls this: qtbot closes the window at its teardown,
+    which then runs while the qasync loop is still open (Qt objects must not outlive the loop they call into).
+    """
+    from esimdesk.sandbox import SandboxServer
+    from esimdesk.services.config import load_accounts
+    from esimdesk.services.desk import Desk
+    from esimdesk.services.runtime import AppContext
+    from esimdesk.ui.app import ui_settings
+    from esimdesk.ui.main_window import MainWindow
+
+    with SandboxServer(config, vendors=vendors) as server:
+        desk = Desk(AppContext(home=home, accounts=load_accounts(home, env=server.env())))
+        win = MainWindow(ui_settings(home), desk)
+        qtbot.addWidget(win)
+        win.show()
+        loop.run_until_complete(win.startup(sync=True))
+        try:
+            yield win, server, desk
+        finally:
+            desk.close()

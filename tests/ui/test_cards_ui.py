@@ -16,27 +16,16 @@ from PySide6.QtGui import QGuiApplication, QImage, QPageSize
 from PySide6.QtPrintSupport import QPrinter
 from PySide6.QtWidgets import QFileDialog
 
-from esimdesk.sandbox import SandboxConfig, SandboxServer
-from esimdesk.services.config import load_accounts
-from esimdesk.services.desk import Desk
-from esimdesk.services.runtime import AppContext
-from esimdesk.ui.app import ui_settings
+from esimdesk.sandbox import SandboxConfig
 from esimdesk.ui.cards_dialogs import page_name, paint_cards, print_preview
-from esimdesk.ui.main_window import MainWindow
+from tests.ui.conftest import window_over_sandbox
 
 
 @pytest.fixture
 def window(loop, qtbot, tmp_path):
-    with SandboxServer(SandboxConfig(seed=21, allocation_delay=0.3)) as server:
-        ctx = AppContext(home=tmp_path, accounts=load_accounts(tmp_path, env=server.env()))
-        desk = Desk(ctx)
-        win = MainWindow(ui_settings(tmp_path), desk)
-        qtbot.addWidget(win)
-        win.show()
-        loop.run_until_complete(win.startup(sync=True))
+    with window_over_sandbox(loop, qtbot, tmp_path, SandboxConfig(seed=21, allocation_delay=0.3)) as (win, _, _):
         loop.run_until_complete(asyncio.sleep(0.5))
         yield win, loop
-        desk.close()
 
 
 def select_coded_esim(win, loop):

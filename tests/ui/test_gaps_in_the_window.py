@@ -13,25 +13,14 @@ from itertools import groupby
 import pytest
 
 from esimdesk.domain import OrderStatus
-from esimdesk.sandbox import SandboxConfig, SandboxServer
-from esimdesk.services.config import load_accounts
-from esimdesk.services.desk import Desk
-from esimdesk.services.runtime import AppContext
-from esimdesk.ui.app import ui_settings
-from esimdesk.ui.main_window import MainWindow
+from esimdesk.sandbox import SandboxConfig
+from tests.ui.conftest import window_over_sandbox
 
 
 @pytest.fixture
 def window(loop, qtbot, tmp_path):
-    with SandboxServer(SandboxConfig(seed=21, allocation_delay=0.3)) as server:
-        ctx = AppContext(home=tmp_path, accounts=load_accounts(tmp_path, env=server.env()))
-        desk = Desk(ctx)
-        win = MainWindow(ui_settings(tmp_path), desk)
-        qtbot.addWidget(win)
-        win.show()
-        loop.run_until_complete(win.startup(sync=True))
+    with window_over_sandbox(loop, qtbot, tmp_path, SandboxConfig(seed=21, allocation_delay=0.3)) as (win, server, _):
         yield win, loop, server
-        desk.close()
 
 
 def settle(loop, seconds=0.5):

@@ -8,27 +8,17 @@ import pytest
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
 from esimdesk.domain import OrderStatus
-from esimdesk.sandbox import Fault, SandboxConfig, SandboxServer
-from esimdesk.services.config import load_accounts
-from esimdesk.services.desk import Desk
-from esimdesk.services.runtime import AppContext
-from esimdesk.ui.app import ui_settings
-from esimdesk.ui.main_window import MainWindow
+from esimdesk.sandbox import Fault, SandboxConfig
+from tests.ui.conftest import window_over_sandbox
 
 ORDER = "allesim/v1/esimSubscribe"
 
 
 @pytest.fixture
 def window(loop, qtbot, tmp_path):
-    with SandboxServer(SandboxConfig(seed=5, allocation_delay=0.2), vendors=("microesim",)) as server:
-        ctx = AppContext(home=tmp_path, accounts=load_accounts(tmp_path, env=server.env()))
-        desk = Desk(ctx)
-        win = MainWindow(ui_settings(tmp_path), desk)
-        qtbot.addWidget(win)
-        win.show()
-        loop.run_until_complete(win.startup(sync=True))
+    config = SandboxConfig(seed=5, allocation_delay=0.2)
+    with window_over_sandbox(loop, qtbot, tmp_path, config, vendors=("microesim",)) as (win, server, desk):
         yield win, loop, server, desk
-        desk.close()
 
 
 def settle(loop, seconds=0.4):
