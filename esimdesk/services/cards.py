@@ -88,17 +88,22 @@ def validate_activation_code(code: str | None) -> str:
 
 # --- from the local cache -----------------------------------------------------------------------------
 
-def reseller_name(home: Path | None) -> str:
-    """The ``reseller_name`` of <home>/settings.json, or the default."""
+def _setting(home: Path | None, key: str) -> str | None:
+    """A non-blank string ``key`` of <home>/settings.json, else None."""
     if home is None:
-        return DEFAULT_RESELLER
+        return None
     from esimdesk.services.config import load_settings
 
     try:
-        name = load_settings(Path(home)).get("reseller_name")
+        value = load_settings(Path(home)).get(key)
     except Exception:  # an unreadable settings file does not stop a card; the sync/GUI report it
-        name = None
-    return name.strip() if isinstance(name, str) and name.strip() else DEFAULT_RESELLER
+        value = None
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def reseller_name(home: Path | None) -> str:
+    """The ``reseller_name`` of <home>/settings.json, or the default."""
+    return _setting(home, "reseller_name") or DEFAULT_RESELLER
 
 
 def _logo_kind(data: bytes) -> str | None:
@@ -113,47 +118,39 @@ def _logo_kind(data: bytes) -> str | None:
     return None
 
 
-def logo_error(path: str | Path) -> str | None:
-    """Why a file cannot be the reseller's logo, in words; None when it can."""
+def _read_logo(path: str | Path) -> tuple[bytes | None, str | None]:
+    """(the file's bytes, None) for a PNG, JPEG or SVG logo; (None, why not, in words) otherwise."""
     file = Path(str(path).strip()).expanduser()
     try:
         size = file.stat().st_size
         if size > LOGO_MAX_BYTES:
-            return f"{file} is larger than {LOGO_MAX_BYTES >> 20} MB"
+            return None, f"{file} is larger than {LOGO_MAX_BYTES >> 20} MB"
         data = file.read_bytes()
     except OSError as exc:
-        return f"cannot read {file}: {exc.strerror or exc}"
+        return None, f"cannot read {file}: {exc.strerror or exc}"
     if _logo_kind(data) is None:
-        return f"{file} is not a PNG, JPEG or SVG image"
-    return None
+        return None, f"{file} is not a PNG, JPEG or SVG image"
+    return data, None
+
+
+def logo_error(path: str | Path) -> str | None:
+    """Why a file cannot be the reseller's logo, in words; None when it can."""
+    return _read_logo(path)[1]
 
 
 def load_logo(path: str | Path | None) -> bytes | None:
     """The bytes of a PNG, JPEG or SVG logo file; None (logged) when it is missing, unreadable or no image."""
     if path is None or not str(path).strip():
         return None
-    problem = logo_error(path)
+    data, problem = _read_logo(path)
     if problem:
         log.warning("reseller logo: %s; the cards have no logo", problem)
-        return None
-    try:
-        return Path(str(path).strip()).expanduser().read_bytes()
-    except OSError as exc:  # gone between the check and the read
-        log.warning("reseller logo: cannot read %s (%s); the cards have no logo", path, exc.strerror or exc)
-        return None
+    return data
 
 
 def reseller_logo(home: Path | None) -> bytes | None:
     """The logo at the ``reseller_logo`` path of <home>/settings.json, read once; None when there is none."""
-    if home is None:
-        return None
-    from esimdesk.services.config import load_settings
-
-    try:
-        path = load_settings(Path(home)).get("reseller_logo")
-    except Exception:  # an unreadable settings file does not stop a card; the sync/GUI report it
-        path = None
-    return load_logo(path) if isinstance(path, str) else None
+    return load_logo(_setting(home, "reseller_logo"))
 
 
 def card_settings(home: Path) -> tuple[str, str]:
