@@ -11,6 +11,7 @@ import functools
 import logging
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -307,6 +308,20 @@ def write_qr_png(code: str, path, scale: int = 10) -> Path:
     return path
 
 
+def _dark_runs(matrix) -> Iterator[tuple[int, int, int]]:
+    """(row, first column, length) of each run of dark modules: one rectangle each, in SVG and on a painter."""
+    for r, row in enumerate(matrix):
+        c, n = 0, len(row)
+        while c < n:
+            if row[c]:
+                start = c
+                while c < n and row[c]:
+                    c += 1
+                yield r, start, c - start
+            else:
+                c += 1
+
+
 def qr_svg(code: str, scale: int = 10) -> str:
     """The QR code as SVG: one filled path of whole-module rectangles in a viewBox of modules.
 
@@ -315,17 +330,7 @@ def qr_svg(code: str, scale: int = 10) -> str:
     """
     matrix = qr(code).matrix
     n, q = len(matrix), QUIET_ZONE
-    parts = []
-    for r, row in enumerate(matrix):
-        c = 0
-        while c < n:
-            if row[c]:
-                start = c
-                while c < n and row[c]:
-                    c += 1
-                parts.append(f"M{start + q} {r + q}h{c - start}v1h-{c - start}z")
-            else:
-                c += 1
+    parts = [f"M{start + q} {r + q}h{length}v1h-{length}z" for r, start, length in _dark_runs(matrix)]
     size = n + 2 * q
     return ('<?xml version="1.0" encoding="utf-8"?>\n'
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{size * scale}" height="{size * scale}" '
@@ -403,17 +408,9 @@ def paint_qr(painter, rect, code: str) -> None:
     painter.fillRect(QRectF(x0, y0, total, total), QColor("white"))
     black = QColor("black")
     painter.setPen(Qt.PenStyle.NoPen)
-    for r, row in enumerate(matrix):
-        y = y0 + (r + QUIET_ZONE) * module
-        c = 0
-        while c < n:
-            if row[c]:
-                start = c
-                while c < n and row[c]:
-                    c += 1
-                painter.fillRect(QRectF(x0 + (start + QUIET_ZONE) * module, y, (c - start) * module, module), black)
-            else:
-                c += 1
+    for r, start, length in _dark_runs(matrix):
+        painter.fillRect(QRectF(x0 + (start + QUIET_ZONE) * module, y0 + (r + QUIET_ZONE) * module,
+                                length * module, module), black)
     painter.restore()
 
 

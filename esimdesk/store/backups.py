@@ -125,11 +125,7 @@ def backup_now(data_file: Path, *, keep: int = KEEP, now: datetime | None = None
     data_file = Path(data_file)
     if not data_file.is_file():
         raise StoreError(f"there is no data file at {data_file} to back up", path=str(data_file), reason="missing")
-    folder = backups_dir(data_file)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise os_error(exc, folder, f"create the backups folder {folder}") from exc
+    folder = _made_backups_dir(data_file)
     final = _new_name(folder, "esimdesk", now)
     tmp = folder / f".{final.name}.partial-{os.getpid()}-{threading.get_ident()}"
     try:
@@ -148,6 +144,16 @@ def backup_now(data_file: Path, *, keep: int = KEEP, now: datetime | None = None
     _fsync_dir(folder)
     _rotate(folder, _SERIES, keep)
     return final
+
+
+def _made_backups_dir(data_file: Path) -> Path:
+    """The backups folder, created if need be; a folder that cannot be made is a StoreError in words."""
+    folder = backups_dir(data_file)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise os_error(exc, folder, f"create the backups folder {folder}") from exc
+    return folder
 
 
 def _uri(path: Path, mode: str) -> str:
@@ -329,11 +335,7 @@ def _keep_previous(data_file: Path, lock: sqlite3.Connection | None, previous: s
                    deferred: list[int]) -> Path | None:
     if previous in ("missing", "empty"):
         return None
-    folder = backups_dir(data_file)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise os_error(exc, folder, f"create the backups folder {folder}") from exc
+    folder = _made_backups_dir(data_file)
     target = _new_name(folder, "replaced", None)
     try:
         if previous == "healthy" and lock is not None:
