@@ -201,8 +201,10 @@ class MainWindow(QMainWindow):
     async def reset_demo(self) -> bool:
         """Stop any sync, close the store and the sandbox, delete the demo's files, open new ones and sync.
 
-        Runs on the window's thread, so no view reads the store while it is closed and replaced. False (and
-        the reason in the status bar) when the reset was refused, e.g. a command still has the demo open."""
+        The slow part (stopping and starting the sandbox, deleting and opening files) runs in a worker thread
+        so the window keeps painting; the tabs and the menu's vendor actions are disabled meanwhile, so no
+        view reads the store while it is closed and replaced. False (and the reason in the status bar) when
+        the reset was refused, e.g. a command still has the demo open."""
         from esimdesk.services.demo import restart_demo
 
         status = self.statusBar()
@@ -215,14 +217,20 @@ class MainWindow(QMainWindow):
         loading = [page._task for page in self.pages.values() if page._task is not None and not page._task.done()]
         await asyncio.gather(*loading, return_exceptions=True)
         status.showMessage("Resetting the demo…")
+        busy = [self.tabs, self.sync_action, self.reconcile_action, self.reset_demo_action]
+        for widget in busy:
+            widget.setEnabled(False)
         try:
-            restart_demo(self.desk)
+            await asyncio.to_thread(restart_demo, self.desk)
         except Exception as exc:
             if not isinstance(exc, EsimdeskError):
                 log.exception("demo reset failed")
             status.showMessage(f"The demo was not reset: {exc}")
             self.reload_all()
             return False
+        finally:
+            for widget in busy:
+                widget.setEnabled(True)
         self.reload_all()
         results = await self.run_sync()
         if results and all(r.ok for r in results):

@@ -55,7 +55,19 @@ def test_reset_demo_starts_a_new_world_and_syncs_it(demo_window, monkeypatch):
         win.reset_demo_action.trigger()
     assert asked and asked[0][0] == "Reset demo"
     [reset] = started
+    # While the files are replaced (in a worker thread) the window paints, but no view can read the store.
+    seen_disabled = []
+    import esimdesk.services.demo as demo
+
+    real_restart = demo.restart_demo
+
+    def watched(d):
+        seen_disabled.append((win.tabs.isEnabled(), win.sync_action.isEnabled()))
+        return real_restart(d)
+
+    monkeypatch.setattr(demo, "restart_demo", watched)
     assert loop.run_until_complete(reset) is True, win.statusBar().currentMessage()
+    assert seen_disabled == [(False, False)] and win.tabs.isEnabled() and win.sync_action.isEnabled()
     assert win.statusBar().currentMessage() == "The demo was reset: a new sandbox world, synced"
     assert desk.store is not old_store and desk.ctx.sandbox is not old_sandbox
     assert old_sandbox._server is None  # the old world's sandbox is stopped
