@@ -62,7 +62,9 @@ NEVER_SENT_GRACE = timedelta(minutes=15)  # a PENDING entry never sent and older
 # A look-up that finds nothing this soon after the send proves nothing: the request may still be in flight.
 SETTLE_DELAY_S = 30.0
 RESEND_PAUSE_S = 1.0  # before the one automatic resend of an ambiguous answer at a vendor with a handle
-UNFINISHED = (OrderStatus.PENDING, OrderStatus.UNCERTAIN)
+# Not yet known to the vendor as ours: an entry may be sent, adopted or abandoned only from these (the
+# journal's own UNFINISHED also holds ALLOCATING, which is only polled).
+UNDECIDED = (OrderStatus.PENDING, OrderStatus.UNCERTAIN)
 AWAITING_AGENT = "awaiting the agent"  # last_error of entries only the agent can settle
 
 AdapterFactory = Callable[[VendorConfig], VendorAdapter]
@@ -245,7 +247,7 @@ class OrderService:
                  "abandoned by the agent as not placed; if the vendor did place it, the next sync shows it as an "
                  "order no entry claims")
         claimed = await asyncio.to_thread(lambda: self.store.journal_claim(
-            entry.id, self.owner, states=UNFINISHED, lease_seconds=SEND_LEASE_S, steal_from=_dead_owner(entry)))
+            entry.id, self.owner, states=UNDECIDED, lease_seconds=SEND_LEASE_S, steal_from=_dead_owner(entry)))
         if claimed is None:
             raise OrderOutcome(f"reference {entry.reference} is being handled by another esimdesk window right now; "
                                "nothing was changed", await self._get(entry))
@@ -309,7 +311,7 @@ class OrderService:
         entry = await asyncio.to_thread(lambda: self.store.journal_get(reference=reference.strip()))
         if entry is None:
             raise ValidationError(f"no order with reference '{reference}' in this desk's journal")
-        if entry.state not in UNFINISHED:
+        if entry.state not in UNDECIDED:
             raise ValidationError(f"order {entry.reference} is {entry.state.value}, not waiting for a decision; "
                                   "nothing was changed")
         if lease_is_live(entry) and entry.lease_owner != self.owner:
@@ -332,7 +334,7 @@ class OrderService:
         """Send once; an ambiguous answer gets ``resends`` settling tries (same handle, or a look-up)."""
         try:
             claimed = await asyncio.to_thread(lambda: self.store.journal_claim(
-                entry.id, self.owner, states=UNFINISHED, lease_seconds=SEND_LEASE_S, sending=True,
+                entry.id, self.owner, states=UNDECIDED, lease_seconds=SEND_LEASE_S, sending=True,
                 steal_from=_dead_owner(entry)))
         except StoreError as exc:
             raise OrderOutcome(f"{exc}. Nothing was sent to {adapter.name} and nothing was charged.",
@@ -559,7 +561,7 @@ class OrderService:
 
     async def _adopt(self, adapter: VendorAdapter, entry: JournalEntry, order: Order, cause: str) -> Order | None:
         claimed = await asyncio.to_thread(lambda: self.store.journal_claim(
-            entry.id, self.owner, states=UNFINISHED, lease_seconds=SEND_LEASE_S, steal_from=_dead_owner(entry)))
+            entry.id, self.owner, states=UNDECIDED, lease_seconds=SEND_LEASE_S, steal_from=_dead_owner(entry)))
         if claimed is None:
             return None
         await asyncio.to_thread(lambda: self.store.journal_transition(
