@@ -4,6 +4,7 @@ printed in words by ``main``."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from contextlib import ExitStack, contextmanager
 
@@ -50,8 +51,10 @@ def cmd_sync(args) -> int:
     from esimdesk.services.adapters import make_adapter
     from esimdesk.services.sync import sync_all
 
+    only = set(args.only.split(",")) if getattr(args, "only", None) else None
+    lines = getattr(args, "progress_lines", False)
     with _context(args) as (ctx, store):
-        accounts = [c for c in ctx.accounts.enabled if args.vendor in (None, c.vendor)]
+        accounts = [c for c in ctx.accounts.enabled if args.vendor in (None, c.vendor) and (only is None or c.vendor in only)]
         for line in ctx.accounts.notices:
             if args.vendor is None or line.startswith(args.vendor):
                 _say(args, line)
@@ -62,12 +65,19 @@ def cmd_sync(args) -> int:
             return 1
 
         def progress(p):
-            if sys.stderr.isatty():
+            if lines:
+                print("@progress " + json.dumps({"vendor": p.vendor, "stage": p.stage, "done": p.done,
+                                                 "total": p.total}), file=sys.stderr, flush=True)
+            elif sys.stderr.isatty():
                 total = f"/{p.total}" if p.total else ""
                 print(f"\r{p.vendor}: {p.stage} {p.done}{total}        ", end="", file=sys.stderr, flush=True)
 
-        results = asyncio.run(sync_all(store, accounts, make_adapter, progress=progress))
-        if sys.stderr.isatty():
+        def finished(r):
+            if lines:
+                print("@done " + json.dumps({**r.to_json(), "problem": r.problem}), file=sys.stderr, flush=True)
+
+        results = asyncio.run(sync_all(store, accounts, make_adapter, progress=progress, finished=finished))
+        if sys.stderr.isatty() and not lines:
             print(file=sys.stderr)
         # After each sync, settle orders left unfinished (lost answers, a crash mid-order).
         synced = [r.vendor for r in results if r.ok]

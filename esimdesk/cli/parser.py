@@ -81,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sync", parents=[common], help="refresh plans, orders, eSIMs, balances into the cache")
     vendor_opt(p)
     json_opt(p)
+    # For the window, which runs its sync as this command in a child process (services/sync_process.py):
+    # progress and each vendor's result as "@progress {json}" / "@done {json}" lines on stderr, and only
+    # the vendors the window has open. Not part of the command-line contract.
+    p.add_argument("--progress-lines", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--only", metavar="V,V", help=argparse.SUPPRESS)
 
     p = sub.add_parser("plans", parents=[common], help="list plans from the cache",
                        description="List plans from the cache, grouped by currency (prices of different "

@@ -9,16 +9,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from esimdesk.domain import Esim, JournalEntry, JournalEvent, Order, Plan
+from esimdesk.domain import Esim, JournalEntry, JournalEvent, ListingQuery, Order, Plan
 from esimdesk.services import offers
 from esimdesk.services.adapters import make_adapter
 from esimdesk.services.orders import OrderProgress, OrderService
+from esimdesk.services.queries import QueryRunner
 from esimdesk.services.runtime import AppContext
-from esimdesk.services.sync import SyncProgress, VendorSyncResult, sync_all
+from esimdesk.services.sync import SyncProgress, VendorSyncResult
 from esimdesk.store import SqliteStore, open_store
 from esimdesk.vendors import Capability, adapter_class
-
-LISTING_LIMIT = 100_000
 
 
 class Desk:
@@ -29,6 +28,7 @@ class Desk:
             from esimdesk.services.demo import seed_demo_history
 
             seed_demo_history(self.store, ctx.sandbox)
+        self.queries = QueryRunner(self.store)
 
     @property
     def vendors(self) -> list[str]:
@@ -42,18 +42,25 @@ class Desk:
             self.ctx.accounts = load_accounts(self.ctx.home)
 
     def close(self) -> None:
+        self.queries.close()
         self.store.close()
         self.ctx.close()
 
     # --- look-ups (cache only) -------------------------------------------------------------
-    async def plans(self, vendor: str | None, country: str | None, text: str | None) -> list[Plan]:
-        return await asyncio.to_thread(self.store.plans, vendor, country, text or None, LISTING_LIMIT)
+    # The window's tables: every matching row's id in the order shown (the whole result, never capped),
+    # then the rows on screen a window at a time. Cancelling the caller interrupts the SQL statement.
+    async def listing_ids(self, query: ListingQuery) -> list[int]:
+        return await self.queries.run(lambda store: store.listing_ids(query))
 
-    async def orders(self, vendor: str | None, text: str | None) -> list[Order]:
-        return await asyncio.to_thread(self.store.orders, vendor, text or None, LISTING_LIMIT)
+    async def listing_items(self, table: str, rowids: list[int]) -> dict[int, Plan | Order | Esim]:
+        return await self.queries.run(lambda store: store.listing_items(table, rowids))
 
-    async def esims(self, vendor: str | None, status: str | None, text: str | None) -> list[Esim]:
-        return await asyncio.to_thread(self.store.esims, vendor, status, text or None, LISTING_LIMIT)
+    def listing_item(self, table: str, rowid: int) -> Plan | Order | Esim | None:
+        """One row now, on the calling thread: a primary-key look-up (well under a millisecond)."""
+        return self.store.listing_item(table, rowid)
+
+    def listing_rowid(self, table: str, item) -> int | None:
+        return self.store.listing_rowid(table, item)
 
     async def order_history(self, reference: str | None) -> list[JournalEvent]:
         if not reference:
@@ -64,12 +71,13 @@ class Desk:
         return await asyncio.to_thread(self.store.last_sync)
 
     # --- work with vendors -----------------------------------------------------------------
-    async def sync(self, progress: Callable[[SyncProgress], None] | None = None) -> list[VendorSyncResult]:
-        results = await sync_all(self.store, self.ctx.accounts.enabled, make_adapter, progress=progress)
-        ok = [r.vendor for r in results if r.ok]
-        for vendor in ok:
-            await self.order_service().reconcile(vendor)
-        return results
+    async def sync(self, progress: Callable[[SyncProgress], None] | None = None,
+                   finished: Callable[[VendorSyncResult], None] | None = None) -> list[VendorSyncResult]:
+        """Every enabled vendor, in a child process (services/sync_process.py: the window keeps painting);
+        it also settles the orders left unfinished, as ``esimdesk sync`` does. ``finished`` per vendor."""
+        from esimdesk.services.sync_process import sync_in_child
+
+        return await sync_in_child(self.ctx.home, self.ctx.accounts.enabled, progress=progress, finished=finished)
 
     def order_service(self, progress: Callable[[OrderProgress], None] | None = None) -> OrderService:
         return OrderService(self.store, self.ctx.accounts.enabled, make_adapter, progress=progress)

@@ -18,6 +18,7 @@ from typing import Any
 from esimdesk.domain import (
     EsimdeskError,
     MalformedResponse,
+    OrderStatus,
     Unsupported,
     VendorAuthError,
     VendorBusy,
@@ -66,9 +67,18 @@ AdapterFactory = Callable[[VendorConfig], VendorAdapter]
 
 
 async def sync_all(store: Store, accounts: list[VendorConfig], adapter_factory: AdapterFactory, *,
-                   progress: ProgressFn | None = None) -> list[VendorSyncResult]:
-    """Sync every account concurrently; results in the accounts' order. Cancellation propagates."""
-    tasks = [asyncio.ensure_future(sync_vendor(store, cfg, adapter_factory, progress=progress)) for cfg in accounts]
+                   progress: ProgressFn | None = None,
+                   finished: Callable[[VendorSyncResult], None] | None = None) -> list[VendorSyncResult]:
+    """Sync every account concurrently; results in the accounts' order. Cancellation propagates.
+    ``finished(result)`` as each vendor's sync ends (the window shows a vendor's rows before the slowest is done)."""
+
+    async def one(cfg: VendorConfig) -> VendorSyncResult:
+        result = await sync_vendor(store, cfg, adapter_factory, progress=progress)
+        if finished is not None:
+            finished(result)
+        return result
+
+    tasks = [asyncio.ensure_future(one(cfg)) for cfg in accounts]
     try:
         results = list(await asyncio.gather(*tasks))
     except asyncio.CancelledError:
@@ -195,7 +205,7 @@ async def _sync_with(adapter: VendorAdapter, store: Store, result: VendorSyncRes
         await asyncio.to_thread(store.mark_stale, "esims", vendor, run_started)
     elif adapter.supports(Capability.GET_ESIM):
         # No fleet listing (MicroESIM): the local store is the only record; refresh what we know.
-        await _refresh_known(adapter, store, result, report)
+        await _refresh_known(adapter, store, result, report, run_started)
 
 
 async def _pipelined(pages: AsyncIterator[list], write: Callable[[list], int]) -> AsyncIterator[int]:
@@ -217,30 +227,94 @@ async def _pipelined(pages: AsyncIterator[list], write: Callable[[list], int]) -
             await asyncio.shield(asyncio.gather(pending, return_exceptions=True))
 
 
-async def _refresh_known(adapter: VendorAdapter, store: Store, result: VendorSyncResult, report: ProgressFn) -> None:
+# MicroESIM has no fleet listing: each known order and eSIM is asked for on its own. At a reseller's size
+# (100,000 eSIMs) one request at a time is minutes (~270/s here); a few in flight at once keep the link
+# busy without flooding the vendor (the per-vendor rate limiter in vendors/http.py still applies).
+REFRESH_CONCURRENCY = 8
+# eSIMs that no longer change: never asked again. Orders already final are not re-queried either.
+FINAL_ESIM_STATES = ("EXPIRED", "CANCELLED", "DELETED")
+
+
+async def _bounded(items: list, fn: Callable[[Any], Any], limit: int) -> AsyncIterator[Any]:
+    """``fn(item)`` for every item, at most ``limit`` at once; results as they finish. A cancel
+    cancels the requests in flight."""
+    it = iter(items)
+    pending: set[asyncio.Future] = set()
+
+    def more() -> None:
+        for item in it:
+            pending.add(asyncio.ensure_future(fn(item)))
+            return
+
+    for _ in range(limit):
+        more()
+    try:
+        while pending:
+            done, _rest = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for fut in done:
+                pending.discard(fut)
+                more()
+                yield fut.result()
+    finally:
+        for fut in pending:
+            fut.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def _refresh_known(adapter: VendorAdapter, store: Store, result: VendorSyncResult, report: ProgressFn,
+                         run_started: str) -> None:
     vendor = adapter.name
     if adapter.supports(Capability.ORDER_STATUS):
-        orders = await asyncio.to_thread(store.orders, vendor)
-        for order in orders:
-            if order.order_id or order.reference:
-                try:
-                    fresh = await adapter.get_order(order.order_id, order.reference)
-                except (VendorError, Unsupported) as exc:
-                    log.info("%s order %s not refreshed: %s", vendor, order.order_id, exc)
-                    continue
-                result.orders += await asyncio.to_thread(store.upsert_orders, [fresh])
+        unfinished = [OrderStatus.PENDING, OrderStatus.ALLOCATING, OrderStatus.UNCERTAIN]
+        orders = await asyncio.to_thread(lambda: store.orders(vendor, statuses=unfinished))
+        orders = [o for o in orders if o.order_id or o.reference]
+
+        async def order(o):
+            try:
+                return await adapter.get_order(o.order_id, o.reference)
+            except (VendorError, Unsupported) as exc:
+                log.info("%s order %s not refreshed: %s", vendor, o.order_id, exc)
+                return None
+
+        fresh: list = []
+        async for got in _bounded(orders, order, REFRESH_CONCURRENCY):
+            if got is not None:
+                fresh.append(got)
+            if len(fresh) >= 200:
+                result.orders += await asyncio.to_thread(store.upsert_orders, fresh)
+                fresh = []
                 report(SyncProgress(vendor, "orders", result.orders, len(orders)))
-    iccids = await asyncio.to_thread(store.known_esim_iccids, vendor)
-    batch = []
-    for i, iccid in enumerate(iccids, 1):
+        if fresh:
+            result.orders += await asyncio.to_thread(store.upsert_orders, fresh)
+            report(SyncProgress(vendor, "orders", result.orders, len(orders)))
+    # eSIMs read since this sync began came with their order just now: not asked for a second time.
+    iccids = await asyncio.to_thread(store.esims_to_refresh, vendor, run_started, FINAL_ESIM_STATES)
+
+    async def esim(iccid: str):
         try:
-            batch.append(await adapter.get_esim(iccid))
-            if adapter.supports(Capability.EVENTS):
-                events = await adapter.esim_events(iccid)
-                await asyncio.to_thread(store.add_events, events)
+            got = await adapter.get_esim(iccid)
+            events = await adapter.esim_events(iccid) if adapter.supports(Capability.EVENTS) else []
+            return got, events
         except VendorRejected as exc:  # one eSIM the vendor no longer knows must not stop the rest
             log.info("%s eSIM %s not refreshed: %s", vendor, iccid, exc)
-        if len(batch) >= 50 or i == len(iccids):
-            result.esims += await asyncio.to_thread(store.upsert_esims, batch)
-            batch = []
+            return None, []
+
+    batch, events = [], []
+    async for got, evs in _bounded(iccids, esim, REFRESH_CONCURRENCY):
+        if got is not None:
+            batch.append(got)
+        events.extend(evs)
+        if len(batch) >= 200:
+            result.esims += await asyncio.to_thread(_write_esims, store, batch, events)
+            batch, events = [], []
             report(SyncProgress(vendor, "esims", result.esims, len(iccids)))
+    if batch or events:
+        result.esims += await asyncio.to_thread(_write_esims, store, batch, events)
+        report(SyncProgress(vendor, "esims", result.esims, len(iccids)))
+
+
+def _write_esims(store: Store, esims: list, events: list) -> int:
+    if events:
+        store.add_events(events)
+    return store.upsert_esims(esims) if esims else 0

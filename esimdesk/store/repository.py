@@ -6,9 +6,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
-from esimdesk.domain import Balance, Esim, Event, JournalEntry, JournalEvent, Order, OrderStatus, Plan, Usage
+from esimdesk.domain import (
+    Balance,
+    Esim,
+    Event,
+    JournalEntry,
+    JournalEvent,
+    ListingQuery,
+    Order,
+    OrderStatus,
+    Plan,
+    Usage,
+)
 
 
 class Store(Protocol):
@@ -37,6 +48,12 @@ class Store(Protocol):
     def usage(self, vendor: str, iccid: str) -> list[Usage]: ...
     def events(self, vendor: str, iccid: str) -> list[Event]: ...
     def known_esim_iccids(self, vendor: str) -> list[str]: ...
+    def esims_to_refresh(self, vendor: str, seen_before: str, final_states: Iterable[str] = ()) -> list[str]: ...
+    # The window's tables (store/listings.py): the whole result's ids in order, then rows by id.
+    def listing_ids(self, query: ListingQuery) -> list[int]: ...
+    def listing_items(self, table: str, rowids: Iterable[int]) -> dict[int, Any]: ...
+    def listing_item(self, table: str, rowid: int) -> Any | None: ...
+    def listing_rowid(self, table: str, item: Any) -> int | None: ...
 
     # --- the order journal (orders service) ------------------------------------------------------
     def journal_create(self, *, vendor: str, kind: str, reference: str, plan_id: str, quantity: int,

@@ -25,6 +25,7 @@ from esimdesk.domain import Balance, Esim, Event, Order, OrderStatus, Plan, Stor
 from esimdesk.store import integrity
 from esimdesk.store import rows as R
 from esimdesk.store.journal import JournalMixin, merge_order_rows
+from esimdesk.store.listings import ListingsMixin
 from esimdesk.store.migrations import migrate
 
 log = logging.getLogger("esimdesk.store")
@@ -37,7 +38,7 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
-class SqliteStore(JournalMixin):
+class SqliteStore(JournalMixin, ListingsMixin):
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self._local = threading.local()
@@ -590,6 +591,14 @@ class SqliteStore(JournalMixin):
 
     def known_esim_iccids(self, vendor: str) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT iccid FROM esims WHERE vendor = ?", (vendor,))]
+
+    def esims_to_refresh(self, vendor: str, seen_before: str, final_states: Iterable[str] = ()) -> list[str]:
+        """A vendor's eSIMs worth asking about: not read since ``seen_before`` and not in a final state."""
+        final = list(final_states)
+        sql = "SELECT iccid FROM esims WHERE vendor = ? AND last_seen < ?"
+        if final:
+            sql += f" AND status NOT IN ({_marks(final)})"
+        return [r[0] for r in self.conn.execute(sql + " ORDER BY last_seen", (vendor, seen_before, *final))]
 
 
 # Listing columns: the raw payload and index text stay on disk (they made sorting 3x slower).

@@ -126,9 +126,10 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "About esimdesk", self.about_text())
 
     # --- work --------------------------------------------------------------------------------
-    def reload_all(self) -> None:
+    def reload_all(self, *, changed: bool = True) -> None:
+        """Every tab again; ``changed``: the store's rows changed (sync, order), so rows read are read again."""
         for page in self.pages.values():
-            page.reload()
+            page.reload(changed=changed)
 
     async def startup(self, sync: bool) -> None:
         """Show the cache at once; settle unfinished orders; in demo mode fill the cache first."""
@@ -158,9 +159,14 @@ class MainWindow(QMainWindow):
             total = f" of {p.total:,}" if p.total else ""
             status.showMessage(f"Syncing {p.vendor}: {p.stage} {p.done:,}{total}")
 
+        def vendor_done(result) -> None:
+            # A vendor's rows show as soon as its sync ends; the slowest (MicroESIM, one eSIM at a time) goes on.
+            if result.ok and (result.plans or result.orders or result.esims):
+                self.reload_all()
+
         results: list = []
         try:
-            results = await self.desk.sync(progress)
+            results = await self.desk.sync(progress, vendor_done)
             failed = [r.problem or f"{r.vendor}: {r.error}" for r in results if not r.ok]
             status.showMessage("Sync finished" + (f" — failed: {'; '.join(failed)}" if failed else ""))
         except asyncio.CancelledError:
@@ -188,7 +194,7 @@ class MainWindow(QMainWindow):
         open_ = [e for e in entries if e.state.value in ("PENDING", "ALLOCATING", "UNCERTAIN")]
         if open_:
             self.statusBar().showMessage(f"{len(open_)} order(s) still need attention: see the Orders tab")
-        self.orders.reload()
+        self.orders.reload(changed=True)
 
     def _reset_demo_dialog(self) -> None:
         answer = QMessageBox.question(
@@ -278,12 +284,12 @@ class MainWindow(QMainWindow):
                 log.exception("order failed unexpectedly")
             status.showMessage(str(exc))
             self.orderFailed.emit(str(exc))
-            self.orders.reload()
+            self.orders.reload(changed=True)
             return None
         gap = self.desk.order_note(order)  # e.g. Roamify: completed, but no ICCID or code in its answer
         status.showMessage(done_text(order) + (f" — {gap}" if gap else ""))
-        self.orders.reload()
-        self.fleet.reload()
+        self.orders.reload(changed=True)
+        self.fleet.reload(changed=True)
         self.orderPlaced.emit(order)
         return order
 
@@ -357,7 +363,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(str(exc))
         else:
             self.statusBar().showMessage(f"{entry.reference} abandoned")
-        self.orders.reload()
+        self.orders.reload(changed=True)
 
     def _connect_cards(self, actions) -> None:
         status = self.statusBar()
@@ -374,7 +380,7 @@ class MainWindow(QMainWindow):
 
     async def _save_note(self, esim, text: str) -> None:
         await self.desk.set_note(esim.vendor, esim.iccid, text)
-        self.fleet.reload()
+        self.fleet.reload(changed=True)
 
     # --- state -------------------------------------------------------------------------------
     def _restore(self) -> None:

@@ -175,9 +175,30 @@ async def test_microesim_sync_refreshes_the_orders_and_devices_known_locally(fre
     iccid = order.esims[0].iccid
     fresh_sandbox.config.clock.advance(6 * 3600)  # the customer installs and uses it
     [result] = await sync_all(store, micro, short_factory(5))
-    assert result.ok and result.esims >= 1 and result.orders >= 1
+    # The eSIM is asked for again (its usage changes); the order, already COMPLETED, is not re-queried.
+    assert result.ok and result.esims >= 1 and result.orders == 0
     assert store.esim(iccid, "microesim") is not None
     assert store.orders(vendor="microesim")[0].order_id == order.order_id
+
+
+async def test_microesim_sync_settles_unfinished_orders_at_once_and_then_leaves_them(tmp_path):
+    """A desk's MicroESIM history (here the demo's: orders recorded ALLOCATING) is settled by the first sync,
+    several requests at a time; the second sync asks for no order again, only for the eSIMs (usage)."""
+    from esimdesk.services.demo import seed_demo_history
+
+    with SandboxServer(SandboxConfig(seed=9, esims=60, allocation_delay=0), vendors=("microesim",)) as server:
+        store = open_store(tmp_path)
+        assert seed_demo_history(store, server) == 61  # the sample top-up and 60 fleet orders
+        micro = accounts_for(server, tmp_path)
+        [first] = await sync_all(store, micro, short_factory(5))
+        assert first.ok and first.orders == 61, first
+        assert {o.status.value for o in store.orders(vendor="microesim")} == {"COMPLETED"}
+        known = len(store.esims(vendor="microesim"))
+        assert known >= 60
+        # The eSIMs came with their orders in this sync: none was asked for a second time in it.
+        assert first.esims == 0
+        [second] = await sync_all(store, micro, short_factory(5))
+        assert second.ok and second.orders == 0 and second.esims == known, second
 
 
 def test_debug_logs_of_a_cli_sync_never_show_a_secret(tmp_path):

@@ -1,0 +1,383 @@
+"""The window at a reseller's size, driven as an agent drives it, beside floors measured in the same run.
+
+Run:  python bench/views.py [--home DIR] [--runs 5] [--no-sync]
+      (under Xvfb for a real X11 window: DISPLAY=:99 python bench/views.py; offscreen without DISPLAY)
+
+The data folder (default: $TMPDIR/esimdesk-bench-views) is built once and reused: ``esimdesk --demo
+sync`` with ESIMDESK_SANDBOX_PLANS=50000 ESIMDESK_SANDBOX_ESIMS=100000 (100,000 plans, ~190,000 eSIMs,
+~160,000 orders). For the measured run the sandbox plays the vendors in a process of its own, on that
+folder's vendor world, as real vendors are other machines; the window is the real MainWindow over the
+folder with those vendors as its accounts.
+
+What is measured (medians of --runs runs; every figure beside its floor):
+- start → the first tab's rows painted (each tab as the first), and switching tabs;
+- a keystroke → painted in each tab's search box: a selective one, one that matches every row, and
+  backspace to the full list; the Catalog's country box;
+- a header click → painted, for every sortable column of every tab;
+- the lateness of a 10 ms timer (worst and 99th percentile) during start-up, sorting, typing, and a full
+  sync started from the window (while a keystroke is typed every half second);
+- RSS with all three tabs loaded.
+Writes bench/results/views.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _util import save  # noqa: E402
+
+SCALE = {"ESIMDESK_SANDBOX_PLANS": "50000", "ESIMDESK_SANDBOX_ESIMS": "100000"}
+
+
+# --- the data folder, built once ------------------------------------------------------------------
+def build_folder(root: Path) -> Path:
+    home = root / "demo"
+    if (home / "esimdesk.sqlite3").exists() and (root / "built").exists():
+        return home
+    print(f"building the data folder in {root} (once; minutes)…", flush=True)
+    env = {**os.environ, **SCALE, "ESIMDESK_HOME": str(root)}
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "esimdesk", "--demo", "sync"], env=env, check=False)
+    (root / "built").write_text(f"{time.perf_counter() - t0:.0f} s\n")
+    return home
+
+
+def start_sandbox(home: Path) -> tuple[subprocess.Popen, dict[str, str]]:
+    cmd = [sys.executable, "-m", "esimdesk.sandbox", "--plans", SCALE["ESIMDESK_SANDBOX_PLANS"],
+           "--esims", SCALE["ESIMDESK_SANDBOX_ESIMS"], "--state", str(home / "sandbox-state.json")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    env: dict[str, str] = {}
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("export "):
+            key, _, value = line[len("export "):].strip().partition("=")
+            env[key] = value
+        if line.startswith("Ctrl+C"):
+            break
+    return proc, env
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def med(samples: list[float]) -> float:
+    return round(statistics.median(samples), 1) if samples else float("nan")
+
+
+# --- the run ------------------------------------------------------------------------------------
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--home", type=Path, default=Path(tempfile.gettempdir()) / "esimdesk-bench-views")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--no-sync", action="store_true", help="skip the full sync from the window")
+    args = ap.parse_args()
+    if not os.environ.get("DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    home = build_folder(args.home)
+    sandbox, vendor_env = start_sandbox(home)
+    try:
+        return run(home, vendor_env, args)
+    finally:
+        sandbox.terminate()
+        sandbox.wait(10)
+
+
+def run(home: Path, vendor_env: dict[str, str], args) -> int:
+    import qasync
+    from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication, QMainWindow, QTableView, QTabWidget
+
+    from esimdesk.services.config import load_accounts
+    from esimdesk.services.desk import Desk
+    from esimdesk.services.runtime import AppContext
+    from esimdesk.ui.app import ui_settings
+    from esimdesk.ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    rss_before = rss_mb()
+
+    class Paints(QObject):
+        """Resolves a future at the next paint of a widget (armed when the awaited load has finished)."""
+
+        def __init__(self, widget):
+            super().__init__()
+            self.waiting: list[asyncio.Future] = []
+            widget.installEventFilter(self)
+
+        def eventFilter(self, _obj, event):  # noqa: N802
+            if event.type() == QEvent.Type.Paint:
+                for fut in self.waiting:
+                    if not fut.done():
+                        fut.set_result(time.perf_counter())
+                self.waiting.clear()
+            return False
+
+        def arm(self) -> asyncio.Future:
+            fut = loop.create_future()
+            self.waiting.append(fut)
+            return fut
+
+    class Lateness:
+        """A 10 ms timer; how late each tick is, per phase."""
+
+        def __init__(self):
+            self.timer = QTimer()
+            self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+            self.timer.setInterval(10)
+            self.timer.timeout.connect(self.tick)
+            self.last = None
+            self.samples: list[float] = []
+
+        def start(self):
+            self.samples = []
+            self.last = time.perf_counter()
+            self.timer.start()
+
+        def tick(self):
+            now = time.perf_counter()
+            self.samples.append(max(0.0, (now - self.last) * 1000 - 10))
+            self.last = now
+
+        def stop(self) -> dict[str, float]:
+            self.timer.stop()
+            s = sorted(self.samples) or [0.0]
+            return {"worst_ms": round(s[-1], 1), "p99_ms": round(s[min(len(s) - 1, int(len(s) * 0.99))], 1),
+                    "ticks": len(s)}
+
+    async def painted_after_load(tab, action) -> float:
+        """ms from ``action()`` to the first paint of the table after the tab's load finished."""
+        paints = tab._bench_paints
+        done: asyncio.Future = loop.create_future()
+
+        def on_loaded(_n):
+            if not done.done():
+                done.set_result(paints.arm())
+
+        tab.loaded.connect(on_loaded)
+        t0 = time.perf_counter()
+        action()
+        try:
+            paint = await asyncio.wait_for(done, 120)
+            tab.table.viewport().update()
+            t1 = await asyncio.wait_for(paint, 30)
+        finally:
+            tab.loaded.disconnect(on_loaded)
+        return (t1 - t0) * 1000
+
+    accounts = load_accounts(home, env=vendor_env)
+    results: dict = {"scale": {}, "display": app.platformName(), "runs": args.runs}
+
+    def open_window(first_tab: int):
+        desk = Desk(AppContext(home=home, accounts=accounts))
+        settings = ui_settings(home)
+        settings.setValue("window/tab", first_tab)
+        win = MainWindow(settings, desk)
+        for tab in win.pages.values():
+            tab._bench_paints = Paints(tab.table.viewport())
+        return win, desk
+
+    async def close_window(win, desk):
+        win.close()
+        for tab in win.pages.values():
+            if tab._task is not None:
+                tab._task.cancel()
+        await asyncio.sleep(0.05)
+        desk.close()
+        win.deleteLater()
+        await asyncio.sleep(0.05)
+
+    async def floor_start() -> float:
+        t0 = time.perf_counter()
+        w = QMainWindow()
+        tabs = QTabWidget()
+        views = [QTableView() for _ in range(3)]
+        for i, v in enumerate(views):
+            tabs.addTab(v, f"t{i}")
+        w.setCentralWidget(tabs)
+        paints = Paints(views[0].viewport())
+        fut = paints.arm()
+        w.resize(1280, 780)
+        w.show()
+        t1 = await asyncio.wait_for(fut, 10)
+        w.close()
+        w.deleteLater()
+        return (t1 - t0) * 1000
+
+    async def bench():
+        lat = Lateness()
+        # Floors first: what a bare window and plain Python cost here, now.
+        results["floor_start_ms"] = med([await floor_start() for _ in range(args.runs)])
+        ids = list(range(50_000))
+        t0 = time.perf_counter()
+        for _ in range(args.runs):
+            [i for i in ids if i % 7 == 3]
+        results["floor_filter_50k_ids_ms"] = round((time.perf_counter() - t0) * 1000 / args.runs, 1)
+        t0 = time.perf_counter()
+        for _ in range(args.runs):
+            sorted(ids, key=lambda i: -i)
+        results["floor_sort_50k_ids_ms"] = round((time.perf_counter() - t0) * 1000 / args.runs, 1)
+
+        # Start → first tab's rows painted, each tab as the first; the timer's lateness meanwhile.
+        start: dict[str, list[float]] = {}
+        start_lateness = []
+        for first, name in enumerate(("Catalog", "Orders", "Fleet")):
+            for _ in range(args.runs):
+                lat.start()
+                t0 = time.perf_counter()
+                win, desk = open_window(first)
+                tab = win.pages[name]
+                loaded = loop.create_future()
+                tab.loaded.connect(lambda _n, f=loaded, t=tab: f.done() or f.set_result(t._bench_paints.arm()))
+                win.show()
+                asyncio.ensure_future(win.startup(sync=False))
+                paint = await asyncio.wait_for(loaded, 120)
+                tab.table.viewport().update()
+                t1 = await asyncio.wait_for(paint, 30)
+                start.setdefault(name, []).append((t1 - t0) * 1000)
+                await asyncio.sleep(0.5)  # the other tabs load too: part of start-up's stalls
+                start_lateness.append(lat.stop())
+                await close_window(win, desk)
+        results["start_to_first_rows_painted_ms"] = {k: med(v) for k, v in start.items()}
+        results["start_lateness_ms"] = {"worst_ms": max(x["worst_ms"] for x in start_lateness),
+                                        "p99_ms": med([x["p99_ms"] for x in start_lateness])}
+
+        # One window for the rest.
+        win, desk = open_window(0)
+        win.show()
+        await win.startup(sync=False)
+        for tab in win.pages.values():
+            while tab._task is not None and not tab._task.done():
+                await asyncio.sleep(0.01)
+        counts = {name: tab.model.rowCount() for name, tab in win.pages.items()}
+        results["scale"] = counts
+        results["rss_mb_all_tabs_loaded"] = round(rss_mb(), 0)
+        results["rss_mb_floor_bare_qt_app"] = round(rss_before, 0)
+
+        # Switching tabs.
+        switch = []
+        for _ in range(args.runs):
+            for i in (1, 2, 0):
+                page = win.tabs.widget(i)
+                fut = page._bench_paints.arm()
+                t0 = time.perf_counter()
+                win.tabs.setCurrentIndex(i)
+                switch.append((await asyncio.wait_for(fut, 10) - t0) * 1000)
+        results["switch_tab_ms"] = med(switch)
+
+        # Keystrokes.
+        probes = {"Catalog": ("japan", "a"), "Orders": ("B2610150521000202", "s"), "Fleet": ("0042", "8")}
+        typing: dict[str, dict[str, float]] = {}
+        lat.start()
+        for name, (word, everything) in probes.items():
+            tab = win.pages[name]
+            win.tabs.setCurrentWidget(tab)
+            await asyncio.sleep(0.1)
+            one, all_rows, back = [], [], []
+            matched_all = []
+            for _ in range(args.runs):
+                tab.search.setText(word[:-1])
+                while tab._debounce.isActive() or (tab._task is not None and not tab._task.done()):
+                    await asyncio.sleep(0.01)
+                one.append(await painted_after_load(tab, lambda t=tab, c=word[-1]: QTest.keyClicks(t.search, c)))
+                tab.search.clear()
+                while tab._debounce.isActive() or (tab._task is not None and not tab._task.done()):
+                    await asyncio.sleep(0.01)
+                all_rows.append(await painted_after_load(tab, lambda t=tab, c=everything: QTest.keyClicks(t.search, c)))
+                matched_all.append(tab.model.rowCount())
+                back.append(await painted_after_load(
+                    tab, lambda t=tab: QTest.keyClick(t.search, Qt.Key.Key_Backspace)))
+            typing[name] = {"keystroke_ms": med(one), "keystroke_matching_many_ms": med(all_rows),
+                            "rows_matched_by_it": max(matched_all), "backspace_to_full_list_ms": med(back)}
+        catalog = win.catalog
+        win.tabs.setCurrentWidget(catalog)
+        country = []
+        for _ in range(args.runs):
+            catalog.country.clear()
+            while catalog._debounce.isActive() or not catalog._task.done():
+                await asyncio.sleep(0.01)
+            catalog.country.setText("Japa")
+            while catalog._debounce.isActive() or not catalog._task.done():
+                await asyncio.sleep(0.01)
+            country.append(await painted_after_load(catalog, lambda: QTest.keyClicks(catalog.country, "n")))
+        typing["Catalog"]["country_filter_keystroke_ms"] = med(country)
+        typing["Catalog"]["country_filter_rows"] = catalog.model.rowCount()
+        catalog.country.clear()
+        results["typing"] = typing
+        results["typing_lateness_ms"] = lat.stop()
+
+        # Header clicks: every sortable column, ascending and descending.
+        sorts: dict[str, dict[str, float]] = {}
+        lat.start()
+        for name, tab in win.pages.items():
+            win.tabs.setCurrentWidget(tab)
+            tab.search.clear()
+            while tab._debounce.isActive() or not tab._task.done():
+                await asyncio.sleep(0.01)
+            header = tab.table.horizontalHeader()
+            for col, column in enumerate(tab.model.columns):
+                if column.sort is None:
+                    continue
+                samples = []
+                for _ in range(args.runs):
+                    x = header.sectionViewportPosition(col) + header.sectionSize(col) // 2
+                    samples.append(await painted_after_load(
+                        tab, lambda h=header, x=x: QTest.mouseClick(h.viewport(), Qt.MouseButton.LeftButton,
+                                                                    Qt.KeyboardModifier.NoModifier, QPoint(x, 5))))
+                sorts.setdefault(name, {})[column.title] = med(samples)
+        results["sort_ms"] = sorts
+        results["sort_lateness_ms"] = lat.stop()
+        results["rss_mb_after_use"] = round(rss_mb(), 0)
+
+        # A full sync started from the window, typing a keystroke every half second meanwhile.
+        if not args.no_sync:
+            fleet = win.fleet
+            win.tabs.setCurrentWidget(fleet)
+            lat.start()
+            t0 = time.perf_counter()
+            task = asyncio.ensure_future(win.run_sync())
+            during = []
+            chars = "0123456789"
+            i = 0
+            while not task.done():
+                await asyncio.sleep(0.5)
+                if task.done():
+                    break
+                c = chars[i % 10]
+                i += 1
+                during.append(await painted_after_load(
+                    fleet, lambda c=c: (fleet.search.setText(""), QTest.keyClicks(fleet.search, c))))
+            sync_results = await task
+            results["full_sync_from_window"] = {
+                "seconds": round(time.perf_counter() - t0, 1),
+                "vendors": {r.vendor: {"ok": r.ok, "plans": r.plans, "orders": r.orders, "esims": r.esims,
+                                       "seconds": round(r.seconds, 1)} for r in sync_results},
+                "keystrokes_typed_during_it": len(during),
+                "keystroke_during_sync_ms": med(during),
+                "lateness_ms": lat.stop(),
+            }
+        await close_window(win, desk)
+
+    with loop:
+        loop.run_until_complete(bench())
+    save("views", results)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

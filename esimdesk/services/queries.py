@@ -1,0 +1,69 @@
+"""Listing queries for the window, off the GUI thread and cancellable.
+
+A keystroke supersedes the query the previous keystroke started. Cancelling the asyncio task is not
+enough: the SQL statement would run on in its worker thread, holding a connection and the CPU while
+the newer query waits. So a cancelled query is also interrupted in SQLite (``sqlite3_interrupt``, safe
+to call from another thread), and its thread is free again at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from esimdesk.store.listings import interrupt
+
+T = TypeVar("T")
+
+
+class QueryRunner:
+    """Runs ``fn(store)`` in one of two worker threads; a cancelled call interrupts its statement."""
+
+    def __init__(self, store, workers: int = 2):
+        self.store = store
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="esimdesk-query")
+        self._lock = threading.Lock()
+        self._running: dict[int, sqlite3.Connection] = {}
+        self._tokens = itertools.count()
+        self.interrupted = 0  # statements stopped because their caller went away (tests read it)
+
+    async def run(self, fn: Callable[[Any], T]) -> T:
+        token = next(self._tokens)
+        cancelled = threading.Event()
+
+        def work() -> T:
+            if cancelled.is_set():
+                raise asyncio.CancelledError  # superseded before it started: never run it
+            conn = self.store.conn
+            with self._lock:
+                self._running[token] = conn
+            try:
+                return fn(self.store)
+            except sqlite3.OperationalError as exc:
+                if cancelled.is_set() and "interrupt" in str(exc):
+                    with self._lock:
+                        self.interrupted += 1
+                    raise asyncio.CancelledError from exc
+                raise
+            finally:
+                with self._lock:
+                    self._running.pop(token, None)
+
+        future = asyncio.get_running_loop().run_in_executor(self._pool, work)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            cancelled.set()
+            with self._lock:  # only while this call's statement is running: never a later caller's
+                conn = self._running.get(token)
+                if conn is not None:
+                    interrupt(conn)
+            raise
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,134 @@
+"""The window's sync, run as ``esimdesk sync`` in a child process.
+
+A sync decodes vendors' answers (Roumio's whole catalog is one 50,000-plan JSON document) and writes
+hundreds of thousands of rows. In the window's process that work holds Python's GIL — ``json.loads``
+of one big answer for a third of a second at a time — and the window stops painting, whatever thread
+it runs on. In a child process it shares nothing with the window but the data file (SQLite, WAL:
+the window reads while the child writes) and a pipe of progress lines.
+
+The child is the command-line sync (the same code, the same contract), told which accounts to use:
+their addresses and credentials go to it in its environment (never on its command line, which other
+users can list), exactly as a headless desk passes them. Cancelling the window's sync interrupts the
+child as Ctrl+C would: each vendor's batch is a transaction, so the cache keeps whole batches only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+
+from esimdesk.domain import VendorConfig
+from esimdesk.services.sync import SyncProgress, VendorSyncResult
+
+log = logging.getLogger("esimdesk.sync")
+
+STOP_GRACE_S = 10.0  # after an interrupt, how long the child may take to finish its batch before it is killed
+
+
+def child_command() -> list[str]:
+    """How to start this program again: the frozen bundle's executable, or this Python with ``-m esimdesk``."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable]
+    return [sys.executable, "-m", "esimdesk"]
+
+
+def child_env(home, accounts: list[VendorConfig]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ESIMDESK_") or k in _KEPT}
+    env["ESIMDESK_HOME"] = str(home)  # the child's own data folder is this desk's (demo: the demo folder)
+    for cfg in accounts:
+        prefix = f"ESIMDESK_{cfg.vendor.upper()}_"
+        env[prefix + "URL"] = cfg.base_url
+        for name, value in cfg.secrets.items():
+            env[prefix + name] = value
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+# ESIMDESK_* settings that are not accounts and that the child must see as the window does.
+_KEPT = {"ESIMDESK_LOG_LEVEL"}
+
+
+async def sync_in_child(home, accounts: list[VendorConfig], *,
+                        progress: Callable[[SyncProgress], None] | None = None,
+                        finished: Callable[[VendorSyncResult], None] | None = None) -> list[VendorSyncResult]:
+    """Sync ``accounts`` into the data folder ``home`` in a child process; results in the accounts' order."""
+    if not accounts:
+        return []
+    command = [*child_command(), "sync", "--json", "--progress-lines", "--only",
+               ",".join(c.vendor for c in accounts)]
+    proc = await asyncio.create_subprocess_exec(
+        *command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=child_env(home, accounts),
+        # Its own process group: Ctrl+C in a terminal that started the window is the window's to handle.
+        start_new_session=os.name != "nt")
+    done: dict[str, VendorSyncResult] = {}
+    words: list[str] = []
+
+    async def read_stderr() -> None:
+        assert proc.stderr is not None
+        async for raw in proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            if line.startswith("@progress "):
+                p = json.loads(line[len("@progress "):])
+                if progress is not None:
+                    progress(SyncProgress(p["vendor"], p["stage"], p["done"], p["total"]))
+            elif line.startswith("@done "):
+                result = _result(json.loads(line[len("@done "):]))
+                done[result.vendor] = result
+                if finished is not None:
+                    finished(result)
+            elif line.strip():
+                words.append(line)
+
+    reader = asyncio.ensure_future(read_stderr())
+    try:
+        stdout, _ = await asyncio.gather(proc.stdout.read(), reader)  # type: ignore[union-attr]
+        await proc.wait()
+    except asyncio.CancelledError:
+        await asyncio.shield(_stop(proc))
+        reader.cancel()
+        raise
+    for line in words:
+        log.info("sync: %s", line)
+    results = {r.vendor: r for r in done.values()}
+    try:
+        for item in json.loads(stdout or b"[]"):
+            results.setdefault(item["vendor"], _result(item))
+    except ValueError:
+        pass  # the child died before printing its results: the vendors it did not finish are failures below
+    out = []
+    for cfg in accounts:
+        r = results.get(cfg.vendor)
+        if r is None:
+            why = words[-1] if words else f"the sync process ended with status {proc.returncode}"
+            r = VendorSyncResult(cfg.vendor, ok=False, error=why, problem=f"{cfg.vendor}: the sync failed: {why}")
+        out.append(r)
+    return out
+
+
+def _result(d: dict) -> VendorSyncResult:
+    return VendorSyncResult(d["vendor"], ok=d["ok"], plans=d.get("plans", 0), orders=d.get("orders", 0),
+                            esims=d.get("esims", 0), error=d.get("error"), seconds=d.get("seconds", 0.0),
+                            problem=d.get("problem"))
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    """Interrupt the child as Ctrl+C would (it finishes the batch it is writing), then kill it if it hangs."""
+    if proc.returncode is not None:
+        return
+    try:
+        if os.name == "nt":
+            proc.terminate()
+        else:
+            proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.wait(), STOP_GRACE_S)
+    except ProcessLookupError:
+        return
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()

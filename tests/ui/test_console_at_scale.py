@@ -1,0 +1,201 @@
+"""The window's tables over a whole store, past the old 100,000-row cap (issue 12).
+
+A real SQLite file with 100,500 eSIMs (more than the 100,000 rows a listing used to load): the Fleet's
+row count is the store's, a sort orders the whole store, the last row is reachable, a newer keystroke
+cancels the query it supersedes, and a sync keeps the agent's selection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import shutil
+import sqlite3
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from PySide6.QtCore import Qt
+
+from esimdesk.domain import Esim, EsimStatus
+from tests.ui.conftest import window_over_sandbox
+
+N = 100_500  # past the former LISTING_LIMIT of 100,000
+
+
+def _iccid(i: int) -> str:
+    return f"8999{i:015d}"
+
+
+@pytest.fixture(scope="module")
+def big_folder(tmp_path_factory):
+    """A data folder with N eSIMs; the soonest expiry is the LAST one written (rowid N), which a capped
+    listing ordered by vendor and ICCID never loaded."""
+    from esimdesk.store import open_store
+
+    home = tmp_path_factory.mktemp("big")
+    store = open_store(home)
+    rng = random.Random(12)
+    base = datetime(2027, 1, 1, tzinfo=UTC)
+    esims = [Esim("roumio" if i % 3 else "flexiroam", _iccid(i), EsimStatus.ACTIVE, "IN_USE",
+                  data_used_mb=rng.randrange(0, 5000), data_total_mb=5120,
+                  expires_at=base + timedelta(minutes=rng.randrange(10, 500_000))) for i in range(N - 1)]
+    esims.append(Esim("roumio", _iccid(N - 1), EsimStatus.ACTIVE, "IN_USE", data_used_mb=1, data_total_mb=5120,
+                      expires_at=base))  # the soonest of all
+    for i in range(0, len(esims), 20_000):
+        store.upsert_esims(esims[i:i + 20_000])
+    store.close()
+    return home
+
+
+@pytest.fixture
+def big_window(loop, qtbot, big_folder, tmp_path):
+    from esimdesk.services.config import Accounts
+    from esimdesk.services.desk import Desk
+    from esimdesk.services.runtime import AppContext
+    from esimdesk.ui.app import ui_settings
+    from esimdesk.ui.main_window import MainWindow
+
+    home = tmp_path / "home"
+    home.mkdir()
+    for f in big_folder.iterdir():  # each test its own copy: none sees another's changes
+        if f.is_file():
+            shutil.copy(f, home / f.name)
+    desk = Desk(AppContext(home=home, accounts=Accounts()))
+    win = MainWindow(ui_settings(home), desk)
+    qtbot.addWidget(win)
+    win.show()
+    win.tabs.setCurrentWidget(win.fleet)
+    loop.run_until_complete(win.startup(sync=False))
+    _settle(loop, win.fleet)
+    try:
+        yield win, desk
+    finally:
+        desk.close()
+
+
+def _settle(loop, tab, timeout: float = 30.0) -> None:
+    """Until the tab's current load has finished (its task done), the loop running meanwhile."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        loop.run_until_complete(asyncio.sleep(0.02))
+        if tab._task is not None and tab._task.done() and not tab._debounce.isActive():
+            return
+    raise AssertionError("the tab did not finish loading")
+
+
+def _store_count(home) -> int:
+    with sqlite3.connect(home / "esimdesk.sqlite3") as conn:
+        return conn.execute("SELECT count(*) FROM esims").fetchone()[0]
+
+
+def _cell(tab, row: int, column: int) -> str:
+    return tab.model.data(tab.model.index(row, column))
+
+
+def test_row_count_is_the_stores_count_past_the_old_cap(big_window):
+    win, desk = big_window
+    assert win.fleet.model.rowCount() == _store_count(desk.ctx.home) == N
+    assert win.fleet.count.text() == f"{N:,} eSIMs"
+
+
+def test_sorted_by_expiry_the_first_row_is_the_soonest_in_the_whole_store(big_window, loop):
+    win, desk = big_window
+    tab = win.fleet
+    tab.sort_by(1, Qt.SortOrder.AscendingOrder)  # by ICCID first: the soonest is then the very last row
+    _settle(loop, tab)
+    assert tab.model.item(N - 1).iccid == _iccid(N - 1)
+    tab.sort_by(5, Qt.SortOrder.AscendingOrder)
+    _settle(loop, tab)
+    assert tab.model.item(0).iccid == _iccid(N - 1)
+    assert _cell(tab, 0, 1) == _iccid(N - 1)  # the painted text, read with the first window
+    # Descending: the latest expiry of the store first, the soonest last.
+    tab.sort_by(5, Qt.SortOrder.DescendingOrder)
+    _settle(loop, tab)
+    with sqlite3.connect(desk.ctx.home / "esimdesk.sqlite3") as conn:
+        latest = conn.execute("SELECT iccid FROM esims ORDER BY expires_at DESC LIMIT 1").fetchone()[0]
+    assert tab.model.item(0).iccid == latest
+    assert tab.model.item(N - 1).iccid == _iccid(N - 1)
+
+
+def test_scrolling_to_the_last_row_shows_the_last_row(big_window, loop, qtbot):
+    win, desk = big_window
+    tab = win.fleet
+    with sqlite3.connect(desk.ctx.home / "esimdesk.sqlite3") as conn:
+        last = conn.execute("SELECT iccid FROM esims ORDER BY expires_at DESC LIMIT 1").fetchone()[0]
+    assert not tab.model.loaded(N - 1)  # nothing read that far before the agent scrolls there
+    tab.table.scrollToBottom()
+    deadline = time.monotonic() + 10
+    while not tab.model.loaded(N - 1) and time.monotonic() < deadline:
+        tab.table.viewport().repaint()  # the paint asks data() for the rows on screen
+        loop.run_until_complete(asyncio.sleep(0.02))
+    assert tab.model.loaded(N - 1)
+    assert _cell(tab, N - 1, 1) == last
+    assert tab.table.rowAt(tab.table.viewport().height() - 2) == N - 1  # and it is on screen
+
+
+def test_a_keystroke_cancels_the_query_it_supersedes(big_window, loop):
+    win, _desk = big_window
+    tab = win.fleet
+    tab.search.setText("8999")  # matches every row: the slowest query
+    tab.reload()
+    first = tab._task
+    tab.search.setText(_iccid(77)[-6:])
+    tab.reload()
+    second = tab._task
+    _settle(loop, tab)
+    assert first.cancelled() and second.done() and not second.cancelled()
+    assert tab.model.rowCount() == 1 and tab.model.item(0).iccid == _iccid(77)
+
+
+def test_a_cancelled_query_is_interrupted_in_sqlite(big_window, loop):
+    """The superseded statement stops in SQLite, not only in asyncio: its worker thread is free at once."""
+    _win, desk = big_window
+    endless = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+               "SELECT count(*) FROM c WHERE x < 0")  # never ends by itself
+
+    async def go():
+        task = asyncio.ensure_future(desk.queries.run(lambda store: store.conn.execute(endless).fetchone()))
+        await asyncio.sleep(0.3)
+        started = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # Both workers are free again: two quick queries run at once.
+        counts = await asyncio.gather(*(desk.queries.run(lambda s: s.conn.execute("SELECT 1").fetchone()[0])
+                                        for _ in range(2)))
+        return time.monotonic() - started, counts
+
+    took, counts = loop.run_until_complete(asyncio.wait_for(go(), 10))
+    assert counts == [1, 1] and took < 2
+    deadline = time.monotonic() + 5
+    while desk.queries.interrupted < 1 and time.monotonic() < deadline:
+        loop.run_until_complete(asyncio.sleep(0.05))
+    assert desk.queries.interrupted == 1
+
+
+@pytest.fixture
+def synced_window(loop, qtbot, tmp_path):
+    from esimdesk.sandbox import SandboxConfig
+
+    with window_over_sandbox(loop, qtbot, tmp_path, SandboxConfig(seed=31, plans=300, esims=400)) as (win, server, desk):
+        yield win, server, desk
+
+
+def test_a_sync_keeps_the_selection_and_where_it_was_on_screen(synced_window, loop):
+    win, _server, _desk = synced_window
+    tab = win.fleet
+    win.tabs.setCurrentWidget(tab)
+    _settle(loop, tab)
+    row = 150
+    tab.table.selectRow(row)
+    tab.table.scrollTo(tab.model.index(row, 0))
+    chosen = tab.model.item(row).iccid
+    shown_at = tab.table.visualRect(tab.model.index(row, 0)).top()
+    results = loop.run_until_complete(win.run_sync())
+    assert results and all(r.ok for r in results)
+    _settle(loop, tab)
+    now = tab.table.currentIndex().row()
+    assert tab.model.item(now).iccid == chosen
+    assert tab.current is not None and tab.current.iccid == chosen
+    assert abs(tab.table.visualRect(tab.model.index(now, 0)).top() - shown_at) <= tab.table.rowHeight(now)
