@@ -300,8 +300,13 @@ def _create_new(path: Path) -> None:
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 migrate(conn)
+                # Everything into the file itself, checked: the checkpoint close() would run fails silently on
+                # a full disk and would leave a file missing pages, linked into place as the desk.
+                busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                if busy or copied < frames:
+                    raise sqlite3.OperationalError("database or disk is full")
             finally:
-                conn.close()  # last connection: checkpointed, the file is whole
+                conn.close()  # last connection: the file is whole
         except sqlite3.Error as exc:
             raise as_store_error(exc, path, "create") or StoreError(str(exc)) from exc
         try:
