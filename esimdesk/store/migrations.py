@@ -173,7 +173,7 @@ def _v4() -> str:
         sql.append(f"CREATE INDEX IF NOT EXISTS orders_sort_{name} ON orders ({c}, vendor);")
     for c in ("vendor", "iccid", "status", "data_used_mb", "data_total_mb", "expires_at", "order_id",
               "vendor_status", "note"):
-        sql.append(f"CREATE INDEX IF NOT EXISTS esims_sort_{c} ON esims ({c}, vendor, status);")
+        sql.append(f"CREATE INDEX IF NOT EXISTS esims_sort_{c} ON esims ({c}, vendor);")
     return "\n".join(sql)
 
 

@@ -186,10 +186,19 @@ class SqliteStore(JournalMixin, ListingsMixin):
                        list_id=excluded.list_id,
                        data_mb=excluded.data_mb, validity_days=excluded.validity_days, price=excluded.price,
                        price_sort=excluded.price_sort, currency=excluded.currency, daily=excluded.daily,
-                       topup=excluded.topup, region=excluded.region, raw=excluded.raw, last_seen=excluded.last_seen,
-                       stale=0, search_text=excluded.search_text""",
+                       topup=excluded.topup, region=excluded.region, stale=0, search_text=excluded.search_text
+                   WHERE (name, countries, list_id, data_mb, validity_days, price, price_sort, currency, daily, topup,
+                          region, stale, search_text)
+                      IS NOT (excluded.name, excluded.countries, excluded.list_id, excluded.data_mb,
+                          excluded.validity_days, excluded.price, excluded.price_sort, excluded.currency,
+                          excluded.daily, excluded.topup, excluded.region, 0, excluded.search_text)""",
                 rows,
             )
+            # Only a plan that changed is rewritten above: every column set there is in an index (the window
+            # sorts by each, migration v4), and SQLite rewrites an index entry for a column set even to the same
+            # value. What every sync refreshes (when it was seen, the vendor's payload) is in no index.
+            conn.executemany("UPDATE plans SET last_seen = :last_seen, raw = :raw WHERE vendor = :vendor "
+                             "AND plan_id = :plan_id", rows)
         return len(rows)
 
     @staticmethod
@@ -246,10 +255,24 @@ class SqliteStore(JournalMixin, ListingsMixin):
                        expires_at=coalesce(excluded.expires_at, expires_at),
                        installed_at=coalesce(excluded.installed_at, installed_at),
                        qr_url=coalesce(excluded.qr_url, qr_url), install_url=coalesce(excluded.install_url, install_url),
-                       vendor_ref=coalesce(excluded.vendor_ref, vendor_ref), raw=coalesce(excluded.raw, raw),
-                       last_seen=excluded.last_seen, stale=0""",
+                       vendor_ref=coalesce(excluded.vendor_ref, vendor_ref)
+                   WHERE (status, vendor_status) IS NOT (excluded.status, excluded.vendor_status)
+                      OR coalesce(excluded.order_id, order_id) IS NOT order_id
+                      OR coalesce(excluded.plan_id, plan_id) IS NOT plan_id
+                      OR coalesce(excluded.activation_code, activation_code) IS NOT activation_code
+                      OR coalesce(excluded.data_used_mb, data_used_mb) IS NOT data_used_mb
+                      OR coalesce(excluded.data_total_mb, data_total_mb) IS NOT data_total_mb
+                      OR coalesce(excluded.expires_at, expires_at) IS NOT expires_at
+                      OR coalesce(excluded.installed_at, installed_at) IS NOT installed_at
+                      OR coalesce(excluded.qr_url, qr_url) IS NOT qr_url
+                      OR coalesce(excluded.install_url, install_url) IS NOT install_url
+                      OR coalesce(excluded.vendor_ref, vendor_ref) IS NOT vendor_ref""",
                 rows,
             )
+            # As for plans: an unchanged eSIM's indexed columns are left alone; when it was seen and the
+            # vendor's payload (in no index) are written for every eSIM.
+            conn.executemany("UPDATE esims SET last_seen = :last_seen, stale = 0, raw = coalesce(:raw, raw) "
+                             "WHERE vendor = :vendor AND iccid = :iccid", rows)
             samples = [(e.vendor, e.iccid, seen, e.data_used_mb, e.data_total_mb) for e in esims
                        if e.data_used_mb is not None and prev.get((e.vendor, e.iccid), -1) != e.data_used_mb]
             conn.executemany("INSERT OR IGNORE INTO usage VALUES (?, ?, ?, ?, ?)", samples)
