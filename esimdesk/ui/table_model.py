@@ -71,6 +71,27 @@ class WindowedModel(QAbstractTableModel):
             self._keep(rowid, item)
         self.endResetModel()
 
+    def refresh(self, rows: list[int], items: dict[int, Any]) -> list[int]:
+        """The same result, its rows re-read after the store changed (a sync): only the rows whose item
+        changed are repainted; rows read earlier and not on screen are dropped, to be read again if shown.
+        Returns the rows that changed."""
+        keep = {self.ids[r] for r in rows if 0 <= r < len(self.ids)}
+        for rowid in [r for r in self._items if r not in keep]:
+            del self._items[rowid]
+            self._cells.pop(rowid, None)
+        changed = []
+        for row in rows:
+            rowid = self.ids[row]
+            new = items.get(rowid)
+            if new is not None and new != self._items.get(rowid):
+                self._items[rowid] = new
+                self._cells.pop(rowid, None)
+                changed.append(row)
+        for row in changed:
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.columns) - 1),
+                                  [Qt.ItemDataRole.DisplayRole])
+        return changed
+
     def rowid(self, row: int) -> int | None:
         return self.ids[row] if 0 <= row < len(self.ids) else None
 

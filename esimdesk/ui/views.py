@@ -188,6 +188,18 @@ class ListingTab(QWidget):
         top = self.model.rowid(top_row)
         offset = current - top_row if selected is not None else 0
         ids = await self.desk.listing_ids(query)
+        if ids == self.model.ids and self.model.ids:
+            # The same rows in the same order (e.g. a sync that changed a few values): no reset, the
+            # selection and scroll position stay; only the rows on screen are read again.
+            if self._stale_rows:
+                rows = self._rows_on_screen()
+                items = await self.desk.listing_items(self.listing, [ids[r] for r in rows])
+                self._stale_rows = False
+                changed = self.model.refresh(rows, items)
+                if current in changed:
+                    self._selected(current)
+            self._finish_load(ids)
+            return
         anchor = index_of(ids, selected)
         top_at = anchor - offset if anchor >= 0 else max(index_of(ids, top), 0)
         top_at = max(0, min(top_at, max(len(ids) - 1, 0)))
@@ -211,6 +223,15 @@ class ListingTab(QWidget):
             table.resizeColumnsToContents()  # Qt samples the rows on screen (its resize precision)
             for col in range(self.model.columnCount()):
                 table.setColumnWidth(col, min(table.columnWidth(col), 320))
+        self._finish_load(ids)
+
+    def _rows_on_screen(self) -> list[int]:
+        first = max(self.table.rowAt(0), 0)
+        last = self.table.rowAt(self.table.viewport().height() - 1)
+        last = self.model.rowCount() - 1 if last < 0 else last
+        return list(range(first, min(last + 1, first + WINDOW)))
+
+    def _finish_load(self, ids: list[int]) -> None:
         self.count.setText(f"{len(ids):,} {self.noun}")
         notice = self.notice_text()
         self.notice.setText(notice or "")

@@ -135,16 +135,27 @@ def test_scrolling_to_the_last_row_shows_the_last_row(big_window, loop, qtbot):
 
 
 def test_a_keystroke_cancels_the_query_it_supersedes(big_window, loop):
-    win, _desk = big_window
+    win, desk = big_window
     tab = win.fleet
-    tab.search.setText("8999")  # matches every row: the slowest query
-    tab.reload()
+    held = asyncio.Event()  # the first keystroke's query waits here until the test lets it go (never)
+    real = desk.listing_ids
+
+    async def listing_ids(query):
+        if query.text == "held":
+            await held.wait()
+        return await real(query)
+
+    desk.listing_ids = listing_ids
+    tab.search.setText("held")
+    deadline = time.monotonic() + 5
+    while (tab._task is None or tab._task.done()) and time.monotonic() < deadline:
+        loop.run_until_complete(asyncio.sleep(0.01))
     first = tab._task
-    tab.search.setText(_iccid(77)[-6:])
-    tab.reload()
-    second = tab._task
+    assert first is not None and not first.done()  # its query is running
+    tab.search.setText(_iccid(77)[-6:])  # the next keystroke
     _settle(loop, tab)
-    assert first.cancelled() and second.done() and not second.cancelled()
+    assert first.cancelled()
+    assert tab._task is not first and not tab._task.cancelled()
     assert tab.model.rowCount() == 1 and tab.model.item(0).iccid == _iccid(77)
 
 
