@@ -281,7 +281,7 @@ async def _refresh_known(adapter: VendorAdapter, store: Store, result: VendorSyn
         async for got in _bounded(orders, order, REFRESH_CONCURRENCY):
             if got is not None:
                 fresh.append(got)
-            if len(fresh) >= 200:
+            if len(fresh) >= 1000:  # large transactions: random index pages are written once per batch
                 result.orders += await asyncio.to_thread(store.upsert_orders, fresh)
                 fresh = []
                 report(SyncProgress(vendor, "orders", result.orders, len(orders)))
@@ -305,7 +305,7 @@ async def _refresh_known(adapter: VendorAdapter, store: Store, result: VendorSyn
         if got is not None:
             batch.append(got)
         events.extend(evs)
-        if len(batch) >= 200:
+        if len(batch) >= 1000:
             result.esims += await asyncio.to_thread(_write_esims, store, batch, events)
             batch, events = [], []
             report(SyncProgress(vendor, "esims", result.esims, len(iccids)))

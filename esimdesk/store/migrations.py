@@ -162,18 +162,17 @@ def _v3() -> str:
 
 
 def _v4() -> str:
-    """The window's tables sort over whole results in SQL (store/listings.py): one index per sortable
-    column, so "soonest expiry first" over 190,000 eSIMs is an index walk, not a sort. Plans' indexes
-    carry what the filters test (vendor, country list), so a filtered sort never reads the table."""
+    """The window's tables sort over whole results in SQL (store/listings.py): an index for each sortable
+    column that has none yet, so "soonest expiry first" over 190,000 eSIMs is an index walk, not a sort.
+    Plans' indexes carry what the filters test (vendor, country list), so a filtered sort never reads the
+    table. Not here: columns served by an earlier index (eSIMs by vendor, status or order; orders by date,
+    id or reference) and the agent's notes, mostly empty: the empty ones are listed apart (listings.py)."""
     plan_cols = ["vendor", "name", "countries", "data_mb", "validity_days", "plan_id", "currency, price_sort"]
-    sql = [f"CREATE INDEX IF NOT EXISTS plans_sort_{c.split(',')[0]} ON plans (stale, {c}, vendor, list_id);"
-           for c in plan_cols]
-    for c in ("vendor", "status", "created_at", "order_id", "reference", "currency, CAST(total AS REAL)"):
-        name = c.split(",")[0]
-        sql.append(f"CREATE INDEX IF NOT EXISTS orders_sort_{name} ON orders ({c}, vendor);")
-    for c in ("vendor", "iccid", "status", "data_used_mb", "data_total_mb", "expires_at", "order_id",
-              "vendor_status", "note"):
-        sql.append(f"CREATE INDEX IF NOT EXISTS esims_sort_{c} ON esims ({c}, vendor);")
+    sql = [f"CREATE INDEX plans_sort_{c.split(',')[0]} ON plans (stale, {c}, vendor, list_id);" for c in plan_cols]
+    sql += [f"CREATE INDEX orders_sort_{c.split(',')[0]} ON orders ({c});"
+            for c in ("vendor", "status", "currency, CAST(total AS REAL)")]
+    sql += [f"CREATE INDEX esims_sort_{c} ON esims ({c});"
+            for c in ("iccid", "data_used_mb", "data_total_mb", "expires_at", "vendor_status")]
     return "\n".join(sql)
 
 
