@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from esimdesk.domain import Esim, JournalEntry, JournalEvent, ListingQuery, Order, Plan
+from esimdesk.domain import JournalEntry, JournalEvent, ListingQuery, Order, Plan
 from esimdesk.services import offers
 from esimdesk.services.adapters import make_adapter
 from esimdesk.services.orders import OrderProgress, OrderService
@@ -47,20 +47,27 @@ class Desk:
         self.ctx.close()
 
     # --- look-ups (cache only) -------------------------------------------------------------
-    # The window's tables: every matching row's id in the order shown (the whole result, never capped),
-    # then the rows on screen a window at a time. Cancelling the caller interrupts the SQL statement.
-    async def listing_ids(self, query: ListingQuery) -> list[int]:
-        return await self.queries.run(lambda store: store.listing_ids(query))
+    # The window's tables: the whole result's true count (never capped), then its rows by position, a
+    # page at a time. Each runs in a worker thread; cancelling the caller interrupts the SQL statement.
+    async def listing_open(self, query: ListingQuery, start: int = 0, limit: int = 400):
+        """(rows in the result, rows with a sort value, first position read, [(rowid, item)] from it)."""
+        def work(store):
+            total, split = store.listing_count(query)
+            first = start if start < total else 0
+            return total, split, first, store.listing_page(query, split, first, limit)
 
-    async def listing_items(self, table: str, rowids: list[int]) -> dict[int, Plan | Order | Esim]:
-        return await self.queries.run(lambda store: store.listing_items(table, rowids))
+        return await self.queries.run(work)
 
-    def listing_item(self, table: str, rowid: int) -> Plan | Order | Esim | None:
-        """One row now, on the calling thread: a primary-key look-up (well under a millisecond)."""
-        return self.store.listing_item(table, rowid)
+    async def listing_page(self, query: ListingQuery, split: int, offset: int, limit: int):
+        return await self.queries.run(lambda store: store.listing_page(query, split, offset, limit))
 
-    def listing_rowid(self, table: str, item) -> int | None:
-        return self.store.listing_rowid(table, item)
+    def listing_page_now(self, query: ListingQuery, split: int, offset: int, limit: int):
+        """One page now, on the calling thread (an item the agent acts on before its page arrived)."""
+        return self.store.listing_page(query, split, offset, limit)
+
+    async def listing_find(self, query: ListingQuery, split: int, rowid: int, near: int) -> int:
+        return await self.queries.run(lambda store: store.listing_find(query, split, rowid, near))
+
 
     async def order_history(self, reference: str | None) -> list[JournalEvent]:
         if not reference:

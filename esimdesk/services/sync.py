@@ -87,6 +87,7 @@ async def sync_all(store: Store, accounts: list[VendorConfig], adapter_factory: 
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
     if any(r.ok for r in results):  # a rolling backup (the last 7), in a worker thread: never on the GUI's
+        await asyncio.to_thread(store.refresh_statistics)
         await asyncio.to_thread(rolling_backup, store)
     return results
 

@@ -1,13 +1,13 @@
-"""The window's tables as SQL: the ids of a whole filtered, sorted result, then rows by the window.
+"""The window's tables as SQL: a whole filtered, sorted result as its count, then pages by position.
 
-The window never materialises a listing. A table asks for the rowids of every matching row in the
-order shown (one column of integers, sorted by SQLite over an index), which is also its true row
-count; then only the rows the view shows, a window at a time, are read and turned into domain objects.
-At 190,000 eSIMs that is one index walk and ~1.5 MB of integers, not 190,000 objects.
+The window never materialises a listing. A table asks for the result's row count and the first page;
+then only the pages the view shows are read (``LIMIT``/``OFFSET`` over the sort column's index) and
+turned into domain objects. At 190,000 eSIMs a keystroke or a header click costs a count over an index
+and one page, not a pass over every matching row.
 
-Sort keys are names the view uses ("expires", "price"); each maps to one SQL expression with an
-index (migration v4). Rows without a value (no expiry, unlimited data) come last in either direction:
-they are listed by a second query after the rows that have one, so both halves walk the index.
+Sort keys are names the view uses ("expires", "price"); each maps to one SQL expression with an index
+(migration v4). Rows without a value (no expiry, unlimited data) come last in either direction: they
+are listed by a second query after the rows that have one, so both parts walk an index.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from esimdesk.domain import ListingQuery
 from esimdesk.store import rows as R
@@ -38,40 +38,121 @@ SORTS: dict[str, dict[str, str]] = {
         "vendor_status": "e.vendor_status", "note": "e.note",
     },
 }
+# Sort keys whose column may be empty (NULL): only these have a second part, "rows without a value".
+NULLABLE = {"plans": {"data"}, "orders": {"order_id", "reference", "total"},
+            "esims": {"used", "total", "expires", "order_id", "note"}}
+# Mostly empty, with a partial index of the rows that have one: counted by those, not by the empty ones.
+SPARSE = {"esims": {"note"}}
 ALIAS = {"plans": "p", "orders": "o", "esims": "e"}
 
 
-class ListingsMixin:
-    """Mixed into SqliteStore: uses its per-thread ``conn`` and its search clauses."""
+class _Parts(NamedTuple):
+    """A listing's SQL: every matching row; those with a sort value, and the order; those without."""
 
-    def listing_ids(self, query: ListingQuery) -> list[int]:
-        """Every matching row's rowid, in the order shown; ``len()`` is the true count."""
-        table, a = query.table, ALIAS[query.table]
-        where, params, source, head = self._listing_filter(query)
+    every: str
+    with_value: str
+    order: str
+    without: str | None
+    params: list[Any]
+    alias: str
+
+
+class ListingsMixin:
+    """Mixed into SqliteStore: uses its per-thread ``conn`` and its search clauses.
+
+    A listing is read as its count and then pages by position (``LIMIT``/``OFFSET`` over the sort index):
+    a keystroke or a header click costs a count and one page, not a pass over every matching row. The
+    order is in two parts: rows that have a value in the sort column, in index order, then those that
+    have none (``split`` is the size of the first part)."""
+
+    def _parts(self, q: ListingQuery):
+        table, a = q.table, ALIAS[q.table]
+        where, params, source, head = self._listing_filter(q)
         if where is None:
-            return []
-        order = SORTS[table].get(query.sort or "") or SORTS[table][_DEFAULT_SORT[table]]
-        exprs = [e.strip() for e in order.split(",")]
-        desc = " DESC" if query.descending else ""
-        # No rowid tie-break: the indexes carry the filter columns after the sort column, and a tie-break
-        # they cannot serve would make SQLite sort the whole result again.
+            return None
+        key = self._sort_key(q)
+        exprs = [e.strip() for e in SORTS[table][key].split(",")]
+        desc = " DESC" if q.descending else ""
         order_by = ", ".join(f"{e}{desc}" for e in exprs)
         last = exprs[-1]
-        base = f"SELECT {a}.rowid FROM {source}" + (" WHERE " + " AND ".join(where) if where else "")
+        every = f"FROM {source}" + (" WHERE " + " AND ".join(where) if where else "")
+        if key not in NULLABLE[table]:
+            return _Parts(every, every, f" ORDER BY {order_by}", None, [*head, *params], a)
         joiner = " AND " if where else " WHERE "
-        # Rows with a value first, walked in index order; those without (NULL) after them, either direction.
-        with_value = self._ids(f"{base}{joiner}{last} IS NOT NULL ORDER BY {order_by}", [*head, *params])
-        without = self._ids(f"{base}{joiner}{last} IS NULL", [*head, *params])
-        return with_value + without
+        # With a filter, "+" keeps SQLite off the sort index for the empty part (it would read every row
+        # without a value to test the filter there); without one, that index finds them.
+        empty = f"+{last} IS NULL" if where else f"{last} IS NULL"
+        return _Parts(every, f"{every}{joiner}{last} IS NOT NULL", f" ORDER BY {order_by}",
+                      f"{every}{joiner}{empty}", [*head, *params], a)
+
+    @staticmethod
+    def _sort_key(q: ListingQuery) -> str:
+        return q.sort if q.sort in SORTS[q.table] else _DEFAULT_SORT[q.table]
+
+    def listing_count(self, q: ListingQuery) -> tuple[int, int]:
+        """(rows in the result, rows of it that have a value in the sort column)."""
+        parts = self._parts(q)
+        if parts is None:
+            return 0, 0
+        n = self.conn.execute(f"SELECT count(*) {parts.every}", parts.params).fetchone()[0]
+        if parts.without is None:
+            return n, n
+        if self._sort_key(q) in SPARSE.get(q.table, ()):
+            return n, self.conn.execute(f"SELECT count(*) {parts.with_value}", parts.params).fetchone()[0]
+        # "All" minus "without a value": SQLite would count "IS NOT NULL" by reading the whole table.
+        empty = self.conn.execute(f"SELECT count(*) {parts.without}", parts.params).fetchone()[0]
+        return n, n - empty
+
+    def listing_page(self, q: ListingQuery, split: int, offset: int, limit: int) -> list[tuple[int, Any]]:
+        """Rows ``offset`` to ``offset + limit`` of the result, as (rowid, domain object)."""
+        parts = self._parts(q)
+        if parts is None or limit <= 0:
+            return []
+        keys = self._keys(parts, split, offset, limit)
+        items = self.listing_items(q.table, keys)
+        return [(k, items[k]) for k in keys if k in items]
+
+    def _keys(self, parts: _Parts, split: int, offset: int, limit: int) -> list[int]:
+        _every, with_value, order, without, params, a = parts
+        keys: list[int] = []
+        if offset < split:
+            keys += self._rowids(f"SELECT {a}.rowid {with_value}{order} LIMIT ? OFFSET ?", [*params, limit, offset])
+        rest = limit - len(keys)
+        if rest > 0 and without is not None:
+            keys += self._rowids(f"SELECT {a}.rowid {without} LIMIT ? OFFSET ?", [*params, rest, max(0, offset - split)])
+        return keys
+
+    def listing_find(self, q: ListingQuery, split: int, rowid: int, near: int = 0) -> int:
+        """The position of ``rowid`` in the result, or -1: first in the pages around ``near`` (after a sync
+        it has seldom moved far), else by one pass over the result's ids (off the GUI thread, seldom)."""
+        parts = self._parts(q)
+        if parts is None:
+            return -1
+        start = max(0, near - 400)
+        window = self._keys(parts, split, start, 800)
+        if rowid in window:
+            return start + window.index(rowid)
+        try:
+            return self.listing_ids(q).index(rowid)
+        except ValueError:
+            return -1
+
+    def _rowids(self, sql: str, params: list[Any]) -> list[int]:
+        return [r[0] for r in self.conn.execute(sql, params).fetchall()]
+
+    def listing_ids(self, query: ListingQuery) -> list[int]:
+        """Every matching row's rowid, in the order shown (for tests and one-off uses: the window pages)."""
+        parts = self._parts(query)
+        if parts is None:
+            return []
+        _every, with_value, order, without, params, a = parts
+        ids = self._ids(f"SELECT {a}.rowid {with_value}{order}", params)
+        return ids + (self._ids(f"SELECT {a}.rowid {without}", params) if without is not None else [])
 
     def _ids(self, sql: str, params: list[Any]) -> list[int]:
-        # One string from SQLite decoded by C (json): ~10x faster than a Python loop over 190,000 rows,
-        # and most of it runs with the GIL released (sqlite3_step), so the GUI thread keeps painting.
+        # One string from SQLite decoded by C (json): ~10x faster than a Python loop over 190,000 rows.
         text = self.conn.execute(f"SELECT json_group_array(rowid) FROM ({sql})", params).fetchone()[0]
         return json.loads(text) if text else []
-
-    def listing_count(self, query: ListingQuery) -> int:
-        return len(self.listing_ids(query))
 
     def listing_items(self, table: str, rowids: Iterable[int]) -> dict[int, Any]:
         """Domain objects (Plan, Esim, Order with its lines and eSIMs) for these rowids, by rowid."""
@@ -101,22 +182,6 @@ class ListingsMixin:
                 for r, order in zip(rows, self._hydrate_orders(rows), strict=True):
                     out[r["id"]] = order
         return out
-
-    def listing_item(self, table: str, rowid: int) -> Any | None:
-        return self.listing_items(table, [rowid]).get(rowid)
-
-    def listing_rowid(self, table: str, item: Any) -> int | None:
-        """The rowid of a domain object shown in a listing (to keep it selected after a reload)."""
-        if table == "plans":
-            sql, args = "SELECT rowid FROM plans WHERE vendor = ? AND plan_id = ?", (item.vendor, item.plan_id)
-        elif table == "esims":
-            sql, args = "SELECT rowid FROM esims WHERE vendor = ? AND iccid = ?", (item.vendor, item.iccid)
-        elif item.order_id:
-            sql, args = "SELECT id FROM orders WHERE vendor = ? AND order_id = ?", (item.vendor, item.order_id)
-        else:
-            sql, args = "SELECT id FROM orders WHERE vendor = ? AND reference = ?", (item.vendor, item.reference)
-        row = self.conn.execute(sql, args).fetchone()
-        return row[0] if row else None
 
     # --- filters ---------------------------------------------------------------------------------
     def _listing_filter(self, q: ListingQuery) -> tuple[list[str] | None, list[Any], str, list[Any]]:
@@ -187,7 +252,7 @@ class ListingsMixin:
         return [*where, clause], [*params, *args], "orders o", []
 
 
-_DEFAULT_SORT = {"plans": "price", "orders": "created", "esims": "expires"}
+_DEFAULT_SORT: dict[str, str] = {"plans": "price", "orders": "created", "esims": "expires"}
 
 
 def interrupt(conn: sqlite3.Connection | None) -> None:

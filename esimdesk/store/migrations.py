@@ -168,7 +168,17 @@ def _v4() -> str:
     table. Not here: columns served by an earlier index (eSIMs by vendor, status or order; orders by date,
     id or reference) and the agent's notes, mostly empty: the empty ones are listed apart (listings.py)."""
     plan_cols = ["vendor", "name", "countries", "data_mb", "validity_days", "plan_id", "currency, price_sort"]
-    sql = [f"CREATE INDEX plans_sort_{c.split(',')[0]} ON plans (stale, {c}, vendor, list_id);" for c in plan_cols]
+    sql = [f"CREATE INDEX plans_sort_{c.split(',')[0]} ON plans (stale, {c}, vendor, list_id);" for c in plan_cols[:-1]]
+    # The default order (cheapest first) also carries the search text: a one- or two-letter word (a LIKE,
+    # below the trigram index's three letters) is tested in the index, not by reading each plan's row.
+    sql.append("CREATE INDEX plans_sort_currency ON plans (stale, currency, price_sort, vendor, list_id, search_text);")
+    sql.append("CREATE INDEX orders_sort_created ON orders (created_at, vendor, search_text);")
+    sql.append("CREATE INDEX esims_noted ON esims (search_text) WHERE search_text != '';")
+    # "Last digits of the ICCID" with the expiry beside them: the Fleet's search, in its default order
+    # (soonest expiry), is answered from the index without reading each matching eSIM's row.
+    sql.append("DROP INDEX esims_iccid_rev;")
+    sql.append("CREATE INDEX esims_iccid_rev ON esims (iccid_rev, expires_at);")
+    sql.append("CREATE INDEX esims_sort_note ON esims (note) WHERE note IS NOT NULL;")
     sql += [f"CREATE INDEX orders_sort_{c.split(',')[0]} ON orders ({c});"
             for c in ("vendor", "status", "currency, CAST(total AS REAL)")]
     sql += [f"CREATE INDEX esims_sort_{c} ON esims ({c});"

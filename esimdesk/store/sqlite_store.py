@@ -481,10 +481,17 @@ class SqliteStore(JournalMixin, ListingsMixin):
         text = _clean_search(text).strip()
         digits = text.replace(" ", "")
         if table == "esims":
-            if digits.isdigit() and len(digits) >= 4:
-                return f"({alias}.iccid_rev >= ? AND {alias}.iccid_rev < ?)", list(_suffix_range(digits))
-            plan_clause, plan_params = self._words_clause("plans", "p2", text)
+            if digits.isdigit():
+                # Digits are the ICCID's last digits (as many as typed: "8" finds a tenth of the fleet through
+                # the reversed-ICCID index, as fast as "004211"), or a whole order id.
+                return (f"(({alias}.iccid_rev >= ? AND {alias}.iccid_rev < ?) OR {alias}.order_id = ?)",
+                        [*_suffix_range(digits), digits])
             note_clause, note_params = self._words_clause("esims", alias, text)
+            if not any(len(w) >= 3 for w in text.split()):
+                # One or two letters name no plan or country worth listing every eSIM of (the letters of
+                # "japan" as it is typed): an order id or the agent's notes only, through their indexes.
+                return f"({alias}.order_id = ? OR {note_clause})", [text, *note_params]
+            plan_clause, plan_params = self._words_clause("plans", "p2", text)
             return (f"({alias}.order_id = ? OR ({alias}.vendor, {alias}.plan_id) IN "
                     f"(SELECT p2.vendor, p2.plan_id FROM plans p2 WHERE {plan_clause}) OR {note_clause})",
                     [text, *plan_params, *note_params])
@@ -501,7 +508,11 @@ class SqliteStore(JournalMixin, ListingsMixin):
             params.append(_fts_quote(" ".join(long_words)))
         for w in words:
             if len(w) < 3:
-                clauses.append(f"{alias}.search_text LIKE ? ESCAPE '\\'")
+                if table == "esims":  # through the partial index of the few eSIMs with a note (migration v4)
+                    clauses.append(f"{alias}.rowid IN (SELECT rowid FROM esims WHERE search_text != '' "
+                                   "AND search_text LIKE ? ESCAPE '\\')")
+                else:  # plans and orders: tested in the index of their default order (migration v4)
+                    clauses.append(f"{alias}.search_text LIKE ? ESCAPE '\\'")
                 params.append(_like_contains(w))
         return "(" + " AND ".join(clauses or ["1"]) + ")", params
 
@@ -611,6 +622,14 @@ class SqliteStore(JournalMixin, ListingsMixin):
     def counts(self) -> dict[str, int]:
         return {t: self.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                 for t in ("plans", "orders", "esims", "balances", "events", "journal")}
+
+    def refresh_statistics(self) -> None:
+        """What SQLite's planner knows of the data, after a sync wrote much of it. Without it the planner
+        guesses, e.g. walks the expiry index over 190,000 eSIMs for a search that the reversed-ICCID index
+        answers with 20 (0.5 s instead of 1 ms). Sampled (analysis_limit): ~0.2 s on a full-size file."""
+        conn = self.conn
+        conn.execute("PRAGMA analysis_limit=1000")
+        conn.execute("ANALYZE")
 
     def known_esim_iccids(self, vendor: str) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT iccid FROM esims WHERE vendor = ?", (vendor,))]

@@ -1,11 +1,11 @@
-"""A table model over a whole SQL result that holds only its row ids and the rows on screen.
+"""A table model over a whole SQL result that holds only its row count and the rows near the screen.
 
 Measured on this machine (../shared/PERFORMANCE.md): a QSortFilterProxyModel over 50,000 Python rows
 costs ~300 ms a keystroke and ~4 s a sort, and formatting every cell of 100,000 rows up front holds the
-GIL for seconds. Here the store filters and sorts in SQL and hands over the ids of the whole result (its
-true row count); rows are read a window at a time, when the view first asks ``data()`` for one of them,
-and a cell's text is computed once, when it is first painted. Sorting asks the owner for a new id list
-(``sortRequested``), so a sort orders the whole result, not the rows loaded.
+GIL for seconds. Here the store filters and sorts in SQL and gives the result's true row count; rows
+are read a page at a time by position (over the sort index) when the view first asks ``data()`` for one
+of them, and a cell's text is computed once, when it is first painted. Sorting asks the owner for the
+result in the new order (``sortRequested``), so a sort orders the whole result, not the rows loaded.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 
 log = logging.getLogger("esimdesk.ui")
 
-WINDOW = 200  # rows read per look-up: a few screens
-CACHE_ROWS = 4000  # items kept; older windows are read again if the agent scrolls back to them
+WINDOW = 200  # rows per page: a few screens
+CACHE_ROWS = 4000  # rows kept; older pages are read again if the agent scrolls back to them
 
 
 @dataclass(frozen=True)
@@ -34,22 +34,27 @@ class Column:
 
 
 class WindowedModel(QAbstractTableModel):
-    sortRequested = Signal(str, bool)  # sort key, descending: the owner reloads the ids in that order
+    """Rows by position in the store's result; pages of ``WINDOW`` rows read when first painted.
+
+    The owner sets each result as its row count and the pages it already read (``set_result``), and
+    gives the model how to read one more page: ``fetch(offset, limit)`` (a coroutine, off the GUI
+    thread) and ``fetch_now(offset, limit)`` (on this thread, for an item wanted at once)."""
+
+    sortRequested = Signal(str, bool)  # sort key, descending: the owner reloads the result in that order
     rowsFetched = Signal(int, int)  # first, last row whose items arrived (tests and benchmarks wait on it)
 
-    def __init__(self, columns: Sequence[Column], fetch: Callable[[list[int]], Awaitable[dict[int, Any]]],
-                 fetch_now: Callable[[int], Any], parent=None):
+    def __init__(self, columns: Sequence[Column], parent=None):
         super().__init__(parent)
         self.columns = list(columns)
-        self._fetch = fetch  # rowids -> {rowid: item}, off the GUI thread
-        self._fetch_now = fetch_now  # one rowid -> item, a primary-key look-up on this thread
-        self.ids: list[int] = []
-        self._items: OrderedDict[int, Any] = OrderedDict()
-        self._cells: dict[int, tuple[str, ...]] = {}
-        self._wanted: set[int] = set()  # window starts asked for and not yet arrived
-        self._generation = 0  # +1 at each new id list: a late window of an older list is dropped
+        self.fetch: Callable[[int, int], Awaitable[list[tuple[int, Any]]]] | None = None
+        self.fetch_now: Callable[[int, int], list[tuple[int, Any]]] | None = None
+        self.total = 0
+        self._pages: OrderedDict[int, list[tuple[int, Any]]] = OrderedDict()  # page number -> rows
+        self._cells: dict[int, tuple[str, ...]] = {}  # row -> its cells' text
+        self._wanted: set[int] = set()  # pages asked for and not yet arrived
+        self._generation = 0  # +1 at each new result: a late page of an older one is dropped
         self._tasks: set[asyncio.Task] = set()
-        self._flush = QTimer(self)  # the windows one paint asks for go out as one look-up
+        self._flush = QTimer(self)  # the pages one paint asks for go out as one look-up
         self._flush.setSingleShot(True)
         self._flush.setInterval(0)
         self._flush.timeout.connect(self._fetch_wanted)
@@ -57,70 +62,86 @@ class WindowedModel(QAbstractTableModel):
         self.descending = False
 
     # --- what the owner sets -----------------------------------------------------------------
-    def set_ids(self, ids: list[int], items: dict[int, Any] | None = None, *, same_data: bool = True) -> None:
-        """A new result. ``items``: rows already read (the first window), shown at once. ``same_data``:
-        the rows themselves did not change (a new filter or sort), so cached rows stay valid."""
+    def set_result(self, total: int, start: int, rows: list[tuple[int, Any]], fetch, fetch_now) -> None:
+        """A new result of ``total`` rows; ``rows`` are those from position ``start`` (already read)."""
         self.beginResetModel()
         self._generation += 1
-        self.ids = ids
-        if not same_data:
-            self._items.clear()
-            self._cells.clear()
+        self.total = total
+        self.fetch, self.fetch_now = fetch, fetch_now
+        self._pages.clear()
+        self._cells.clear()
         self._wanted.clear()
-        for rowid, item in (items or {}).items():
-            self._keep(rowid, item)
+        self._put(start, rows)
         self.endResetModel()
 
-    def refresh(self, rows: list[int], items: dict[int, Any]) -> list[int]:
-        """The same result, its rows re-read after the store changed (a sync): only the rows whose item
-        changed are repainted; rows read earlier and not on screen are dropped, to be read again if shown.
-        Returns the rows that changed."""
-        keep = {self.ids[r] for r in rows if 0 <= r < len(self.ids)}
-        for rowid in [r for r in self._items if r not in keep]:
-            del self._items[rowid]
-            self._cells.pop(rowid, None)
+    def _put(self, start: int, rows: list[tuple[int, Any]]) -> list[int]:
+        """Rows read from position ``start`` into whole pages (a partial first page is read again later)."""
+        filled = []
+        first_page = -(-start // WINDOW)  # the first page that starts at or after ``start``
+        for page in range(first_page, (start + len(rows)) // WINDOW + 1):
+            lo = page * WINDOW - start
+            chunk = rows[lo:lo + WINDOW]
+            if chunk and (len(chunk) == WINDOW or page * WINDOW + len(chunk) >= self.total):
+                self._pages[page] = chunk
+                self._pages.move_to_end(page)
+                for row in range(page * WINDOW, page * WINDOW + len(chunk)):
+                    self._cells.pop(row, None)
+                filled.append(page)
+        while len(self._pages) > CACHE_ROWS // WINDOW:
+            old, chunk = self._pages.popitem(last=False)
+            for row in range(old * WINDOW, old * WINDOW + len(chunk)):
+                self._cells.pop(row, None)
+        return filled
+
+    def refresh(self, start: int, rows: list[tuple[int, Any]]) -> list[int]:
+        """The same result re-read from ``start`` after the store changed (a sync): only rows whose item
+        changed are repainted; pages not re-read are dropped, to be read again when shown. Returns the
+        rows that changed."""
+        before = {}
+        for page, chunk in self._pages.items():
+            for i, (rowid, item) in enumerate(chunk):
+                before[page * WINDOW + i] = (rowid, item)
+        self._pages.clear()
+        filled = self._put(start, rows)
         changed = []
-        for row in rows:
-            rowid = self.ids[row]
-            new = items.get(rowid)
-            if new is not None and new != self._items.get(rowid):
-                self._items[rowid] = new
-                self._cells.pop(rowid, None)
-                changed.append(row)
+        for page in filled:
+            for i, pair in enumerate(self._pages[page]):
+                row = page * WINDOW + i
+                if before.get(row) != pair:
+                    changed.append(row)
+        self._cells.clear()
         for row in changed:
             self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.columns) - 1),
                                   [Qt.ItemDataRole.DisplayRole])
         return changed
 
     def rowid(self, row: int) -> int | None:
-        return self.ids[row] if 0 <= row < len(self.ids) else None
-
-    def row_of(self, rowid: int | None) -> int:
-        """The row showing ``rowid``, or -1 (a C-level scan of the id list: ~1 ms at 190,000 rows)."""
-        if rowid is None:
-            return -1
-        try:
-            return self.ids.index(rowid)
-        except ValueError:
-            return -1
-
-    def item(self, row: int) -> Any:
-        """The domain object of a row, read now if it is not loaded (one primary-key look-up)."""
-        rowid = self.ids[row]
-        item = self._items.get(rowid)
-        if item is None:
-            item = self._fetch_now(rowid)
-            if item is not None:
-                self._keep(rowid, item)
-        return item
+        pair = self._pair(row)
+        return pair[0] if pair else None
 
     def loaded(self, row: int) -> bool:
-        rowid = self.rowid(row)
-        return rowid is not None and rowid in self._items
+        return self._pair(row) is not None
+
+    def _pair(self, row: int) -> tuple[int, Any] | None:
+        if not 0 <= row < self.total:
+            return None
+        chunk = self._pages.get(row // WINDOW)
+        if chunk is None or row % WINDOW >= len(chunk):
+            return None
+        return chunk[row % WINDOW]
+
+    def item(self, row: int) -> Any:
+        """The domain object of a row, its page read now if it is not loaded (one short query)."""
+        pair = self._pair(row)
+        if pair is None and self.fetch_now is not None and 0 <= row < self.total:
+            page = row // WINDOW
+            self._put(page * WINDOW, self.fetch_now(page * WINDOW, WINDOW))
+            pair = self._pair(row)
+        return pair[1] if pair else None
 
     # --- Qt ----------------------------------------------------------------------------------
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.ids)
+        return 0 if parent.isValid() else self.total
 
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
         return 0 if parent.isValid() else len(self.columns)
@@ -129,14 +150,14 @@ class WindowedModel(QAbstractTableModel):
         if not index.isValid():
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            rowid = self.ids[index.row()]
-            cells = self._cells.get(rowid)
+            row = index.row()
+            cells = self._cells.get(row)
             if cells is None:
-                item = self._items.get(rowid)
-                if item is None:
-                    self._want(index.row())
+                pair = self._pair(row)
+                if pair is None:
+                    self._want(row)
                     return "…" if index.column() == 0 else ""
-                cells = self._cells[rowid] = tuple(c.text(item) for c in self.columns)
+                cells = self._cells[row] = tuple(c.text(pair[1]) for c in self.columns)
             return cells[index.column()]
         if role == Qt.ItemDataRole.TextAlignmentRole and self.columns[index.column()].align_right:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -157,54 +178,49 @@ class WindowedModel(QAbstractTableModel):
         self.sort_key, self.descending = key, order == Qt.SortOrder.DescendingOrder
         self.sortRequested.emit(key, self.descending)
 
-    # --- windows ---------------------------------------------------------------------------------
-    def _keep(self, rowid: int, item: Any) -> None:
-        self._items[rowid] = item
-        self._items.move_to_end(rowid)
-        while len(self._items) > CACHE_ROWS:
-            old, _ = self._items.popitem(last=False)
-            self._cells.pop(old, None)
-
+    # --- pages -------------------------------------------------------------------------------
     def _want(self, row: int) -> None:
-        start = row - row % WINDOW
-        if start not in self._wanted:
-            self._wanted.add(start)
+        page = row // WINDOW
+        if page not in self._wanted:
+            self._wanted.add(page)
             self._flush.start()
 
     def _fetch_wanted(self) -> None:
-        starts = sorted(self._wanted)
-        if not starts:
+        pages = sorted(self._wanted)
+        if not pages or self.fetch is None:
             return
-        generation = self._generation
-        # The windows asked for, plus the next one: scrolling on finds its rows already read.
-        rows = set()
-        for s in starts:
-            rows.update(range(s, min(s + 2 * WINDOW, len(self.ids))))
-        wanted = sorted(rows)
-        rowids = [self.ids[r] for r in wanted if self.ids[r] not in self._items]
-        task = asyncio.ensure_future(self._read(generation, starts, wanted, rowids))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        # Consecutive pages go out as one read, plus the next page: scrolling on finds it read.
+        runs: list[list[int]] = []
+        for page in pages:
+            if runs and page == runs[-1][-1] + 1:
+                runs[-1].append(page)
+            else:
+                runs.append([page])
+        for run in runs:
+            task = asyncio.ensure_future(self._read(self._generation, run))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
-    async def _read(self, generation: int, starts: list[int], rows: list[int], rowids: list[int]) -> None:
+    async def _read(self, generation: int, pages: list[int]) -> None:
+        start, count = pages[0] * WINDOW, (len(pages) + 1) * WINDOW
         try:
-            items = await self._fetch(rowids) if rowids else {}
+            rows = await self.fetch(start, count)  # type: ignore[misc]
         except asyncio.CancelledError:
             raise
         except Exception:  # a failed read leaves "…" and is asked again at the next paint
             log.exception("reading rows for the table failed")
             if generation == self._generation:
-                self._wanted.difference_update(starts)
+                self._wanted.difference_update(pages)
             return
         if generation != self._generation:
             return  # a newer result replaced the one these rows were for
-        for rowid, item in items.items():
-            self._keep(rowid, item)
-        self._wanted.difference_update(starts)
+        self._wanted.difference_update(pages)
+        self._put(start, rows)
         if rows:
-            self.dataChanged.emit(self.index(rows[0], 0), self.index(rows[-1], len(self.columns) - 1),
+            last = start + len(rows) - 1
+            self.dataChanged.emit(self.index(start, 0), self.index(last, len(self.columns) - 1),
                                   [Qt.ItemDataRole.DisplayRole])
-            self.rowsFetched.emit(rows[0], rows[-1])
+            self.rowsFetched.emit(start, last)
 
     def cancel(self) -> None:
         for task in list(self._tasks):

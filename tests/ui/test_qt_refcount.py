@@ -18,8 +18,8 @@ class _Emitter(QObject):
 def test_signal_emission_keeps_refcounts(qapp):
     emitter = _Emitter()
     emitter.happened.connect(lambda items: None)
-    model = WindowedModel([Column("n", str, "n")], fetch=None, fetch_now=lambda rowid: rowid)
-    model.set_ids(list(range(10)), {i: i for i in range(10)})
+    model = WindowedModel([Column("n", str, "n")])
+    model.set_result(10, 0, [(i, i) for i in range(10)], None, None)
     gc.collect()  # objects of earlier tests freed mid-loop would lower the counts legitimately
     gc.disable()
     try:
