@@ -143,10 +143,12 @@ def cmd_esims(args) -> int:
     if args.json:
         print_json([e.to_json() for e in esims])
     else:
-        print_table(["vendor", "iccid", "status", "vendor status", "used", "of", "expires (UTC)", "order"],
+        print_table(["vendor", "iccid", "status", "vendor status", "used", "of", "usage as of (UTC)", "expires (UTC)",
+                     "order"],
                     [[e.vendor, e.iccid, e.status.value, e.vendor_status,
                       _fmt_mb(e.data_used_mb) if e.data_used_mb is not None else "",
                       _fmt_mb(e.data_total_mb) if e.data_used_mb is not None or e.data_total_mb else "",
+                      e.usage_as_of.strftime("%Y-%m-%d %H:%M") if e.usage_as_of and e.data_used_mb is not None else "",
                       e.expires_at.strftime("%Y-%m-%d %H:%M") if e.expires_at else "", e.order_id or ""]
                      for e in esims])
     return 0
