@@ -69,6 +69,7 @@ class Desk:
         ok = [r.vendor for r in results if r.ok]
         for vendor in ok:
             await self.order_service().reconcile(vendor)
+            await self.action_service().settle(vendor)  # support actions whose answer was lost: by status
         return results
 
     def order_service(self, progress: Callable[[OrderProgress], None] | None = None) -> OrderService:
@@ -140,3 +141,36 @@ class Desk:
         from esimdesk.services.cards import write_pdf
 
         return await asyncio.to_thread(write_pdf, list(cards), path, page)
+
+    # --- support actions (issue 21) ---------------------------------------------------------------
+    def action_service(self, progress=None):
+        from esimdesk.services.actions import ActionService
+
+        return ActionService(self.store, self.ctx.accounts.enabled, make_adapter, progress=progress)
+
+    def action_availability(self, esim: Esim) -> dict:
+        """Action -> None (allowed in the eSIM's state as last seen) or the reason in words."""
+        return self.action_service().availability(esim)
+
+    async def action_price(self, esim: Esim):
+        return await self.action_service().price_of(esim)
+
+    async def esim_action(self, iccid: str, action, message: str | None = None, vendor: str | None = None,
+                          progress=None):
+        return await self.action_service(progress).run(iccid, action, message, vendor=vendor)
+
+    async def esim_usage(self, iccids: list[str]):
+        return await self.action_service().usage(iccids)
+
+    async def esim_history(self, vendor: str, iccid: str) -> list:
+        return await asyncio.to_thread(self.store.esim_history, vendor, iccid)
+
+    async def free_stock(self, vendor: str = "flexiroam") -> int | None:
+        """How many of the vendor's eSIMs were never handed out (Flexiroam's list-inventory availability),
+        or None where the vendor cannot say or no account is configured."""
+        cfg = self.ctx.accounts.get(vendor)
+        if cfg is None:
+            return None
+        async with make_adapter(cfg) as adapter:
+            count = getattr(adapter, "free_stock", None)
+            return await count() if count is not None else None

@@ -57,6 +57,8 @@ class MainWindow(QMainWindow):
         self.catalog.orderRequested.connect(self._order_dialog)
         self.fleet.topupRequested.connect(lambda esim: asyncio.ensure_future(self._topup_dialog(esim)))
         self.fleet.noteRequested.connect(self._note_dialog)
+        self.fleet.support.done.connect(self.statusBar().showMessage)  # support actions (issue 21)
+        self.fleet.support.changed.connect(self.fleet.reload)
         self.orders.adoptRequested.connect(self._adopt_dialog)
         self.orders.resendRequested.connect(self._resend_dialog)
         self.orders.abandonRequested.connect(self._abandon_dialog)

@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from esimdesk.domain import (
+    Action,
     Balance,
     ConfigError,
     DuplicateReference,
@@ -361,6 +362,15 @@ class MicroesimAdapter(VendorAdapter):
         if not amount.is_finite():
             raise ValueError("balance is not finite")
         return Balance(self.name, amount, str(result.get("currency") or "HKD"), observed_at=datetime.now(UTC))
+
+    # --- support actions ---------------------------------------------------------------------------
+    @classmethod
+    def refusal(cls, esim: Esim, action: Action) -> str | None:
+        if action in (Action.CANCEL, Action.REVOKE):
+            # The document names /allesim/v1/terminate but not its parameters: never a guessed call.
+            return ("MicroESIM does not publish its terminate call's parameters: terminate it in MicroESIM's "
+                    f"portal (topup_id {esim.order_id or 'unknown'}, device_id {esim.iccid})")
+        return super().refusal(esim, action)
 
     # --- orders ----------------------------------------------------------------------------------
     async def place_order(
