@@ -266,7 +266,8 @@ def _run_order(args, call) -> int:
 
 
 def cmd_order(args) -> int:
-    return _run_order(args, lambda s: s.place_order(args.vendor, args.plan, args.quantity, args.reference))
+    return _run_order(args, lambda s: s.place_order(args.vendor, args.plan, args.quantity, args.reference,
+                                                    activation_date=args.activation_date, custom_email=args.email))
 
 
 def cmd_topup(args) -> int:

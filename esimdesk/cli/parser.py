@@ -54,6 +54,24 @@ def _qr_out(text: str) -> str:
     return text
 
 
+def _activation_date(text: str):
+    from esimdesk.domain.order_options import parse_activation_date, validate_activation_date
+
+    try:
+        return validate_activation_date(parse_activation_date(text))
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _email(text: str) -> str:
+    from esimdesk.domain.order_options import validate_email
+
+    try:
+        return validate_email(text)
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _sms_text(text: str) -> str:
     from esimdesk.domain import SMS_MAX_CHARS
 
@@ -107,6 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quantity", type=_positive_int, default=1, metavar="N", help="number of eSIMs (default 1)")
     p.add_argument("--reference", type=_reference, metavar="TEXT",
                    help="your reference / idempotency handle, at most 50 printable characters (default: generated)")
+    p.add_argument("--activation-date", type=_activation_date, metavar="DATE",
+                   help="MicroESIM: start a plan that starts by order date on this UTC date, "
+                        "'YYYY-MM-DD[ HH:MM]', within 30 days (default: at once)")
+    p.add_argument("--email", type=_email, metavar="ADDRESS",
+                   help="MicroESIM: the vendor mails the eSIM to this address (custom_email)")
     json_opt(p)
 
     p = sub.add_parser("topup", parents=[common], help="add a top-up plan to an existing eSIM")

@@ -76,8 +76,9 @@ class Desk:
         return OrderService(self.store, self.ctx.accounts.enabled, make_adapter, progress=progress)
 
     async def place_order(self, vendor: str, plan_id: str, quantity: int,
-                          progress: Callable[[OrderProgress], None] | None = None) -> Order:
-        return await self.order_service(progress).place_order(vendor, plan_id, quantity)
+                          progress: Callable[[OrderProgress], None] | None = None, **options) -> Order:
+        """``options``: MicroESIM's activation_date and custom_email (issue 21)."""
+        return await self.order_service(progress).place_order(vendor, plan_id, quantity, **options)
 
     async def reconcile(self, *, may_send: bool = False):
         """``may_send``: the agent asked (menu) — lost orders may be resent with the vendor's own handle."""

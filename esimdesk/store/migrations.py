@@ -191,6 +191,9 @@ def _v4() -> str:
             from_state TEXT, to_state TEXT NOT NULL, cause TEXT NOT NULL
         );
         CREATE INDEX esim_action_events_id ON esim_action_events (action_id);
+        -- MicroESIM order options, kept with the intent so a resend sends the same order
+        ALTER TABLE journal ADD COLUMN activation_date TEXT;
+        ALTER TABLE journal ADD COLUMN custom_email TEXT;
         """
     )
 

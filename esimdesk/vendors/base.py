@@ -43,6 +43,8 @@ class VendorAdapter:
     # same reference never makes a second one (Roumio transactionId returns the first order; MicroESIM
     # refuses a repeated custom_order_no, naming the first order or raising DuplicateReference).
     idempotent_orders: ClassVar[bool] = False
+    # Keyword options place_order takes beyond plan and quantity (MicroESIM: activation_date, custom_email).
+    order_options: ClassVar[frozenset[str]] = frozenset()
 
     # iter_orders() already yields every eSIM the vendor lists, grouped by order (Roumio derives its
     # orders from its eSIM listing): a sync then skips the second, identical pass over the fleet.
