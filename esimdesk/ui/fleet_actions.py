@@ -222,11 +222,13 @@ class FleetActions(QWidget):
         self.task = asyncio.ensure_future(self.refresh_usage())
 
     async def _request(self, action: Action) -> None:
+        from esimdesk.ui.views import rich  # the dialogs guess the format: vendor text must stay text
+
         text = await self.confirmation(action)
         message = None
         if action is Action.SMS:
             message, ok = QInputDialog.getMultiLineText(
-                self, TITLES[action], f"{text}\n\nMessage (at most {SMS_MAX_CHARS} characters):")
+                self, TITLES[action], rich(f"{text}\n\nMessage (at most {SMS_MAX_CHARS} characters):"))
             if not ok:
                 return
             if len(message) > SMS_MAX_CHARS or not message.strip():
@@ -234,7 +236,7 @@ class FleetActions(QWidget):
                                     "Nothing was sent.")
                 return
         else:
-            answer = QMessageBox.question(self, TITLES[action], text,
+            answer = QMessageBox.question(self, TITLES[action], rich(text),
                                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                                           QMessageBox.StandardButton.No)
             if answer != QMessageBox.StandardButton.Yes:

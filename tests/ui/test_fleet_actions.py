@@ -198,3 +198,41 @@ def test_flexiroam_device_remaining_and_free_stock(window):
     wait_until(loop, lambda: free.isVisible())
     n = loop.run_until_complete(desk.free_stock("flexiroam"))
     assert free.text() == f"Flexiroam free stock: {n:,}" and n > 0
+
+
+def test_microesim_order_dialog_offers_a_start_date_and_the_customers_email(window, monkeypatch):
+    from PySide6.QtWidgets import QDialog
+
+    from esimdesk.ui.order_options_dialog import OrderOptionsDialog
+
+    win, loop, server, desk = window
+    plan = min((p for p in desk.store.plans(vendor="microesim") if p.price > 0), key=lambda p: (p.price, p.plan_id))
+
+    def fill(dialog) -> QDialog.DialogCode:
+        dialog.start.setChecked(True)
+        dialog.email.setText("nobody")
+        dialog._accept()  # a bad address is said in the dialog, which stays open
+        assert dialog.problem.text() == "'nobody' is not an e-mail address" and not dialog.result()
+        dialog.email.setText("traveller@example.com")
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(OrderOptionsDialog, "exec", fill)
+    monkeypatch.setattr(QInputDialog, "getInt", staticmethod(lambda *a, **k: (1, True)))
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(
+        lambda parent, title, text, *a, **k: asked.append(text) or QMessageBox.StandardButton.Yes))
+    win._order_dialog(plan)
+    assert "the plan starts " in asked[0] and "MicroESIM e-mails the eSIM to traveller@example.com" in asked[0]
+    # The order runs as a task of the window; the loop runs until it ends.
+    loop.run_until_complete(asyncio.wait(asyncio.all_tasks(loop), timeout=20))
+    [seen] = server.sandbox.vendors["microesim"].stats()["order_options"]
+    assert seen["custom_email"] == "traveller@example.com" and seen["activation_date"]
+    assert "completed" in win.statusBar().currentMessage()
+
+
+def test_roumio_orders_ask_no_options(window, monkeypatch):
+    from esimdesk.ui import order_options_dialog
+
+    win, loop, server, desk = window
+    plan = min((p for p in desk.store.plans(vendor="roumio") if p.price > 0), key=lambda p: (p.price, p.plan_id))
+    assert order_options_dialog.ask(plan, win) == {}  # no dialog at all for a vendor that takes none
