@@ -52,6 +52,23 @@ def _run(args, action: Action, message: str | None = None) -> int:
     return 0
 
 
+def settle_actions(ctx, store, vendors: list[str]) -> list[str]:
+    """After a sync: settle lost support actions by status; a sentence for each that stays unknown."""
+    async def run():
+        service = _service(ctx, store)
+        out = []
+        for vendor in vendors:
+            out.extend(await service.settle(vendor))
+        return out
+
+    from esimdesk.services.orders import AWAITING_AGENT
+
+    # A lost SMS waits for the agent (it leaves no trace in the status): said once, when it was lost.
+    return [f"{e.vendor} {e.action.value} of eSIM {e.iccid} is still {e.state.value}: its answer was lost and "
+            "its status does not tell yet" for e in asyncio.run(run())
+            if e.state.value in ("PENDING", "UNCERTAIN") and e.last_error != AWAITING_AGENT]
+
+
 def cmd_cancel(args) -> int:
     return _run(args, Action.CANCEL)
 

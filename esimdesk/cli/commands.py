@@ -77,6 +77,11 @@ def cmd_sync(args) -> int:
                 if entry.state.value in ("PENDING", "ALLOCATING", "UNCERTAIN"):
                     _say(args, f"{entry.vendor} order {entry.reference} is still {entry.state.value}: "
                          "run 'esimdesk reconcile' for details")
+            # Support actions whose answer was lost: settled by reading each eSIM's status, never resent.
+            from esimdesk.cli.action_commands import settle_actions
+
+            for line in settle_actions(ctx, store, synced):
+                _say(args, line)
     if args.json:
         print_json([r.to_json() for r in results])
     else:

@@ -158,3 +158,19 @@ def test_usage_errors_exit_2(argv, needle, capsys):
         main(argv)
     assert exc.value.code == 2
     assert needle in capsys.readouterr().err
+
+
+def test_an_unsettled_cancel_is_named_by_sync_and_never_resent(world):
+    server, env = world
+    iccid = esims(env, "GOT_RESOURCE/RELEASED")[0]
+    # No answer at all: the request may still be on its way, so the status cannot settle it yet.
+    server.sandbox.faults["roumio"].add(Fault("drop", endpoint="esim/cancel", when="before"))
+    res = run(env, "cancel", iccid)
+    assert res.returncode == 1
+    assert "may or may not have been done; do NOT send it again" in res.stderr
+    synced = run(env, "sync", "--vendor", "roumio")
+    assert synced.returncode == 0, synced.stderr
+    assert f"esimdesk sync: roumio cancel of eSIM {iccid} is still UNCERTAIN" in synced.stderr
+    again = run(env, "cancel", iccid)
+    assert again.returncode == 1 and "is not confirmed yet; nothing was sent" in again.stderr
+    assert cancels(server) == 0
