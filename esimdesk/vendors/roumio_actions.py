@@ -33,6 +33,8 @@ def _vs(esim: Esim) -> str:
 def refusal(esim: Esim, action: Action) -> str | None:
     """Roumio's rules as the document states them, in words; None when the state allows the action."""
     s = esim.status
+    if s is EsimStatus.UNKNOWN:
+        return f"Roumio's status {_vs(esim)} is not one esimdesk knows: sync and look again"
     if s in _GONE:
         word = "revoked" if _vs(esim).startswith("REVOKE") else "cancelled" if s is EsimStatus.CANCELLED else "deleted"
         return f"this eSIM is {word}: nothing more can be done with it"

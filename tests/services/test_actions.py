@@ -146,3 +146,20 @@ async def test_usage_of_an_unknown_esim_is_a_problem_not_a_failure(world):
     report = await service(world).usage([pool["IN_USE/ENABLED"][0], UNKNOWN])
     assert len(report.readings) == 1
     assert report.problems == [f"eSIM {UNKNOWN} is not in this desk's cache; run 'esimdesk sync' first"]
+
+
+def test_rules_for_statuses_the_sandbox_never_shows():
+    from esimdesk.domain import Esim, EsimStatus
+    from esimdesk.vendors.roumio import RoumioAdapter
+    from esimdesk.vendors.roumio_status import esim_status
+
+    odd = Esim("roumio", UNKNOWN, EsimStatus.UNKNOWN, "PAUSING/WHATEVER")
+    for action in Action:
+        assert RoumioAdapter.refusal(odd, action) == ("Roumio's status PAUSING/WHATEVER is not one esimdesk knows: "
+                                                      "sync and look again")
+    revoked = Esim("roumio", UNKNOWN, esim_status("REVOKED", "DISABLED"), "REVOKED/DISABLED")
+    assert revoked.status is EsimStatus.CANCELLED
+    assert RoumioAdapter.refusal(revoked, Action.REVOKE) == "this eSIM is revoked: nothing more can be done with it"
+    assert RoumioAdapter.expected_after(Action.REVOKE, revoked) is True
+    preparing = Esim("roumio", UNKNOWN, esim_status("GETTING_RESOURCE", None), "GETTING_RESOURCE/None")
+    assert RoumioAdapter.refusal(preparing, Action.CANCEL).startswith("only an eSIM ready and never installed")
