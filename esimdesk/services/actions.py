@@ -206,13 +206,19 @@ class ActionService:
             if config is None:
                 out.extend(items)
                 continue
-            async with self.adapter_factory(config) as adapter:
-                for entry in items:
-                    try:
-                        out.append(await self._settle_one(adapter, entry))
-                    except EsimdeskError as exc:
-                        log.info("settling action %s: %s", entry.id, exc)
-                        out.append(entry)
+            done: list[ActionEntry] = []
+            try:
+                async with self.adapter_factory(config) as adapter:
+                    for entry in items:
+                        try:
+                            done.append(await self._settle_one(adapter, entry))
+                        except EsimdeskError as exc:  # one eSIM's trouble must not stop the others
+                            log.info("settling action %s: %s", entry.id, exc)
+                            done.append(entry)
+            except EsimdeskError as exc:  # e.g. the account's settings are incomplete
+                log.info("settling %s actions: %s", v, exc)
+            seen = {e.id for e in done}
+            out.extend(done + [e for e in items if e.id not in seen])
         return out
 
     async def usage(self, iccids: list[str]) -> UsageReport:
