@@ -160,3 +160,34 @@ async def test_lost_sms_waits_for_the_agent_and_is_never_resent(desk):
     assert len(roumio(server).stats()["sms_outbox"]) == 1
     [entry] = store.actions_unfinished("roumio", active.iccid)
     assert entry.state is OrderStatus.UNCERTAIN
+
+
+async def test_an_action_whose_process_died_mid_send_is_settled_by_status(desk):
+    """Killed after the journal counted the send, before the answer: the next action on the eSIM reads
+    its status first (here the vendor did cancel it) instead of sending again."""
+    import socket
+
+    from esimdesk.vendors import build_adapter
+
+    server, store, accounts = desk
+    esim = new_esim(store)
+    entry = store.action_create(vendor="roumio", iccid=esim.iccid, action=Action.CANCEL, cause="the agent asked")
+    dead = f"{socket.gethostname()}:999999999:gone"  # no such process on this machine
+    assert store.action_claim(entry.id, dead, lease_seconds=600, sending=True).attempts == 1
+    async with build_adapter(accounts[0], timeout=3) as adapter:
+        await adapter.esim_action(esim, Action.CANCEL)  # what the dead process had sent
+    with pytest.raises(ActionOutcome, match="cancel refused: this eSIM is cancelled"):
+        await make(desk).run(esim.iccid, Action.CANCEL)
+    assert len(cancels(server)) == 1
+    states = [(ln.to_state, ln.cause) for ln in store.esim_history("roumio", esim.iccid)]
+    assert states[1] == ("UNCERTAIN", "the sending process stopped before the answer")
+    assert states[2][0] == "COMPLETED" and "shows it done" in states[2][1]
+
+
+async def test_an_action_recorded_but_never_sent_is_closed_as_not_sent(desk):
+    server, store, _ = desk
+    esim = new_esim(store)
+    entry = store.action_create(vendor="roumio", iccid=esim.iccid, action=Action.CANCEL, cause="the agent asked")
+    [closed] = await make(desk).settle("roumio")
+    assert closed.id == entry.id and closed.state is OrderStatus.FAILED and closed.last_error == "never sent"
+    assert cancels(server) == []

@@ -236,3 +236,23 @@ def test_roumio_orders_ask_no_options(window, monkeypatch):
     win, loop, server, desk = window
     plan = min((p for p in desk.store.plans(vendor="roumio") if p.price > 0), key=lambda p: (p.price, p.plan_id))
     assert order_options_dialog.ask(plan, win) == {}  # no dialog at all for a vendor that takes none
+
+
+def test_right_click_selects_the_row_and_offers_the_same_actions(window):
+    from PySide6.QtWidgets import QApplication, QMenu
+
+    win, loop, server, desk = window
+    target = roumio_esim(desk, "SUSPENDED/ENABLED")
+    select(win, loop, roumio_esim(desk, "IN_USE/ENABLED").iccid)  # another eSIM is selected first
+    win.fleet.search.setText(target.iccid)
+    settle(loop)
+    model = win.fleet.model
+    row = next(r for r in range(model.rowCount()) if model.item(r).iccid == target.iccid)
+    pos = win.fleet.table.visualRect(model.index(row, 0)).center()
+    win.fleet.table.customContextMenuRequested.emit(pos)
+    settle(loop)
+    assert win.fleet.current.iccid == target.iccid
+    [menu] = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMenu) and w.isVisible()]
+    enabled = {a.text() for a in menu.actions() if a.isEnabled()}
+    assert enabled == {"Resume…", "Revoke…"}
+    menu.close()
