@@ -325,6 +325,9 @@ class FreeStock(QLabel):
         except EsimdeskError as exc:
             log.info("free stock: %s", exc)
             return None
+        except Exception:  # a background count must never surface as an error in the window
+            log.exception("free stock count failed unexpectedly")
+            return None
         if n is not None:
             self.setText(f"Flexiroam free stock: {n:,}")
             self.show()
