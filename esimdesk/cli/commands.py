@@ -87,6 +87,11 @@ def cmd_sync(args) -> int:
                 if entry.state.value in ("PENDING", "ALLOCATING", "UNCERTAIN"):
                     _say(args, f"{entry.vendor} order {entry.reference} is still {entry.state.value}: "
                          "run 'esimdesk reconcile' for details")
+            # Support actions whose answer was lost: settled by reading each eSIM's status, never resent.
+            from esimdesk.cli.action_commands import settle_actions
+
+            for line in settle_actions(ctx, store, synced):
+                _say(args, line)
     if args.json:
         print_json([r.to_json() for r in results])
     else:
@@ -153,10 +158,12 @@ def cmd_esims(args) -> int:
     if args.json:
         print_json([e.to_json() for e in esims])
     else:
-        print_table(["vendor", "iccid", "status", "vendor status", "used", "of", "expires (UTC)", "order"],
+        print_table(["vendor", "iccid", "status", "vendor status", "used", "of", "usage as of (UTC)", "expires (UTC)",
+                     "order"],
                     [[e.vendor, e.iccid, e.status.value, e.vendor_status,
                       _fmt_mb(e.data_used_mb) if e.data_used_mb is not None else "",
                       _fmt_mb(e.data_total_mb) if e.data_used_mb is not None or e.data_total_mb else "",
+                      e.usage_as_of.strftime("%Y-%m-%d %H:%M") if e.usage_as_of and e.data_used_mb is not None else "",
                       e.expires_at.strftime("%Y-%m-%d %H:%M") if e.expires_at else "", e.order_id or ""]
                      for e in esims])
     return 0
@@ -274,7 +281,8 @@ def _run_order(args, call) -> int:
 
 
 def cmd_order(args) -> int:
-    return _run_order(args, lambda s: s.place_order(args.vendor, args.plan, args.quantity, args.reference))
+    return _run_order(args, lambda s: s.place_order(args.vendor, args.plan, args.quantity, args.reference,
+                                                    activation_date=args.activation_date, custom_email=args.email))
 
 
 def cmd_topup(args) -> int:

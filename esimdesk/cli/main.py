@@ -20,12 +20,13 @@ def _not_yet(name: str):
 
 def _commands() -> dict:
     # Imported lazily: the GUI path must not pay for what the command line needs, and vice versa.
-    from esimdesk.cli import backup_commands, commands
+    from esimdesk.cli import action_commands, backup_commands, commands
 
-    return {name: getattr(commands, f"cmd_{name}", None) or getattr(backup_commands, f"cmd_{name}", None)
+    modules = (commands, backup_commands, action_commands)
+    return {name: next((getattr(m, f"cmd_{name}") for m in modules if hasattr(m, f"cmd_{name}")), None)
             or _not_yet(name)
             for name in ("sync", "plans", "order", "topup", "orders", "esims", "balance", "reconcile", "qr",
-                         "backup", "restore")}
+                         "backup", "restore", "cancel", "suspend", "resume", "revoke", "sms", "usage")}
 
 
 def _bad_argument(argv: list[str]) -> str | None:

@@ -54,6 +54,34 @@ def _qr_out(text: str) -> str:
     return text
 
 
+def _activation_date(text: str):
+    from esimdesk.domain.order_options import parse_activation_date, validate_activation_date
+
+    try:
+        return validate_activation_date(parse_activation_date(text))
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _email(text: str) -> str:
+    from esimdesk.domain.order_options import validate_email
+
+    try:
+        return validate_email(text)
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _sms_text(text: str) -> str:
+    from esimdesk.domain import SMS_MAX_CHARS
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the message is empty")
+    if len(text) > SMS_MAX_CHARS:
+        raise argparse.ArgumentTypeError(f"the message has {len(text)} characters; at most {SMS_MAX_CHARS}")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
@@ -102,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quantity", type=_positive_int, default=1, metavar="N", help="number of eSIMs (default 1)")
     p.add_argument("--reference", type=_reference, metavar="TEXT",
                    help="your reference / idempotency handle, at most 50 printable characters (default: generated)")
+    p.add_argument("--activation-date", type=_activation_date, metavar="DATE",
+                   help="MicroESIM: start a plan that starts by order date on this UTC date, "
+                        "'YYYY-MM-DD[ HH:MM]', within 30 days (default: at once)")
+    p.add_argument("--email", type=_email, metavar="ADDRESS",
+                   help="MicroESIM: the vendor mails the eSIM to this address (custom_email)")
     json_opt(p)
 
     p = sub.add_parser("topup", parents=[common], help="add a top-up plan to an existing eSIM")
@@ -140,6 +173,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("qr", parents=[common], help="write an eSIM's QR code or an order's customer cards")
     p.add_argument("target", metavar="ICCID_OR_ORDER_ID")
     p.add_argument("--out", required=True, type=_qr_out, metavar="FILE.png|FILE.svg|FILE.pdf")
+
+    # Support actions on one eSIM (issue 21): journaled before they are sent, a lost answer settled by status.
+    for name, text in (("cancel", "cancel an unused eSIM: its price goes back to the vendor balance"),
+                       ("suspend", "pause an eSIM's data service (resume undoes it)"),
+                       ("resume", "bring a suspended eSIM's data service back"),
+                       ("revoke", "delete an eSIM's profile for good, no refund")):
+        p = sub.add_parser(name, parents=[common], help=text)
+        p.add_argument("iccid", metavar="ICCID")
+        vendor_opt(p)
+        json_opt(p)
+    p = sub.add_parser("sms", parents=[common], help="send an SMS (at most 500 characters) to an installed eSIM")
+    p.add_argument("iccid", metavar="ICCID")
+    p.add_argument("--message", required=True, type=_sms_text, metavar="TEXT")
+    vendor_opt(p)
+    json_opt(p)
+    p = sub.add_parser("usage", parents=[common], help="fresh data usage of eSIMs from their vendors, with its age")
+    p.add_argument("iccids", nargs="+", metavar="ICCID")
+    json_opt(p)
 
     p = sub.add_parser("backup", parents=[common], help="write a backup of the data file now (the last 7 are kept)")
     json_opt(p)

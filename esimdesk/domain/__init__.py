@@ -1,5 +1,6 @@
 """The app's own vocabulary: typed dataclasses and errors. Imports nothing of ours."""
 
+from esimdesk.domain.actions import SMS_MAX_CHARS, Action, ActionEntry, ActionEvent  # noqa: F401
 from esimdesk.domain.config import VendorConfig  # noqa: F401
 from esimdesk.domain.errors import *  # noqa: F401,F403
 from esimdesk.domain.iccid import is_valid_iccid, luhn_ok, validate_iccid  # noqa: F401

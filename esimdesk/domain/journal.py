@@ -37,6 +37,8 @@ class JournalEntry:
     # Until when the last request may still reach the vendor: a complete answer (even a 500) ends it at
     # once; a timeout or a dropped connection leaves it in flight a while. "Not found" counts only after.
     in_flight_until: datetime | None = None
+    activation_date: datetime | None = None  # MicroESIM: the plan starts then (issue 21)
+    custom_email: str | None = None  # MicroESIM mails the eSIM to this address
 
     @property
     def vendor_handle(self) -> str:

@@ -146,11 +146,17 @@ class Esim:
     vendor_ref: str | None = None  # vendor's own handle for the profile (Roumio esimTranNo, MicroESIM device id)
     note: str | None = None  # the agent's own note (e.g. the customer's name); never sent to a vendor
     raw: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    # When the usage figures were true: the vendor's own time (Roumio lastUpdateTime) or when we fetched them.
+    usage_as_of: datetime | None = None
+    data_remaining_mb: int | None = None  # where the vendor reports what is left (Flexiroam balances)
+    device_name: str | None = None  # the customer's device, where the vendor reports it (Flexiroam)
+    device_imei: str | None = None
 
     def __post_init__(self) -> None:
         _check_mb("data_used_mb", self.data_used_mb)
         _check_mb("data_total_mb", self.data_total_mb)
-        _check_time(self, "expires_at", "installed_at")
+        _check_mb("data_remaining_mb", self.data_remaining_mb)
+        _check_time(self, "expires_at", "installed_at", "usage_as_of")
         if not isinstance(self.status, EsimStatus):
             object.__setattr__(self, "status", EsimStatus(self.status))
 
@@ -166,6 +172,7 @@ class Esim:
             "data_used_mb": self.data_used_mb,
             "data_total_mb": self.data_total_mb,
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "usage_as_of": self.usage_as_of.isoformat() if self.usage_as_of else None,
         }
 
 
@@ -224,11 +231,19 @@ class Usage:
     observed_at: datetime
     data_used_mb: int | None
     data_total_mb: int | None = None
+    as_of: datetime | None = None  # the vendor's own time for the figures (None: as of ``observed_at``)
+    data_remaining_mb: int | None = None
 
     def __post_init__(self) -> None:
         _check_mb("data_used_mb", self.data_used_mb)
         _check_mb("data_total_mb", self.data_total_mb)
-        _check_time(self, "observed_at")
+        _check_mb("data_remaining_mb", self.data_remaining_mb)
+        _check_time(self, "observed_at", "as_of")
+
+    @property
+    def when(self) -> datetime:
+        """When the figures were true: the vendor's time if it gave one, else when we fetched them."""
+        return self.as_of or self.observed_at
 
 
 @dataclass(frozen=True, slots=True)

@@ -315,6 +315,10 @@ class MicroesimSandbox(VendorSandbox):
                 "plans": len(self.catalog),
                 "known_devices": len(self.known_devices),
                 "known_orders": len(self.known_orders),
+                "order_options": [
+                    {"topup_id": o["topup_id"], "activation_date": o.get("activation_date"),
+                     "custom_email": o.get("custom_email")}
+                    for o in self.orders.values() if o.get("activation_date") or o.get("custom_email")],
             }
 
     # --- auth ------------------------------------------------------------------------------------
@@ -437,6 +441,9 @@ class MicroesimSandbox(VendorSandbox):
             "created": now,
             "iccids": iccids,
             "custom_order_no": custom_no,
+            # Kept as sent; the vendor mails the eSIM to custom_email (our simulation only records it).
+            "activation_date": activation or None,
+            "custom_email": form.get("custom_email", "").strip() or None,
         }
         if custom_no:
             self.by_custom_no[custom_no] = topup_id

@@ -26,6 +26,11 @@ MIB = 1024 * 1024
 DEMO_ESIMS = 40
 # A freshly ordered eSIM is installed and starts using data one clock-hour after allocation.
 INSTALL_AFTER = 3600.0
+# "usage is refreshed by the network every 2-3 hours": the usage check answers the figures of the last
+# 2-hour boundary of the clock, with that boundary as lastUpdateTime.
+USAGE_REFRESH = 2 * 3600.0
+SMS_MAX = 500
+ACTION_PATHS = ("esim/cancel", "esim/suspend", "esim/unsuspend", "esim/revoke", "esim/sendSms")
 
 MESSAGES = {
     "000001": "Server error",
@@ -149,6 +154,8 @@ class RoumioSandbox(VendorSandbox):
         self.order_requests = 0
         self.topup_count = 0
         self._seq = 0
+        self.action_log: list[dict[str, Any]] = []  # cancels, suspends, ... that the vendor carried out
+        self.sms_outbox: list[dict[str, Any]] = []  # every SMS sent to an eSIM (visible in /_sandbox/state)
 
     # --- lazy state -----------------------------------------------------------------------------
     @cached_property
@@ -220,6 +227,7 @@ class RoumioSandbox(VendorSandbox):
                 "orders": self.orders, "by_txn": self.by_txn, "topup_results": self.topup_results,
                 "topup_log": self.topup_log, "order_requests": self.order_requests,
                 "topup_count": self.topup_count, "fleet": self.fleet,
+                "action_log": self.action_log, "sms_outbox": self.sms_outbox,
             }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -228,6 +236,7 @@ class RoumioSandbox(VendorSandbox):
         self.orders, self.by_txn = state["orders"], state["by_txn"]
         self.topup_results, self.topup_log = state["topup_results"], state["topup_log"]
         self.order_requests, self.topup_count = state["order_requests"], state["topup_count"]
+        self.action_log, self.sms_outbox = state.get("action_log", []), state.get("sms_outbox", [])
         fleet = state["fleet"]
         for rec in fleet:
             if rec.get("frozen") is not None:
@@ -237,7 +246,7 @@ class RoumioSandbox(VendorSandbox):
             self.__dict__.pop(derived, None)
 
     def writes(self, method: str, path: str) -> bool:
-        return path.rstrip("/").endswith(("esim/order", "esim/topup"))
+        return path.rstrip("/").endswith(("esim/order", "esim/topup", *ACTION_PATHS))
 
     def _new_esim(
         self,
@@ -273,6 +282,9 @@ class RoumioSandbox(VendorSandbox):
             "matching": f"{rng.getrandbits(128):032X}",
             "dataType": plan["dataType"],
             "unused_valid": plan["unusedValidTime"] * DAY,
+            "period": period,  # a cancel refunds the price of every period bought
+            # Which profiles take SMS (the plan's smsStatus is 0 throughout the catalog): fixed-volume yes, daily no.
+            "sms": 1 if plan["dataType"] == 1 else 0,
         }
         span = max(ready, self.t0) - ready
         if kind in ("active", "onboard", "used_up", "used_expired", "disabled", "deleted", "suspended"):
@@ -336,7 +348,7 @@ class RoumioSandbox(VendorSandbox):
             "transactionId": rec["transactionId"],
             "imsi": "23210" + rec["iccid"][-10:],
             "iccid": rec["iccid"],
-            "smsStatus": plan.get("smsStatus", 0),
+            "smsStatus": rec.get("sms", plan.get("smsStatus", 0)),
             "msisdn": "",
             "ac": f"LPA:1$rsp-eu.roumiomobile.com${rec['matching']}",
             "qrCodeUrl": f"https://qr.roumio.com/?id={rec['matching'].lower()}",
@@ -382,6 +394,12 @@ class RoumioSandbox(VendorSandbox):
             "esim/query": self._query,
             "balance": self._balance,
             "esim/topup": self._topup,
+            "esim/cancel": self._cancel,
+            "esim/suspend": self._suspend,
+            "esim/unsuspend": self._unsuspend,
+            "esim/revoke": self._revoke,
+            "esim/sendSms": self._send_sms,
+            "esim/usage/query": self._usage_query,
         }
         methods = ["GET", "POST", "PUT", "DELETE", "PATCH"]
         return [
@@ -680,6 +698,113 @@ class RoumioSandbox(VendorSandbox):
         self.topup_log.append({"transactionId": txn, "plan": code, "created": now, "seq": self.next_seq()})
         return self.envelope(result)
 
+    # --- support actions (roumio-more.md): the same state rules the adapter states in words ----------
+    def _target(self, body: dict[str, Any]) -> dict[str, Any]:
+        if "esimTranNo" not in body and "iccid" not in body:
+            raise _Fail("000105")
+        tran, iccid = self._opt_str(body, "esimTranNo"), self._opt_str(body, "iccid")
+        if not tran and not iccid:
+            raise _Fail("000106")
+        rec = self.index.get("T" + tran) if tran else self.index.get(iccid)
+        if rec is None:
+            raise _Fail("310403")
+        if rec.get("doc"):
+            raise _Fail("200002")  # the document's own sample is CANCEL and stays so
+        return rec
+
+    def _hold_usage(self, rec: dict[str, Any], now: float) -> dict[str, Any]:
+        """Keep the usage so far; growth (if any) starts again from ``now``."""
+        view = self.view(rec, now)
+        rec["usage"] = float(view["orderUsage"])
+        if rec["since"] is not None:
+            rec["since"] = max(now, rec["since"])
+        return view
+
+    def _done(self, rec: dict[str, Any], action: str, now: float, **extra: Any) -> Response:
+        self.action_log.append({"action": action, "iccid": rec["iccid"], "esimTranNo": rec["esimTranNo"],
+                                "at": now, **extra})
+        return self.envelope(None)
+
+    @staticmethod
+    def _installed(view: dict[str, Any]) -> bool:
+        return view["esimStatus"] == "IN_USE" or (view["esimStatus"] == "GOT_RESOURCE"
+                                                   and view["smdpStatus"] != "RELEASED")
+
+    def _cancel(self, body: dict[str, Any]) -> Response:
+        rec, now = self._target(body), self.now()
+        view = self.view(rec, now)
+        if (view["esimStatus"], view["smdpStatus"]) != ("GOT_RESOURCE", "RELEASED"):
+            raise _Fail("200002")  # only an unused profile
+        plan = self.catalog.find(rec["plan"]) or {}
+        refund = int(plan.get("price", 0)) * int(rec.get("period", 1))
+        self.balance += refund
+        rec["installed"] = rec["since"] = None  # it will never be installed now
+        rec["frozen"] = ("CANCEL", "RELEASED")
+        return self._done(rec, "cancel", now, refund_cents=refund)
+
+    def _suspend(self, body: dict[str, Any]) -> Response:
+        rec, now = self._target(body), self.now()
+        view = self.view(rec, now)
+        if not self._installed(view):
+            raise _Fail("200002")
+        self._hold_usage(rec, now)
+        rec["suspended_from"] = rec["frozen"]
+        rec["frozen"] = ("SUSPENDED", view["smdpStatus"])
+        return self._done(rec, "suspend", now)
+
+    def _unsuspend(self, body: dict[str, Any]) -> Response:
+        rec, now = self._target(body), self.now()
+        if self.view(rec, now)["esimStatus"] != "SUSPENDED":
+            raise _Fail("200002")
+        before = rec.pop("suspended_from", None)
+        rec["frozen"] = tuple(before) if before else None
+        if rec["since"] is not None:
+            rec["since"] = now
+        return self._done(rec, "unsuspend", now)
+
+    def _revoke(self, body: dict[str, Any]) -> Response:
+        rec, now = self._target(body), self.now()
+        view = self.view(rec, now)
+        if view["esimStatus"] in ("CANCEL", "REVOKE", "USED_EXPIRED", "UNUSED_EXPIRED") or view["smdpStatus"] == "DELETED":
+            raise _Fail("200002")
+        self._hold_usage(rec, now)
+        rec["frozen"] = ("REVOKE", "DISABLED")  # for good, and no refund
+        return self._done(rec, "revoke", now)
+
+    def _send_sms(self, body: dict[str, Any]) -> Response:
+        rec = self._target(body)
+        message = self._required_str(body, "message")
+        if len(message) > SMS_MAX:
+            raise _Fail("000107")
+        now = self.now()
+        view = self.view(rec, now)
+        if not self._installed(view) or not view["smsStatus"]:
+            raise _Fail("200002")  # the plan must take SMS and the profile be installed
+        self.sms_outbox.append({"iccid": rec["iccid"], "esimTranNo": rec["esimTranNo"], "message": message, "at": now})
+        return self._done(rec, "sendSms", now)
+
+    def _usage_query(self, body: dict[str, Any]) -> Response:
+        if "esimTranNoList" not in body:
+            raise _Fail("000105")
+        trans = body["esimTranNoList"]
+        if not isinstance(trans, list):
+            raise _Fail("000104")
+        if not trans:
+            raise _Fail("000106")
+        if len(trans) > 10:
+            raise _Fail("000107")
+        now = self.now()
+        out = []
+        for tran in trans:
+            rec = self.index.get("T" + str(tran))
+            if rec is None:
+                raise _Fail("310403")
+            at = max(now - now % USAGE_REFRESH, rec["created"])
+            view = self.view(rec, at)
+            out.append({"esimTranNo": rec["esimTranNo"], "dataUsage": view["orderUsage"],
+                        "totalData": view["totalVolume"], "lastUpdateTime": fmt_time(at)})
+        return self.envelope(out)
+
     def ledger(self) -> list[dict[str, Any]]:
         with self.lock:
             rows = [
@@ -713,4 +838,6 @@ class RoumioSandbox(VendorSandbox):
                 "topups": self.topup_count,
                 "order_requests": self.order_requests,
                 "balance_cents": self.balance,
+                "actions": [dict(a) for a in self.action_log],
+                "sms_outbox": [dict(m) for m in self.sms_outbox],
             }

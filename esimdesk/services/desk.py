@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from esimdesk.domain import JournalEntry, JournalEvent, ListingQuery, Order, Plan
+from esimdesk.domain import Esim, JournalEntry, JournalEvent, ListingQuery, Order, Plan
 from esimdesk.services import offers
 from esimdesk.services.adapters import make_adapter
 from esimdesk.services.orders import OrderProgress, OrderService
@@ -90,8 +90,9 @@ class Desk:
         return OrderService(self.store, self.ctx.accounts.enabled, make_adapter, progress=progress)
 
     async def place_order(self, vendor: str, plan_id: str, quantity: int,
-                          progress: Callable[[OrderProgress], None] | None = None) -> Order:
-        return await self.order_service(progress).place_order(vendor, plan_id, quantity)
+                          progress: Callable[[OrderProgress], None] | None = None, **options) -> Order:
+        """``options``: MicroESIM's activation_date and custom_email (issue 21)."""
+        return await self.order_service(progress).place_order(vendor, plan_id, quantity, **options)
 
     async def reconcile(self, *, may_send: bool = False):
         """``may_send``: the agent asked (menu) — lost orders may be resent with the vendor's own handle."""
@@ -155,3 +156,36 @@ class Desk:
         from esimdesk.services.cards import write_pdf
 
         return await asyncio.to_thread(write_pdf, list(cards), path, page)
+
+    # --- support actions (issue 21) ---------------------------------------------------------------
+    def action_service(self, progress=None):
+        from esimdesk.services.actions import ActionService
+
+        return ActionService(self.store, self.ctx.accounts.enabled, make_adapter, progress=progress)
+
+    def action_availability(self, esim: Esim) -> dict:
+        """Action -> None (allowed in the eSIM's state as last seen) or the reason in words."""
+        return self.action_service().availability(esim)
+
+    async def action_price(self, esim: Esim):
+        return await self.action_service().price_of(esim)
+
+    async def esim_action(self, iccid: str, action, message: str | None = None, vendor: str | None = None,
+                          progress=None):
+        return await self.action_service(progress).run(iccid, action, message, vendor=vendor)
+
+    async def esim_usage(self, iccids: list[str]):
+        return await self.action_service().usage(iccids)
+
+    async def esim_history(self, vendor: str, iccid: str) -> list:
+        return await asyncio.to_thread(self.store.esim_history, vendor, iccid)
+
+    async def free_stock(self, vendor: str = "flexiroam") -> int | None:
+        """How many of the vendor's eSIMs were never handed out (Flexiroam's list-inventory availability),
+        or None where the vendor cannot say or no account is configured."""
+        cfg = self.ctx.accounts.get(vendor)
+        if cfg is None:
+            return None
+        async with make_adapter(cfg) as adapter:
+            count = getattr(adapter, "free_stock", None)
+            return await count() if count is not None else None

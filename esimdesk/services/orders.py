@@ -47,6 +47,7 @@ from esimdesk.domain import (
     validate_iccid,
     validate_reference,
 )
+from esimdesk.domain.order_options import validate_activation_date, validate_email
 from esimdesk.domain.reference import REFERENCE_MAX_LENGTH
 from esimdesk.store import Store
 from esimdesk.vendors import Capability, VendorAdapter
@@ -162,14 +163,20 @@ class OrderService:
         self.owner = process_owner()
 
     # --- entry points: the agent's word ------------------------------------------------------
-    async def place_order(self, vendor: str, plan_id: str, quantity: int = 1, reference: str | None = None) -> Order:
+    async def place_order(self, vendor: str, plan_id: str, quantity: int = 1, reference: str | None = None, *,
+                          activation_date: datetime | None = None, custom_email: str | None = None) -> Order:
         typed = reference is not None
         if typed:
             reference = validate_reference(reference)
         config = self._account(vendor)
+        options = _order_options(activation_date, custom_email)
         async with self.adapter_factory(config) as adapter:
             if not adapter.supports(Capability.ORDER):
                 raise Unsupported(vendor, "place orders")
+            unknown = set(options) - adapter.order_options
+            if unknown:
+                raise ValidationError(f"{vendor} takes no {' or '.join(sorted(o.replace('_', ' ') for o in unknown))} "
+                                      "with an order")
             if not 1 <= quantity <= MAX_QUANTITY:
                 raise ValidationError(f"quantity must be between 1 and {MAX_QUANTITY}")
             plan = await asyncio.to_thread(self.store.plan, vendor, plan_id)
@@ -181,7 +188,7 @@ class OrderService:
                 await self._check_balance(adapter, unit_price * quantity, currency)
             reference = reference or new_reference(vendor)
             entry = await self._record(vendor=vendor, kind="order", reference=reference, typed=typed, plan_id=plan_id,
-                                       quantity=quantity, unit_price=unit_price, currency=currency)
+                                       quantity=quantity, unit_price=unit_price, currency=currency, **options)
             return await self._send_and_settle(adapter, entry, resends=1)
 
     async def topup(self, vendor: str, iccid: str, plan_id: str) -> Order:
@@ -392,7 +399,9 @@ class OrderService:
             esim = await asyncio.to_thread(self.store.esim, entry.iccid, entry.vendor)
             return await adapter.topup(entry.iccid, entry.plan_id, entry.vendor_handle, entry.unit_price,
                                        vendor_ref=esim.vendor_ref if esim else None)
-        return await adapter.place_order(entry.plan_id, entry.quantity, entry.vendor_handle, entry.unit_price)
+        # The options recorded with the intent go with every send of it (a resend is the same order).
+        return await adapter.place_order(entry.plan_id, entry.quantity, entry.vendor_handle, entry.unit_price,
+                                         **_order_options(entry.activation_date, entry.custom_email))
 
     async def _after_accepted(self, adapter: VendorAdapter, entry: JournalEntry, order: Order) -> Order:
         order = _with_entry(order, entry)
@@ -618,6 +627,16 @@ class OrderService:
                 return stored
         return Order(entry.vendor, entry.order_id, entry.reference, entry.state, entry.created_at,
                      entry.unit_price, entry.currency, kind=entry.kind)
+
+
+def _order_options(activation_date: datetime | None, custom_email: str | None) -> dict:
+    """Only the options given: adapters that take none are called exactly as before."""
+    out: dict = {}
+    if activation_date is not None:
+        out["activation_date"] = validate_activation_date(activation_date)
+    if custom_email:
+        out["custom_email"] = validate_email(custom_email)
+    return out
 
 
 def _seconds_since(when: datetime) -> float:

@@ -26,6 +26,7 @@ def _entry(row: Any) -> JournalEntry:
         last_sent_at=R.from_iso(row["last_sent_at"]),
         candidates=tuple(c for c in (row["candidates"] or "").split(",") if c),
         in_flight_until=R.from_iso(row["in_flight_until"]),
+        activation_date=R.from_iso(row["activation_date"]), custom_email=row["custom_email"],
     )
 
 
@@ -34,7 +35,8 @@ class JournalMixin:
 
     def journal_create(self, *, vendor: str, kind: str, reference: str, plan_id: str, quantity: int,
                        unit_price: Decimal | None, currency: str | None, iccid: str | None = None,
-                       handle: str | None = None) -> JournalEntry:
+                       handle: str | None = None, activation_date: datetime | None = None,
+                       custom_email: str | None = None) -> JournalEntry:
         """Record the intent (state PENDING) and its order row, committed before any vendor call."""
         now = datetime.now(UTC).isoformat()
         handle = handle or reference
@@ -44,9 +46,11 @@ class JournalMixin:
                 raise ValidationError(f"reference '{reference}' was already used for an order; choose another")
             jid = conn.execute(
                 """INSERT INTO journal (vendor, kind, reference, handle, plan_id, quantity, iccid, unit_price, currency,
-                       state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?)""",
+                       state, created_at, updated_at, activation_date, custom_email)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?, ?, ?)""",
                 (vendor, kind, reference, handle, plan_id, quantity, iccid,
-                 str(unit_price) if unit_price is not None else None, currency, now, now),
+                 str(unit_price) if unit_price is not None else None, currency, now, now,
+                 R.iso(activation_date), custom_email),
             ).lastrowid
             conn.execute("INSERT INTO journal_events VALUES (?, ?, NULL, 'PENDING', ?)",
                          (jid, now, f"agent asked for {quantity} × {plan_id}" + (f" on {iccid}" if iccid else "")))

@@ -186,7 +186,44 @@ def _v4() -> str:
     return "\n".join(sql)
 
 
-MIGRATIONS: list[Callable[[], str]] = [_v1, _v2, _v3, _v4]
+def _v5() -> str:
+    """Support actions (issue 21): the action journal and its history, usage with its age, Flexiroam's
+    remaining data and device."""
+    return (
+        """
+        ALTER TABLE esims ADD COLUMN usage_as_of TEXT;        -- when the usage figures were true
+        ALTER TABLE esims ADD COLUMN data_remaining_mb INTEGER;
+        ALTER TABLE esims ADD COLUMN device_name TEXT;
+        ALTER TABLE esims ADD COLUMN device_imei TEXT;
+        ALTER TABLE usage ADD COLUMN as_of TEXT;              -- the vendor's time for the sample, if it gave one
+        ALTER TABLE usage ADD COLUMN data_remaining_mb INTEGER;
+        CREATE TABLE esim_actions (
+            id INTEGER PRIMARY KEY,
+            vendor TEXT NOT NULL, iccid TEXT NOT NULL,
+            action TEXT NOT NULL,                              -- cancel | suspend | resume | revoke | sms
+            state TEXT NOT NULL,                               -- the order journal's states
+            desk_id TEXT NOT NULL,                             -- which desk asked
+            message TEXT, amount TEXT, currency TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            lease_owner TEXT, lease_until REAL, last_error TEXT,
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+            first_sent_at TEXT, last_sent_at TEXT, in_flight_until TEXT
+        );
+        CREATE INDEX esim_actions_esim ON esim_actions (vendor, iccid);
+        CREATE INDEX esim_actions_state ON esim_actions (state);
+        CREATE TABLE esim_action_events (
+            action_id INTEGER NOT NULL REFERENCES esim_actions (id), at TEXT NOT NULL,
+            from_state TEXT, to_state TEXT NOT NULL, cause TEXT NOT NULL
+        );
+        CREATE INDEX esim_action_events_id ON esim_action_events (action_id);
+        -- MicroESIM order options, kept with the intent so a resend sends the same order
+        ALTER TABLE journal ADD COLUMN activation_date TEXT;
+        ALTER TABLE journal ADD COLUMN custom_email TEXT;
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[], str]] = [_v1, _v2, _v3, _v4, _v5]
 LATEST = len(MIGRATIONS)
 
 

@@ -74,6 +74,10 @@ def esim_row(esim: Esim, now: str) -> dict[str, Any]:
         "data_total_mb": esim.data_total_mb, "expires_at": iso(esim.expires_at), "installed_at": iso(esim.installed_at),
         "qr_url": esim.qr_url, "install_url": esim.install_url, "vendor_ref": esim.vendor_ref,
         "raw": dumps(esim.raw), "last_seen": now, "stale": 0,
+        # Figures fetched now are as of now, unless the vendor said when they were true.
+        "usage_as_of": iso(esim.usage_as_of) if esim.usage_as_of else (
+            now if esim.data_used_mb is not None or esim.data_remaining_mb is not None else None),
+        "data_remaining_mb": esim.data_remaining_mb, "device_name": esim.device_name, "device_imei": esim.device_imei,
     }
 
 
@@ -83,7 +87,9 @@ def row_esim(row: dict[str, Any]) -> Esim:
         order_id=row["order_id"], plan_id=row["plan_id"], activation_code=row["activation_code"],
         data_used_mb=row["data_used_mb"], data_total_mb=row["data_total_mb"], expires_at=from_iso(row["expires_at"]),
         installed_at=from_iso(row["installed_at"]), qr_url=row["qr_url"], install_url=row["install_url"],
-        vendor_ref=row["vendor_ref"], note=row.get("note"),
+        vendor_ref=row["vendor_ref"], note=row.get("note"), usage_as_of=from_iso(row.get("usage_as_of")),
+        data_remaining_mb=row.get("data_remaining_mb"), device_name=row.get("device_name"),
+        device_imei=row.get("device_imei"),
     )
 
 

@@ -24,6 +24,7 @@ import sqlite_utils
 from esimdesk.domain import Balance, Esim, Event, Order, OrderStatus, Plan, StoreError, Usage
 from esimdesk.store import integrity
 from esimdesk.store import rows as R
+from esimdesk.store.actions import ActionsMixin
 from esimdesk.store.journal import JournalMixin, merge_order_rows
 from esimdesk.store.listings import ListingsMixin
 from esimdesk.store.migrations import migrate
@@ -38,7 +39,7 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
-class SqliteStore(JournalMixin, ListingsMixin):
+class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin):
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self._local = threading.local()
@@ -242,10 +243,11 @@ class SqliteStore(JournalMixin, ListingsMixin):
             conn.executemany(
                 """INSERT INTO esims (vendor, iccid, iccid_rev, order_id, plan_id, status, vendor_status,
                        activation_code, data_used_mb, data_total_mb, expires_at, installed_at, qr_url, install_url,
-                       vendor_ref, raw, last_seen, stale)
+                       vendor_ref, raw, last_seen, stale, usage_as_of, data_remaining_mb, device_name, device_imei)
                    VALUES (:vendor, :iccid, :iccid_rev, :order_id, :plan_id, :status, :vendor_status,
                        :activation_code, :data_used_mb, :data_total_mb, :expires_at, :installed_at, :qr_url,
-                       :install_url, :vendor_ref, :raw, :last_seen, 0)
+                       :install_url, :vendor_ref, :raw, :last_seen, 0, :usage_as_of, :data_remaining_mb,
+                       :device_name, :device_imei)
                    ON CONFLICT (vendor, iccid) DO UPDATE SET
                        order_id=coalesce(excluded.order_id, order_id), plan_id=coalesce(excluded.plan_id, plan_id),
                        status=excluded.status, vendor_status=excluded.vendor_status,
@@ -271,11 +273,18 @@ class SqliteStore(JournalMixin, ListingsMixin):
             )
             # As for plans: an unchanged eSIM's indexed columns are left alone; when it was seen and the
             # vendor's payload (in no index) are written for every eSIM.
-            conn.executemany("UPDATE esims SET last_seen = :last_seen, stale = 0, raw = coalesce(:raw, raw) "
-                             "WHERE vendor = :vendor AND iccid = :iccid", rows)
+            conn.executemany(
+                """UPDATE esims SET last_seen = :last_seen, stale = 0, raw = coalesce(:raw, raw),
+                       usage_as_of = CASE WHEN :data_used_mb IS NOT NULL OR :data_remaining_mb IS NOT NULL
+                           THEN :usage_as_of ELSE usage_as_of END,
+                       data_remaining_mb = coalesce(:data_remaining_mb, data_remaining_mb),
+                       device_name = coalesce(:device_name, device_name),
+                       device_imei = coalesce(:device_imei, device_imei)
+                   WHERE vendor = :vendor AND iccid = :iccid""", rows)
             samples = [(e.vendor, e.iccid, seen, e.data_used_mb, e.data_total_mb) for e in esims
                        if e.data_used_mb is not None and prev.get((e.vendor, e.iccid), -1) != e.data_used_mb]
-            conn.executemany("INSERT OR IGNORE INTO usage VALUES (?, ?, ?, ?, ?)", samples)
+            conn.executemany("INSERT OR IGNORE INTO usage (vendor, iccid, observed_at, data_used_mb, data_total_mb) "
+                             "VALUES (?, ?, ?, ?, ?)", samples)
         return len(rows)
 
     def upsert_orders(self, orders: list[Order], seen: str | None = None) -> int:
@@ -611,8 +620,8 @@ class SqliteStore(JournalMixin, ListingsMixin):
 
     def usage(self, vendor: str, iccid: str) -> list[Usage]:
         rows = self._all("SELECT * FROM usage WHERE vendor = ? AND iccid = ? ORDER BY observed_at", (vendor, iccid))
-        return [Usage(r["vendor"], r["iccid"], R.from_iso(r["observed_at"]), r["data_used_mb"], r["data_total_mb"])
-                for r in rows]
+        return [Usage(r["vendor"], r["iccid"], R.from_iso(r["observed_at"]), r["data_used_mb"], r["data_total_mb"],
+                      as_of=R.from_iso(r["as_of"]), data_remaining_mb=r["data_remaining_mb"]) for r in rows]
 
     def events(self, vendor: str, iccid: str) -> list[Event]:
         rows = self._all("SELECT * FROM events WHERE vendor = ? AND iccid = ? ORDER BY occurred_at", (vendor, iccid))
@@ -650,7 +659,8 @@ _PLAN_COLS = ", ".join(f"p.{c}" for c in ("vendor", "plan_id", "name", "countrie
 
 _ESIM_COLS = ", ".join(f"e.{c}" for c in (
     "vendor", "iccid", "order_id", "plan_id", "status", "vendor_status", "activation_code", "data_used_mb",
-    "data_total_mb", "expires_at", "installed_at", "qr_url", "install_url", "vendor_ref", "note"))
+    "data_total_mb", "expires_at", "installed_at", "qr_url", "install_url", "vendor_ref", "note", "usage_as_of",
+    "data_remaining_mb", "device_name", "device_imei"))
 _ORDER_COLS = ", ".join(f"o.{c}" for c in (
     "id", "vendor", "order_id", "reference", "kind", "status", "created_at", "total", "currency"))
 

@@ -57,6 +57,8 @@ class MainWindow(QMainWindow):
         self.catalog.orderRequested.connect(self._order_dialog)
         self.fleet.topupRequested.connect(lambda esim: asyncio.ensure_future(self._topup_dialog(esim)))
         self.fleet.noteRequested.connect(self._note_dialog)
+        self.fleet.support.done.connect(self.statusBar().showMessage)  # support actions (issue 21)
+        self.fleet.support.changed.connect(self.fleet.reload)
         self.orders.adoptRequested.connect(self._adopt_dialog)
         self.orders.resendRequested.connect(self._resend_dialog)
         self.orders.abandonRequested.connect(self._abandon_dialog)
@@ -261,17 +263,24 @@ class MainWindow(QMainWindow):
         quantity, ok = QInputDialog.getInt(self, "Order eSIMs", rich(f"How many eSIMs of\n{plan.name}?"), 1, 1, 50)
         if not ok:
             return
+        from esimdesk.ui import order_options_dialog  # MicroESIM: start date, customer e-mail (issue 21)
+
+        options = order_options_dialog.ask(plan, self)
+        if options is None:
+            return
         total = plan.price * quantity
         answer = QMessageBox.question(
             self, "Confirm order",
-            rich(f"Order {quantity} × {plan.name} from {plan.vendor} for {money_str(total)} {plan.currency}?"))
+            rich(f"Order {quantity} × {plan.name} from {plan.vendor} for {money_str(total)} {plan.currency}?"
+                 + (f"\n{order_options_dialog.describe(options)}" if options else "")))
         if answer == QMessageBox.StandardButton.Yes:
-            asyncio.ensure_future(self.place_order(plan, quantity))
+            asyncio.ensure_future(self.place_order(plan, quantity, **options))
 
-    async def place_order(self, plan: Plan, quantity: int) -> Order | None:
+    async def place_order(self, plan: Plan, quantity: int, **options) -> Order | None:
         self.statusBar().showMessage(f"Ordering {quantity} × {plan.name}…")
         return await self._run_order(
-            lambda progress: self.desk.place_order(plan.vendor, plan.plan_id, quantity, progress=progress),
+            lambda progress: self.desk.place_order(plan.vendor, plan.plan_id, quantity, progress=progress,
+                                                   **options),
             lambda order: f"Order {order.order_id} completed: {len(order.esims)} eSIM(s) ready")
 
     async def _run_order(self, start, done_text) -> Order | None:

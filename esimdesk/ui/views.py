@@ -471,6 +471,9 @@ class FleetTab(ListingTab):
         self.detail_layout.addWidget(self.info)
         self.detail_layout.addLayout(buttons)
         self.detail_layout.addWidget(self.card_actions)
+        from esimdesk.ui.fleet_actions import mount  # support actions, usage with its age (issue 21)
+
+        self.support = mount(self)
         self.detail_layout.addStretch(1)
         self.current: Esim | None = None
         self.sort_by(5, Qt.SortOrder.AscendingOrder)  # soonest expiry first
@@ -488,9 +491,12 @@ class FleetTab(ListingTab):
         else:
             self.qr.clear()
         used = mb_text(esim.data_used_mb, "") if esim.data_used_mb is not None else "unknown"
+        self.support.set_esim(esim)
         self.info.setText(
             f"<b>{esc(esim.iccid)}</b><br>{esc(esim.vendor)} · {esc(esim.status.value)} ({esc(esim.vendor_status)})<br>"
-            f"Used: {used} of {mb_text(esim.data_total_mb)}<br>Expires: {when_text(esim.expires_at) or '—'}<br>"
+            f"Used: {used} of {mb_text(esim.data_total_mb)}"
+            + (f" (as of {when_text(esim.usage_as_of)} UTC)" if esim.usage_as_of and esim.data_used_mb is not None
+               else "") + f"<br>Expires: {when_text(esim.expires_at) or '—'}<br>"
             f"Plan: {esc(esim.plan_id or '—')} · Order: {esc(esim.order_id or '—')}<br>"
             + (f"Note: <i>{esc(esim.note)}</i><br>" if esim.note else "") +
             f"<small><code>{esc(esim.activation_code or 'no activation code from the vendor')}</code></small>")

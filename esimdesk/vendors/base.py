@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar
 
-from esimdesk.domain import Balance, Esim, Event, Order, Plan, Unsupported, VendorConfig
+from esimdesk.domain import Action, Balance, Esim, Event, Order, Plan, Unsupported, Usage, VendorConfig
 from esimdesk.vendors.http import VendorHttp
 
 
@@ -42,6 +43,8 @@ class VendorAdapter:
     # same reference never makes a second one (Roumio transactionId returns the first order; MicroESIM
     # refuses a repeated custom_order_no, naming the first order or raising DuplicateReference).
     idempotent_orders: ClassVar[bool] = False
+    # Keyword options place_order takes beyond plan and quantity (MicroESIM: activation_date, custom_email).
+    order_options: ClassVar[frozenset[str]] = frozenset()
 
     # iter_orders() already yields every eSIM the vendor lists, grouped by order (Roumio derives its
     # orders from its eSIM listing): a sync then skips the second, identical pass over the fleet.
@@ -121,3 +124,36 @@ class VendorAdapter:
 
     async def esim_events(self, iccid: str) -> list[Event]:
         raise self._unsupported("eSIM events")
+
+    # --- support actions (issue 21) --------------------------------------------------------------
+    # The support actions the vendor's API offers; ``refusal`` says why any other one cannot be done.
+    actions: ClassVar[frozenset[Action]] = frozenset()
+    usage_batch: ClassVar[int] = 1  # eSIMs per usage request (Roumio: 10)
+
+    @classmethod
+    def refusal(cls, esim: Esim, action: Action) -> str | None:
+        """Why ``action`` cannot be done on ``esim`` as it stands, in one sentence; None if it can.
+        Decided from the eSIM's state alone (no network), so the window can grey a button with the reason."""
+        if action not in cls.actions:
+            return f"{cls.name} does not offer '{action.value}' through its API"
+        return None
+
+    @classmethod
+    def expected_after(cls, action: Action, esim: Esim) -> bool | None:
+        """Whether ``esim`` (read after a lost answer) shows ``action`` done: True, False, or None (cannot tell)."""
+        return None
+
+    async def esim_action(self, esim: Esim, action: Action, message: str | None = None) -> None:
+        """Send one support action; like an order it is sent exactly once and never retried here.
+        A refusal raises VendorRejected; a lost answer raises VendorError (maybe_sent=True)."""
+        raise self._unsupported(action.value)
+
+    async def usage(self, esims: list[Esim]) -> list[Usage]:
+        """Fresh usage of these eSIMs, with the vendor's time for it where it gives one."""
+        out: list[Usage] = []
+        for esim in esims:
+            fresh = await self.get_esim(esim.iccid)
+            now = datetime.now(UTC)
+            out.append(Usage(self.name, esim.iccid, now, fresh.data_used_mb, fresh.data_total_mb,
+                             as_of=fresh.usage_as_of, data_remaining_mb=fresh.data_remaining_mb))
+        return out

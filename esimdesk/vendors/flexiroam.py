@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from esimdesk.domain import Esim, EsimStatus, MalformedResponse, VendorConfig, VendorRejected
+from esimdesk.domain import Esim, EsimStatus, MalformedResponse, NotFound, VendorConfig, VendorRejected
 from esimdesk.vendors.base import Capability, VendorAdapter
 from esimdesk.vendors.http import VendorHttp
 
@@ -89,6 +89,7 @@ def parse_esim(item: Any) -> Esim:
         str(x) for x in (item.get("status"), item.get("state"), availability) if x is not None
     )
     item_id = item.get("id")
+    device = item.get("device_info") if isinstance(item.get("device_info"), dict) else {}
     return Esim(
         vendor=VENDOR,
         iccid=iccid,  # as given: NOTES says vendor ICCIDs are not re-checked
@@ -97,18 +98,29 @@ def parse_esim(item: Any) -> Esim:
         installed_at=parse_time(item.get("first_billed_date")),
         vendor_ref=item_id if isinstance(item_id, str) else None,
         raw=item,
+        data_remaining_mb=_remaining(item),
+        device_name=_text(device.get("name")),
+        device_imei=_text(device.get("imei")),
     )
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _remaining(item: dict[str, Any]) -> int | None:
+    """What is left: the main balance plus what a pause holds back (``paused_balances``), in MB."""
+    total = None
+    for key in ("balances", "paused_balances"):
+        bal = item.get(key)
+        if isinstance(bal, dict) and bal.get("main_data") is not None:
+            total = (total or 0) + _mb(bal["main_data"])
+    return total
 
 
 def remaining_mb(esim: Esim) -> int | None:
     """Remaining data in MB from the raw item (main + paused balance), or None if not given."""
-    raw = esim.raw or {}
-    total = None
-    for key in ("balances", "paused_balances"):
-        bal = raw.get(key)
-        if isinstance(bal, dict) and bal.get("main_data") is not None:
-            total = (total or 0) + _mb(bal["main_data"])
-    return total
+    return _remaining(esim.raw or {})
 
 
 def parse_page(payload: Any) -> tuple[list[Esim], str | None]:
@@ -129,7 +141,7 @@ def check(payload: Any) -> None:
 class FlexiroamAdapter(VendorAdapter):
     name = VENDOR
     default_url = "https://solutions-api.flexiroam.com/v1/public-v2"
-    capabilities = frozenset({Capability.INVENTORY, Capability.LIST_ESIMS})
+    capabilities = frozenset({Capability.INVENTORY, Capability.LIST_ESIMS, Capability.GET_ESIM})
     idempotent_orders = False
 
     def __init__(self, config: VendorConfig, *, timeout: float = 20.0, transport=None):
@@ -168,3 +180,18 @@ class FlexiroamAdapter(VendorAdapter):
         """Free stock only: eSIMs never handed out (the document's own example query)."""
         async for page in self._pages(search_by="availability", search="free"):
             yield page
+
+    async def get_esim(self, iccid: str) -> Esim:
+        """One eSIM, by ``list-inventory`` searched by ICCID (its remaining data as of now)."""
+        async for page in self._pages(search_by="iccid", search=iccid):
+            for esim in page:
+                if esim.iccid == iccid:
+                    return esim
+        raise NotFound(VENDOR, ENDPOINT, "Flexiroam lists no eSIM with this ICCID")
+
+    async def free_stock(self) -> int:
+        """How many eSIMs were never handed out (``search_by=availability&search=free``)."""
+        count = 0
+        async for page in self.iter_inventory():
+            count += len(page)
+        return count

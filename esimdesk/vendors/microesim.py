@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from esimdesk.domain import (
+    Action,
     Balance,
     ConfigError,
     DuplicateReference,
@@ -362,9 +363,21 @@ class MicroesimAdapter(VendorAdapter):
             raise ValueError("balance is not finite")
         return Balance(self.name, amount, str(result.get("currency") or "HKD"), observed_at=datetime.now(UTC))
 
+    # --- support actions ---------------------------------------------------------------------------
+    @classmethod
+    def refusal(cls, esim: Esim, action: Action) -> str | None:
+        if action in (Action.CANCEL, Action.REVOKE):
+            # The document names /allesim/v1/terminate but not its parameters: never a guessed call.
+            return ("MicroESIM does not publish its terminate call's parameters: terminate it in MicroESIM's "
+                    f"portal (topup_id {esim.order_id or 'unknown'}, device_id {esim.iccid})")
+        return super().refusal(esim, action)
+
     # --- orders ----------------------------------------------------------------------------------
+    order_options = frozenset({"activation_date", "custom_email"})
+
     async def place_order(
-        self, plan_id: str, quantity: int, reference: str, unit_price: Decimal | None = None
+        self, plan_id: str, quantity: int, reference: str, unit_price: Decimal | None = None, *,
+        activation_date: datetime | None = None, custom_email: str | None = None,
     ) -> Order:
         if quantity < 1:
             raise ValidationError("quantity must be at least 1")
@@ -372,6 +385,11 @@ class MicroesimAdapter(VendorAdapter):
             raise ValidationError("choose a MicroESIM plan to order")
         endpoint = "allesim/v1/esimSubscribe"
         form = {"number": str(quantity), "channel_dataplan_id": plan_id, "custom_order_no": reference}
+        if activation_date is not None:
+            # "yyyy-MM-dd HH:mm:ss(UTC+0)": this one field is UTC, unlike the vendor's UTC+8 answers.
+            form["activation_date"] = activation_date.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        if custom_email:
+            form["custom_email"] = custom_email  # the vendor mails the eSIM to the customer
         created = datetime.now(UTC)
         try:
             result = await self._call("POST", endpoint, write=True, form=form)

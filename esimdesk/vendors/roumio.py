@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from esimdesk.domain import (
+    Action,
     Balance,
     Esim,
     MalformedResponse,
@@ -22,11 +23,12 @@ from esimdesk.domain import (
     OrderLine,
     OrderStatus,
     Plan,
+    Usage,
     ValidationError,
     VendorConfig,
     VendorError,
 )
-from esimdesk.vendors import DEFAULT_URLS
+from esimdesk.vendors import DEFAULT_URLS, roumio_actions
 from esimdesk.vendors.base import Capability, VendorAdapter
 from esimdesk.vendors.http import VendorHttp
 from esimdesk.vendors.roumio_errors import AllocationPending, error_for, is_success_code
@@ -288,6 +290,8 @@ class RoumioAdapter(VendorAdapter):
     max_quantity_per_line = 1  # "count: currently we support only 1"
     idempotent_orders = True  # a repeated transactionId returns the first order
     orders_carry_fleet = True  # iter_orders is the eSIM listing grouped by orderNo
+    actions = frozenset(roumio_actions.PATHS)
+    usage_batch = roumio_actions.USAGE_BATCH
 
     def __init__(self, config: VendorConfig, *, timeout: float = 20.0, transport=None):
         super().__init__(config, timeout=timeout, transport=transport)
@@ -500,3 +504,34 @@ class RoumioAdapter(VendorAdapter):
         if esims:
             return esims[0]
         raise NotFound(VENDOR, "esim/query", "Roumio does not know this eSIM (ICCID)", code="310403")
+
+    # --- support actions (roumio_actions.py) --------------------------------------------------------
+    @classmethod
+    def refusal(cls, esim: Esim, action: Action) -> str | None:
+        return roumio_actions.refusal(esim, action)
+
+    @classmethod
+    def expected_after(cls, action: Action, esim: Esim) -> bool | None:
+        return roumio_actions.expected_after(action, esim)
+
+    async def esim_action(self, esim: Esim, action: Action, message: str | None = None) -> None:
+        path = roumio_actions.PATHS[action]
+        # The answer carries nothing we need (a success envelope): the eSIM's status is read afterwards.
+        await self.http.request("POST", path, idempotent=False, json_body=roumio_actions.body_for(esim, action, message),
+                                check=make_check(path, write=True))
+
+    async def usage(self, esims: list[Esim]) -> list[Usage]:
+        known = [e for e in esims if e.vendor_ref]
+        for e in esims:
+            if not e.vendor_ref:  # an eSIM synced before its esimTranNo was kept: learn it (a read)
+                known.append(await self.get_esim(e.iccid))
+        out: list[Usage] = []
+        for i in range(0, len(known), roumio_actions.USAGE_BATCH):
+            chunk = known[i : i + roumio_actions.USAGE_BATCH]
+            payload = await self.http.request(
+                "POST", roumio_actions.USAGE_PATH, idempotent=True,
+                json_body={"esimTranNoList": [e.vendor_ref for e in chunk]},
+                check=make_check(roumio_actions.USAGE_PATH, write=False))
+            obj = payload.get("obj") if isinstance(payload, dict) else None
+            out.extend(roumio_actions.usage_from(obj, {e.vendor_ref: e for e in chunk}, datetime.now(UTC)))
+        return out

@@ -41,6 +41,7 @@ BY_ESIM_STATUS: dict[str, EsimStatus] = {
     "USED_EXPIRED": EsimStatus.EXPIRED,
     "CANCEL": EsimStatus.CANCELLED,
     "REVOKE": EsimStatus.CANCELLED,
+    "REVOKED": EsimStatus.CANCELLED,  # eSIM Access's word after esim/revoke (roumio-more.md)
     "SUSPENDED": EsimStatus.SUSPENDED,
 }
 

@@ -117,7 +117,8 @@ def test_offline_listings_return_what_was_synced_and_sync_reports_errors(tmp_pat
     assert "synced" in plans.stderr
     esims = json.loads(subprocess.run(cli("esims", "--json"), env=env, capture_output=True, text=True, timeout=60).stdout)
     assert esims and set(esims[0]) == {"vendor", "iccid", "order_id", "plan_id", "status", "vendor_status",
-                                       "activation_code", "data_used_mb", "data_total_mb", "expires_at"}
+                                       "activation_code", "data_used_mb", "data_total_mb", "expires_at",
+                                       "usage_as_of"}
     hit = subprocess.run(cli("esims", "--search", esims[0]["iccid"][-6:], "--json"), env=env, capture_output=True,
                          text=True, timeout=60)
     assert esims[0]["iccid"] in [e["iccid"] for e in json.loads(hit.stdout)]

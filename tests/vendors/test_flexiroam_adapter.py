@@ -31,7 +31,8 @@ def adapter(handler) -> FlexiroamAdapter:
 
 
 def test_capabilities_and_no_ordering():
-    assert FlexiroamAdapter.capabilities == {Capability.INVENTORY, Capability.LIST_ESIMS}
+    # GET_ESIM: one eSIM by list-inventory searched by ICCID (usage on demand, issue 21).
+    assert FlexiroamAdapter.capabilities == {Capability.INVENTORY, Capability.LIST_ESIMS, Capability.GET_ESIM}
     assert FlexiroamAdapter.name == "flexiroam"
 
 

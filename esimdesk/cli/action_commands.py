@@ -1,0 +1,110 @@
+"""``esimdesk cancel|suspend|resume|revoke ICCID``, ``esimdesk sms ICCID --message TEXT`` and
+``esimdesk usage ICCID…`` (issue 21). Exit 0 when done, 1 when refused, not done or not known yet (the
+reason in words on stderr), 2 for usage errors (argparse). With ``--json``: one document on stdout,
+also on failure, so a script can tell a refusal (nothing sent) from an answer that was lost."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from esimdesk.cli.commands import _context, _say
+from esimdesk.cli.output import print_json, print_table
+from esimdesk.domain import Action, data_amount
+
+
+def _service(ctx, store):
+    from esimdesk.services.actions import ActionService
+    from esimdesk.services.adapters import make_adapter
+
+    def progress(p) -> None:
+        if sys.stderr.isatty():
+            print(f"\r{p.iccid}: {p.message}          ", end="", file=sys.stderr, flush=True)
+
+    return ActionService(store, ctx.accounts.enabled, make_adapter, progress=progress)
+
+
+def _run(args, action: Action, message: str | None = None) -> int:
+    from esimdesk.services.actions import ActionOutcome
+
+    with _context(args) as (ctx, store):
+        service = _service(ctx, store)
+        try:
+            result = asyncio.run(service.run(args.iccid, action, message, vendor=args.vendor))
+        except ActionOutcome as outcome:
+            if sys.stderr.isatty():
+                print(file=sys.stderr)
+            _say(args, str(outcome))
+            if args.json:
+                e = outcome.entry
+                print_json({"vendor": e.vendor if e else args.vendor, "iccid": e.iccid if e else args.iccid,
+                            "action": action.value,
+                            # REFUSED: refused here before anything was recorded or sent.
+                            "status": e.state.value if e else "REFUSED",
+                            "desk": e.desk_id if e else None, "error": str(outcome)})
+            return 1
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    if args.json:
+        print_json(result.to_json())
+    else:
+        print(result.message)
+    return 0
+
+
+def settle_actions(ctx, store, vendors: list[str]) -> list[str]:
+    """After a sync: settle lost support actions by status; a sentence for each that stays unknown."""
+    async def run():
+        service = _service(ctx, store)
+        out = []
+        for vendor in vendors:
+            out.extend(await service.settle(vendor))
+        return out
+
+    from esimdesk.services.orders import AWAITING_AGENT
+
+    # A lost SMS waits for the agent (it leaves no trace in the status): said once, when it was lost.
+    return [f"{e.vendor} {e.action.value} of eSIM {e.iccid} is still {e.state.value}: its answer was lost and "
+            "its status does not tell yet" for e in asyncio.run(run())
+            if e.state.value in ("PENDING", "UNCERTAIN") and e.last_error != AWAITING_AGENT]
+
+
+def cmd_cancel(args) -> int:
+    return _run(args, Action.CANCEL)
+
+
+def cmd_suspend(args) -> int:
+    return _run(args, Action.SUSPEND)
+
+
+def cmd_resume(args) -> int:
+    return _run(args, Action.RESUME)
+
+
+def cmd_revoke(args) -> int:
+    return _run(args, Action.REVOKE)
+
+
+def cmd_sms(args) -> int:
+    return _run(args, Action.SMS, args.message)
+
+
+def cmd_usage(args) -> int:
+    """Fresh usage of each eSIM from its vendor, with the time it is true for ("as of")."""
+    with _context(args) as (ctx, store):
+        report = asyncio.run(_service(ctx, store).usage(list(dict.fromkeys(args.iccids))))
+    rows = sorted(report.readings, key=lambda u: args.iccids.index(u.iccid) if u.iccid in args.iccids else 0)
+    if args.json:
+        print_json([{"vendor": u.vendor, "iccid": u.iccid, "data_used_mb": u.data_used_mb,
+                     "data_total_mb": u.data_total_mb, "data_remaining_mb": u.data_remaining_mb,
+                     "as_of": u.when.isoformat(), "fetched_at": u.observed_at.isoformat()} for u in rows])
+    else:
+        print_table(["vendor", "iccid", "used", "of", "left", "as of (UTC)"],
+                    [[u.vendor, u.iccid, data_amount(u.data_used_mb, "") if u.data_used_mb is not None else "",
+                      data_amount(u.data_total_mb) if u.data_total_mb is not None else "",
+                      data_amount(u.data_remaining_mb, "") if u.data_remaining_mb is not None else "",
+                      u.when.strftime("%Y-%m-%d %H:%M")] for u in rows])
+    sys.stdout.flush()
+    for problem in report.problems:
+        _say(args, problem)
+    return 1 if report.problems else 0

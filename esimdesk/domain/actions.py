@@ -1,0 +1,68 @@
+"""Support actions on one eSIM (cancel, suspend, resume, revoke, SMS) and their journal entries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from esimdesk.domain.models import OrderStatus
+
+
+class Action(StrEnum):
+    CANCEL = "cancel"  # refund; only while the profile is unused
+    SUSPEND = "suspend"
+    RESUME = "resume"
+    REVOKE = "revoke"  # for good, no refund
+    SMS = "sms"
+
+
+# Past tense for history lines and results ("cancelled", "sent an SMS to").
+DONE_WORDS: dict[Action, str] = {
+    Action.CANCEL: "cancelled", Action.SUSPEND: "suspended", Action.RESUME: "resumed",
+    Action.REVOKE: "revoked", Action.SMS: "SMS sent",
+}
+
+SMS_MAX_CHARS = 500  # Roumio / eSIM Access sendSms
+
+
+@dataclass(frozen=True, slots=True)
+class ActionEntry:
+    """One journaled action. ``state`` reuses the order journal's states: PENDING (recorded, not yet
+    answered), UNCERTAIN (answer lost; the eSIM's status decides), COMPLETED, FAILED (refused or not done)."""
+
+    id: int
+    vendor: str
+    iccid: str
+    action: Action
+    state: OrderStatus
+    desk_id: str
+    created_at: datetime
+    updated_at: datetime
+    attempts: int = 0
+    message: str | None = None  # the SMS text
+    amount: Decimal | None = None  # a cancel's refund as we expect it
+    currency: str | None = None
+    last_error: str | None = None
+    lease_owner: str | None = None
+    lease_until: float | None = None
+    first_sent_at: datetime | None = None
+    last_sent_at: datetime | None = None
+    in_flight_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionEvent:
+    """A line of an eSIM's history: what was done, when, from which desk."""
+
+    at: datetime
+    action: Action
+    from_state: str | None
+    to_state: str
+    cause: str
+    desk_id: str
+    entry_id: int
+
+    def line(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} UTC  {self.action.value} {self.to_state}: {self.cause} (desk {self.desk_id})"
