@@ -103,12 +103,12 @@ async def sync_in_child(home, accounts: list[VendorConfig], *,
         pass  # the child died before printing its results: the vendors it did not finish are failures below
     out = []
     for cfg in accounts:
-        r = results.get(cfg.vendor)
+        r = results.pop(cfg.vendor, None)
         if r is None:
             why = words[-1] if words else f"the sync process ended with status {proc.returncode}"
             r = VendorSyncResult(cfg.vendor, ok=False, error=why, problem=f"{cfg.vendor}: the sync failed: {why}")
         out.append(r)
-    return out
+    return out + list(results.values())  # what the sync did besides the vendors (e.g. the team store)
 
 
 def _result(d: dict) -> VendorSyncResult:
