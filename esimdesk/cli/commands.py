@@ -264,7 +264,8 @@ def _run_order(args, call) -> int:
 
 
 def cmd_order(args) -> int:
-    return _run_order(args, lambda s: s.place_order(args.vendor, args.plan, args.quantity, args.reference))
+    return _run_order(args, lambda s: s.place_order(args.vendor, args.plan, args.quantity, args.reference,
+                                                    start_date=getattr(args, "start_date", None)))
 
 
 def cmd_topup(args) -> int:

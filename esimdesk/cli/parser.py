@@ -48,6 +48,16 @@ def _reference(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _start_date(text: str):
+    """YYYY-MM-DD: the customer's travel start date (Roamify packages with requirements.travelDate)."""
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date like 2026-12-24") from None
+
+
 def _qr_out(text: str) -> str:
     if not text.lower().endswith((".png", ".svg", ".pdf")):
         raise argparse.ArgumentTypeError("--out must end in .png, .svg or .pdf")
@@ -97,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quantity", type=_positive_int, default=1, metavar="N", help="number of eSIMs (default 1)")
     p.add_argument("--reference", type=_reference, metavar="TEXT",
                    help="your reference / idempotency handle, at most 50 printable characters (default: generated)")
+    p.add_argument("--start-date", type=_start_date, metavar="YYYY-MM-DD",
+                   help="the customer's travel start date, for packages that need one (Roamify)")
     json_opt(p)
 
     p = sub.add_parser("topup", parents=[common], help="add a top-up plan to an existing eSIM")
