@@ -146,7 +146,7 @@ class RoamifyFleet:
         installed = created + 1800 if kind in ("INSTALLED", "EXPIRED", "REVOKED") else None
         iccid = self.known_iccids[i]
         view = self._view(self.seeded_id(i), iccid, pkg, kind, created, created + 4, installed,
-                          self.seed_topups.get(iccid, []), now, rate * (0.5 + (h % 100) / 100), None, None)
+                          self.seed_topups.get(iccid, []), now, rate * (0.05 + (h % 100) / 400), None, None)
         return view
 
     # --- both ----------------------------------------------------------------------------------
