@@ -60,6 +60,10 @@ REGION_CODES = {"europe": "EU", "asia": "AS", "middle-east": "ME", "americas": "
 REGION_NAMES = {"global": "Global"}
 
 
+def _travel_date(index: int) -> bool:
+    return index % 97 == 13
+
+
 @dataclass(frozen=True, slots=True)
 class Package:
     package_id: str
@@ -81,7 +85,7 @@ class Package:
     def travel_date(self) -> bool:
         """``requirements.travelDate``: about 30 of 28,000 in the real catalog; 1 in 97 here, so even a
         small catalog has one."""
-        return self.package_id != SAMPLE_PACKAGE_ID and self.index % 97 == 13
+        return self.package_id != SAMPLE_PACKAGE_ID and _travel_date(self.index)
 
     @property
     def top_up(self) -> bool:
@@ -111,16 +115,18 @@ class RoamifyCatalog:
         suffix = "all" if gen == 0 else f"all{gen + 1}"
         pid = f"esim-{slug}-{days}days-{token}-{suffix}"
         return Package(
-            pid, f"{label} - {days} Days", countries, mb, days, daily, self._price(pid, mb, days, daily),
+            pid, f"{label} - {days} Days", countries, mb, days, daily, self._price(pid, mb, days, daily, index),
             index, area,
         )
 
-    def _price(self, pid: str, mb: int | None, days: int, daily: bool) -> int | float:
+    def _price(self, pid: str, mb: int | None, days: int, daily: bool, index: int = 0) -> int | float:
         if pid == SAMPLE_PACKAGE_ID:
             return 5
         h = int.from_bytes(hashlib.blake2b(f"{self.seed}:{pid}".encode(), digest_size=4).digest(), "big")
         gb = 60 if mb is None else mb / 1024 * (days if daily else 1)
         cents = int(150 + gb * 90 + days * 8 + h % 300)
+        if _travel_date(index):
+            cents += 500  # dated packages (a few) never undercut the plain ones: "the cheapest" orders without a date
         return cents // 100 if cents % 100 == 0 else round(cents / 100, 2)
 
     @cached_property
