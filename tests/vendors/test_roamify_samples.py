@@ -107,7 +107,7 @@ def test_malformed_catalog_is_typed(bad):
 
 
 def adapter(handler) -> RoamifyAdapter:
-    cfg = VendorConfig("roamify", "https://roamify.test", {"TOKEN": "t"})
+    cfg = VendorConfig("roamify", "https://roamify.test", {"TOKEN": "samples-token-1f9c"})
     return RoamifyAdapter(cfg, timeout=2, transport=httpx.MockTransport(handler))
 
 
