@@ -133,9 +133,9 @@ class MainWindow(QMainWindow):
     def reload_all(self) -> None:
         for page in self.pages.values():
             page.reload()
-        asyncio.ensure_future(self.show_balances())
 
     async def show_balances(self) -> str:
+        """The balances line of the status bar, from the cache (after start-up and each sync)."""
         try:
             text = balance_text(await self.desk.balances())
         except EsimdeskError:
@@ -150,6 +150,7 @@ class MainWindow(QMainWindow):
             await self.run_sync()
         else:
             await self.reconcile()
+        await self.show_balances()
 
     def start_sync(self) -> None:
         if self._sync_task is None or self._sync_task.done():
@@ -187,6 +188,7 @@ class MainWindow(QMainWindow):
             self.sync_action.setEnabled(True)
             self._sync_task = None
         self.reload_all()
+        await self.show_balances()
         self.syncFinished.emit(results)
         return results
 
