@@ -252,6 +252,13 @@ def _parsed_write(data: Any, reference: str, kind: str) -> Order:
         raise
 
 
+def _awaiting_profiles(order: Order) -> Order:
+    """Paid but its profiles not fetched: never COMPLETED without every eSIM's ICCID and LPA code."""
+    if order.status is OrderStatus.COMPLETED and not order.esims:
+        return replace(order, status=OrderStatus.ALLOCATING)
+    return order
+
+
 def parse_orders(data: Any) -> list[Order]:
     orders = data.get("orders") if isinstance(data, dict) else None
     if not isinstance(orders, list):
@@ -362,9 +369,7 @@ class RoamifyAdapter(VendorAdapter):
         order = _parsed_write(data, reference, "order")
         if start_date is not None and order.order_id:
             self._start_dates[order.order_id] = start_date
-        if order.status is OrderStatus.COMPLETED:
-            order = replace(order, status=OrderStatus.ALLOCATING)  # paid; its profiles are not generated yet
-        return order
+        return _awaiting_profiles(order)
 
     # --- catalog ---------------------------------------------------------------------------------
     async def _country_map(self) -> CountryMap:
@@ -477,20 +482,23 @@ class RoamifyAdapter(VendorAdapter):
         return parse_link(data)
 
     # --- profiles of an order's eSIMs --------------------------------------------------------------
-    async def _profiles(self, ids: list[str]) -> dict[str, dict[str, Any]]:
-        """The eSIM objects, by esimId, of those whose profile is generated (§7, the recovery path)."""
+    async def _profiles(self, ids: list[str]) -> tuple[dict[str, dict[str, Any]], set[str]]:
+        """The eSIM objects, by esimId, of those whose profile is generated (§7, the recovery path), and
+        the esimIds Roamify knows no eSIM by."""
         gate = asyncio.Semaphore(PARALLEL)
+        unknown: set[str] = set()
 
         async def one(eid: str) -> dict[str, Any] | None:
             async with gate:
                 try:
                     obj = await self._call("GET", "api/esim", idempotent=True, params={"esimId": eid})
                 except NotFound:
-                    return None  # not visible yet
+                    unknown.add(eid)
+                    return None
             return obj if profile_ready(obj) else None
 
         found = await asyncio.gather(*(one(e) for e in ids))
-        return {eid: obj for eid, obj in zip(ids, found, strict=True) if obj is not None}
+        return {eid: obj for eid, obj in zip(ids, found, strict=True) if obj is not None}, unknown
 
     async def _apply(self, order: Order, missing: list[str]) -> dict[str, dict[str, Any]]:
         """Ask Roamify to generate the profiles: once for the whole order by its referenceId, else per eSIM.
@@ -527,8 +535,12 @@ class RoamifyAdapter(VendorAdapter):
         items = [(i["esimId"], i.get("packageId")) for i in (order.raw or {}).get("items") or ()
                  if isinstance(i, dict) and isinstance(i.get("esimId"), str) and i["esimId"]]
         if not items:
-            return order if order.status is not OrderStatus.COMPLETED else replace(order, status=OrderStatus.ALLOCATING)
-        ready = await self._profiles([eid for eid, _ in items])
+            return _awaiting_profiles(order)
+        ready, unknown = await self._profiles([eid for eid, _ in items])
+        if len(unknown) == len(items):
+            # No eSIM Roamify knows yet (just ordered), or a top-up's item (it adds to an eSIM, makes none):
+            # nothing to generate now, and never COMPLETED without profiles (the engine ends top-ups itself).
+            return _awaiting_profiles(order)
         missing = [eid for eid, _ in items if eid not in ready]
         if missing and order.order_id not in self._applied:
             self._applied.add(order.order_id or "")
@@ -561,7 +573,8 @@ class RoamifyAdapter(VendorAdapter):
             raise
         if not isinstance(data, dict) or data.get("referenceId") != reference:
             raise Unsupported(VENDOR, "look an order up by referenceId")
-        return parse_order(data, reference, kind)
+        order = parse_order(data, reference, kind)
+        return _awaiting_profiles(order) if kind == "order" else order
 
     async def _knows_reference_ids(self) -> bool:
         """Whether this account's API stores referenceId: its order listing carries the key."""
@@ -626,7 +639,7 @@ class RoamifyAdapter(VendorAdapter):
                 and order.lines[0].plan_id == package_id
                 and order.lines[0].quantity == quantity
             ):
-                out.append(order)
+                out.append(_awaiting_profiles(order))  # adopted, it is polled for its profiles
         return out
 
     async def topup(

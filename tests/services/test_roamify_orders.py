@@ -141,3 +141,16 @@ async def test_balance_comes_from_roamify(world):
     [row] = await fetch_balances(store, accounts)
     assert row.vendor == "roamify" and row.error is None
     assert row.balance.amount * 100 == server.sandbox.vendors["roamify"].balance_cents
+
+
+async def test_a_lost_answer_found_by_reference_is_completed_with_its_profiles(world):
+    """Found by referenceId after a lost answer: adopted, then polled for ICCIDs and codes, never ordered again."""
+    from esimdesk.sandbox import Fault
+
+    server, store, accounts, _ = world
+    await sync_all(store, accounts, short_factory(5))
+    server.sandbox.faults["roamify"].add(Fault("drop", endpoint="api/esim/order", when="after"))
+    order = await service(store, accounts).place_order("roamify", SAMPLE_PACKAGE_ID, 2)
+    assert order.status is OrderStatus.COMPLETED and len(order.esims) == 2
+    assert all(e.activation_code.startswith("LPA:1$") for e in order.esims)
+    assert len(ledger(server)) == 1
