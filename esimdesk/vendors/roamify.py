@@ -465,6 +465,8 @@ class RoamifyAdapter(VendorAdapter):
         data = await self._call("GET", "api/esims", idempotent=True, params={"limit": ESIM_LIMIT})
         if not isinstance(data, list):
             raise MalformedResponse(VENDOR, "api/esims", "no eSIM array")
+        if len(data) >= ESIM_LIMIT:  # no paging is documented: say so rather than look complete
+            log.warning("roamify listed %d eSIMs, its limit: the fleet may be larger than shown", len(data))
         for i in range(0, len(data), FLEET_PAGE):
             page = await self._with_usage(data[i:i + FLEET_PAGE])
             if page:
