@@ -282,7 +282,8 @@ def _run_order(args, call) -> int:
 
 def cmd_order(args) -> int:
     return _run_order(args, lambda s: s.place_order(args.vendor, args.plan, args.quantity, args.reference,
-                                                    activation_date=args.activation_date, custom_email=args.email))
+                                                    activation_date=args.activation_date, custom_email=args.email,
+                                                    start_date=getattr(args, "start_date", None)))
 
 
 def cmd_topup(args) -> int:

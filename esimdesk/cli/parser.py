@@ -48,6 +48,16 @@ def _reference(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _start_date(text: str):
+    """YYYY-MM-DD: the customer's travel start date (Roamify packages with requirements.travelDate)."""
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date like 2026-12-24") from None
+
+
 def _qr_out(text: str) -> str:
     if not text.lower().endswith((".png", ".svg", ".pdf")):
         raise argparse.ArgumentTypeError("--out must end in .png, .svg or .pdf")
@@ -135,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "'YYYY-MM-DD[ HH:MM]', within 30 days (default: at once)")
     p.add_argument("--email", type=_email, metavar="ADDRESS",
                    help="MicroESIM: the vendor mails the eSIM to this address (custom_email)")
+    p.add_argument("--start-date", type=_start_date, metavar="YYYY-MM-DD",
+                   help="the customer's travel start date, for packages that need one (Roamify)")
     json_opt(p)
 
     p = sub.add_parser("topup", parents=[common], help="add a top-up plan to an existing eSIM")

@@ -1,7 +1,11 @@
-"""Simulated Roamify API: orders, top-ups and order look-ups (the whole documented surface).
+"""Simulated Roamify API: catalog, orders, profile generation, eSIMs, usage, top-ups, balance, share links.
 
 Mounted at ``/roamify`` so paths are ``/roamify/api/esim/...``. Orders are answered PENDING and turn
-COMPLETED ``allocation_delay`` seconds later (the documented samples show COMPLETED only).
+COMPLETED ``allocation_delay`` seconds later (the documented samples show COMPLETED only). An order's
+eSIMs have no ICCID or LPA code until ``POST /api/esim/apply`` generates them (roamify-more.md section
+6): generation takes ``allocation_delay`` seconds; apply holds the request that long (at most
+``apply_hold`` seconds, then answers "eSIM is still pending processing", as it does to a second apply
+while one runs). The catalog is in ``roamify_packages.py``, the eSIMs in ``roamify_esims.py``.
 
 ``referenceId`` (roamify-more.md section 4, the current API): optional on orders and top-ups, kept on
 the order, echoed in every order (null when none was sent: the doc's samples echo it), found again
@@ -13,11 +17,14 @@ is ignored and orders render without it.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from starlette.requests import Request
@@ -27,6 +34,8 @@ from starlette.routing import Route
 from esimdesk.sandbox.base import SandboxConfig, VendorSandbox, rng_state, set_rng_state
 from esimdesk.sandbox.ids import luhn_digit as _luhn_digit
 from esimdesk.sandbox.roamify_catalog import RoamifyCatalog
+from esimdesk.sandbox.roamify_esims import OrderedEsim, RoamifyFleet, esim_json, link_json, usage_json
+from esimdesk.sandbox.roamify_packages import countries, packages_page, topup_json
 
 # The documented samples (order, top-up), kept verbatim in the order history.
 SAMPLE_ORDERS: tuple[dict[str, Any], ...] = (
@@ -74,6 +83,8 @@ SAMPLE_ORDERS: tuple[dict[str, Any], ...] = (
     },
 )
 STATUSES = ("PENDING", "COMPLETED", "ARCHIVED", "CANCELLED", "REFUNDED", "REQUIRE_ACTION")
+ESIM_STATUSES = ("NEW", "READY", "INSTALLED", "REVOKED", "EXPIRED", "UNKNOWN")
+PENDING_PROCESSING = "eSIM is still pending processing"  # the one documented eSIM message (section 6)
 
 
 class IccidRange(Sequence[str]):
@@ -123,6 +134,7 @@ def _num(cents: int) -> int | float:
 class RoamifySandbox(VendorSandbox):
     vendor = "roamify"
     mount = "/roamify"
+    apply_hold = 60.0  # seconds apply holds a request before answering "still pending processing"
 
     def __init__(self, config: SandboxConfig, credentials: dict[str, str]):
         super().__init__(config, credentials)
@@ -136,6 +148,7 @@ class RoamifySandbox(VendorSandbox):
         self.topup_requests = 0
         self.created = 0
         self.topups = 0
+        self.fleet = RoamifyFleet(config.seed, self.catalog, self.known_iccids, self.now())
         self._seed_history()
 
     # --- state ---------------------------------------------------------------------------------
@@ -151,6 +164,7 @@ class RoamifySandbox(VendorSandbox):
         for sample in SAMPLE_ORDERS:
             created = float(sample["createdAt"])
             self._add(_Order(sample["id"], created, created, [], fixed=sample))
+        self.fleet.add_sample(SAMPLE_ORDERS[0]["id"], float(SAMPLE_ORDERS[0]["createdAt"]))
         now = self.now()
         for i in range(min(12, len(self.catalog))):
             pkg = self.catalog.package(self._rng.randrange(len(self.catalog)))
@@ -161,6 +175,10 @@ class RoamifySandbox(VendorSandbox):
             )
             order.extra["status"] = status
             self._add(order)
+            if status in ("COMPLETED", "ARCHIVED"):  # delivered long ago: its eSIM is generated
+                esim = OrderedEsim(order.lines[0][0], order.id, pkg.package_id, created)
+                self.fleet.generate(esim, created, 4, None)
+                self.fleet.add(esim)
 
     # --- a world kept in a file ----------------------------------------------------------------
     def dump_state(self) -> dict[str, Any]:
@@ -170,7 +188,7 @@ class RoamifySandbox(VendorSandbox):
                 "balance_cents": self.balance_cents, "rng": rng_state(self._rng),
                 "orders": [asdict(o) for o in self._orders],  # referenceIds included
                 "order_requests": self.order_requests, "topup_requests": self.topup_requests,
-                "created": self.created, "topups": self.topups,
+                "created": self.created, "topups": self.topups, "fleet": self.fleet.dump(),
             }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -182,6 +200,8 @@ class RoamifySandbox(VendorSandbox):
             self._add(_Order(**{**row, "lines": [tuple(line) for line in row["lines"]]}))
         self.order_requests, self.topup_requests = state["order_requests"], state["topup_requests"]
         self.created, self.topups = state["created"], state["topups"]
+        if "fleet" in state:  # a world saved before eSIMs were simulated keeps its seeded ones
+            self.fleet.load(state["fleet"])
 
     def status_of(self, order: _Order) -> str:
         if order.fixed is not None:
@@ -254,6 +274,9 @@ class RoamifySandbox(VendorSandbox):
                 "topups": self.topups,
                 "history": len(self._orders),
                 "balance_cents": self.balance_cents,
+                "balance": str(Decimal(self.balance_cents) / 100),
+                "applies": self.fleet.applies,
+                "esims": len(self.known_iccids) + len(self.fleet.ordered),
             }
 
     # --- http ----------------------------------------------------------------------------------
@@ -262,6 +285,16 @@ class RoamifySandbox(VendorSandbox):
             Route("/api/esim/order", self._order, methods=["GET", "POST"]),
             Route("/api/esim/order/topup", self._topup, methods=["POST"]),
             Route("/api/esim/orders", self._orders_list, methods=["GET"]),
+            Route("/api/esim/order/instant", self._instant, methods=["POST"]),
+            Route("/api/esim/countries", self._countries, methods=["GET"]),
+            Route("/api/esim/packages", self._packages, methods=["GET"]),
+            Route("/api/esim/apply", self._apply, methods=["POST"]),
+            Route("/api/esim", self._esim, methods=["GET"]),
+            Route("/api/esims", self._esims, methods=["GET"]),
+            Route("/api/esim/usage", self._usage, methods=["GET"]),
+            Route("/api/esim/topup/packages", self._topup_packages, methods=["GET"]),
+            Route("/api/esim/link", self._link, methods=["POST"]),
+            Route("/api/balance", self._balance, methods=["GET"]),
         ]
 
     @staticmethod
@@ -353,8 +386,11 @@ class RoamifySandbox(VendorSandbox):
         self._add(order)
         if kind == "order":
             self.created += 1
+            for esim_id, pid, _, _ in lines:
+                self.fleet.add(OrderedEsim(esim_id, order.id, pid, now, reference))
         else:
             self.topups += 1
+            self.fleet.add_topup(iccid, lines[0][1])
         return self._ok(self.render(order))
 
     async def _topup(self, request: Request) -> JSONResponse:
@@ -375,11 +411,16 @@ class RoamifySandbox(VendorSandbox):
         except ValueError as exc:
             return self._error(str(exc), 400)
         with self.lock:
-            if iccid not in self.known_iccids:
+            view = self.fleet.find(iccid=iccid, now=self.now(), rate=self.config.usage_mb_per_hour)
+            if view is None:
                 return self._error(f"eSIM {iccid} not found", 404)
             pkg = self.catalog.get(pid)
             if pkg is None:
                 return self._error(f"Package {pid} not found", 400)
+            if not view.package.top_up:
+                return self._error("This eSIM cannot be topped up", 400)
+            if pkg not in self.catalog.compatible_topups(view.package):
+                return self._error(f"Package {pid} is not a compatible top-up for this eSIM", 400)
             line = (self._uuid(), pkg.package_id, pkg.price, pkg.name)
             return self._create([line], "topup", iccid, reference=reference)
 
@@ -407,3 +448,210 @@ class RoamifySandbox(VendorSandbox):
                     if len(out) >= limit:
                         break
         return self._ok({"orders": out})
+
+    # --- the current API beyond orders (roamify-more.md) -----------------------------------------
+    def _view(self, *, iccid: str | None = None, esim_id: str | None = None):
+        return self.fleet.find(iccid=iccid, esim_id=esim_id, now=self.now(), rate=self.config.usage_mb_per_hour)
+
+    async def _instant(self, request: Request) -> JSONResponse:
+        """Order and generate at once (section 4b): the answer carries ``esims[]`` instead of ``items[]``."""
+        with self.lock:
+            self.order_requests += 1
+        if not self._authorized(request):
+            return self._error("Unauthorized", 401)
+        try:
+            body = await self.json_body(request)
+            reference = self._reference(body if isinstance(body, dict) else {})
+        except ValueError as exc:
+            return self._error(str(exc) if "referenceId" in str(exc) else "Invalid JSON body", 400)
+        items = body.get("items") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not items:
+            return self._error("items must be a non-empty array", 400)
+        lines = []
+        with self.lock:
+            for item in items:
+                pkg = self.catalog.get(item.get("packageId")) if isinstance(item, dict) else None
+                qty = item.get("quantity") if isinstance(item, dict) else None
+                if pkg is None:
+                    return self._error("Package not found", 400)
+                if not isinstance(qty, int) or isinstance(qty, bool) or not 1 <= qty <= 100:
+                    return self._error("quantity must be a number from 1 to 100", 400)
+                if pkg.travel_date:
+                    return self._error(f"Package {pkg.package_id} needs a startDate: order it, then apply", 400)
+                lines.extend((self._uuid(), pkg.package_id, pkg.price, pkg.name) for _ in range(qty))
+            created = self._create(lines, "order", reference=reference)
+            if created.status_code != 200:
+                return created
+            order = self._orders[-1]
+            now = self.now()
+            esims = [self.fleet.ordered[esim_id] for esim_id, _, _, _ in lines]
+            for esim in esims:
+                self.fleet.generate(esim, now, self.config.allocation_delay, None)
+        await asyncio.sleep(min(self.config.allocation_delay, self.apply_hold))
+        with self.lock:
+            data = {k: v for k, v in self.render(order).items() if k != "items"}
+            data["esims"] = [esim_json(self.fleet.ordered_view(e, self.now(), self.config.usage_mb_per_hour))
+                             for e in esims]
+        return self._ok(data)
+
+    async def _countries(self, request: Request) -> JSONResponse:
+        if not self._authorized(request):
+            return self._error("Unauthorized", 401)
+        return self._ok(countries(self.catalog))
+
+    async def _packages(self, request: Request) -> JSONResponse:
+        if not self._authorized(request):
+            return self._error("Unauthorized", 401)
+        try:
+            return self._ok(packages_page(self.catalog, dict(request.query_params)))
+        except ValueError as exc:
+            return self._error(str(exc), 400)
+
+    async def _apply(self, request: Request) -> JSONResponse:
+        """Generate profiles (section 6): one eSIM, or with ``referenceId`` every eSIM of that order."""
+        if not self._authorized(request):
+            return self._error("Unauthorized", 401)
+        try:
+            body = await self.json_body(request)
+        except ValueError:
+            return self._error("Invalid JSON body", 400)
+        body = body if isinstance(body, dict) else {}
+        esim_id, start = body.get("esimId"), body.get("startDate")
+        if not isinstance(esim_id, str) or not esim_id:
+            return self._error("esimId is required", 400)
+        if start is not None and not _iso_date(start):
+            return self._error("startDate must be an ISO 8601 date", 400)
+        try:
+            reference = self._reference(body)
+        except ValueError as exc:
+            return self._error(str(exc), 400)
+        with self.lock:
+            self.fleet.applies += 1
+            esim = self.fleet.ordered.get(esim_id)
+            if esim is None:
+                return self._error("eSIM not found", 404)
+            targets = [esim]
+            if reference:
+                order_ids = {o.id for o in self._orders if o.reference == reference}
+                targets = [e for e in self.fleet.ordered.values() if e.order_id in order_ids]
+                if not targets:
+                    return self._error("Order not found", 404)
+            for t in targets:
+                pkg = self.catalog.get(t.package_id)
+                if pkg is not None and pkg.travel_date and not start and t.ready_at is None:
+                    return self._error(f"startDate is required for package {t.package_id}", 400)
+            now = self.now()
+            if any(t.ready_at is not None and now < t.ready_at for t in targets):
+                return self._error(PENDING_PROCESSING, 400)
+            for t in targets:
+                if t.ready_at is None:
+                    self.fleet.generate(t, now, self.config.allocation_delay, start)
+            wait = max(t.ready_at for t in targets) - now
+        await asyncio.sleep(max(0.0, min(wait, self.apply_hold)))
+        with self.lock:
+            views = [self.fleet.ordered_view(t, self.now(), self.config.usage_mb_per_hour) for t in targets]
+            if not all(v.iccid for v in views):
+                return self._error(PENDING_PROCESSING, 400)
+            out = [esim_json(v) for v in views]
+        return self._ok(out if reference else out[0])
+
+    async def _esim(self, request: Request) -> JSONResponse:
+        if not self._authorized(request):
+            return self._error("Unauthorized", 401)
+        iccid, esim_id = request.query_params.get("iccid"), request.query_params.get("esimId")
+        if not iccid and not esim_id:
+            return self._error("iccid or esimId is required", 400)
+        with self.lock:
+            view = self._view(iccid=iccid, esim_id=esim_id)
+            if view is None:
+                return self._error("eSIM not found", 404)
+            return self._ok(esim_json(view))
+
+    async def _esims(self, request: Request) -> JSONResponse:
+        """Newest first; ``limit`` (default 50), ``status`` and ``referenceId`` filters; no paging (section 8)."""
+        if not self._authorized(request):
+            return self._error("Unauthorized", 401)
+        status = request.query_params.get("status")
+        if status is not None and status not in ESIM_STATUSES:
+            return self._error(f"status must be one of {', '.join(ESIM_STATUSES)}", 400)
+        try:
+            limit = int(request.query_params.get("limit", "50"))
+        except ValueError:
+            return self._error("limit must be a number", 400)
+        if limit < 1:
+            return self._error("limit must be positive", 400)
+        reference = request.query_params.get("referenceId") if self.reference_ids else None
+        out = []
+        with self.lock:
+            for view in self.fleet.all(self.now(), self.config.usage_mb_per_hour):
+                if reference and view.reference != reference:
+                    continue
+                if status is None or view.status == status:
+                    out.append(esim_json(view))
+                    if len(out) >= limit:
+                        break
+        return self._ok(out)
+
+    async def _usage(self, request: Request) -> JSONResponse:
+        if not self._authorized(request):
+            return self._error("Unauthorized", 401)
+        iccid = request.query_params.get("iccid")
+        if not iccid:
+            return self._error("iccid is required", 400)
+        with self.lock:
+            view = self._view(iccid=iccid)
+            if view is None:
+                return self._error("eSIM not found", 404)
+            if not view.package.usage_check:
+                return self._error("Usage check is not supported for this package; see its notes", 400)
+            return self._ok(usage_json(view, self.now()))
+
+    async def _topup_packages(self, request: Request) -> JSONResponse:
+        if not self._authorized(request):
+            return self._error("Unauthorized", 401)
+        iccid = request.query_params.get("iccid")
+        if not iccid:
+            return self._error("iccid is required", 400)
+        with self.lock:
+            view = self._view(iccid=iccid)
+            if view is None:
+                return self._error("eSIM not found", 404)
+            offered = self.catalog.compatible_topups(view.package) if view.package.top_up else []
+            return self._ok([topup_json(p) for p in offered])
+
+    async def _link(self, request: Request) -> JSONResponse:
+        if not self._authorized(request):
+            return self._error("Unauthorized", 401)
+        try:
+            body = await self.json_body(request)
+        except ValueError:
+            return self._error("Invalid JSON body", 400)
+        body = body if isinstance(body, dict) else {}
+        iccid, esim_id = body.get("iccid"), body.get("esimId")
+        if not isinstance(iccid, str | None) or not isinstance(esim_id, str | None) or not (iccid or esim_id):
+            return self._error("iccid or esimId is required", 400)
+        with self.lock:
+            view = self._view(iccid=iccid) if iccid else self._view(esim_id=esim_id)
+            if view is None:
+                return self._error("eSIM not found", 404)
+            if not view.iccid:
+                return self._error("The eSIM profile has not been generated yet", 400)
+            return self._ok(link_json(view, self.now()))
+
+    async def _balance(self, request: Request) -> JSONResponse:
+        if not self._authorized(request):
+            return self._error("Unauthorized", 401)
+        with self.lock:
+            return self._ok({"balance": _num(self.balance_cents), "currency": "USD"})
+
+
+def _iso_date(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        date.fromisoformat(value[:10]) if len(value) > 10 else date.fromisoformat(value)
+        if len(value) > 10:
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True

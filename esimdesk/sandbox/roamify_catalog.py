@@ -1,7 +1,8 @@
 """Roamify's package table for the simulator: deterministic by seed, built lazily, cheap at 50,000.
 
-Roamify publishes no plan list, so this table exists only to price and validate orders. Package ids
-follow the documented example ``esim-cambodia-7days-1gb-all``: area slug, days, volume, network set.
+Package ids follow the documented example ``esim-cambodia-7days-1gb-all``: area slug, days, volume,
+network set. ``roamify_packages.py`` serves the table as ``/api/esim/countries`` and the paged,
+grouped-by-country ``/api/esim/packages`` (roamify-more.md sections 2 and 3).
 """
 
 from __future__ import annotations
@@ -52,6 +53,17 @@ AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
 DEFAULT_PLANS = 600
 
 
+# Roamify's codes for regional groups reuse country codes (the documented sample: "AF" for both
+# "Afghanistan" and "Africa Adventure"): several here do too (AF, AS, AM, ME, GL).
+REGION_CODES = {"europe": "EU", "asia": "AS", "middle-east": "ME", "americas": "AM", "africa": "AF",
+                "oceania": "OC", "global": "GL"}
+REGION_NAMES = {"global": "Global"}
+
+
+def _travel_date(index: int) -> bool:
+    return index % 97 == 13
+
+
 @dataclass(frozen=True, slots=True)
 class Package:
     package_id: str
@@ -61,6 +73,24 @@ class Package:
     days: int
     daily: bool
     price: int | float  # USD, a JSON number as in the sample (5)
+    index: int = 0
+    area: int = 0  # index into AREAS: the country or region group it is listed under
+
+    @property
+    def usage_check(self) -> bool:
+        """``withUsageCheck``: a few packages report no usage (roamify-more.md section 3)."""
+        return self.package_id == SAMPLE_PACKAGE_ID or self.index % 17 != 11
+
+    @property
+    def travel_date(self) -> bool:
+        """``requirements.travelDate``: about 30 of 28,000 in the real catalog; 1 in 97 here, so even a
+        small catalog has one."""
+        return self.package_id != SAMPLE_PACKAGE_ID and _travel_date(self.index)
+
+    @property
+    def top_up(self) -> bool:
+        """``withTopUp`` of an eSIM on this package."""
+        return self.package_id == SAMPLE_PACKAGE_ID or self.index % 11 != 7
 
 
 class RoamifyCatalog:
@@ -85,15 +115,18 @@ class RoamifyCatalog:
         suffix = "all" if gen == 0 else f"all{gen + 1}"
         pid = f"esim-{slug}-{days}days-{token}-{suffix}"
         return Package(
-            pid, f"{label} - {days} Days", countries, mb, days, daily, self._price(pid, mb, days, daily)
+            pid, f"{label} - {days} Days", countries, mb, days, daily, self._price(pid, mb, days, daily, index),
+            index, area,
         )
 
-    def _price(self, pid: str, mb: int | None, days: int, daily: bool) -> int | float:
+    def _price(self, pid: str, mb: int | None, days: int, daily: bool, index: int = 0) -> int | float:
         if pid == SAMPLE_PACKAGE_ID:
             return 5
         h = int.from_bytes(hashlib.blake2b(f"{self.seed}:{pid}".encode(), digest_size=4).digest(), "big")
         gb = 60 if mb is None else mb / 1024 * (days if daily else 1)
         cents = int(150 + gb * 90 + days * 8 + h % 300)
+        if _travel_date(index):
+            cents += 500  # dated packages (a few) never undercut the plain ones: "the cheapest" orders without a date
         return cents // 100 if cents % 100 == 0 else round(cents / 100, 2)
 
     @cached_property
@@ -107,3 +140,41 @@ class RoamifyCatalog:
 
     def __iter__(self):
         return (self.package(i) for i in range(self.size))
+
+    # --- listed grouped by area (country or region), as /api/esim/packages lists them ----------------
+    def area_count(self, area: int) -> int:
+        """How many packages area ``area`` has (package i belongs to area i % len(AREAS))."""
+        return max(0, -(-(self.size - area) // len(AREAS)))
+
+    @cached_property
+    def _area_starts(self) -> list[int]:
+        starts, total = [], 0
+        for a in range(len(AREAS)):
+            starts.append(total)
+            total += self.area_count(a)
+        return starts
+
+    def listed(self, position: int) -> Package:
+        """The package at ``position`` of the listing grouped by area (areas in table order)."""
+        import bisect
+
+        area = bisect.bisect_right(self._area_starts, position) - 1
+        while self.area_count(area) == 0:  # an empty area shares its start with the next
+            area += 1
+        return self.package(area + (position - self._area_starts[area]) * len(AREAS))
+
+    def in_area(self, area: int):
+        return (self.package(area + k * len(AREAS)) for k in range(self.area_count(area)))
+
+    def compatible_topups(self, package: Package, limit: int = 12) -> list[Package]:
+        """Top-ups Roamify would offer an eSIM on ``package``: its area's packages that need no travel date."""
+        return [p for p in self.in_area(package.area) if not p.travel_date][:limit]
+
+
+def area_info(area: int) -> tuple[str, str, str, str]:
+    """(slug, name, Roamify's code, geography) of a listing group."""
+    slug, countries = AREAS[area]
+    if slug in REGION_CODES:
+        name = REGION_NAMES.get(slug) or next(r for r in REGIONS if slugify(r) == slug)
+        return slug, name, REGION_CODES[slug], "global" if slug == "global" else "regional"
+    return slug, country_name(countries[0]), countries[0], "local"

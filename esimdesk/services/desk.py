@@ -90,9 +90,32 @@ class Desk:
         return OrderService(self.store, self.ctx.accounts.enabled, make_adapter, progress=progress)
 
     async def place_order(self, vendor: str, plan_id: str, quantity: int,
-                          progress: Callable[[OrderProgress], None] | None = None, **options) -> Order:
-        """``options``: MicroESIM's activation_date and custom_email (issue 21)."""
-        return await self.order_service(progress).place_order(vendor, plan_id, quantity, **options)
+                          progress: Callable[[OrderProgress], None] | None = None, start_date=None,
+                          **options) -> Order:
+        """``start_date``: Roamify's travel date (issue 20); ``options``: MicroESIM's activation_date and
+        custom_email (issue 21)."""
+        return await self.order_service(progress).place_order(vendor, plan_id, quantity, start_date=start_date,
+                                                              **options)
+
+    async def needs_start_date(self, vendor: str, plan_id: str) -> bool:
+        """Whether the plan needs the customer's travel start date (asked live: Roamify's travelDate)."""
+        cfg = self.ctx.accounts.get(vendor)
+        if cfg is None or not hasattr(adapter_class(vendor), "needs_start_date"):
+            return False
+        async with make_adapter(cfg) as adapter:
+            return await adapter.needs_start_date(plan_id)
+
+    def can_share_link(self, vendor: str) -> bool:
+        return self.ctx.accounts.get(vendor) is not None and hasattr(adapter_class(vendor), "share_link")
+
+    async def share_link(self, vendor: str, iccid: str):
+        """The vendor's hosted install page for the customer, with its access code (Roamify)."""
+        async with make_adapter(self.ctx.accounts.get(vendor)) as adapter:
+            return await adapter.share_link(iccid)
+
+    async def balances(self):
+        """The balances the last sync (or order check) saw, from the cache."""
+        return await asyncio.to_thread(self.store.balances)
 
     async def reconcile(self, *, may_send: bool = False):
         """``may_send``: the agent asked (menu) — lost orders may be resent with the vendor's own handle."""

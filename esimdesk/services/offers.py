@@ -77,7 +77,7 @@ def gaps(listing: str, vendors: list[str] | tuple[str, ...] = VENDORS) -> dict[s
 
 def order_note(order: Order) -> str | None:
     """A COMPLETED order whose answer carries no ICCID or activation code: say so, and where to get them."""
-    if order.status is not OrderStatus.COMPLETED:
+    if order.status is not OrderStatus.COMPLETED or order.kind == "topup":  # a top-up delivers no new eSIM
         return None
     name = title(order.vendor)
     where = portal(order.vendor)

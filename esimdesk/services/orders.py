@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from esimdesk.domain import (
@@ -56,6 +56,7 @@ log = logging.getLogger("esimdesk.orders")
 
 MAX_QUANTITY = 50  # one agent action; larger batches are a bulk job, not a desk order
 SEND_LEASE_S = 120.0  # how long a claim protects an entry while its request is in flight
+ALLOCATION_DEADLINE_S = 45.0  # how long an order waits for its profiles, unless the vendor needs longer
 # Resending a lost order with the vendor's own handle is harmless, but only while the customer is
 # still at the desk: later the agent may have sold them something else, so the agent decides.
 RESEND_WINDOW = timedelta(minutes=15)
@@ -147,7 +148,7 @@ def not_taken(exc: VendorError) -> bool:
 
 class OrderService:
     def __init__(self, store: Store, accounts: list[VendorConfig], adapter_factory: AdapterFactory, *,
-                 poll_interval: float = 1.0, allocation_deadline: float = 45.0,
+                 poll_interval: float = 1.0, allocation_deadline: float | None = None,
                  progress: Callable[[OrderProgress], None] | None = None,
                  resend_window: timedelta = RESEND_WINDOW, settle_delay: float = SETTLE_DELAY_S,
                  resend_pause: float = RESEND_PAUSE_S):
@@ -161,10 +162,14 @@ class OrderService:
         self.settle_delay = settle_delay
         self.resend_pause = resend_pause
         self.owner = process_owner()
+        # Travel start dates given with an order (Roamify's travelDate packages), by journal entry id, for
+        # the send. Not journalled: a desk restarted before the send asks Roamify without it.
+        self._start_dates: dict[int, date] = {}
 
     # --- entry points: the agent's word ------------------------------------------------------
-    async def place_order(self, vendor: str, plan_id: str, quantity: int = 1, reference: str | None = None, *,
-                          activation_date: datetime | None = None, custom_email: str | None = None) -> Order:
+    async def place_order(self, vendor: str, plan_id: str, quantity: int = 1, reference: str | None = None,
+                          start_date: date | None = None, *, activation_date: datetime | None = None,
+                          custom_email: str | None = None) -> Order:
         typed = reference is not None
         if typed:
             reference = validate_reference(reference)
@@ -184,11 +189,14 @@ class OrderService:
                 raise ValidationError(f"{vendor} has no plan '{plan_id}' in the local catalog; run a sync or check the id")
             unit_price = plan.price if plan else None
             currency = plan.currency if plan else None
+            await self._check_start_date(adapter, plan_id, start_date)
             if plan is not None and unit_price is not None and adapter.supports(Capability.BALANCE):
                 await self._check_balance(adapter, unit_price * quantity, currency)
             reference = reference or new_reference(vendor)
             entry = await self._record(vendor=vendor, kind="order", reference=reference, typed=typed, plan_id=plan_id,
                                        quantity=quantity, unit_price=unit_price, currency=currency, **options)
+            if start_date is not None:
+                self._start_dates[entry.id] = start_date
             return await self._send_and_settle(adapter, entry, resends=1)
 
     async def topup(self, vendor: str, iccid: str, plan_id: str) -> Order:
@@ -325,6 +333,20 @@ class OrderService:
             raise ValidationError(f"order {entry.reference} is being handled by another esimdesk window right now")
         return entry
 
+    async def _check_start_date(self, adapter: VendorAdapter, plan_id: str, start_date: date | None) -> None:
+        """A package that needs the travel start date gets one, today or later (asked live: Roamify's travelDate)."""
+        needs = getattr(adapter, "needs_start_date", None)
+        if needs is None:
+            if start_date is not None:
+                raise ValidationError(f"{adapter.name} orders take no start date; nothing was ordered")
+            return
+        if start_date is not None and start_date < datetime.now(UTC).date():
+            raise ValidationError(f"the start date {start_date.isoformat()} is in the past; nothing was ordered")
+        if start_date is None and await needs(plan_id):
+            raise ValidationError(f"{adapter.name} package '{plan_id}' needs the customer's travel start date: give "
+                                  "--start-date YYYY-MM-DD (in the window: the order dialog's start date); "
+                                  "nothing was ordered")
+
     async def _check_balance(self, adapter: VendorAdapter, cost: Decimal, currency: str | None) -> None:
         balance = await adapter.get_balance()
         try:
@@ -400,8 +422,11 @@ class OrderService:
             return await adapter.topup(entry.iccid, entry.plan_id, entry.vendor_handle, entry.unit_price,
                                        vendor_ref=esim.vendor_ref if esim else None)
         # The options recorded with the intent go with every send of it (a resend is the same order).
-        return await adapter.place_order(entry.plan_id, entry.quantity, entry.vendor_handle, entry.unit_price,
-                                         **_order_options(entry.activation_date, entry.custom_email))
+        extra = _order_options(entry.activation_date, entry.custom_email)
+        start = self._start_dates.get(entry.id)
+        if start is not None:  # only the vendors that take one (Roamify's travel date)
+            extra["start_date"] = start
+        return await adapter.place_order(entry.plan_id, entry.quantity, entry.vendor_handle, entry.unit_price, **extra)
 
     async def _after_accepted(self, adapter: VendorAdapter, entry: JournalEntry, order: Order) -> Order:
         order = _with_entry(order, entry)
@@ -424,14 +449,19 @@ class OrderService:
         if not adapter.supports(Capability.ORDER_STATUS) or entry.kind == "topup":
             await self._finish(entry, OrderStatus.COMPLETED, "accepted; the vendor gives no allocation status")
             return await self._stored_by_entry(entry)
-        deadline = time.monotonic() + self.allocation_deadline
+        # Roamify generates profiles in up to 90 s: a vendor's own allocation time wins over the default.
+        limit = (self.allocation_deadline if self.allocation_deadline is not None
+                 else max(ALLOCATION_DEADLINE_S, getattr(adapter, "allocation_seconds", 0.0)))
+        deadline = time.monotonic() + limit
         waited = 0.0
+        last_error = ""
         while True:
             try:
                 order = await adapter.get_order(entry.order_id, entry.vendor_handle)
             except VendorError as exc:
                 log.info("poll %s: %s", entry.reference, exc)
                 order = None
+                last_error = f" (last answer: {exc})"
             if order is not None and order.status is OrderStatus.COMPLETED:
                 order = _with_entry(order, entry)
                 await asyncio.to_thread(self.store.upsert_orders, [order])
@@ -444,9 +474,11 @@ class OrderService:
                 await asyncio.to_thread(self.store.journal_release, entry.id, self.owner)
                 raise OrderOutcome(
                     f"{adapter.name} accepted order {entry.order_id} but its eSIMs are not ready after "
-                    f"{int(self.allocation_deadline)} s. It is paid and kept as ALLOCATING: run 'esimdesk reconcile' "
+                    f"{int(limit)} s{last_error}. It is paid and kept as ALLOCATING: run 'esimdesk reconcile' "
                     "later to fetch the eSIMs; do not order again.", await self._get(entry))
-            self.progress(OrderProgress(entry.reference, "allocating", f"waiting for profiles ({int(waited)} s)"))
+            wanted = sum(line.quantity for line in order.lines) if order is not None else 0
+            ready = f"{len(order.esims)} of {wanted} profile(s) ready, " if order is not None and wanted else ""
+            self.progress(OrderProgress(entry.reference, "allocating", f"{ready}waiting for profiles ({int(waited)} s)"))
             await asyncio.sleep(self.poll_interval)
             waited += self.poll_interval
 

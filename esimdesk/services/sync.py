@@ -174,7 +174,12 @@ async def _sync_with(adapter: VendorAdapter, store: Store, result: VendorSyncRes
         await asyncio.to_thread(store.save_balance, balance)
         report(SyncProgress(vendor, "balance", 1, 1))
 
-    if adapter.supports(Capability.PLANS):
+    if adapter.supports(Capability.PLANS) and getattr(adapter, "incremental_plans", False):
+        from esimdesk.services.plan_sync import sync_plans_incrementally
+
+        result.plans += await sync_plans_incrementally(
+            adapter, store, run_started, lambda n: report(SyncProgress(vendor, "plans", n, None)))
+    elif adapter.supports(Capability.PLANS):
         async for written in _pipelined(adapter.iter_plans(), store.upsert_plans):
             result.plans += written
             report(SyncProgress(vendor, "plans", result.plans, None))

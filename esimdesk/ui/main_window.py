@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from esimdesk import __version__
 from esimdesk.domain import EsimdeskError, Order, Plan, money_str
 from esimdesk.resources import resource_path
+from esimdesk.ui.vendor_extras import ask_start_date, balance_text, link_text
 from esimdesk.ui.views import CatalogTab, FleetTab, OrdersTab, rich
 
 log = logging.getLogger("esimdesk.ui")
@@ -59,6 +60,7 @@ class MainWindow(QMainWindow):
         self.fleet.noteRequested.connect(self._note_dialog)
         self.fleet.support.done.connect(self.statusBar().showMessage)  # support actions (issue 21)
         self.fleet.support.changed.connect(self.fleet.reload)
+        self.fleet.linkRequested.connect(lambda esim: asyncio.ensure_future(self.copy_install_link(esim)))
         self.orders.adoptRequested.connect(self._adopt_dialog)
         self.orders.resendRequested.connect(self._resend_dialog)
         self.orders.abandonRequested.connect(self._abandon_dialog)
@@ -115,6 +117,8 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.cancel_button)
         bar.addPermanentWidget(self.mode_label)
+        self.balance_label = QLabel("")  # the vendors' balances, after each sync
+        bar.addPermanentWidget(self.balance_label)
         notices = self.desk.ctx.accounts.notices
         if notices:
             bar.setToolTip("\n".join(notices))
@@ -133,6 +137,15 @@ class MainWindow(QMainWindow):
         for page in self.pages.values():
             page.reload(changed=changed)
 
+    async def show_balances(self) -> str:
+        """The balances line of the status bar, from the cache (after start-up and each sync)."""
+        try:
+            text = balance_text(await self.desk.balances())
+        except EsimdeskError:
+            text = ""
+        self.balance_label.setText(text)
+        return text
+
     async def startup(self, sync: bool) -> None:
         """Show the cache at once; settle unfinished orders; in demo mode fill the cache first."""
         self.reload_all()
@@ -140,6 +153,7 @@ class MainWindow(QMainWindow):
             await self.run_sync()
         else:
             await self.reconcile()
+        await self.show_balances()
 
     def start_sync(self) -> None:
         if self._sync_task is None or self._sync_task.done():
@@ -182,6 +196,7 @@ class MainWindow(QMainWindow):
             self.sync_action.setEnabled(True)
             self._sync_task = None
         self.reload_all()
+        await self.show_balances()
         self.syncFinished.emit(results)
         return results
 
@@ -274,14 +289,41 @@ class MainWindow(QMainWindow):
             rich(f"Order {quantity} × {plan.name} from {plan.vendor} for {money_str(total)} {plan.currency}?"
                  + (f"\n{order_options_dialog.describe(options)}" if options else "")))
         if answer == QMessageBox.StandardButton.Yes:
-            asyncio.ensure_future(self.place_order(plan, quantity, **options))
+            asyncio.ensure_future(self.order_with_start_date(plan, quantity, **options))
 
-    async def place_order(self, plan: Plan, quantity: int, **options) -> Order | None:
+    async def order_with_start_date(self, plan: Plan, quantity: int, **options) -> Order | None:
+        """A package that needs the customer's travel start date (Roamify's travelDate) asks for it first."""
+        try:
+            needs = await self.desk.needs_start_date(plan.vendor, plan.plan_id)
+        except EsimdeskError as exc:
+            self.statusBar().showMessage(str(exc))
+            return None
+        start = ask_start_date(self, plan) if needs else None
+        if needs and start is None:
+            self.statusBar().showMessage("Not ordered: this package needs the customer's travel start date")
+            return None
+        return await self.place_order(plan, quantity, start, **options)
+
+    async def place_order(self, plan: Plan, quantity: int, start_date=None, **options) -> Order | None:
         self.statusBar().showMessage(f"Ordering {quantity} × {plan.name}…")
         return await self._run_order(
             lambda progress: self.desk.place_order(plan.vendor, plan.plan_id, quantity, progress=progress,
-                                                   **options),
+                                                   start_date=start_date, **options),
             lambda order: f"Order {order.order_id} completed: {len(order.esims)} eSIM(s) ready")
+
+    async def copy_install_link(self, esim) -> str | None:
+        """The vendor's hosted install page for this eSIM (Roamify's share link), with its access code, copied."""
+        from PySide6.QtGui import QGuiApplication
+
+        self.statusBar().showMessage(f"Asking {esim.vendor} for the install link of {esim.iccid}…")
+        try:
+            text = link_text(await self.desk.share_link(esim.vendor, esim.iccid))
+        except EsimdeskError as exc:
+            self.statusBar().showMessage(str(exc))
+            return None
+        QGuiApplication.clipboard().setText(text)
+        self.statusBar().showMessage(f"Install link of {esim.iccid} copied: {text}")
+        return text
 
     async def _run_order(self, start, done_text) -> Order | None:
         """Run an order or top-up, showing its progress; failures become a status line, never a traceback."""

@@ -428,6 +428,7 @@ class FleetTab(ListingTab):
     noun = "eSIMs"
     topupRequested = Signal(object)  # an Esim
     noteRequested = Signal(object)  # an Esim
+    linkRequested = Signal(object)  # an Esim: copy the vendor's install link (Roamify's share link)
 
     def __init__(self, desk, parent=None):
         columns = [
@@ -456,16 +457,22 @@ class FleetTab(ListingTab):
         self.info = QLabel("Select an eSIM.")
         self.info.setWordWrap(True)
         self.info.setTextFormat(Qt.TextFormat.RichText)
-        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
+                                          | Qt.TextInteractionFlag.LinksAccessibleByMouse)
+        self.info.setOpenExternalLinks(True)  # the vendor's iPhone quick-install link
         self.topup_button = QPushButton("Top up…")
         self.note_button = QPushButton("Note…")
-        for button in (self.topup_button, self.note_button):
+        self.link_button = QPushButton("Copy install link")
+        self.link_button.setToolTip("The vendor's install page for the customer, with its access code")
+        for button in (self.topup_button, self.note_button, self.link_button):
             button.setEnabled(False)
+        self.link_button.clicked.connect(lambda: self.current and self.linkRequested.emit(self.current))
         self.topup_button.clicked.connect(lambda: self.current and self.topupRequested.emit(self.current))
         self.note_button.clicked.connect(lambda: self.current and self.noteRequested.emit(self.current))
         buttons = QHBoxLayout()
         buttons.addWidget(self.topup_button)
         buttons.addWidget(self.note_button)
+        buttons.addWidget(self.link_button)
         self.card_actions = CardActions(desk)  # Print…, Save as PDF…, Copy image, Show to customer
         self.detail_layout.addWidget(self.qr)
         self.detail_layout.addWidget(self.info)
@@ -485,6 +492,7 @@ class FleetTab(ListingTab):
         self.current = esim
         self.topup_button.setEnabled(self.desk.can_top_up(esim.vendor))
         self.note_button.setEnabled(True)
+        self.link_button.setEnabled(bool(esim.activation_code) and self.desk.can_share_link(esim.vendor))
         self.card_actions.set_target(esim.iccid, None if esim.activation_code else NO_CODE)
         if esim.activation_code:
             self.qr.setPixmap(qr_pixmap(esim.activation_code))
@@ -498,5 +506,6 @@ class FleetTab(ListingTab):
             + (f" (as of {when_text(esim.usage_as_of)} UTC)" if esim.usage_as_of and esim.data_used_mb is not None
                else "") + f"<br>Expires: {when_text(esim.expires_at) or '—'}<br>"
             f"Plan: {esc(esim.plan_id or '—')} · Order: {esc(esim.order_id or '—')}<br>"
+            + (f"<a href=\"{esc(esim.install_url)}\">iPhone quick install</a><br>" if esim.install_url else "")
             + (f"Note: <i>{esc(esim.note)}</i><br>" if esim.note else "") +
             f"<small><code>{esc(esim.activation_code or 'no activation code from the vendor')}</code></small>")

@@ -1,19 +1,30 @@
-"""Roamify adapter: orders, top-ups and order look-ups.
+"""Roamify adapter: catalog, orders with their eSIMs' profiles, fleet and usage, top-ups, balance, share links.
 
 Roamify's current API takes our ``referenceId`` on orders and top-ups and finds an order by it
 (roamify-more.md §4); it does not promise to refuse a reused one, so it is a look-up handle, not an
 idempotency handle: a lost answer is settled with ``order_by_reference``. An account on the older
 API (roamify.md: no referenceId) falls back to ``find_orders`` — package, quantity and time measured
-on Roamify's own clock. Roamify has no plan list in the older document: the catalog is derived from
-past orders (``plans_from_orders``).
+on Roamify's own clock.
+
+An order's answer has only an ``esimId`` per eSIM; the ICCID and LPA code come from generating the
+profile (``POST /api/esim/apply``, §6). ``get_order`` does that: it asks for each eSIM by esimId and,
+the first time it finds one without its profile, applies once for the whole order (by its
+referenceId) with a ≥ 90 s timeout; a timeout or "eSIM is still pending processing" only means: ask
+by esimId again (never order again). Applying is not a purchase, so a restarted desk applies once
+more; we assume (undocumented) that Roamify answers a second apply with "still pending" or the
+profile. The order is COMPLETED only when Roamify says so and every eSIM has ICCID and LPA code.
+Catalog parsing is in ``roamify_catalog.py``, eSIM objects and usage in ``roamify_esims.py``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import unicodedata
 from collections.abc import AsyncIterator, Iterable
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
@@ -29,11 +40,32 @@ from esimdesk.domain import (
     OrderStatus,
     Plan,
     Unsupported,
+    ValidationError,
     VendorConfig,
+    VendorError,
     VendorRejected,
 )
+from esimdesk.domain.models import Balance, Esim
 from esimdesk.vendors.base import Capability, VendorAdapter
 from esimdesk.vendors.http import VendorHttp
+from esimdesk.vendors.roamify_catalog import (
+    CountryMap,
+    needs_travel_date,
+    parse_packages,
+    parse_topup_packages,
+)
+from esimdesk.vendors.roamify_esims import (
+    ShareLink,
+    can_top_up,
+    esim_id,
+    parse_balance,
+    parse_esim,
+    parse_link,
+    profile_ready,
+    reports_usage,
+)
+
+log = logging.getLogger("esimdesk.vendors.roamify")
 
 VENDOR = "roamify"
 
@@ -53,6 +85,12 @@ UNKNOWN_STATUS = OrderStatus.UNCERTAIN
 LIST_LIMIT = 1000
 CLOCK_SLACK_S = 5  # Date and createdAt are whole seconds
 IN_FLIGHT_S = 90  # a request may reach Roamify this long after we sent it (timeouts, retries by proxies)
+PAGE_SIZE = 500  # packages per catalog page we ask for; Roamify documents no maximum (see iter_plans)
+APPLY_TIMEOUT_S = 90.0  # profile generation "can take up to 90 s" (§6)
+ESIM_LIMIT = 100_000  # GET /api/esims documents ``limit`` and no paging: ask for the whole fleet
+FLEET_PAGE = 200  # eSIMs handed to the store at a time (their usage is asked for meanwhile)
+PARALLEL = 8  # concurrent per-eSIM look-ups (usage, profiles)
+PENDING = "pending processing"  # "eSIM is still pending processing": generation runs, ask again later
 
 REGION_SLUGS = {
     "global": "global",
@@ -214,6 +252,13 @@ def _parsed_write(data: Any, reference: str, kind: str) -> Order:
         raise
 
 
+def _awaiting_profiles(order: Order) -> Order:
+    """Paid but its profiles not fetched: never COMPLETED without every eSIM's ICCID and LPA code."""
+    if order.status is OrderStatus.COMPLETED and not order.esims:
+        return replace(order, status=OrderStatus.ALLOCATING)
+    return order
+
+
 def parse_orders(data: Any) -> list[Order]:
     orders = data.get("orders") if isinstance(data, dict) else None
     if not isinstance(orders, list):
@@ -271,17 +316,27 @@ def _plan_from_item(item: Any, order: dict[str, Any]) -> tuple[Plan | None, floa
 class RoamifyAdapter(VendorAdapter):
     name = VENDOR
     default_url = "https://api.getroamify.com"
-    capabilities = frozenset(
-        {Capability.ORDER, Capability.ORDER_STATUS, Capability.LIST_ORDERS, Capability.TOPUP}
-    )
+    capabilities = frozenset({
+        Capability.PLANS, Capability.TOPUP_PLANS, Capability.BALANCE, Capability.ORDER, Capability.ORDER_STATUS,
+        Capability.LIST_ORDERS, Capability.LIST_ESIMS, Capability.GET_ESIM, Capability.TOPUP,
+    })
     max_quantity_per_line = None
     idempotent_orders = False  # referenceId finds an order but does not stop a second one
-    # No plan list (NOTES): the catalog is the packages seen in past orders.
+    # 28,000+ packages that rarely change: a sync that finds the catalog as it was writes nothing.
+    incremental_plans = True
+    # Generating profiles takes up to 90 s (§6): the orders engine waits at least this long for them.
+    allocation_seconds = 120.0
+    # The older API had no plan list: plans implied by past orders (kept for accounts on it).
     plans_from_orders = staticmethod(plans_from_orders)
 
-    def __init__(self, config: VendorConfig, *, timeout: float = 20.0, transport=None):
+    def __init__(self, config: VendorConfig, *, timeout: float = 20.0, transport=None,
+                 page_size: int = PAGE_SIZE, apply_timeout: float = APPLY_TIMEOUT_S):
         super().__init__(config, timeout=timeout, transport=transport)
         self._reference_ids: bool | None = None
+        self.page_size = page_size
+        self.apply_timeout = max(apply_timeout, 0.01)
+        self._applied: set[str] = set()  # orders this adapter has asked Roamify to generate profiles for
+        self._start_dates: dict[str, date] = {}  # order id -> travel start date, for its apply
         self.http = VendorHttp(
             VENDOR,
             config.base_url or self.default_url,
@@ -305,12 +360,200 @@ class RoamifyAdapter(VendorAdapter):
         return payload["data"]
 
     async def place_order(
-        self, plan_id: str, quantity: int, reference: str, unit_price: Decimal | None = None
+        self, plan_id: str, quantity: int, reference: str, unit_price: Decimal | None = None,
+        start_date: date | None = None,
     ) -> Order:
         # referenceId: the desk's handle, to find the order by after a lost answer (an older API ignores it).
         body = {"items": [{"packageId": plan_id, "quantity": quantity}], "referenceId": reference}
         data = await self._call("POST", "api/esim/order", idempotent=False, json_body=body)
-        return _parsed_write(data, reference, "order")
+        order = _parsed_write(data, reference, "order")
+        if start_date is not None and order.order_id:
+            self._start_dates[order.order_id] = start_date
+        return _awaiting_profiles(order)
+
+    # --- catalog ---------------------------------------------------------------------------------
+    async def _country_map(self) -> CountryMap:
+        data = await self._call("GET", "api/esim/countries", idempotent=True)
+        listed = data.get("countries") if isinstance(data, dict) else None
+        if not isinstance(listed, list):
+            raise MalformedResponse(VENDOR, "api/esim/countries", "no countries array")
+        return CountryMap(listed)
+
+    async def iter_plans(self) -> AsyncIterator[list[Plan]]:
+        """Page by page (``page``, ``pageSize``) until a short page, Roamify's own rule (§3).
+
+        Whether ``pageSize`` counts groups or packages is undocumented, so a page is short only when
+        both its packages and its groups are fewer than asked. No maximum page size is documented: a
+        short first page may be a silent cap, so page 2 is asked for once and, if it brings more, the
+        first page's counts are the page size from then on. A page with nothing new ends the listing.
+        """
+        countries = await self._country_map()
+        size = max(1, self.page_size)
+        full = (size, size)  # (packages, groups) of a page that is not the last
+        seen: set[str] = set()
+        page = 1
+        while True:
+            data = await self._call("GET", "api/esim/packages", idempotent=True,
+                                    params={"page": page, "pageSize": size})
+            plans = parse_packages(data, countries)
+            groups = len(data["packages"])
+            new = [p for p in plans if p.plan_id not in seen]
+            if not new:
+                return
+            seen.update(p.plan_id for p in new)
+            yield new
+            short = len(plans) < full[0] and groups < full[1]
+            if short and page == 1:
+                full = (len(plans), groups)  # page 2 tells whether that was the end or a cap
+            elif short:
+                return
+            page += 1
+
+    async def needs_start_date(self, plan_id: str) -> bool:
+        """Whether the package needs the customer's travel start date (``requirements.travelDate``),
+        asked live before an order; a package Roamify no longer lists is refused in words."""
+        data = await self._call("GET", "api/esim/packages", idempotent=True, params={"packageId": plan_id})
+        groups = data.get("packages") if isinstance(data, dict) else None
+        for group in groups if isinstance(groups, list) else ():
+            for pkg in group.get("packages") or () if isinstance(group, dict) else ():
+                if isinstance(pkg, dict) and pkg.get("packageId") == plan_id:
+                    return needs_travel_date(pkg, group)
+        raise ValidationError(f"Roamify no longer lists package '{plan_id}'; run a sync and pick another; "
+                              "nothing was ordered")
+
+    async def list_topup_plans(self, iccid: str) -> list[Plan]:
+        """Only what Roamify offers for this eSIM (§10); an eSIM with ``withTopUp: false`` is refused in words."""
+        esim = await self._call("GET", "api/esim", idempotent=True, params={"iccid": iccid})
+        if not can_top_up(esim):
+            raise ValidationError(f"Roamify says eSIM {iccid} cannot be topped up (withTopUp: false); "
+                                  "nothing was ordered")
+        data = await self._call("GET", "api/esim/topup/packages", idempotent=True, params={"iccid": iccid})
+        out = []
+        for plan in parse_topup_packages(data):  # the listing names no country: read it from the package id
+            countries, region = area_of(plan.plan_id)
+            out.append(replace(plan, countries=countries, region=region))
+        return out
+
+    async def get_balance(self) -> Balance:
+        return parse_balance(await self._call("GET", "api/balance", idempotent=True))
+
+    # --- eSIMs -----------------------------------------------------------------------------------
+    async def _usage(self, obj: dict[str, Any]) -> dict[str, Any] | None:
+        """Usage of an installed eSIM whose package reports it; None otherwise or when Roamify refuses."""
+        if obj.get("status") != "INSTALLED" or not reports_usage(obj):
+            return None
+        try:
+            data = await self._call("GET", "api/esim/usage", idempotent=True, params={"iccid": obj["iccid"]})
+        except VendorRejected as exc:
+            log.info("roamify usage of %s: %s", obj.get("iccid"), exc)
+            return None
+        return data if isinstance(data, dict) else None
+
+    async def _with_usage(self, objs: list[Any]) -> list[Esim]:
+        ready = [o for o in objs if isinstance(o, dict) and isinstance(o.get("iccid"), str) and o["iccid"]]
+        gate = asyncio.Semaphore(PARALLEL)
+
+        async def one(obj: dict[str, Any]) -> Esim:
+            async with gate:
+                return parse_esim(obj, usage=await self._usage(obj))
+
+        return list(await asyncio.gather(*(one(o) for o in ready)))
+
+    async def iter_esims(self) -> AsyncIterator[list[Esim]]:
+        """``GET /api/esims`` (no paging documented: one call with a large ``limit``), then usage per
+        installed eSIM, handed on in pages. eSIMs whose profile is not generated yet have no ICCID: left out."""
+        data = await self._call("GET", "api/esims", idempotent=True, params={"limit": ESIM_LIMIT})
+        if not isinstance(data, list):
+            raise MalformedResponse(VENDOR, "api/esims", "no eSIM array")
+        if len(data) >= ESIM_LIMIT:  # no paging is documented: say so rather than look complete
+            log.warning("roamify listed %d eSIMs, its limit: the fleet may be larger than shown", len(data))
+        for i in range(0, len(data), FLEET_PAGE):
+            page = await self._with_usage(data[i:i + FLEET_PAGE])
+            if page:
+                yield page
+
+    async def get_esim(self, iccid: str) -> Esim:
+        obj = await self._call("GET", "api/esim", idempotent=True, params={"iccid": iccid})
+        if not isinstance(obj, dict):
+            raise MalformedResponse(VENDOR, "api/esim", "eSIM is not an object")
+        return parse_esim(obj, usage=await self._usage(obj))
+
+    async def share_link(self, iccid: str) -> ShareLink:
+        """Roamify's hosted install page for the customer, with its access code (§13)."""
+        data = await self._call("POST", "api/esim/link", idempotent=False, json_body={"iccid": iccid})
+        return parse_link(data)
+
+    # --- profiles of an order's eSIMs --------------------------------------------------------------
+    async def _profiles(self, ids: list[str]) -> tuple[dict[str, dict[str, Any]], set[str]]:
+        """The eSIM objects, by esimId, of those whose profile is generated (§7, the recovery path), and
+        the esimIds Roamify knows no eSIM by."""
+        gate = asyncio.Semaphore(PARALLEL)
+        unknown: set[str] = set()
+
+        async def one(eid: str) -> dict[str, Any] | None:
+            async with gate:
+                try:
+                    obj = await self._call("GET", "api/esim", idempotent=True, params={"esimId": eid})
+                except NotFound:
+                    unknown.add(eid)
+                    return None
+            return obj if profile_ready(obj) else None
+
+        found = await asyncio.gather(*(one(e) for e in ids))
+        return {eid: obj for eid, obj in zip(ids, found, strict=True) if obj is not None}, unknown
+
+    async def _apply(self, order: Order, missing: list[str]) -> dict[str, dict[str, Any]]:
+        """Ask Roamify to generate the profiles: once for the whole order by its referenceId, else per eSIM.
+
+        A timeout or "still pending processing" is no failure: the profiles are asked for by esimId
+        later. Any other refusal (e.g. a travel date it needs) is raised after the others were tried."""
+        ref = (order.raw or {}).get("referenceId")
+        bodies = ([{"esimId": missing[0], "referenceId": ref}] if isinstance(ref, str) and ref
+                  else [{"esimId": m} for m in missing])
+        start = self._start_dates.get(order.order_id or "")
+        out: dict[str, dict[str, Any]] = {}
+        refused: VendorRejected | None = None
+        for body in bodies:
+            if start is not None:
+                body["startDate"] = start.isoformat()
+            try:
+                data = await self._call("POST", "api/esim/apply", idempotent=False, json_body=body,
+                                        timeout=self.apply_timeout)
+            except VendorRejected as exc:
+                if PENDING not in exc.message.lower():
+                    refused = exc
+                continue
+            except VendorError as exc:  # a timeout, a dropped answer, a 5xx: generation may well be running
+                log.info("roamify apply for order %s: %s; asking by esimId", order.order_id, exc)
+                continue
+            for obj in data if isinstance(data, list) else [data]:
+                if profile_ready(obj):
+                    out[esim_id(obj) or ""] = obj
+        if refused is not None and not out:
+            raise refused
+        return out
+
+    async def _with_profiles(self, order: Order) -> Order:
+        items = [(i["esimId"], i.get("packageId")) for i in (order.raw or {}).get("items") or ()
+                 if isinstance(i, dict) and isinstance(i.get("esimId"), str) and i["esimId"]]
+        if not items:
+            return _awaiting_profiles(order)
+        ready, unknown = await self._profiles([eid for eid, _ in items])
+        if len(unknown) == len(items):
+            # No eSIM Roamify knows yet (just ordered), or a top-up's item (it adds to an eSIM, makes none):
+            # nothing to generate now, and never COMPLETED without profiles (the engine ends top-ups itself).
+            return _awaiting_profiles(order)
+        missing = [eid for eid, _ in items if eid not in ready]
+        if missing and order.order_id not in self._applied:
+            self._applied.add(order.order_id or "")
+            ready.update(await self._apply(order, missing))
+        esims = tuple(parse_esim(ready[eid], order_id=order.order_id, plan_id=pid)
+                      for eid, pid in items if eid in ready)
+        done = len(esims) == len(items)
+        status = order.status
+        if status is OrderStatus.COMPLETED and not done:
+            status = OrderStatus.ALLOCATING
+        return replace(order, status=status, esims=esims)
 
     async def order_by_reference(self, reference: str, kind: str = "order") -> Order | None:
         """The order Roamify holds under our ``referenceId``; ``None`` when Roamify says it has none.
@@ -332,7 +575,8 @@ class RoamifyAdapter(VendorAdapter):
             raise
         if not isinstance(data, dict) or data.get("referenceId") != reference:
             raise Unsupported(VENDOR, "look an order up by referenceId")
-        return parse_order(data, reference, kind)
+        order = parse_order(data, reference, kind)
+        return _awaiting_profiles(order) if kind == "order" else order
 
     async def _knows_reference_ids(self) -> bool:
         """Whether this account's API stores referenceId: its order listing carries the key."""
@@ -352,10 +596,14 @@ class RoamifyAdapter(VendorAdapter):
         return self.http.clock_offset
 
     async def get_order(self, order_id: str | None, reference: str | None = None) -> Order:
+        """The order with its eSIMs; COMPLETED only once every eSIM has ICCID and LPA code (see the module)."""
         if not order_id:
             raise NotFound(VENDOR, "api/esim/order", "Roamify looks orders up by its own id only")
         data = await self._call("GET", "api/esim/order", idempotent=True, params={"orderId": order_id})
-        return parse_order(data, reference)
+        order = parse_order(data, reference)
+        if order.status in (OrderStatus.FAILED, OrderStatus.UNCERTAIN):
+            return order
+        return await self._with_profiles(order)
 
     async def list_orders(self, status: str | None = None, limit: int = LIST_LIMIT) -> list[Order]:
         params: dict[str, Any] = {"limit": limit}
@@ -393,7 +641,7 @@ class RoamifyAdapter(VendorAdapter):
                 and order.lines[0].plan_id == package_id
                 and order.lines[0].quantity == quantity
             ):
-                out.append(order)
+                out.append(_awaiting_profiles(order))  # adopted, it is polled for its profiles
         return out
 
     async def topup(

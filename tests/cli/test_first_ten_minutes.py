@@ -208,22 +208,33 @@ def test_a_listing_of_every_vendor_names_those_that_offer_none(desk_env):
 def test_balance_names_the_vendors_without_one_with_the_prefix(desk_env):
     res = run(desk_env, "balance")
     assert res.returncode == 0, res.stderr
-    assert "esimdesk balance: roamify and flexiroam do not offer a balance through their APIs" in \
-        res.stderr.splitlines()
+    assert "esimdesk balance: flexiroam does not offer a balance through its API" in res.stderr.splitlines()
+    assert re.search(r"^roamify\s+\d+\.\d\d USD", res.stdout, re.M), res.stdout  # GET /api/balance
 
 
-def test_a_roamify_order_without_iccid_says_so_and_where_to_get_it(fresh_sandbox, tmp_path):
+def test_a_roamify_order_prints_iccid_and_lpa_code_and_its_qr_decodes_to_it(fresh_sandbox, tmp_path):
+    import zxingcpp
+    from PIL import Image
+
     env = cli_env(fresh_sandbox, tmp_path / "home")
     assert run(env, "sync", "--vendor", "roamify").returncode == 0
-    plan = listed(env, "plans", "--vendor", "roamify")[0]["plan_id"]
+    plans = listed(env, "plans", "--vendor", "roamify")
+    assert len(plans) == len(fresh_sandbox.sandbox.vendors["roamify"].catalog)  # the whole paged catalog
+    plan = next(p["plan_id"] for p in plans if p["plan_id"] == "esim-cambodia-7days-1gb-all")
     res = run(env, "order", "--vendor", "ROAMIFY", "--plan", plan)
     assert res.returncode == 0, res.stderr
-    assert "COMPLETED" in res.stdout
-    assert ("esimdesk order: Roamify's answer carries no ICCID or activation code yet: get them from "
-            "Roamify's Partner Portal") in res.stderr
+    assert "COMPLETED" in res.stdout and "Partner Portal" not in res.stderr
+    found = re.search(r"^(89\d{16,20})\s+(LPA:1\$\S+)$", res.stdout, re.M)
+    assert found, res.stdout
+    iccid, code = found.groups()
+    out = tmp_path / "qr.png"
+    assert run(env, "qr", iccid, "--out", str(out)).returncode == 0
+    [decoded] = zxingcpp.read_barcodes(Image.open(out))
+    assert decoded.text == code
     res = run(env, "order", "--vendor", "roamify", "--plan", plan, "--json")
     assert res.returncode == 0, res.stderr
-    assert json.loads(res.stdout)["esims"] == [] and "Roamify's Partner Portal" in res.stderr
+    [esim] = json.loads(res.stdout)["esims"]
+    assert esim["iccid"] and esim["activation_code"].startswith("LPA:1$")
 
 
 # --- one error prefix --------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The window meets the agent halfway (issue 19): a view filtered to a vendor that does not offer what it
 lists says so instead of staying silently empty; the Country box takes names and alpha-3 codes; data
 amounts read as on the command line; prices sorted within a currency; a Roamify order without ICCID
-says where to get it. Real widgets over a real sandbox and store."""
+says where to get it (Roamify's now come with them). Real widgets over a real sandbox and store."""
 
 from __future__ import annotations
 
@@ -50,9 +50,10 @@ def test_a_view_filtered_to_a_vendor_that_offers_none_says_so(window):
     pick_vendor(win.orders, loop, "flexiroam")
     assert win.orders.model.rowCount() == 0
     assert win.orders.notice.text() == "Flexiroam takes no orders through its API"
-    pick_vendor(win.fleet, loop, "roamify")
-    assert win.fleet.notice.text().startswith("Roamify's eSIMs are not fetched yet")
-    assert "Roamify's Partner Portal" in win.fleet.notice.text()
+    pick_vendor(win.fleet, loop, "microesim")
+    assert win.fleet.notice.text().startswith("MicroESIM lists no eSIMs through its API")
+    pick_vendor(win.fleet, loop, "roamify")  # Roamify lists its eSIMs (roamify-more.md §8): nothing to say
+    assert win.fleet.model.rowCount() > 0 and win.fleet.notice.isHidden()
     pick_vendor(win.fleet, loop, None)
     assert win.fleet.notice.isHidden()
 
@@ -95,13 +96,13 @@ def test_data_amounts_and_prices_read_as_on_the_command_line(window):
         assert prices == sorted(prices)
 
 
-def test_a_roamify_order_without_iccid_says_where_to_get_it(window):
+def test_a_roamify_order_comes_with_its_esim_and_needs_no_portal(window):
     win, loop, server = window
     settle(loop)
     pick_vendor(win.catalog, loop, "roamify")
     plan = shown(win.catalog)[0]
     order = loop.run_until_complete(win.place_order(plan, 1))
-    assert order is not None and order.status is OrderStatus.COMPLETED and not order.esims
+    assert order is not None and order.status is OrderStatus.COMPLETED
+    assert len(order.esims) == 1 and order.esims[0].activation_code.startswith("LPA:1$")
     message = win.statusBar().currentMessage()
-    assert "Roamify's answer carries no ICCID or activation code yet" in message
-    assert "Roamify's Partner Portal" in message
+    assert message.endswith("1 eSIM(s) ready") and "Partner Portal" not in message

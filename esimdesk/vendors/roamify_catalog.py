@@ -1,0 +1,151 @@
+"""Roamify's catalog to Plans: ``/api/esim/countries`` and the grouped ``/api/esim/packages`` (roamify-more.md 2, 3, 10).
+
+Country mapping. Roamify's codes are not unique: a regional group reuses a country's code (its own
+sample: "AF" for "Afghanistan" and "Africa Adventure"). So a code is trusted only for a ``local``
+group whose code no other name shares; otherwise the group's name is matched to a country, and a
+regional or global group covers the countries of its ``signals``. Data: ``dataAmount`` in its
+``dataUnit`` to MB; ``isUnlimited`` (with ``dataAmount`` 9007199254740991) is no cap. Price: a decimal
+in major units of USD (the catalog carries no currency field; every sample is USD).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import replace
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import pycountry
+
+from esimdesk.domain import MalformedResponse, Plan
+
+VENDOR = "roamify"
+UNLIMITED_AMOUNT = 9007199254740991  # JS Number.MAX_SAFE_INTEGER
+CATALOG_CURRENCY = "USD"
+_DAILY = re.compile(r"/\s*day\b", re.I)
+_UNIT_MB = {"MB": 1, "GB": 1024, "TB": 1024 * 1024}
+
+
+class CountryMap:
+    """Roamify's country names and codes (from ``/api/esim/countries``) to ISO 3166 alpha-2."""
+
+    def __init__(self, countries: list[dict[str, Any]] | None = None):
+        codes = Counter(c.get("code") for c in countries or () if isinstance(c, dict))
+        self.shared = {code for code, n in codes.items() if n > 1}  # codes more than one name uses
+
+    def group_countries(self, group: dict[str, Any]) -> tuple[tuple[str, ...], str | None]:
+        """(countries, region label) of one package group."""
+        geography = group.get("geography")
+        code, name = group.get("countryCode"), group.get("countryName")
+        if geography in ("regional", "global"):
+            return _signal_codes(group), geography
+        iso = _iso(code) if isinstance(code, str) and code not in self.shared else None
+        by_name = _by_name(name) if isinstance(name, str) else None
+        if iso and (by_name in (None, iso)):
+            return (iso,), None
+        if by_name:
+            return (by_name,), None
+        covered = _signal_codes(group)  # a name no country has: a bundle sold as a region
+        return covered, ("regional" if len(covered) != 1 else None)
+
+
+def _iso(code: str) -> str | None:
+    code = code.strip().upper()
+    return code if len(code) == 2 and pycountry.countries.get(alpha_2=code) is not None else None
+
+
+def _by_name(name: str) -> str | None:
+    from esimdesk.vendors.roamify import _country_slugs, _slug
+
+    return _country_slugs().get(_slug(name))
+
+
+def _signal_codes(group: dict[str, Any]) -> tuple[str, ...]:
+    signals = group.get("signals")
+    out: dict[str, None] = {}
+    for s in signals if isinstance(signals, list) else ():
+        code = _iso(s.get("code", "")) if isinstance(s, dict) and isinstance(s.get("code"), str) else None
+        if code:
+            out[code] = None
+    return tuple(out)
+
+
+def _decimal(value: Any, what: str) -> Decimal:
+    # Through str: a JSON float such as 1.32 must not become 1.3200000000000000621...
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise MalformedResponse(VENDOR, "api/esim/packages", f"{what} is not a number")
+    try:
+        d = Decimal(str(value))
+    except InvalidOperation:
+        raise MalformedResponse(VENDOR, "api/esim/packages", f"{what} is not a number") from None
+    if not d.is_finite() or d < 0:
+        raise MalformedResponse(VENDOR, "api/esim/packages", f"{what} is not a price")
+    return d
+
+
+def data_mb(unlimited: Any, amount: Any, unit: Any) -> int | None:
+    """MB of a package's allowance; None = unlimited."""
+    if unlimited is True or amount == UNLIMITED_AMOUNT:
+        return None
+    if isinstance(amount, bool) or not isinstance(amount, int | float) or amount < 0:
+        raise MalformedResponse(VENDOR, "api/esim/packages", "dataAmount is not a number")
+    factor = _UNIT_MB.get(str(unit or "MB").upper())
+    if factor is None:
+        raise MalformedResponse(VENDOR, "api/esim/packages", f"unknown dataUnit {unit!r}")
+    return int(Decimal(str(amount)) * factor)
+
+
+def needs_travel_date(pkg: dict[str, Any], group: dict[str, Any] | None = None) -> bool:
+    """``requirements.travelDate``; where it sits is undocumented: the package, else its group."""
+    for holder in (pkg, group or {}):
+        req = holder.get("requirements") if isinstance(holder, dict) else None
+        if isinstance(req, dict) and req.get("travelDate") is True:
+            return True
+    return False
+
+
+def parse_package(pkg: Any, group: dict[str, Any], countries: tuple[str, ...], region: str | None) -> Plan:
+    if not isinstance(pkg, dict) or not isinstance(pkg.get("packageId"), str) or not pkg["packageId"]:
+        raise MalformedResponse(VENDOR, "api/esim/packages", "package has no packageId")
+    name = pkg.get("package") if isinstance(pkg.get("package"), str) else pkg["packageId"]
+    days = pkg.get("day")
+    if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+        raise MalformedResponse(VENDOR, "api/esim/packages", "day is not a whole number")
+    raw = {**pkg, "group": {k: group.get(k) for k in ("id", "countryName", "countryCode", "geography")}}
+    return Plan(
+        vendor=VENDOR, plan_id=pkg["packageId"], name=name, countries=countries,
+        data_mb=data_mb(pkg.get("isUnlimited"), pkg.get("dataAmount"), pkg.get("dataUnit")),
+        validity_days=days, price=_decimal(pkg.get("price"), "price"), currency=CATALOG_CURRENCY,
+        daily=bool(_DAILY.search(name)), topup=None, region=region, raw=raw,
+    )
+
+
+def parse_packages(data: Any, countries: CountryMap) -> list[Plan]:
+    """``data`` of ``/api/esim/packages``: groups, each with its ``packages``."""
+    groups = data.get("packages") if isinstance(data, dict) else None
+    if not isinstance(groups, list):
+        raise MalformedResponse(VENDOR, "api/esim/packages", "no packages array")
+    plans = []
+    for group in groups:
+        if not isinstance(group, dict) or not isinstance(group.get("packages"), list):
+            raise MalformedResponse(VENDOR, "api/esim/packages", "package group has no packages")
+        covered, region = countries.group_countries(group)
+        plans.extend(parse_package(p, group, covered, region) for p in group["packages"])
+    return plans
+
+
+def parse_topup_packages(data: Any, countries: tuple[str, ...] = ()) -> list[Plan]:
+    """``/api/esim/topup/packages``: data, apn, call and sms are nested objects here (section 10)."""
+    if not isinstance(data, list):
+        raise MalformedResponse(VENDOR, "api/esim/topup/packages", "no package array")
+    plans = []
+    for pkg in data:
+        if not isinstance(pkg, dict):
+            raise MalformedResponse(VENDOR, "api/esim/topup/packages", "package is not an object")
+        nested = pkg.get("data") if isinstance(pkg.get("data"), dict) else {}
+        flat = {**pkg, "isUnlimited": nested.get("isUnlimited"), "dataAmount": nested.get("dataAmount"),
+                "dataUnit": nested.get("dataUnit")}
+        plan = parse_package(flat, {}, countries, None)
+        plans.append(replace(plan, topup=True, raw=pkg))
+    return plans
