@@ -89,9 +89,13 @@ class ActionOutcome(EsimdeskError):
     """An action that was refused, not done, or whose result is not known yet; ``entry`` says where it
     stands (None: nothing was recorded or sent), the message what happened and what to do."""
 
-    def __init__(self, message: str, entry: ActionEntry | None):
+    def __init__(self, message: str, entry: ActionEntry | None, *, slowed_down: bool = False):
         super().__init__(message)
         self.entry = entry
+        self.slowed_down = slowed_down  # the vendor asked us to slow down and its status shows nothing done
+
+
+SLOW_DOWN_PAUSE_S = 1.0  # before the one send again after "slow down" (Roumio counts 8 requests a second)
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,15 @@ class ActionService:
                 raise ActionOutcome(f"{action.value} refused: {why} ({vendor_title(esim.vendor)} shows it "
                                     f"{fresh.vendor_status}); nothing was sent", None)
             amount, currency = await self.price_of(fresh)
+            entry = await self._record(fresh, action, message, amount, currency)
+            try:
+                return await self._send(adapter, entry, fresh, message)
+            except ActionOutcome as outcome:
+                if not outcome.slowed_down:
+                    raise
+            # Asked to slow down (HTTP 429), and the eSIM's status showed it unchanged: sent once more
+            # after a pause, as a new journaled action. A send the status proved not done, never a blind retry.
+            await asyncio.sleep(SLOW_DOWN_PAUSE_S)
             entry = await self._record(fresh, action, message, amount, currency)
             return await self._send(adapter, entry, fresh, message)
 
@@ -316,8 +329,10 @@ class ActionService:
             if settled.state is OrderStatus.COMPLETED:
                 return await self._completed(adapter, settled, " (its answer was lost; the eSIM's status confirms it)")
             if settled.state is OrderStatus.FAILED:
+                slowed = entry.action is not Action.SMS and exc.http_status == 429
                 raise ActionOutcome(f"{exc}. {who} shows the eSIM unchanged: the {entry.action.value} was not "
-                                    "done and nothing changed; ask again if it is still wanted", settled) from None
+                                    "done and nothing changed; ask again if it is still wanted", settled,
+                                    slowed_down=slowed) from None
             again = ("do NOT send it again: ask the customer whether it arrived" if entry.action is Action.SMS else
                      "do NOT send it again: run the same command in a minute; it reads the status first and "
                      "never sends twice")

@@ -191,3 +191,26 @@ async def test_an_action_recorded_but_never_sent_is_closed_as_not_sent(desk):
     [closed] = await make(desk).settle("roumio")
     assert closed.id == entry.id and closed.state is OrderStatus.FAILED and closed.last_error == "never sent"
     assert cancels(server) == []
+
+
+async def test_asked_to_slow_down_the_action_is_sent_once_more_after_the_status_shows_it_undone(desk):
+    """HTTP 429 (e.g. the window's sync, in its own process, used Roumio's 8 a second): the status shows the
+    eSIM unchanged, so the cancel goes out once more after a pause, journaled anew, and is done once."""
+    server, store, _ = desk
+    esim = new_esim(store)
+    server.sandbox.faults["roumio"].add(Fault("http_429", endpoint="esim/cancel", when="before", times=1))
+    result = await make(desk).run(esim.iccid, Action.CANCEL)
+    assert result.entry.state is OrderStatus.COMPLETED
+    assert len(cancels(server)) == 1
+    states = [ln.to_state for ln in store.esim_history("roumio", esim.iccid)]
+    assert "FAILED" in states and states[-1] == "COMPLETED"  # the refused try, then the one that was done
+
+
+async def test_asked_to_slow_down_twice_the_action_is_not_sent_a_third_time(desk):
+    server, store, _ = desk
+    esim = new_esim(store)
+    server.sandbox.faults["roumio"].add(Fault("http_429", endpoint="esim/cancel", when="before", times=2))
+    with pytest.raises(ActionOutcome, match="the cancel was not done and nothing changed"):
+        await make(desk).run(esim.iccid, Action.CANCEL)
+    assert cancels(server) == []
+    assert server.sandbox.faults["roumio"].list() == []  # both 429s were used: two sends, no third
