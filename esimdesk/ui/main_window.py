@@ -129,6 +129,7 @@ class MainWindow(QMainWindow):
     def reload_all(self, *, changed: bool = True) -> None:
         """Every tab again; ``changed``: the store's rows changed (sync, order), so rows read are read again."""
         for page in self.pages.values():
+            page.live = True
             page.reload(changed=changed)
 
     async def startup(self, sync: bool) -> None:
