@@ -135,6 +135,7 @@ class MainWindow(QMainWindow):
     def reload_all(self, *, changed: bool = True) -> None:
         """Every tab again; ``changed``: the store's rows changed (sync, order), so rows read are read again."""
         for page in self.pages.values():
+            page.live = True
             page.reload(changed=changed)
 
     async def show_balances(self) -> str:
@@ -171,9 +172,19 @@ class MainWindow(QMainWindow):
         self.sync_action.setEnabled(False)
         status = self.statusBar()
 
+        stages: dict[str, str] = {}
+        shows = {"plans": (self.catalog,), "orders": (self.orders, self.fleet), "esims": (self.fleet, self.orders)}
+
         def progress(p) -> None:
             total = f" of {p.total:,}" if p.total else ""
             status.showMessage(f"Syncing {p.vendor}: {p.stage} {p.done:,}{total}")
+            # A vendor moving on from a stage has written it whole: the tabs showing it are read again now,
+            # not when the slowest vendor ends (MicroESIM asks for each eSIM on its own: minutes at scale).
+            before = stages.get(p.vendor)
+            stages[p.vendor] = p.stage
+            if before is not None and before != p.stage:
+                for page in shows.get(before, ()):
+                    page.reload(changed=True)
 
         def vendor_done(result) -> None:
             # A vendor's rows show as soon as its sync ends; the slowest (MicroESIM, one eSIM at a time) goes on.

@@ -85,6 +85,7 @@ class ListingTab(QWidget):
         super().__init__(parent)
         self.desk = desk
         self._task: asyncio.Task | None = None
+        self.live = False  # set by the window's start-up: until then nothing is loaded
         self._fitted = False
         self._sorted_column = 0
         self._stale_rows = False  # the next load must read rows again (they changed in the store)
@@ -169,14 +170,11 @@ class ListingTab(QWidget):
         """Start a fresh query; a newer keystroke cancels (and interrupts) the older one. ``changed``: the
         store's rows changed (a sync, an order), so rows already read are read again."""
         self._stale_rows = self._stale_rows or changed
+        if not self.live:  # not shown yet (e.g. the header's first sort while the window is built): start-up loads
+            return
         if self._task is not None and not self._task.done():
             self._task.cancel()
-        try:
-            loop = asyncio.get_event_loop_policy().get_event_loop()
-        except RuntimeError:  # built before the app's loop exists (e.g. the header's first sort): start-up loads
-            self._task = None
-            return
-        self._task = loop.create_task(self._load())
+        self._task = asyncio.ensure_future(self._load())
 
     async def _load(self) -> None:
         query = self.listing_query()
