@@ -75,8 +75,9 @@ class PgServer:
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                   "--no-instructions")
         with open(self.data / "postgresql.conf", "a") as conf:
+            # fsync off: a test cluster; commits still survive a crash of the server process (the tests stop it so)
             conf.write(f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.root}'\n"
-                       "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 200\n")
+                       "fsync = off\nmax_connections = 200\n")
         with open(self.data / "pg_hba.conf", "w") as hba:
             hba.write("local all postgres trust\nhost all postgres 127.0.0.1/32 trust\n"
                       "local all all scram-sha-256\nhost all all 127.0.0.1/32 scram-sha-256\n")

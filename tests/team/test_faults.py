@@ -1,0 +1,132 @@
+"""A push cut off mid-way — the server stopped in the middle of a batch's transaction or between two
+batches, the pushing process killed — is resumed without losing or repeating an entry; an unreachable
+store keeps the desk working and says since when; bad credentials, URLs and TLS are one sentence."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from esimdesk.services import team_sync
+from esimdesk.services.team_config import TeamConfig
+from esimdesk.store import team_local as L
+from tests.team.helpers import config, desk, outbox_seqs, place_local_orders, server_entries
+
+
+def test_server_stopped_mid_push_and_restarted_every_entry_arrives_once(pg, team_db, tmp_path):
+    a, b = desk(tmp_path, "a"), desk(tmp_path, "b")
+    iccids = place_local_orders(a, 120, "A")
+    a.set_note("microesim", iccids[0], "Mrs Tanaka, room 12")
+    seqs = outbox_seqs(a)
+    assert len(seqs) == 120 * 2 + 1  # two audit lines per order, one note
+
+    def stop_inside_third_batch(stage, batch):
+        if (stage, batch) == ("before-commit", 3):
+            pg.stop("immediate")  # the batch's transaction is open on the server: it is lost with it
+
+    res = team_sync.run(a, config(team_db, "alice"), push_batch=40, fault=stop_inside_third_batch)
+    assert not res.ok and res.problem.startswith("team store offline since ")
+    pg.start()
+    assert [s for _, s in server_entries(team_db)] == seqs[:80]
+
+    def stop_after_fifth(stage, batch):
+        if (stage, batch) == ("committed", 2):  # batches 3 and 4 of the whole push
+            pg.stop("immediate")
+
+    assert not team_sync.run(a, config(team_db, "alice"), push_batch=40, fault=stop_after_fifth).ok
+    pg.start()
+    assert [s for _, s in server_entries(team_db)] == seqs[:160]
+    a.set_note("microesim", iccids[1], "Mr Sato")  # made while it was away: pushed when it is back
+    res = team_sync.run(a, config(team_db, "alice"), push_batch=40)
+    assert res.ok, res.problem
+    assert [s for _, s in server_entries(team_db)] == outbox_seqs(a) == [*seqs, seqs[-1] + 1]
+    assert L.offline_since(a) is None
+
+    res = team_sync.run(b, config(team_db, "bob"), pull_batch=33)
+    assert res.ok and res.orders == 120 and res.esims == 120
+    orders = b.orders()
+    assert len(orders) == 120 and len({o.order_id for o in orders}) == 120
+    audit = Counter(r[0] for r in b.conn.execute("SELECT reference FROM team_audit"))
+    assert set(audit.values()) == {2} and len(audit) == 120
+    assert b.esim(iccids[0]).note == "Mrs Tanaka, room 12" and b.esim(iccids[1]).note == "Mr Sato"
+    assert {a_ for _, a_ in L.order_origins(b, orders)} == {"alice"}
+    # B's own outbox stayed empty: pulled rows are not pushed back as B's.
+    assert outbox_seqs(b) == []
+    # Nothing new: a second sync pulls nothing and pushes nothing.
+    again = team_sync.run(b, config(team_db, "bob"))
+    assert again.ok and again.orders == 0 and len(server_entries(team_db)) == len(outbox_seqs(a))
+
+
+KILLED = """
+import sys, time
+from esimdesk.services import team_sync
+from esimdesk.services.team_config import TeamConfig
+from esimdesk.store import SqliteStore
+
+def fault(stage, batch):
+    if (stage, batch) == (sys.argv[4], 2):
+        print("now", flush=True)
+        time.sleep(120)
+
+store = SqliteStore(sys.argv[1])
+team_sync.run(store, TeamConfig(sys.argv[2], sys.argv[3], "alice"), push_batch=25, fault=fault)
+"""
+
+
+@pytest.mark.parametrize("stage", ["before-commit", "committed"])
+def test_a_push_killed_mid_way_is_resumed_without_duplicates(pg, team_db, tmp_path, stage):
+    a = desk(tmp_path, "a")
+    place_local_orders(a, 60, "K")
+    url, password = team_db
+    proc = subprocess.Popen([sys.executable, "-c", KILLED, str(a.path), url, password, stage], stdout=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    try:
+        assert proc.stdout.readline().strip() == "now"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(30)
+    assert len(server_entries(team_db)) == (25 if stage == "before-commit" else 50)
+    assert team_sync.run(a, config(team_db, "alice"), push_batch=25).ok
+    assert [s for _, s in server_entries(team_db)] == outbox_seqs(a)
+    assert len(outbox_seqs(a)) == 120
+
+
+def test_offline_desk_keeps_working_and_says_since_when(pg, team_db, tmp_path):
+    a = desk(tmp_path, "a")
+    url, password = team_db
+    dead = url.replace(f":{pg.port}/", ":1/")  # nothing listens on port 1
+    res = team_sync.run(a, TeamConfig(dead, password, "alice"))
+    assert not res.ok and res.problem.startswith("team store offline since ") and "UTC" in res.problem
+    since = L.offline_since(a)
+    assert team_sync.offline_notice(a).startswith(f"team store offline since {since:%H:%M} UTC")
+    place_local_orders(a, 3, "O")  # the desk works on: entries queue in the outbox
+    res = team_sync.run(a, TeamConfig(dead, password, "alice"))
+    assert L.offline_since(a) == since  # since when it went away, not since the last try
+    assert team_sync.run(a, config(team_db, "alice")).ok
+    assert team_sync.offline_notice(a) is None and len(server_entries(team_db)) == 6
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda url, pw: (url, "wrong-" + pw), "refused the user name or password"),
+    (lambda url, pw: (url.rsplit("/", 1)[0] + "/nosuchdb", pw), "no such database"),
+    (lambda url, pw: (url + "?sslmode=require", pw), "cannot be reached"),  # the test server has no TLS
+    (lambda url, pw: ("postgresql://desk@[::1/x", pw), "not a valid postgresql:// URL"),
+])
+def test_bad_settings_are_one_sentence_without_the_password(pg, team_db, tmp_path, change, words):
+    url, password = change(*team_db)
+    res = team_sync.run(desk(tmp_path, "a"), TeamConfig(url, password, "alice"))
+    assert not res.ok and words in res.problem, res.problem
+    assert "\n" not in res.problem and password not in res.problem and "Traceback" not in res.problem
+
+
+def test_sslmode_in_the_url_is_honoured(pg, team_db, tmp_path):
+    """sslmode=require against a server without TLS must fail (not fall back to plain text)."""
+    url, password = team_db
+    res = team_sync.run(desk(tmp_path, "a"), TeamConfig(url + "?sslmode=require", password, "alice"))
+    assert not res.ok and "SSL" in res.error
+    assert team_sync.run(desk(tmp_path, "b"), TeamConfig(url + "?sslmode=prefer", password, "alice")).ok
