@@ -102,6 +102,12 @@ def pull(store, conn, desk_id: str, batch: int) -> tuple[int, int]:
     return orders, esims
 
 
+def offline_label(store) -> str | None:
+    """The status bar's short form: "team store offline since HH:MM UTC", or None while it is reachable."""
+    since = L.offline_since(store)
+    return f"team store offline since {since:%H:%M} UTC" if since else None
+
+
 def offline_notice(store) -> str | None:
     """"team store offline since HH:MM …" while the last sync could not reach it, else None (status bar)."""
     since = L.offline_since(store)

@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from tests.team.pg import PgServer, why_not
+from tests.ui.conftest import loop  # noqa: F401 - the window test's qasync loop fixture
 
 
 @pytest.fixture(scope="session")
