@@ -89,17 +89,26 @@ def migrate(conn: psycopg.Connection) -> int:
     """Create or bring the schema to ``LATEST``; each step commits with its version number."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATE_LOCK,))
-        conn.execute("CREATE TABLE IF NOT EXISTS esimdesk_schema (one int PRIMARY KEY CHECK (one = 1), "
-                     "version int NOT NULL)")
-        row = conn.execute("SELECT version FROM esimdesk_schema").fetchone()
+        # Looked up first: a desk's least-privilege role may read the version but not create anything.
+        exists = conn.execute("SELECT to_regclass('esimdesk_schema') IS NOT NULL").fetchone()[0]
+        row = conn.execute("SELECT version FROM esimdesk_schema").fetchone() if exists else None
         current = row[0] if row else 0
         if current > LATEST:
             raise TeamStoreError(f"the team store's schema is from a newer esimdesk (version {current}, this one "
                                  f"knows {LATEST}); update this desk", "config")
-        for version in range(current + 1, LATEST + 1):
-            conn.execute(_STEPS[version - 1])
-            conn.execute("INSERT INTO esimdesk_schema VALUES (1, %s) ON CONFLICT (one) DO UPDATE SET version = %s",
-                         (version, version))
+        if current == LATEST:
+            return LATEST
+        try:
+            conn.execute("CREATE TABLE IF NOT EXISTS esimdesk_schema (one int PRIMARY KEY CHECK (one = 1), "
+                         "version int NOT NULL)")
+            for version in range(current + 1, LATEST + 1):
+                conn.execute(_STEPS[version - 1])
+                conn.execute("INSERT INTO esimdesk_schema VALUES (1, %s) ON CONFLICT (one) DO UPDATE SET version = %s",
+                             (version, version))
+        except psycopg.errors.InsufficientPrivilege:
+            raise TeamStoreError(f"the team store's schema is at version {current} and this desk needs {LATEST}, "
+                                 "which this desk's role may not create: run one `esimdesk sync` with the owner "
+                                 "role's URL (README → Team mode)", "config") from None
     return LATEST
 
 
