@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from esimdesk.domain import ConfigError
+from esimdesk.domain import ConfigError, EsimdeskError
 from esimdesk.services.sync import VendorSyncResult
 from esimdesk.services.team_config import TeamConfig, load_team_config
 from esimdesk.store import team as T
@@ -54,7 +54,8 @@ def run(store, config: TeamConfig, *, push_batch: int = PUSH_BATCH, pull_batch: 
                 T.migrate(conn)
                 desk_id, token = L.identity(store)
                 T.register(conn, desk_id, token, config.agent)
-                T.push(conn, desk_id, lambda after: L.outbox_after(store, after, push_batch, config.agent), fault)
+                T.push(conn, desk_id, lambda after: next_batch(store, conn, desk_id, after, push_batch, config.agent),
+                       fault, lambda seq: L.set_pushed(store, seq))
                 result.orders, result.esims = pull(store, conn, desk_id, pull_batch)
             except T.TeamStoreError:
                 raise
@@ -66,7 +67,7 @@ def run(store, config: TeamConfig, *, push_batch: int = PUSH_BATCH, pull_batch: 
                 raise
         result.ok = True
         L.mark_online(store)
-    except (T.TeamStoreError, ConfigError) as exc:
+    except EsimdeskError as exc:  # the team store's, the settings' or the local file's, in words
         reason = getattr(exc, "reason", "config")
         result.error = str(exc)
         if reason == "offline":
@@ -74,8 +75,33 @@ def run(store, config: TeamConfig, *, push_batch: int = PUSH_BATCH, pull_batch: 
             result.problem = offline_sentence(since, str(exc))
         else:
             result.problem = f"team: {exc}"
+    except Exception as exc:  # a bug here must not take the vendors' sync results down with it
+        log.exception("team sync failed unexpectedly")
+        result.error = f"unexpected error ({type(exc).__name__}); see the log"
+        result.problem = (f"team: the sync failed with an unexpected error ({type(exc).__name__}); run it again "
+                          "with ESIMDESK_LOG_LEVEL=DEBUG and report the log")
     result.seconds = time.perf_counter() - started
     return result
+
+
+def next_batch(store, conn, desk_id: str, after: int, limit: int, agent: str) -> list:
+    """The entries to push after the store's ``after``. When the store has more of this desk than this
+    file knows it pushed, either the last push was cut off after its commit (the same entries: go on),
+    or this file is older than the one that pushed them (a backup put back): this file's entries from
+    where the two differ are numbered after the store's, so none is skipped as already there."""
+    mine = L.pushed(store)
+    if after > mine:
+        theirs = T.signatures(conn, desk_id, mine, after)
+        ours = L.signatures(store, mine, after)
+        first = next((a[0] for a, b in zip(ours, theirs, strict=False) if a != b), None)
+        if first is None and len(ours) < len(theirs):
+            first = ours[-1][0] + 1 if ours else mine + 1
+        if first is not None:
+            log.warning("this data file is behind the team store (a backup put back?): its entries from %d on are "
+                        "pushed after the store's %d", first, after)
+            L.renumber_from(store, first, after)
+        L.set_pushed(store, after)
+    return L.outbox_after(store, after, limit, agent)
 
 
 def offline_sentence(since, detail: str = "") -> str:

@@ -124,11 +124,13 @@ def register(conn: psycopg.Connection, desk_id: str, token: str, agent: str) -> 
 
 
 def push(conn: psycopg.Connection, desk_id: str, build: Callable[[int], list[Entry]],
-         fault: Callable[[str, int], None] | None = None) -> int:
+         fault: Callable[[str, int], None] | None = None,
+         committed: Callable[[int], None] | None = None) -> int:
     """Push every entry the store does not have yet, one batch per transaction; how many were added.
 
-    ``build(after)`` gives the next batch of this desk's entries after seq ``after``. ``fault`` (tests only)
-    is called at each stage so a test can stop the server at an exact point.
+    ``build(after)`` gives the next batch of this desk's entries after seq ``after`` (called under the
+    desk's lock, inside the transaction); ``committed(seq)`` is told each batch's last seq once it is
+    committed. ``fault`` (tests only) is called at each stage so a test can stop the server at an exact point.
     """
     added = 0
     batch_no = 0
@@ -151,7 +153,16 @@ def push(conn: psycopg.Connection, desk_id: str, build: Callable[[int], list[Ent
                 fault("before-commit", batch_no)
         added += len(entries)
         if fault:
-            fault("committed", batch_no)
+            fault("committed", batch_no)  # before ``committed``: a kill here leaves the file behind the store
+        if committed:
+            committed(entries[-1][0])
+
+
+def signatures(conn: psycopg.Connection, desk_id: str, after: int, upto: int) -> list[tuple[int, str, Any]]:
+    """(seq, kind, made_at) of a desk's entries in (after, upto]: enough to tell its own from another file's."""
+    return [tuple(r) for r in conn.execute(
+        "SELECT seq, kind, made_at FROM team_entries WHERE desk_id = %s AND seq > %s AND seq <= %s ORDER BY seq",
+        (desk_id, after, upto))]
 
 
 def heads(conn: psycopg.Connection) -> dict[str, int]:

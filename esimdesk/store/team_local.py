@@ -108,10 +108,44 @@ def _order_snapshot(conn, vendor: str, reference: str, kind: str, handle: str) -
     order["reference"] = handle
     order["lines"] = [dict(r) for r in conn.execute(
         "SELECT plan_id, quantity, unit_price, name FROM order_lines WHERE order_key = ? ORDER BY line", (key,))]
-    order["esims"] = [dict(r) for r in conn.execute(
-        f"SELECT {', '.join(_ESIM_COLS)} FROM esims WHERE vendor = ? AND order_id = ? ORDER BY iccid",
-        (vendor, order["order_id"]))] if order["order_id"] else []
+    # Sorted here: ORDER BY iccid would have SQLite walk the vendor's whole primary key instead of the
+    # order-id index (1 ms an order at 16,000 eSIMs).
+    order["esims"] = sorted((dict(r) for r in conn.execute(
+        f"SELECT {', '.join(_ESIM_COLS)} FROM esims WHERE order_id = ? AND +vendor = ?",
+        (order["order_id"], vendor))), key=lambda e: e["iccid"]) if order["order_id"] else []
     return order
+
+
+def pushed(store) -> int:
+    """The last seq this file saw committed by the team store (0: none yet)."""
+    return int(_meta(store.conn, "team_pushed") or 0)
+
+
+def set_pushed(store, seq: int) -> None:
+    with store.transaction() as conn:
+        conn.execute("INSERT INTO meta VALUES ('team_pushed', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                     (str(seq),))
+
+
+def signatures(store, after: int, upto: int) -> list[tuple[int, str, datetime]]:
+    return [(seq, kind, R.from_iso(made)) for seq, kind, made in store.conn.execute(
+        "SELECT seq, kind, made_at FROM team_outbox WHERE seq > ? AND seq <= ? ORDER BY seq", (after, upto))]
+
+
+def renumber_from(store, first: int, after: int) -> None:
+    """Give the outbox entries from seq ``first`` on new numbers after ``after``, keeping their order.
+
+    For a file that is behind the team store (a backup put back): the store already holds other entries
+    of this desk under those numbers, made by the file before it was replaced; these would be skipped."""
+    offset = after - first + 1
+    with store.transaction() as conn:
+        # Through negative numbers: shifting in place would collide with the rows not yet moved.
+        conn.execute("UPDATE team_outbox SET seq = -(seq + ?) WHERE seq >= ?", (offset, first))
+        conn.execute("UPDATE team_outbox SET seq = -seq WHERE seq < 0")
+        # And what this file records next is numbered after the store's too.
+        top = max(after, conn.execute("SELECT coalesce(max(seq), 0) FROM team_outbox").fetchone()[0])
+        if conn.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'team_outbox'", (top,)).rowcount == 0:
+            conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('team_outbox', ?)", (top,))
 
 
 # --- pull ----------------------------------------------------------------------------------------

@@ -130,3 +130,33 @@ def test_sslmode_in_the_url_is_honoured(pg, team_db, tmp_path):
     res = team_sync.run(desk(tmp_path, "a"), TeamConfig(url + "?sslmode=require", password, "alice"))
     assert not res.ok and "SSL" in res.error
     assert team_sync.run(desk(tmp_path, "b"), TeamConfig(url + "?sslmode=prefer", password, "alice")).ok
+
+
+def test_a_backup_put_back_pushes_its_new_entries_after_the_stores(pg, team_db, tmp_path):
+    """A restored (older) data file numbers its new entries after what the store already has from this
+    desk; otherwise they would be taken for entries the store holds and never reach the others."""
+    import shutil
+
+    a, b = desk(tmp_path, "a"), desk(tmp_path, "b")
+    place_local_orders(a, 2, "P")
+    assert team_sync.run(a, config(team_db, "alice")).ok
+    a.close(every_thread=True)
+    shutil.copy(a.path, tmp_path / "backup.sqlite3")  # closed: the WAL is checkpointed into the file
+    a = desk(tmp_path, "a")
+    place_local_orders(a, 2, "Q")
+    assert team_sync.run(a, config(team_db, "alice")).ok
+    a.close(every_thread=True)
+    for suffix in ("", "-wal", "-shm"):
+        if (tmp_path / "a" / f"esimdesk.sqlite3{suffix}").exists():
+            (tmp_path / "a" / f"esimdesk.sqlite3{suffix}").unlink()
+    shutil.copy(tmp_path / "backup.sqlite3", tmp_path / "a" / "esimdesk.sqlite3")
+    a = desk(tmp_path, "a")
+    assert len(outbox_seqs(a)) == 4 and len(server_entries(team_db)) == 8
+    place_local_orders(a, 1, "R")  # after the restore: local seqs 5 and 6, which the store has as Q's
+    assert team_sync.run(a, config(team_db, "alice")).ok
+    assert [s for _, s in server_entries(team_db)] == list(range(1, 11)) and outbox_seqs(a) == [1, 2, 3, 4, 9, 10]
+    assert team_sync.run(b, config(team_db, "bob")).ok
+    refs = sorted(o.reference for o in b.orders())
+    assert refs == ["P00000", "P00001", "Q00000", "Q00001", "R00000"]
+    place_local_orders(a, 1, "S")  # and what comes next is numbered after them
+    assert outbox_seqs(a)[-2:] == [11, 12]
