@@ -154,3 +154,13 @@ def origins(home: Path, store, rows: list, listing: str) -> list[tuple[str, str]
     agent = config.agent if config else ""
     # This desk's lines made before its first team sync carry no agent yet: they are this desk's agent's.
     return [(desk, who or (agent if desk == me else "")) for desk, who in found]
+
+
+def history(store, reference: str) -> list:
+    """Another desk's order (by its reference or handle): its audit trail, each line saying who did it."""
+    from esimdesk.domain import JournalEvent
+    from esimdesk.store.rows import from_iso
+
+    return [JournalEvent(from_iso(r["at"]), r["from_state"], r["to_state"],
+                         f"{r['cause']} ({r['agent'] or 'an agent'} at desk {r['desk_id']})")
+            for r in L.team_audit(store, reference)]

@@ -211,27 +211,28 @@ def _order(o: dict[str, Any]):
 
 def order_origins(store, orders) -> list[tuple[str, str]]:
     """(desk id, agent) of each order; blank for orders only a vendor listing brought."""
-    conn = store.conn
-    out = []
-    for o in orders:
-        if o.order_id:
-            row = conn.execute("SELECT desk_id, agent FROM orders WHERE vendor = ? AND order_id = ?",
-                               (o.vendor, o.order_id)).fetchone()
-        else:
-            row = conn.execute("SELECT desk_id, agent FROM orders WHERE vendor = ? AND reference = ? AND kind = ?",
-                               (o.vendor, o.reference, o.kind)).fetchone()
-        out.append((row[0] or "", row[1] or "") if row else ("", ""))
-    return out
+    by_oid = _origins(store, "order_id", sorted({o.order_id for o in orders if o.order_id}))
+    by_ref = _origins(store, "reference", sorted({o.reference for o in orders if not o.order_id and o.reference}))
+    return [by_oid.get((o.vendor, o.order_id), ("", "")) if o.order_id else
+            by_ref.get((o.vendor, o.reference), ("", "")) for o in orders]
 
 
 def esim_origins(store, esims) -> list[tuple[str, str]]:
     """(desk id, agent) of the order each eSIM came with."""
-    conn = store.conn
-    out = []
-    for e in esims:
-        row = conn.execute("SELECT desk_id, agent FROM orders WHERE vendor = ? AND order_id = ? AND desk_id IS NOT NULL",
-                           (e.vendor, e.order_id)).fetchone() if e.order_id else None
-        out.append((row[0] or "", row[1] or "") if row else ("", ""))
+    by_oid = _origins(store, "order_id", sorted({e.order_id for e in esims if e.order_id}))
+    return [by_oid.get((e.vendor, e.order_id), ("", "")) if e.order_id else ("", "") for e in esims]
+
+
+def _origins(store, column: str, keys: list[str]) -> dict[tuple[str, str], tuple[str, str]]:
+    """(vendor, key) -> (desk id, agent) of the orders rows that have a desk, 500 keys a query."""
+    assert column in ("order_id", "reference")
+    out: dict[tuple[str, str], tuple[str, str]] = {}
+    for i in range(0, len(keys), 500):
+        chunk = keys[i:i + 500]
+        q = (f"SELECT vendor, {column}, desk_id, agent FROM orders WHERE {column} IN ({','.join('?' * len(chunk))}) "
+             "AND desk_id IS NOT NULL")
+        for vendor, key, desk_id, agent in store.conn.execute(q, chunk):
+            out[(vendor, key)] = (desk_id or "", agent or "")
     return out
 
 

@@ -55,6 +55,10 @@ def test_server_stopped_mid_push_and_restarted_every_entry_arrives_once(pg, team
     assert set(audit.values()) == {2} and len(audit) == 120
     assert b.esim(iccids[0]).note == "Mrs Tanaka, room 12" and b.esim(iccids[1]).note == "Mr Sato"
     assert {a_ for _, a_ in L.order_origins(b, orders)} == {"alice"}
+    trail = team_sync.history(b, "A00007")  # who did what, at the other desk
+    assert [(e.from_state, e.to_state) for e in trail] == [(None, "PENDING"), ("PENDING", "COMPLETED")]
+    assert all(f"(alice at desk {a.desk_id()})" in e.cause for e in trail)
+    assert team_sync.history(a, "A00007") == []  # A's own orders have their journal
     # B's own outbox stayed empty: pulled rows are not pushed back as B's.
     assert outbox_seqs(b) == []
     # Nothing new: a second sync pulls nothing and pushes nothing.
