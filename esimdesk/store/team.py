@@ -65,6 +65,12 @@ def connect(conninfo: str, timeout: float = 5.0) -> psycopg.Connection:
         raise explain(exc) from None
 
 
+_GONE = ("connection refused", "could not connect", "closed unexpectedly", "eof detected", "timeout expired",
+         "terminating connection", "server closed the connection", "no route to host", "network is unreachable",
+         "could not translate host name", "name or service not known", "the connection is closed",
+         "connection timed out", "consuming input failed", "connection reset")
+
+
 def explain(exc: BaseException) -> TeamStoreError:
     """A driver error as one sentence and a reason."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -76,6 +82,14 @@ def explain(exc: BaseException) -> TeamStoreError:
     if "password authentication failed" in low or "no password supplied" in low or "authentication" in low:
         return TeamStoreError("the team store refused the user name or password "
                               "(check the URL's user and the password in the keychain)", "auth")
+    if any(w in low for w in _GONE):  # also over TLS ("SSL SYSCALL error: EOF detected")
+        return TeamStoreError(f"the team store cannot be reached ({text})", "offline")
+    if "ssl" in low or "certificate" in low:  # what the URL asked for (sslmode, sslrootcert) did not hold
+        return TeamStoreError(f"the team store's TLS connection failed ({text}); check sslmode and sslrootcert "
+                              "in the URL", "config")
+    if "pg_hba.conf" in low:
+        return TeamStoreError(f"the team store does not accept this connection ({text}); ask its administrator, "
+                              "or check the URL's sslmode", "auth")
     if re.search(r'database ".*" does not exist', low):
         return TeamStoreError(f"the team store has no such database ({text})", "config")
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):

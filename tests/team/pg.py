@@ -83,6 +83,30 @@ class PgServer:
                       "local all all scram-sha-256\nhost all all 127.0.0.1/32 scram-sha-256\n")
         return self
 
+    def enable_tls(self) -> Path:
+        """TLS only (plain connections refused) with a server certificate for 127.0.0.1 from a throw-away
+        CA (openssl: the postgresql package depends on it through ssl-cert); the CA file, for sslrootcert."""
+        def openssl(*args: str) -> None:
+            subprocess.run(["openssl", *args], cwd=self.root, check=True, capture_output=True, timeout=60)
+
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
+                "-subj", "/CN=esimdesk test CA", "-days", "2")
+        (self.root / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+                "-subj", "/CN=127.0.0.1")
+        openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                "-out", "server.crt", "-days", "2", "-extfile", "san.ext")
+        for name in ("server.key", "server.crt", "ca.crt"):
+            if self.user is not None:
+                os.chown(self.root / name, self.user.pw_uid, self.user.pw_gid)
+        os.chmod(self.root / "server.key", 0o600)
+        with open(self.data / "postgresql.conf", "a") as conf:
+            conf.write(f"ssl = on\nssl_cert_file = '{self.root}/server.crt'\nssl_key_file = '{self.root}/server.key'\n")
+        with open(self.data / "pg_hba.conf", "w") as hba:
+            hba.write("local all postgres trust\nhostssl all postgres 127.0.0.1/32 trust\n"
+                      "hostnossl all all 127.0.0.1/32 reject\nhostssl all all 127.0.0.1/32 scram-sha-256\n")
+        return self.root / "ca.crt"
+
     def start(self) -> PgServer:
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-w", "-t", "60", "start")
         return self

@@ -5,6 +5,7 @@ store keeps the desk working and says since when; bad credentials, URLs and TLS 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -118,7 +119,8 @@ def test_offline_desk_keeps_working_and_says_since_when(pg, team_db, tmp_path):
 @pytest.mark.parametrize("change, words", [
     (lambda url, pw: (url, "wrong-" + pw), "refused the user name or password"),
     (lambda url, pw: (url.rsplit("/", 1)[0] + "/nosuchdb", pw), "no such database"),
-    (lambda url, pw: (url + "?sslmode=require", pw), "cannot be reached"),  # the test server has no TLS
+    (lambda url, pw: (url + "?sslmode=require", pw), "TLS connection failed"),  # the test server has no TLS
+    (lambda url, pw: (re.sub(r":\d+/", ":1/", url), pw), "cannot be reached"),  # nothing listens on port 1
     (lambda url, pw: ("postgresql://desk@[::1/x", pw), "not a valid postgresql:// URL"),
 ])
 def test_bad_settings_are_one_sentence_without_the_password(pg, team_db, tmp_path, change, words):
