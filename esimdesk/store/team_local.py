@@ -196,8 +196,9 @@ def apply_pulled(store, desk_id: str, entries: list[tuple[int, str, str, str, di
                                 AND (desk_id IS NULL OR desk_id != ?)""",
                          (desk_id, b["agent"], o["vendor"], o["kind"], o["reference"], o["order_id"], o["order_id"],
                           store.desk_id()))
-        conn.execute("INSERT INTO team_cursor VALUES (?, ?) ON CONFLICT (desk_id) DO UPDATE SET seq = excluded.seq",
-                     (desk_id, entries[-1][0]))
+        # max(): two processes of this desk (the window and the command line) may pull the same entries.
+        conn.execute("INSERT INTO team_cursor VALUES (?, ?) "
+                     "ON CONFLICT (desk_id) DO UPDATE SET seq = max(seq, excluded.seq)", (desk_id, entries[-1][0]))
         conn.execute("DELETE FROM team_pulling")
     return len(orders), sum(len(o.esims) for o in orders)
 

@@ -166,3 +166,32 @@ def test_a_backup_put_back_pushes_its_new_entries_after_the_stores(pg, team_db, 
     assert refs == ["P00000", "P00001", "Q00000", "Q00001", "R00000"]
     place_local_orders(a, 1, "S")  # and what comes next is numbered after them
     assert outbox_seqs(a)[-2:] == [11, 12]
+
+
+def test_two_processes_of_one_desk_syncing_at_once_push_each_entry_once(pg, team_db, tmp_path):
+    """The window and the command line of one desk may sync at the same moment: the desk's lock on the
+    server makes one wait for the other, and neither sends an entry the other has sent."""
+    import threading
+
+    a, b = desk(tmp_path, "a"), desk(tmp_path, "b")
+    place_local_orders(a, 100, "W")
+    place_local_orders(b, 50, "X")
+    a2, b2 = desk(tmp_path, "a"), desk(tmp_path, "b")  # second processes' stores on the same files
+    results = []
+
+    def sync(store, agent):
+        results.append(team_sync.run(store, config(team_db, agent), push_batch=13, pull_batch=11))
+
+    threads = [threading.Thread(target=sync, args=args) for args in
+               ((a, "alice"), (a2, "alice"), (b, "bob"), (b2, "bob"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(results) == 4 and all(r.ok for r in results), [r.problem for r in results]
+    for s, agent in ((a, "alice"), (b, "bob")):
+        assert team_sync.run(s, config(team_db, agent)).ok
+    on_server = server_entries(team_db)
+    assert len(on_server) == len(set(on_server)) == len(outbox_seqs(a)) + len(outbox_seqs(b)) == 300
+    assert len(a.orders()) == len(b.orders()) == 150
+    assert len({o.order_id for o in a.orders()}) == 150
