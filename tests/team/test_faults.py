@@ -10,9 +10,11 @@ import signal
 import subprocess
 import sys
 from collections import Counter
+from datetime import UTC, datetime
 
 import pytest
 
+from esimdesk.domain import Event
 from esimdesk.services import team_sync
 from esimdesk.services.team_config import TeamConfig
 from esimdesk.store import team_local as L
@@ -43,9 +45,12 @@ def test_server_stopped_mid_push_and_restarted_every_entry_arrives_once(pg, team
     pg.start()
     assert [s for _, s in server_entries(team_db)] == seqs[:160]
     a.set_note("microesim", iccids[1], "Mr Sato")  # made while it was away: pushed when it is back
+    installed = Event("microesim", iccids[2], "ESIM_INSTALLED", datetime(2026, 11, 29, 6, 0, tzinfo=UTC), "on an iPhone")
+    a.add_events([installed])  # MicroESIM's events of an order placed here
+    a.add_events([Event("microesim", "8900000000000000001", "ESIM_INSTALLED", installed.occurred_at)])  # not ours
     res = team_sync.run(a, config(team_db, "alice"), push_batch=40)
     assert res.ok, res.problem
-    assert [s for _, s in server_entries(team_db)] == outbox_seqs(a) == [*seqs, seqs[-1] + 1]
+    assert [s for _, s in server_entries(team_db)] == outbox_seqs(a) == [*seqs, seqs[-1] + 1, seqs[-1] + 2]
     assert L.offline_since(a) is None
 
     res = team_sync.run(b, config(team_db, "bob"), pull_batch=33)
@@ -55,6 +60,7 @@ def test_server_stopped_mid_push_and_restarted_every_entry_arrives_once(pg, team
     audit = Counter(r[0] for r in b.conn.execute("SELECT reference FROM team_audit"))
     assert set(audit.values()) == {2} and len(audit) == 120
     assert b.esim(iccids[0]).note == "Mrs Tanaka, room 12" and b.esim(iccids[1]).note == "Mr Sato"
+    assert b.events("microesim", iccids[2]) == [installed]
     assert {a_ for _, a_ in L.order_origins(b, orders)} == {"alice"}
     trail = team_sync.history(b, "A00007")  # who did what, at the other desk
     assert [(e.from_state, e.to_state) for e in trail] == [(None, "PENDING"), ("PENDING", "COMPLETED")]
