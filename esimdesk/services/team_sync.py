@@ -17,7 +17,6 @@ from pathlib import Path
 from esimdesk.domain import ConfigError, EsimdeskError
 from esimdesk.services.sync import VendorSyncResult
 from esimdesk.services.team_config import TeamConfig, load_team_config
-from esimdesk.store import team as T
 from esimdesk.store import team_local as L
 
 log = logging.getLogger("esimdesk.team")
@@ -44,6 +43,8 @@ async def sync_team(store, home: Path | None = None) -> VendorSyncResult | None:
 
 def run(store, config: TeamConfig, *, push_batch: int = PUSH_BATCH, pull_batch: int = PULL_BATCH,
         fault: Callable[[str, int], None] | None = None) -> VendorSyncResult:
+    from esimdesk.store import team as T  # psycopg: a quarter of a second to import, so only when syncing
+
     result = VendorSyncResult("team")
     started = time.perf_counter()
     try:
@@ -89,6 +90,8 @@ def next_batch(store, conn, desk_id: str, after: int, limit: int, agent: str) ->
     file knows it pushed, either the last push was cut off after its commit (the same entries: go on),
     or this file is older than the one that pushed them (a backup put back): this file's entries from
     where the two differ are numbered after the store's, so none is skipped as already there."""
+    from esimdesk.store import team as T
+
     mine = L.pushed(store)
     if after > mine:
         theirs = T.signatures(conn, desk_id, mine, after)
@@ -112,6 +115,8 @@ def offline_sentence(since, detail: str = "") -> str:
 
 def pull(store, conn, desk_id: str, batch: int) -> tuple[int, int]:
     """Every other desk's entries after this desk's cursor for it; (orders, eSIMs) written."""
+    from esimdesk.store import team as T
+
     orders = esims = 0
     have = L.cursors(store)
     for other, last in sorted(T.heads(conn).items()):
