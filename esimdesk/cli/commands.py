@@ -137,35 +137,56 @@ def _countries(codes) -> str:
 def cmd_orders(args) -> int:
     with _context(args) as (ctx, store):
         orders = store.orders(vendor=args.vendor, search=args.search)
+        who = _team_origins(ctx, store, orders, "orders")
         _cache_age(store, args.vendor)
         _say_gaps(args, ctx, "orders", {o.vendor for o in orders})
     if args.json:
-        print_json([o.to_json() for o in orders])
+        print_json([o.to_json() | _who_json(who, i) for i, o in enumerate(orders)])
     else:
-        print_table(["vendor", "order_id", "reference", "status", "created (UTC)", "total", "esims"],
+        print_table(["vendor", "order_id", "reference", "status", "created (UTC)", "total", "esims"] + _who_head(who),
                     [[o.vendor, o.order_id or "-", o.reference or "", o.status.value,
                       o.created_at.strftime("%Y-%m-%d %H:%M"),
                       f"{money_str(o.total)} {o.currency}" if o.total is not None else "", len(o.esims)]
-                     for o in orders])
+                     + _who_cells(who, i) for i, o in enumerate(orders)])
     return 0
+
+
+def _team_origins(ctx, store, rows, listing: str):
+    """Team mode (issue 15): each row's desk and agent, or None outside a team (the listing as before)."""
+    from esimdesk.services.team_sync import origins
+
+    return origins(ctx.home, store, rows, listing)
+
+
+def _who_json(who, i: int) -> dict:
+    return {} if who is None else {"desk": who[i][0] or None, "agent": who[i][1] or None}
+
+
+def _who_head(who) -> list[str]:
+    return [] if who is None else ["desk", "agent"]
+
+
+def _who_cells(who, i: int) -> list[str]:
+    return [] if who is None else list(who[i])
 
 
 def cmd_esims(args) -> int:
     with _context(args) as (ctx, store):
         esims = store.esims(vendor=args.vendor, status=args.status, search=args.search)
+        who = _team_origins(ctx, store, esims, "esims")
         _cache_age(store, args.vendor)
         _say_gaps(args, ctx, "esims", {e.vendor for e in esims})
     if args.json:
-        print_json([e.to_json() for e in esims])
+        print_json([e.to_json() | _who_json(who, i) for i, e in enumerate(esims)])
     else:
         print_table(["vendor", "iccid", "status", "vendor status", "used", "of", "usage as of (UTC)", "expires (UTC)",
-                     "order"],
+                     "order"] + _who_head(who),
                     [[e.vendor, e.iccid, e.status.value, e.vendor_status,
                       _fmt_mb(e.data_used_mb) if e.data_used_mb is not None else "",
                       _fmt_mb(e.data_total_mb) if e.data_used_mb is not None or e.data_total_mb else "",
                       e.usage_as_of.strftime("%Y-%m-%d %H:%M") if e.usage_as_of and e.data_used_mb is not None else "",
                       e.expires_at.strftime("%Y-%m-%d %H:%M") if e.expires_at else "", e.order_id or ""]
-                     for e in esims])
+                     + _who_cells(who, i) for i, e in enumerate(esims)])
     return 0
 
 

@@ -72,7 +72,13 @@ class Desk:
     async def order_history(self, reference: str | None) -> list[JournalEvent]:
         if not reference:
             return []
-        return await asyncio.to_thread(lambda: self.store.journal_audit(reference=reference))
+
+        def read() -> list[JournalEvent]:
+            from esimdesk.services.team_sync import history  # team mode: another desk's order, its trail
+
+            return self.store.journal_audit(reference=reference) or history(self.store, reference)
+
+        return await asyncio.to_thread(read)
 
     async def last_sync(self):
         return await asyncio.to_thread(self.store.last_sync)

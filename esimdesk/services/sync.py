@@ -86,6 +86,10 @@ async def sync_all(store: Store, accounts: list[VendorConfig], adapter_factory: 
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+    from esimdesk.services.team_sync import sync_team  # team mode (issue 15); None when not configured
+
+    if (team := await sync_team(store)) is not None:
+        results.append(team)
     if any(r.ok for r in results):  # a rolling backup (the last 7), in a worker thread: never on the GUI's
         await asyncio.to_thread(store.refresh_statistics)
         await asyncio.to_thread(rolling_backup, store)

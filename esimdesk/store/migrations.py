@@ -223,7 +223,76 @@ def _v5() -> str:
     )
 
 
-MIGRATIONS: list[Callable[[], str]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6() -> str:
+    """Team mode (issue 15): who placed each order (desk id, agent name), an outbox of this desk's
+    journal audit lines, notes and eSIM events for the team store, and what was pulled from other desks."""
+    # The triggers stamp this desk's id and agent name (meta 'agent', written by team mode) and queue what
+    # the team store must get; nothing fires while pulled rows are written (team_pulling has a row then).
+    me = "(SELECT value FROM meta WHERE key = 'desk_id')"
+    agent = "(SELECT value FROM meta WHERE key = 'agent')"
+    quiet = "NOT EXISTS (SELECT 1 FROM team_pulling)"
+    return (
+        f"""
+        ALTER TABLE orders ADD COLUMN desk_id TEXT;
+        ALTER TABLE orders ADD COLUMN agent TEXT;
+        ALTER TABLE journal ADD COLUMN agent TEXT;
+        UPDATE orders SET desk_id = {me}
+            WHERE EXISTS (SELECT 1 FROM journal j WHERE j.vendor = orders.vendor AND j.reference = orders.reference
+                                                    AND j.kind = orders.kind);
+        CREATE INDEX orders_desk ON orders (desk_id);
+        CREATE TABLE team_pulling (one INTEGER);
+        -- Append-only: seq is this desk's sequence number of the entry in the team store.
+        CREATE TABLE team_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, made_at TEXT NOT NULL,
+                                  body TEXT NOT NULL);
+        INSERT INTO team_outbox (kind, made_at, body)
+            SELECT 'journal', at, json_object('journal_id', journal_id, 'at', at, 'from', from_state, 'to', to_state,
+                                              'cause', cause, 'agent', NULL)
+            FROM journal_events ORDER BY rowid;
+        CREATE TABLE team_cursor (desk_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+        CREATE TABLE team_journal (
+            desk_id TEXT NOT NULL, reference TEXT NOT NULL, vendor TEXT NOT NULL, kind TEXT NOT NULL,
+            handle TEXT, plan_id TEXT, quantity INTEGER, state TEXT NOT NULL, order_id TEXT, agent TEXT,
+            created_at TEXT, updated_at TEXT, seq INTEGER NOT NULL,
+            PRIMARY KEY (desk_id, reference)
+        );
+        CREATE TABLE team_audit (
+            desk_id TEXT NOT NULL, seq INTEGER NOT NULL, reference TEXT NOT NULL, at TEXT NOT NULL,
+            from_state TEXT, to_state TEXT NOT NULL, cause TEXT NOT NULL, agent TEXT,
+            PRIMARY KEY (desk_id, seq)
+        );
+        CREATE INDEX team_audit_reference ON team_audit (reference);
+        CREATE TRIGGER team_journal_agent AFTER INSERT ON journal BEGIN
+            UPDATE journal SET agent = {agent} WHERE id = new.id;
+        END;
+        CREATE TRIGGER team_order_desk AFTER INSERT ON orders WHEN new.desk_id IS NULL AND EXISTS (
+            SELECT 1 FROM journal j WHERE j.vendor = new.vendor AND j.reference = new.reference AND j.kind = new.kind)
+        BEGIN
+            UPDATE orders SET desk_id = {me}, agent = {agent} WHERE id = new.id;
+        END;
+        -- An audit line's agent rides in its outbox row (journal_events is written with positional VALUES).
+        CREATE TRIGGER team_journal_event AFTER INSERT ON journal_events BEGIN
+            INSERT INTO team_outbox (kind, made_at, body) VALUES ('journal', new.at, json_object(
+                'journal_id', new.journal_id, 'at', new.at, 'from', new.from_state, 'to', new.to_state,
+                'cause', new.cause, 'agent', {agent}));
+        END;
+        CREATE TRIGGER team_note AFTER UPDATE OF note ON esims WHEN new.note IS NOT old.note AND {quiet} BEGIN
+            INSERT INTO team_outbox (kind, made_at, body) VALUES ('note', strftime('%Y-%m-%dT%H:%M:%f+00:00'),
+                json_object('vendor', new.vendor, 'iccid', new.iccid, 'note', new.note, 'agent', {agent}));
+        END;
+        -- eSIM events of the orders placed here (MicroESIM keeps no list: the desk that ordered shares them).
+        CREATE TRIGGER team_event AFTER INSERT ON events WHEN {quiet} AND EXISTS (
+            SELECT 1 FROM esims e JOIN orders o ON o.vendor = e.vendor AND o.order_id = e.order_id
+            WHERE e.vendor = new.vendor AND e.iccid = new.iccid AND o.desk_id = {me})
+        BEGIN
+            INSERT INTO team_outbox (kind, made_at, body) VALUES ('event', strftime('%Y-%m-%dT%H:%M:%f+00:00'),
+                json_object('vendor', new.vendor, 'iccid', new.iccid, 'kind', new.kind,
+                            'occurred_at', new.occurred_at, 'detail', new.detail, 'agent', {agent}));
+        END;
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[], str]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 LATEST = len(MIGRATIONS)
 
 

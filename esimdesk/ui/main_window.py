@@ -119,10 +119,18 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.mode_label)
         self.balance_label = QLabel("")  # the vendors' balances, after each sync
         bar.addPermanentWidget(self.balance_label)
+        self.team_label = QLabel()  # team mode (issue 15): "team store offline since HH:MM UTC", else empty
+        bar.addPermanentWidget(self.team_label)
+        self._show_team_state()
         notices = self.desk.ctx.accounts.notices
         if notices:
             bar.setToolTip("\n".join(notices))
         bar.showMessage("Ready" if self.desk.vendors else "No vendor account configured: see README → Configuration")
+
+    def _show_team_state(self) -> None:
+        from esimdesk.services.team_sync import offline_label
+
+        self.team_label.setText(offline_label(self.desk.store) or "")
 
     def about_text(self) -> str:
         return (f"<b>esimdesk {__version__}</b><br>One desk for Roumio, Roamify, MicroESIM and Flexiroam eSIMs:"
@@ -196,6 +204,7 @@ class MainWindow(QMainWindow):
             results = await self.desk.sync(progress, vendor_done)
             failed = [r.problem or f"{r.vendor}: {r.error}" for r in results if not r.ok]
             status.showMessage("Sync finished" + (f" — failed: {'; '.join(failed)}" if failed else ""))
+            self._show_team_state()
         except asyncio.CancelledError:
             status.showMessage("Sync cancelled; the cache keeps what was already fetched")
         except Exception as exc:  # never leave the window saying "Syncing…" over a swallowed error
