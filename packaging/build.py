@@ -15,6 +15,7 @@ Signing for Windows and notarising for macOS are separate steps (README).
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import shutil
 import subprocess
@@ -79,6 +80,9 @@ def finish_macos() -> Path:
     dmg.unlink(missing_ok=True)
     subprocess.run(["hdiutil", "create", "-volname", "esimdesk", "-srcfolder", str(app), "-ov",
                     "-format", "UDZO", str(dmg)], check=True)
+    identity = os.environ.get("ESIMDESK_CODESIGN_IDENTITY")
+    if identity:  # the .app inside is signed by PyInstaller (the spec); notarising is the README's next step
+        subprocess.run(["codesign", "-s", identity, "--timestamp", str(dmg)], check=True)
     print("build:", dmg)
     return app
 
