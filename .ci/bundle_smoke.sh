@@ -7,7 +7,8 @@
 # the venv and the checkout are also hidden under empty tmpfs mounts, so a module the bundle lacks
 # cannot be found there. Checks, each from the bundle: `esimdesk --version`; the window on Qt's
 # offscreen platform with --demo, closing by itself (ESIMDESK_QUIT_AFTER) after its first sync,
-# exit 0, no traceback; then `esimdesk --demo plans --json` lists the plans that window's sync cached.
+# exit 0, no traceback; then `esimdesk --demo plans --json` lists the plans that window's sync cached;
+# where Xvfb is installed, .ci/gui_smoke.sh with the frozen esimdesk (the window drawn over X11).
 set -euo pipefail
 
 if [ "${1:-}" = "--inside" ]; then
@@ -37,6 +38,12 @@ if [ "${1:-}" = "--inside" ]; then
   fi
   clean_env "$B/esimdesk" --demo plans --json >"$WORK/plans.json" 2>"$WORK/plans.err" \
     || { echo "bundle smoke: esimdesk --demo plans --json failed:" >&2; cat "$WORK/plans.err" >&2; exit 1; }
+  # Where Xvfb is (CI installs it): the frozen window on a real X11 server too, as .ci/gui_smoke.sh checks
+  # the installed one (drawn, alive, ends on SIGTERM), with the bundle's esimdesk first on PATH.
+  if command -v Xvfb >/dev/null 2>&1 && command -v import >/dev/null 2>&1; then
+    env -i HOME="$WORK/home" PATH="$B:/usr/bin:/bin" LANG=C.UTF-8 bash "$WORK/gui_smoke.sh"
+    touch "$WORK/x11.ok"
+  fi
   exit 0
 fi
 
@@ -57,6 +64,7 @@ trap 'rm -rf "$WORK"' EXIT
 mkdir "$WORK/bundle"
 cp -a "$BUNDLE" "$WORK/bundle/esimdesk"
 cp "$0" "$WORK/smoke.sh"  # the second half runs from here: the checkout may be mounted over
+cp .ci/gui_smoke.sh "$WORK/gui_smoke.sh"
 
 # What to hide: this Python (venv and install), any system Python library folder, and the checkout.
 hide=("$PWD")
@@ -85,4 +93,4 @@ else
   count="$(grep -c '"plan_id"' "$WORK/plans.json" || true)"
 fi
 [ "$count" -gt 0 ] || { echo "bundle smoke: no plans cached: the frozen window's demo sync did not run" >&2; exit 1; }
-echo "bundle smoke: $BUNDLE ($(du -sh "$WORK/bundle/esimdesk" | cut -f1)), $how: $got; the window ran --demo offscreen and quit (0); plans --json lists $count plans"
+echo "bundle smoke: $BUNDLE ($(du -sh "$WORK/bundle/esimdesk" | cut -f1)), $how: $got; the window ran --demo offscreen and quit (0)$([ -e "$WORK/x11.ok" ] && echo " and was drawn over X11"); plans --json lists $count plans"
