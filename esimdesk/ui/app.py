@@ -70,8 +70,8 @@ def _quit_after() -> float | None:
         seconds = float(raw)
     except ValueError:
         seconds = -1.0
-    if not 0 <= seconds < 86400:
-        raise ConfigError(f"{QUIT_AFTER_ENV}={raw!r} is not a number of seconds (0 or more)")
+    if not 0 <= seconds <= 86400:
+        raise ConfigError(f"{QUIT_AFTER_ENV}={raw!r} is not a number of seconds from 0 to 86400")
     return seconds
 
 

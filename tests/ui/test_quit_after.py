@@ -26,8 +26,8 @@ def test_window_quits_by_itself_after_its_first_sync(tmp_path):
 
 
 def test_a_value_that_is_no_number_of_seconds_is_one_sentence(tmp_path):
-    for bad in ("soon", "-1", "nan"):
+    for bad in ("soon", "-1", "nan", "86401"):
         run = _esimdesk(tmp_path, "--demo", ESIMDESK_QUIT_AFTER=bad)
         assert run.returncode == 1
         assert run.stderr.strip().splitlines() == [
-            f"esimdesk: ESIMDESK_QUIT_AFTER={bad!r} is not a number of seconds (0 or more)"]
+            f"esimdesk: ESIMDESK_QUIT_AFTER={bad!r} is not a number of seconds from 0 to 86400"]
