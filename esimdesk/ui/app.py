@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -10,7 +11,12 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from esimdesk.domain import ConfigError
 from esimdesk.resources import resource_path
+
+# Smoke tests (.ci/bundle_smoke.sh): close the window by itself this many seconds after its start-up
+# work (demo: the first sync) is done, as an agent would, so the whole quit path is checked (exit 0).
+QUIT_AFTER_ENV = "ESIMDESK_QUIT_AFTER"
 
 
 def ui_settings(home: Path) -> QSettings:
@@ -25,6 +31,7 @@ def run_gui(demo: bool = False) -> int:
     from esimdesk.services.runtime import open_context
     from esimdesk.ui.main_window import MainWindow
 
+    quit_after = _quit_after()
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("esimdesk")
     app.setOrganizationName("esimdesk")
@@ -40,12 +47,32 @@ def run_gui(demo: bool = False) -> int:
     try:
         with loop:
             # Demo: fill the cache from the sandbox at once; real desks show the cache and reconcile.
-            asyncio.ensure_future(window.startup(sync=demo))
+            asyncio.ensure_future(_start(window, demo, quit_after))
             loop.run_until_complete(closed.wait())
             _cancel_pending(loop)
     finally:
         desk.close()
     return 0
+
+
+async def _start(window, demo: bool, quit_after: float | None) -> None:
+    await window.startup(sync=demo)
+    if quit_after is not None:
+        await asyncio.sleep(quit_after)
+        window.close()
+
+
+def _quit_after() -> float | None:
+    raw = os.environ.get(QUIT_AFTER_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 86400:
+        raise ConfigError(f"{QUIT_AFTER_ENV}={raw!r} is not a number of seconds from 0 to 86400")
+    return seconds
 
 
 def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
