@@ -84,6 +84,9 @@ def main() -> int:
     ap.add_argument("--home", type=Path, default=Path(tempfile.gettempdir()) / "esimdesk-bench-views")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--no-sync", action="store_true", help="skip the full sync from the window")
+    ap.add_argument("--sync-seconds", type=float, default=120.0,
+                    help="cancel the window's full sync after this long, as an agent would with its Cancel button "
+                         "(MicroESIM asks for each of its 100,000 eSIMs on its own: the whole sync is many minutes)")
     ap.add_argument("--demo-start", action="store_true",
                     help="only: `esimdesk --demo` on a new demo folder at the scale, until every tab has rows")
     args = ap.parse_args()
@@ -415,10 +418,16 @@ def run(home: Path, vendor_env: dict[str, str], args) -> int:
             during = []
             chars = "0123456789"
             i = 0
+            cancelled = False
             while not task.done():
                 await asyncio.sleep(0.5)
                 if task.done():
                     break
+                if time.perf_counter() - t0 > args.sync_seconds and not cancelled:
+                    cancelled = True
+                    t_cancel = time.perf_counter()
+                    win.cancel_button.click()  # the agent's Cancel: the child process stops after its batch
+                    continue
                 c = chars[i % 10]
                 i += 1
                 during.append(await painted_after_load(
@@ -426,8 +435,11 @@ def run(home: Path, vendor_env: dict[str, str], args) -> int:
             sync_results = await task
             results["full_sync_from_window"] = {
                 "seconds": round(time.perf_counter() - t0, 1),
+                "cancelled_after_s": args.sync_seconds if cancelled else None,
+                "cancel_to_idle_s": round(time.perf_counter() - t_cancel, 1) if cancelled else None,
                 "vendors": {r.vendor: {"ok": r.ok, "plans": r.plans, "orders": r.orders, "esims": r.esims,
                                        "seconds": round(r.seconds, 1)} for r in sync_results},
+                "rows_after": {name: tab.model.rowCount() for name, tab in win.pages.items()},
                 "keystrokes_typed_during_it": len(during),
                 "keystroke_during_sync_ms": med(during),
                 "lateness_ms": lat.stop(),

@@ -12,9 +12,11 @@ look-up (bench/results/store_lookups.json) — so it does not run on every comma
 when the header looks wrong (a size that is no whole number of pages, fewer pages than the header
 counts with no write-ahead log to hold the rest), when the file is not the one the last passing check
 saw (size, modification time and inode, kept in the sidecar ``<file>.checked``), and at least once a
-day. esimdesk's own writes change the file too, so the first command after a write checks again (once);
-look-ups that follow do not. Damage done outside SQLite changes the modification time, so it is caught
-by the next open; only damage that keeps size and time (bit rot) waits up to a day.
+day. esimdesk's own writes change the file too: the last connection to close records the file as it
+left it (``note_own_writes``), so a sync does not cost the next start a read of the whole file (seconds
+at a reseller's size). Damage done outside SQLite while the desk is closed changes the modification
+time, so it is caught by the next open; damage while it is open, or that keeps size and time (bit rot),
+waits for the daily check.
 """
 
 from __future__ import annotations
@@ -253,16 +255,34 @@ def _recently_checked(path: Path, st: os.stat_result) -> bool:
         return False
 
 
-def _record_checked(path: Path) -> None:
+def _record_checked(path: Path, checked_at: float | None = None) -> None:
     """Remember the file as it is now (after the check's connection closed). Best effort: a read-only
     folder only means the next open checks again."""
     try:
         fingerprint = _fingerprint(path.stat())
         side = checked_path(path)
         tmp = side.with_name(f".{side.name}.{os.getpid()}-{threading.get_ident()}")
-        tmp.write_text(json.dumps({"file": fingerprint, "checked_at": time.time()}))
+        tmp.write_text(json.dumps({"file": fingerprint, "checked_at": time.time() if checked_at is None
+                                   else checked_at}))
         os.replace(tmp, side)
     except OSError:
+        pass
+
+
+def note_own_writes(path: Path, opened: os.stat_result) -> None:
+    """After this process wrote the file through SQLite (and closed its connections): the file as it is now
+    is the one that was checked, changed only by SQLite, so the next open need not read it whole again (a
+    quick_check of a full-size desk is seconds before the window shows). Only when the file is still the one
+    this process opened and nobody else changed it since (same inode, the sidecar still of that open), and
+    the day's recheck keeps its date: damage from outside is still caught at the next open or within a day."""
+    try:
+        seen = json.loads(checked_path(path).read_text())
+        now = path.stat()
+        if now.st_ino != opened.st_ino or seen["file"] != _fingerprint(opened):
+            return
+        if not wal_path(path).exists() or wal_path(path).stat().st_size == 0:
+            _record_checked(path, float(seen["checked_at"]))
+    except (OSError, ValueError, KeyError, TypeError):
         pass
 
 

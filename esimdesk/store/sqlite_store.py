@@ -48,6 +48,7 @@ class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin):
         weakref.finalize(self, self._conns.close_all)
         # An existing file that is empty, no database or damaged is refused in words; a missing one is a new desk.
         self.opened_as = integrity.ensure_usable(self.path)
+        self._opened_stat = self.path.stat()  # the file as checked (or trusted) at open: see close()
         conn = self.conn  # opens and migrates on first use
         self.schema_version = conn.execute("PRAGMA user_version").fetchone()[0]
 
@@ -98,6 +99,8 @@ class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin):
         The store stays usable: a thread that uses it again gets a new connection."""
         self._conns.close_all(every_thread=every_thread)
         self._local.conn = None
+        if self._conns.none_open():  # the last one: the log is in the file; our writes need no new check
+            integrity.note_own_writes(self.path, self._opened_stat)
 
     @contextmanager
     def transaction(self, immediate: bool = True, durable: bool = False):
@@ -698,6 +701,10 @@ class _Connections:
         for conn, owner in items:
             if closable(owner):
                 _close_quietly(conn)
+
+    def none_open(self) -> bool:
+        with self._lock:
+            return not self._open
 
     def retire(self, conn: sqlite3.Connection) -> None:
         """The owning thread closes its connection from before a close_all."""

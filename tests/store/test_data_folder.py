@@ -195,6 +195,15 @@ def test_quick_check_runs_when_the_file_changed_and_daily_otherwise(home):
     store = SqliteStore(path)
     store.save_balance(Balance("roamify", Decimal("1.00"), "USD"))  # our own write changes the file
     store.close()
+    # ... through SQLite, closed cleanly: the file is the checked one plus our writes, not read whole again
+    # (a quick_check of a full-size desk is seconds before the window shows).
+    assert SqliteStore(path).opened_as == "unchanged"
+
+    time.sleep(0.02)  # a later modification time (coarse file-system clocks)
+    other = sqlite3.connect(path)  # another program changes it while the desk is closed: checked again
+    other.execute("INSERT INTO balances VALUES ('other', '1', 'USD', '2026-11-29T03:15:00+00:00')")
+    other.commit()
+    other.close()
     assert SqliteStore(path).opened_as == "checked"
 
     side = integrity.checked_path(path)
