@@ -12,7 +12,6 @@ are listed by a second query after the rows that have one, so both parts walk an
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable
 from typing import Any, NamedTuple
@@ -65,7 +64,7 @@ class ListingsMixin:
     order is in two parts: rows that have a value in the sort column, in index order, then those that
     have none (``split`` is the size of the first part)."""
 
-    def _parts(self, q: ListingQuery):
+    def _parts(self, q: ListingQuery) -> _Parts | None:
         table, a = q.table, ALIAS[q.table]
         where, params, source, head = self._listing_filter(q)
         if where is None:
@@ -141,18 +140,14 @@ class ListingsMixin:
         return [r[0] for r in self.conn.execute(sql, params).fetchall()]
 
     def listing_ids(self, query: ListingQuery) -> list[int]:
-        """Every matching row's rowid, in the order shown (for tests and one-off uses: the window pages)."""
+        """Every matching row's rowid, in the order shown: a pass over the whole result, for the seldom case
+        of a selected row far from where it was (the window otherwise reads pages)."""
         parts = self._parts(query)
         if parts is None:
             return []
         _every, with_value, order, without, params, a = parts
-        ids = self._ids(f"SELECT {a}.rowid {with_value}{order}", params)
-        return ids + (self._ids(f"SELECT {a}.rowid {without}", params) if without is not None else [])
-
-    def _ids(self, sql: str, params: list[Any]) -> list[int]:
-        # One string from SQLite decoded by C (json): ~10x faster than a Python loop over 190,000 rows.
-        text = self.conn.execute(f"SELECT json_group_array(rowid) FROM ({sql})", params).fetchone()[0]
-        return json.loads(text) if text else []
+        ids = self._rowids(f"SELECT {a}.rowid {with_value}{order}", params)
+        return ids + (self._rowids(f"SELECT {a}.rowid {without}", params) if without is not None else [])
 
     def listing_items(self, table: str, rowids: Iterable[int]) -> dict[int, Any]:
         """Domain objects (Plan, Esim, Order with its lines and eSIMs) for these rowids, by rowid."""

@@ -73,9 +73,9 @@ def countries_text(codes: tuple[str, ...]) -> str:
 class ListingTab(QWidget):
     """Search box + filters + table + detail pane over one store listing (the whole result, windowed).
 
-    A keystroke, a filter or a header click asks the store for the ids of every matching row in the
-    shown order (off the GUI thread; a newer request cancels and interrupts the older one), then shows
-    them with the rows on screen already read; the rest are read as the agent scrolls."""
+    A keystroke, a filter or a header click asks the store for the result's count and its first pages in
+    the shown order (off the GUI thread; a newer request cancels and interrupts the older one); the rest
+    is read a page at a time as the agent scrolls."""
 
     loaded = Signal(int)  # rows in the result (its true count)
     listing = ""  # "plans", "orders", "esims": the store's table, and what a vendor may not offer here
