@@ -59,7 +59,10 @@ def main(out: Path) -> None:
         await asyncio.sleep(0.2)
         window.grab().save(str(out / "screenshot.png"))
         window.tabs.setCurrentIndex(2)
-        window.fleet.table.selectRow(2)
+        fleet = window.fleet.model  # an active Roumio eSIM: its support actions are enabled
+        active = next((r for r in range(min(fleet.rowCount(), 400)) if fleet.item(r).vendor == "roumio"
+                       and fleet.item(r).status.value == "ACTIVE"), 2)
+        window.fleet.table.selectRow(active)
         await asyncio.sleep(0.3)
         window.grab().save(str(out / "fleet.png"))
         window.tabs.setCurrentIndex(1)
