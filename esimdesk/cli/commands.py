@@ -72,11 +72,17 @@ def cmd_sync(args) -> int:
                 total = f"/{p.total}" if p.total else ""
                 print(f"\r{p.vendor}: {p.stage} {p.done}{total}        ", end="", file=sys.stderr, flush=True)
 
+        told: set[str] = set()
+
         def finished(r):
             if lines:
+                told.add(r.vendor)
                 print("@done " + json.dumps({**r.to_json(), "problem": r.problem}), file=sys.stderr, flush=True)
 
         results = asyncio.run(sync_all(store, accounts, make_adapter, progress=progress, finished=finished))
+        for r in results:  # what the sync did besides the vendors (the team store): its words for the window too
+            if r.vendor not in told:
+                finished(r)
         if sys.stderr.isatty() and not lines:
             print(file=sys.stderr)
         # After each sync, settle orders left unfinished (lost answers, a crash mid-order).

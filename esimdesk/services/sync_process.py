@@ -22,7 +22,7 @@ import signal
 import sys
 from collections.abc import Callable
 
-from esimdesk.domain import VendorConfig
+from esimdesk.domain import VENDORS, VendorConfig
 from esimdesk.services.sync import SyncProgress, VendorSyncResult
 
 log = logging.getLogger("esimdesk.sync")
@@ -38,7 +38,10 @@ def child_command() -> list[str]:
 
 
 def child_env(home, accounts: list[VendorConfig]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ESIMDESK_") or k in _KEPT}
+    # The child syncs exactly the window's accounts: no vendor variable of this environment goes through
+    # (an account the window has not enabled stays out); every other setting does (team store, log level).
+    accounts_vars = tuple(f"ESIMDESK_{v.upper()}_" for v in VENDORS)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(accounts_vars)}
     env["ESIMDESK_HOME"] = str(home)  # the child's own data folder is this desk's (demo: the demo folder)
     for cfg in accounts:
         prefix = f"ESIMDESK_{cfg.vendor.upper()}_"
@@ -47,10 +50,6 @@ def child_env(home, accounts: list[VendorConfig]) -> dict[str, str]:
             env[prefix + name] = value
     env["PYTHONUNBUFFERED"] = "1"
     return env
-
-
-# ESIMDESK_* settings that are not accounts and that the child must see as the window does.
-_KEPT = {"ESIMDESK_LOG_LEVEL"}
 
 
 async def sync_in_child(home, accounts: list[VendorConfig], *,

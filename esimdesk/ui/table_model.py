@@ -215,6 +215,7 @@ class WindowedModel(QAbstractTableModel):
         if generation != self._generation:
             return  # a newer result replaced the one these rows were for
         self._wanted.difference_update(pages)
+        rows = rows[:max(0, self.total - start)]  # the store may hold more by now (a sync): the count shown rules
         self._put(start, rows)
         if rows:
             last = start + len(rows) - 1
