@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from esimdesk.store.listings import interrupt
 
 T = TypeVar("T")
+READER_CACHE_KB = 8192
 
 
 class QueryRunner:
@@ -31,6 +32,7 @@ class QueryRunner:
         self._running: dict[int, sqlite3.Connection] = {}
         self._tokens = itertools.count()
         self.interrupted = 0  # statements stopped because their caller went away (tests read it)
+        self._local = threading.local()
 
     async def run(self, fn: Callable[[Any], T]) -> T:
         token = next(self._tokens)
@@ -40,6 +42,10 @@ class QueryRunner:
             if cancelled.is_set():
                 raise asyncio.CancelledError  # superseded before it started: never run it
             conn = self.store.conn
+            if getattr(self._local, "tuned", None) is not conn:
+                # A reader needs no 64 MB page cache (the writers' size): it would hold that much per thread.
+                conn.execute(f"PRAGMA cache_size=-{READER_CACHE_KB}")
+                self._local.tuned = conn
             with self._lock:
                 self._running[token] = conn
             try:

@@ -157,7 +157,17 @@ class MainWindow(QMainWindow):
 
     async def startup(self, sync: bool) -> None:
         """Show the cache at once; settle unfinished orders; in demo mode fill the cache first."""
-        self.reload_all()
+        # The tab in front first: its rows paint before the other tabs' queries take the worker threads.
+        front = self.tabs.currentWidget()
+        for page in self.pages.values():
+            page.live = True
+        front.reload(changed=True)
+        behind = [page for page in self.pages.values() if page is not front]
+        if front._task is not None:
+            front._task.add_done_callback(lambda _t: [page.reload(changed=True) for page in behind])
+        else:
+            for page in behind:
+                page.reload(changed=True)
         if sync:
             await self.run_sync()
         else:

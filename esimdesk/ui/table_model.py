@@ -21,7 +21,8 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 
 log = logging.getLogger("esimdesk.ui")
 
-WINDOW = 200  # rows per page: a few screens
+WINDOW = 100  # rows per page: a few screens (the first is read before the result shows: kept short)
+RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)  # made once: a flag per call costs
 CACHE_ROWS = 4000  # rows kept; older pages are read again if the agent scrolls back to them
 
 
@@ -160,7 +161,7 @@ class WindowedModel(QAbstractTableModel):
                 cells = self._cells[row] = tuple(c.text(pair[1]) for c in self.columns)
             return cells[index.column()]
         if role == Qt.ItemDataRole.TextAlignmentRole and self.columns[index.column()].align_right:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return RIGHT
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802

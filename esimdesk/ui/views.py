@@ -190,7 +190,7 @@ class ListingTab(QWidget):
         same_filter = previous is not None and replace(query, sort=None, descending=False) == replace(
             previous, sort=None, descending=False)
         start = top_row - top_row % WINDOW if same_query else 0
-        total, split, first, rows = await self.desk.listing_open(query, start, 2 * WINDOW)
+        total, split, first, rows = await self.desk.listing_open(query, start, WINDOW)
         stale, self._stale_rows = self._stale_rows, False
         if same_query and total == self.model.total and total and (selected is None or
                                                                   self._still_at(rows, first, current, selected)):
