@@ -49,10 +49,13 @@ class Desk:
     # --- look-ups (cache only) -------------------------------------------------------------
     # The window's tables: the whole result's true count (never capped), then its rows by position, a
     # page at a time. Each runs in a worker thread; cancelling the caller interrupts the SQL statement.
-    async def listing_open(self, query: ListingQuery, start: int = 0, limit: int = 400):
-        """(rows in the result, rows with a sort value, first position read, [(rowid, item)] from it)."""
+    async def listing_open(self, query: ListingQuery, start: int = 0, limit: int = 400,
+                           counted: tuple[int, int] | None = None):
+        """(rows in the result, rows with a sort value, first position read, [(rowid, item)] from it).
+        ``counted``: the counts of this same query from a moment ago, while the store has not changed (the
+        agent's backspace back to a result already shown costs one page, not a count over every row)."""
         def work(store):
-            total, split = store.listing_count(query)
+            total, split = counted if counted is not None else store.listing_count(query)
             first = start if start < total else 0
             return total, split, first, store.listing_page(query, split, first, limit)
 

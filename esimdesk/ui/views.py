@@ -89,6 +89,7 @@ class ListingTab(QWidget):
         self._fitted = False
         self._sorted_column = 0
         self._stale_rows = False  # the next load must read rows again (they changed in the store)
+        self._counts: dict[ListingQuery, tuple[int, int]] = {}  # recent results' counts, until the store changes
         self._query: ListingQuery | None = None  # the result shown
         self._split = 0
         self.model = WindowedModel(columns, self)
@@ -190,7 +191,12 @@ class ListingTab(QWidget):
         same_filter = previous is not None and replace(query, sort=None, descending=False) == replace(
             previous, sort=None, descending=False)
         start = top_row - top_row % WINDOW if same_query else 0
-        total, split, first, rows = await self.desk.listing_open(query, start, WINDOW)
+        if self._stale_rows:
+            self._counts.clear()  # the store changed: every count is taken again
+        total, split, first, rows = await self.desk.listing_open(query, start, WINDOW, self._counts.get(query))
+        self._counts[query] = (total, split)
+        while len(self._counts) > 64:
+            self._counts.pop(next(iter(self._counts)))
         stale, self._stale_rows = self._stale_rows, False
         if same_query and total == self.model.total and total and (selected is None or
                                                                   self._still_at(rows, first, current, selected)):
