@@ -643,9 +643,6 @@ class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin):
         conn.execute("PRAGMA analysis_limit=1000")
         conn.execute("ANALYZE")
 
-    def known_esim_iccids(self, vendor: str) -> list[str]:
-        return [r[0] for r in self.conn.execute("SELECT iccid FROM esims WHERE vendor = ?", (vendor,))]
-
     def esims_to_refresh(self, vendor: str, seen_before: str, final_states: Iterable[str] = ()) -> list[str]:
         """A vendor's eSIMs worth asking about: not read since ``seen_before`` and not in a final state."""
         final = list(final_states)

@@ -42,7 +42,6 @@ class WindowedModel(QAbstractTableModel):
     thread) and ``fetch_now(offset, limit)`` (on this thread, for an item wanted at once)."""
 
     sortRequested = Signal(str, bool)  # sort key, descending: the owner reloads the result in that order
-    rowsFetched = Signal(int, int)  # first, last row whose items arrived (tests and benchmarks wait on it)
 
     def __init__(self, columns: Sequence[Column], parent=None):
         super().__init__(parent)
@@ -222,8 +221,3 @@ class WindowedModel(QAbstractTableModel):
             last = start + len(rows) - 1
             self.dataChanged.emit(self.index(start, 0), self.index(last, len(self.columns) - 1),
                                   [Qt.ItemDataRole.DisplayRole])
-            self.rowsFetched.emit(start, last)
-
-    def cancel(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
