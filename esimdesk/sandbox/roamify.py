@@ -424,12 +424,13 @@ class RoamifySandbox(VendorSandbox):
             line = (self._uuid(), pkg.package_id, pkg.price, pkg.name)
             return self._create([line], "topup", iccid, reference=reference)
 
-    async def _orders_list(self, request: Request) -> JSONResponse:
+    def _list_params(self, request: Request, statuses: tuple[str, ...]):
+        """The order and eSIM listings' shared query: (status, limit, referenceId), or the error answer."""
         if not self._authorized(request):
             return self._error("Unauthorized", 401)
         status = request.query_params.get("status")
-        if status is not None and status not in STATUSES:
-            return self._error(f"status must be one of {', '.join(STATUSES)}", 400)
+        if status is not None and status not in statuses:
+            return self._error(f"status must be one of {', '.join(statuses)}", 400)
         try:
             limit = int(request.query_params.get("limit", "50"))
         except ValueError:
@@ -437,6 +438,13 @@ class RoamifySandbox(VendorSandbox):
         if limit < 1:
             return self._error("limit must be positive", 400)
         reference = request.query_params.get("referenceId") if self.reference_ids else None
+        return status, limit, reference
+
+    async def _orders_list(self, request: Request) -> JSONResponse:
+        params = self._list_params(request, STATUSES)
+        if isinstance(params, JSONResponse):
+            return params
+        status, limit, reference = params
         out = []
         with self.lock:
             # Newest first; the document shows no paging, only ``limit``.
@@ -569,18 +577,10 @@ class RoamifySandbox(VendorSandbox):
 
     async def _esims(self, request: Request) -> JSONResponse:
         """Newest first; ``limit`` (default 50), ``status`` and ``referenceId`` filters; no paging (section 8)."""
-        if not self._authorized(request):
-            return self._error("Unauthorized", 401)
-        status = request.query_params.get("status")
-        if status is not None and status not in ESIM_STATUSES:
-            return self._error(f"status must be one of {', '.join(ESIM_STATUSES)}", 400)
-        try:
-            limit = int(request.query_params.get("limit", "50"))
-        except ValueError:
-            return self._error("limit must be a number", 400)
-        if limit < 1:
-            return self._error("limit must be positive", 400)
-        reference = request.query_params.get("referenceId") if self.reference_ids else None
+        params = self._list_params(request, ESIM_STATUSES)
+        if isinstance(params, JSONResponse):
+            return params
+        status, limit, reference = params
         out = []
         with self.lock:
             for view in self.fleet.all(self.now(), self.config.usage_mb_per_hour):
