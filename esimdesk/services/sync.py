@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from esimdesk.domain import (
     EsimdeskError,
@@ -62,6 +62,7 @@ class VendorSyncResult:
                 "esims": self.esims, "error": self.error, "seconds": round(self.seconds, 3)}
 
 
+T = TypeVar("T")
 ProgressFn = Callable[[SyncProgress], None]
 AdapterFactory = Callable[[VendorConfig], VendorAdapter]
 
@@ -106,9 +107,9 @@ async def sync_vendor(store: Store, config: VendorConfig, adapter_factory: Adapt
     try:
         run_id, run_started = await asyncio.shield(start)
     except asyncio.CancelledError:
-        run_id, _ = await start
-        await asyncio.to_thread(store.finish_sync_run, run_id, ok=False, plans=0, orders=0, esims=0,
-                                error="cancelled")
+        run_id, _ = await _despite_cancels(start)
+        await _despite_cancels(asyncio.to_thread(store.finish_sync_run, run_id, ok=False, plans=0, orders=0,
+                                                 esims=0, error="cancelled"))
         raise
     report = progress or (lambda p: None)
     try:
@@ -118,8 +119,8 @@ async def sync_vendor(store: Store, config: VendorConfig, adapter_factory: Adapt
     except asyncio.CancelledError:
         result.error = "cancelled"
         result.problem = f"{config.vendor}: the sync was cancelled; the cached data is kept"
-        await asyncio.shield(asyncio.to_thread(store.finish_sync_run, run_id, ok=False, plans=result.plans,
-                                               orders=result.orders, esims=result.esims, error="cancelled"))
+        await _despite_cancels(asyncio.to_thread(store.finish_sync_run, run_id, ok=False, plans=result.plans,
+                                                 orders=result.orders, esims=result.esims, error="cancelled"))
         raise
     except EsimdeskError as exc:
         result.error = redact(str(exc))
@@ -133,6 +134,20 @@ async def sync_vendor(store: Store, config: VendorConfig, adapter_factory: Adapt
     await asyncio.to_thread(store.finish_sync_run, run_id, ok=result.ok, plans=result.plans, orders=result.orders,
                             esims=result.esims, error=result.error)
     return result
+
+
+async def _despite_cancels(work: Awaitable[T]) -> T:
+    """Await ``work`` to its end even when the task is cancelled again meanwhile (a cancelled gather
+    cancels its children, and the caller may cancel them once more): a run's closing row written in
+    a worker thread must be on disk before the cancellation goes on, or the run is left open."""
+    # Both callers re-raise CancelledError right after, so a cancel swallowed here is not lost.
+    future = asyncio.ensure_future(work)
+    while True:
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            if future.done():
+                raise
 
 
 def failure_sentence(vendor: str, exc: EsimdeskError) -> str:

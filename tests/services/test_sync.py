@@ -12,7 +12,7 @@ import time
 import pytest
 
 from esimdesk.sandbox import Fault, SandboxConfig, SandboxServer
-from esimdesk.services.sync import sync_all
+from esimdesk.services.sync import sync_all, sync_vendor
 from tests.services.helpers import accounts_for, cli, cli_env, open_store, short_factory
 
 
@@ -95,6 +95,32 @@ async def test_cancelled_sync_leaves_a_consistent_store(tmp_path):
     assert orphans == 0
     runs = check.execute("SELECT ok, error FROM sync_runs WHERE vendor = 'roumio'").fetchall()
     assert runs and runs[-1] == (0, "cancelled")
+
+
+async def test_a_sync_cancelled_twice_still_closes_its_run_before_it_ends(tmp_path):
+    """A cancelled gather cancels its children, and sync_all cancels them once more: the second
+    cancel must not cut short the writing of the run's closing row."""
+    config = SandboxConfig(seed=3, plans=300, esims=300)
+    with SandboxServer(config) as server:
+        server.sandbox.faults["roumio"].add(Fault("latency", endpoint="*", times=None, seconds=5))
+        store = open_store(tmp_path)
+        roumio = [c for c in accounts_for(server, tmp_path) if c.vendor == "roumio"]
+        task = asyncio.ensure_future(sync_vendor(store, roumio[0], short_factory(10)))
+        await asyncio.sleep(0.5)
+        # another writer (another vendor's batch, in its worker thread) holds the file for a moment,
+        # so the closing row waits for it
+        other = sqlite3.connect(tmp_path / "esimdesk.sqlite3", check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")
+        asyncio.get_running_loop().call_later(0.5, other.rollback)
+        while not task.done():  # cancel again while it unwinds and while it writes the closing row
+            task.cancel()
+            await asyncio.sleep(0)
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # read at once: the run must be closed by the time the cancellation has propagated
+        runs = sqlite3.connect(tmp_path / "esimdesk.sqlite3").execute(
+            "SELECT ok, error FROM sync_runs WHERE vendor = 'roumio'").fetchall()
+        assert runs == [(0, "cancelled")]
 
 
 def test_offline_listings_return_what_was_synced_and_sync_reports_errors(tmp_path):
