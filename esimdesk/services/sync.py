@@ -249,7 +249,7 @@ async def _pipelined(pages: AsyncIterator[list], write: Callable[[list], int]) -
     finally:
         if pending is not None and not pending.done():
             # Cancelled mid-way: let the running transaction finish (threads cannot be interrupted).
-            await asyncio.shield(asyncio.gather(pending, return_exceptions=True))
+            await _despite_cancels(asyncio.gather(pending, return_exceptions=True))
 
 
 # MicroESIM has no fleet listing: each known order and eSIM is asked for on its own. At a reseller's size
