@@ -56,6 +56,15 @@ class _Parts(NamedTuple):
     alias: str
 
 
+class ListingHead(NamedTuple):
+    """A result's first rows, read before it is counted (``listing_head``)."""
+
+    rows: list[tuple[int, Any]]  # (rowid, domain object)
+    total: int | None  # rows in the result, when the rows read show it; else it must be counted
+    split: int | None  # rows with a sort value, likewise
+    split_is_total: bool  # the order's column is never empty: every row has a value
+
+
 class ListingsMixin:
     """Mixed into SqliteStore: uses its per-thread ``conn`` and its search clauses.
 
@@ -110,6 +119,27 @@ class ListingsMixin:
         keys = self._keys(parts, split, offset, limit)
         items = self.listing_items(q.table, keys)
         return [(k, items[k]) for k in keys if k in items]
+
+    def listing_head(self, q: ListingQuery, limit: int) -> ListingHead:
+        """The result's first ``limit`` rows without counting it first. Its total and split are known only
+        when the rows read show them (a result of at most ``limit`` rows, or one whose rows with a sort
+        value end within them); else None, to be counted after the rows are shown. A keystroke's rows
+        then cost one short index walk, not a count over every matching row."""
+        parts = self._parts(q)
+        if parts is None:
+            return ListingHead([], 0, 0, True)
+        _every, with_value, order, without, params, a = parts
+        keys = self._rowids(f"SELECT {a}.rowid {with_value}{order} LIMIT ?", [*params, limit + 1])
+        total = split = None
+        if len(keys) <= limit:
+            split = len(keys)
+            if without is not None:
+                keys += self._rowids(f"SELECT {a}.rowid {without} LIMIT ?", [*params, limit + 1 - len(keys)])
+            if len(keys) <= limit:
+                total = len(keys)
+        keys = keys[:limit]
+        items = self.listing_items(q.table, keys)
+        return ListingHead([(k, items[k]) for k in keys if k in items], total, split, without is None)
 
     def _keys(self, parts: _Parts, split: int, offset: int, limit: int) -> list[int]:
         _every, with_value, order, without, params, a = parts

@@ -21,6 +21,8 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 
 log = logging.getLogger("esimdesk.ui")
 
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)  # data() is asked ~10 roles a cell a paint: compared as plain ints
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
 WINDOW = 100  # rows per page: a few screens (the first is read before the result shows: kept short)
 RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)  # made once: a flag per call costs
 CACHE_ROWS = 4000  # rows kept; older pages are read again if the agent scrolls back to them
@@ -46,6 +48,7 @@ class WindowedModel(QAbstractTableModel):
     def __init__(self, columns: Sequence[Column], parent=None):
         super().__init__(parent)
         self.columns = list(columns)
+        self._right = [c.align_right for c in self.columns]
         self.fetch: Callable[[int, int], Awaitable[list[tuple[int, Any]]]] | None = None
         self.fetch_now: Callable[[int, int], list[tuple[int, Any]]] | None = None
         self.total = 0
@@ -73,6 +76,28 @@ class WindowedModel(QAbstractTableModel):
         self._wanted.clear()
         self._put(start, rows)
         self.endResetModel()
+
+    def bind(self, fetch, fetch_now) -> None:
+        """How to read more pages of the result shown (known once it is counted): pages the view asked
+        for meanwhile are read now."""
+        self.fetch, self.fetch_now = fetch, fetch_now
+        if self._wanted:
+            self._flush.start()
+
+    def set_total(self, total: int) -> None:
+        """The result's true count, once counted, after its first rows were shown (``set_result``
+        with a count of just those rows): the rows past them are added, and read as they are shown."""
+        if total > self.total:
+            self.beginInsertRows(QModelIndex(), self.total, total - 1)
+            self.total = total
+            self.endInsertRows()
+        elif total < self.total:
+            self.beginRemoveRows(QModelIndex(), total, self.total - 1)
+            self.total = total
+            for page in [p for p in self._pages if p * WINDOW >= total]:
+                del self._pages[page]
+            self._cells = {r: c for r, c in self._cells.items() if r < total}
+            self.endRemoveRows()
 
     def _put(self, start: int, rows: list[tuple[int, Any]]) -> list[int]:
         """Rows read from position ``start`` into whole pages (a partial first page is read again later)."""
@@ -146,10 +171,10 @@ class WindowedModel(QAbstractTableModel):
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
         return 0 if parent.isValid() else len(self.columns)
 
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = _DISPLAY) -> Any:
+        # The hot path of every paint (a screen of rows asks it ~2,000 times): the roles that answer
+        # nothing return first, and views only ask valid indexes of this flat table.
+        if role == _DISPLAY:
             row = index.row()
             cells = self._cells.get(row)
             if cells is None:
@@ -159,7 +184,7 @@ class WindowedModel(QAbstractTableModel):
                     return "…" if index.column() == 0 else ""
                 cells = self._cells[row] = tuple(c.text(pair[1]) for c in self.columns)
             return cells[index.column()]
-        if role == Qt.ItemDataRole.TextAlignmentRole and self.columns[index.column()].align_right:
+        if role == _ALIGNMENT and self._right[index.column()]:
             return RIGHT
         return None
 

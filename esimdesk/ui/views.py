@@ -78,6 +78,7 @@ class ListingTab(QWidget):
     is read a page at a time as the agent scrolls."""
 
     loaded = Signal(int)  # rows in the result (its true count)
+    rowsShown = Signal()  # the result's first rows are in the table (its count may still be coming)
     listing = ""  # "plans", "orders", "esims": the store's table, and what a vendor may not offer here
     noun = "rows"
 
@@ -90,6 +91,7 @@ class ListingTab(QWidget):
         self._sorted_column = 0
         self._stale_rows = False  # the next load must read rows again (they changed in the store)
         self._counts: dict[ListingQuery, tuple[int, int]] = {}  # recent results' counts, until the store changes
+        self._totals: dict[ListingQuery, int] = {}  # the same, by filter (any order): a sort keeps its count
         self._query: ListingQuery | None = None  # the result shown
         self._split = 0
         self.model = WindowedModel(columns, self)
@@ -188,15 +190,16 @@ class ListingTab(QWidget):
         offset = current - top_row if selected is not None else 0
         previous = self._query
         same_query = query == previous
-        same_filter = previous is not None and replace(query, sort=None, descending=False) == replace(
-            previous, sort=None, descending=False)
+        same_filter = previous is not None and _by_filter(query) == _by_filter(previous)
         start = top_row - top_row % WINDOW if same_query else 0
         if self._stale_rows:
             self._counts.clear()  # the store changed: every count is taken again
+            self._totals.clear()
+        if not same_query and not (selected is not None and same_filter) and query not in self._counts:
+            await self._load_rows_then_count(query)
+            return
         total, split, first, rows = await self.desk.listing_open(query, start, WINDOW, self._counts.get(query))
-        self._counts[query] = (total, split)
-        while len(self._counts) > 64:
-            self._counts.pop(next(iter(self._counts)))
+        self._remember(query, total, split)
         stale, self._stale_rows = self._stale_rows, False
         if same_query and total == self.model.total and total and (selected is None or
                                                                   self._still_at(rows, first, current, selected)):
@@ -208,6 +211,7 @@ class ListingTab(QWidget):
                 changed = self.model.refresh(first, rows)
                 if current in changed:
                     self._selected(current)
+            self.rowsShown.emit()
             self._finish_load(total)
             return
         anchor = -1
@@ -230,18 +234,57 @@ class ListingTab(QWidget):
             table.scrollTo(self.model.index(min(top_at, total - 1), 0), QAbstractItemView.ScrollHint.PositionAtTop)
         if anchor >= 0 and stale:
             self._selected(anchor)  # its data may have changed: show it again
+        self._fit_columns(rows)
+        self.rowsShown.emit()
+        self._finish_load(total)
+
+    async def _load_rows_then_count(self, query: ListingQuery) -> None:
+        """A new filter or order with nothing to keep in view: its first rows are shown as soon as they are
+        read (a short walk of the sort index), then the result is counted, as the agent reads them. A
+        keystroke that matches every row costs one page before it paints, not a count over every row."""
+        rows, total, split, split_is_total = await self.desk.listing_head(query, WINDOW)
+        stale, self._stale_rows = self._stale_rows, False
+        known = total if total is not None else self._totals.get(_by_filter(query))
+        if split is None and split_is_total:
+            split = known  # a header click on a column every row has a value in: no count at all
+        self._query = None  # until it is counted: the next load reads it whole again
+        self.model.set_result(known if known is not None else len(rows), 0, rows, None, None)
+        self._fit_columns(rows)
+        if known is None:
+            self.count.setText(f"{len(rows):,}+ {self.noun}, counting…")
+        self.rowsShown.emit()
+        total = known
+        if total is None or split is None:
+            try:
+                total, split = await self.desk.listing_count(query)
+            except asyncio.CancelledError:
+                self._stale_rows = self._stale_rows or stale
+                raise
+            self.model.set_total(total)
+        self._remember(query, total, split)
+        self._query, self._split = query, split
+        self._bind(query, split)
+        self._finish_load(total)
+
+    def _remember(self, query: ListingQuery, total: int, split: int) -> None:
+        self._counts[query] = (total, split)
+        self._totals[_by_filter(query)] = total
+        for cache in (self._counts, self._totals):
+            while len(cache) > 64:
+                cache.pop(next(iter(cache)))
+
+    def _fit_columns(self, rows: list) -> None:
         if rows and not self._fitted:  # first real data: fit the columns once to what is on screen
             self._fitted = True
-            table.resizeColumnsToContents()  # Qt samples the rows on screen (its resize precision)
+            self.table.resizeColumnsToContents()  # Qt samples the rows on screen (its resize precision)
             for col in range(self.model.columnCount()):
-                table.setColumnWidth(col, min(table.columnWidth(col), 320))
-        self._finish_load(total)
+                self.table.setColumnWidth(col, min(self.table.columnWidth(col), 320))
 
     def _bind(self, query: ListingQuery, split: int) -> None:
         """How the model reads more pages of this result."""
         desk = self.desk
-        self.model.fetch = lambda offset, limit: desk.listing_page(query, split, offset, limit)
-        self.model.fetch_now = lambda offset, limit: desk.listing_page_now(query, split, offset, limit)
+        self.model.bind(lambda offset, limit: desk.listing_page(query, split, offset, limit),
+                        lambda offset, limit: desk.listing_page_now(query, split, offset, limit))
 
     @staticmethod
     def _find_in(rows: list, first: int, rowid: int) -> int:
@@ -272,6 +315,11 @@ class ListingTab(QWidget):
 
     def show_detail(self, item) -> None:
         pass
+
+
+def _by_filter(query: ListingQuery) -> ListingQuery:
+    """The query without its order: every order of one filter has one count."""
+    return replace(query, sort=None, descending=False)
 
 
 class CatalogTab(ListingTab):

@@ -138,14 +138,19 @@ def test_a_keystroke_cancels_the_query_it_supersedes(big_window, loop):
     win, desk = big_window
     tab = win.fleet
     held = asyncio.Event()  # the first keystroke's query waits here until the test lets it go (never)
-    real = desk.listing_open
+    real_open, real_head = desk.listing_open, desk.listing_head
 
-    async def listing_open(query, *args):
+    async def listing_open(query, *args):  # a result re-read in place
         if query.text == "held":
             await held.wait()
-        return await real(query, *args)
+        return await real_open(query, *args)
 
-    desk.listing_open = listing_open
+    async def listing_head(query, *args):  # a new filter's first rows
+        if query.text == "held":
+            await held.wait()
+        return await real_head(query, *args)
+
+    desk.listing_open, desk.listing_head = listing_open, listing_head
     tab.search.setText("held")
     deadline = time.monotonic() + 5
     while (tab._task is None or tab._task.done()) and time.monotonic() < deadline:
@@ -157,6 +162,54 @@ def test_a_keystroke_cancels_the_query_it_supersedes(big_window, loop):
     assert first.cancelled()
     assert tab._task is not first and not tab._task.cancelled()
     assert tab.model.rowCount() == 1 and tab.model.item(0).iccid == _iccid(77)
+
+
+def test_a_keystroke_shows_its_first_rows_before_the_count_then_the_true_count(big_window, loop):
+    """A keystroke matching most rows paints a page at once; the count over every row follows, and
+    scrolling past the first page then reads the rows there."""
+    win, desk = big_window
+    tab = win.fleet
+    counting = asyncio.Event()  # the count waits here until the test has seen the rows
+    real = desk.listing_count
+
+    async def listing_count(query):
+        await counting.wait()
+        return await real(query)
+
+    desk.listing_count = listing_count
+    shown = []
+    tab.rowsShown.connect(lambda: shown.append(tab.model.rowCount()))
+    tab.search.setText("0")  # the ICCIDs that end in 0: a tenth of the fleet, 100 times a page
+    deadline = time.monotonic() + 10
+    while not shown and time.monotonic() < deadline:
+        loop.run_until_complete(asyncio.sleep(0.01))
+    assert shown == [100] and not tab._task.done()  # a page shown, the count still running
+    assert tab.model.item(0).iccid.endswith("0") and "counting" in tab.count.text()
+    counting.set()
+    _settle(loop, tab)
+    with sqlite3.connect(desk.ctx.home / "esimdesk.sqlite3") as conn:
+        expected = conn.execute("SELECT count(*) FROM esims WHERE iccid LIKE '%0'").fetchone()[0]
+        latest = conn.execute("SELECT max(expires_at) FROM esims WHERE iccid LIKE '%0'").fetchone()[0]
+    assert expected == N // 10
+    assert tab.model.rowCount() == expected and tab.count.text() == f"{expected:,} eSIMs"
+    assert not tab.model.descending  # by expiry, soonest first: the last row expires last
+    tab.table.scrollToBottom()
+    deadline = time.monotonic() + 10
+    while not tab.model.loaded(expected - 1) and time.monotonic() < deadline:
+        tab.table.viewport().repaint()
+        loop.run_until_complete(asyncio.sleep(0.02))
+    last = tab.model.item(expected - 1)
+    assert last.iccid.endswith("0") and last.expires_at.isoformat().startswith(latest[:19])
+    # A sort of the same filter keeps the count it already has: the header click paints without one.
+    calls = []
+    desk.listing_count = lambda query: calls.append(query) or real(query)
+    tab.sort_by(1, Qt.SortOrder.AscendingOrder)  # by ICCID: every eSIM has one, nothing to count
+    _settle(loop, tab)
+    assert shown[-1] == tab.model.rowCount() == expected and tab.model.item(0).iccid == _iccid(0)
+    assert calls == []
+    tab.sort_by(3, Qt.SortOrder.AscendingOrder)  # by data used: those without a figure are counted
+    _settle(loop, tab)
+    assert shown[-1] == tab.model.rowCount() == expected and len(calls) == 1
 
 
 def test_a_cancelled_query_is_interrupted_in_sqlite(big_window, loop):
