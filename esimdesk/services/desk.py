@@ -65,8 +65,8 @@ class Desk:
         """The first rows before the count: store/listings.py's ListingHead."""
         return await self.queries.run(lambda store: store.listing_head(query, limit))
 
-    async def listing_count(self, query: ListingQuery) -> tuple[int, int]:
-        return await self.queries.run(lambda store: store.listing_count(query))
+    async def listing_count(self, query: ListingQuery, total: int | None = None) -> tuple[int, int]:
+        return await self.queries.run(lambda store: store.listing_count(query, total))
 
     async def listing_page(self, query: ListingQuery, split: int, offset: int, limit: int):
         return await self.queries.run(lambda store: store.listing_page(query, split, offset, limit))

@@ -97,12 +97,14 @@ class ListingsMixin:
     def _sort_key(q: ListingQuery) -> str:
         return q.sort if q.sort in SORTS[q.table] else _DEFAULT_SORT[q.table]
 
-    def listing_count(self, q: ListingQuery) -> tuple[int, int]:
-        """(rows in the result, rows of it that have a value in the sort column)."""
+    def listing_count(self, q: ListingQuery, total: int | None = None) -> tuple[int, int]:
+        """(rows in the result, rows of it that have a value in the sort column). ``total``: the result's
+        count already known (the same filter in another order), so only the rows without a value are."""
         parts = self._parts(q)
         if parts is None:
             return 0, 0
-        n = self.conn.execute(f"SELECT count(*) {parts.every}", parts.params).fetchone()[0]
+        n = total if total is not None else self.conn.execute(f"SELECT count(*) {parts.every}",
+                                                              parts.params).fetchone()[0]
         if parts.without is None:
             return n, n
         if self._sort_key(q) in SPARSE.get(q.table, ()):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
@@ -30,6 +31,9 @@ from esimdesk.ui.views import CatalogTab, FleetTab, OrdersTab, rich
 log = logging.getLogger("esimdesk.ui")
 
 TAB_NAMES = ("Catalog", "Orders", "Fleet")
+
+
+FILL_EVERY_S = 2.0  # an empty tab is read again at most this often while a sync stores its first rows
 
 
 class MainWindow(QMainWindow):
@@ -191,6 +195,7 @@ class MainWindow(QMainWindow):
         status = self.statusBar()
 
         stages: dict[str, str] = {}
+        filled: dict[object, float] = {}  # an empty tab -> when it was last read again during this sync
         shows = {"plans": (self.catalog,), "orders": (self.orders, self.fleet), "esims": (self.fleet, self.orders)}
 
         def progress(p) -> None:
@@ -203,6 +208,14 @@ class MainWindow(QMainWindow):
             if before is not None and before != p.stage:
                 for page in shows.get(before, ()):
                     page.reload(changed=True)
+            elif p.done:
+                # Pages of a long stage are already stored: a tab that still shows nothing (a new folder, the
+                # first demo start) shows them now, at most every few seconds, not after the whole stage.
+                now = time.monotonic()
+                for page in shows.get(p.stage, ()):
+                    if page.model.rowCount() == 0 and now - filled.get(page, 0.0) > FILL_EVERY_S:
+                        filled[page] = now
+                        page.reload(changed=True)
 
         def vendor_done(result) -> None:
             # A vendor's rows show as soon as its sync ends; the slowest (MicroESIM, one eSIM at a time) goes on.

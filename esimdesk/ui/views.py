@@ -256,7 +256,7 @@ class ListingTab(QWidget):
         total = known
         if total is None or split is None:
             try:
-                total, split = await self.desk.listing_count(query)
+                total, split = await self.desk.listing_count(query, total)
             except asyncio.CancelledError:
                 self._stale_rows = self._stale_rows or stale
                 raise

@@ -36,6 +36,7 @@ def test_a_big_result_leaves_its_count_to_be_taken(store):
     assert not head.split_is_total  # expiry may be empty: the rows without one are counted apart
     assert [k for k, _ in head.rows] == [k for k, _ in store.listing_page(q, 220, 0, 100)]
     assert store.listing_count(q) == (250, 220)
+    assert store.listing_count(q, total=250) == (250, 220)  # the filter's count known: only the split taken
 
 
 def test_a_head_that_reaches_the_rows_without_a_value_knows_the_split(store):

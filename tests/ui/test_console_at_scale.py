@@ -172,9 +172,9 @@ def test_a_keystroke_shows_its_first_rows_before_the_count_then_the_true_count(b
     counting = asyncio.Event()  # the count waits here until the test has seen the rows
     real = desk.listing_count
 
-    async def listing_count(query):
+    async def listing_count(query, total=None):
         await counting.wait()
-        return await real(query)
+        return await real(query, total)
 
     desk.listing_count = listing_count
     shown = []
@@ -202,7 +202,7 @@ def test_a_keystroke_shows_its_first_rows_before_the_count_then_the_true_count(b
     assert last.iccid.endswith("0") and last.expires_at.isoformat().startswith(latest[:19])
     # A sort of the same filter keeps the count it already has: the header click paints without one.
     calls = []
-    desk.listing_count = lambda query: calls.append(query) or real(query)
+    desk.listing_count = lambda query, total=None: calls.append((query, total)) or real(query, total)
     tab.sort_by(1, Qt.SortOrder.AscendingOrder)  # by ICCID: every eSIM has one, nothing to count
     _settle(loop, tab)
     assert shown[-1] == tab.model.rowCount() == expected and tab.model.item(0).iccid == _iccid(0)
@@ -210,6 +210,35 @@ def test_a_keystroke_shows_its_first_rows_before_the_count_then_the_true_count(b
     tab.sort_by(3, Qt.SortOrder.AscendingOrder)  # by data used: those without a figure are counted
     _settle(loop, tab)
     assert shown[-1] == tab.model.rowCount() == expected and len(calls) == 1
+    assert calls[0][1] == expected  # the filter's count is known: only the eSIMs without a figure are counted
+
+
+def test_an_empty_tab_shows_the_rows_a_sync_has_stored_before_the_sync_ends(big_window, loop):
+    """A new folder (the first demo start): the Catalog fills as the first pages of plans are stored, not
+    when the slowest vendor's whole sync is over."""
+    from decimal import Decimal
+
+    from esimdesk.domain import Plan
+
+    win, desk = big_window
+    assert win.catalog.model.rowCount() == 0  # this folder has eSIMs only
+    release = asyncio.Event()
+    seen = []
+
+    async def long_sync(progress=None, finished=None):
+        desk.store.upsert_plans([Plan("roumio", f"P{i}", f"Japan {i}GB", ("JP",), 1024 * i, 7, Decimal("5.70"),
+                                      "USD") for i in range(1, 151)])
+        progress(type("P", (), {"vendor": "roumio", "stage": "plans", "done": 150, "total": None})())
+        deadline = time.monotonic() + 10
+        while win.catalog.model.rowCount() == 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        seen.append(win.catalog.model.rowCount())
+        release.set()
+        return []
+
+    desk.sync = long_sync
+    loop.run_until_complete(asyncio.wait_for(win.run_sync(), 30))
+    assert release.is_set() and seen == [150]
 
 
 def test_a_cancelled_query_is_interrupted_in_sqlite(big_window, loop):
