@@ -241,6 +241,24 @@ def test_an_empty_tab_shows_the_rows_a_sync_has_stored_before_the_sync_ends(big_
     assert release.is_set() and seen == [150]
 
 
+def test_what_the_delegate_paints_is_each_cells_text_and_alignment(big_window):
+    """Qt's delegate reads a cell's roles in one multiData call: the text and alignment it paints are
+    the model's, and the roles the model has nothing for are empty."""
+    from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
+
+    win, _desk = big_window
+    model = win.fleet.model
+    delegate = QStyledItemDelegate()
+    for column, spec in enumerate(model.columns):
+        option = QStyleOptionViewItem()
+        delegate.initStyleOption(option, model.index(0, column))
+        assert option.text == model.data(model.index(0, column)) == spec.text(model.item(0))
+        right = bool(option.displayAlignment & Qt.AlignmentFlag.AlignRight)
+        assert right == spec.align_right
+        assert option.icon.isNull() and option.backgroundBrush.style() == Qt.BrushStyle.NoBrush
+    assert any(spec.align_right for spec in model.columns) and model.data(model.index(0, 1))  # an ICCID
+
+
 def test_a_cancelled_query_is_interrupted_in_sqlite(big_window, loop):
     """The superseded statement stops in SQLite, not only in asyncio: its worker thread is free at once."""
     _win, desk = big_window
