@@ -89,8 +89,13 @@ async def sync_in_child(home, accounts: list[VendorConfig], *,
         stdout, _ = await asyncio.gather(proc.stdout.read(), reader)  # type: ignore[union-attr]
         await proc.wait()
     except asyncio.CancelledError:
-        await asyncio.shield(_stop(proc))
         reader.cancel()
+        stopping = asyncio.ensure_future(_stop_and_drain(proc))
+        while not stopping.done():  # a second cancel (the window closing) must not leave it half-stopped
+            try:
+                await asyncio.shield(stopping)
+            except asyncio.CancelledError:
+                continue
         raise
     for line in words:
         log.info("sync: %s", line)
@@ -114,6 +119,17 @@ def _result(d: dict) -> VendorSyncResult:
     return VendorSyncResult(d["vendor"], ok=d["ok"], plans=d.get("plans", 0), orders=d.get("orders", 0),
                             esims=d.get("esims", 0), error=d.get("error"), seconds=d.get("seconds", 0.0),
                             problem=d.get("problem"))
+
+
+async def _stop_and_drain(proc: asyncio.subprocess.Process) -> None:
+    """Stop the child, then read its pipes to their end: the pipes and the process transport close here,
+    on this loop, not later when garbage collection finds them open (with the loop that owned their
+    notifiers already closed: the test suite once crashed in Qt's event processing that way)."""
+    await _stop(proc)
+    try:
+        await asyncio.wait_for(proc.communicate(), STOP_GRACE_S)
+    except (TimeoutError, ValueError, OSError):
+        log.warning("the stopped sync's output could not be read to its end")
 
 
 async def _stop(proc: asyncio.subprocess.Process) -> None:

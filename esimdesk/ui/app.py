@@ -29,6 +29,7 @@ def run_gui(demo: bool = False) -> int:
 
     from esimdesk.services.desk import Desk
     from esimdesk.services.runtime import open_context
+    from esimdesk.ui.event_loop import close_qt_loop
     from esimdesk.ui.main_window import MainWindow
 
     quit_after = _quit_after()
@@ -51,6 +52,7 @@ def run_gui(demo: bool = False) -> int:
             loop.run_until_complete(closed.wait())
             _cancel_pending(loop)
     finally:
+        close_qt_loop(loop)
         desk.close()
     return 0
 

@@ -7,6 +7,10 @@ dispatched them into freed state. Each test's own ``loop`` fixture now cancels i
 window while the loop is open; this fixture, torn down after every other fixture of a window test,
 checks that it did and cleans up the rest: top-level widgets closed and deleted, deferred deletes
 processed, no qasync loop left as the current event loop.
+
+It crashed again the same way after a window test that cancelled a sync: qasync's close() leaves the
+Qt timers of callbacks still scheduled registered, and when Python's GC later freed the loop's timer
+object on another thread (a sandbox server's), Qt could not unregister them: ``close_qt_loop`` does.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import gc
 from contextlib import contextmanager
 
 import pytest
+
+from esimdesk.ui.event_loop import close_qt_loop
 
 
 def _current_loop():
@@ -35,7 +41,7 @@ def _no_qt_state_outlives_the_test():
     if loop_left_open:
         for task in asyncio.all_tasks(leftover):
             task.cancel()
-        leftover.close()
+        close_qt_loop(leftover)
     asyncio.set_event_loop(None)
 
     app = QApplication.instance()
@@ -69,7 +75,7 @@ def loop(qapp):
         task.cancel()
     if pending:
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    loop.close()
+    close_qt_loop(loop)  # also its Qt timers still registered: never left for GC on another thread
     asyncio.set_event_loop(None)
 
 
