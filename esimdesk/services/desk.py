@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from esimdesk.domain import Esim, JournalEntry, JournalEvent, ListingQuery, Order, Plan
+from esimdesk.domain import Esim, EsimStatus, JournalEntry, JournalEvent, ListingQuery, Order, Plan
 from esimdesk.services import offers
 from esimdesk.services.adapters import make_adapter
 from esimdesk.services.orders import OrderProgress, OrderService
@@ -218,6 +218,14 @@ class Desk:
 
     async def esim_history(self, vendor: str, iccid: str) -> list:
         return await asyncio.to_thread(self.store.esim_history, vendor, iccid)
+
+    async def free_stock_stored(self, vendor: str = "flexiroam") -> int | None:
+        """The vendor's free stock as of its last sync (eSIMs stored as NEW: never handed out), from the
+        store in a worker thread; None where no account is configured."""
+        if self.ctx.accounts.get(vendor) is None:
+            return None
+        query = ListingQuery("esims", vendor=vendor, status=EsimStatus.NEW.value)
+        return (await self.queries.run(lambda store: store.listing_count(query)))[0]
 
     async def free_stock(self, vendor: str = "flexiroam") -> int | None:
         """How many of the vendor's eSIMs were never handed out (Flexiroam's list-inventory availability),

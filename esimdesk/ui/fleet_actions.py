@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QAction
@@ -29,6 +28,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid as shiboken_valid
 
 from esimdesk.domain import SMS_MAX_CHARS, Action, Esim, EsimdeskError, data_amount
 
@@ -43,7 +43,6 @@ TITLES: dict[Action, str] = {
     Action.REVOKE: "Revoke eSIM", Action.SMS: "Send an SMS",
 }
 BUSY = "another action on this eSIM is running"
-FREE_STOCK_EVERY_S = 60.0  # at most one free-stock count per minute (it pages Flexiroam's inventory)
 
 
 def usage_text(esim: Esim) -> str:
@@ -304,31 +303,31 @@ class FleetActions(QWidget):
 
 
 class FreeStock(QLabel):
-    """Flexiroam's free stock (eSIMs never handed out), counted from list-inventory's availability."""
+    """Flexiroam's free stock (eSIMs never handed out), as of the last sync: counted in the store.
+
+    Asking the vendor live meant paging its whole inventory and decoding it on the GUI thread's loop,
+    once a minute: at a reseller's size, a stall in the agent's typing. The sync lists that inventory
+    anyway (free stock is stored as status NEW), so the count is one indexed query in a worker thread."""
 
     def __init__(self, desk, parent=None):
         super().__init__(parent)
         self.desk = desk
         self.setTextFormat(Qt.TextFormat.PlainText)
-        self.setToolTip("Flexiroam eSIMs never handed out (list-inventory, availability free)")
-        self._last = 0.0
+        self.setToolTip("Flexiroam eSIMs never handed out (list-inventory, availability free), as of the last sync")
+        self._task: asyncio.Task | None = None
         self.hide()
 
     def refresh(self) -> None:
-        if "flexiroam" in self.desk.vendors and time.monotonic() - self._last > FREE_STOCK_EVERY_S:
-            self._last = time.monotonic()
-            asyncio.ensure_future(self.count())
+        if "flexiroam" in self.desk.vendors and (self._task is None or self._task.done()):
+            self._task = asyncio.ensure_future(self.count())
 
     async def count(self) -> int | None:
         try:
-            n = await self.desk.free_stock("flexiroam")
-        except EsimdeskError as exc:
-            log.info("free stock: %s", exc)
-            return None
+            n = await self.desk.free_stock_stored("flexiroam")
         except Exception:  # a background count must never surface as an error in the window
             log.exception("free stock count failed unexpectedly")
             return None
-        if n is not None:
+        if n is not None and shiboken_valid(self):  # the window may have closed meanwhile
             self.setText(f"Flexiroam free stock: {n:,}")
             self.show()
         return n
