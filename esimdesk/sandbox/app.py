@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -295,7 +295,10 @@ class _Persisting:
         sandbox = self.sandbox
         sandbox.refresh()
         if not sandbox.writes(scope["method"], scope["path"]):
-            await self.app(scope, receive, send)
+            try:
+                await self.app(scope, receive, send)
+            except ClientDisconnect:
+                pass  # the client left before its request was read (a cancelled sync): nobody to answer
             return
         saved = False
 
@@ -308,6 +311,8 @@ class _Persisting:
 
         try:
             await self.app(scope, receive, send_after_saving)
+        except ClientDisconnect:
+            pass  # as above; what the vendor did before is saved below
         finally:
             if not saved:  # no answer went out (a dropped connection): the vendor may have acted all the same
                 sandbox.save_quietly()
