@@ -53,6 +53,10 @@ def cmd_sync(args) -> int:
 
     only = set(args.only.split(",")) if getattr(args, "only", None) else None
     lines = getattr(args, "progress_lines", False)
+    if lines:  # the window's own sync child: the window paints first
+        from esimdesk.services.sync_process import yield_cpu
+
+        yield_cpu()
     with _context(args) as (ctx, store):
         accounts = [c for c in ctx.accounts.enabled if args.vendor in (None, c.vendor) and (only is None or c.vendor in only)]
         for line in ctx.accounts.notices:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -238,3 +239,38 @@ def test_debug_logs_of_a_cli_sync_never_show_a_secret(tmp_path):
     assert secrets
     for secret in secrets:
         assert secret not in res.stderr and secret not in res.stdout
+
+
+def _niceness_of_sync_child(home) -> int | None:
+    """The niceness of the running ``esimdesk sync --progress-lines`` whose data folder is ``home`` (Linux /proc)."""
+    from pathlib import Path
+
+    for proc in Path("/proc").iterdir():
+        try:
+            if b"--progress-lines" not in (proc / "cmdline").read_bytes():
+                continue
+            if f"ESIMDESK_HOME={home}".encode() not in (proc / "environ").read_bytes().split(b"\0"):
+                continue
+            return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[16])
+        except (OSError, ValueError, IndexError):
+            continue
+    return None
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the child's priority from /proc")
+async def test_the_windows_sync_child_runs_below_the_windows_priority(tmp_path):
+    """On a 2-core desk a sync at full speed took the CPU the window needs to paint: the child yields it."""
+    from esimdesk.services.sync_process import SYNC_CHILD_NICENESS, sync_in_child
+
+    config = SandboxConfig(seed=5, plans=300, esims=300)
+    with SandboxServer(config) as server:
+        server.sandbox.faults["roumio"].add(Fault("latency", endpoint="*", times=None, seconds=0.2))
+        seen: list[int | None] = []
+
+        def progress(_p):
+            if not seen:
+                seen.append(_niceness_of_sync_child(tmp_path))
+
+        results = await sync_in_child(tmp_path, accounts_for(server, tmp_path), progress=progress)
+    assert results and all(r.ok for r in results)
+    assert seen == [min(19, os.nice(0) + SYNC_CHILD_NICENESS)]
