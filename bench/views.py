@@ -7,10 +7,14 @@ The data folder (default: $TMPDIR/esimdesk-bench-views) is built once and reused
 sync`` with ESIMDESK_SANDBOX_PLANS=50000 ESIMDESK_SANDBOX_ESIMS=100000 (100,000 plans, ~190,000 eSIMs,
 ~160,000 orders). For the measured run the sandbox plays the vendors in a process of its own, on that
 folder's vendor world, as real vendors are other machines; the window is the real MainWindow over the
-folder with those vendors as its accounts.
+folder with those vendors as its accounts. It runs below the window's priority (niceness 10): remote
+vendors take no CPU from the desk. The window's own sync child lowers its priority the same way (the app
+does that, not this script).
 
 What is measured (medians of --runs runs; every figure beside its floor):
 - start → the first tab's rows painted (each tab as the first), and switching tabs;
+- "→ painted" is until the paint that shows the new rows has ENDED; the rows show before the result is
+  counted, and the time until the count under the table is right is reported beside (``*_counted_ms``);
 - a keystroke → painted in each tab's search box: a selective one, one that matches every row, and
   backspace to the full list; the Catalog's country box;
 - a header click → painted, for every sortable column of every tab;
@@ -55,7 +59,10 @@ def build_folder(root: Path) -> Path:
 def start_sandbox(home: Path) -> tuple[subprocess.Popen, dict[str, str]]:
     cmd = [sys.executable, "-m", "esimdesk.sandbox", "--plans", SCALE["ESIMDESK_SANDBOX_PLANS"],
            "--esims", SCALE["ESIMDESK_SANDBOX_ESIMS"], "--state", str(home / "sandbox-state.json")]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    # The sandbox stands for the vendors' own servers, which take no CPU from an agent's desk: here it runs
+    # below the window's priority, so the figures are the window's, not a contest for this machine's 2 cores.
+    nice = (lambda: os.nice(10)) if hasattr(os, "nice") else None
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, preexec_fn=nice)  # noqa: PLW1509
     env: dict[str, str] = {}
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -333,15 +340,19 @@ def run(home: Path, vendor_env: dict[str, str], args) -> int:
         # Start → first tab's rows painted, each tab as the first; the timer's lateness meanwhile.
         start: dict[str, list[float]] = {}
         start_lateness = []
+        built: list[float] = []
         for first, name in enumerate(("Catalog", "Orders", "Fleet")):
             for _ in range(args.runs):
-                lat.start()
                 t0 = time.perf_counter()
                 win, desk = open_window(first)
                 tab = win.pages[name]
                 loaded = loop.create_future()
                 tab.rowsShown.connect(lambda f=loaded, t=tab: f.done() or f.set_result(t._bench_paints.arm()))
                 win.show()
+                # The app builds and shows its window before its event loop runs (ui/app.py): the loop's
+                # stalls are timed from here; the building is timed on its own (``window_built_ms``).
+                built.append((time.perf_counter() - t0) * 1000)
+                lat.start()
                 asyncio.ensure_future(win.startup(sync=False))
                 paint = await asyncio.wait_for(loaded, 120)
                 tab.table.viewport().update()
@@ -351,6 +362,7 @@ def run(home: Path, vendor_env: dict[str, str], args) -> int:
                 start_lateness.append(lat.stop())
                 await close_window(win, desk)
         results["start_to_first_rows_painted_ms"] = {k: med(v) for k, v in start.items()}
+        results["window_built_ms"] = med(built)  # store opened, widgets made, shown (before the loop runs)
         results["start_lateness_ms"] = {"worst_ms": max(x["worst_ms"] for x in start_lateness),
                                         "p99_ms": med([x["p99_ms"] for x in start_lateness])}
 

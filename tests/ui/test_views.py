@@ -137,3 +137,15 @@ def test_a_running_sync_shows_progress_and_can_be_cancelled(window):
     assert not win.cancel_button.isVisible() and win.sync_action.isEnabled()
     assert win.desk.store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     server.sandbox.faults["roumio"].clear()
+
+
+def test_a_tab_behind_fits_its_columns_when_first_shown(window):
+    """Measuring a hidden tab's rows at start-up held up the tab in front: it waits until it is shown."""
+    win, loop, server = window
+    behind = [p for p in win.pages.values() if p is not win.tabs.currentWidget() and p.model.rowCount()]
+    assert behind and not any(p._fitted for p in behind)
+    tab = behind[0]
+    header = tab.table.horizontalHeader()
+    before = [header.sectionSize(c) for c in range(header.count())]
+    win.tabs.setCurrentWidget(tab)
+    assert tab._fitted and [header.sectionSize(c) for c in range(header.count())] != before
