@@ -49,8 +49,9 @@ class Desk:
     # --- look-ups (cache only) -------------------------------------------------------------
     # The window's tables: the whole result's true count (never capped), then its rows by position, a
     # page at a time. Each runs in a worker thread; cancelling the caller interrupts the SQL statement.
+    # ``background``: for a tab behind the one shown (its queries wait behind the shown tab's: QueryRunner).
     async def listing_open(self, query: ListingQuery, start: int = 0, limit: int = 400,
-                           counted: tuple[int, int] | None = None):
+                           counted: tuple[int, int] | None = None, background: bool = False):
         """(rows in the result, rows with a sort value, first position read, [(rowid, item)] from it).
         ``counted``: the counts of this same query from a moment ago, while the store has not changed (the
         agent's backspace back to a result already shown costs one page, not a count over every row)."""
@@ -59,14 +60,15 @@ class Desk:
             first = start if start < total else 0
             return total, split, first, store.listing_page(query, split, first, limit)
 
-        return await self.queries.run(work)
+        return await self.queries.run(work, background)
 
-    async def listing_head(self, query: ListingQuery, limit: int):
+    async def listing_head(self, query: ListingQuery, limit: int, background: bool = False):
         """The first rows before the count: store/listings.py's ListingHead."""
-        return await self.queries.run(lambda store: store.listing_head(query, limit))
+        return await self.queries.run(lambda store: store.listing_head(query, limit), background)
 
-    async def listing_count(self, query: ListingQuery, total: int | None = None) -> tuple[int, int]:
-        return await self.queries.run(lambda store: store.listing_count(query, total))
+    async def listing_count(self, query: ListingQuery, total: int | None = None,
+                            background: bool = False) -> tuple[int, int]:
+        return await self.queries.run(lambda store: store.listing_count(query, total), background)
 
     async def listing_page(self, query: ListingQuery, split: int, offset: int, limit: int):
         return await self.queries.run(lambda store: store.listing_page(query, split, offset, limit))
@@ -75,8 +77,9 @@ class Desk:
         """One page now, on the calling thread (an item the agent acts on before its page arrived)."""
         return self.store.listing_page(query, split, offset, limit)
 
-    async def listing_find(self, query: ListingQuery, split: int, rowid: int, near: int) -> int:
-        return await self.queries.run(lambda store: store.listing_find(query, split, rowid, near))
+    async def listing_find(self, query: ListingQuery, split: int, rowid: int, near: int,
+                           background: bool = False) -> int:
+        return await self.queries.run(lambda store: store.listing_find(query, split, rowid, near), background)
 
 
     async def order_history(self, reference: str | None) -> list[JournalEvent]:
@@ -225,7 +228,7 @@ class Desk:
         if self.ctx.accounts.get(vendor) is None:
             return None
         query = ListingQuery("esims", vendor=vendor, status=EsimStatus.NEW.value)
-        return (await self.queries.run(lambda store: store.listing_count(query)))[0]
+        return (await self.queries.run(lambda store: store.listing_count(query), background=True))[0]
 
     async def free_stock(self, vendor: str = "flexiroam") -> int | None:
         """How many of the vendor's eSIMs were never handed out (Flexiroam's list-inventory availability),

@@ -23,18 +23,23 @@ READER_CACHE_KB = 8192
 
 
 class QueryRunner:
-    """Runs ``fn(store)`` in one of two worker threads; a cancelled call interrupts its statement."""
+    """Runs ``fn(store)`` in a worker thread; a cancelled call interrupts its statement.
+
+    Two workers serve what the agent is looking at; one more serves the rest (``background``: the tabs
+    behind the one shown, reloaded after a sync, and counts nobody waits on). A sync that changes every
+    tab's rows then never queues the agent's keystroke behind three counts over every row."""
 
     def __init__(self, store, workers: int = 2):
         self.store = store
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="esimdesk-query")
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="esimdesk-query-behind")
         self._lock = threading.Lock()
         self._running: dict[int, sqlite3.Connection] = {}
         self._tokens = itertools.count()
         self.interrupted = 0  # statements stopped because their caller went away (tests read it)
         self._local = threading.local()
 
-    async def run(self, fn: Callable[[Any], T]) -> T:
+    async def run(self, fn: Callable[[Any], T], background: bool = False) -> T:
         token = next(self._tokens)
         cancelled = threading.Event()
 
@@ -60,7 +65,7 @@ class QueryRunner:
                 with self._lock:
                     self._running.pop(token, None)
 
-        future = asyncio.get_running_loop().run_in_executor(self._pool, work)
+        future = asyncio.get_running_loop().run_in_executor(self._background if background else self._pool, work)
         try:
             return await future
         except asyncio.CancelledError:
@@ -73,3 +78,4 @@ class QueryRunner:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._background.shutdown(wait=False, cancel_futures=True)

@@ -202,7 +202,8 @@ class ListingTab(QWidget):
         if not same_query and not (selected is not None and same_filter) and query not in self._counts:
             await self._load_rows_then_count(query)
             return
-        total, split, first, rows = await self.desk.listing_open(query, start, WINDOW, self._counts.get(query))
+        total, split, first, rows = await self.desk.listing_open(query, start, WINDOW, self._counts.get(query),
+                                                                 background=self._behind())
         self._remember(query, total, split)
         stale, self._stale_rows = self._stale_rows, False
         if same_query and total == self.model.total and total and (selected is None or
@@ -222,10 +223,12 @@ class ListingTab(QWidget):
         if selected is not None and same_filter:  # a sort or a sync: the selected row is still in the result
             anchor = self._find_in(rows, first, selected)
             if anchor < 0:
-                anchor = await self.desk.listing_find(query, split, selected, current if same_query else 0)
+                anchor = await self.desk.listing_find(query, split, selected, current if same_query else 0,
+                                                      background=self._behind())
         top_at = max(anchor - offset, 0) if anchor >= 0 else (top_row if same_query else 0)
         if not first <= top_at < first + len(rows) - WINDOW // 2 and top_at < total:
-            _, _, first, rows = await self.desk.listing_open(query, top_at - top_at % WINDOW, 2 * WINDOW)
+            _, _, first, rows = await self.desk.listing_open(query, top_at - top_at % WINDOW, 2 * WINDOW,
+                                                             background=self._behind())
         self._query, self._split = query, split
         self._bind(query, split)
         self.model.set_result(total, first, rows, self.model.fetch, self.model.fetch_now)
@@ -246,7 +249,7 @@ class ListingTab(QWidget):
         """A new filter or order with nothing to keep in view: its first rows are shown as soon as they are
         read (a short walk of the sort index), then the result is counted, as the agent reads them. A
         keystroke that matches every row costs one page before it paints, not a count over every row."""
-        rows, total, split, split_is_total = await self.desk.listing_head(query, WINDOW)
+        rows, total, split, split_is_total = await self.desk.listing_head(query, WINDOW, background=self._behind())
         stale, self._stale_rows = self._stale_rows, False
         known = total if total is not None else self._totals.get(_by_filter(query))
         if split is None and split_is_total:
@@ -260,7 +263,7 @@ class ListingTab(QWidget):
         total = known
         if total is None or split is None:
             try:
-                total, split = await self.desk.listing_count(query, total)
+                total, split = await self.desk.listing_count(query, total, background=self._behind())
             except asyncio.CancelledError:
                 self._stale_rows = self._stale_rows or stale
                 raise
@@ -269,6 +272,10 @@ class ListingTab(QWidget):
         self._query, self._split = query, split
         self._bind(query, split)
         self._finish_load(total)
+
+    def _behind(self) -> bool:
+        """Not on screen (a tab behind the one shown): its queries wait behind those of the tab shown."""
+        return not self.isVisible()
 
     def _remember(self, query: ListingQuery, total: int, split: int) -> None:
         self._counts[query] = (total, split)

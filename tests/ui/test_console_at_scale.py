@@ -140,15 +140,15 @@ def test_a_keystroke_cancels_the_query_it_supersedes(big_window, loop):
     held = asyncio.Event()  # the first keystroke's query waits here until the test lets it go (never)
     real_open, real_head = desk.listing_open, desk.listing_head
 
-    async def listing_open(query, *args):  # a result re-read in place
+    async def listing_open(query, *args, **kwargs):  # a result re-read in place
         if query.text == "held":
             await held.wait()
-        return await real_open(query, *args)
+        return await real_open(query, *args, **kwargs)
 
-    async def listing_head(query, *args):  # a new filter's first rows
+    async def listing_head(query, *args, **kwargs):  # a new filter's first rows
         if query.text == "held":
             await held.wait()
-        return await real_head(query, *args)
+        return await real_head(query, *args, **kwargs)
 
     desk.listing_open, desk.listing_head = listing_open, listing_head
     tab.search.setText("held")
@@ -172,9 +172,9 @@ def test_a_keystroke_shows_its_first_rows_before_the_count_then_the_true_count(b
     counting = asyncio.Event()  # the count waits here until the test has seen the rows
     real = desk.listing_count
 
-    async def listing_count(query, total=None):
+    async def listing_count(query, total=None, **kwargs):
         await counting.wait()
-        return await real(query, total)
+        return await real(query, total, **kwargs)
 
     desk.listing_count = listing_count
     shown = []
@@ -202,7 +202,7 @@ def test_a_keystroke_shows_its_first_rows_before_the_count_then_the_true_count(b
     assert last.iccid.endswith("0") and last.expires_at.isoformat().startswith(latest[:19])
     # A sort of the same filter keeps the count it already has: the header click paints without one.
     calls = []
-    desk.listing_count = lambda query, total=None: calls.append((query, total)) or real(query, total)
+    desk.listing_count = lambda query, total=None, **kw: calls.append((query, total)) or real(query, total, **kw)
     tab.sort_by(1, Qt.SortOrder.AscendingOrder)  # by ICCID: every eSIM has one, nothing to count
     _settle(loop, tab)
     assert shown[-1] == tab.model.rowCount() == expected and tab.model.item(0).iccid == _iccid(0)
@@ -293,6 +293,30 @@ def synced_window(loop, qtbot, tmp_path):
 
     with window_over_sandbox(loop, qtbot, tmp_path, SandboxConfig(seed=31, plans=300, esims=400)) as (win, server, desk):
         yield win, server, desk
+
+
+def test_queries_for_tabs_behind_never_hold_up_the_tab_shown(big_window, loop):
+    """After a sync every tab reloads: the tabs behind the one shown wait in their own worker, so two long
+    counts there never queue the agent's keystroke."""
+    _win, desk = big_window
+    endless = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+               "SELECT count(*) FROM c WHERE x < 0")
+
+    async def go():
+        behind = [asyncio.ensure_future(desk.queries.run(lambda s: s.conn.execute(endless).fetchone(),
+                                                         background=True)) for _ in range(2)]
+        await asyncio.sleep(0.2)
+        started = time.monotonic()
+        shown = await asyncio.wait_for(asyncio.gather(
+            *(desk.queries.run(lambda s: s.conn.execute("SELECT 1").fetchone()[0]) for _ in range(2))), 5)
+        took = time.monotonic() - started
+        for task in behind:
+            task.cancel()
+        await asyncio.gather(*behind, return_exceptions=True)
+        return took, shown
+
+    took, shown = loop.run_until_complete(go())
+    assert shown == [1, 1] and took < 1
 
 
 def test_a_sync_keeps_the_selection_and_where_it_was_on_screen(synced_window, loop):
