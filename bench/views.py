@@ -16,7 +16,7 @@ What is measured (medians of --runs runs; every figure beside its floor):
 - "→ painted" is until the paint that shows the new rows has ENDED; the rows show before the result is
   counted, and the time until the count under the table is right is reported beside (``*_counted_ms``);
 - a keystroke → painted in each tab's search box: a selective one, one that matches every row, and
-  backspace to the full list; the Catalog's country box;
+  backspace to the full list; a country put into the Catalog's country box;
 - a header click → painted, for every sortable column of every tab;
 - the lateness of a 10 ms timer (worst and 99th percentile) during start-up, sorting, typing, and a full
   sync started from the window (while a keystroke is typed every half second);
@@ -424,10 +424,9 @@ def run(home: Path, vendor_env: dict[str, str], args) -> int:
             catalog.country.clear()
             while catalog._debounce.isActive() or not catalog._task.done():
                 await asyncio.sleep(0.01)
-            catalog.country.setText("Japa")
-            while catalog._debounce.isActive() or not catalog._task.done():
-                await asyncio.sleep(0.01)
-            country.append(await painted_after_load(catalog, lambda: QTest.keyClicks(catalog.country, "n")))
+            # A country picked into the empty box (pasted, or a completion chosen): typing "Japa" → "Japan"
+            # is the same filter once "Japa" names Japan, and costs no query at all.
+            country.append(await painted_after_load(catalog, lambda: catalog.country.setText("Japan")))
         typing["Catalog"]["country_filter_keystroke_ms"] = med(country)
         typing["Catalog"]["country_filter_counted_ms"] = med(counted_ms[-args.runs:])
         typing["Catalog"]["country_filter_rows"] = catalog.model.rowCount()

@@ -195,6 +195,11 @@ class ListingTab(QWidget):
         previous = self._query
         same_query = query == previous
         same_filter = previous is not None and _by_filter(query) == _by_filter(previous)
+        if same_query and not self._stale_rows:
+            # The same query over the same rows (a space typed, "Japa" spelled out to "Japan"): nothing to read.
+            self.rowsShown.emit()
+            self._finish_load(self.model.total)
+            return
         start = top_row - top_row % WINDOW if same_query else 0
         if self._stale_rows:
             self._counts.clear()  # the store changed: every count is taken again

@@ -259,6 +259,21 @@ def test_what_the_delegate_paints_is_each_cells_text_and_alignment(big_window):
     assert any(spec.align_right for spec in model.columns) and model.data(model.index(0, 1))  # an ICCID
 
 
+def test_a_keystroke_that_leaves_the_query_as_it_was_reads_nothing(big_window, loop):
+    win, desk = big_window
+    tab = win.fleet
+    tab.search.setText("0042")
+    _settle(loop, tab)
+    shown = tab.model.rowCount()
+    reads = []
+    for name in ("listing_open", "listing_head", "listing_count"):
+        real = getattr(desk, name)
+        setattr(desk, name, lambda *a, _real=real, _name=name, **k: reads.append(_name) or _real(*a, **k))
+    tab.search.setText("0042 ")  # a space: the same search
+    _settle(loop, tab)
+    assert reads == [] and tab.model.rowCount() == shown and tab.count.text() == f"{shown:,} eSIMs"
+
+
 def test_a_cancelled_query_is_interrupted_in_sqlite(big_window, loop):
     """The superseded statement stops in SQLite, not only in asyncio: its worker thread is free at once."""
     _win, desk = big_window
