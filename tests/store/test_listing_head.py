@@ -49,3 +49,22 @@ def test_a_head_that_reaches_the_rows_without_a_value_knows_the_split(store):
 def test_an_order_every_row_has_a_value_in_says_so(store):
     head = store.listing_head(ListingQuery("esims", sort="iccid"), 100)
     assert head.split_is_total and head.total is None and head.rows[0][1].iccid == "8999000000000000000"
+
+
+@pytest.mark.parametrize("sort", ["vendor", "status", "expires", "iccid"])
+def test_pages_of_a_one_digit_search_list_every_match_once_whatever_the_ties(tmp_path, sort):
+    """A last-digit search is read by walking the sort column's index (store/listings.py): the first page
+    and every page after it come from one plan, so rows that tie (one vendor, one status) never repeat or
+    go missing between pages."""
+    s = SqliteStore(tmp_path / "ties.sqlite3")
+    s.upsert_esims([Esim("roumio" if i % 3 else "flexiroam", f"8999{i:015d}", EsimStatus.ACTIVE, "IN_USE",
+                         expires_at=None if i % 7 == 0 else BASE + timedelta(days=i % 5)) for i in range(600)])
+    q = ListingQuery("esims", text="4", sort=sort)
+    head = s.listing_head(q, 10)
+    total, split = s.listing_count(q)
+    rows = [k for k, _ in head.rows]
+    for offset in range(10, total, 10):
+        rows += [k for k, _ in s.listing_page(q, split, offset, 10)]
+    expected = {r[0] for r in s.conn.execute("SELECT rowid FROM esims WHERE iccid LIKE '%4'")}
+    assert total == 60 and len(rows) == total and set(rows) == expected
+    s.close()
