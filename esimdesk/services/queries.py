@@ -9,6 +9,7 @@ to call from another thread), and its thread is free again at once.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
 import sqlite3
 import threading
@@ -38,6 +39,7 @@ class QueryRunner:
         self._tokens = itertools.count()
         self.interrupted = 0  # statements stopped because their caller went away (tests read it)
         self._local = threading.local()
+        self._submitted: set[concurrent.futures.Future] = set()  # work queued or running in a thread
 
     async def run(self, fn: Callable[[Any], T], background: bool = False) -> T:
         token = next(self._tokens)
@@ -65,7 +67,10 @@ class QueryRunner:
                 with self._lock:
                     self._running.pop(token, None)
 
-        future = asyncio.get_running_loop().run_in_executor(self._background if background else self._pool, work)
+        submitted = (self._background if background else self._pool).submit(work)
+        self._submitted.add(submitted)
+        submitted.add_done_callback(self._submitted.discard)
+        future = asyncio.wrap_future(submitted)
         try:
             return await future
         except asyncio.CancelledError:
@@ -75,6 +80,12 @@ class QueryRunner:
                 if conn is not None:
                     interrupt(conn)
             raise
+
+    async def settle(self) -> None:
+        """Until no query is queued or running in a worker thread, cancelled ones included (their thread
+        goes on until SQLite stops them): before the store is closed and its file replaced."""
+        while self._submitted:
+            await asyncio.gather(*(asyncio.wrap_future(f) for f in list(self._submitted)), return_exceptions=True)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -282,6 +282,7 @@ class MainWindow(QMainWindow):
         # open the old file again once the store is closed.
         loading = [page._task for page in self.pages.values() if page._task is not None and not page._task.done()]
         await asyncio.gather(*loading, return_exceptions=True)
+        await self.desk.queries.settle()  # and every other query (pages, counts, the free stock) in its thread
         status.showMessage("Resetting the demo…")
         busy = [self.tabs, self.sync_action, self.reconcile_action, self.reset_demo_action]
         for widget in busy:

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QTableView,
     QVBoxLayout,
@@ -105,6 +106,9 @@ class ListingTab(QWidget):
         for v in desk.vendors:
             self.vendor.addItem(v.capitalize() if v != "microesim" else "MicroESIM", v)
         self.count = QLabel()
+        # Its text changes with every result: its size is no hint to the layout (no new layout per count).
+        self.count.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.count.setFixedHeight(self.count.fontMetrics().height() + 4)
         # What the chosen vendor does not offer in this view (e.g. Flexiroam: no plans), or a filter
         # that was not understood: said above the table instead of leaving it silently empty.
         self.notice = QLabel()
@@ -136,8 +140,15 @@ class ListingTab(QWidget):
         self.detail = QWidget()
         self.detail_layout = QVBoxLayout(self.detail)
         self.detail_layout.setContentsMargins(8, 0, 0, 0)
+        # The count sits under the table, not across the window: a new count and the table's new rows are
+        # then repainted as one area beside the detail pane, not with it (a repaint of the whole window).
+        listing = QWidget()
+        listing_layout = QVBoxLayout(listing)
+        listing_layout.setContentsMargins(0, 0, 0, 0)
+        listing_layout.addWidget(self.table, 1)
+        listing_layout.addWidget(self.count)
         splitter = QSplitter()
-        splitter.addWidget(self.table)
+        splitter.addWidget(listing)
         splitter.addWidget(self.detail)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
@@ -146,7 +157,6 @@ class ListingTab(QWidget):
         layout.addLayout(self.filters)
         layout.addWidget(self.notice)
         layout.addWidget(splitter, 1)
-        layout.addWidget(self.count)
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(SEARCH_DEBOUNCE_MS)
