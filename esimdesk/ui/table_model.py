@@ -21,7 +21,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 
 log = logging.getLogger("esimdesk.ui")
 
-_DISPLAY = int(Qt.ItemDataRole.DisplayRole)  # data() is asked ~10 roles a cell a paint: compared as plain ints
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)  # roles are asked for every cell of every paint: plain ints
 _ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
 WINDOW = 100  # rows per page: a few screens (the first is read before the result shows: kept short)
 RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)  # made once: a flag per call costs
@@ -172,7 +172,9 @@ class WindowedModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.columns)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = _DISPLAY) -> Any:
-        # Views only ask valid indexes of this flat table.
+        # Paints go through multiData; this answers everyone else (an invalid index: nothing).
+        if not index.isValid():
+            return None
         if role == _DISPLAY:
             return self._text(index.row(), index.column())
         if role == _ALIGNMENT and self._right[index.column()]:
