@@ -34,6 +34,7 @@ class Column:
     text: Callable[[Any], str]  # item → what the cell shows
     sort: str | None = None  # the store's sort key for this column (store/listings.py); None: not sortable
     align_right: bool = False
+    sample: str = ""  # as wide as the column's widest usual text, for the first fit (e.g. "9,999.99 HKD")
 
 
 class WindowedModel(QAbstractTableModel):
@@ -194,6 +195,10 @@ class WindowedModel(QAbstractTableModel):
                 wanted.setData(RIGHT)
             else:
                 wanted.clearData()
+
+    def cell_text(self, row: int, column: int) -> str:
+        """What the cell shows ("…" while its row is being read)."""
+        return self._text(row, column)
 
     def _text(self, row: int, column: int) -> str:
         """A cell's text, computed for its whole row when one of its cells is first painted."""

@@ -308,9 +308,18 @@ class ListingTab(QWidget):
             self._fit_when_shown = True
             return
         self._fitted, self._fit_when_shown = True, False
-        self.table.resizeColumnsToContents()  # the rows on screen (the header's resize precision)
-        for col in range(self.model.columnCount()):
-            self.table.setColumnWidth(col, min(self.table.columnWidth(col), 320))
+        # Measured here, from the text of the first page's cells (a few ms), not by Qt's
+        # resizeColumnsToContents, which asks the delegate for each cell's size hint (~20 ms for the rows on
+        # screen alone) just before the first paint; a whole page, as the agent will scroll through it.
+        table, model = self.table, self.model
+        cells, titles = table.fontMetrics(), table.horizontalHeader().fontMetrics()
+        first_page = [row for row in range(min(model.rowCount(), WINDOW)) if model.loaded(row)]
+        for col, column in enumerate(model.columns):
+            widest = max([cells.horizontalAdvance(model.cell_text(row, col)) for row in first_page]
+                         + [cells.horizontalAdvance(column.sample)])  # the sample: what later rows may show
+            # the cell's margins; the title's, with room for the sort arrow
+            width = max(widest + 14, titles.horizontalAdvance(column.title) + 30)
+            table.setColumnWidth(col, min(width, 320))
 
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
@@ -369,10 +378,12 @@ class CatalogTab(ListingTab):
             Column("Vendor", lambda p: p.vendor, "vendor"),
             Column("Plan", lambda p: p.name, "name"),
             Column("Countries", lambda p: countries_text(p.countries), "countries"),
-            Column("Data", lambda p: mb_text(p.data_mb) + (" / day" if p.daily else ""), "data", align_right=True),
+            Column("Data", lambda p: mb_text(p.data_mb) + (" / day" if p.daily else ""), "data", align_right=True,
+                   sample="unlimited / day"),
             Column("Days", lambda p: str(p.validity_days), "days", align_right=True),
             # By currency, then price: amounts in different currencies are never ordered as one number.
-            Column("Price", lambda p: f"{money_str(p.price)} {p.currency}", "price", align_right=True),
+            Column("Price", lambda p: f"{money_str(p.price)} {p.currency}", "price", align_right=True,
+                   sample="9,999.99 HKD"),
             Column("Plan id", lambda p: p.plan_id, "plan_id"),
         ]
         super().__init__(desk, columns, "Search plans: country, region, name or plan id (e.g. japan 5GB)", parent)
@@ -446,7 +457,7 @@ class OrdersTab(ListingTab):
             Column("Reference", lambda o: o.reference or "", "reference"),
             Column("Plan", lambda o: ", ".join(f"{ln.quantity}× {ln.name or ln.plan_id}" for ln in o.lines)),
             Column("Total", lambda o: f"{money_str(o.total)} {o.currency}" if o.total is not None else "", "total",
-                   align_right=True),
+                   align_right=True, sample="99,999.99 HKD"),
             Column("eSIMs", lambda o: str(len(o.esims)), align_right=True),
         ]
         super().__init__(desk, columns, "Search orders: order id, reference, ICCID or plan", parent)

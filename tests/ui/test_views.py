@@ -149,3 +149,14 @@ def test_a_tab_behind_fits_its_columns_when_first_shown(window):
     before = [header.sectionSize(c) for c in range(header.count())]
     win.tabs.setCurrentWidget(tab)
     assert tab._fitted and [header.sectionSize(c) for c in range(header.count())] != before
+
+
+def test_the_first_fit_leaves_room_for_a_price_in_any_currency(window):
+    """Columns are fitted to the first page's text, and never narrower than their sample: a later row's
+    "1,234.50 HKD" is not cut to "1,234.5…" because the first page held only "2.98 USD"."""
+    win, loop, server = window
+    tab = win.catalog
+    assert tab._fitted
+    price = next(i for i, c in enumerate(tab.model.columns) if c.title == "Price")
+    needed = tab.table.fontMetrics().horizontalAdvance("9,999.99 HKD")
+    assert tab.table.columnWidth(price) >= needed
