@@ -34,6 +34,7 @@ TAB_NAMES = ("Catalog", "Orders", "Fleet")
 
 
 FILL_EVERY_S = 2.0  # an empty tab is read again at most this often while a sync stores its first rows
+SAY_PROGRESS_EVERY_S = 0.25  # the sync's progress in the status line, at most this often
 
 
 class MainWindow(QMainWindow):
@@ -196,11 +197,17 @@ class MainWindow(QMainWindow):
 
         stages: dict[str, str] = {}
         filled: dict[object, float] = {}  # an empty tab -> when it was last read again during this sync
+        said = [0.0]  # when the status line last said how far the sync is
         shows = {"plans": (self.catalog,), "orders": (self.orders, self.fleet), "esims": (self.fleet, self.orders)}
 
         def progress(p) -> None:
-            total = f" of {p.total:,}" if p.total else ""
-            status.showMessage(f"Syncing {p.vendor}: {p.stage} {p.done:,}{total}")
+            # A vendor reports every page (hundreds a second at scale): the status line is redrawn at most a
+            # few times a second, and at once when a vendor moves to another stage.
+            now = time.monotonic()
+            if now - said[0] >= SAY_PROGRESS_EVERY_S or stages.get(p.vendor) != p.stage:
+                said[0] = now
+                total = f" of {p.total:,}" if p.total else ""
+                status.showMessage(f"Syncing {p.vendor}: {p.stage} {p.done:,}{total}")
             # A vendor moving on from a stage has written it whole: the tabs showing it are read again now,
             # not when the slowest vendor ends (MicroESIM asks for each eSIM on its own: minutes at scale).
             before = stages.get(p.vendor)

@@ -274,6 +274,25 @@ def test_a_keystroke_that_leaves_the_query_as_it_was_reads_nothing(big_window, l
     assert reads == [] and tab.model.rowCount() == shown and tab.count.text() == f"{shown:,} eSIMs"
 
 
+def test_a_sync_reporting_every_page_redraws_its_progress_a_few_times_a_second(big_window, loop):
+    win, desk = big_window
+    said = []
+    win.statusBar().messageChanged.connect(said.append)
+
+    async def chatty_sync(progress=None, finished=None):
+        for stage in ("plans", "esims"):
+            for done in range(1, 501):  # 500 pages reported at once: hundreds a second at scale
+                progress(type("P", (), {"vendor": "roumio", "stage": stage, "done": done * 100, "total": None})())
+        return []
+
+    desk.sync = chatty_sync
+    loop.run_until_complete(asyncio.wait_for(win.run_sync(), 30))
+    syncing = [m for m in said if m.startswith("Syncing")]
+    # each stage said at once, the pages between not (they came within a quarter of a second)
+    assert syncing[:1] == ["Syncing roumio: plans 100"] and "Syncing roumio: esims 100" in syncing
+    assert len(syncing) <= 4
+
+
 def test_a_cancelled_query_is_interrupted_in_sqlite(big_window, loop):
     """The superseded statement stops in SQLite, not only in asyncio: its worker thread is free at once."""
     _win, desk = big_window
