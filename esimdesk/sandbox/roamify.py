@@ -315,6 +315,17 @@ class RoamifySandbox(VendorSandbox):
     def _ok(data: Any) -> JSONResponse:
         return JSONResponse({"status": "success", "data": data})
 
+    async def _authorized_object(self, request: Request) -> dict | JSONResponse:
+        """The request's JSON body as an object (any other JSON: an empty one), or the answer that refuses
+        the request: 401 without the token, 400 for a body that is not JSON."""
+        if not self._authorized(request):
+            return self._error("Unauthorized", 401)
+        try:
+            body = await self.json_body(request)
+        except ValueError:
+            return self._error("Invalid JSON body", 400)
+        return body if isinstance(body, dict) else {}
+
     async def _order(self, request: Request) -> JSONResponse:
         if request.method == "POST":
             with self.lock:
@@ -396,14 +407,10 @@ class RoamifySandbox(VendorSandbox):
     async def _topup(self, request: Request) -> JSONResponse:
         with self.lock:
             self.topup_requests += 1
-        if not self._authorized(request):
-            return self._error("Unauthorized", 401)
-        try:
-            body = await self.json_body(request)
-        except ValueError:
-            return self._error("Invalid JSON body", 400)
-        iccid = body.get("iccid") if isinstance(body, dict) else None
-        pid = body.get("packageId") if isinstance(body, dict) else None
+        body = await self._authorized_object(request)
+        if isinstance(body, JSONResponse):
+            return body
+        iccid, pid = body.get("iccid"), body.get("packageId")
         if not isinstance(iccid, str) or not iccid or not isinstance(pid, str) or not pid:
             return self._error("iccid and packageId are required", 400)
         try:
@@ -517,13 +524,9 @@ class RoamifySandbox(VendorSandbox):
 
     async def _apply(self, request: Request) -> JSONResponse:
         """Generate profiles (section 6): one eSIM, or with ``referenceId`` every eSIM of that order."""
-        if not self._authorized(request):
-            return self._error("Unauthorized", 401)
-        try:
-            body = await self.json_body(request)
-        except ValueError:
-            return self._error("Invalid JSON body", 400)
-        body = body if isinstance(body, dict) else {}
+        body = await self._authorized_object(request)
+        if isinstance(body, JSONResponse):
+            return body
         esim_id, start = body.get("esimId"), body.get("startDate")
         if not isinstance(esim_id, str) or not esim_id:
             return self._error("esimId is required", 400)
@@ -620,13 +623,9 @@ class RoamifySandbox(VendorSandbox):
             return self._ok([topup_json(p) for p in offered])
 
     async def _link(self, request: Request) -> JSONResponse:
-        if not self._authorized(request):
-            return self._error("Unauthorized", 401)
-        try:
-            body = await self.json_body(request)
-        except ValueError:
-            return self._error("Invalid JSON body", 400)
-        body = body if isinstance(body, dict) else {}
+        body = await self._authorized_object(request)
+        if isinstance(body, JSONResponse):
+            return body
         iccid, esim_id = body.get("iccid"), body.get("esimId")
         if not isinstance(iccid, str | None) or not isinstance(esim_id, str | None) or not (iccid or esim_id):
             return self._error("iccid or esimId is required", 400)
