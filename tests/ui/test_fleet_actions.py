@@ -48,6 +48,14 @@ def finish(loop, panel):
     loop.run_until_complete(panel.task)
 
 
+def answer_questions(monkeypatch, button) -> list[str]:
+    """Every confirmation the window asks is answered with ``button``; the texts asked, in order."""
+    asked: list[str] = []
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(
+        lambda parent, title, text, *a, **k: asked.append(text) or button))
+    return asked
+
+
 def wait_until(loop, check, seconds=10.0):
     for _ in range(int(seconds / 0.25)):
         if check():
@@ -111,9 +119,7 @@ def test_cancel_confirmation_states_the_refund_and_that_it_cannot_be_undone(wind
 def test_revoke_says_no_refund_and_cannot_be_undone_and_no_sends_nothing(window, monkeypatch):
     win, loop, server, desk = window
     panel = select(win, loop, roumio_esim(desk, "IN_USE/ENABLED").iccid)
-    asked = []
-    monkeypatch.setattr(QMessageBox, "question", staticmethod(
-        lambda parent, title, text, *a, **k: asked.append(text) or QMessageBox.StandardButton.No))
+    asked = answer_questions(monkeypatch, QMessageBox.StandardButton.No)
     panel.buttons[Action.REVOKE].click()
     finish(loop, panel)
     [text] = asked
@@ -124,9 +130,7 @@ def test_revoke_says_no_refund_and_cannot_be_undone_and_no_sends_nothing(window,
 def test_suspend_then_resume_and_the_progress_bar(window, monkeypatch):
     win, loop, server, desk = window
     panel = select(win, loop, roumio_esim(desk, "IN_USE/ENABLED").iccid)
-    texts = []
-    monkeypatch.setattr(QMessageBox, "question", staticmethod(
-        lambda parent, title, text, *a, **k: texts.append(text) or QMessageBox.StandardButton.Yes))
+    texts = answer_questions(monkeypatch, QMessageBox.StandardButton.Yes)
     seen = {}
 
     def during(p) -> None:  # while the action runs: the busy bar, every action disabled with the reason
@@ -230,9 +234,7 @@ def test_microesim_order_dialog_offers_a_start_date_and_the_customers_email(wind
 
     monkeypatch.setattr(OrderOptionsDialog, "exec", fill)
     monkeypatch.setattr(QInputDialog, "getInt", staticmethod(lambda *a, **k: (1, True)))
-    asked = []
-    monkeypatch.setattr(QMessageBox, "question", staticmethod(
-        lambda parent, title, text, *a, **k: asked.append(text) or QMessageBox.StandardButton.Yes))
+    asked = answer_questions(monkeypatch, QMessageBox.StandardButton.Yes)
     win._order_dialog(plan)
     assert "the plan starts " in asked[0] and "MicroESIM e-mails the eSIM to traveller@example.com" in asked[0]
     # The order runs as a task of the window; the loop runs until it ends.
