@@ -107,8 +107,8 @@ async def sync_vendor(store: Store, config: VendorConfig, adapter_factory: Adapt
     try:
         run_id, run_started = await asyncio.shield(start)
     except asyncio.CancelledError:
-        run_id, _ = await _despite_cancels(start)
-        await _despite_cancels(asyncio.to_thread(store.finish_sync_run, run_id, ok=False, plans=0, orders=0,
+        run_id, _ = await despite_cancels(start)
+        await despite_cancels(asyncio.to_thread(store.finish_sync_run, run_id, ok=False, plans=0, orders=0,
                                                  esims=0, error="cancelled"))
         raise
     report = progress or (lambda p: None)
@@ -119,7 +119,7 @@ async def sync_vendor(store: Store, config: VendorConfig, adapter_factory: Adapt
     except asyncio.CancelledError:
         result.error = "cancelled"
         result.problem = f"{config.vendor}: the sync was cancelled; the cached data is kept"
-        await _despite_cancels(asyncio.to_thread(store.finish_sync_run, run_id, ok=False, plans=result.plans,
+        await despite_cancels(asyncio.to_thread(store.finish_sync_run, run_id, ok=False, plans=result.plans,
                                                  orders=result.orders, esims=result.esims, error="cancelled"))
         raise
     except EsimdeskError as exc:
@@ -136,11 +136,12 @@ async def sync_vendor(store: Store, config: VendorConfig, adapter_factory: Adapt
     return result
 
 
-async def _despite_cancels(work: Awaitable[T]) -> T:
+async def despite_cancels(work: Awaitable[T]) -> T:
     """Await ``work`` to its end even when the task is cancelled again meanwhile (a cancelled gather
     cancels its children, and the caller may cancel them once more): a run's closing row written in
-    a worker thread must be on disk before the cancellation goes on, or the run is left open."""
-    # Both callers re-raise CancelledError right after, so a cancel swallowed here is not lost.
+    a worker thread must be on disk before the cancellation goes on, or the run is left open; a sync
+    child being stopped is stopped whole (sync_process.py). For callers in an ``except CancelledError``
+    that re-raise it right after: a cancel swallowed here is not lost."""
     future = asyncio.ensure_future(work)
     while True:
         try:
@@ -249,7 +250,7 @@ async def _pipelined(pages: AsyncIterator[list], write: Callable[[list], int]) -
     finally:
         if pending is not None and not pending.done():
             # Cancelled mid-way: let the running transaction finish (threads cannot be interrupted).
-            await _despite_cancels(asyncio.gather(pending, return_exceptions=True))
+            await despite_cancels(asyncio.gather(pending, return_exceptions=True))
 
 
 # MicroESIM has no fleet listing: each known order and eSIM is asked for on its own. At a reseller's size

@@ -15,6 +15,7 @@ child as Ctrl+C would: each vendor's batch is a transaction, so the cache keeps 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -24,7 +25,7 @@ import sys
 from collections.abc import Callable
 
 from esimdesk.domain import VENDORS, VendorConfig
-from esimdesk.services.sync import SyncProgress, VendorSyncResult
+from esimdesk.services.sync import SyncProgress, VendorSyncResult, despite_cancels
 
 log = logging.getLogger("esimdesk.sync")
 
@@ -109,12 +110,10 @@ async def sync_in_child(home, accounts: list[VendorConfig], *,
         await proc.wait()
     except asyncio.CancelledError:
         reader.cancel()
-        stopping = asyncio.ensure_future(_stop_and_drain(proc))
-        while not stopping.done():  # a second cancel (the window closing) must not leave it half-stopped
-            try:
-                await asyncio.shield(stopping)
-            except asyncio.CancelledError:
-                continue
+        # A second cancel (the window closing) must not leave it half-stopped; whatever stopping it met,
+        # the cancellation goes on.
+        with contextlib.suppress(Exception):
+            await despite_cancels(_stop_and_drain(proc))
         raise
     for line in words:
         log.info("sync: %s", line)

@@ -214,7 +214,7 @@ class ListingsMixin:
         return out
 
     # --- filters ---------------------------------------------------------------------------------
-    def _listing_filter(self, q: ListingQuery, walk: bool = False) -> tuple[list[str] | None, list[Any], str, list[Any]]:
+    def _listing_filter(self, q: ListingQuery, walk: bool) -> tuple[list[str] | None, list[Any], str, list[Any]]:
         """(where clauses, their params, FROM source, params of the source); where None = nothing matches."""
         if q.table == "plans":
             return self._plans_filter(q)
@@ -244,7 +244,7 @@ class ListingsMixin:
             params.extend(args)
         return where, params, "plans p", []
 
-    def _esims_filter(self, q: ListingQuery, walk: bool = False):
+    def _esims_filter(self, q: ListingQuery, walk: bool):
         where: list[str] = []
         params: list[Any] = []
         for col, val in (("vendor", q.vendor), ("status", q.status)):
