@@ -90,6 +90,7 @@ class ListingTab(QWidget):
         self.live = False  # set by the window's start-up: until then nothing is loaded
         self._fitted = False
         self._fit_when_shown = False  # rows arrived while the tab was behind another: fit when it is shown
+        self.kept_widths: dict[int, int] = {}  # column -> the width the agent gave it (kept, never fitted)
         self._sorted_column = 0
         self._stale_rows = False  # the next load must read rows again (they changed in the store)
         self._counts: dict[ListingQuery, tuple[int, int]] = {}  # recent results' counts, until the store changes
@@ -315,6 +316,8 @@ class ListingTab(QWidget):
         cells, titles = table.fontMetrics(), table.horizontalHeader().fontMetrics()
         first_page = [row for row in range(min(model.rowCount(), WINDOW)) if model.loaded(row)]
         for col, column in enumerate(model.columns):
+            if col in self.kept_widths:
+                continue
             widest = max([cells.horizontalAdvance(model.cell_text(row, col)) for row in first_page]
                          + [cells.horizontalAdvance(column.sample)])  # the sample: what later rows may show
             # the cell's margins; the title's, with room for the sort arrow
