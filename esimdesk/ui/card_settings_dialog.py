@@ -1,6 +1,7 @@
-"""File → Card settings: the reseller's name and logo printed on every customer card (issue 14).
+"""Settings → Cards: the reseller's name and logo printed on every customer card (issue 14).
 
-Both go to settings.json through esimdesk.services.cards (the logo as the path of a PNG, JPEG or SVG file,
+The form is ui/card_settings.ui (compiled: esimdesk/ui/forms). Both values go to settings.json through
+esimdesk.services.cards when the Settings dialog saves (the logo as the path of a PNG, JPEG or SVG file,
 read when cards are made); nothing secret is asked or kept here.
 """
 
@@ -8,84 +9,38 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPainter, QPixmap
-from PySide6.QtWidgets import (
-    QDialog,
-    QDialogButtonBox,
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QVBoxLayout,
-)
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from esimdesk.domain import EsimdeskError
-from esimdesk.services.cards import (
-    DEFAULT_RESELLER,
-    card_settings,
-    load_logo,
-    logo_error,
-    paint_logo,
-    save_card_settings,
-)
+from esimdesk.services.cards import DEFAULT_RESELLER, card_settings, load_logo, logo_error, paint_logo
+from esimdesk.ui.forms.ui_card_settings import Ui_CardSettingsForm
 
-PREVIEW = (160, 64)  # px: the preview box of the logo
+PREVIEW = (160, 64)  # px: the preview box of the logo (the .ui's fixed size of ``preview``)
 
 
-class CardSettingsDialog(QDialog):
+class CardSettingsForm(QWidget, Ui_CardSettingsForm):
     def __init__(self, home, parent=None):
         super().__init__(parent)
-        self.setWindowTitle("Card settings")
+        self.setupUi(self)
         self.home = home
-        layout = QVBoxLayout(self)
-        note = QLabel("The reseller's name and logo are printed on every customer card.")
-        note.setWordWrap(True)
-        layout.addWidget(note)
-        form = QFormLayout()
-        self.error = QLabel()  # why Save did not save, or why a chosen file is no logo
-        self.error.setTextFormat(Qt.TextFormat.PlainText)  # an error quotes a path
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #b00020;")
         self.error.hide()
         try:
             name, logo = card_settings(home)
         except EsimdeskError as exc:  # an unreadable settings file: say so, Save then reports it too
             name, logo = "", ""
-            self._show_error(str(exc))
-        self.name = QLineEdit(name)
+            self.show_error(str(exc))
+        self.name.setText(name)
         self.name.setPlaceholderText(DEFAULT_RESELLER)
-        form.addRow("Reseller name", self.name)
         self.logo_path = logo
-        self.preview = QLabel()
-        self.preview.setFixedSize(*PREVIEW)
-        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.preview.setStyleSheet("border: 1px solid #c0c0c0; background: white;")
-        self.path_label = QLabel()
-        self.path_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.path_label.setWordWrap(True)
-        self.choose_button = QPushButton("Choose…")
         self.choose_button.clicked.connect(self.choose_logo)
-        self.remove_button = QPushButton("Remove")
         self.remove_button.clicked.connect(self.remove_logo)
-        buttons_row = QHBoxLayout()
-        buttons_row.addWidget(self.choose_button)
-        buttons_row.addWidget(self.remove_button)
-        buttons_row.addStretch(1)
-        logo_box = QVBoxLayout()
-        logo_box.addWidget(self.preview)
-        logo_box.addWidget(self.path_label)
-        logo_box.addLayout(buttons_row)
-        form.addRow("Logo", logo_box)
-        layout.addLayout(form)
-        layout.addWidget(self.error)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.save)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
         self._show_logo()
 
-    def _show_error(self, text: str) -> None:
+    def values(self) -> tuple[str, str | None]:
+        """(reseller name, logo path or None) as the agent left them, for save_card_settings."""
+        return self.name.text(), self.logo_path or None
+
+    def show_error(self, text: str) -> None:
         self.error.setText(text)
         self.error.show()
 
@@ -117,7 +72,7 @@ class CardSettingsDialog(QDialog):
             return
         problem = logo_error(path)
         if problem:
-            self._show_error(f"The logo cannot be used: {problem}")
+            self.show_error(f"The logo cannot be used: {problem}")
             return
         self.error.hide()
         self.logo_path = path
@@ -127,12 +82,3 @@ class CardSettingsDialog(QDialog):
         self.logo_path = ""
         self.error.hide()
         self._show_logo()
-
-    def save(self) -> None:
-        try:
-            save_card_settings(self.home, self.name.text(), self.logo_path or None)
-        except EsimdeskError as exc:
-            self._show_error(str(exc))
-            return
-        self.error.hide()
-        self.accept()

@@ -92,11 +92,16 @@ class MainWindow(QMainWindow):
         self.reconcile_action = QAction("&Reconcile unfinished orders", self)
         self.reconcile_action.triggered.connect(lambda: asyncio.ensure_future(self.reconcile(may_send=True)))
         file_menu.addAction(self.reconcile_action)
+        self.settings_action = QAction("S&ettings…", self)
+        self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.settings_action.triggered.connect(lambda: self.open_settings("accounts"))
+        file_menu.addAction(self.settings_action)
+        # The older entries open the matching page of Settings (agents know them by these names).
         self.accounts_action = QAction("&Accounts…", self)
-        self.accounts_action.triggered.connect(self._accounts_dialog)
+        self.accounts_action.triggered.connect(lambda: self.open_settings("accounts"))
         file_menu.addAction(self.accounts_action)
         self.card_settings_action = QAction("&Card settings…", self)
-        self.card_settings_action.triggered.connect(self._card_settings_dialog)
+        self.card_settings_action.triggered.connect(lambda: self.open_settings("cards"))
         file_menu.addAction(self.card_settings_action)
         self.reset_demo_action: QAction | None = None
         if self.demo:  # the demo only: real desks keep their data
@@ -130,6 +135,11 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.mode_label)
         self.balance_label = QLabel("")  # the vendors' balances, after each sync
         bar.addPermanentWidget(self.balance_label)
+        self.low_balance_label = QLabel("")  # "⚠ Roumio balance 12.00 USD below 50.00" (Settings → Low balance)
+        self.low_balance_label.setStyleSheet("color: #b00020; font-weight: bold;")
+        self.low_balance_label.hide()
+        bar.addPermanentWidget(self.low_balance_label)
+        self.last_balances: list = []  # as last shown: the Settings dialog names each vendor's currency
         self.team_label = QLabel()  # team mode (issue 15): "team store offline since HH:MM UTC", else empty
         bar.addPermanentWidget(self.team_label)
         self._show_team_state()
@@ -158,12 +168,23 @@ class MainWindow(QMainWindow):
             page.reload(changed=changed)
 
     async def show_balances(self) -> str:
-        """The balances line of the status bar, from the cache (after start-up and each sync)."""
+        """The balances line of the status bar, from the cache (after start-up and each sync), and a
+        warning for each vendor under its low-balance threshold."""
+        from esimdesk.services.preferences import balance_warnings
+
         try:
-            text = balance_text(await self.desk.balances())
+            balances = await self.desk.balances()
         except EsimdeskError:
-            text = ""
+            balances = []
+        self.last_balances = balances
+        text = balance_text(balances)
+        try:
+            warnings = await asyncio.to_thread(balance_warnings, self.desk.ctx.home, balances)
+        except EsimdeskError:  # an unreadable settings file: no thresholds (Settings says why)
+            warnings = []
         self.balance_label.setText(text)
+        self.low_balance_label.setText("  ".join(warnings))
+        self.low_balance_label.setVisible(bool(warnings))
         return text
 
     async def startup(self, sync: bool) -> None:
@@ -317,19 +338,21 @@ class MainWindow(QMainWindow):
             status.showMessage("The demo was reset: a new sandbox world, synced")
         return True
 
-    def _accounts_dialog(self) -> None:
-        from esimdesk.ui.accounts_dialog import AccountsDialog
+    def open_settings(self, page: str = "accounts"):
+        """File → Settings… at ``page`` (accounts, thresholds, rates, cards); window-modal, not a nested
+        event loop, so Test connection's task runs on the window's loop."""
+        from esimdesk.ui.settings_dialog import SettingsDialog
 
-        dialog = AccountsDialog(self.desk.ctx.home, self.desk.ctx.accounts, self)
-        if dialog.exec():
-            self.desk.reload_accounts()
-            self.statusBar().showMessage(f"Accounts saved; enabled: {', '.join(self.desk.vendors) or 'none'}")
+        dialog = SettingsDialog(self.desk.ctx.home, self.desk.ctx.accounts, self.last_balances, self, page=page)
+        dialog.saved.connect(self._settings_saved)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
 
-    def _card_settings_dialog(self) -> None:
-        from esimdesk.ui.card_settings_dialog import CardSettingsDialog
-
-        if CardSettingsDialog(self.desk.ctx.home, self).exec():
-            self.statusBar().showMessage("Card settings saved: new cards carry the reseller's name and logo")
+    def _settings_saved(self) -> None:
+        self.desk.reload_accounts()
+        self.statusBar().showMessage(f"Settings saved; vendors enabled: {', '.join(self.desk.vendors) or 'none'}")
+        asyncio.ensure_future(self.show_balances())  # thresholds may have changed
 
     def _order_dialog(self, plan: Plan) -> None:
         quantity, ok = QInputDialog.getInt(self, "Order eSIMs", rich(f"How many eSIMs of\n{plan.name}?"), 1, 1, 50)

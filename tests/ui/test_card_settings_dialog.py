@@ -1,4 +1,4 @@
-"""File → Card settings (issue 14): the reseller's name and logo go to settings.json and onto the cards."""
+"""Settings → Cards (issue 14): the reseller's name and logo go to settings.json and onto the cards."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from PySide6.QtWidgets import QFileDialog
 
 from esimdesk.domain import Esim, EsimStatus, Order, OrderStatus, Plan
 from esimdesk.services import cards as C
-from esimdesk.services.config import load_settings, settings_path
+from esimdesk.services.config import Accounts, load_settings, settings_path
 from esimdesk.store import SqliteStore
-from esimdesk.ui.card_settings_dialog import CardSettingsDialog
+from esimdesk.ui.settings_dialog import SettingsDialog
 
 CODE = "LPA:1$smdp.example.com$k7-aBcD-ef9Qx-lower"
 ICCID = "8900000000000000001"
@@ -39,19 +39,32 @@ def logo_png(path, color="#ff0000"):
     return path
 
 
-def test_dialog_saves_name_and_logo_and_cards_use_them(qtbot, tmp_path, store, monkeypatch):
+@pytest.fixture(autouse=True)
+def _dialog_closing_is_not_the_app_quitting(qapp):
+    qapp.setQuitOnLastWindowClosed(False)  # the dialog is the last window here; in the app, the window is
+    yield
+    qapp.setQuitOnLastWindowClosed(True)
+
+
+def cards_page(qtbot, home):
+    dialog = SettingsDialog(home, Accounts(), page="cards")
+    qtbot.addWidget(dialog)
+    assert dialog.pages.currentWidget() is dialog.cards_page
+    return dialog, dialog.cards
+
+
+def test_dialog_saves_name_and_logo_and_cards_use_them(loop, qtbot, tmp_path, store, monkeypatch):
     settings_path(tmp_path).write_text(json.dumps({"urls": {"roumio": "http://127.0.0.1:9/roumio"}}))
     logo = logo_png(tmp_path / "logo.png")
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(logo), "Images"))
-    dialog = CardSettingsDialog(tmp_path)
-    qtbot.addWidget(dialog)
-    assert dialog.name.text() == "" and not dialog.remove_button.isEnabled()
-    dialog.name.setText("Globetrotter SIMs")
-    dialog.choose_button.click()
-    assert dialog.preview.pixmap() is not None and not dialog.preview.pixmap().isNull()
-    assert dialog.remove_button.isEnabled() and dialog.error.isHidden()
-    dialog.save()
-    assert dialog.result() == CardSettingsDialog.DialogCode.Accepted
+    dialog, form = cards_page(qtbot, tmp_path)
+    assert form.name.text() == "" and not form.remove_button.isEnabled()
+    form.name.setText("Globetrotter SIMs")
+    form.choose_button.click()
+    assert form.preview.pixmap() is not None and not form.preview.pixmap().isNull()
+    assert form.remove_button.isEnabled() and form.error.isHidden()
+    assert loop.run_until_complete(dialog.save())
+    assert dialog.result() == SettingsDialog.DialogCode.Accepted
     settings = load_settings(tmp_path)
     assert settings["reseller_name"] == "Globetrotter SIMs"
     assert settings["reseller_logo"] == str(logo.resolve())
@@ -59,46 +72,32 @@ def test_dialog_saves_name_and_logo_and_cards_use_them(qtbot, tmp_path, store, m
     card = C.cards_for(store, ICCID)[0]
     assert card.reseller == "Globetrotter SIMs" and card.logo == logo.read_bytes()
 
-    again = CardSettingsDialog(tmp_path)  # opens with what is saved; Remove drops the logo
-    qtbot.addWidget(again)
-    assert again.name.text() == "Globetrotter SIMs" and again.path_label.text() == str(logo.resolve())
-    again.remove_button.click()
-    again.save()
+    again, form = cards_page(qtbot, tmp_path)  # opens with what is saved; Remove drops the logo
+    assert form.name.text() == "Globetrotter SIMs" and form.path_label.text() == str(logo.resolve())
+    form.remove_button.click()
+    assert loop.run_until_complete(again.save())
     assert "reseller_logo" not in load_settings(tmp_path)
     assert C.cards_for(store, ICCID)[0].logo is None
 
 
-def test_dialog_refuses_a_file_that_is_no_image(qtbot, tmp_path, monkeypatch):
+def test_dialog_refuses_a_file_that_is_no_image(loop, qtbot, tmp_path, monkeypatch):
     bad = tmp_path / "notes.png"
     bad.write_text("not an image")
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(bad), "Images"))
-    dialog = CardSettingsDialog(tmp_path)
-    qtbot.addWidget(dialog)
-    dialog.choose_button.click()
-    assert not dialog.error.isHidden() and "not a PNG, JPEG or SVG" in dialog.error.text()
-    assert dialog.logo_path == ""
-    dialog.save()
+    dialog, form = cards_page(qtbot, tmp_path)
+    form.choose_button.click()
+    assert not form.error.isHidden() and "not a PNG, JPEG or SVG" in form.error.text()
+    assert form.logo_path == ""
+    assert loop.run_until_complete(dialog.save())
     assert "reseller_logo" not in load_settings(tmp_path)
 
 
-def test_file_menu_opens_card_settings(loop, qtbot, tmp_path, monkeypatch):
-    from esimdesk.services.config import Accounts
-    from esimdesk.services.desk import Desk
-    from esimdesk.services.runtime import AppContext
-    from esimdesk.ui.app import ui_settings
-    from esimdesk.ui.main_window import MainWindow
-
-    desk = Desk(AppContext(home=tmp_path, accounts=Accounts()))
-    try:
-        win = MainWindow(ui_settings(tmp_path), desk)
-        qtbot.addWidget(win)
-        file_menu = win.menuBar().actions()[0].menu()
-        assert win.card_settings_action in file_menu.actions()
-        assert win.card_settings_action.text() == "&Card settings…"
-        opened = []
-        monkeypatch.setattr(CardSettingsDialog, "exec", lambda self: opened.append(self.home) or 1)
-        win.card_settings_action.trigger()
-        assert opened == [tmp_path] and "Card settings saved" in win.statusBar().currentMessage()
-        win.close()
-    finally:
-        desk.close()
+def test_a_logo_gone_before_save_is_refused_and_nothing_is_written(loop, qtbot, tmp_path, monkeypatch):
+    logo = logo_png(tmp_path / "logo.png")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(logo), "Images"))
+    dialog, form = cards_page(qtbot, tmp_path)
+    form.choose_button.click()
+    dialog.thresholds["roumio"].setText("50")
+    logo.unlink()
+    assert loop.run_until_complete(dialog.save()) is False
+    assert "the logo cannot be used" in dialog.error.text() and not settings_path(tmp_path).exists()

@@ -120,21 +120,3 @@ def test_demo_gui_syncs_from_the_sandbox_and_closes_with_status_0(tmp_path):
     assert "'roumio'" in line and "'microesim'" in line and "'flexiroam'" in line
     _, _, plans, esims = line.rsplit(" ", 3)
     assert int(plans) > 500 and int(esims) > 50
-
-
-def test_accounts_dialog_keeps_secrets_in_the_keychain_only(qtbot, desk, memory_keyring):
-    from esimdesk.ui.accounts_dialog import AccountsDialog
-
-    dialog = AccountsDialog(desk.ctx.home, desk.ctx.accounts)
-    qtbot.addWidget(dialog)
-    url, secrets = dialog.fields["roumio"]
-    url.setText("http://127.0.0.1:9/roumio/v1")
-    secrets["KEY"].setText("k-123-secret")
-    dialog.save()
-    assert memory_keyring.store[("esimdesk", "roumio.key")] == "k-123-secret"
-    desk.reload_accounts()
-    assert desk.vendors == ["roumio"]
-    assert desk.ctx.accounts.get("roumio").base_url == "http://127.0.0.1:9/roumio/v1"
-    for path in desk.ctx.home.rglob("*"):
-        if path.is_file():
-            assert b"k-123-secret" not in path.read_bytes(), path
