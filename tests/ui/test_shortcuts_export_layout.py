@@ -8,9 +8,9 @@ import asyncio
 import csv
 import json
 import shutil
-import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
@@ -19,12 +19,13 @@ from PySide6.QtPrintSupport import QPrintPreviewDialog
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QPushButton
 
-from esimdesk.domain import Esim, EsimStatus, ListingQuery
+from esimdesk.domain import Esim, EsimStatus, ListingQuery, Order, OrderLine, OrderStatus, Plan
 from esimdesk.services import export as export_service
 from esimdesk.ui.table_layout import visible_columns
 from esimdesk.ui.table_model import WINDOW
 
 N = 2_500  # 25 pages of the table model
+PLANS = 350  # plans, and orders: 3+ pages each
 TANAKA_EVERY = 3  # every third eSIM's note names the customer: ~830 matches, 8+ pages
 
 
@@ -51,6 +52,15 @@ def folder(tmp_path_factory):
     store.upsert_esims(esims)
     for i in range(0, N, TANAKA_EVERY):
         store.set_note(esims[i].vendor, esims[i].iccid, f"Tanaka, room {i}")
+    # Plans and orders in two currencies, more than a page of each.
+    store.upsert_plans([Plan(("roumio", "roamify")[i % 2], f"P{i}", f"Plan {i}", ("JP",) if i % 3 else ("FR", "DE"),
+                             1024 * (i % 10 + 1), 7 + i % 30, Decimal(f"{5 + i % 20}.50"), "USD" if i % 4 else "HKD")
+                        for i in range(PLANS)])
+    store.upsert_orders([Order(("roumio", "roamify")[i % 2], f"ORD-{i}", f"{('paris', 'tokyo')[i % 2]}-{i}", OrderStatus.COMPLETED,
+                               base - timedelta(hours=i * 5), Decimal(f"{10 + i % 7}.25"), "USD" if i % 4 else "HKD",
+                               lines=(OrderLine("JP-5GB", 2, Decimal("5"), "Japan 5 GB"),),
+                               esims=tuple(e for e in esims[2 * i:2 * i + 2] if e.order_id == f"ORD-{i}"))
+                         for i in range(PLANS)])
     store.close()
     return home
 
@@ -291,6 +301,34 @@ def test_export_follows_the_columns_order_shown_and_a_sort_with_empty_values_las
     assert [r[header.visualIndex(1)] for r in rows[1:]] == [e.iccid for e in items]
 
 
+@pytest.mark.parametrize(("key", "name", "filter_"), [
+    ("Ctrl+1", "catalog", lambda tab: tab.country.setText("Japan")),
+    ("Ctrl+2", "orders", lambda tab: tab.search.setText("tokyo")),  # a reference's words
+])
+def test_export_of_catalog_and_orders_is_the_tabs_whole_result(window, qtbot, monkeypatch, home, tmp_path,
+                                                              key, name, filter_):
+    win, loop = window
+    _key(win, key)
+    tab = getattr(win, name)
+    _settle(loop, tab)
+    filter_(tab)
+    _settle(loop, tab)
+    total, items = _store_rows(home, tab.listing_query())
+    assert WINDOW < total < PLANS  # filtered, and more than a page
+    path = tmp_path / f"{name}.csv"
+    exporter = _export(win, loop, qtbot, monkeypatch, path)
+    assert loop.run_until_complete(exporter.task) == total
+    rows = _read(path)
+    columns = visible_columns(tab.table.horizontalHeader())
+    assert rows[0] == [tab.model.columns[c].title for c in columns] and len(rows) == total + 1
+    for row in range(WINDOW):
+        assert rows[1 + row] == [tab.model.cell_text(row, c) for c in columns]
+    assert rows[1:] == [[tab.model.columns[c].text(item) for c in columns] for item in items]
+    if name == "catalog":  # a price keeps its currency: "5.50 USD", never a bare number of mixed currencies
+        price = [tab.model.columns[c].title for c in columns].index("Price")
+        assert {r[price].split()[-1] for r in rows[1:]} == {"USD", "HKD"}
+
+
 def test_a_cancelled_export_leaves_no_file(window, qtbot, monkeypatch, tmp_path):
     win, loop = window
     monkeypatch.setattr(export_service, "CHUNK", 50)
@@ -437,8 +475,3 @@ def test_a_damaged_saved_layout_leaves_the_default(loop, qtbot, home):
         win.close()
         desk.close()
 
-
-def test_store_count_matches_sqlite(home):
-    """The data set itself: the filtered count the export tests compare with is the file's."""
-    with sqlite3.connect(home / "esimdesk.sqlite3") as conn:
-        assert conn.execute("SELECT count(*) FROM esims").fetchone()[0] == N
