@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from esimdesk import __version__
 from esimdesk.domain import EsimdeskError, Order, Plan, money_str
 from esimdesk.resources import resource_path
+from esimdesk.ui import heap
 from esimdesk.ui.shortcuts import Shortcuts, sync_keys
 from esimdesk.ui.table_layout import RememberedLayout
 from esimdesk.ui.vendor_extras import ask_start_date, balance_text, link_text
@@ -77,6 +78,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_status(demo)
         self._sync_task: asyncio.Task | None = None
+        self._started = False  # startup() ran: the heap was frozen for this window (ui/heap.py)
         self._restore()
 
     # --- chrome ------------------------------------------------------------------------------
@@ -189,6 +191,9 @@ class MainWindow(QMainWindow):
 
     async def startup(self, sync: bool) -> None:
         """Show the cache at once; settle unfinished orders; in demo mode fill the cache first."""
+        if not self._started:
+            self._started = True
+            heap.window_opened()  # what start-up built lives as long as the window: out of the full GC's walk
         # The tab in front first: its rows paint before the other tabs' queries take the worker threads.
         front = self.tabs.currentWidget()
         for page in self.pages.values():
@@ -205,6 +210,7 @@ class MainWindow(QMainWindow):
         else:
             await self.reconcile()
         await self.show_balances()
+        heap.settle()  # the tabs' first pages and the vendors' clients, likewise
 
     def start_sync(self) -> None:
         if self._sync_task is None or self._sync_task.done():
@@ -543,5 +549,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         self.save_state()
         self.cancel_sync()
+        if self._started:
+            self._started = False
+            heap.window_closed()
         self.closing.emit()
         super().closeEvent(event)

@@ -201,15 +201,26 @@ class WindowedModel(QAbstractTableModel):
         return self._text(row, column)
 
     def _text(self, row: int, column: int) -> str:
-        """A cell's text, computed for its whole row when one of its cells is first painted."""
+        cells = self.row_cells(row)
+        if cells is None:
+            return "…" if column == 0 else ""
+        return cells[column]
+
+    def row_cells(self, row: int) -> tuple[str, ...] | None:
+        """A row's cell texts, computed when one of its cells is first painted; None while its page is
+        being read (asked for here)."""
         cells = self._cells.get(row)
         if cells is None:
             pair = self._pair(row)
             if pair is None:
                 self._want(row)
-                return "…" if column == 0 else ""
+                return None
             cells = self._cells[row] = tuple(c.text(pair[1]) for c in self.columns)
-        return cells[column]
+        return cells
+
+    def right_aligned(self) -> list[bool]:
+        """Per column: its text is aligned right (amounts)."""
+        return self._right
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
         if orientation == Qt.Orientation.Horizontal:

@@ -68,3 +68,16 @@ def test_pages_of_a_one_digit_search_list_every_match_once_whatever_the_ties(tmp
     expected = {r[0] for r in s.conn.execute("SELECT rowid FROM esims WHERE iccid LIKE '%4'")}
     assert total == 60 and len(rows) == total and set(rows) == expected
     s.close()
+
+
+def test_a_one_digit_search_by_soonest_expiry_reads_its_page_from_the_index_alone(store):
+    """Fleet's default order (soonest expiry) with one last digit typed: the walk tests each eSIM's ICCID
+    digits and order id in the expiry index itself (migration v7), never the table row it passes."""
+    parts = store._parts(ListingQuery("esims", text="7", sort="expires"), walk=True)
+    plan = " ".join(r[3] for r in store.conn.execute(
+        f"EXPLAIN QUERY PLAN SELECT {parts.alias}.rowid {parts.with_value}{parts.order} LIMIT 101", parts.params))
+    assert "COVERING INDEX esims_sort_expires_at" in plan, plan
+    head = store.listing_head(ListingQuery("esims", text="7", sort="expires"), 100)
+    # i = 37, 47, …, 247 by expiry, then 7, 17, 27 (no expiry): the whole result, and its counts
+    assert [int(e.iccid) % 1000 for _, e in head.rows] == [*range(37, 250, 10), 7, 17, 27]
+    assert (head.total, head.split) == (25, 22)

@@ -370,3 +370,102 @@ def test_a_sync_keeps_the_selection_and_where_it_was_on_screen(synced_window, lo
     assert tab.model.item(now).iccid == chosen
     assert tab.current is not None and tab.current.iccid == chosen
     assert abs(tab.table.visualRect(tab.model.index(now, 0)).top() - shown_at) <= tab.table.rowHeight(now)
+
+
+def _pixel(image, x: int, y: int):
+    from PySide6.QtGui import QColor
+
+    return QColor(image.pixel(x, y)).name()
+
+
+def test_the_table_draws_each_row_on_screen_in_one_pass(big_window, loop):
+    """ListingView draws the rows itself (ui/table_view.py): backgrounds (alternating, the selected row in
+    the highlight colour) and each cell's text from the model's cached row, read once per row; an empty
+    cell draws nothing."""
+    from PySide6.QtGui import QPalette
+
+    win, _desk = big_window
+    tab = win.fleet
+    table, model = tab.table, tab.model
+    table.selectRow(1)
+    reads: list[int] = []
+    real = model.row_cells
+    model.row_cells = lambda row: reads.append(row) or real(row)
+    try:
+        image = table.viewport().grab().toImage()
+    finally:
+        del model.row_cells
+    on_screen = table.rowAt(table.viewport().height() - 1) - table.rowAt(0) + 1
+    assert sorted(reads) == list(range(on_screen))  # each row on screen read once, for all its cells
+    palette = table.palette()
+    height = table.verticalHeader().defaultSectionSize()
+    note = 8  # the Note column: empty for every eSIM here
+    assert model.columns[note].title == "Note" and not model.cell_text(0, note)
+    x_note = table.columnViewportPosition(note) + 10
+    for row, role in ((0, QPalette.ColorRole.Base), (1, QPalette.ColorRole.Highlight),
+                      (2, QPalette.ColorRole.Base), (3, QPalette.ColorRole.AlternateBase)):
+        y = table.rowViewportPosition(row) + height // 2
+        assert _pixel(image, x_note, y) == palette.color(role).name(), (row, role)
+    # The ICCID column of row 0 has text drawn in it: pixels darker than the row's background.
+    iccid_x, y0 = table.columnViewportPosition(1), table.rowViewportPosition(0)
+    inked = {_pixel(image, x, y) for x in range(iccid_x, iccid_x + table.columnWidth(1) - 1)
+             for y in range(y0 + 2, y0 + height - 2)}
+    assert len(inked) > 2 and palette.color(QPalette.ColorRole.Text).name() in inked
+
+
+def test_a_keystrokes_rows_are_painted_before_its_count_starts(big_window, loop):
+    """The count over every match runs in a worker thread; started during the paint, it slowed the paint
+    (2 cores, with the X server). The rows are painted first, then the count is taken."""
+    from PySide6.QtCore import QEvent, QObject
+
+    win, desk = big_window
+    tab = win.fleet
+    events: list[str] = []
+
+    class Paints(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802
+            if event.type() == QEvent.Type.Paint and "shown" in events:
+                events.append("painted")
+            return False
+
+    watcher = Paints()
+    tab.table.viewport().installEventFilter(watcher)
+    tab.rowsShown.connect(lambda: events.append("shown"))
+    real = desk.listing_count
+
+    async def listing_count(query, total=None, **kwargs):
+        events.append("count")
+        return await real(query, total, **kwargs)
+
+    desk.listing_count = listing_count
+    tab.search.setText("3")  # a tenth of the fleet: its count comes after its first page
+    _settle(loop, tab)
+    tab.table.viewport().removeEventFilter(watcher)
+    assert events[:3] == ["shown", "painted", "count"], events
+    assert tab.model.rowCount() == N // 10
+
+
+def test_the_objects_start_up_made_are_out_of_the_full_collections_walk_while_the_window_is_open(loop, qtbot,
+                                                                                                 tmp_path):
+    """A full garbage collection walked every object of the loaded window (40-50 ms on the GUI thread):
+    while a window is open they are frozen (ui/heap.py); closing it gives them back to the collector."""
+    import gc
+
+    from esimdesk.services.config import Accounts
+    from esimdesk.services.desk import Desk
+    from esimdesk.services.runtime import AppContext
+    from esimdesk.ui.app import ui_settings
+    from esimdesk.ui.main_window import MainWindow
+
+    assert gc.get_freeze_count() == 0
+    desk = Desk(AppContext(home=tmp_path, accounts=Accounts()))
+    win = MainWindow(ui_settings(tmp_path), desk)
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        loop.run_until_complete(win.startup(sync=False))
+        assert gc.get_freeze_count() > 10_000  # the modules, Qt's wrappers, the window
+        win.close()
+        assert gc.get_freeze_count() == 0
+    finally:
+        desk.close()
