@@ -140,6 +140,10 @@ class Desk:
         """``may_send``: the agent asked (menu) — lost orders may be resent with the vendor's own handle."""
         return await self.order_service().reconcile(may_send=may_send)
 
+    async def reconcile_order(self, reference: str) -> JournalEntry:
+        """One order settled now, on the agent's word (may resend where the vendor's handle makes it harmless)."""
+        return await self.order_service().reconcile_one(reference, may_send=True)
+
     async def journal_entry(self, reference: str | None) -> JournalEntry | None:
         if not reference:
             return None

@@ -303,6 +303,21 @@ class OrderService:
                 settled.append(await asyncio.to_thread(self.store.journal_get, entry.id) or entry)
         return settled
 
+    async def reconcile_one(self, reference: str, *, may_send: bool = False) -> JournalEntry:
+        """Settle one unfinished entry now (the agent's "Reconcile now" on one order), as ``reconcile``
+        settles each; the vendor's failure is raised in words, not logged: the agent asked and waits."""
+        entry = await asyncio.to_thread(lambda: self.store.journal_get(reference=reference.strip()))
+        if entry is None:
+            raise ValidationError(f"no order with reference '{reference}' in this desk's journal")
+        if entry.state not in (*UNDECIDED, OrderStatus.ALLOCATING):
+            return entry  # settled meanwhile (e.g. by a sync): nothing to ask
+        async with self.adapter_factory(self._account(entry.vendor)) as adapter:
+            try:
+                await self._reconcile_one(adapter, entry, may_send)
+            except OrderOutcome:
+                pass  # the entry's state and history say what became of it
+        return await self._get(entry)
+
     # --- steps -------------------------------------------------------------------------------
     def _account(self, vendor: str) -> VendorConfig:
         config = self.accounts.get(vendor)
