@@ -26,6 +26,7 @@ from esimdesk import __version__
 from esimdesk.domain import EsimdeskError, Order, Plan, money_str
 from esimdesk.resources import resource_path
 from esimdesk.ui import heap
+from esimdesk.ui.order_detail import reconciled_text
 from esimdesk.ui.shortcuts import Shortcuts, sync_keys
 from esimdesk.ui.table_layout import RememberedLayout
 from esimdesk.ui.vendor_extras import ask_start_date, balance_text, link_text
@@ -72,6 +73,10 @@ class MainWindow(QMainWindow):
         self.orders.adoptRequested.connect(self._adopt_dialog)
         self.orders.resendRequested.connect(self._resend_dialog)
         self.orders.abandonRequested.connect(self._abandon_dialog)
+        self.orders.orderReconciled.connect(self._order_reconciled)
+        self.orders.reconcileFailed.connect(self.statusBar().showMessage)
+        self.orders.codeCopied.connect(
+            lambda iccid, _code: self.statusBar().showMessage(f"Activation code of {iccid} copied", 4000))
         for actions in (self.fleet.card_actions, self.orders.card_actions):
             self._connect_cards(actions)
         self.demo = demo
@@ -501,6 +506,10 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().showMessage(f"{entry.reference} abandoned")
         self.orders.reload(changed=True)
+
+    def _order_reconciled(self, entry) -> None:
+        self.statusBar().showMessage(reconciled_text(entry))
+        self.fleet.reload(changed=True)  # an order found at the vendor brings its eSIMs
 
     def _connect_cards(self, actions) -> None:
         status = self.statusBar()

@@ -71,7 +71,13 @@ def test_a_hostile_plan_name_is_escaped_in_the_catalog(window, loop):
 
 def test_an_order_reference_id_and_iccid_are_escaped_in_orders(window, loop):
     select_first(window.orders, loop)
-    assert_escaped(window.orders.info.text(), "ref&lt;1&gt;&amp;amp;co", "B&lt;2&gt;&amp;", "8943108170000775&lt;67&gt;&amp;")
+    assert_escaped(window.orders.info.text(), "ref&lt;1&gt;&amp;amp;co", "B&lt;2&gt;&amp;")
+    # The eSIM's ICCID and activation code: a plain-text label and a line edit, shown as they are, never markup.
+    row = window.orders.esims.rows[0]
+    from PySide6.QtCore import Qt
+
+    assert row.iccid.textFormat() == Qt.TextFormat.PlainText
+    assert (row.iccid.text(), row.code.text()) == (ICCID, CODE)
 
 
 def test_the_iccid_note_and_code_are_escaped_in_the_fleet(window, loop):
