@@ -15,7 +15,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 
@@ -35,6 +35,13 @@ class Column:
     sort: str | None = None  # the store's sort key for this column (store/listings.py); None: not sortable
     align_right: bool = False
     sample: str = ""  # as wide as the column's widest usual text, for the first fit (e.g. "9,999.99 HKD")
+
+
+class RowLook(NamedTuple):
+    """A painted row's looks: per column (icon or None, brush or None), and the row's font (None: the view's)."""
+
+    cells: Sequence[tuple[Any, Any]]
+    font: Any = None
 
 
 class WindowedModel(QAbstractTableModel):
@@ -217,6 +224,11 @@ class WindowedModel(QAbstractTableModel):
                 return None
             cells = self._cells[row] = tuple(c.text(pair[1]) for c in self.columns)
         return cells
+
+    def row_look(self, row: int) -> RowLook | None:
+        """How a painted row differs from plain text (an icon, a colour, a font), or None: most rows. Models
+        that colour rows (the Orders tab's status) override it; it is asked once per painted row."""
+        return None
 
     def right_aligned(self) -> list[bool]:
         """Per column: its text is aligned right (amounts)."""

@@ -6,7 +6,8 @@ item's panel, then the text. Measured on this machine over a Fleet screen (31 ro
 a paint, and ~40 ms when a count runs in a worker thread meanwhile — the largest part of a keystroke's
 time. Here one Python call draws the rows on screen from the model's cached cell text (~5 ms): row
 backgrounds (alternating, selected), the grid, and each cell's text in its alignment, elided to its
-column. Everything else (scrolling, selection, keyboard, headers, accessibility through ``data()``) is
+column, with the icon, colour and font a model gives a row (``WindowedModel.row_look``: the Orders
+tab's status). Everything else (scrolling, selection, keyboard, headers, accessibility through ``data()``) is
 QTableView's. A model other than ``WindowedModel`` is drawn by Qt as usual.
 """
 
@@ -63,6 +64,8 @@ class ListingView(QTableView):
         style = self.style()
         margin = style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, self) + 1
         metrics = self.fontMetrics()
+        font = self.font()
+        icon_size = self.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize, None, self)
         widths = self._widths
         if len(widths) > _WIDTHS_KEPT:
             widths.clear()
@@ -79,17 +82,41 @@ class ListingView(QTableView):
                     painter.fillRect(QRect(left_x, y, right_x - left_x, height), alternate)
                 painter.setPen(selected_text if is_selected else text_color)
                 cells = model.row_cells(row)
+                look = model.row_look(row) if cells is not None else None
+                if look is not None:
+                    painter.setFont(look.font or font)
+                    metrics_now = painter.fontMetrics()
+                else:
+                    metrics_now = metrics
                 for x, width, col in columns:
                     text = cells[col] if cells is not None else ("…" if col == 0 else "")
                     if not text:
                         continue
                     room = width - 2 * margin
+                    if look is not None:
+                        icon, brush = look.cells[col]
+                        if icon is not None:
+                            side = min(icon_size, height - 4)
+                            icon.paint(painter, QRect(x + margin, y + (height - side) // 2, side, side))
+                            x, width, room = x + side + margin, width - side - margin, room - side - margin
+                        if brush is not None and not is_selected:
+                            painter.setPen(brush.color())
+                        elif not is_selected:
+                            painter.setPen(text_color)
+                        if look.font is not None:  # another font: measured as drawn, not from the width cache
+                            if metrics_now.horizontalAdvance(text) > room:
+                                text = metrics_now.elidedText(text, Qt.TextElideMode.ElideRight, room)
+                            painter.drawText(QRect(x + margin, y, room, height), _RIGHT if right[col] else _LEFT,
+                                             text)
+                            continue
                     wide = widths.get(text)
                     if wide is None:
                         wide = widths[text] = metrics.horizontalAdvance(text)
                     if wide > room:
                         text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, room)
                     painter.drawText(QRect(x + margin, y, room, height), _RIGHT if right[col] else _LEFT, text)
+                if look is not None:
+                    painter.setFont(font)
                 y += height
             if self.showGrid():
                 option = QStyleOptionViewItem()
