@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSize
 
 from esimdesk.domain import Esim, JournalEntry, OrderStatus
 from esimdesk.ui.qr import qr_pixmap
-from esimdesk.ui.table_model import WindowedModel
+from esimdesk.ui.table_model import RowLook, WindowedModel
 
 # --- status: colour and icon ---------------------------------------------------------------------
 STATUS_COLORS = {
@@ -85,6 +85,29 @@ class OrdersModel(WindowedModel):
     def __init__(self, columns, parent=None):
         super().__init__(columns, parent)
         self.status_column = next(i for i, c in enumerate(self.columns) if c.title == "Status")
+        self._row_looks: dict[str, RowLook | None] = {}  # status -> how ListingView draws its rows
+
+    def row_look(self, row: int) -> RowLook | None:
+        """For ListingView's one-pass paint: the status cell's icon and colour; an UNCERTAIN row all in bold
+        red. One look per status, made once."""
+        cells = self.row_cells(row)
+        if cells is None:
+            return None
+        status = cells[self.status_column]
+        look = self._row_looks.get(status, False)
+        if look is False:
+            look = self._row_looks[status] = self._make_row_look(status)
+        return look
+
+    def _make_row_look(self, status: str) -> RowLook | None:
+        found = status_look(status)
+        if found is None:
+            return None
+        icon, brush = found
+        uncertain = status == _UNCERTAIN
+        cells = tuple((icon, brush) if col == self.status_column else (None, brush if uncertain else None)
+                      for col in range(len(self.columns)))
+        return RowLook(cells, _bold_font() if uncertain else None)
 
     def _look(self, row: int, column: int, role: int):
         status = self.cell_text(row, self.status_column)

@@ -500,8 +500,12 @@ class OrdersTab(ListingTab):
         self.detail_layout.addWidget(self.info)
         self.detail_layout.addWidget(self.card_actions)
         self.decision = QWidget()
-        row = QHBoxLayout(self.decision)
-        row.setContentsMargins(0, 0, 0, 0)
+        rows = QVBoxLayout(self.decision)
+        rows.setContentsMargins(0, 0, 0, 0)
+        asking = QHBoxLayout()  # first: ask the vendor; then, below, the agent's three decisions
+        row = QHBoxLayout()
+        rows.addLayout(asking)
+        rows.addLayout(row)
         self.reconcile_button = QPushButton("Reconcile now")
         self.reconcile_button.setToolTip("Ask the vendor now what became of this order (where its handle makes "
                                          "it harmless, it may be sent again)")
@@ -515,9 +519,11 @@ class OrdersTab(ListingTab):
         self.resend_button.setToolTip("Send it again (with the same handle where the vendor has one)")
         self.abandon_button = QPushButton("Abandon")
         self.abandon_button.setToolTip("It was not placed or is not wanted: stop settling it")
-        for widget in (self.reconcile_button, self.reconcile_busy, self.adopt_button, self.resend_button,
-                       self.abandon_button):
-            row.addWidget(widget)
+        asking.addWidget(self.reconcile_button)
+        asking.addWidget(self.reconcile_busy)
+        asking.addStretch(1)
+        for button in (self.adopt_button, self.resend_button, self.abandon_button):
+            row.addWidget(button)
         self.reconcile_button.clicked.connect(self._reconcile_clicked)
         self.adopt_button.clicked.connect(lambda: self._decide(self.adoptRequested))
         self.resend_button.clicked.connect(lambda: self._decide(self.resendRequested))

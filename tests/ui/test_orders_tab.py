@@ -207,9 +207,31 @@ def test_each_status_has_its_colour_and_icon_and_uncertain_rows_stand_out(status
         assert other.icon.isNull()  # only the status cell has an icon
     assert set(icons) == {s.value for s in OrderStatus}
     assert len({bytes(img.constBits()) for img in icons.values()}) == len(OrderStatus)  # five different signs
+    # What is on screen (ListingView draws the rows in one pass, from the model's row looks): each status
+    # cell shows its colour, and an UNCERTAIN row's other cells are red too, a COMPLETED row's are not.
+    image = table.viewport().grab().toImage()
+    for row in range(model.rowCount()):
+        status = model.cell_text(row, col)
+        assert near(image, table.visualRect(model.index(row, col)), STATUS_COLORS[status]), status
+        assert near(image, table.visualRect(model.index(row, 3)), STATUS_COLORS["UNCERTAIN"]) is \
+            (status == "UNCERTAIN"), status
     # The status column fits its text and its icon.
     widest = max(table.fontMetrics().horizontalAdvance(s.value) for s in OrderStatus)
     assert table.columnWidth(col) >= widest + table.iconSize().width()
+
+
+def near(image, rect, color: str, tolerance: int = 40) -> bool:
+    """Some pixel in ``rect`` of ``image`` is within ``tolerance`` of ``color`` on each channel."""
+    from PySide6.QtGui import QColor
+
+    want = QColor(color)
+    for x in range(max(rect.left(), 0), min(rect.right(), image.width() - 1) + 1):
+        for y in range(max(rect.top(), 0), min(rect.bottom(), image.height() - 1) + 1):
+            got = image.pixelColor(x, y)
+            if (abs(got.red() - want.red()) <= tolerance and abs(got.green() - want.green()) <= tolerance
+                    and abs(got.blue() - want.blue()) <= tolerance):
+                return True
+    return False
 
 
 @pytest.fixture
