@@ -400,6 +400,14 @@ class OrderService:
                 f"'esimdesk reconcile --adopt {claimed.reference} ORDER_ID'. Do NOT order again.",
                 await self._get(claimed)) from None
         except VendorError as exc:
+            if not_taken(exc) and claimed.attempts > 1:
+                # A resend the vendor refused or never got says nothing of the earlier send, which may have
+                # been placed and paid: the order stays uncertain until a look-up (or the agent) settles it.
+                await self._finish(claimed, OrderStatus.UNCERTAIN, f"resend not taken: {exc}", error=str(exc))
+                raise OrderOutcome(
+                    f"{exc}. That was a resend: the first request for {claimed.reference} may have been placed and "
+                    f"paid, so it is still not settled. Do NOT order again: run 'esimdesk reconcile' when "
+                    f"{adapter.name} can be reached.", await self._get(claimed)) from None
             if not_taken(exc):
                 await self._finish(claimed, OrderStatus.FAILED, f"vendor refused: {exc}", error=str(exc))
                 extra = await self._refresh_price(adapter, claimed) if isinstance(exc, PriceChanged) else ""

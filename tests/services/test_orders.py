@@ -241,3 +241,28 @@ async def test_roumio_topup_with_a_lost_answer_is_settled_by_its_transaction_id(
     [entry] = await service.reconcile("roumio", may_send=True)
     assert entry.state is OrderStatus.COMPLETED, store.journal_audit(entry.id)
     assert server.sandbox.vendors["roumio"].stats()["topups"] == 1
+
+
+async def test_a_resend_that_cannot_reach_the_vendor_leaves_a_lost_order_uncertain_never_failed(desk):
+    """The first send was placed and paid but its answer was lost; "Reconcile now" then resends while the
+    vendor cannot be reached. That resend says nothing of the first: the order stays UNCERTAIN (it was
+    recorded FAILED, "nothing was charged"), and settles once the vendor answers again."""
+    from dataclasses import replace
+
+    server, store, service = await synced(desk)
+    accounts = desk[3]
+    plan = a_plan(store, "microesim")
+    server.sandbox.faults["microesim"].add(Fault("drop", endpoint=ORDER_ENDPOINT["microesim"], when="after", times=2))
+    with pytest.raises(OrderOutcome) as lost:
+        await service.place_order("microesim", plan.plan_id)
+    assert lost.value.entry.state is OrderStatus.UNCERTAIN and vendor_orders(server, "microesim") == 1
+    unreachable = [replace(a, base_url="http://127.0.0.1:9") if a.vendor == "microesim" else a for a in accounts]
+    offline = OrderService(store, unreachable, short_factory(1.5), poll_interval=0.1, settle_delay=0, resend_pause=0.05)
+    after = await offline.reconcile_one(lost.value.entry.reference, may_send=True)
+    assert after.state is OrderStatus.UNCERTAIN
+    assert store.journal_audit(after.id)[-1].cause.startswith("resend not taken")
+    with pytest.raises(OrderOutcome, match="may have been placed and paid"):  # what the CLI's resend says
+        await offline.resend(after.reference)
+    assert store.journal_get(after.id).state is OrderStatus.UNCERTAIN
+    [entry] = await service.reconcile("microesim", may_send=True)  # the vendor reachable again
+    assert entry.state is OrderStatus.COMPLETED and vendor_orders(server, "microesim") == 1
