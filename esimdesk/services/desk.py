@@ -136,6 +136,17 @@ class Desk:
         """The balances the last sync (or order check) saw, from the cache."""
         return await asyncio.to_thread(self.store.balances)
 
+    async def balance_now(self, vendor: str, timeout: float = 8.0):
+        """One vendor's balance asked now (the order dialog's "before and after"): a BalanceRow, with the
+        cached balance and the reason when the vendor cannot say; None for a vendor that reports none."""
+        from esimdesk.services.balance import fetch_balances
+
+        cfg = self.ctx.accounts.get(vendor)
+        if cfg is None:
+            return None
+        rows = await fetch_balances(self.store, [cfg], timeout=timeout)
+        return rows[0] if rows else None
+
     async def reconcile(self, *, may_send: bool = False):
         """``may_send``: the agent asked (menu) — lost orders may be resent with the vendor's own handle."""
         return await self.order_service().reconcile(may_send=may_send)

@@ -13,6 +13,7 @@ import time
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
+    QDialog,
     QInputDialog,
     QLabel,
     QMainWindow,
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_status(demo)
         self._sync_task: asyncio.Task | None = None
+        self.order_progress = None  # the last order's progress window (ui/order_dialog.py)
         self._started = False  # startup() ran: the heap was frozen for this window (ui/heap.py)
         self._restore()
 
@@ -366,21 +368,17 @@ class MainWindow(QMainWindow):
         asyncio.ensure_future(self.show_balances())  # thresholds may have changed
 
     def _order_dialog(self, plan: Plan) -> None:
-        quantity, ok = QInputDialog.getInt(self, "Order eSIMs", rich(f"How many eSIMs of\n{plan.name}?"), 1, 1, 50)
-        if not ok:
-            return
         from esimdesk.ui import order_options_dialog  # MicroESIM: start date, customer e-mail (issue 21)
+        from esimdesk.ui.order_dialog import OrderDialog
 
         options = order_options_dialog.ask(plan, self)
         if options is None:
             return
-        total = plan.price * quantity
-        answer = QMessageBox.question(
-            self, "Confirm order",
-            rich(f"Order {quantity} × {plan.name} from {plan.vendor} for {money_str(total)} {plan.currency}?"
-                 + (f"\n{order_options_dialog.describe(options)}" if options else "")))
-        if answer == QMessageBox.StandardButton.Yes:
-            asyncio.ensure_future(self.order_with_start_date(plan, quantity, **options))
+        dialog = OrderDialog(plan, self.desk, order_options_dialog.describe(options) if options else "", self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        quantity, reference, note = dialog.values()
+        asyncio.ensure_future(self.order_with_start_date(plan, quantity, reference=reference, note=note, **options))
 
     async def order_with_start_date(self, plan: Plan, quantity: int, **options) -> Order | None:
         """A package that needs the customer's travel start date (Roamify's travelDate) asks for it first."""
@@ -395,12 +393,26 @@ class MainWindow(QMainWindow):
             return None
         return await self.place_order(plan, quantity, start, **options)
 
-    async def place_order(self, plan: Plan, quantity: int, start_date=None, **options) -> Order | None:
+    async def place_order(self, plan: Plan, quantity: int, start_date=None, *, note: str | None = None,
+                          **options) -> Order | None:
+        """``options``: the agent's ``reference`` and the vendor's options; ``note``: kept on each eSIM."""
+        from esimdesk.ui.order_dialog import OrderProgressDialog
+
         self.statusBar().showMessage(f"Ordering {quantity} × {plan.name}…")
-        return await self._run_order(
+        self.order_progress = shown = OrderProgressDialog(plan, quantity, self)
+        shown.show()
+        order = await self._run_order(
             lambda progress: self.desk.place_order(plan.vendor, plan.plan_id, quantity, progress=progress,
                                                    start_date=start_date, **options),
-            lambda order: f"Order {order.order_id} completed: {len(order.esims)} eSIM(s) ready")
+            lambda order: f"Order {order.order_id} completed: {len(order.esims)} eSIM(s) ready", shown)
+        if order is not None and note:
+            try:
+                for esim in order.esims:
+                    await self.desk.set_note(esim.vendor, esim.iccid, note)
+            except EsimdeskError as exc:
+                self.statusBar().showMessage(f"Order {order.order_id} placed, but its note was not kept: {exc}")
+            self.fleet.reload(changed=True)
+        return order
 
     async def copy_install_link(self, esim) -> str | None:
         """The vendor's hosted install page for this eSIM (Roamify's share link), with its access code, copied."""
@@ -416,20 +428,32 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Install link of {esim.iccid} copied: {text}")
         return text
 
-    async def _run_order(self, start, done_text) -> Order | None:
-        """Run an order or top-up, showing its progress; failures become a status line, never a traceback."""
+    async def _run_order(self, start, done_text, shown=None) -> Order | None:
+        """Run an order or top-up, showing its progress; failures become a status line, never a traceback.
+        ``shown``: the order's progress window (OrderProgressDialog), told each step and the end."""
         status = self.statusBar()
+
+        def progress(p) -> None:
+            status.showMessage(f"{p.reference}: {p.message}")
+            if shown is not None:
+                shown.progress(f"{p.reference}: {p.message}")
+
         try:
-            order = await start(lambda p: status.showMessage(f"{p.reference}: {p.message}"))
+            order = await start(progress)
         except Exception as exc:
             if not isinstance(exc, EsimdeskError):
                 log.exception("order failed unexpectedly")
             status.showMessage(str(exc))
+            if shown is not None:
+                shown.failed(str(exc) if isinstance(exc, EsimdeskError) else "The order failed unexpectedly; "
+                             "see the log. Check Orders before ordering again.")
             self.orderFailed.emit(str(exc))
             self.orders.reload(changed=True)
             return None
         gap = self.desk.order_note(order)  # e.g. Roamify: completed, but no ICCID or code in its answer
         status.showMessage(done_text(order) + (f" — {gap}" if gap else ""))
+        if shown is not None:
+            shown.completed(order, done_text(order) + (f" — {gap}" if gap else ""))
         self.orders.reload(changed=True)
         self.fleet.reload(changed=True)
         self.orderPlaced.emit(order)

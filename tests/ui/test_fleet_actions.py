@@ -232,11 +232,14 @@ def test_microesim_order_dialog_offers_a_start_date_and_the_customers_email(wind
         dialog.email.setText("traveller@example.com")
         return QDialog.DialogCode.Accepted
 
+    from esimdesk.ui.order_dialog import OrderDialog
+
+    charges: list[str] = []
     monkeypatch.setattr(OrderOptionsDialog, "exec", fill)
-    monkeypatch.setattr(QInputDialog, "getInt", staticmethod(lambda *a, **k: (1, True)))
-    asked = answer_questions(monkeypatch, QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(OrderDialog, "exec", lambda d: charges.append(d.charge.text()) or QDialog.DialogCode.Accepted)
     win._order_dialog(plan)
-    assert "the plan starts " in asked[0] and "MicroESIM e-mails the eSIM to traveller@example.com" in asked[0]
+    # The order dialog's charge names the options the agent chose.
+    assert "the plan starts " in charges[0] and "MicroESIM e-mails the eSIM to traveller@example.com" in charges[0]
     # The order runs as a task of the window; the loop runs until it ends.
     loop.run_until_complete(asyncio.wait(asyncio.all_tasks(loop), timeout=20))
     [seen] = server.sandbox.vendors["microesim"].stats()["order_options"]

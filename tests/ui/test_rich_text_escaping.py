@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from PySide6.QtWidgets import QInputDialog, QMessageBox
+from PySide6.QtWidgets import QInputDialog
 
 from esimdesk.domain import Esim, EsimStatus, Order, OrderLine, OrderStatus, Plan
 from esimdesk.services.config import Accounts
@@ -87,20 +87,26 @@ def test_the_iccid_note_and_code_are_escaped_in_the_fleet(window, loop):
 
 
 def test_dialogs_that_quote_a_plan_name_or_iccid_show_it_as_text(window, loop, monkeypatch):
-    """QMessageBox and QInputDialog guess the format: a '<b>' in the first line would turn it to HTML."""
+    """QMessageBox and QInputDialog guess the format: a '<b>' in the first line would turn it to HTML. The
+    order dialog's labels are plain text."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QDialog
+
+    from esimdesk.ui.order_dialog import OrderDialog
+
     asked: list[str] = []
-    monkeypatch.setattr(QInputDialog, "getInt", staticmethod(lambda *a, **k: asked.append(a[2]) or (1, True)))
+    shown: list[OrderDialog] = []
     monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: asked.append(a[2]) or ("", False)))
-    monkeypatch.setattr(QMessageBox, "question", staticmethod(
-        lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.No))
+    monkeypatch.setattr(OrderDialog, "exec", lambda d: shown.append(d) or QDialog.DialogCode.Rejected)
     select_first(window.catalog, loop)
     window._order_dialog(window.catalog.current)
     select_first(window.fleet, loop)
     window._note_dialog(window.fleet.current)
-    assert len(asked) == 3
-    assert_escaped(asked[0], "&lt;b&gt;bold")
-    assert_escaped(asked[1], "&lt;b&gt;bold")
-    assert_escaped(asked[2], "8943108170000775&lt;67&gt;&amp;")
+    [dialog] = shown
+    for label in (dialog.plan, dialog.charge):
+        assert label.textFormat() == Qt.TextFormat.PlainText and "<b>bold" in label.text()
+    assert len(asked) == 1
+    assert_escaped(asked[0], "8943108170000775&lt;67&gt;&amp;")
 
 
 def test_a_filter_the_agent_typed_is_shown_as_typed_in_the_notice(window, loop):

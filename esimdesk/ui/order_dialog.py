@@ -1,0 +1,154 @@
+"""Catalog → Order…: what is ordered, what it costs and what it leaves on the vendor's balance; then the
+order's progress and its eSIMs' QR codes.
+
+The form is ui/order_dialog.ui (compiled to esimdesk/ui/forms). The balance is asked live from the vendor
+while the agent fills the form (a task on the window's loop; the cached figure, with its age, when the
+vendor does not answer), so "before → after" is what the order will really leave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QProgressBar, QPushButton, QVBoxLayout
+
+from esimdesk.domain import Balance, EsimdeskError, Order, Plan, money_str
+from esimdesk.ui.forms.ui_order_dialog import Ui_OrderDialog
+from esimdesk.ui.order_detail import EsimList
+
+log = logging.getLogger("esimdesk.ui")
+VENDOR_NAMES = {"roumio": "Roumio", "roamify": "Roamify", "microesim": "MicroESIM", "flexiroam": "Flexiroam"}
+
+
+def vendor_name(vendor: str) -> str:
+    return VENDOR_NAMES.get(vendor, vendor)
+
+
+def plan_summary(plan: Plan) -> str:
+    data = "unlimited data" if plan.data_mb is None else (
+        f"{plan.data_mb / 1024:g} GB" if plan.data_mb >= 1024 else f"{plan.data_mb} MB")
+    if plan.daily and plan.data_mb is not None:
+        data += " a day"
+    return f"{vendor_name(plan.vendor)} · {plan.name}\n{data} · {plan.validity_days} days · plan id {plan.plan_id}"
+
+
+class OrderDialog(QDialog, Ui_OrderDialog):
+    """Quantity, reference and customer note; unit price, total, the balance before and after; the OK
+    button names the charge. Plain-text labels throughout: plan names are vendor text."""
+
+    def __init__(self, plan: Plan, desk, options_text: str = "", parent=None):
+        super().__init__(parent)
+        self.setupUi(self)
+        self.offer, self.desk, self.options_text = plan, desk, options_text
+        self.plan.setText(plan_summary(plan))
+        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.buttons.accepted.connect(self._accept)
+        self.buttons.rejected.connect(self.reject)
+        self.quantity.valueChanged.connect(lambda _n: self._update())
+        self.balance_before: Balance | None = None
+        self.balance_note = f"asking {vendor_name(plan.vendor)}…"
+        self._asking = asyncio.ensure_future(self._ask_balance())
+        self._update()
+
+    async def _ask_balance(self) -> None:
+        try:
+            row = await self.desk.balance_now(self.offer.vendor)
+        except EsimdeskError as exc:
+            row, failure = None, str(exc)
+        else:
+            failure = None
+        if row is None:
+            self.balance_note = failure or f"{vendor_name(self.offer.vendor)} reports no balance"
+        elif row.balance is None:
+            self.balance_note = f"unknown: {row.error}"
+        else:
+            self.balance_before = row.balance
+            seen = row.balance.observed_at
+            self.balance_note = "" if row.error is None else (
+                f"last seen {seen:%Y-%m-%d %H:%M} UTC; {vendor_name(self.offer.vendor)} did not answer now: {row.error}"
+                if seen else f"{vendor_name(self.offer.vendor)} did not answer now: {row.error}")
+        self._update()
+
+    def total_amount(self):
+        return self.offer.price * self.quantity.value()
+
+    def _update(self) -> None:
+        plan, quantity, total = self.offer, self.quantity.value(), self.total_amount()
+        currency = plan.currency
+        self.unit_price.setText(f"{money_str(plan.price)} {currency}")
+        self.total.setText(f"{money_str(total)} {currency}" + (f" ({quantity} × {money_str(plan.price)})"
+                                                                 if quantity > 1 else ""))
+        before = self.balance_before
+        short = False
+        if before is None:
+            self.balance.setText(self.balance_note)
+        elif before.currency != currency:
+            self.balance.setText(f"{money_str(before.amount)} {before.currency}: not in {currency}, so what is "
+                                 "left after the order cannot be said here")
+        else:
+            after = before.amount - total
+            short = after < 0
+            self.balance.setText(f"{money_str(before.amount)} → {money_str(after)} {currency} after this order"
+                                 + (f" ({self.balance_note})" if self.balance_note else ""))
+        self.charge.setText(f"Charges {money_str(total)} {currency} to the {vendor_name(plan.vendor)} account for "
+                            f"{quantity} × {plan.name}." + (f"\n{self.options_text}" if self.options_text else ""))
+        self.problem.setText(f"The {vendor_name(plan.vendor)} balance does not cover this order: top the account up "
+                             "first, or order fewer." if short else "")
+        self.ok_button.setEnabled(not short)
+        self.ok_button.setText(f"Order and pay {money_str(total)} {currency}")
+
+    def _accept(self) -> None:
+        reference = self.reference.text().strip()
+        if reference and not all(c.isalnum() or c in "-_./#" for c in reference):
+            self.problem.setText("A reference may hold letters, digits and - _ . / # only")
+            return
+        self.accept()
+
+    def values(self) -> tuple[int, str | None, str | None]:
+        """(quantity, the agent's reference or None, the customer note or None)."""
+        return (self.quantity.value(), self.reference.text().strip() or None, self.note.text().strip() or None)
+
+    def done(self, result: int) -> None:
+        self._asking.cancel()
+        super().done(result)
+
+
+class OrderProgressDialog(QDialog):
+    """Beside the window (not modal): the order's progress (sending, ALLOCATING "x of n profiles ready"),
+    then its eSIMs with their QR codes and Copy, or what went wrong in words."""
+
+    def __init__(self, plan: Plan, quantity: int, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle(f"Order: {quantity} × {plan.name}")
+        self.state = QLabel(f"Ordering {quantity} × {plan.name} from {vendor_name(plan.vendor)}…")
+        self.state.setTextFormat(Qt.TextFormat.PlainText)  # plan names are vendor text
+        self.state.setWordWrap(True)
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.esims = EsimList()
+        self.esims.hide()
+        self.close_button = QPushButton("Close")
+        self.close_button.clicked.connect(self.close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.state)
+        layout.addWidget(self.busy)
+        layout.addWidget(self.esims, 1)
+        layout.addWidget(self.close_button)
+        self.resize(520, 200)
+
+    def progress(self, message: str) -> None:
+        self.state.setText(message)
+
+    def completed(self, order: Order, text: str) -> None:
+        self.busy.hide()
+        self.state.setText(text)
+        self.esims.show_esims(order.esims)
+        self.esims.show()
+        self.resize(max(self.width(), 560), 640 if order.esims else 220)
+
+    def failed(self, text: str) -> None:
+        self.busy.hide()
+        self.state.setStyleSheet("color: #b00020;")
+        self.state.setText(text)
