@@ -289,7 +289,7 @@ class ListingsMixin:
             probe = f"SELECT 1 FROM orders o WHERE {' AND '.join([*where, clause])} LIMIT 1"
             if self.conn.execute(probe, [*params, *args]).fetchone():
                 return [*where, clause], [*params, *args], "orders o", []
-        clause, args = self._text_clause("orders", "o", text)
+        clause, args = self._order_text_clause(text)
         return [*where, clause], [*params, *args], "orders o", []
 
 

@@ -581,9 +581,18 @@ class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin):
             rows = run("o.order_id IN (SELECT order_id FROM esims WHERE iccid_rev >= ? AND iccid_rev < ?)",
                        list(_suffix_range(digits)))
         if not rows:
-            clause, args = self._text_clause("orders", "o", text)
+            clause, args = self._order_text_clause(text)
             rows = run(clause, args)
         return self._hydrate_orders(rows, with_raw)
+
+    def _order_text_clause(self, text: str) -> tuple[str, list[Any]]:
+        """Words of an order (its ids, reference, plans) or of its eSIMs' notes: the customer note the agent
+        kept when ordering finds the order. The notes' subquery is not correlated: SQLite reads the few
+        noted eSIMs once, then tests each order against that list."""
+        clause, args = self._text_clause("orders", "o", text)
+        notes, note_args = self._words_clause("esims", "noted", text)
+        return (f"({clause} OR o.order_id IN (SELECT noted.order_id FROM esims noted WHERE {notes}))",
+                [*args, *note_args])
 
     def order_for_reference(self, vendor: str, reference: str, kind: str = "order") -> Order | None:
         """The order row of a journal reference, if a vendor listing has given it an order id."""

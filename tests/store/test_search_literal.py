@@ -101,3 +101,14 @@ def test_ordinary_searches_still_work(store):
     assert plan_ids(store, "JP") == ["P1", "P2", "P3", "P4", "P5"]
     assert order_ids(store, "ref-plain") == ["B0"]
     assert [e.iccid for e in store.esims(search="5672")] == ["8943108170000775672"]
+
+
+def test_an_orders_customer_note_finds_it_in_the_orders_listing_and_search(store):
+    """The note kept on an order's eSIMs (the order dialog's customer note) finds the order."""
+    from esimdesk.domain import ListingQuery
+
+    store.set_note("roumio", "8943108170000775674", "Ms Tanaka, room 12")
+    assert order_ids(store, "tanaka") == ["B4"]
+    head = store.listing_head(ListingQuery("orders", text="Tanaka"), 100)
+    assert [o.order_id for _, o in head.rows] == ["B4"] and head.total == 1
+    assert order_ids(store, "nobody") == []
