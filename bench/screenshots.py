@@ -1,5 +1,6 @@
 """Render the README screenshots: the demo desk under a real display (Xvfb), one PNG per tab, after
-two orders were placed from the command line (they show at the top of Orders).
+two orders were placed from the command line (they show at the top of Orders); then the order dialog for
+the cheapest Japan plan and the window that shows the order's progress and its QR code.
 
 Run: DISPLAY=:99 python bench/screenshots.py docs/   (start `Xvfb :99 -screen 0 1400x900x24` first)
 """
@@ -70,7 +71,35 @@ def main(out: Path) -> None:
         await asyncio.sleep(0.3)
         window.grab().save(str(out / "orders.png"))
         print("orders placed from the CLI:", ", ".join(ordered))
+        await shoot_order_dialog()
         window.close()
+
+    async def shoot_order_dialog() -> None:
+        from esimdesk.domain import ListingQuery
+        from esimdesk.ui.order_dialog import OrderDialog
+
+        head = await desk.listing_head(ListingQuery("plans", vendor="roumio", country="JP", sort="price"), 1)
+        plan = head.rows[0][1]
+        dialog = OrderDialog(plan, desk, parent=window)
+        dialog.quantity.setValue(2)
+        dialog.reference.setText("TCK-1001")
+        dialog.note.setText("Ms Tanaka, Tokyo 3-10 Dec")
+        dialog.show()
+        for _ in range(100):  # the balance is asked live
+            if dialog.balance_before is not None:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+        dialog.grab().save(str(out / "order-dialog.png"))
+        quantity, reference, note = dialog.values()
+        dialog.accept()
+        await window.place_order(plan, quantity, reference=reference, note=note)
+        shown = window.order_progress
+        while shown.esims.drawing():
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+        shown.grab().save(str(out / "order-result.png"))
+        shown.close()
 
     with loop:
         loop.run_until_complete(shoot())

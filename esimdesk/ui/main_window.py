@@ -399,7 +399,8 @@ class MainWindow(QMainWindow):
         from esimdesk.ui.order_dialog import OrderProgressDialog
 
         self.statusBar().showMessage(f"Ordering {quantity} × {plan.name}…")
-        self.order_progress = shown = OrderProgressDialog(plan, quantity, self)
+        self.order_progress = shown = OrderProgressDialog(plan, quantity, self.desk, self)
+        self._connect_cards(shown.card_actions)
         shown.show()
         order = await self._run_order(
             lambda progress: self.desk.place_order(plan.vendor, plan.plan_id, quantity, progress=progress,

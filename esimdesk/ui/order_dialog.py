@@ -15,8 +15,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QProgressBar, QPushButton, QVBoxLayout
 
 from esimdesk.domain import Balance, EsimdeskError, Order, Plan, money_str
+from esimdesk.ui.cards_dialogs import CardActions
 from esimdesk.ui.forms.ui_order_dialog import Ui_OrderDialog
-from esimdesk.ui.order_detail import EsimList
+from esimdesk.ui.order_detail import SHOWN_ESIMS, EsimList
 
 log = logging.getLogger("esimdesk.ui")
 VENDOR_NAMES = {"roumio": "Roumio", "roamify": "Roamify", "microesim": "MicroESIM", "flexiroam": "Flexiroam"}
@@ -119,7 +120,7 @@ class OrderProgressDialog(QDialog):
     """Beside the window (not modal): the order's progress (sending, ALLOCATING "x of n profiles ready"),
     then its eSIMs with their QR codes and Copy, or what went wrong in words."""
 
-    def __init__(self, plan: Plan, quantity: int, parent=None):
+    def __init__(self, plan: Plan, quantity: int, desk, parent=None):
         super().__init__(parent)
         self.setWindowTitle(f"Order: {quantity} × {plan.name}")
         self.state = QLabel(f"Ordering {quantity} × {plan.name} from {vendor_name(plan.vendor)}…")
@@ -129,11 +130,14 @@ class OrderProgressDialog(QDialog):
         self.busy.setRange(0, 0)
         self.esims = EsimList()
         self.esims.hide()
+        self.card_actions = CardActions(desk)  # the customer's cards, printed right after the order
+        self.card_actions.hide()
         self.close_button = QPushButton("Close")
         self.close_button.clicked.connect(self.close)
         layout = QVBoxLayout(self)
         layout.addWidget(self.state)
         layout.addWidget(self.busy)
+        layout.addWidget(self.card_actions)
         layout.addWidget(self.esims, 1)
         layout.addWidget(self.close_button)
         self.resize(520, 200)
@@ -146,7 +150,10 @@ class OrderProgressDialog(QDialog):
         self.state.setText(text)
         self.esims.show_esims(order.esims)
         self.esims.show()
-        self.resize(max(self.width(), 560), 640 if order.esims else 220)
+        if any(e.activation_code for e in order.esims):
+            self.card_actions.set_target(order.order_id or order.reference, None)
+            self.card_actions.show()
+        self.resize(max(self.width(), 560), 160 + 150 * min(len(order.esims), SHOWN_ESIMS))
 
     def failed(self, text: str) -> None:
         self.busy.hide()

@@ -66,7 +66,9 @@ def test_an_order_through_the_dialog_states_the_charge_and_ends_with_its_qr_code
     assert seen["ok"] == f"Order and pay {total:.2f} USD" and seen["enabled"]
     run_until(loop, lambda: win.order_progress is not None)  # the order runs as a task of the window
     shown = win.order_progress
-    run_until(loop, lambda: shown.esims.isVisible() and not shown.esims.drawing())
+    assert shown.isVisible()  # beside the main window, not modal
+    run_until(loop, lambda: not shown.busy.isVisibleTo(shown))  # the order has ended
+    run_until(loop, lambda: not shown.esims.drawing())
     assert "completed: 2 eSIM(s) ready" in shown.state.text()
     entry = desk.store.journal_get(reference="TCK-1001")
     assert entry is not None and entry.state is OrderStatus.COMPLETED and entry.quantity == 2
