@@ -234,6 +234,10 @@ class Desk:
     async def esim_usage(self, iccids: list[str]):
         return await self.action_service().usage(iccids)
 
+    async def esim_usage_and_events(self, vendor: str, iccid: str) -> tuple[list, list]:
+        """The eSIM's stored usage readings and vendor events, oldest first (the Fleet detail's chart and list)."""
+        return await asyncio.to_thread(lambda: (self.store.usage(vendor, iccid), self.store.events(vendor, iccid)))
+
     async def esim_history(self, vendor: str, iccid: str) -> list:
         return await asyncio.to_thread(self.store.esim_history, vendor, iccid)
 

@@ -68,6 +68,7 @@ def device_text(esim: Esim) -> str:
 class FleetActions(QWidget):
     done = Signal(str)  # a result sentence, for the status bar
     changed = Signal()  # an eSIM changed at the vendor: the Fleet reloads
+    usageRefreshed = Signal()  # "Refresh usage" stored a new reading: the usage chart reads them again
 
     def __init__(self, desk, parent=None):
         super().__init__(parent)
@@ -300,6 +301,8 @@ class FleetActions(QWidget):
                            else esim.data_remaining_mb, usage_as_of=u.when)
             self.esim = esim
         self.usage.setText(usage_text(esim) + (f" — {problem}" if problem else ""))
+        if report and report.readings:
+            self.usageRefreshed.emit()
 
 
 class FreeStock(QLabel):

@@ -66,7 +66,9 @@ class MainWindow(QMainWindow):
             self.tabs.addTab(self.pages[name], name)
         self.setCentralWidget(self.tabs)
         self.catalog.orderRequested.connect(self._order_dialog)
-        self.fleet.topupRequested.connect(lambda esim: asyncio.ensure_future(self._topup_dialog(esim)))
+        self.topup_dialog = None  # the last Top up… dialog (ui/topup_dialog.py)
+        self.topup_task: asyncio.Task | None = None
+        self.fleet.topupRequested.connect(self._topup_requested)
         self.fleet.noteRequested.connect(self._note_dialog)
         self.fleet.support.done.connect(self.statusBar().showMessage)  # support actions (issue 21)
         self.fleet.support.changed.connect(self.fleet.reload)
@@ -460,27 +462,19 @@ class MainWindow(QMainWindow):
         self.orderPlaced.emit(order)
         return order
 
-    async def _topup_dialog(self, esim) -> None:
-        self.statusBar().showMessage(f"Asking {esim.vendor} which top-ups fit {esim.iccid}…")
-        try:
-            offered = await self.desk.topup_plans(esim.vendor, esim.iccid)
-        except EsimdeskError as exc:
-            self.statusBar().showMessage(str(exc))
-            return
-        if offered:
-            labels = [f"{p.name} — {money_str(p.price)} {p.currency} ({p.plan_id})" for p in offered]
-            label, ok = QInputDialog.getItem(self, "Top up", rich(f"Top-ups {esim.vendor} offers for {esim.iccid}:"),
-                                             labels, 0, False)
-            if not ok:
-                return
-            plan_id = offered[labels.index(label)].plan_id
-        else:
-            plan_id, ok = QInputDialog.getText(self, "Top up", f"{esim.vendor} lists no top-ups; package id:")
-            if not ok or not plan_id.strip():
-                return
-        if QMessageBox.question(self, "Confirm top-up", rich(f"Top up {esim.iccid} with {plan_id}?")) \
-                == QMessageBox.StandardButton.Yes:
-            await self.top_up(esim, plan_id.strip())
+    def _topup_requested(self, esim) -> None:
+        self.topup_task = asyncio.ensure_future(self._topup_dialog(esim))
+
+    async def _topup_dialog(self, esim) -> Order | None:
+        """Only the top-ups the vendor offers for this eSIM (asked live, in the dialog); the one picked is
+        placed through the orders service, journaled like an order."""
+        from esimdesk.ui.topup_dialog import TopUpDialog
+
+        self.topup_dialog = TopUpDialog(self.desk, esim, self)  # held: the tests and the agent act on it
+        plan = await self.topup_dialog.choose()
+        if plan is None:
+            return None
+        return await self.top_up(esim, plan.plan_id)
 
     async def top_up(self, esim, plan_id: str) -> Order | None:
         return await self._run_order(

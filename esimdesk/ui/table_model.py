@@ -38,10 +38,13 @@ class Column:
 
 
 class RowLook(NamedTuple):
-    """A painted row's looks: per column (icon or None, brush or None), and the row's font (None: the view's)."""
+    """A painted row's looks: per column (icon or None, brush or None), and the row's font (None: the view's);
+    ``bars``: per column None or (fraction 0..1, brush or None), drawn as a thin bar along the cell's foot
+    (a share of a whole: Fleet's data used of its allowance; None brush: the palette's highlight)."""
 
     cells: Sequence[tuple[Any, Any]]
     font: Any = None
+    bars: Sequence[tuple[float, Any] | None] | None = None
 
 
 class WindowedModel(QAbstractTableModel):

@@ -6,8 +6,8 @@ item's panel, then the text. Measured on this machine over a Fleet screen (31 ro
 a paint, and ~40 ms when a count runs in a worker thread meanwhile — the largest part of a keystroke's
 time. Here one Python call draws the rows on screen from the model's cached cell text (~5 ms): row
 backgrounds (alternating, selected), the grid, and each cell's text in its alignment, elided to its
-column, with the icon, colour and font a model gives a row (``WindowedModel.row_look``: the Orders
-tab's status). Everything else (scrolling, selection, keyboard, headers, accessibility through ``data()``) is
+column, with the icon, colour, font and share bar a model gives a row (``WindowedModel.row_look``: the
+Orders tab's status, Fleet's data used). Everything else (scrolling, selection, keyboard, headers, accessibility through ``data()``) is
 QTableView's. A model other than ``WindowedModel`` is drawn by Qt as usual.
 """
 
@@ -21,6 +21,7 @@ from esimdesk.ui.table_model import WindowedModel
 
 _LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_BAR = 3  # px: a cell's share bar (RowLook.bars), along its foot under the text
 _WIDTHS_KEPT = 20_000  # text → width, for eliding: cell texts repeat (vendors, statuses, dates)
 
 
@@ -59,6 +60,8 @@ class ListingView(QTableView):
         selected_text = palette.color(group, QPalette.ColorRole.HighlightedText)
         highlight = palette.brush(group, QPalette.ColorRole.Highlight)
         alternate = palette.brush(group, QPalette.ColorRole.AlternateBase) if self.alternatingRowColors() else None
+        track = palette.color(group, QPalette.ColorRole.Mid)
+        track.setAlpha(70)
         selection = self.selectionModel()
         root = QModelIndex()
         style = self.style()
@@ -94,6 +97,12 @@ class ListingView(QTableView):
                         continue
                     room = width - 2 * margin
                     if look is not None:
+                        bar = look.bars[col] if look.bars is not None else None
+                        if bar is not None:  # under the text: a track, and the share filled
+                            foot = QRect(x + margin, y + height - _BAR - 1, room, _BAR)
+                            painter.fillRect(foot, track)
+                            painter.fillRect(QRect(foot.x(), foot.y(), round(room * min(max(bar[0], 0.0), 1.0)), _BAR),
+                                             selected_text if is_selected else (bar[1] or highlight))
                         icon, brush = look.cells[col]
                         if icon is not None:
                             side = min(icon_size, height - 4)

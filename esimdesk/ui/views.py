@@ -41,6 +41,7 @@ from esimdesk.domain import (
 )
 from esimdesk.domain.countries import country_name, resolve_country
 from esimdesk.ui.cards_dialogs import NO_CODE, CardActions
+from esimdesk.ui.fleet_table import FleetModel, QuickFilters
 from esimdesk.ui.order_detail import (
     CREATED_SAMPLE,
     STATUS_COLORS,
@@ -53,6 +54,7 @@ from esimdesk.ui.order_detail import (
 from esimdesk.ui.qr import qr_pixmap
 from esimdesk.ui.table_model import WINDOW, Column, WindowedModel
 from esimdesk.ui.table_view import ListingView
+from esimdesk.ui.usage_chart import UsageChart, usage_points
 
 log = logging.getLogger("esimdesk.ui")
 
@@ -631,6 +633,7 @@ class OrdersTab(ListingTab):
 class FleetTab(ListingTab):
     listing = "esims"
     noun = "eSIMs"
+    model_class = FleetModel  # the Used cell's bar (ui/fleet_table.py)
     topupRequested = Signal(object)  # an Esim
     noteRequested = Signal(object)  # an Esim
     linkRequested = Signal(object)  # an Esim: copy the vendor's install link (Roamify's share link)
@@ -640,11 +643,14 @@ class FleetTab(ListingTab):
             Column("Vendor", lambda e: e.vendor, "vendor"),
             Column("ICCID", lambda e: e.iccid, "iccid"),
             Column("Status", lambda e: e.status.value, "status"),
+            # With a bar under the text: the share of the allowance used (red under 10 % left).
             Column("Used", lambda e: mb_text(e.data_used_mb, "") if e.data_used_mb is not None else "", "used",
-                   align_right=True),
+                   align_right=True, sample="9,999.9 MB"),
             Column("Of", lambda e: mb_text(e.data_total_mb, "∞") if e.data_total_mb is not None else "", "total",
                    align_right=True),
             Column("Expires (UTC)", lambda e: when_text(e.expires_at), "expires"),
+            # Not sortable: an order by plan id alone has no index (esims_plan is by vendor, then plan).
+            Column("Plan", lambda e: e.plan_id or ""),
             Column("Order", lambda e: e.order_id or "", "order_id"),
             Column("Vendor status", lambda e: e.vendor_status, "vendor_status"),
             Column("Note", lambda e: e.note or "", "note"),
@@ -657,6 +663,9 @@ class FleetTab(ListingTab):
             self.status.addItem(s.value.capitalize(), s.value)
         self.filters.insertWidget(1, self.status)
         self.status.currentIndexChanged.connect(lambda _i: self.reload())
+        self.quick = QuickFilters()
+        self.layout().insertWidget(1, self.quick)  # under the search box and the combos
+        self.quick.changed.connect(lambda: self.reload())
         self.qr = QLabel()
         self.qr.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.info = QLabel("Select an eSIM.")
@@ -679,19 +688,48 @@ class FleetTab(ListingTab):
         buttons.addWidget(self.note_button)
         buttons.addWidget(self.link_button)
         self.card_actions = CardActions(desk)  # Print…, Save as PDF…, Copy image, Show to customer
+        # The usage history (each reading the store kept: a sync that saw the usage change, a Refresh
+        # usage) and the vendor's events of the eSIM, read from the store when an eSIM is selected.
+        self.chart = UsageChart()
+        self.events = QPlainTextEdit()
+        self.events.setReadOnly(True)
+        self.events.setMaximumHeight(80)
+        self.events.setPlaceholderText("No vendor event stored for this eSIM.")
+        self._history_task: asyncio.Task | None = None
+        self._history_of: tuple[str, str] | None = None  # the eSIM the chart and events are of
         self.detail_layout.addWidget(self.qr)
         self.detail_layout.addWidget(self.info)
+        self.detail_layout.addWidget(self.chart)
+        self.detail_layout.addWidget(QLabel("Vendor events"))
+        self.detail_layout.addWidget(self.events)
         self.detail_layout.addLayout(buttons)
         self.detail_layout.addWidget(self.card_actions)
         from esimdesk.ui.fleet_actions import mount  # support actions, usage with its age (issue 21)
 
         self.support = mount(self)
+        self.support.usageRefreshed.connect(lambda: self.current and self.load_history(self.current))
         self.detail_layout.addStretch(1)
         self.current: Esim | None = None
         self.sort_by(5, Qt.SortOrder.AscendingOrder)  # soonest expiry first
 
     def listing_query(self) -> ListingQuery:
-        return replace(super().listing_query(), status=self.status.currentData())
+        return replace(super().listing_query(), status=self.status.currentData(), **self.quick.fields())
+
+    def load_history(self, esim: Esim) -> asyncio.Task:
+        """The eSIM's usage readings (the chart) and vendor events, read in a worker thread."""
+        if self._history_task is not None and not self._history_task.done():
+            self._history_task.cancel()
+        self._history_task = asyncio.ensure_future(self._history(esim))
+        return self._history_task
+
+    async def _history(self, esim: Esim) -> None:
+        readings, events = await self.desk.esim_usage_and_events(esim.vendor, esim.iccid)
+        if self.current is None or (self.current.vendor, self.current.iccid) != (esim.vendor, esim.iccid):
+            return  # another eSIM was selected meanwhile
+        self.chart.set_usage(usage_points(readings), self.current.data_total_mb)
+        self.events.setPlainText("\n".join(
+            f"{when_text(e.occurred_at) or '(no time)'}  {e.kind}" + (f": {e.detail}" if e.detail else "")
+            for e in events))
 
     def show_detail(self, esim: Esim) -> None:
         self.current = esim
@@ -705,6 +743,11 @@ class FleetTab(ListingTab):
             self.qr.clear()
         used = mb_text(esim.data_used_mb, "") if esim.data_used_mb is not None else "unknown"
         self.support.set_esim(esim)
+        if self._history_of != (esim.vendor, esim.iccid):  # not the last eSIM's readings while these are read
+            self._history_of = (esim.vendor, esim.iccid)
+            self.chart.clear()
+            self.events.clear()
+        self.load_history(esim)
         self.info.setText(
             f"<b>{esc(esim.iccid)}</b><br>{esc(esim.vendor)} · {esc(esim.status.value)} ({esc(esim.vendor_status)})<br>"
             f"Used: {used} of {mb_text(esim.data_total_mb)}"
