@@ -7,8 +7,8 @@ a paint, and ~40 ms when a count runs in a worker thread meanwhile — the large
 time. Here one Python call draws the rows on screen from the model's cached cell text (~5 ms): row
 backgrounds (alternating, selected), the grid, and each cell's text in its alignment, elided to its
 column, with the icon, colour, font and share bar a model gives a row (``WindowedModel.row_look``: the
-Orders tab's status, Fleet's data used). Everything else (scrolling, selection, keyboard, headers, accessibility through ``data()``) is
-QTableView's. A model other than ``WindowedModel`` is drawn by Qt as usual.
+Orders tab's status, Fleet's data used). Everything else (scrolling, selection, keyboard, headers,
+accessibility through ``data()``) is QTableView's. A model other than ``WindowedModel`` is drawn by Qt as usual.
 """
 
 from __future__ import annotations
@@ -101,7 +101,8 @@ class ListingView(QTableView):
                         if bar is not None:  # under the text: a track, and the share filled
                             foot = QRect(x + margin, y + height - _BAR - 1, room, _BAR)
                             painter.fillRect(foot, track)
-                            painter.fillRect(QRect(foot.x(), foot.y(), round(room * min(max(bar[0], 0.0), 1.0)), _BAR),
+                            share = round(room * min(max(bar[0], 0.0), 1.0))
+                            painter.fillRect(QRect(foot.x(), foot.y(), share, _BAR),
                                              selected_text if is_selected else (bar[1] or highlight))
                         icon, brush = look.cells[col]
                         if icon is not None:
