@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from esimdesk import __version__
-from esimdesk.domain import EsimdeskError, Order, Plan, money_str
+from esimdesk.domain import EsimdeskError, Order, Plan
 from esimdesk.resources import resource_path
 from esimdesk.ui import heap
 from esimdesk.ui.order_detail import reconciled_text
