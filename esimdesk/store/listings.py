@@ -332,6 +332,9 @@ def _quick_filters(q: ListingQuery, walk: bool) -> tuple[list[str], list[Any]]:
         return f"+e.{name}" if walk and key != sort else f"e.{name}"
 
     status, expires, total = col("status", "status"), col("expires_at", "expires"), col("data_total_mb", "total")
+    if q.not_installed_days is not None and key == "expires":
+        # One status in expiry order: the (status, expires_at) index (migration v8) gives them in that order.
+        status, expires = "e.status", "e.expires_at"
     if q.active:
         # Usable: a vendor may list an eSIM as in use for a while after its end.
         where.append(f"{status} IN ({','.join('?' * len(LIVE_STATUSES))}) "

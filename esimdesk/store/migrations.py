@@ -304,7 +304,19 @@ def _v7() -> str:
     )
 
 
-MIGRATIONS: list[Callable[[], str]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+def _v8() -> str:
+    """Fleet's "not installed" quick filter (issue 13) lists NEW eSIMs by soonest expiry: the status index
+    also holds the expiry, so those rows come in expiry order from the index itself instead of a walk of
+    every eSIM by expiry that tests each one's status (60,000 rows before the first match: 0.3-0.8 s)."""
+    return (
+        """
+        DROP INDEX esims_status;
+        CREATE INDEX esims_status ON esims (status, expires_at);
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[], str]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 LATEST = len(MIGRATIONS)
 
 
