@@ -18,6 +18,7 @@ What is measured (medians of --runs runs; every figure beside its floor):
 - a keystroke → painted in each tab's search box: a selective one, one that matches every row, and
   backspace to the full list; a country put into the Catalog's country box;
 - a header click → painted, for every sortable column of every tab;
+- a filter beside the search box switched on and off → painted (Fleet's quick filters);
 - the lateness of a 10 ms timer (worst and 99th percentile) during start-up, sorting, typing, and a full
   sync started from the window (while a keystroke is typed every half second);
 - RSS with all three tabs loaded.
@@ -72,6 +73,28 @@ def start_sandbox(home: Path) -> tuple[subprocess.Popen, dict[str, str]]:
         if line.startswith("Ctrl+C"):
             break
     return proc, env
+
+
+async def measure_filters(win, painted_after_load, runs: int, counted_ms: list[float]) -> dict:
+    """Fleet's quick filters, each switched on and off by a click; ms until painted (and counted)."""
+    fleet = win.fleet
+    win.tabs.setCurrentWidget(fleet)
+    fleet.search.clear()
+    while fleet._debounce.isActive() or not fleet._task.done():
+        await asyncio.sleep(0.01)
+    out: dict[str, dict[str, float]] = {}
+    quick = fleet.quick
+    for name, button in (("Fleet: Active", quick.active), ("Fleet: Expiring within 7 days", quick.expiring),
+                         ("Fleet: Under 10 % data left", quick.low), ("Fleet: Not installed 7 days", quick.not_installed)):
+        on, on_counted, off = [], [], []
+        rows = 0
+        for _ in range(runs):
+            on.append(await painted_after_load(fleet, button.click))
+            on_counted.append(counted_ms[-1])
+            rows = fleet.model.rowCount()
+            off.append(await painted_after_load(fleet, button.click))
+        out[name] = {"on_ms": med(on), "on_counted_ms": med(on_counted), "rows": rows, "off_ms": med(off)}
+    return out
 
 
 def rss_mb() -> float:
@@ -433,6 +456,11 @@ def run(home: Path, vendor_env: dict[str, str], args) -> int:
         catalog.country.clear()
         results["typing"] = typing
         results["typing_lateness_ms"] = lat.stop()
+
+        # The filters beside the search boxes (issue 13): a click (or a value picked) → painted, on and off.
+        lat.start()
+        results["filters"] = await measure_filters(win, painted_after_load, args.runs, counted_ms)
+        results["filters_lateness_ms"] = lat.stop()
 
         # Header clicks: every sortable column, ascending and descending.
         sorts: dict[str, dict[str, float]] = {}
