@@ -81,7 +81,8 @@ def cmd_sync(args) -> int:
         def finished(r):
             if lines:
                 told.add(r.vendor)
-                print("@done " + json.dumps({**r.to_json(), "problem": r.problem}), file=sys.stderr, flush=True)
+                print("@done " + json.dumps({**r.to_json(), "problem": r.problem, "reach": r.reach}),
+                      file=sys.stderr, flush=True)
 
         results = asyncio.run(sync_all(store, accounts, make_adapter, progress=progress, finished=finished))
         for r in results:  # what the sync did besides the vendors (the team store): its words for the window too

@@ -14,6 +14,8 @@ from esimdesk.services import offers
 from esimdesk.services.adapters import make_adapter
 from esimdesk.services.orders import OrderProgress, OrderService
 from esimdesk.services.queries import QueryRunner
+from esimdesk.services.reachability import Reachability
+from esimdesk.services.reachability import check_vendor as ask_vendor_once
 from esimdesk.services.runtime import AppContext
 from esimdesk.services.sync import SyncProgress, VendorSyncResult
 from esimdesk.store import SqliteStore, open_store
@@ -29,6 +31,8 @@ class Desk:
 
             seed_demo_history(self.store, ctx.sandbox)
         self.queries = QueryRunner(self.store)
+        # Which vendors answer, from the calls below (no polling of its own): the window's toolbar and banner.
+        self.reachability = Reachability()
 
     @property
     def vendors(self) -> list[str]:
@@ -103,7 +107,21 @@ class Desk:
         it also settles the orders left unfinished, as ``esimdesk sync`` does. ``finished`` per vendor."""
         from esimdesk.services.sync_process import sync_in_child
 
-        return await sync_in_child(self.ctx.home, self.ctx.accounts.enabled, progress=progress, finished=finished)
+        def done(result: VendorSyncResult) -> None:
+            self.reachability.note_sync([result])  # each vendor as it ends, not when the slowest does
+            if finished is not None:
+                finished(result)
+
+        results = await sync_in_child(self.ctx.home, self.ctx.accounts.enabled, progress=progress, finished=done)
+        self.reachability.note_sync(results)
+        return results
+
+    async def check_vendor(self, vendor: str) -> str:
+        """The toolbar's one check when the agent clicks a vendor: reachable or not, in words."""
+        cfg = self.ctx.accounts.get(vendor)
+        if cfg is None:
+            return f"No {vendor} account is configured: see File → Settings…"
+        return await ask_vendor_once(self.store, cfg, self.reachability)
 
     def order_service(self, progress: Callable[[OrderProgress], None] | None = None) -> OrderService:
         return OrderService(self.store, self.ctx.accounts.enabled, make_adapter, progress=progress)
@@ -113,8 +131,8 @@ class Desk:
                           **options) -> Order:
         """``start_date``: Roamify's travel date (issue 20); ``options``: MicroESIM's activation_date and
         custom_email (issue 21)."""
-        return await self.order_service(progress).place_order(vendor, plan_id, quantity, start_date=start_date,
-                                                              **options)
+        return await self.reachability.watch(vendor, self.order_service(progress).place_order(
+            vendor, plan_id, quantity, start_date=start_date, **options))
 
     async def needs_start_date(self, vendor: str, plan_id: str) -> bool:
         """Whether the plan needs the customer's travel start date (asked live: Roamify's travelDate)."""
@@ -122,7 +140,7 @@ class Desk:
         if cfg is None or not hasattr(adapter_class(vendor), "needs_start_date"):
             return False
         async with make_adapter(cfg) as adapter:
-            return await adapter.needs_start_date(plan_id)
+            return await self.reachability.watch(vendor, adapter.needs_start_date(plan_id))
 
     def can_share_link(self, vendor: str) -> bool:
         return self.ctx.accounts.get(vendor) is not None and hasattr(adapter_class(vendor), "share_link")
@@ -130,7 +148,7 @@ class Desk:
     async def share_link(self, vendor: str, iccid: str):
         """The vendor's hosted install page for the customer, with its access code (Roamify)."""
         async with make_adapter(self.ctx.accounts.get(vendor)) as adapter:
-            return await adapter.share_link(iccid)
+            return await self.reachability.watch(vendor, adapter.share_link(iccid))
 
     async def balances(self):
         """The balances the last sync (or order check) saw, from the cache."""
@@ -191,11 +209,11 @@ class Desk:
         if cfg is None or Capability.TOPUP_PLANS not in adapter_class(vendor).capabilities:
             return []
         async with make_adapter(cfg) as adapter:
-            return await adapter.list_topup_plans(iccid)
+            return await self.reachability.watch(vendor, adapter.list_topup_plans(iccid))
 
     async def topup(self, vendor: str, iccid: str, plan_id: str,
                     progress: Callable[[OrderProgress], None] | None = None) -> Order:
-        return await self.order_service(progress).topup(vendor, iccid, plan_id)
+        return await self.reachability.watch(vendor, self.order_service(progress).topup(vendor, iccid, plan_id))
 
     async def set_note(self, vendor: str, iccid: str, note: str) -> None:
         await asyncio.to_thread(self.store.set_note, vendor, iccid, note)
@@ -229,7 +247,8 @@ class Desk:
 
     async def esim_action(self, iccid: str, action, message: str | None = None, vendor: str | None = None,
                           progress=None):
-        return await self.action_service(progress).run(iccid, action, message, vendor=vendor)
+        return await self.reachability.watch(vendor, self.action_service(progress).run(iccid, action, message,
+                                                                                    vendor=vendor))
 
     async def esim_usage(self, iccids: list[str]):
         return await self.action_service().usage(iccids)

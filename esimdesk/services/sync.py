@@ -56,6 +56,9 @@ class VendorSyncResult:
     # Why it failed, as one sentence an agent acts on, starting with the vendor's name ("roumio: the key
     # was refused — check File → Accounts (or ESIMDESK_ROUMIO_KEY)"); never a credential. None when ok.
     problem: str | None = None
+    # Whether the vendor answered: "online" (even to refuse), "offline" (no connection, DNS, no answer in
+    # time: services/reachability.py), None (cancelled, or not known). The window's toolbar and banner.
+    reach: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"vendor": self.vendor, "ok": self.ok, "plans": self.plans, "orders": self.orders,
@@ -116,6 +119,7 @@ async def sync_vendor(store: Store, config: VendorConfig, adapter_factory: Adapt
         async with adapter_factory(config) as adapter:
             await _sync_with(adapter, store, result, run_started, report)
         result.ok = True
+        result.reach = "online"
     except asyncio.CancelledError:
         result.error = "cancelled"
         result.problem = f"{config.vendor}: the sync was cancelled; the cached data is kept"
@@ -123,8 +127,12 @@ async def sync_vendor(store: Store, config: VendorConfig, adapter_factory: Adapt
                                                  orders=result.orders, esims=result.esims, error="cancelled"))
         raise
     except EsimdeskError as exc:
+        from esimdesk.services.reachability import network_failure
+
         result.error = redact(str(exc))
         result.problem = redact(failure_sentence(config.vendor, exc))
+        reached = network_failure(exc)
+        result.reach = None if reached is None else "offline" if reached else "online"
     except Exception as exc:  # a bug in one vendor's path must not take the others down
         log.exception("sync of %s failed unexpectedly", config.vendor)
         result.error = f"unexpected error ({type(exc).__name__}); see the log"

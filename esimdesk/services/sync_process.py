@@ -136,7 +136,7 @@ async def sync_in_child(home, accounts: list[VendorConfig], *,
 def _result(d: dict) -> VendorSyncResult:
     return VendorSyncResult(d["vendor"], ok=d["ok"], plans=d.get("plans", 0), orders=d.get("orders", 0),
                             esims=d.get("esims", 0), error=d.get("error"), seconds=d.get("seconds", 0.0),
-                            problem=d.get("problem"))
+                            problem=d.get("problem"), reach=d.get("reach"))
 
 
 async def _stop_and_drain(proc: asyncio.subprocess.Process) -> None:
