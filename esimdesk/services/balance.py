@@ -18,16 +18,22 @@ class BalanceRow:
     error: str | None = None
 
 
-async def fetch_balances(store: Store, accounts: list[VendorConfig], timeout: float = 15.0) -> list[BalanceRow]:
+async def fetch_balances(store: Store, accounts: list[VendorConfig], timeout: float = 15.0,
+                         reach=None) -> list[BalanceRow]:
+    """``reach``: a services/reachability.py Reachability told whether each vendor answered."""
     async def one(cfg: VendorConfig) -> BalanceRow | None:
         if Capability.BALANCE not in adapter_class(cfg.vendor).capabilities:
             return None
         try:
             async with make_adapter(cfg, timeout=timeout) as adapter:
                 balance = await adapter.get_balance()
+            if reach is not None:
+                reach.answered(cfg.vendor)
             await asyncio.to_thread(store.save_balance, balance)
             return BalanceRow(cfg.vendor, balance)
         except EsimdeskError as exc:
+            if reach is not None:
+                reach.note(cfg.vendor, exc)
             cached = await asyncio.to_thread(store.balances, cfg.vendor)
             return BalanceRow(cfg.vendor, cached[0] if cached else None, str(exc))
 

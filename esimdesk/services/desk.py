@@ -162,7 +162,7 @@ class Desk:
         cfg = self.ctx.accounts.get(vendor)
         if cfg is None:
             return None
-        rows = await fetch_balances(self.store, [cfg], timeout=timeout)
+        rows = await fetch_balances(self.store, [cfg], timeout=timeout, reach=self.reachability)
         return rows[0] if rows else None
 
     async def reconcile(self, *, may_send: bool = False):

@@ -67,6 +67,7 @@ def device_text(esim: Esim) -> str:
 
 class FleetActions(QWidget):
     done = Signal(str)  # a result sentence, for the status bar
+    failed = Signal(str)  # the action was refused, not done or failed: the reason in words, for the message bar
     changed = Signal()  # an eSIM changed at the vendor: the Fleet reloads
     usageRefreshed = Signal()  # "Refresh usage" stored a new reading: the usage chart reads them again
 
@@ -259,11 +260,13 @@ class FleetActions(QWidget):
         except EsimdeskError as exc:
             said = str(exc)
             after = None
+            failure = f"{TITLES[action]} of {esim.iccid}: {said}"
         except Exception as exc:  # a bug must not leave the panel busy for ever
             log.exception("support action failed unexpectedly")
-            said, after = f"{TITLES[action]} failed unexpectedly: {exc}", None
+            said, after = f"{TITLES[action]} failed unexpectedly ({type(exc).__name__}); see the log", None
+            failure = said
         else:
-            said, after = outcome.message, outcome.esim
+            said, after, failure = outcome.message, outcome.esim, None
         finally:
             self.busy = False
             self.progress.hide()
@@ -272,6 +275,8 @@ class FleetActions(QWidget):
             self.result.setText(said)
             await self.load_history()  # the new lines, before the panel says it is done
         self.done.emit(said)
+        if failure is not None:
+            self.failed.emit(failure)
         self.changed.emit()
 
     async def refresh_usage(self) -> None:

@@ -1,7 +1,9 @@
-"""The main window: Catalog, Orders and Fleet tabs, menus, status bar; remembers geometry and tab.
+"""The main window: Catalog, Orders and Fleet tabs, menus, toolbar, status bar; remembers geometry and tab.
 
 Vendor work (sync, orders, reconciliation) runs as asyncio tasks on Qt's loop (qasync): the window
-keeps painting, shows progress in the status bar, and a running sync can be cancelled.
+keeps painting, shows a sync's progress in the toolbar and status line, and a running sync can be cancelled.
+Above the tabs: the message bar (what failed, in words, until dismissed) and the offline banner (no vendor
+answers: the tabs go on from the cache).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import asyncio
 import logging
 import time
 
-from PySide6.QtCore import QSettings, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -18,18 +20,23 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
     QTabWidget,
+    QVBoxLayout,
+    QWidget,
 )
 
 from esimdesk import __version__
 from esimdesk.domain import EsimdeskError, Order, Plan
 from esimdesk.resources import resource_path
+from esimdesk.services.messages import failure_text
+from esimdesk.services.preferences import VENDOR_TITLES
+from esimdesk.services.reachability import age_words
 from esimdesk.ui import heap
+from esimdesk.ui.message_bar import MessageBar
 from esimdesk.ui.order_detail import reconciled_text
 from esimdesk.ui.shortcuts import Shortcuts, sync_keys
 from esimdesk.ui.table_layout import RememberedLayout
+from esimdesk.ui.toolbar import DeskToolbar, clock
 from esimdesk.ui.vendor_extras import ask_start_date, balance_text, link_text
 from esimdesk.ui.views import CatalogTab, FleetTab, OrdersTab, rich
 
@@ -40,6 +47,7 @@ TAB_NAMES = ("Catalog", "Orders", "Fleet")
 
 FILL_EVERY_S = 2.0  # an empty tab is read again at most this often while a sync stores its first rows
 SAY_PROGRESS_EVERY_S = 0.25  # the sync's progress in the status line, at most this often
+CACHE_AGE_EVERY_MS = 30_000  # the toolbar's "cache: synced 12 min ago" is redrawn this often (no I/O)
 
 
 class MainWindow(QMainWindow):
@@ -64,26 +72,45 @@ class MainWindow(QMainWindow):
         self.pages = {"Catalog": self.catalog, "Orders": self.orders, "Fleet": self.fleet}
         for name in TAB_NAMES:
             self.tabs.addTab(self.pages[name], name)
-        self.setCentralWidget(self.tabs)
+        self.messages = MessageBar()  # failures in words (the vendor's reason, what to do) until dismissed
+        self._message_from: str | None = None  # what put the message there ("sync": a good sync clears it)
+        self.messages.dismissed.connect(lambda: setattr(self, "_message_from", None))
+        self.offline_banner = QLabel()  # every vendor unreachable: the tabs work on from the cache
+        self.offline_banner.setObjectName("offlineBanner")
+        self.offline_banner.setTextFormat(Qt.TextFormat.PlainText)
+        self.offline_banner.setWordWrap(True)
+        self.offline_banner.setStyleSheet("QLabel#offlineBanner { background: #fff4e5; color: #663c00;"
+                                          " border: 1px solid #ffd8a8; border-radius: 3px; padding: 6px; }")
+        self.offline_banner.hide()
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(4, 4, 4, 0)
+        column.setSpacing(4)
+        column.addWidget(self.messages)
+        column.addWidget(self.offline_banner)
+        column.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
         self.catalog.orderRequested.connect(self._order_dialog)
         self.topup_dialog = None  # the last Top up… dialog (ui/topup_dialog.py)
         self.topup_task: asyncio.Task | None = None
         self.fleet.topupRequested.connect(self._topup_requested)
         self.fleet.noteRequested.connect(self._note_dialog)
         self.fleet.support.done.connect(self.statusBar().showMessage)  # support actions (issue 21)
+        self.fleet.support.failed.connect(self.show_error)
         self.fleet.support.changed.connect(self.fleet.reload)
         self.fleet.linkRequested.connect(lambda esim: asyncio.ensure_future(self.copy_install_link(esim)))
         self.orders.adoptRequested.connect(self._adopt_dialog)
         self.orders.resendRequested.connect(self._resend_dialog)
         self.orders.abandonRequested.connect(self._abandon_dialog)
         self.orders.orderReconciled.connect(self._order_reconciled)
-        self.orders.reconcileFailed.connect(self.statusBar().showMessage)
+        self.orders.reconcileFailed.connect(self.show_error)
         self.orders.codeCopied.connect(
             lambda iccid, _code: self.statusBar().showMessage(f"Activation code of {iccid} copied", 4000))
         for actions in (self.fleet.card_actions, self.orders.card_actions):
             self._connect_cards(actions)
         self.demo = demo
         self._build_menus()
+        self._build_toolbar()
         self._build_status(demo)
         self._sync_task: asyncio.Task | None = None
         self.order_progress = None  # the last order's progress window (ui/order_dialog.py)
@@ -131,26 +158,31 @@ class MainWindow(QMainWindow):
         self.keys.menus(help_menu.menuAction())  # Edit and View, before Help
         self.quit_action, self.about_action = quit_action, about
 
+    def _build_toolbar(self) -> None:
+        self.toolbar = DeskToolbar(self.sync_action, self)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
+        # The sync's busy bar and Cancel live in the toolbar, beside Sync.
+        self.progress, self.cancel_button = self.toolbar.progress, self.toolbar.cancel_button
+        self.cancel_button.clicked.connect(self.cancel_sync)
+        self.toolbar.vendorClicked.connect(self._vendor_clicked)
+        self.last_sync = None  # when the last sync run finished, as read from the cache
+        self._checking: set[str] = set()  # vendors being asked now (a toolbar click)
+        self.desk.reachability.listen(self.show_reach)
+        self._age_timer = QTimer(self)
+        self._age_timer.setInterval(CACHE_AGE_EVERY_MS)
+        self._age_timer.timeout.connect(self.show_reach)
+        self._age_timer.start()
+
     def _build_status(self, demo: bool) -> None:
         bar = self.statusBar()
         self.mode_label = QLabel("Demo: built-in sandbox, no real vendor is called" if demo else "")
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 0)  # busy indicator: vendors rarely say how much is coming
-        self.progress.setMaximumWidth(140)
-        self.progress.hide()
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.hide()
-        self.cancel_button.clicked.connect(self.cancel_sync)
-        bar.addPermanentWidget(self.progress)
-        bar.addPermanentWidget(self.cancel_button)
         bar.addPermanentWidget(self.mode_label)
-        self.balance_label = QLabel("")  # the vendors' balances, after each sync
-        bar.addPermanentWidget(self.balance_label)
         self.low_balance_label = QLabel("")  # "⚠ Roumio balance 12.00 USD below 50.00" (Settings → Low balance)
         self.low_balance_label.setStyleSheet("color: #b00020; font-weight: bold;")
         self.low_balance_label.hide()
         bar.addPermanentWidget(self.low_balance_label)
         self.last_balances: list = []  # as last shown: the Settings dialog names each vendor's currency
+        self.show_reach()
         self.team_label = QLabel()  # team mode (issue 15): "team store offline since HH:MM UTC", else empty
         bar.addPermanentWidget(self.team_label)
         self._show_team_state()
@@ -163,6 +195,57 @@ class MainWindow(QMainWindow):
         from esimdesk.services.team_sync import offline_label
 
         self.team_label.setText(offline_label(self.desk.store) or "")
+
+    # --- the toolbar, the offline banner, the message bar ------------------------------------------
+    def show_error(self, text: str, source: str | None = None) -> None:
+        """A failure in words in the message bar (plain text: a vendor's words never become markup)."""
+        self._message_from = source
+        self.messages.show_error(text)
+
+    def show_reach(self) -> None:
+        """Each vendor's balance and reachability, the cache's age and the offline banner, from what is known
+        already (no I/O): after each vendor call, each balance read and every half minute (the age)."""
+        configured = self.desk.vendors
+        reach = self.desk.reachability
+        self.toolbar.show_vendors(configured, self.last_balances, reach, self._checking)
+        self.toolbar.show_cache_age(self.last_sync)
+        since = reach.all_offline(configured)
+        if since is None:
+            self.offline_banner.hide()
+            return
+        names = [VENDOR_TITLES.get(v, v) for v in configured]
+        who = ("No vendor" if len(names) > 2 else " and ".join(names) if len(names) == 2 else names[0])
+        age = age_words(self.last_sync).removeprefix("synced ")
+        cache = f"the cache from {age}" if self.last_sync else "the cache (never synced)"
+        self.offline_banner.setText(
+            f"Offline: {who} can{'' if who == 'No vendor' else 'not'} be reached since {clock(since)} — showing "
+            f"{cache}; searching, details, QR codes and export work, orders and top-ups are unavailable until "
+            "a vendor answers again (check the network; Sync or a click on a vendor above asks again).")
+        self.offline_banner.show()
+
+    def _vendor_clicked(self, vendor: str) -> None:
+        if vendor in self.desk.vendors:
+            asyncio.ensure_future(self.check_vendor(vendor))
+        else:
+            self.open_settings("accounts")
+
+    async def check_vendor(self, vendor: str) -> str:
+        """The one cheap call a click on a vendor makes: online or offline since when, its balance fresh."""
+        if vendor in self._checking:
+            return ""
+        self._checking.add(vendor)
+        self.show_reach()
+        try:
+            said = await self.desk.check_vendor(vendor)
+        finally:
+            self._checking.discard(vendor)
+        state = self.desk.reachability.get(vendor)
+        if state is not None and not state.online:
+            self.show_error(said)
+        else:
+            self.statusBar().showMessage(said, 8000)
+        await self.show_balances()
+        return said
 
     def about_text(self) -> str:
         return (f"<b>esimdesk {__version__}</b><br>One desk for Roumio, Roamify, MicroESIM and Flexiroam eSIMs:"
@@ -179,21 +262,26 @@ class MainWindow(QMainWindow):
             page.reload(changed=changed)
 
     async def show_balances(self) -> str:
-        """The balances line of the status bar, from the cache (after start-up and each sync), and a
-        warning for each vendor under its low-balance threshold."""
+        """The vendors' balances and the cache's age in the toolbar, from the cache (after start-up, each
+        sync and each check), and a warning in the status bar for each vendor under its low-balance
+        threshold; the balances as one line ("Balance: roumio 12.00 USD · …")."""
         from esimdesk.services.preferences import balance_warnings
 
         try:
             balances = await self.desk.balances()
         except EsimdeskError:
             balances = []
+        try:
+            self.last_sync = await self.desk.last_sync()
+        except EsimdeskError:
+            pass  # the toolbar keeps the age it had
         self.last_balances = balances
+        self.show_reach()
         text = balance_text(balances)
         try:
             warnings = await asyncio.to_thread(balance_warnings, self.desk.ctx.home, balances)
         except EsimdeskError:  # an unreadable settings file: no thresholds (Settings says why)
             warnings = []
-        self.balance_label.setText(text)
         self.low_balance_label.setText("  ".join(warnings))
         self.low_balance_label.setVisible(bool(warnings))
         return text
@@ -232,8 +320,7 @@ class MainWindow(QMainWindow):
     async def run_sync(self) -> list:
         self._sync_task = self._sync_task or asyncio.current_task()
         self.syncStarted.emit()
-        self.progress.show()
-        self.cancel_button.show()
+        self.toolbar.set_busy(True)
         self.sync_action.setEnabled(False)
         status = self.statusBar()
 
@@ -274,17 +361,17 @@ class MainWindow(QMainWindow):
         results: list = []
         try:
             results = await self.desk.sync(progress, vendor_done)
-            failed = [r.problem or f"{r.vendor}: {r.error}" for r in results if not r.ok]
-            status.showMessage("Sync finished" + (f" — failed: {'; '.join(failed)}" if failed else ""))
+            self._say_sync(results)
             self._show_team_state()
         except asyncio.CancelledError:
             status.showMessage("Sync cancelled; the cache keeps what was already fetched")
         except Exception as exc:  # never leave the window saying "Syncing…" over a swallowed error
             log.exception("sync failed")
-            status.showMessage(f"Sync failed: {exc}")
+            status.showMessage("Sync failed")
+            self.show_error(failure_text("sync", None, exc) if not isinstance(exc, EsimdeskError)
+                            else f"Sync failed: {exc} — the cache keeps what it had; try again", "sync")
         finally:
-            self.progress.hide()
-            self.cancel_button.hide()
+            self.toolbar.set_busy(False)
             self.sync_action.setEnabled(True)
             self._sync_task = None
         self.reload_all()
@@ -292,13 +379,32 @@ class MainWindow(QMainWindow):
         self.syncFinished.emit(results)
         return results
 
+    def _say_sync(self, results: list) -> None:
+        """The sync's outcome: the status line says it ended; each failure, in words, in the message bar —
+        but not the vendors the offline banner already names (none answers)."""
+        failed = [r for r in results if not r.ok]
+        if not failed:
+            self.statusBar().showMessage("Sync finished")
+            if self._message_from == "sync":  # an earlier sync's failure is over
+                self.messages.dismiss()
+            return
+        banner = self.desk.reachability.all_offline(self.desk.vendors) is not None
+        said = [r.problem or f"{r.vendor}: {r.error}" for r in failed if not (banner and r.reach == "offline")]
+        self.statusBar().showMessage("Sync finished with problems" if said or not banner else
+                                     "Sync failed: no vendor can be reached")
+        if said:
+            self.show_error("Sync: " + "; ".join(said), "sync")
+        elif self._message_from == "sync":
+            self.messages.dismiss()
+
     async def reconcile(self, may_send: bool = False) -> None:
         """At start-up only asks the vendors; from the menu (the agent's word) may resend with a handle."""
         try:
             entries = await self.desk.reconcile(may_send=may_send)
         except Exception as exc:
-            log.exception("reconciliation failed")
-            self.statusBar().showMessage(f"Reconciliation failed: {exc}")
+            if not isinstance(exc, EsimdeskError):
+                log.exception("reconciliation failed")
+            self.show_error(failure_text("reconciliation", None, exc))
             return
         open_ = [e for e in entries if e.state.value in ("PENDING", "ALLOCATING", "UNCERTAIN")]
         if open_:
@@ -387,7 +493,7 @@ class MainWindow(QMainWindow):
         try:
             needs = await self.desk.needs_start_date(plan.vendor, plan.plan_id)
         except EsimdeskError as exc:
-            self.statusBar().showMessage(str(exc))
+            self.show_error(failure_text("order", plan.vendor, exc))
             return None
         start = ask_start_date(self, plan) if needs else None
         if needs and start is None:
@@ -407,13 +513,14 @@ class MainWindow(QMainWindow):
         order = await self._run_order(
             lambda progress: self.desk.place_order(plan.vendor, plan.plan_id, quantity, progress=progress,
                                                    start_date=start_date, **options),
-            lambda order: f"Order {order.order_id} completed: {len(order.esims)} eSIM(s) ready", shown)
+            lambda order: f"Order {order.order_id} completed: {len(order.esims)} eSIM(s) ready", shown,
+            vendor=plan.vendor, what="order")
         if order is not None and note:
             try:
                 for esim in order.esims:
                     await self.desk.set_note(esim.vendor, esim.iccid, note)
             except EsimdeskError as exc:
-                self.statusBar().showMessage(f"Order {order.order_id} placed, but its note was not kept: {exc}")
+                self.show_error(f"Order {order.order_id} placed, but its note was not kept: {exc}")
             self.fleet.reload(changed=True)
         return order
 
@@ -425,15 +532,18 @@ class MainWindow(QMainWindow):
         try:
             text = link_text(await self.desk.share_link(esim.vendor, esim.iccid))
         except EsimdeskError as exc:
-            self.statusBar().showMessage(str(exc))
+            self.statusBar().clearMessage()
+            self.show_error(failure_text("install link", esim.vendor, exc))
             return None
         QGuiApplication.clipboard().setText(text)
         self.statusBar().showMessage(f"Install link of {esim.iccid} copied: {text}")
         return text
 
-    async def _run_order(self, start, done_text, shown=None) -> Order | None:
-        """Run an order or top-up, showing its progress; failures become a status line, never a traceback.
-        ``shown``: the order's progress window (OrderProgressDialog), told each step and the end."""
+    async def _run_order(self, start, done_text, shown=None, vendor: str | None = None,
+                         what: str = "order") -> Order | None:
+        """Run an order or top-up, showing its progress; a failure goes to the message bar in words (the
+        vendor's reason and what to do), never a traceback. ``shown``: the order's progress window
+        (OrderProgressDialog), told each step and the end."""
         status = self.statusBar()
 
         def progress(p) -> None:
@@ -446,11 +556,13 @@ class MainWindow(QMainWindow):
         except Exception as exc:
             if not isinstance(exc, EsimdeskError):
                 log.exception("order failed unexpectedly")
-            status.showMessage(str(exc))
+            text = failure_text(what, vendor, exc)
+            status.showMessage(f"The {what} did not complete: see the message above", 8000)
+            self.show_error(text)
             if shown is not None:
-                shown.failed(str(exc) if isinstance(exc, EsimdeskError) else "The order failed unexpectedly; "
+                shown.failed(text if isinstance(exc, EsimdeskError) else "The order failed unexpectedly; "
                              "see the log. Check Orders before ordering again.")
-            self.orderFailed.emit(str(exc))
+            self.orderFailed.emit(text)
             self.orders.reload(changed=True)
             return None
         gap = self.desk.order_note(order)  # e.g. Roamify: completed, but no ICCID or code in its answer
@@ -479,7 +591,8 @@ class MainWindow(QMainWindow):
     async def top_up(self, esim, plan_id: str) -> Order | None:
         return await self._run_order(
             lambda progress: self.desk.topup(esim.vendor, esim.iccid, plan_id, progress=progress),
-            lambda order: f"Top-up {order.reference} done for {esim.iccid}")
+            lambda order: f"Top-up {order.reference} done for {esim.iccid}", vendor=esim.vendor,
+            what="top-up")
 
     # --- the agent's decisions on a lost answer -----------------------------------------------
     def _adopt_dialog(self, entry) -> None:
@@ -494,7 +607,8 @@ class MainWindow(QMainWindow):
 
     async def adopt(self, entry, order_id: str) -> Order | None:
         return await self._run_order(lambda progress: self.desk.adopt(entry.reference, order_id, progress=progress),
-                                     lambda order: f"Order {order.order_id} adopted as {entry.reference}")
+                                     lambda order: f"Order {order.order_id} adopted as {entry.reference}",
+                                     vendor=entry.vendor, what="adoption")
 
     def _resend_dialog(self, entry) -> None:
         answer = QMessageBox.question(
@@ -507,7 +621,8 @@ class MainWindow(QMainWindow):
 
     async def resend(self, entry) -> Order | None:
         return await self._run_order(lambda progress: self.desk.resend(entry.reference, progress=progress),
-                                     lambda order: f"Order {order.order_id} completed ({entry.reference})")
+                                     lambda order: f"Order {order.order_id} completed ({entry.reference})",
+                                     vendor=entry.vendor, what="order")
 
     def _abandon_dialog(self, entry) -> None:
         answer = QMessageBox.question(
@@ -521,7 +636,7 @@ class MainWindow(QMainWindow):
         try:
             await self.desk.abandon(entry.reference)
         except Exception as exc:
-            self.statusBar().showMessage(str(exc))
+            self.show_error(failure_text("abandon", None, exc))
         else:
             self.statusBar().showMessage(f"{entry.reference} abandoned")
         self.orders.reload(changed=True)
@@ -577,6 +692,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         self.save_state()
         self.cancel_sync()
+        self._age_timer.stop()
+        self.desk.reachability.unlisten(self.show_reach)
         if self._started:
             self._started = False
             heap.window_closed()

@@ -30,7 +30,7 @@ def lost_order(win, loop, server, desk):
     plan = min((p for p in desk.store.plans(vendor="microesim") if p.price > 0), key=lambda p: (p.price, p.plan_id))
     server.sandbox.faults["microesim"].add(Fault("drop", endpoint=ORDER, when="after", times=2))
     assert loop.run_until_complete(win.place_order(plan, 1)) is None
-    assert "may have been placed" in win.statusBar().currentMessage()
+    assert "may have been placed" in win.messages.text()  # the message bar, until the agent closes it
     [entry] = desk.store.journal_unfinished()
     assert entry.state is OrderStatus.UNCERTAIN
     win.tabs.setCurrentWidget(win.orders)
@@ -74,11 +74,13 @@ def test_abandon_from_the_orders_tab(window, monkeypatch):
 def test_a_sync_that_fails_unexpectedly_says_so_and_frees_the_window(window, monkeypatch):
     win, loop, server, desk = window
 
-    async def broken(progress=None):
+    async def broken(progress=None, finished=None):
         progress and progress(type("P", (), {"vendor": "microesim", "stage": "orders", "done": 32, "total": None})())
         raise RuntimeError("UNIQUE constraint failed: orders.vendor, orders.order_id")
 
     monkeypatch.setattr(desk, "sync", broken)  # a bug in a background job, as issue 18 saw
     loop.run_until_complete(win.run_sync())
     assert "Sync failed" in win.statusBar().currentMessage()
+    said = win.messages.text()  # in words, not a traceback
+    assert "failed unexpectedly (RuntimeError)" in said and "Traceback" not in said and "UNIQUE" not in said
     assert win.sync_action.isEnabled() and not win.progress.isVisible() and not win.cancel_button.isVisible()

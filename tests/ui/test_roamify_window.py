@@ -22,11 +22,12 @@ def window(loop, qtbot, tmp_path):
         yield win, loop, server
 
 
-def test_the_status_bar_shows_roamifys_balance(window):
+def test_the_toolbar_shows_roamifys_balance(window):
     win, loop, server = window
     text = loop.run_until_complete(win.show_balances())
     cents = server.sandbox.vendors["roamify"].balance_cents
-    assert text == f"Balance: roamify {cents // 100}.{cents % 100:02d} USD" == win.balance_label.text()
+    assert text == f"Balance: roamify {cents // 100}.{cents % 100:02d} USD"
+    assert win.toolbar.vendors["roamify"].text() == f"Roamify {cents // 100:,}.{cents % 100:02d} USD · online"
 
 
 def test_a_travel_date_package_asks_for_the_start_date(window, monkeypatch):
