@@ -215,12 +215,11 @@ class MainWindow(QMainWindow):
             return
         names = [VENDOR_TITLES.get(v, v) for v in configured]
         who = ("No vendor" if len(names) > 2 else " and ".join(names) if len(names) == 2 else names[0])
-        age = age_words(self.last_sync).removeprefix("synced ")
-        cache = f"the cache from {age}" if self.last_sync else "the cache (never synced)"
         self.offline_banner.setText(
             f"Offline: {who} can{'' if who == 'No vendor' else 'not'} be reached since {clock(since)} — showing "
-            f"{cache}; searching, details, QR codes and export work, orders and top-ups are unavailable until "
-            "a vendor answers again (check the network; Sync or a click on a vendor above asks again).")
+            f"the cache ({age_words(self.last_sync)}). Search, details, QR codes and export work; orders and "
+            "top-ups are unavailable until a vendor answers (check the network; Sync, or a click on a vendor "
+            "above, asks again).")
         self.offline_banner.show()
 
     def _vendor_clicked(self, vendor: str) -> None:
@@ -319,9 +318,9 @@ class MainWindow(QMainWindow):
 
     async def run_sync(self) -> list:
         self._sync_task = self._sync_task or asyncio.current_task()
-        self.syncStarted.emit()
         self.toolbar.set_busy(True)
         self.sync_action.setEnabled(False)
+        self.syncStarted.emit()
         status = self.statusBar()
 
         stages: dict[str, str] = {}

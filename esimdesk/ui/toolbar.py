@@ -107,7 +107,9 @@ class DeskToolbar(QToolBar):
 
     def set_busy(self, busy: bool) -> None:
         for action in self._busy:
-            action.setVisible(busy)
+            action.setVisible(busy)  # the toolbar's layout follows on its next pass…
+        for widget in (self.progress, self.cancel_button):
+            widget.setVisible(busy)  # …the widgets now: Cancel is there the moment the sync starts
 
     def show_vendors(self, configured: list[str], balances: list[Balance], reach, checking: set[str]) -> None:
         by_vendor = {b.vendor: b for b in balances}
