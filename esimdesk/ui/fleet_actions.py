@@ -260,7 +260,7 @@ class FleetActions(QWidget):
         except EsimdeskError as exc:
             said = str(exc)
             after = None
-            failure = f"{TITLES[action]} of {esim.iccid}: {said}"
+            failure = f"{TITLES[action]} {esim.iccid}: {said}"
         except Exception as exc:  # a bug must not leave the panel busy for ever
             log.exception("support action failed unexpectedly")
             said, after = f"{TITLES[action]} failed unexpectedly ({type(exc).__name__}); see the log", None

@@ -191,3 +191,26 @@ def test_text_in_the_message_bar_is_shown_as_typed_never_as_markup(window):
     label = win.messages.label
     assert label.textFormat() == Qt.TextFormat.PlainText
     assert "roumio has no plan '<b>gone</b>' in the local catalog" in label.text()
+
+
+def test_a_support_action_that_cannot_reach_the_vendor_says_so_in_the_message_bar(window, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from esimdesk.domain import Action
+
+    win, loop, server, desk = window
+    esim = next(e for e in desk.store.esims(vendor="roumio") if e.vendor_status == "IN_USE/ENABLED")
+    win.tabs.setCurrentWidget(win.fleet)
+    win.fleet.search.setText(esim.iccid)
+    wait_until(loop, lambda: any(e is not None and e.iccid == esim.iccid for e in rows(win.fleet)))
+    win.fleet.table.selectRow(next(r for r, e in enumerate(rows(win.fleet)) if e.iccid == esim.iccid))
+    wait_until(loop, lambda: win.fleet.current is not None and win.fleet.current.iccid == esim.iccid)
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes))
+    server.sandbox.faults["roumio"].add(Fault("drop", endpoint="esim/suspend", times=None))
+    panel = win.fleet.support
+    panel.buttons[Action.SUSPEND].click()
+    loop.run_until_complete(panel.task)
+    said = win.messages.text()
+    assert said.startswith(f"Suspend eSIM {esim.iccid}: ") and "connection dropped" in said and "Traceback" not in said
+    assert "offline since" in win.toolbar.vendors["roumio"].text()  # learned from the action's call
+    assert not win.offline_banner.isVisible()  # Roamify still answers
