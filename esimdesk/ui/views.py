@@ -170,7 +170,12 @@ class ListingTab(QWidget):
         listing_layout.addWidget(self.count)
         splitter = QSplitter()
         splitter.addWidget(listing)
-        splitter.addWidget(self.detail)
+        # The detail scrolls: on a small screen (or a small window) it never sets the window's minimum size.
+        detail_area = QScrollArea()
+        detail_area.setWidget(self.detail)
+        detail_area.setWidgetResizable(True)
+        detail_area.setFrameShape(QFrame.Shape.NoFrame)
+        splitter.addWidget(detail_area)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([900, 340])
@@ -664,6 +669,8 @@ class FleetTab(ListingTab):
         self.filters.insertWidget(1, self.status)
         self.status.currentIndexChanged.connect(lambda _i: self.reload())
         self.quick = QuickFilters()
+        # Cut at the window's edge rather than widening it: the window still fits a 640-pixel screen.
+        self.quick.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.layout().insertWidget(1, self.quick)  # under the search box and the combos
         self.quick.changed.connect(lambda: self.reload())
         self.qr = QLabel()
