@@ -171,10 +171,11 @@ class ListingTab(QWidget):
         splitter = QSplitter()
         splitter.addWidget(listing)
         # The detail scrolls: on a small screen (or a small window) it never sets the window's minimum size.
-        detail_area = QScrollArea()
+        self.detail_area = detail_area = QScrollArea()
         detail_area.setWidget(self.detail)
         detail_area.setWidgetResizable(True)
         detail_area.setFrameShape(QFrame.Shape.NoFrame)
+        detail_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # as wide as its content
         splitter.addWidget(detail_area)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
@@ -354,6 +355,9 @@ class ListingTab(QWidget):
             table.setColumnWidth(col, min(width, 320))
 
     def showEvent(self, event) -> None:  # noqa: N802
+        # The detail scrolls down, never sideways: its area is as wide as its widest row of buttons.
+        self.detail_area.setMinimumWidth(self.detail.minimumSizeHint().width()
+                                         + self.detail_area.verticalScrollBar().sizeHint().width())
         super().showEvent(event)
         if self._fit_when_shown and self.model.rowCount():
             self._fit_columns([True])
