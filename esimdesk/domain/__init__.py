@@ -5,7 +5,8 @@ from esimdesk.domain.config import VendorConfig  # noqa: F401
 from esimdesk.domain.errors import *  # noqa: F401,F403
 from esimdesk.domain.iccid import is_valid_iccid, luhn_ok, validate_iccid  # noqa: F401
 from esimdesk.domain.journal import JournalEntry, JournalEvent  # noqa: F401
-from esimdesk.domain.listing import ListingQuery  # noqa: F401
+from esimdesk.domain.listing import PLAN_KINDS, ListingQuery  # noqa: F401
 from esimdesk.domain.models import *  # noqa: F401,F403
+from esimdesk.domain.plans import PlanDetails, coverage_text, data_text, plan_total_mb, price_per_gb  # noqa: F401
 from esimdesk.domain.reference import REFERENCE_MAX_LENGTH, validate_reference  # noqa: F401
 from esimdesk.domain.units import data_amount  # noqa: F401

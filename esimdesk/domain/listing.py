@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+# The Catalog's "kind of data" filter (``ListingQuery.kind``).
+PLAN_KINDS = ("unlimited", "daily", "fixed")
+
 
 @dataclass(frozen=True)
 class ListingQuery:
@@ -25,6 +28,12 @@ class ListingQuery:
     # What the day counts count from (aware UTC). Carried in the query, not read from the clock in the
     # store: a result's head, count and later pages then agree, and one minute's queries are one query.
     as_of: datetime | None = None
+    # The Catalog's filters (plans), likewise ANDed:
+    min_data_mb: int | None = None  # at least this much data over the whole plan (unlimited plans pass)
+    min_days: int | None = None  # valid at least this many days
+    max_days: int | None = None  # ... and at most this many
+    kind: str | None = None  # one of PLAN_KINDS: unlimited only, daily allowance only, a fixed total only
+    topup_only: bool = False  # only plans the vendor says can be topped up
 
     def __post_init__(self) -> None:
         for name in ("expiring_days", "not_installed_days"):

@@ -47,10 +47,15 @@ def plan_words(plan: Plan) -> str:
 
 
 def plan_row(plan: Plan, now: str) -> dict[str, Any]:
+    from esimdesk.domain.plans import plan_total_mb
+
+    total = plan_total_mb(plan)
     return {
         "vendor": plan.vendor, "plan_id": plan.plan_id, "name": plan.name, "countries": ",".join(plan.countries),
         "data_mb": plan.data_mb, "validity_days": plan.validity_days, "price": str(plan.price),
-        "price_sort": float(plan.price),
+        "price_sort": float(plan.price), "total_mb": total,
+        # As migration v9 fills it: only to order rows (the shown value is Decimal, domain/plans.py).
+        "price_per_gb_sort": None if total is None else float(plan.price) * 1024.0 / total if total > 0 else 1e308,
         "currency": plan.currency, "daily": int(plan.daily), "topup": None if plan.topup is None else int(plan.topup),
         "region": plan.region, "raw": dumps(plan.raw), "first_seen": now, "last_seen": now, "stale": 0,
         "search_text": plan_words(plan),

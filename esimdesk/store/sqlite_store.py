@@ -8,6 +8,7 @@ connection left open keeps the file busy (its -wal and -shm stay) until the garb
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -183,19 +184,23 @@ class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin):
                 r["list_id"] = lists[r["countries"]]
             conn.executemany(
                 """INSERT INTO plans (vendor, plan_id, name, countries, list_id, data_mb, validity_days, price,
-                       price_sort, currency, daily, topup, region, raw, first_seen, last_seen, stale, search_text)
+                       price_sort, currency, daily, topup, region, raw, first_seen, last_seen, stale, search_text,
+                       total_mb, price_per_gb_sort)
                    VALUES (:vendor, :plan_id, :name, :countries, :list_id, :data_mb, :validity_days, :price,
-                       :price_sort, :currency, :daily, :topup, :region, :raw, :first_seen, :last_seen, 0, :search_text)
+                       :price_sort, :currency, :daily, :topup, :region, :raw, :first_seen, :last_seen, 0, :search_text,
+                       :total_mb, :price_per_gb_sort)
                    ON CONFLICT (vendor, plan_id) DO UPDATE SET name=excluded.name, countries=excluded.countries,
                        list_id=excluded.list_id,
                        data_mb=excluded.data_mb, validity_days=excluded.validity_days, price=excluded.price,
                        price_sort=excluded.price_sort, currency=excluded.currency, daily=excluded.daily,
-                       topup=excluded.topup, region=excluded.region, stale=0, search_text=excluded.search_text
+                       topup=excluded.topup, region=excluded.region, stale=0, search_text=excluded.search_text,
+                       total_mb=excluded.total_mb, price_per_gb_sort=excluded.price_per_gb_sort
                    WHERE (name, countries, list_id, data_mb, validity_days, price, price_sort, currency, daily, topup,
-                          region, stale, search_text)
+                          region, stale, search_text, total_mb, price_per_gb_sort)
                       IS NOT (excluded.name, excluded.countries, excluded.list_id, excluded.data_mb,
                           excluded.validity_days, excluded.price, excluded.price_sort, excluded.currency,
-                          excluded.daily, excluded.topup, excluded.region, 0, excluded.search_text)""",
+                          excluded.daily, excluded.topup, excluded.region, 0, excluded.search_text,
+                          excluded.total_mb, excluded.price_per_gb_sort)""",
                 rows,
             )
             # Only a plan that changed is rewritten above: every column set there is in an index (the window
@@ -477,6 +482,17 @@ class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin):
         if limit:
             sql += f" LIMIT {int(limit)}"
         return [R.row_plan(r) for r in self._all(sql, [*head, *params])]
+
+    def plan_raw(self, vendor: str, plan_id: str) -> dict[str, Any] | None:
+        """The vendor's payload of a plan as last synced (for its adapter to read: services, never the ui)."""
+        row = self.conn.execute("SELECT raw FROM plans WHERE vendor = ? AND plan_id = ?", (vendor, plan_id)).fetchone()
+        if row is None or not row[0]:
+            return None
+        try:
+            raw = json.loads(row[0])
+        except ValueError:
+            return None
+        return raw if isinstance(raw, dict) else None
 
     def plan(self, vendor: str, plan_id: str) -> Plan | None:
         rows = self._all("SELECT * FROM plans WHERE vendor = ? AND plan_id = ?", (vendor, plan_id))

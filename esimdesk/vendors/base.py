@@ -6,9 +6,20 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from esimdesk.domain import Action, Balance, Esim, Event, Order, Plan, Unsupported, Usage, VendorConfig
+from esimdesk.domain import (
+    Action,
+    Balance,
+    Esim,
+    Event,
+    Order,
+    Plan,
+    PlanDetails,
+    Unsupported,
+    Usage,
+    VendorConfig,
+)
 from esimdesk.vendors.http import VendorHttp
 
 
@@ -93,6 +104,12 @@ class VendorAdapter:
 
     async def list_topup_plans(self, iccid: str) -> list[Plan]:
         raise self._unsupported("list top-up plans")
+
+    @classmethod
+    def plan_details(cls, raw: dict[str, Any] | None) -> PlanDetails:
+        """What the vendor's stored payload of a plan (``Plan.raw``) says beyond the plan's row: networks,
+        speed, APN, activation, top-ups. Read here, where the vendor's JSON is known; nothing stated: empty."""
+        return PlanDetails()
 
     async def get_balance(self) -> Balance:
         raise self._unsupported("balance")

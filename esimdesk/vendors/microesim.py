@@ -25,6 +25,7 @@ from esimdesk.domain import (
     OrderLine,
     OrderStatus,
     Plan,
+    PlanDetails,
     Unsupported,
     ValidationError,
     VendorAuthError,
@@ -33,6 +34,7 @@ from esimdesk.domain import (
     VendorError,
     VendorRejected,
 )
+from esimdesk.domain.countries import country_name
 from esimdesk.vendors import DEFAULT_URLS
 from esimdesk.vendors.base import Capability, VendorAdapter
 from esimdesk.vendors.http import VendorHttp, redact
@@ -173,6 +175,42 @@ def _is_success(payload: dict[str, Any]) -> bool:
     return str(payload.get("code")).strip() == "1"
 
 
+_ACTIVE_TYPES = {"ACTIVEDBYDEVICE": "when the device first connects to a network"}
+_NETWORK = re.compile(r"^\s*([A-Za-z]{2})\s*:\s*(.+?)\s*(?:\[([^\]]*)\])?\s*$")
+
+
+def plan_details(raw: Any) -> PlanDetails:
+    """``esimDataplanList`` fields beyond the plan's row: ``networks`` ("JP:Docomo(IIJ)[4G;LTE]|…"), ``apn``,
+    ``active_type``, ``rule_desc`` (the speed rule, e.g. "unlimited 512kbps"), ``ip`` (data exit),
+    ``validity_period`` (days to start using it), ``special_desc``. The document has no top-up list."""
+    if not isinstance(raw, dict):
+        return PlanDetails()
+
+    def text(key: str) -> str | None:
+        value = raw.get(key)
+        return str(value).strip() if isinstance(value, str | int) and str(value).strip() else None
+
+    networks = []
+    for part in (text("networks") or "").split("|"):
+        match = _NETWORK.match(part)
+        if match:
+            code, operator, kinds = match.groups()
+            name = country_name(code.upper())
+            networks.append(f"{name}: {operator}" + (f" ({kinds.replace(';', '/')})" if kinds else ""))
+        elif part.strip():
+            networks.append(part.strip())
+    active = text("active_type")
+    activation = _ACTIVE_TYPES.get(active or "", active)
+    period = text("validity_period")
+    if period:
+        activation = (activation + "; " if activation else "") + f"use it within {period} days"
+    notes = [f"data exits in {text('ip')}"] if text("ip") else []
+    if text("special_desc"):
+        notes.append(text("special_desc"))
+    return PlanDetails(networks=tuple(networks), speed=text("rule_desc"), apn=text("apn"), activation=activation,
+                       topups="MicroESIM's API lists no top-ups", notes=tuple(notes))
+
+
 class MicroesimAdapter(VendorAdapter):
     name = "microesim"
     default_url = DEFAULT_URLS["microesim"]
@@ -280,6 +318,10 @@ class MicroesimAdapter(VendorAdapter):
             ) from None
 
     # --- catalog ---------------------------------------------------------------------------------
+    @classmethod
+    def plan_details(cls, raw: dict[str, Any] | None) -> PlanDetails:
+        return plan_details(raw)
+
     def parse_plan(self, item: dict[str, Any]) -> Plan:
         countries = _countries(item)
         name = str(item["channel_dataplan_name"])

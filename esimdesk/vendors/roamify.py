@@ -39,6 +39,7 @@ from esimdesk.domain import (
     OrderLine,
     OrderStatus,
     Plan,
+    PlanDetails,
     Unsupported,
     ValidationError,
     VendorConfig,
@@ -348,6 +349,13 @@ class RoamifyAdapter(VendorAdapter):
             secrets=config.secret_values(),
             transport=transport,
         )
+
+
+    @classmethod
+    def plan_details(cls, raw: dict[str, Any] | None) -> PlanDetails:
+        from esimdesk.vendors.roamify_catalog import plan_details
+
+        return plan_details(raw)
 
     async def _call(self, method: str, path: str, *, idempotent: bool, **kw) -> Any:
         try:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pycountry
 
-from esimdesk.domain import MalformedResponse, Plan
+from esimdesk.domain import MalformedResponse, Plan, PlanDetails
 
 VENDOR = "roamify"
 UNLIMITED_AMOUNT = 9007199254740991  # JS Number.MAX_SAFE_INTEGER
@@ -112,13 +112,77 @@ def parse_package(pkg: Any, group: dict[str, Any], countries: tuple[str, ...], r
     days = pkg.get("day")
     if isinstance(days, bool) or not isinstance(days, int) or days < 0:
         raise MalformedResponse(VENDOR, "api/esim/packages", "day is not a whole number")
-    raw = {**pkg, "group": {k: group.get(k) for k in ("id", "countryName", "countryCode", "geography")}}
+    raw = {**pkg, "group": _group_raw(group)}
     return Plan(
         vendor=VENDOR, plan_id=pkg["packageId"], name=name, countries=countries,
         data_mb=data_mb(pkg.get("isUnlimited"), pkg.get("dataAmount"), pkg.get("dataUnit")),
         validity_days=days, price=_decimal(pkg.get("price"), "price"), currency=CATALOG_CURRENCY,
         daily=bool(_DAILY.search(name)), topup=None, region=region, raw=raw,
     )
+
+
+SIGNALS_KEPT = 5  # a global group's signals name 100+ countries: the plan keeps the first few and their count
+
+
+def _group_raw(group: dict[str, Any]) -> dict[str, Any]:
+    """What a plan keeps of its group: its name and geography, and its first signals (carriers, networks)."""
+    raw = {k: group.get(k) for k in ("id", "countryName", "countryCode", "geography")}
+    signals = group.get("signals")
+    if isinstance(signals, list):
+        raw["signals"] = [{k: s.get(k) for k in ("name", "networks", "carriers")}
+                          for s in signals[:SIGNALS_KEPT] if isinstance(s, dict)]
+        raw["signalCount"] = len(signals)
+    return raw
+
+
+def _words(value: Any) -> list[str]:
+    return [str(v).strip() for v in value if isinstance(v, str | int) and str(v).strip()] \
+        if isinstance(value, list) else []
+
+
+def plan_details(raw: Any) -> PlanDetails:
+    """The package's fields beyond the plan's row (roamify-more.md 3): the group's signals (carriers and
+    networks per country), ``throttle``, ``apn``/``isAPNAutomatic`` (a top-up nests ``apn``), ``activation``."""
+    if not isinstance(raw, dict):
+        return PlanDetails()
+    group = raw.get("group") if isinstance(raw.get("group"), dict) else {}
+    networks = []
+    for sig in group.get("signals") or ():
+        if not isinstance(sig, dict):
+            continue
+        carriers, kinds = ", ".join(_words(sig.get("carriers"))), "/".join(_words(sig.get("networks")))
+        if carriers or kinds:
+            networks.append(f"{sig.get('name') or '?'}: {carriers or 'carrier not stated'}"
+                            + (f" ({kinds})" if kinds else ""))
+    more = group.get("signalCount")
+    if isinstance(more, int) and more > len(networks) and networks:
+        networks.append(f"and {more - len(networks)} more countries")
+    speed = None
+    throttle = raw.get("throttle")
+    if raw.get("withThrottle") and isinstance(throttle, dict):
+        speed = (f"reduced to {throttle.get('throttleSpeed')} {throttle.get('throttleSpeedUnit') or ''}".strip()
+                 + f" after {throttle.get('throttleThreshold')} {str(throttle.get('throttleThresholdUnit') or '').upper()}"
+                 .rstrip())
+    apn_field = raw.get("apn")
+    automatic = raw.get("isAPNAutomatic")
+    if isinstance(apn_field, dict):
+        automatic, apn_field = apn_field.get("apnAutomatic", automatic), apn_field.get("apnName")
+    apn = str(apn_field).strip() if isinstance(apn_field, str) and apn_field.strip() else None
+    if automatic is True:
+        apn = f"{apn} (set automatically)" if apn else "set automatically"
+    activation = {"first-use": "on first use (first connection at the destination)"}.get(
+        raw.get("activation"), str(raw["activation"]) if isinstance(raw.get("activation"), str) else None)
+    if needs_travel_date(raw):
+        activation = (activation + "; " if activation else "") + "the customer's travel date is asked when ordering"
+    notes = []
+    if raw.get("withHotspot") is True:
+        notes.append("hotspot allowed")
+    if raw.get("withUsageCheck") is False:
+        notes.append("usage not reported by Roamify")
+    notes += [n for n in _words(raw.get("notes")) if n not in notes]
+    return PlanDetails(networks=tuple(networks), speed=speed, apn=apn, activation=activation,
+                       topups="Roamify lists compatible top-ups per eSIM: Fleet → Top up… on an eSIM of it",
+                       notes=tuple(notes))
 
 
 def parse_packages(data: Any, countries: CountryMap) -> list[Plan]:

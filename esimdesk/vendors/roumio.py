@@ -23,6 +23,7 @@ from esimdesk.domain import (
     OrderLine,
     OrderStatus,
     Plan,
+    PlanDetails,
     Usage,
     ValidationError,
     VendorConfig,
@@ -177,6 +178,40 @@ def plan_from(pkg: Any, endpoint: str = "package/list", *, topup: bool = False) 
         )
 
 
+_ROUMIO_ACTIVATION = {1: "on first installation", 2: "on first network connection"}
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return to_int(value)
+    except (TypeError, ValueError, ArithmeticError):
+        return None
+
+
+def plan_details(raw: Any) -> PlanDetails:
+    """``package/list`` fields beyond the plan's row (document: speed, operatorList, activeType,
+    unusedValidTime, ipExport, supportTopUpType, dataType). The package list carries no APN."""
+    if not isinstance(raw, dict):
+        return PlanDetails()
+    ops = raw.get("operatorList") if isinstance(raw.get("operatorList"), list) else []
+    networks = tuple(" ".join(str(o.get(k)).strip() for k in ("operatorName", "networkType") if o.get(k))
+                     for o in ops if isinstance(o, dict) and o.get("operatorName"))
+    speed = str(raw["speed"]).strip() if raw.get("speed") else None
+    if _int_or_none(raw.get("dataType")) == 2:
+        speed = (speed + "; " if speed else "") + "the daily allowance at full speed, then reduced (fair use)"
+    activation = _ROUMIO_ACTIVATION.get(_int_or_none(raw.get("activeType")) or 0)
+    unused = _int_or_none(raw.get("unusedValidTime"))
+    if unused:
+        unit = str(raw.get("durationUnit") or "DAY").strip().lower()
+        install = f"install within {unused} {unit}{'s' if unused != 1 else ''}"
+        activation = f"{activation}; {install}" if activation else install
+    topup = topup_support(raw.get("supportTopUpType")) if not isinstance(raw.get("supportTopUpType"), list) else None
+    topups = ("Roumio lists top-up packages for this plan: Fleet → Top up… on an eSIM of it" if topup
+              else "Roumio offers no top-up for this plan" if topup is False else None)
+    notes = (f"data exits in {raw['ipExport']}",) if raw.get("ipExport") else ()
+    return PlanDetails(networks=networks, speed=speed, activation=activation, topups=topups, notes=notes)
+
+
 def esim_from(rec: Any, endpoint: str = "esim/query") -> Esim:
     with parsing(endpoint):
         iccid = rec.get("iccid")
@@ -321,6 +356,10 @@ class RoumioAdapter(VendorAdapter):
         plans = plan_list(obj)
         for i in range(0, len(plans), PLAN_CHUNK):
             yield plans[i : i + PLAN_CHUNK]
+
+    @classmethod
+    def plan_details(cls, raw: dict[str, Any] | None) -> PlanDetails:
+        return plan_details(raw)
 
     async def list_topup_plans(self, iccid: str) -> list[Plan]:
         obj = await self._post("package/list", {"type": "TOPUP", "iccid": iccid})
