@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from functools import lru_cache
 
 import pycountry
@@ -37,10 +38,24 @@ def _names() -> dict[str, str]:
     return names
 
 
+@lru_cache(maxsize=1)
+def country_choices() -> tuple[tuple[str, str], ...]:
+    """Every country as the agent may pick it from a completion list: ("Japan (JP, JPN)", "JP"), by name.
+    The codes ride in the label so a completion that matches anywhere finds "jpn" as well as "jap"."""
+    return tuple(sorted(((f"{country_name(c.alpha_2)} ({c.alpha_2}, {c.alpha_3})", c.alpha_2)
+                         for c in pycountry.countries), key=lambda pair: pair[0].lower()))
+
+
+_CHOICE = re.compile(r"\(([A-Z]{2}), [A-Z]{3}\)\s*$")
+
+
 def _lookup(text: str) -> str | None:
     key = text.strip().lower()
     if not key:
         return None
+    chosen = _CHOICE.search(text)
+    if chosen:  # a completion as country_choices() labels it
+        return chosen.group(1)
     if key in ALIASES:
         return ALIASES[key]
     try:

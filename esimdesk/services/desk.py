@@ -9,7 +9,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from esimdesk.domain import Esim, EsimStatus, JournalEntry, JournalEvent, ListingQuery, Order, Plan
+from esimdesk.domain import (
+    Esim,
+    EsimStatus,
+    JournalEntry,
+    JournalEvent,
+    ListingQuery,
+    Order,
+    Plan,
+    PlanDetails,
+)
 from esimdesk.services import offers
 from esimdesk.services.adapters import make_adapter
 from esimdesk.services.orders import OrderProgress, OrderService
@@ -85,6 +94,25 @@ class Desk:
                            background: bool = False) -> int:
         return await self.queries.run(lambda store: store.listing_find(query, split, rowid, near), background)
 
+
+    async def cheapest_per_vendor(self, query: ListingQuery, background: bool = False) -> list[tuple[int, Plan]]:
+        """In the query's country, each enabled vendor's cheapest matching plan per currency: (rowid, Plan)."""
+        vendors = self.vendors
+        return await self.queries.run(lambda store: store.cheapest_per_vendor(query, vendors), background)
+
+    async def plan_details(self, plan: Plan) -> PlanDetails:
+        """What the vendor says of the plan beyond its row (networks, speed, APN, activation, top-ups), read by
+        its adapter from the payload stored at the last sync."""
+        def read() -> PlanDetails:
+            return adapter_class(plan.vendor).plan_details(self.store.plan_raw(plan.vendor, plan.plan_id))
+
+        return await asyncio.to_thread(read)
+
+    async def exchange_rates(self):
+        """The agent's currency and rates from Settings (services/preferences.py), read off the GUI thread."""
+        from esimdesk.services.preferences import exchange_rates
+
+        return await asyncio.to_thread(exchange_rates, self.ctx.home)
 
     async def order_history(self, reference: str | None) -> list[JournalEvent]:
         if not reference:

@@ -295,6 +295,7 @@ class MainWindow(QMainWindow):
         for page in self.pages.values():
             page.live = True
         front.reload(changed=True)
+        self.catalog.refresh_rates()  # the agent's currency: a price column when rates are set (Settings)
         behind = [page for page in self.pages.values() if page is not front]
         if front._task is not None:
             front._task.add_done_callback(lambda _t: [page.reload(changed=True) for page in behind])
@@ -473,6 +474,7 @@ class MainWindow(QMainWindow):
         self.desk.reload_accounts()
         self.statusBar().showMessage(f"Settings saved; vendors enabled: {', '.join(self.desk.vendors) or 'none'}")
         asyncio.ensure_future(self.show_balances())  # thresholds may have changed
+        self.catalog.refresh_rates()  # and the exchange rates
 
     def _order_dialog(self, plan: Plan) -> None:
         from esimdesk.ui import order_options_dialog  # MicroESIM: start date, customer e-mail (issue 21)
