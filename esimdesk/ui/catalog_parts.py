@@ -63,11 +63,16 @@ def rates_dates(rates: Rates) -> str:
                                                                           key=lambda r: r.currency))
 
 
+NETWORKS_SHOWN = 8  # a global plan names a hundred countries' networks: the first few, and how many more
+
+
 def detail_lines(plan: Plan, details: PlanDetails) -> list[tuple[str, str]]:
     """(label, text) for the detail pane: what the vendor states, "not stated by <vendor>" otherwise."""
     missing = f"not stated by {vendor_title(plan.vendor)}"
+    networks = "; ".join(details.networks[:NETWORKS_SHOWN]) + (
+        f"; and {len(details.networks) - NETWORKS_SHOWN} more" if len(details.networks) > NETWORKS_SHOWN else "")
     return [
-        ("Networks", "; ".join(details.networks) or missing),
+        ("Networks", networks or missing),
         ("Speed", details.speed or missing),
         ("APN", details.apn or missing),
         ("Activation", details.activation or missing),

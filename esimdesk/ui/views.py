@@ -551,13 +551,25 @@ class CatalogTab(ListingTab):
         self.model.redraw()
         if self.current is not None:
             self.show_detail(self.current)
-        self._finish_load(self.model.total)
+        if self._query is not None:  # a result is shown (counted): its count line says whether rates apply
+            self._count_line(self.model.total)
+        if self._cheapest_for is not None:
+            self._cheapest_for = None  # its tooltips convert too
+            self._show_cheapest()
+
+    def _count_line(self, total: int) -> None:
+        rates = bool(self.rates.agent_currency and self.rates.by_currency)
+        self.count.setText(f"{total:,} {self.noun}" + ("" if rates else f" · {NO_RATES}"))
 
     def _finish_load(self, total: int) -> None:
         super()._finish_load(total)
-        if not (self.rates.agent_currency and self.rates.by_currency):
-            self.count.setText(f"{total:,} {self.noun} · {NO_RATES}")
+        self._count_line(total)
         self._show_cheapest()
+
+    def reload(self, *, changed: bool = False) -> None:
+        if changed:
+            self._cheapest_for = None  # the store changed (a sync): each vendor's cheapest is read again
+        super().reload(changed=changed)
 
     # --- cheapest per vendor ---------------------------------------------------------------------
     def _show_cheapest(self) -> None:
@@ -566,7 +578,7 @@ class CatalogTab(ListingTab):
             self._cheapest_for = None
             self.cheapest.clear()
             return
-        if query == self._cheapest_for and not self._stale_rows:
+        if query == self._cheapest_for:
             return
         if self._cheapest_task is not None and not self._cheapest_task.done():
             self._cheapest_task.cancel()
@@ -574,7 +586,14 @@ class CatalogTab(ListingTab):
         self._cheapest_task = asyncio.ensure_future(self._load_cheapest(query))
 
     async def _load_cheapest(self, query: ListingQuery) -> list:
-        found = await self.desk.cheapest_per_vendor(query, background=self._behind())
+        try:
+            found = await self.desk.cheapest_per_vendor(query, background=self._behind())
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the table still works: the panel is left out, the reason logged
+            log.exception("cheapest per vendor not read")
+            self.cheapest.clear()
+            return []
         if query != self._cheapest_for:
             return found
         self.cheapest.show_cheapest(country_name(query.country), found, self.rates)

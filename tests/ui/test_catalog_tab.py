@@ -1,0 +1,299 @@
+"""The Catalog tab over a real sandbox and store (issue 13): find Japan plans through the country box and its
+completion, narrow them with each filter to exactly the store's count, compare vendors (cheapest per vendor,
+per GB, prices in the agent's currency), read a plan's details, and order the cheapest through the dialog."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+from esimdesk.domain import OrderStatus, price_per_gb
+from esimdesk.sandbox import SandboxConfig
+from esimdesk.services.preferences import Rate, Rates, save_preferences
+from tests.ui.conftest import window_over_sandbox
+
+
+@pytest.fixture
+def window(loop, qtbot, tmp_path):
+    with window_over_sandbox(loop, qtbot, tmp_path, SandboxConfig(seed=13, allocation_delay=0.3)) as (win, server, _):
+        yield win, loop, server, tmp_path
+
+
+def settle(loop, seconds=0.3):
+    loop.run_until_complete(asyncio.sleep(seconds))
+
+
+def wait_until(loop, condition, timeout=10.0):
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        settle(loop, 0.05)
+    assert condition(), "condition not met in time"
+
+
+def sql(home, query: str, *params):
+    with sqlite3.connect(home / "esimdesk.sqlite3") as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def japan_count(home, where: str = "1", *params) -> int:
+    return sql(home, "SELECT count(*) FROM plans WHERE stale = 0 AND list_id IN "
+                     f"(SELECT list_id FROM coverage WHERE country = 'JP') AND {where}", *params)[0][0]
+
+
+def shown(tab) -> list:
+    return [tab.model.item(r) for r in range(tab.model.rowCount())]
+
+
+def loaded(tab, loop):
+    """Until the tab's current query is loaded and counted."""
+    wait_until(loop, lambda: tab._query == tab.listing_query() and (tab._task is None or tab._task.done()))
+
+
+def test_typing_jap_or_jpn_offers_japan_and_the_choice_finds_japans_plans(window):
+    win, loop, _server, home = window
+    tab = win.catalog
+    completer = tab.country.completer()
+    for typed in ("jap", "JPN", "apan"):
+        completer.setCompletionPrefix(typed)
+        offered = [completer.completionModel().index(i, 0).data() for i in range(completer.completionCount())]
+        assert "Japan (JP, JPN)" in offered, (typed, offered)
+    tab.country.setText("Japan (JP, JPN)")  # what picking the completion puts in the box
+    loaded(tab, loop)
+    plans = shown(tab)
+    assert tab.model.total == japan_count(home) > 0 and all("JP" in p.countries for p in plans)
+    assert {p.vendor for p in plans} == {"roumio", "roamify", "microesim"}
+    for typed in ("JP", "jpn", "Japan"):  # the box still takes a code or a name as typed
+        tab.country.setText(typed)
+        loaded(tab, loop)
+        assert tab.model.total == japan_count(home)
+    assert not tab.notice.isVisible()
+
+
+FILTERS = [  # (widget, index of its choice, the same filter in SQL)
+    ("min_data", 3, "(total_mb >= 5120 OR total_mb IS NULL)"),  # ≥ 5 GB
+    ("days", 2, "validity_days BETWEEN 4 AND 7"),
+    ("kind", 1, "data_mb IS NULL"),
+    ("kind", 2, "daily = 1"),
+    ("kind", 3, "daily = 0 AND data_mb IS NOT NULL"),
+    ("topup_only", True, "topup = 1"),
+]
+
+
+@pytest.mark.parametrize("widget,choice,where", FILTERS, ids=[f"{w}-{c}" for w, c, _ in FILTERS])
+def test_each_filter_narrows_japans_plans_to_exactly_the_stores_matches(window, widget, choice, where):
+    win, loop, _server, home = window
+    tab = win.catalog
+    tab.country.setText("Japan")
+    loaded(tab, loop)
+    everything = tab.model.total
+    control = getattr(tab, widget)
+    if widget == "topup_only":
+        control.setChecked(choice)
+    else:
+        control.setCurrentIndex(choice)
+    loaded(tab, loop)
+    want = japan_count(home, where)
+    assert 0 < want < everything and tab.model.total == want
+    ids = {(p.vendor, p.plan_id) for p in shown(tab)}
+    assert ids == set(sql(home, "SELECT vendor, plan_id FROM plans WHERE stale = 0 AND list_id IN "
+                                f"(SELECT list_id FROM coverage WHERE country = 'JP') AND {where}"))
+
+
+def test_filters_combine_and_clearing_them_restores_the_result(window):
+    win, loop, _server, home = window
+    tab = win.catalog
+    tab.country.setText("JP")
+    loaded(tab, loop)
+    everything = tab.model.total
+    tab.kind.setCurrentIndex(3)  # fixed total
+    tab.min_data.setCurrentIndex(1)  # ≥ 1 GB
+    tab.days.setCurrentIndex(4)  # 16–30 days
+    loaded(tab, loop)
+    assert tab.model.total == japan_count(home, "daily = 0 AND total_mb >= 1024 AND validity_days BETWEEN 16 AND 30")
+    for combo in (tab.kind, tab.min_data, tab.days):
+        combo.setCurrentIndex(0)
+    loaded(tab, loop)
+    assert tab.model.total == everything
+
+
+def test_columns_show_coverage_data_per_gb_and_top_up(window):
+    win, loop, _server, _home = window
+    tab = win.catalog
+    titles = [c.title for c in tab.model.columns]
+    assert titles[:8] == ["Vendor", "Plan", "Coverage", "Data", "Days", "Price", "Per GB", "Top-up"]
+    tab.country.setText("JP")
+    loaded(tab, loop)
+    col = {t: i for i, t in enumerate(titles)}
+    seen = set()
+    for row, plan in enumerate(shown(tab)):
+        cells = tab.model.row_cells(row)
+        per_gb = price_per_gb(plan)
+        assert cells[col["Per GB"]] == (f"{per_gb} {plan.currency}" if per_gb is not None else "—")
+        assert cells[col["Top-up"]] == {True: "yes", False: "no", None: "not stated"}[plan.topup]
+        if plan.data_mb is None:
+            assert cells[col["Data"]] in ("Unlimited", "Unlimited/day")
+        elif plan.daily:
+            assert cells[col["Data"]].endswith("/day")
+        if plan.region == "global":
+            assert cells[col["Coverage"]] == f"Global ({len(plan.countries)} countries)"
+        elif len(plan.countries) == 1:
+            assert cells[col["Coverage"]] == "Japan"
+        seen.add((plan.region, plan.data_mb is None, plan.daily))
+    assert len(seen) >= 4  # country, regional and global plans; unlimited, daily and fixed ones
+
+
+def test_per_gb_sorts_within_each_currency_and_the_price_sort_never_mixes_currencies(window):
+    win, loop, _server, _home = window
+    tab = win.catalog
+    tab.country.setText("JP")
+    headers = [c.sort for c in tab.model.columns]
+    for key in ("price", "per_gb"):
+        tab.sort_by(headers.index(key), Qt.SortOrder.AscendingOrder)
+        loaded(tab, loop)
+        plans = shown(tab)
+        valued = [p for p in plans if key == "price" or price_per_gb(p) is not None]
+        runs = [p.currency for i, p in enumerate(valued) if i == 0 or valued[i - 1].currency != p.currency]
+        assert len(runs) == len(set(runs)) == 2, runs  # HKD and USD, each in one block
+        for currency in runs:
+            values = [p.price if key == "price" else price_per_gb(p) for p in valued if p.currency == currency]
+            assert values == sorted(values)
+    assert not tab.table.isColumnHidden(headers.index("per_gb"))
+    tip = tab.model.headerData(headers.index("price"), Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+    assert "never compared" in tip and "within one currency" in tip  # no rates configured: said so
+    assert "within one currency" in tab.count.text()
+
+
+def test_cheapest_per_vendor_names_each_vendors_cheapest_japan_plan_and_selects_it(window):
+    win, loop, _server, home = window
+    tab = win.catalog
+    got: list = []
+    tab.cheapestShown.connect(got.append)
+    tab.country.setText("Japan")
+    loaded(tab, loop)
+    wait_until(loop, lambda: got)
+    found = got[-1]
+    want = {(v, c): Decimal(p) for v, c, p in sql(
+        home, "SELECT vendor, currency, price FROM plans p WHERE stale = 0 AND list_id IN "
+              "(SELECT list_id FROM coverage WHERE country = 'JP') AND price_sort = (SELECT min(price_sort) FROM plans "
+              "q WHERE q.vendor = p.vendor AND q.currency = p.currency AND q.stale = 0 AND q.list_id IN "
+              "(SELECT list_id FROM coverage WHERE country = 'JP'))")}
+    assert {(p.vendor, p.currency): p.price for _k, p in found} == want and len(want) == 3
+    buttons = tab.cheapest.buttons
+    assert [b.text() for b in buttons] == [
+        f"{ {'roumio': 'Roumio', 'roamify': 'Roamify', 'microesim': 'MicroESIM'}[p.vendor]} {p.price:.2f} {p.currency}"
+        for _k, p in found]
+    assert tab.cheapest.isVisible() and "Japan" in tab.cheapest.title.text()
+    roamify = next(i for i, (_k, p) in enumerate(found) if p.vendor == "roamify")
+    buttons[roamify].click()
+    wait_until(loop, lambda: tab.current is not None and tab.current.plan_id == found[roamify][1].plan_id)
+    row = tab.table.currentIndex().row()
+    assert row >= 0 and tab.model.item(row).plan_id == found[roamify][1].plan_id
+    assert tab.order_button.isEnabled()
+    # another filter: the panel follows it
+    tab.kind.setCurrentIndex(1)  # unlimited only
+    loaded(tab, loop)
+    wait_until(loop, lambda: got[-1] is not found)
+    assert all(p.data_mb is None for _k, p in got[-1])
+    tab.country.setText("")
+    loaded(tab, loop)
+    assert not tab.cheapest.isVisible()
+
+
+def test_the_detail_pane_shows_the_vendors_details_or_says_they_are_not_stated(window):
+    win, loop, _server, _home = window
+    tab = win.catalog
+    got: list = []
+    tab.detailsShown.connect(got.append)
+    tab.country.setText("JP")
+    loaded(tab, loop)
+    by_vendor = {}
+    for plan in shown(tab):
+        if plan.countries == ("JP",):
+            by_vendor.setdefault(plan.vendor, plan)
+    assert len(by_vendor) == 3
+    for vendor, plan in sorted(by_vendor.items()):
+        before = len(got)
+        tab.show_detail(plan)
+        wait_until(loop, lambda: len(got) > before)  # noqa: B023 (read at once, in this iteration)
+        text = tab.details.text()
+        assert "Networks:" in text and "Activation:" in text and "Top-ups:" in text
+        if vendor == "roumio":  # its package list names operators and speed, but no APN
+            assert "not stated by Roumio" in text and "APN: not stated by Roumio" in text
+            assert got[-1].networks and got[-1].speed.startswith("3G/4G/5G")
+        if vendor == "microesim":
+            assert got[-1].apn and "APN: " + got[-1].apn in text and "Japan:" in text
+        if vendor == "roamify":
+            assert got[-1].networks and "SandboxTel" in text
+        assert "Per GB:" in tab.info.text()
+
+
+def test_with_rates_configured_each_price_shows_in_the_agents_currency_with_the_rates_date(window):
+    win, loop, _server, home = window
+    tab = win.catalog
+    column = tab.agent_column
+    assert tab.table.isColumnHidden(column)
+    save_preferences(home, rates=Rates("EUR", {"USD": Rate("USD", Decimal("0.9"), date(2026, 11, 28)),
+                                               "HKD": Rate("HKD", Decimal("0.12"), date(2026, 11, 27))}))
+    loop.run_until_complete(tab.refresh_rates())
+    assert not tab.table.isColumnHidden(column)
+    assert tab.model.headerData(column, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole) == "In EUR"
+    assert "2026-11-28" in tab.model.headerData(column, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+    assert "within one currency" not in tab.count.text()
+    tab.country.setText("JP")
+    loaded(tab, loop)
+    for row, plan in enumerate(shown(tab)[:50]):
+        rate, when = (Decimal("0.9"), "2026-11-28") if plan.currency == "USD" else (Decimal("0.12"), "2026-11-27")
+        assert tab.model.row_cells(row)[column] == f"≈ {plan.price * rate:.2f} EUR · {when}"
+    save_preferences(home, rates=Rates())
+    loop.run_until_complete(tab.refresh_rates())
+    assert tab.table.isColumnHidden(column) and "within one currency" in tab.count.text()
+
+
+def test_find_japan_plans_select_the_cheapest_and_order_it_through_the_dialog(window, monkeypatch):
+    """Issue 13's first Done-when item: Japan plans found through the country box, the cheapest selected from
+    the cheapest-per-vendor panel, Order… pressed, the dialog answered, the order placed and completed."""
+    win, loop, server, _home = window
+    tab = win.catalog
+    got: list = []
+    tab.cheapestShown.connect(got.append)
+    tab.country.setText("jap")  # typed, then the completion picked
+    tab.country.setText("Japan (JP, JPN)")
+    loaded(tab, loop)
+    wait_until(loop, lambda: got)
+    # The cheapest plan among the vendors that sell in US dollars, one click from the panel.
+    dollars = [(i, p) for i, (_k, p) in enumerate(got[-1]) if p.currency == "USD"]
+    index, cheapest = min(dollars, key=lambda pair: pair[1].price)
+    tab.cheapest.buttons[index].click()
+    wait_until(loop, lambda: tab.current == cheapest)
+    asked: list = []
+    monkeypatch.setattr(QInputDialog, "getInt", staticmethod(lambda *a, **k: asked.append(a[2]) or (1, True)))
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(
+        lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes))
+    monkeypatch.setattr("esimdesk.ui.main_window.ask_start_date", lambda *a, **k: date.today())
+    placed: list = []
+    failed: list = []
+    win.orderPlaced.connect(placed.append)
+    win.orderFailed.connect(failed.append)
+
+
+    async def press_order() -> None:
+        """The click arrives while the loop runs, as in the app (qasync runs Qt's event loop)."""
+        tab.order_button.click()
+        while not (placed or failed):
+            await asyncio.sleep(0.05)
+
+    loop.run_until_complete(asyncio.wait_for(press_order(), 30))
+    assert not failed, failed
+    order = placed[0]
+    assert order.status is OrderStatus.COMPLETED and order.vendor == cheapest.vendor
+    assert [ln.plan_id for ln in order.lines] == [cheapest.plan_id] and order.esims[0].activation_code
+    assert f"{cheapest.price:.2f} USD" in asked[1]  # the confirmation named what will be charged
+    assert server.sandbox.vendors[cheapest.vendor].stats()["orders"] >= 1
+
