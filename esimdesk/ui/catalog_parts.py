@@ -132,13 +132,19 @@ class CheapestPanel(QWidget):
         self.row.addWidget(self.title)
         self.buttons: list[QPushButton] = []
         self.row.addStretch(1)
-        self.hide()
+        # Always there, one line high: the table never jumps down when a country is typed, and the agent sees
+        # where the comparison will be before choosing one.
+        self.setFixedHeight(QPushButton("X").sizeHint().height())
+        self.clear()
 
-    def show_cheapest(self, country: str, found: list[tuple[int, Plan]], rates: Rates | None = None) -> None:
+    def _drop_buttons(self) -> None:
         for button in self.buttons:
             self.row.removeWidget(button)
             button.deleteLater()
         self.buttons = []
+
+    def show_cheapest(self, country: str, found: list[tuple[int, Plan]], rates: Rates | None = None) -> None:
+        self._drop_buttons()
         if not found:
             self.title.setText(f"No plan for {country} matches these filters.")
         else:
@@ -153,7 +159,7 @@ class CheapestPanel(QWidget):
             button.clicked.connect(lambda _c=False, r=rowid, p=plan: self.planChosen.emit(r, p))
             self.row.insertWidget(1 + i, button)
             self.buttons.append(button)
-        self.show()
 
     def clear(self) -> None:
-        self.hide()
+        self._drop_buttons()
+        self.title.setText("Cheapest per vendor: choose a country")

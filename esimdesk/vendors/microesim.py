@@ -207,7 +207,9 @@ def plan_details(raw: Any) -> PlanDetails:
     notes = [f"data exits in {text('ip')}"] if text("ip") else []
     if text("special_desc"):
         notes.append(text("special_desc"))
-    return PlanDetails(networks=tuple(networks), speed=text("rule_desc"), apn=text("apn"), activation=activation,
+    rule = text("rule_desc")  # what happens past the data: "terminate", or the speed it drops to
+    speed = "data stops at the end of the allowance" if rule and rule.lower() == "terminate" else rule
+    return PlanDetails(networks=tuple(networks), speed=speed, apn=text("apn"), activation=activation,
                        topups="MicroESIM's API lists no top-ups", notes=tuple(notes))
 
 

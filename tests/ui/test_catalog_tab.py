@@ -189,7 +189,7 @@ def test_cheapest_per_vendor_names_each_vendors_cheapest_japan_plan_and_selects_
     assert [b.text() for b in buttons] == [
         f"{ {'roumio': 'Roumio', 'roamify': 'Roamify', 'microesim': 'MicroESIM'}[p.vendor]} {p.price:.2f} {p.currency}"
         for _k, p in found]
-    assert tab.cheapest.isVisible() and "Japan" in tab.cheapest.title.text()
+    assert "Japan" in tab.cheapest.title.text()
     roamify = next(i for i, (_k, p) in enumerate(found) if p.vendor == "roamify")
     buttons[roamify].click()
     wait_until(loop, lambda: tab.current is not None and tab.current.plan_id == found[roamify][1].plan_id)
@@ -203,7 +203,7 @@ def test_cheapest_per_vendor_names_each_vendors_cheapest_japan_plan_and_selects_
     assert all(p.data_mb is None for _k, p in got[-1])
     tab.country.setText("")
     loaded(tab, loop)
-    assert not tab.cheapest.isVisible()
+    assert not tab.cheapest.buttons and "choose a country" in tab.cheapest.title.text()
 
 
 def test_the_detail_pane_shows_the_vendors_details_or_says_they_are_not_stated(window):
