@@ -14,7 +14,7 @@ import pytest
 
 from esimdesk.domain import ListingQuery, Plan, PlanDetails, plan_total_mb, price_per_gb
 from esimdesk.store import rows as R
-from esimdesk.store.migrations import migrate
+from esimdesk.store.migrations import LATEST, migrate
 from esimdesk.store.sqlite_store import SqliteStore
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -162,11 +162,11 @@ def test_a_country_with_more_filters_reads_that_countrys_plans_by_their_lists(ca
     assert "plans_by_list (list_id=?" in plan, plan
 
 
-def test_schema_v8_fills_total_data_and_price_per_gb_as_a_sync_writes_them(tmp_path):
-    """A file of schema 7 with plans: after v8 each plan's new columns are what the upsert writes."""
+def test_schema_v9_fills_total_data_and_price_per_gb_as_a_sync_writes_them(tmp_path):
+    """A file of schema 8 with plans: after v9 each plan's new columns are what the upsert writes."""
     plans = make_plans(60, seed=3) + [Plan("roumio", "zero", "0 MB", ("JP",), 0, 7, Decimal("1.00"), "USD")]
     conn = sqlite3.connect(tmp_path / "old.sqlite3")
-    migrate(conn, 7)
+    migrate(conn, LATEST - 1)  # the schema before the Catalog's columns (v9)
     conn.execute("INSERT INTO country_lists (id, countries) VALUES (1, 'JP')")
     for p in plans:
         row = R.plan_row(p, "2026-01-01T00:00:00+00:00")
@@ -184,7 +184,7 @@ def test_schema_v8_fills_total_data_and_price_per_gb_as_a_sync_writes_them(tmp_p
     conn.close()
 
 
-def test_a_sync_that_changes_nothing_rewrites_no_plan_after_v8(catalog):
+def test_a_sync_that_changes_nothing_rewrites_no_plan_after_v9(catalog):
     """The new columns are compared like the others: an unchanged plan is not rewritten (its indexes are not
     touched); only when it was seen and its payload are written."""
     store, plans, _ = catalog

@@ -11,11 +11,12 @@ from decimal import Decimal
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QInputDialog, QMessageBox
+from PySide6.QtWidgets import QDialog
 
 from esimdesk.domain import OrderStatus, price_per_gb
 from esimdesk.sandbox import SandboxConfig
 from esimdesk.services.preferences import Rate, Rates, save_preferences
+from esimdesk.ui.order_dialog import OrderDialog
 from tests.ui.conftest import window_over_sandbox
 
 
@@ -272,16 +273,20 @@ def test_find_japan_plans_select_the_cheapest_and_order_it_through_the_dialog(wi
     index, cheapest = min(dollars, key=lambda pair: pair[1].price)
     tab.cheapest.buttons[index].click()
     wait_until(loop, lambda: tab.current == cheapest)
-    asked: list = []
-    monkeypatch.setattr(QInputDialog, "getInt", staticmethod(lambda *a, **k: asked.append(a[2]) or (1, True)))
-    monkeypatch.setattr(QMessageBox, "question", staticmethod(
-        lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes))
+    seen: dict = {}
+
+    def fill(dialog: OrderDialog) -> QDialog.DialogCode:
+        """The agent reads what will be charged, keeps one eSIM, types a reference and confirms."""
+        dialog.reference.setText("TCK-JAPAN-1")
+        seen.update(charge=dialog.charge.text(), ok=dialog.ok_button.text(), enabled=dialog.ok_button.isEnabled())
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(OrderDialog, "exec", fill)
     monkeypatch.setattr("esimdesk.ui.main_window.ask_start_date", lambda *a, **k: date.today())
     placed: list = []
     failed: list = []
     win.orderPlaced.connect(placed.append)
     win.orderFailed.connect(failed.append)
-
 
     async def press_order() -> None:
         """The click arrives while the loop runs, as in the app (qasync runs Qt's event loop)."""
@@ -294,6 +299,6 @@ def test_find_japan_plans_select_the_cheapest_and_order_it_through_the_dialog(wi
     order = placed[0]
     assert order.status is OrderStatus.COMPLETED and order.vendor == cheapest.vendor
     assert [ln.plan_id for ln in order.lines] == [cheapest.plan_id] and order.esims[0].activation_code
-    assert f"{cheapest.price:.2f} USD" in asked[1]  # the confirmation named what will be charged
+    assert seen["charge"].startswith(f"Charges {cheapest.price:.2f} USD") and seen["enabled"]
+    assert seen["ok"] == f"Order and pay {cheapest.price:.2f} USD"  # the dialog named what will be charged
     assert server.sandbox.vendors[cheapest.vendor].stats()["orders"] >= 1
-
