@@ -92,6 +92,10 @@ class ListingsMixin:
         exprs = [e.strip() for e in SORTS[table][key].split(",")]
         desc = " DESC" if q.descending else ""
         order_by = ", ".join(f"{e}{desc}" for e in exprs)
+        if source.endswith("INDEXED BY plans_by_list"):
+            # Its matches are sorted, not walked in index order: ties need an order of their own, or a page
+            # read with another LIMIT/OFFSET could show a tied row twice and another never.
+            order_by += f", p.rowid{desc}"
         last = NULL_TEST.get((table, key), exprs[-1])
         every = f"FROM {source}" + (" WHERE " + " AND ".join(where) if where else "")
         if key not in NULLABLE[table]:

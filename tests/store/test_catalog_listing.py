@@ -250,3 +250,19 @@ def test_plan_details_read_the_stored_payload(tmp_path):
     assert store.plan_raw("microesim", "with-raw")["apn"] == "vmobile.jp"
     assert store.plan_raw("microesim", "nope") is None
     store.close()
+
+
+def test_pages_of_a_country_with_filters_never_repeat_or_skip_plans_of_one_price(tmp_path):
+    """Read through the country's lists, the matches are sorted: plans of one price still come in one order
+    whichever page (LIMIT/OFFSET) reads them."""
+    store = SqliteStore(tmp_path / "esimdesk.sqlite3")
+    store.upsert_plans([Plan(v, f"{v}-{i}", f"Japan {i}", ("JP",) if i % 3 else ("JP", "KR"), 1024, 7,
+                             Decimal("5.00"), "USD", daily=True, topup=True)
+                        for v in ("roumio", "roamify") for i in range(60)])
+    for sort in ("price", "per_gb", "name", "vendor"):
+        q = ListingQuery("plans", country="JP", kind="daily", topup_only=True, sort=sort)
+        total, split = store.listing_count(q)
+        read = [k for offset in range(0, total, 7) for k, _p in store.listing_page(q, split, offset, 7)]
+        assert total == 120 and len(read) == len(set(read)) == 120, sort
+        assert read == store.listing_ids(q)
+    store.close()
