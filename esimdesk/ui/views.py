@@ -468,12 +468,21 @@ class CatalogTab(ListingTab):
         self.topup_only = QCheckBox("Top-up-able")
         self.topup_only.setToolTip("Only plans the vendor says can be topped up later")
         self.topup_only.toggled.connect(lambda _on: self.reload())
-        for i, widget in enumerate((self.min_data, self.days, self.kind, self.topup_only)):
-            self.filters.insertWidget(3 + i, widget)
+        # A row of their own under the search box, cut at the window's edge rather than widening it (the
+        # window still fits a 640-pixel screen).
+        more = QWidget()
+        more.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        row = QHBoxLayout(more)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QLabel("Show:"))
+        for widget in (self.min_data, self.days, self.kind, self.topup_only):
+            row.addWidget(widget)
+        row.addStretch(1)
+        self.layout().insertWidget(1, more)
         # Each vendor's cheapest plan in the chosen country, under the filters (see CheapestPanel for why).
         self.cheapest = CheapestPanel()
         self.cheapest.planChosen.connect(lambda rowid, plan: asyncio.ensure_future(self.select_plan(rowid, plan)))
-        self.layout().insertWidget(1, self.cheapest)
+        self.layout().insertWidget(2, self.cheapest)
         self._cheapest_task: asyncio.Task | None = None
         self._cheapest_for: ListingQuery | None = None
         self._details_task: asyncio.Task | None = None
