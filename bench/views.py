@@ -314,6 +314,7 @@ def run(home: Path, vendor_env: dict[str, str], args) -> int:
         desk = Desk(AppContext(home=home, accounts=accounts))
         settings = ui_settings(home)
         settings.setValue("window/tab", first_tab)
+        settings.remove("tables")  # each start as a new desk's: default columns and sorts, not the last run's
         win = MainWindow(settings, desk)
         for tab in win.pages.values():
             tab._bench_paints = Paints(tab.table.viewport())
