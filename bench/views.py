@@ -18,7 +18,7 @@ What is measured (medians of --runs runs; every figure beside its floor):
 - a keystroke → painted in each tab's search box: a selective one, one that matches every row, and
   backspace to the full list; a country put into the Catalog's country box;
 - a header click → painted, for every sortable column of every tab;
-- a filter beside the search box switched on and off → painted (Fleet's quick filters);
+- a filter beside the search box switched on and off → painted (the Catalog's filters, Fleet's quick filters);
 - the lateness of a 10 ms timer (worst and 99th percentile) during start-up, sorting, typing, and a full
   sync started from the window (while a keystroke is typed every half second);
 - RSS with all three tabs loaded.
@@ -76,13 +76,33 @@ def start_sandbox(home: Path) -> tuple[subprocess.Popen, dict[str, str]]:
 
 
 async def measure_filters(win, painted_after_load, runs: int, counted_ms: list[float]) -> dict:
-    """Fleet's quick filters, each switched on and off by a click; ms until painted (and counted)."""
+    """The Catalog's filters (a value picked in each combo, the top-up box ticked) and Fleet's quick filters
+    (each switched on and off by a click); ms until painted (and counted)."""
+    out: dict[str, dict[str, float]] = {}
+    catalog = win.catalog
+    win.tabs.setCurrentWidget(catalog)
+    catalog.search.clear()
+    while catalog._debounce.isActive() or not catalog._task.done():
+        await asyncio.sleep(0.01)
+    for name, on_, off_ in (
+            ("Catalog: at least 5 GB", lambda: catalog.min_data.setCurrentIndex(3), lambda: catalog.min_data.setCurrentIndex(0)),
+            ("Catalog: 4–7 days", lambda: catalog.days.setCurrentIndex(2), lambda: catalog.days.setCurrentIndex(0)),
+            ("Catalog: unlimited only", lambda: catalog.kind.setCurrentIndex(1), lambda: catalog.kind.setCurrentIndex(0)),
+            ("Catalog: top-up-able", lambda: catalog.topup_only.setChecked(True),
+             lambda: catalog.topup_only.setChecked(False))):
+        on, on_counted, off = [], [], []
+        rows = 0
+        for _ in range(runs):
+            on.append(await painted_after_load(catalog, on_))
+            on_counted.append(counted_ms[-1])
+            rows = catalog.model.rowCount()
+            off.append(await painted_after_load(catalog, off_))
+        out[name] = {"on_ms": med(on), "on_counted_ms": med(on_counted), "rows": rows, "off_ms": med(off)}
     fleet = win.fleet
     win.tabs.setCurrentWidget(fleet)
     fleet.search.clear()
     while fleet._debounce.isActive() or not fleet._task.done():
         await asyncio.sleep(0.01)
-    out: dict[str, dict[str, float]] = {}
     quick = fleet.quick
     for name, button in (("Fleet: Active", quick.active), ("Fleet: Expiring within 7 days", quick.expiring),
                          ("Fleet: Under 10 % data left", quick.low), ("Fleet: Not installed 7 days", quick.not_installed)):
