@@ -108,6 +108,15 @@ class Desk:
 
         return await asyncio.to_thread(read)
 
+    async def plan_topups(self, plan: Plan) -> list[Plan] | None:
+        """The top-ups the vendor lists for a plan before any eSIM of it exists (Roumio, by package), asked
+        live; None where the vendor lists them only per eSIM or not at all (the details say which)."""
+        cfg = self.ctx.accounts.get(plan.vendor)
+        if cfg is None or not hasattr(adapter_class(plan.vendor), "list_plan_topups"):
+            return None
+        async with make_adapter(cfg) as adapter:
+            return await adapter.list_plan_topups(plan.plan_id)
+
     async def exchange_rates(self):
         """The agent's currency and rates from Settings (services/preferences.py), read off the GUI thread."""
         from esimdesk.services.preferences import exchange_rates

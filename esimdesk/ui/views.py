@@ -658,9 +658,29 @@ class CatalogTab(ListingTab):
         if details is None:
             self.details.setText("The vendor's details could not be read.")
             return None
-        self.details.setText("<br>".join(f"{esc(label)}: {esc(text)}" for label, text in detail_lines(plan, details)))
+        lines = "<br>".join(f"{esc(label)}: {esc(text)}" for label, text in detail_lines(plan, details))
+        self.details.setText(lines)
+        if plan.topup is not False:
+            lines += "<br>" + await self._topup_lines(plan)
+            if self.current is not plan:
+                return details
+            self.details.setText(lines)
         self.detailsShown.emit(details)
         return details
+
+    async def _topup_lines(self, plan: Plan) -> str:
+        """The vendor's top-up packages for this plan, where it lists them per plan (asked live)."""
+        try:
+            offered = await self.desk.plan_topups(plan)
+        except EsimdeskError as exc:
+            return f"Top-up packages: not read now ({esc(str(exc))})"
+        if offered is None:
+            return ""
+        if not offered:
+            return f"Top-up packages: {esc(vendor_title(plan.vendor))} lists none for this plan"
+        shown = "; ".join(f"{esc(p.name)} {esc(price_text(p))}" for p in offered[:8])
+        more = f"; and {len(offered) - 8} more" if len(offered) > 8 else ""
+        return f"Top-up packages: {shown}{more}"
 
     def _order_clicked(self) -> None:
         if self.current is not None:

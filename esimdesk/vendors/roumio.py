@@ -365,6 +365,11 @@ class RoumioAdapter(VendorAdapter):
         obj = await self._post("package/list", {"type": "TOPUP", "iccid": iccid})
         return plan_list(obj, topup=True)
 
+    async def list_plan_topups(self, plan_id: str) -> list[Plan]:
+        """The top-up packages Roumio lists for a base package (``type`` TOPUP with its ``packageCode``)."""
+        obj = await self._post("package/list", {"type": "TOPUP", "packageCode": plan_id})
+        return plan_list(obj, topup=True)
+
     async def get_balance(self) -> Balance:
         return balance_from(await self._post("balance", {}))
 

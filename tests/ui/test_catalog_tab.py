@@ -302,3 +302,31 @@ def test_find_japan_plans_select_the_cheapest_and_order_it_through_the_dialog(wi
     assert seen["charge"].startswith(f"Charges {cheapest.price:.2f} USD") and seen["enabled"]
     assert seen["ok"] == f"Order and pay {cheapest.price:.2f} USD"  # the dialog named what will be charged
     assert server.sandbox.vendors[cheapest.vendor].stats()["orders"] >= 1
+
+
+def test_a_roumio_plans_detail_lists_the_top_up_packages_roumio_offers_for_it(window):
+    """Roumio lists top-ups per base package: the detail asks for them live and names each with its price."""
+    from esimdesk.services.adapters import make_adapter
+
+    win, loop, _server, _home = window
+    tab = win.catalog
+    got: list = []
+    tab.detailsShown.connect(got.append)
+    tab.vendor.setCurrentIndex(tab.vendor.findData("roumio"))
+    tab.topup_only.setChecked(True)
+    loaded(tab, loop)
+    plan = shown(tab)[0]
+    assert plan.vendor == "roumio" and plan.topup
+    tab.show_detail(plan)
+    wait_until(loop, lambda: got)
+
+    async def ask():
+        async with make_adapter(win.desk.ctx.accounts.get("roumio")) as adapter:
+            return await adapter.list_plan_topups(plan.plan_id)
+
+    offered = loop.run_until_complete(ask())
+    assert offered, "the sandbox offers top-ups for a top-up-able plan"
+    text = tab.details.text()
+    assert "Top-up packages: " in text
+    for topup in offered[:8]:
+        assert f"{topup.name} {topup.price:.2f} {topup.currency}" in text
