@@ -11,18 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (
-    QDialog,
-    QDialogButtonBox,
-    QLabel,
-    QListWidget,
-    QListWidgetItem,
-    QProgressBar,
-    QVBoxLayout,
-)
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QListWidgetItem
 
 from esimdesk.domain import Esim, EsimdeskError, Plan, data_amount, money_str
+from esimdesk.ui.forms.ui_topup_dialog import Ui_TopUpDialog
 
 log = logging.getLogger("esimdesk.ui")
 
@@ -32,35 +24,24 @@ def plan_line(plan: Plan) -> str:
     return f"{plan.name} — {data}, {plan.validity_days} days — {money_str(plan.price)} {plan.currency}"
 
 
-class TopUpDialog(QDialog):
+class TopUpDialog(QDialog, Ui_TopUpDialog):
+    """The form is ui/topup_dialog.ui (compiled to esimdesk/ui/forms); the list is the vendor's answer."""
+
     def __init__(self, desk, esim: Esim, parent=None):
         super().__init__(parent)
+        self.setupUi(self)
         self.desk, self.esim = desk, esim
         self.plans: list[Plan] = []
         self.setWindowTitle(f"Top up {esim.iccid}")
-        self.setMinimumWidth(460)
-        self.message = QLabel(f"Asking {esim.vendor} which top-ups fit eSIM {esim.iccid}…")
-        self.message.setTextFormat(Qt.TextFormat.PlainText)  # vendor words: shown as they are, never as markup
-        self.message.setWordWrap(True)
-        self.busy = QProgressBar()
-        self.busy.setRange(0, 0)  # the vendor call has no known length
-        self.busy.setTextVisible(False)
-        self.busy.setMaximumHeight(8)
-        self.list = QListWidget()
+        # Vendor words are shown as they are, never as markup (the labels are plain text in the form).
+        self.message.setText(f"Asking {esim.vendor} which top-ups fit eSIM {esim.iccid}…")
         self.list.hide()
-        self.charge = QLabel()
-        self.charge.setTextFormat(Qt.TextFormat.PlainText)
-        self.charge.setWordWrap(True)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.top_up_button = self.buttons.addButton("Top up", QDialogButtonBox.ButtonRole.AcceptRole)
         self.top_up_button.setEnabled(False)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         self.list.currentRowChanged.connect(self._picked)
         self.list.itemDoubleClicked.connect(lambda _item: self.top_up_button.isEnabled() and self.accept())
-        layout = QVBoxLayout(self)
-        for widget in (self.message, self.busy, self.list, self.charge, self.buttons):
-            layout.addWidget(widget)
         self.task: asyncio.Task | None = None
 
     def start(self) -> asyncio.Task:
