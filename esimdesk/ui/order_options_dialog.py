@@ -6,19 +6,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from PySide6.QtCore import QDateTime, Qt, QTimeZone
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QDateTimeEdit,
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
-    QLabel,
-    QLineEdit,
-)
+from PySide6.QtCore import QDateTime, QTimeZone
+from PySide6.QtWidgets import QDialog
 
 from esimdesk.domain import ValidationError
 from esimdesk.domain.order_options import validate_activation_date, validate_email
+from esimdesk.ui.forms.ui_order_options import Ui_OrderOptionsDialog
 from esimdesk.vendors import adapter_class
 
 
@@ -26,40 +19,24 @@ def takes_options(vendor: str) -> bool:
     return bool(adapter_class(vendor).order_options)
 
 
-class OrderOptionsDialog(QDialog):
+class OrderOptionsDialog(QDialog, Ui_OrderOptionsDialog):
+    """The form is ui/order_options.ui (compiled to esimdesk/ui/forms); the date's range is set here."""
+
     def __init__(self, plan_name: str, parent=None):
         super().__init__(parent)
-        self.setWindowTitle("MicroESIM order options")
-        self.start = QCheckBox("Start the plan on a date (for plans that start by order date)")
-        self.when = QDateTimeEdit()
+        self.setupUi(self)
+        self.name.setText(plan_name)  # a vendor's plan name: a plain-text label, never markup
         self.when.setTimeZone(QTimeZone.utc())
-        self.when.setDisplayFormat("yyyy-MM-dd HH:mm 'UTC'")
-        self.when.setCalendarPopup(True)
         now = datetime.now(UTC)
         self.when.setMinimumDateTime(QDateTime.fromSecsSinceEpoch(int(now.timestamp()), QTimeZone.utc()))
         self.when.setMaximumDateTime(QDateTime.fromSecsSinceEpoch(int((now + timedelta(days=30)).timestamp()),
                                                                   QTimeZone.utc()))
         self.when.setDateTime(QDateTime.fromSecsSinceEpoch(int((now + timedelta(days=1)).timestamp()),
                                                            QTimeZone.utc()))
-        self.when.setEnabled(False)
         self.start.toggled.connect(self.when.setEnabled)
-        self.email = QLineEdit()
-        self.email.setPlaceholderText("optional: MicroESIM mails the eSIM to this address")
-        self.problem = QLabel()
-        self.problem.setWordWrap(True)
         self.problem.hide()
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self._accept)
-        buttons.rejected.connect(self.reject)
-        form = QFormLayout(self)
-        name = QLabel(plan_name)
-        name.setTextFormat(Qt.TextFormat.PlainText)  # a vendor's plan name is text, never markup
-        form.addRow(name)
-        form.addRow(self.start)
-        form.addRow("Starts", self.when)
-        form.addRow("Customer e-mail", self.email)
-        form.addRow(self.problem)
-        form.addRow(buttons)
+        self.buttons.accepted.connect(self._accept)
+        self.buttons.rejected.connect(self.reject)
 
     def options(self) -> dict:
         """The options as ``place_order`` takes them; ValidationError in words for a bad value."""
