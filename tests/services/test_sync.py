@@ -257,6 +257,22 @@ def _niceness_of_sync_child(home) -> int | None:
     return None
 
 
+def _autogroup_niceness_of_sync_child(home) -> int | None:
+    """The niceness of the running sync child's scheduling group (Linux autogroup), None without one."""
+    from pathlib import Path
+
+    for proc in Path("/proc").iterdir():
+        try:
+            if b"--progress-lines" not in (proc / "cmdline").read_bytes():
+                continue
+            if f"ESIMDESK_HOME={home}".encode() not in (proc / "environ").read_bytes().split(b"\0"):
+                continue
+            return int((proc / "autogroup").read_text().split("nice")[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return None
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the child's priority from /proc")
 async def test_the_windows_sync_child_runs_below_the_windows_priority(tmp_path):
     """On a 2-core desk a sync at full speed took the CPU the window needs to paint: the child yields it."""
@@ -267,10 +283,17 @@ async def test_the_windows_sync_child_runs_below_the_windows_priority(tmp_path):
         server.sandbox.faults["roumio"].add(Fault("latency", endpoint="*", times=None, seconds=0.2))
         seen: list[int | None] = []
 
+        group: list[int | None] = []
+
         def progress(_p):
             if not seen:
                 seen.append(_niceness_of_sync_child(tmp_path))
+                group.append(_autogroup_niceness_of_sync_child(tmp_path))
 
         results = await sync_in_child(tmp_path, accounts_for(server, tmp_path), progress=progress)
     assert results and all(r.ok for r in results)
     assert seen == [min(19, os.nice(0) + SYNC_CHILD_NICENESS)]
+    if os.path.exists("/proc/sys/kernel/sched_autogroup_enabled") and \
+            open("/proc/sys/kernel/sched_autogroup_enabled").read().strip() == "1":
+        # The child's session is a scheduling group of its own: its niceness is lowered as a group too.
+        assert group == [SYNC_CHILD_NICENESS]

@@ -441,7 +441,8 @@ def test_a_keystrokes_rows_are_painted_before_its_count_starts(big_window, loop)
     tab.search.setText("3")  # a tenth of the fleet: its count comes after its first page
     _settle(loop, tab)
     tab.table.viewport().removeEventFilter(watcher)
-    assert events[:3] == ["shown", "painted", "count"], events
+    assert events[0] == "shown" and "painted" in events and "count" in events, events
+    assert events.index("painted") < events.index("count"), events  # the rows painted, then counted
     assert tab.model.rowCount() == N // 10
 
 
