@@ -241,36 +241,37 @@ def test_debug_logs_of_a_cli_sync_never_show_a_secret(tmp_path):
         assert secret not in res.stderr and secret not in res.stdout
 
 
-def _niceness_of_sync_child(home) -> int | None:
-    """The niceness of the running ``esimdesk sync --progress-lines`` whose data folder is ``home`` (Linux /proc)."""
+def _sync_child(home):
+    """The /proc folder of the running ``esimdesk sync --progress-lines`` whose data folder is ``home``."""
     from pathlib import Path
 
     for proc in Path("/proc").iterdir():
         try:
             if b"--progress-lines" not in (proc / "cmdline").read_bytes():
                 continue
-            if f"ESIMDESK_HOME={home}".encode() not in (proc / "environ").read_bytes().split(b"\0"):
-                continue
-            return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[16])
-        except (OSError, ValueError, IndexError):
+            if f"ESIMDESK_HOME={home}".encode() in (proc / "environ").read_bytes().split(b"\0"):
+                return proc
+        except OSError:
             continue
     return None
+
+
+def _niceness_of_sync_child(home) -> int | None:
+    """Its niceness (Linux /proc)."""
+    proc = _sync_child(home)
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[16]) if proc else None
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _autogroup_niceness_of_sync_child(home) -> int | None:
-    """The niceness of the running sync child's scheduling group (Linux autogroup), None without one."""
-    from pathlib import Path
-
-    for proc in Path("/proc").iterdir():
-        try:
-            if b"--progress-lines" not in (proc / "cmdline").read_bytes():
-                continue
-            if f"ESIMDESK_HOME={home}".encode() not in (proc / "environ").read_bytes().split(b"\0"):
-                continue
-            return int((proc / "autogroup").read_text().split("nice")[1])
-        except (OSError, ValueError, IndexError):
-            continue
-    return None
+    """The niceness of its scheduling group (Linux autogroup), None without one."""
+    proc = _sync_child(home)
+    try:
+        return int((proc / "autogroup").read_text().split("nice")[1]) if proc else None
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the child's priority from /proc")

@@ -103,3 +103,12 @@ def window_over_sandbox(loop, qtbot, home, config, vendors=None):
             yield win, server, desk
         finally:
             desk.close()
+
+
+def wait_until(loop, condition, timeout: float = 15.0) -> None:
+    """Run the loop until ``condition()`` holds; fail after ``timeout`` seconds."""
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        loop.run_until_complete(asyncio.sleep(0.05))
+    assert condition(), "condition not met in time"

@@ -17,7 +17,7 @@ from esimdesk.domain import OrderStatus, price_per_gb
 from esimdesk.sandbox import SandboxConfig
 from esimdesk.services.preferences import Rate, Rates, save_preferences
 from esimdesk.ui.order_dialog import OrderDialog
-from tests.ui.conftest import window_over_sandbox
+from tests.ui.conftest import wait_until, window_over_sandbox
 
 
 @pytest.fixture
@@ -28,14 +28,6 @@ def window(loop, qtbot, tmp_path):
 
 def settle(loop, seconds=0.3):
     loop.run_until_complete(asyncio.sleep(seconds))
-
-
-def wait_until(loop, condition, timeout=10.0):
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        settle(loop, 0.05)
-    assert condition(), "condition not met in time"
 
 
 def sql(home, query: str, *params):

@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from esimdesk.domain import Plan
 from esimdesk.sandbox import Fault, SandboxConfig
 from esimdesk.ui.toolbar import clock
-from tests.ui.conftest import window_over_sandbox
+from tests.ui.conftest import wait_until, window_over_sandbox
 
 VENDORS = ("roumio", "roamify")
 
@@ -30,14 +30,6 @@ def window(loop, qtbot, tmp_path):
 
 def settle(loop, seconds=0.3):
     loop.run_until_complete(asyncio.sleep(seconds))
-
-
-def wait_until(loop, condition, timeout=15.0):
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        settle(loop, 0.05)
-    assert condition(), "condition not met in time"
 
 
 def rows(tab) -> list:

@@ -24,7 +24,7 @@ from esimdesk.ui.order_detail import (
     created_text,
     forget_local_zone,
 )
-from tests.ui.conftest import window_over_sandbox
+from tests.ui.conftest import wait_until, window_over_sandbox
 from tests.ui.test_order_decisions import ORDER, lost_order
 
 
@@ -37,14 +37,6 @@ def window(loop, qtbot, tmp_path):
 
 def settle(loop, seconds=0.4):
     loop.run_until_complete(asyncio.sleep(seconds))
-
-
-def wait_until(loop, condition, timeout=15.0):
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        settle(loop, 0.05)
-    assert condition(), "condition not met in time"
 
 
 def decode(pixmap, path) -> list[str]:

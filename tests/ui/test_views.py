@@ -10,7 +10,7 @@ from PIL import Image
 
 from esimdesk.domain import OrderStatus
 from esimdesk.sandbox import SandboxConfig
-from tests.ui.conftest import window_over_sandbox
+from tests.ui.conftest import wait_until, window_over_sandbox
 
 
 @pytest.fixture
@@ -21,15 +21,6 @@ def window(loop, qtbot, tmp_path):
 
 def settle(loop, seconds=0.5):
     loop.run_until_complete(asyncio.sleep(seconds))
-
-
-def wait_until(loop, condition, timeout=10.0):
-    """Run the loop until ``condition()`` holds; fail after ``timeout`` seconds."""
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        settle(loop, 0.05)
-    assert condition(), "condition not met in time"
 
 
 def test_sync_fills_every_tab_and_search_filters_as_you_type(window):
