@@ -112,3 +112,10 @@ def wait_until(loop, condition, timeout: float = 15.0) -> None:
             return
         loop.run_until_complete(asyncio.sleep(0.05))
     assert condition(), "condition not met in time"
+
+
+def settle_tab(loop, tab, timeout: float = 30.0) -> None:
+    """Until the tab's current load has finished (its task done, no keystroke waiting), the loop running
+    meanwhile (at least once: what the load posted is processed)."""
+    loop.run_until_complete(asyncio.sleep(0.02))
+    wait_until(loop, lambda: tab._task is not None and tab._task.done() and not tab._debounce.isActive(), timeout)

@@ -18,7 +18,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from esimdesk.domain import Esim, EsimStatus
-from tests.ui.conftest import window_over_sandbox
+from tests.ui.conftest import settle_tab, window_over_sandbox
 
 N = 100_500  # past the former LISTING_LIMIT of 100,000
 
@@ -67,21 +67,11 @@ def big_window(loop, qtbot, big_folder, tmp_path):
     win.show()
     win.tabs.setCurrentWidget(win.fleet)
     loop.run_until_complete(win.startup(sync=False))
-    _settle(loop, win.fleet)
+    settle_tab(loop, win.fleet)
     try:
         yield win, desk
     finally:
         desk.close()
-
-
-def _settle(loop, tab, timeout: float = 30.0) -> None:
-    """Until the tab's current load has finished (its task done), the loop running meanwhile."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        loop.run_until_complete(asyncio.sleep(0.02))
-        if tab._task is not None and tab._task.done() and not tab._debounce.isActive():
-            return
-    raise AssertionError("the tab did not finish loading")
 
 
 def _store_count(home) -> int:
@@ -103,15 +93,15 @@ def test_sorted_by_expiry_the_first_row_is_the_soonest_in_the_whole_store(big_wi
     win, desk = big_window
     tab = win.fleet
     tab.sort_by(1, Qt.SortOrder.AscendingOrder)  # by ICCID first: the soonest is then the very last row
-    _settle(loop, tab)
+    settle_tab(loop, tab)
     assert tab.model.item(N - 1).iccid == _iccid(N - 1)
     tab.sort_by(5, Qt.SortOrder.AscendingOrder)
-    _settle(loop, tab)
+    settle_tab(loop, tab)
     assert tab.model.item(0).iccid == _iccid(N - 1)
     assert _cell(tab, 0, 1) == _iccid(N - 1)  # the painted text, read with the first window
     # Descending: the latest expiry of the store first, the soonest last.
     tab.sort_by(5, Qt.SortOrder.DescendingOrder)
-    _settle(loop, tab)
+    settle_tab(loop, tab)
     with sqlite3.connect(desk.ctx.home / "esimdesk.sqlite3") as conn:
         latest = conn.execute("SELECT iccid FROM esims ORDER BY expires_at DESC LIMIT 1").fetchone()[0]
     assert tab.model.item(0).iccid == latest
@@ -158,7 +148,7 @@ def test_a_keystroke_cancels_the_query_it_supersedes(big_window, loop):
     first = tab._task
     assert first is not None and not first.done()  # its query is running
     tab.search.setText(_iccid(77)[-6:])  # the next keystroke
-    _settle(loop, tab)
+    settle_tab(loop, tab)
     assert first.cancelled()
     assert tab._task is not first and not tab._task.cancelled()
     assert tab.model.rowCount() == 1 and tab.model.item(0).iccid == _iccid(77)
@@ -186,7 +176,7 @@ def test_a_keystroke_shows_its_first_rows_before_the_count_then_the_true_count(b
     assert shown == [100] and not tab._task.done()  # a page shown, the count still running
     assert tab.model.item(0).iccid.endswith("0") and "counting" in tab.count.text()
     counting.set()
-    _settle(loop, tab)
+    settle_tab(loop, tab)
     with sqlite3.connect(desk.ctx.home / "esimdesk.sqlite3") as conn:
         expected = conn.execute("SELECT count(*) FROM esims WHERE iccid LIKE '%0'").fetchone()[0]
         latest = conn.execute("SELECT max(expires_at) FROM esims WHERE iccid LIKE '%0'").fetchone()[0]
@@ -204,11 +194,11 @@ def test_a_keystroke_shows_its_first_rows_before_the_count_then_the_true_count(b
     calls = []
     desk.listing_count = lambda query, total=None, **kw: calls.append((query, total)) or real(query, total, **kw)
     tab.sort_by(1, Qt.SortOrder.AscendingOrder)  # by ICCID: every eSIM has one, nothing to count
-    _settle(loop, tab)
+    settle_tab(loop, tab)
     assert shown[-1] == tab.model.rowCount() == expected and tab.model.item(0).iccid == _iccid(0)
     assert calls == []
     tab.sort_by(3, Qt.SortOrder.AscendingOrder)  # by data used: those without a figure are counted
-    _settle(loop, tab)
+    settle_tab(loop, tab)
     assert shown[-1] == tab.model.rowCount() == expected and len(calls) == 1
     assert calls[0][1] == expected  # the filter's count is known: only the eSIMs without a figure are counted
 
@@ -263,14 +253,14 @@ def test_a_keystroke_that_leaves_the_query_as_it_was_reads_nothing(big_window, l
     win, desk = big_window
     tab = win.fleet
     tab.search.setText("0042")
-    _settle(loop, tab)
+    settle_tab(loop, tab)
     shown = tab.model.rowCount()
     reads = []
     for name in ("listing_open", "listing_head", "listing_count"):
         real = getattr(desk, name)
         setattr(desk, name, lambda *a, _real=real, _name=name, **k: reads.append(_name) or _real(*a, **k))
     tab.search.setText("0042 ")  # a space: the same search
-    _settle(loop, tab)
+    settle_tab(loop, tab)
     assert reads == [] and tab.model.rowCount() == shown and tab.count.text() == f"{shown:,} eSIMs"
 
 
@@ -357,7 +347,7 @@ def test_a_sync_keeps_the_selection_and_where_it_was_on_screen(synced_window, lo
     win, _server, _desk = synced_window
     tab = win.fleet
     win.tabs.setCurrentWidget(tab)
-    _settle(loop, tab)
+    settle_tab(loop, tab)
     row = 150
     tab.table.selectRow(row)
     tab.table.scrollTo(tab.model.index(row, 0))
@@ -365,7 +355,7 @@ def test_a_sync_keeps_the_selection_and_where_it_was_on_screen(synced_window, lo
     shown_at = tab.table.visualRect(tab.model.index(row, 0)).top()
     results = loop.run_until_complete(win.run_sync())
     assert results and all(r.ok for r in results)
-    _settle(loop, tab)
+    settle_tab(loop, tab)
     now = tab.table.currentIndex().row()
     assert tab.model.item(now).iccid == chosen
     assert tab.current is not None and tab.current.iccid == chosen
@@ -439,7 +429,7 @@ def test_a_keystrokes_rows_are_painted_before_its_count_starts(big_window, loop)
 
     desk.listing_count = listing_count
     tab.search.setText("3")  # a tenth of the fleet: its count comes after its first page
-    _settle(loop, tab)
+    settle_tab(loop, tab)
     tab.table.viewport().removeEventFilter(watcher)
     assert events[0] == "shown" and "painted" in events and "count" in events, events
     assert events.index("painted") < events.index("count"), events  # the rows painted, then counted

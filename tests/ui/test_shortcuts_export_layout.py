@@ -8,7 +8,6 @@ import asyncio
 import csv
 import json
 import shutil
-import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -23,6 +22,7 @@ from esimdesk.domain import Esim, EsimStatus, ListingQuery, Order, OrderLine, Or
 from esimdesk.services import export as export_service
 from esimdesk.ui.table_layout import visible_columns
 from esimdesk.ui.table_model import WINDOW
+from tests.ui.conftest import settle_tab
 
 N = 2_500  # 25 pages of the table model
 PLANS = 350  # plans, and orders: 3+ pages each
@@ -96,21 +96,12 @@ def window(loop, qtbot, home):
     win, desk = _open(loop, qtbot, home)
     win.tabs.setCurrentWidget(win.fleet)
     loop.run_until_complete(win.startup(sync=False))
-    _settle(loop, win.fleet)
+    settle_tab(loop, win.fleet)
     try:
         yield win, loop
     finally:
         win.close()
         desk.close()
-
-
-def _settle(loop, tab, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        loop.run_until_complete(asyncio.sleep(0.02))
-        if tab._task is not None and tab._task.done() and not tab._debounce.isActive():
-            return
-    raise AssertionError("the tab did not finish loading")
 
 
 def _key(win, key: str) -> None:
@@ -124,7 +115,7 @@ def _key(win, key: str) -> None:
 
 def _search(loop, tab, text: str) -> None:
     tab.search.setText(text)
-    _settle(loop, tab)
+    settle_tab(loop, tab)
 
 
 # --- shortcuts ---------------------------------------------------------------------------------------
@@ -255,7 +246,7 @@ def test_export_writes_every_row_of_the_filtered_sorted_table(window, qtbot, mon
     tab = win.fleet
     _search(loop, tab, "tanaka")
     tab.sort_by(1, Qt.SortOrder.DescendingOrder)  # ICCID, newest first
-    _settle(loop, tab)
+    settle_tab(loop, tab)
     query = tab.listing_query()
     total, items = _store_rows(home, query)
     assert total == len(range(0, N, TANAKA_EVERY)) > 2 * WINDOW  # more than the pages the table has read
@@ -289,7 +280,7 @@ def test_export_follows_the_columns_order_shown_and_a_sort_with_empty_values_las
     header = tab.table.horizontalHeader()
     header.moveSection(header.visualIndex(5), 0)  # Expires first
     tab.sort_by(5, Qt.SortOrder.DescendingOrder)
-    _settle(loop, tab)
+    settle_tab(loop, tab)
     total, items = _store_rows(home, tab.listing_query())
     path = tmp_path / "all.csv"
     exporter = _export(win, loop, qtbot, monkeypatch, path)
@@ -311,9 +302,9 @@ def test_export_of_catalog_and_orders_is_the_tabs_whole_result(window, qtbot, mo
     win, loop = window
     _key(win, key)
     tab = getattr(win, name)
-    _settle(loop, tab)
+    settle_tab(loop, tab)
     filter_(tab)
-    _settle(loop, tab)
+    settle_tab(loop, tab)
     total, items = _store_rows(home, tab.listing_query())
     assert WINDOW < total < PLANS  # filtered, and more than a page
     path = tmp_path / f"{name}.csv"
@@ -404,7 +395,7 @@ def test_layout_saved_then_restored_by_a_new_window(loop, qtbot, home):
     win, desk = _open(loop, qtbot, home)
     win.tabs.setCurrentWidget(win.fleet)
     loop.run_until_complete(win.startup(sync=False))
-    _settle(loop, win.fleet)
+    settle_tab(loop, win.fleet)
     tab = win.fleet
     header = tab.table.horizontalHeader()
     fitted_status = header.sectionSize(2)
@@ -416,7 +407,7 @@ def test_layout_saved_then_restored_by_a_new_window(loop, qtbot, home):
     header.moveSection(header.visualIndex(8), 1)  # Note second
     order = [header.logicalIndex(v) for v in range(header.count())]
     tab.sort_by(3, Qt.SortOrder.DescendingOrder)  # Used, most first
-    _settle(loop, tab)
+    settle_tab(loop, tab)
     win.tabs.setCurrentWidget(win.orders)
     win.close()
     desk.close()
@@ -443,9 +434,9 @@ def test_layout_saved_then_restored_by_a_new_window(loop, qtbot, home):
         assert header2.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
         loop.run_until_complete(second.startup(sync=False))
         second.tabs.setCurrentWidget(fleet)
-        _settle(loop, fleet)
+        settle_tab(loop, fleet)
         for tab_ in second.pages.values():
-            _settle(loop, tab_)
+            settle_tab(loop, tab_)
         esim_reads = [q for q in reads if q.table == "esims"]
         assert [(q.sort, q.descending) for q in esim_reads] == [("used", True)]  # one query, already sorted
         assert header2.sectionSize(1) == iccid_width  # the agent's width, not the fit
