@@ -2,9 +2,11 @@
 
 1. validate (known eSIM, an account, the vendor offers the action, an SMS of 1–500 characters);
 2. settle any earlier action of this eSIM whose answer was lost (by reading its status), and refuse to
-   go on while one stays unknown;
+   go on while one stays unknown or another action on it is in progress (one action at a time per eSIM,
+   enforced by the store: ``ActionInProgress``);
 3. read the eSIM's status live and refuse, in words, what its state does not allow (nothing is sent);
-4. record the intent in the journal (durably) and claim it, counting the attempt — then send once;
+4. record the intent in the journal (durably, claimed by this process in the same write; refused by the
+   store while another action on the eSIM is unfinished) and count the attempt — then send once;
 5. a refusal (Roumio 200002) is FAILED with the vendor's words; a lost answer is UNCERTAIN and is
    settled by reading the eSIM's status, never by sending again; an SMS (no trace in the status) waits
    for the agent.
@@ -52,6 +54,7 @@ from esimdesk.services.orders import (
     process_owner,
 )
 from esimdesk.store import Store
+from esimdesk.store.actions import ActionInProgress
 from esimdesk.vendors import Capability, VendorAdapter, adapter_class
 
 log = logging.getLogger("esimdesk.actions")
@@ -102,6 +105,16 @@ SLOW_DOWN_PAUSE_S = 1.0  # before the one send again after "slow down" (Roumio c
 class UsageReport:
     readings: list[Usage]
     problems: list[str]  # one sentence per eSIM or vendor whose usage could not be read
+
+
+def in_progress_words(other: ActionEntry | None) -> str:
+    """The refusal of a second action while ``other`` is unfinished on the same eSIM; its start in the
+    agent's local time."""
+    if other is None:
+        return "another action on this eSIM is in progress: nothing was sent"
+    since = other.created_at.astimezone().strftime("%H:%M")
+    return (f"another {other.action.value} on this eSIM is in progress since {since} (desk {other.desk_id}): "
+            "nothing was sent")
 
 
 def vendor_title(vendor: str) -> str:
@@ -187,8 +200,7 @@ class ActionService:
         async with self.adapter_factory(config) as adapter:
             if action not in adapter.actions:
                 raise ActionOutcome(f"{adapter.refusal(esim, action)}; nothing was sent", None)
-            if action is not Action.SMS:
-                await self._settle_esim(adapter, esim)
+            await self._settle_esim(adapter, esim)
             fresh = await self._read(adapter, esim, action)
             why = adapter.refusal(fresh, action)
             if why is not None:
@@ -299,7 +311,9 @@ class ActionService:
         try:
             return await asyncio.to_thread(lambda: self.store.action_create(
                 vendor=esim.vendor, iccid=esim.iccid, action=action, message=message, amount=amount,
-                currency=currency, cause=cause))
+                currency=currency, cause=cause, owner=self.owner, lease_seconds=SEND_LEASE_S))
+        except ActionInProgress as exc:  # another window or process recorded one first: one at a time
+            raise ActionOutcome(in_progress_words(exc.entry), None) from None
         except StoreError as exc:
             raise ActionOutcome(f"{exc}. The action could not be recorded, so nothing was sent to "
                                 f"{vendor_title(esim.vendor)}", None) from None
@@ -366,16 +380,22 @@ class ActionService:
 
     async def _settle_esim(self, adapter: VendorAdapter, esim: Esim) -> None:
         """An earlier action of this eSIM whose answer was lost is settled first; while it stays unknown,
-        nothing new is sent (it might be the same request twice)."""
+        nothing new is sent (it might be the same request twice). While another window or process is
+        sending or settling one (it holds its lease), nothing new is sent either: one action at a time.
+        A lost SMS left to the agent blocks nothing (its status never tells)."""
         open_ = [e for e in await asyncio.to_thread(self.store.actions_unfinished, esim.vendor, esim.iccid)
-                 if e.action is not Action.SMS]
+                 if e.last_error != AWAITING_AGENT]
         for entry in open_:
             settled = await self._settle_one(adapter, entry)
-            if settled.state in (OrderStatus.PENDING, OrderStatus.UNCERTAIN):
-                raise ActionOutcome(
-                    f"an earlier {settled.action.value} of eSIM {esim.iccid} (desk {settled.desk_id}, "
-                    f"{settled.created_at:%Y-%m-%d %H:%M} UTC) is not confirmed yet; nothing was sent. "
-                    "Try again in a minute", settled)
+            if settled.state not in (OrderStatus.PENDING, OrderStatus.UNCERTAIN) or \
+                    settled.last_error == AWAITING_AGENT:
+                continue
+            if lease_is_live(settled) and settled.lease_owner != self.owner:
+                raise ActionOutcome(in_progress_words(settled), None)
+            raise ActionOutcome(
+                f"an earlier {settled.action.value} of eSIM {esim.iccid} (desk {settled.desk_id}, "
+                f"{settled.created_at:%Y-%m-%d %H:%M} UTC) is not confirmed yet; nothing was sent. "
+                "Try again in a minute", settled)
 
     async def _settle_one(self, adapter: VendorAdapter, entry: ActionEntry) -> ActionEntry:
         """Read the eSIM's status and decide a lost answer by it; never send."""

@@ -1,19 +1,42 @@
 """Support-action journal storage, the same way as the order journal (store/journal.py): the intent is
 committed durably before any vendor call, every change is a compare-and-set on the row (two windows or
-the CLI beside the GUI never send one action twice), and each change leaves a history line. Also the
-usage readings the support panel refreshes, with their age."""
+the CLI beside the GUI never send one action twice), and each change leaves a history line. One action
+at a time per eSIM: a new one is refused while another on the same eSIM is unfinished (``ActionInProgress``),
+checked in the insert's own write transaction and enforced by the file itself (trigger of schema v10), so
+two processes on one data file cannot both record one. Also the usage readings the support panel
+refreshes, with their age.
+
+Support actions live only in this desk's SQLite file (team mode shares the order journal's audit lines,
+notes and eSIM events, not the action journal), so the rule holds for every process on this desk's file."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from esimdesk.domain import Action, ActionEntry, ActionEvent, OrderStatus, Usage
+from esimdesk.domain import Action, ActionEntry, ActionEvent, OrderStatus, StoreError, Usage
 from esimdesk.store import rows as R
 
 ACTION_UNFINISHED = (OrderStatus.PENDING, OrderStatus.UNCERTAIN)
+
+# What blocks a new action on the same eSIM: every unfinished one except a lost SMS left to the agent
+# (services.orders.AWAITING_AGENT: it leaves no trace in the status, nothing would ever settle it). The
+# same condition as the trigger of schema v10, which refuses the insert whatever code writes it.
+_BLOCKING = "state IN ('PENDING', 'UNCERTAIN') AND last_error IS NOT 'awaiting the agent'"
+_TRIGGER_WORDS = "another action on this eSIM is in progress"
+
+
+class ActionInProgress(StoreError):
+    """A new action was refused: another action on the same eSIM (``entry``) is unfinished. Nothing was
+    recorded."""
+
+    def __init__(self, entry: ActionEntry | None):
+        self.entry = entry
+        what = f"another {entry.action.value}" if entry else "another action"
+        super().__init__(f"{what} on this eSIM is in progress", reason="action-in-progress")
 
 
 def _action(row: Any) -> ActionEntry:
@@ -32,18 +55,39 @@ class ActionsMixin:
     """Mixed into SqliteStore (needs ``conn``, ``transaction`` and ``desk_id``)."""
 
     def action_create(self, *, vendor: str, iccid: str, action: Action, message: str | None = None,
-                      amount: Decimal | None = None, currency: str | None = None, cause: str) -> ActionEntry:
+                      amount: Decimal | None = None, currency: str | None = None, cause: str,
+                      owner: str | None = None, lease_seconds: float = 0.0) -> ActionEntry:
+        """Record a new action (PENDING), durably; with ``owner`` it is claimed by it for ``lease_seconds`` in
+        the same write, so no other process can take it for an abandoned one before it is sent.
+
+        Raises ``ActionInProgress`` (nothing recorded) while another action on this eSIM is unfinished."""
         now = datetime.now(UTC).isoformat()
         desk = self.desk_id()
-        with self.transaction(durable=True) as conn:
-            aid = conn.execute(
-                """INSERT INTO esim_actions (vendor, iccid, action, state, desk_id, message, amount, currency,
-                       created_at, updated_at) VALUES (?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?)""",
-                (vendor, iccid, action.value, desk, message, str(amount) if amount is not None else None,
-                 currency, now, now),
-            ).lastrowid
-            conn.execute("INSERT INTO esim_action_events VALUES (?, ?, NULL, 'PENDING', ?)", (aid, now, cause))
+        lease_until = time.time() + lease_seconds if owner else None
+        try:
+            with self.transaction(durable=True) as conn:  # BEGIN IMMEDIATE: the check and the insert are one write
+                other = self.action_blocking(vendor, iccid, conn)  # inside the transaction, on its connection
+                if other is not None:
+                    raise ActionInProgress(other)
+                aid = conn.execute(
+                    """INSERT INTO esim_actions (vendor, iccid, action, state, desk_id, message, amount, currency,
+                           created_at, updated_at, lease_owner, lease_until)
+                       VALUES (?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (vendor, iccid, action.value, desk, message, str(amount) if amount is not None else None,
+                     currency, now, now, owner, lease_until),
+                ).lastrowid
+                conn.execute("INSERT INTO esim_action_events VALUES (?, ?, NULL, 'PENDING', ?)", (aid, now, cause))
+        except sqlite3.IntegrityError as exc:  # the file's own rule (schema v10), whoever got there first
+            if _TRIGGER_WORDS not in str(exc):
+                raise
+            raise ActionInProgress(self.action_blocking(vendor, iccid)) from None
         return self.action_get(aid)
+
+    def action_blocking(self, vendor: str, iccid: str, conn: Any = None) -> ActionEntry | None:
+        """The unfinished action that keeps a new one on this eSIM from being recorded, if any."""
+        row = (conn or self.conn).execute(f"SELECT * FROM esim_actions WHERE vendor = ? AND iccid = ? AND {_BLOCKING} "
+                                "ORDER BY id LIMIT 1", (vendor, iccid)).fetchone()
+        return _action(row) if row else None
 
     def action_get(self, aid: int) -> ActionEntry | None:
         row = self.conn.execute("SELECT * FROM esim_actions WHERE id = ?", (aid,)).fetchone()

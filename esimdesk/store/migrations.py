@@ -350,7 +350,28 @@ def _v9() -> str:
     return "\n".join(sql)
 
 
-MIGRATIONS: list[Callable[[], str]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
+def _v10() -> str:
+    """One support action at a time per eSIM (issue 26): a new action is refused, by the file itself, while
+    another one on the same eSIM is unfinished (PENDING or UNCERTAIN), so two windows or two command-line
+    processes can never both send one. The check and the insert are one write under SQLite's write lock.
+    A lost SMS that waits for the agent (last_error 'awaiting the agent') blocks nothing: it leaves no trace
+    in the status, so nothing could ever settle it. Rows already in the file are left as they are (an
+    UNCERTAIN action may have been sent; only its eSIM's status may close it): a trigger refuses new rows
+    only, where a unique index could not be built over such duplicates."""
+    return (
+        """
+        CREATE TRIGGER esim_actions_one_at_a_time BEFORE INSERT ON esim_actions
+        WHEN new.state IN ('PENDING', 'UNCERTAIN') AND EXISTS (
+            SELECT 1 FROM esim_actions a WHERE a.vendor = new.vendor AND a.iccid = new.iccid
+                AND a.state IN ('PENDING', 'UNCERTAIN') AND a.last_error IS NOT 'awaiting the agent')
+        BEGIN
+            SELECT RAISE(ABORT, 'another action on this eSIM is in progress');
+        END;
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[], str]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]
 LATEST = len(MIGRATIONS)
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from esimdesk.domain import ListingQuery, Plan, PlanDetails, plan_total_mb, price_per_gb
 from esimdesk.store import rows as R
-from esimdesk.store.migrations import LATEST, migrate
+from esimdesk.store.migrations import migrate
 from esimdesk.store.sqlite_store import SqliteStore
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -166,7 +166,7 @@ def test_schema_v9_fills_total_data_and_price_per_gb_as_a_sync_writes_them(tmp_p
     """A file of schema 8 with plans: after v9 each plan's new columns are what the upsert writes."""
     plans = make_plans(60, seed=3) + [Plan("roumio", "zero", "0 MB", ("JP",), 0, 7, Decimal("1.00"), "USD")]
     conn = sqlite3.connect(tmp_path / "old.sqlite3")
-    migrate(conn, LATEST - 1)  # the schema before the Catalog's columns (v9)
+    migrate(conn, 8)  # the schema before the Catalog's columns (v9)
     conn.execute("INSERT INTO country_lists (id, countries) VALUES (1, 'JP')")
     for p in plans:
         row = R.plan_row(p, "2026-01-01T00:00:00+00:00")
