@@ -32,4 +32,6 @@ def cmd_restore(args) -> int:
     else:
         print("there was no data file with any content to keep" if result.previous == "empty"
               else "there was no data file before")
+    for line in result.merged.sentences() if result.merged else []:  # what the restore kept: never a silent drop
+        print(line)
     return 0

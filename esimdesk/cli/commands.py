@@ -94,7 +94,10 @@ def cmd_sync(args) -> int:
         synced = [r.vendor for r in results if r.ok]
         if synced:
             service = _order_service(ctx, store)
-            for entry in asyncio.run(_reconcile_vendors(service, synced)):
+            unsettled = asyncio.run(_reconcile_vendors(service, synced))
+            for line in service.notices:  # an order told failed that was placed: first, and loud
+                _say(args, line)
+            for entry in unsettled:
                 if entry.state.value in ("PENDING", "ALLOCATING", "UNCERTAIN"):
                     _say(args, f"{entry.vendor} order {entry.reference} is still {entry.state.value}: "
                          "run 'esimdesk reconcile' for details")
@@ -330,6 +333,8 @@ def cmd_reconcile(args) -> int:
         # The agent ran it: a lost order may be resent with the vendor's own handle (within 15 minutes).
         entries = asyncio.run(service.reconcile(args.vendor, may_send=True))
         audit = {e.id: store.journal_audit(e.id) for e in entries}
+    for line in service.notices:
+        _say(args, line)
     open_ = [e for e in entries if e.state.value in ("PENDING", "ALLOCATING", "UNCERTAIN")]
     if args.json:
         print_json([{"vendor": e.vendor, "reference": e.reference, "kind": e.kind, "order_id": e.order_id,

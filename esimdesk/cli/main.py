@@ -121,3 +121,9 @@ def _main(argv: list[str] | None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        # A file or folder the system refused in a way no layer put in words yet: a sentence, not a traceback.
+        logging.getLogger("esimdesk").debug("system error", exc_info=True)
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"{prefix}the system refused a file this command needs: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1

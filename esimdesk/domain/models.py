@@ -202,6 +202,10 @@ class Order:
     esims: tuple[Esim, ...] = ()
     kind: str = "order"  # "order" or "topup"
     raw: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    # The handle the vendor's own answer carries (Roumio transactionId, Roamify referenceId), exactly as it
+    # gave it; None when its answer carries none. ``reference`` may be ours, filled in by the adapter: only
+    # this field can show that a vendor answered with another desk's (or another entry's) order.
+    handle: str | None = None
 
     def __post_init__(self) -> None:
         _check_money("total", self.total)

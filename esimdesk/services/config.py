@@ -20,21 +20,45 @@ import platformdirs
 
 from esimdesk.domain import VENDORS, ConfigError, VendorConfig
 from esimdesk.vendors import DEFAULT_URLS, SECRET_NAMES
-from esimdesk.vendors.http import register_secrets
+from esimdesk.vendors.http import credential_problem, register_secrets, vendor_title
 
 log = logging.getLogger("esimdesk.config")
 
 KEYRING_SERVICE = "esimdesk"
 
 
-def data_home(demo: bool = False) -> Path:
-    """The data folder: ESIMDESK_HOME or the platform's per-user app-data folder; demo data apart."""
+def data_home_path(demo: bool = False) -> Path:
+    """Where the data folder is (ESIMDESK_HOME or the platform's per-user app-data folder; demo data
+    apart), without creating it."""
     env = os.environ.get("ESIMDESK_HOME")
     home = Path(env).expanduser() if env else Path(platformdirs.user_data_dir("esimdesk", appauthor=False))
-    if demo:
-        home = home / "demo"
-    home.mkdir(parents=True, exist_ok=True)
+    return home / "demo" if demo else home
+
+
+def data_home(demo: bool = False) -> Path:
+    """The data folder (``data_home_path``), created if need be; one that cannot be is a StoreError in words."""
+    env = os.environ.get("ESIMDESK_HOME")
+    home = data_home_path(demo)
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _home_error(home, exc, bool(env)) from None
     return home
+
+
+def _home_error(home: Path, exc: OSError, from_env: bool):
+    """Why the data folder cannot be used, in one sentence (a file in its place, no permission, a full disk)."""
+    from esimdesk.domain import StoreError
+    from esimdesk.store.integrity import os_error
+
+    advice = f"{'point' if from_env else 'set'} ESIMDESK_HOME to a folder you can write"
+    for part in (home, *home.parents):
+        if part.exists() and not part.is_dir():
+            it = "it is" if part == home else f"{part} is"
+            return StoreError(f"the data folder {home} cannot be used: {it} a file, not a folder; move the file "
+                              f"away, or {advice}", path=str(part), reason="not-a-folder")
+    mapped = os_error(exc, home, f"create the data folder {home}")
+    return StoreError(f"{mapped}; {advice}", path=mapped.path, reason=mapped.reason)
 
 
 def settings_path(home: Path) -> Path:

@@ -203,8 +203,11 @@ class Desk:
         return rows[0] if rows else None
 
     async def reconcile(self, *, may_send: bool = False):
-        """``may_send``: the agent asked (menu) — lost orders may be resent with the vendor's own handle."""
-        return await self.order_service().reconcile(may_send=may_send)
+        """``may_send``: the agent asked (menu) — lost orders may be resent with the vendor's own handle.
+        Returns the entries still unfinished and what the agent must hear (orders told failed that were placed)."""
+        service = self.order_service()
+        entries = await service.reconcile(may_send=may_send)
+        return entries, list(service.notices)
 
     async def reconcile_order(self, reference: str) -> JournalEntry:
         """One order settled now, on the agent's word (may resend where the vendor's handle makes it harmless)."""

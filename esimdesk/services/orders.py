@@ -61,7 +61,8 @@ ALLOCATION_DEADLINE_S = 45.0  # how long an order waits for its profiles, unless
 # still at the desk: later the agent may have sold them something else, so the agent decides.
 RESEND_WINDOW = timedelta(minutes=15)
 NEVER_SENT_GRACE = timedelta(minutes=15)  # a PENDING entry never sent and older than this is FAILED
-# A look-up that finds nothing this soon after the send proves nothing: the request may still be in flight.
+# Support actions (services/actions.py): a status read this soon after a lost answer proves nothing yet.
+# Orders wait longer: a vendor's "no such order" counts only past its adapter's ``in_flight_seconds``.
 SETTLE_DELAY_S = 30.0
 RESEND_PAUSE_S = 1.0  # before the one automatic resend of an ambiguous answer at a vendor with a handle
 # Not yet known to the vendor as ours: an entry may be sent, adopted or abandoned only from these (the
@@ -150,7 +151,7 @@ class OrderService:
     def __init__(self, store: Store, accounts: list[VendorConfig], adapter_factory: AdapterFactory, *,
                  poll_interval: float = 1.0, allocation_deadline: float | None = None,
                  progress: Callable[[OrderProgress], None] | None = None,
-                 resend_window: timedelta = RESEND_WINDOW, settle_delay: float = SETTLE_DELAY_S,
+                 resend_window: timedelta = RESEND_WINDOW, settle_delay: float | None = None,
                  resend_pause: float = RESEND_PAUSE_S):
         self.store = store
         self.accounts = {c.vendor: c for c in accounts}
@@ -159,9 +160,13 @@ class OrderService:
         self.allocation_deadline = allocation_deadline
         self.progress = progress or (lambda p: None)
         self.resend_window = resend_window
+        # How long a sent request may still reach the vendor: the adapter's own bound unless given (tests).
         self.settle_delay = settle_delay
         self.resend_pause = resend_pause
         self.owner = process_owner()
+        # What a reconcile found that the agent must hear (an order told failed that was placed): in words,
+        # for the CLI's stderr and the window's message bar. Read and cleared by the caller.
+        self.notices: list[str] = []
         # Travel start dates given with an order (Roamify's travelDate packages), by journal entry id, for
         # the send. Not journalled: a desk restarted before the send asks Roamify without it.
         self._start_dates: dict[int, date] = {}
@@ -235,6 +240,10 @@ class OrderService:
             if order.status is OrderStatus.COMPLETED and not order.esims and not order.lines:
                 # An empty answer (no line, no eSIM) confirms nothing: never attach a guess to the journal.
                 raise ValidationError(f"{entry.vendor} shows nothing under order {order_id}; nothing was changed")
+            differs = mismatch(entry, order)
+            if differs:
+                raise ValidationError(f"{entry.vendor} order {order_id} is not what reference {entry.reference} "
+                                      f"asked for: {differs}; nothing was changed")
             adopted = await self._adopt(adapter, entry, order, f"the agent adopted {entry.vendor} order {order_id}")
         if adopted is None:
             raise OrderOutcome(f"reference {entry.reference} is being handled by another esimdesk window right now; "
@@ -259,8 +268,8 @@ class OrderService:
         """The agent says: it was not placed (or is not wanted); stop settling it."""
         entry = await self._unfinished_entry(reference)
         cause = ("abandoned by the agent: never sent" if entry.attempts == 0 else
-                 "abandoned by the agent as not placed; if the vendor did place it, the next sync shows it as an "
-                 "order no entry claims")
+                 "abandoned by the agent as not placed; if the vendor did place it, the sync that lists it files "
+                 "it here and says so")
         claimed = await asyncio.to_thread(lambda: self.store.journal_claim(
             entry.id, self.owner, states=UNDECIDED, lease_seconds=SEND_LEASE_S, steal_from=_dead_owner(entry)))
         if claimed is None:
@@ -276,6 +285,7 @@ class OrderService:
         vendor with an idempotency handle may be resent with that handle within ``RESEND_WINDOW``.
         Sync and start-up pass False: they never send. One vendor's failure never stops the others.
         """
+        await self.file_placed(vendor)
         entries = await asyncio.to_thread(self.store.journal_unfinished, vendor)
         settled: list[JournalEntry] = []
         by_vendor: dict[str, list[JournalEntry]] = {}
@@ -302,6 +312,47 @@ class OrderService:
             for entry in items:
                 settled.append(await asyncio.to_thread(self.store.journal_get, entry.id) or entry)
         return settled
+
+    async def file_placed(self, vendor: str | None = None) -> list[str]:
+        """Nothing a vendor made stays unknown: every order a sync listed under one of this desk's handles
+        whose entry is not COMPLETED or ALLOCATING (FAILED, UNCERTAIN, PENDING) is filed under that entry —
+        never a second row — and said. An entry the agent was told had failed is said loudly."""
+        said: list[str] = []
+        for entry, order_id in await asyncio.to_thread(self.store.journal_placed_unsettled, vendor):
+            if entry.state is OrderStatus.PENDING and lease_is_live(entry) and entry.lease_owner != self.owner:
+                continue  # being sent right now: its own answer files it
+            order = await asyncio.to_thread(self.store.order, entry.vendor, order_id)
+            if order is None:
+                continue
+            told_failed = entry.state is OrderStatus.FAILED
+            what = f"{entry.vendor} order {order_id} (reference {entry.reference}, plan {entry.plan_id} × {entry.quantity})"
+            differs = mismatch(entry, order)
+            if differs:
+                noted = await self._note(entry, f"{entry.vendor} lists order {order_id} under this reference, but it "
+                                                f"is not what was asked: {differs}; the agent decides",
+                                         error=AWAITING_AGENT)
+                if noted.updated_at != entry.updated_at:
+                    said.append(f"{what}: {entry.vendor} lists it under this desk's reference but it is not what was "
+                                f"asked ({differs}); check it in {entry.vendor}'s portal")
+                continue
+            claimed = await asyncio.to_thread(lambda e=entry: self.store.journal_claim(
+                e.id, self.owner, states=(OrderStatus.FAILED, *UNDECIDED), lease_seconds=SEND_LEASE_S,
+                steal_from=_dead_owner(e)))
+            if claimed is None:
+                continue
+            state = (OrderStatus.COMPLETED if order.status is OrderStatus.COMPLETED and order.esims
+                     else OrderStatus.ALLOCATING)
+            cause = (f"{entry.vendor} lists order {order_id} under reference {entry.vendor_handle} (seen by a sync)"
+                     + (": it had been recorded as FAILED" if told_failed else ""))
+            await self._finish(claimed, state, cause, order_id=order_id)
+            if told_failed:
+                said.append(f"an order you were told had failed was placed: {what} is now filed as {state.value}. "
+                            "Do not order it again; if it was ordered again, the customer has two")
+            else:
+                said.append(f"{what} was placed after all: filed as {state.value}")
+            log.warning("%s", said[-1])
+        self.notices.extend(said)
+        return said
 
     async def reconcile_one(self, reference: str, *, may_send: bool = False) -> JournalEntry:
         """Settle one unfinished entry now (the agent's "Reconcile now" on one order), as ``reconcile``
@@ -414,11 +465,14 @@ class OrderService:
                 said = "Nothing was charged." if isinstance(exc, VendorRejected) else \
                     f"{adapter.name} did not take the order; nothing was charged. Try again in a moment."
                 raise OrderOutcome(f"{exc}. {said}{extra}", await self._get(claimed)) from None
-            # A complete answer (a 500, a 429, an HTML page) means the request is no longer on its way.
-            until = datetime.now(UTC) + (timedelta(0) if exc.http_status is not None
-                                         else timedelta(seconds=self.settle_delay))
-            lost = await self._finish(claimed, OrderStatus.UNCERTAIN, f"answer lost: {exc}", error=str(exc),
-                                      in_flight_until=until)
+            # The vendor's own complete answer (a 500, a 429) means the request is no longer on its way; no
+            # answer, or a gateway's (502, 504: a proxy in front of the vendor gave up waiting while our request
+            # may still sit in a queue behind it), leaves it in flight until the adapter's bound.
+            gone = exc.http_status is not None and exc.http_status not in (502, 504)
+            until = datetime.now(UTC) if gone else self._in_flight_until(adapter, claimed)
+            lost = await self._finish(claimed, OrderStatus.UNCERTAIN, f"answer lost: {exc}" + (
+                "" if gone else f"; it may still reach {adapter.name} and be placed until {clock(until)}"),
+                error=str(exc), in_flight_until=until)
             if resends > 0:
                 pause = min(max(self.resend_pause, exc.retry_after or 0.0), 5.0)
                 await asyncio.sleep(pause)
@@ -433,10 +487,13 @@ class OrderService:
                     raise OrderOutcome(f"{exc}. {adapter.name} confirms it has no order under reference "
                                        f"{claimed.vendor_handle}: it was not placed and nothing was charged. "
                                        "Order again if the customer still wants it.", now) from None
+            now = await self._get(claimed)
+            until = self._in_flight_until(adapter, now)
+            late = (f", and the request may still reach {adapter.name} until {clock(until)}: do NOT order again "
+                    "before then" if until > datetime.now(UTC) else ". Do NOT order again")
             raise OrderOutcome(
-                f"{exc}. The order may have been placed and money may have been spent. Do NOT order again: "
-                f"run 'esimdesk reconcile' in a minute (reference {claimed.reference}) to settle it with "
-                f"{adapter.name}.", await self._get(claimed)) from None
+                f"{exc}. The order may have been placed and money may have been spent{late}. Run 'esimdesk "
+                f"reconcile' (reference {claimed.reference}) to settle it with {adapter.name}.", now) from None
         return await self._after_accepted(adapter, claimed, order)
 
     async def _send(self, adapter: VendorAdapter, entry: JournalEntry) -> Order:
@@ -452,6 +509,7 @@ class OrderService:
         return await adapter.place_order(entry.plan_id, entry.quantity, entry.vendor_handle, entry.unit_price, **extra)
 
     async def _after_accepted(self, adapter: VendorAdapter, entry: JournalEntry, order: Order) -> Order:
+        await self._refuse_mismatch(adapter, entry, order)
         order = _with_entry(order, entry)
         try:
             await asyncio.to_thread(self.store.upsert_orders, [order])
@@ -486,6 +544,7 @@ class OrderService:
                 order = None
                 last_error = f" (last answer: {exc})"
             if order is not None and order.status is OrderStatus.COMPLETED:
+                await self._refuse_mismatch(adapter, entry, order)
                 order = _with_entry(order, entry)
                 await asyncio.to_thread(self.store.upsert_orders, [order])
                 await self._finish(entry, OrderStatus.COMPLETED, f"{len(order.esims)} eSIM profile(s) allocated")
@@ -540,9 +599,11 @@ class OrderService:
         if isinstance(found, Order):
             return await self._adopt(adapter, entry, found, f"found at {adapter.name} under reference {entry.vendor_handle}")
         if found == "absent":
+            # A fact, not a guess: asked after the last request could still arrive.
             await self._finish(entry, OrderStatus.FAILED,
-                               f"{adapter.name} has no order under reference {entry.vendor_handle}: not placed, "
-                               "nothing was charged", error="not placed")
+                               f"{adapter.name} has no order under reference {entry.vendor_handle}, and the last "
+                               f"request (sent {clock(entry.last_sent_at or entry.created_at)}) can no longer reach "
+                               "it: not placed, nothing was charged", error="not placed")
             return None
         if isinstance(found, list):  # guessed candidates (an account without referenceId)
             return await self._pick_candidate(adapter, entry, found)
@@ -560,7 +621,12 @@ class OrderService:
             return None
         if getattr(adapter, "order_by_reference", None) or getattr(adapter, "find_orders", None):
             # It can be checked, just not yet (too soon after the send, or the look-up failed): later.
-            await self._note(entry, f"{adapter.name} could not confirm it yet; 'esimdesk reconcile' asks again")
+            until = self._in_flight_until(adapter, entry)
+            if datetime.now(UTC) < until:
+                await self._note(entry, f"may still be placed — do not order again until {clock(until)}; "
+                                        f"'esimdesk reconcile' asks {adapter.name} again")
+            else:
+                await self._note(entry, f"{adapter.name} could not confirm it yet; 'esimdesk reconcile' asks again")
             return None
         await self._note(entry, f"{adapter.name} offers no way to check this {entry.kind}; check the vendor's portal, "
                                 "then adopt or abandon it", error=AWAITING_AGENT)
@@ -576,10 +642,7 @@ class OrderService:
         known = await asyncio.to_thread(self.store.order_for_reference, entry.vendor, entry.reference, entry.kind)
         if known is not None and known.order_id:
             return known
-        if entry.in_flight_until is not None:
-            quiet = datetime.now(UTC) >= entry.in_flight_until
-        else:  # killed mid-request, or an entry from before this was recorded
-            quiet = _seconds_since(entry.last_sent_at or entry.created_at) >= self.settle_delay
+        quiet = datetime.now(UTC) >= self._in_flight_until(adapter, entry)
         by_reference = getattr(adapter, "order_by_reference", None)
         if by_reference is not None:
             try:
@@ -609,21 +672,28 @@ class OrderService:
         return None
 
     async def _pick_candidate(self, adapter: VendorAdapter, entry: JournalEntry, free: list[Order]) -> Order | None:
-        if len(free) == 1:
-            return await self._adopt(adapter, entry, free[0],
-                                     "the only matching order in the vendor's list (package, quantity, its clock)")
+        # Never adopted by the time window alone, even a single candidate: the vendor's list cannot show
+        # which desk sent an order (another desk may have ordered the same package then). The agent decides.
         if not free:
             await self._finish(entry, OrderStatus.FAILED,
                                f"{adapter.name} lists no order of this package and quantity from the time it was "
                                "sent (on its clock): not placed, nothing was charged", error="not placed")
             return None
         ids = tuple(o.order_id or "?" for o in free)
-        await self._note(entry, f"{len(free)} matching orders at {adapter.name} ({', '.join(ids)}): the agent picks "
-                                f"with 'esimdesk reconcile --adopt {entry.reference} ORDER_ID' or abandons it",
-                         error=AWAITING_AGENT, candidates=ids)
+        said = "1 order" if len(ids) == 1 else f"{len(ids)} orders"
+        await self._note(entry, f"{said} of this package and quantity at {adapter.name} from when it was sent "
+                                f"({', '.join(ids)}), but {adapter.name} does not show which desk sent which: the "
+                                f"agent checks and picks with 'esimdesk reconcile --adopt {entry.reference} ORDER_ID' "
+                                "or abandons it", error=AWAITING_AGENT, candidates=ids)
         return None
 
     async def _adopt(self, adapter: VendorAdapter, entry: JournalEntry, order: Order, cause: str) -> Order | None:
+        differs = mismatch(entry, order)
+        if differs:  # checked before the entry is given the order's id: a wrong order is never attached
+            await self._note(entry, f"{adapter.name} shows order {order.order_id} for this reference, but it is not "
+                                    f"what was asked: {differs}; the agent checks and adopts the right order or "
+                                    "abandons this one", error=AWAITING_AGENT)
+            return None
         claimed = await asyncio.to_thread(lambda: self.store.journal_claim(
             entry.id, self.owner, states=UNDECIDED, lease_seconds=SEND_LEASE_S, steal_from=_dead_owner(entry)))
         if claimed is None:
@@ -644,6 +714,30 @@ class OrderService:
         new = plans[0]
         return (f" The price is now {money_str(new.price)} {new.currency} (was {money_str(entry.unit_price)});"
                 " order again to accept it.")
+
+    async def _refuse_mismatch(self, adapter: VendorAdapter, entry: JournalEntry, order: Order) -> None:
+        """A vendor answer that is not what was asked (another plan or quantity, another desk's handle) is
+        never filed as this entry: UNCERTAIN, for the agent, with what differs."""
+        differs = mismatch(entry, order)
+        if not differs:
+            return
+        cause = (f"{adapter.name} answered with order {order.order_id}, which is not what was asked: {differs}; "
+                 "not filed as this order")
+        await self._finish(entry, OrderStatus.UNCERTAIN, cause, error=AWAITING_AGENT)
+        raise OrderOutcome(
+            f"{cause}. It may be another desk's order under the same reference, and this one may or may not have "
+            f"been placed: do NOT order again before checking {adapter.name}'s portal, then run 'esimdesk reconcile "
+            f"--adopt {entry.reference} ORDER_ID' with the right order or '--abandon {entry.reference}'.",
+            await self._get(entry))
+
+    def _in_flight_until(self, adapter: VendorAdapter, entry: JournalEntry) -> datetime:
+        """Until when the entry's last request may still reach the vendor (and be placed)."""
+        bound = self.settle_delay if self.settle_delay is not None else adapter.in_flight_seconds
+        if entry.in_flight_until is not None:  # what the last send's answer (or its absence) showed
+            return entry.in_flight_until
+        # Killed mid-request, or an entry from before this was recorded: the bound from the last send.
+        sent = entry.last_sent_at or entry.first_sent_at or entry.created_at
+        return sent + timedelta(seconds=bound)
 
     # --- helpers -----------------------------------------------------------------------------
     async def _finish(self, entry: JournalEntry, state: OrderStatus, cause: str, *, order_id: str | None = None,
@@ -694,8 +788,30 @@ def _order_options(activation_date: datetime | None, custom_email: str | None) -
     return out
 
 
-def _seconds_since(when: datetime) -> float:
-    return (datetime.now(UTC) - when).total_seconds()
+def clock(when: datetime) -> str:
+    """A time as the agent reads it: local HH:MM, with UTC beside it (a desk and a vendor may disagree)."""
+    return f"{when.astimezone():%H:%M} ({when.astimezone(UTC):%H:%M} UTC)"
+
+
+def mismatch(entry: JournalEntry, order: Order) -> str | None:
+    """What in the vendor's order differs from what the entry asked, in words; None when nothing does.
+
+    Compared only where the vendor's answer says it: the handle it echoes (``Order.handle``), the plans
+    and quantity of its lines and how many eSIMs it holds.
+    """
+    why: list[str] = []
+    if order.handle and order.handle != entry.vendor_handle:
+        why.append(f"it carries reference {order.handle}, not {entry.vendor_handle}")
+    if entry.kind == "order":
+        plans = sorted({line.plan_id for line in order.lines if line.plan_id})
+        if plans and plans != [entry.plan_id]:
+            why.append(f"it is for plan {', '.join(plans)}, not {entry.plan_id}")
+        quantity = sum(line.quantity for line in order.lines) if plans else None
+        if quantity is not None and quantity != entry.quantity:
+            why.append(f"it is for {quantity} eSIM(s), not {entry.quantity}")
+        elif len(order.esims) > entry.quantity:
+            why.append(f"it holds {len(order.esims)} eSIMs, not {entry.quantity}")
+    return "; ".join(why) or None
 
 
 def _dead_owner(entry: JournalEntry) -> str | None:

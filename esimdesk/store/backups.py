@@ -10,8 +10,10 @@ series so it never becomes "the newest backup" and never pushes a good backup ou
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import secrets
 import shutil
 import sqlite3
 import threading
@@ -60,11 +62,51 @@ class RestoreResult:
     restored: DatabaseInfo
     previous: str  # what was in place before: "healthy", "damaged", "empty" or "missing"
     kept_as: Path | None  # where the replaced file was kept (None: there was nothing to keep)
+    merged: Merged | None = None  # what of the replaced file was kept in the restored one (None: not readable)
 
     def to_json(self) -> dict:
+        m = self.merged
         return {"data_file": str(self.data_file), "restored_from": str(self.source), "schema": self.restored.schema,
                 "orders": self.restored.orders, "journal_entries": self.restored.journal, "previous": self.previous,
-                "previous_kept_as": str(self.kept_as) if self.kept_as else None}
+                "previous_kept_as": str(self.kept_as) if self.kept_as else None,
+                "desk_id": m.desk_id if m else None, "desk_id_from": m.desk_id_from if m else None,
+                "kept_from_previous": dict(m.kept) if m else {}, "brought_forward": dict(m.forward) if m else {}}
+
+
+@dataclass
+class Merged:
+    """What a restore kept of the file it replaced, and whose identity the restored file has."""
+
+    desk_id: str
+    desk_id_from: str  # "previous" (the current desk's, kept) or "new" (no readable file to keep it from)
+    kept: dict[str, int]  # rows the backup lacked, copied in: {"orders": 3, "journal entries": 2, ...}
+    forward: dict[str, int]  # rows the backup had in an older state, brought to the replaced file's
+
+    def sentences(self) -> list[str]:
+        out = []
+        kept = [_count(n, what) for what, n in self.kept.items() if n]
+        if kept:
+            out.append(f"kept {_and(kept)} made after the backup (from the file it replaced)")
+        forward = [_count(n, what) for what, n in self.forward.items() if n]
+        if forward:
+            out.append(f"brought {_and(forward)} forward to their newer state in the file it replaced")
+        if self.desk_id_from == "previous":
+            out.append(f"this desk keeps its own identity (desk id {self.desk_id})")
+        else:
+            out.append(f"there was no readable data file to take the desk's identity from: this is a new desk "
+                       f"(desk id {self.desk_id})")
+        return out
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what if n != 1 else _SINGULAR.get(what, what)}"
+
+
+_SINGULAR = {"orders": "order", "eSIMs": "eSIM", "journal entries": "journal entry", "support actions": "support action"}
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 # --- listing ------------------------------------------------------------------------------------
@@ -231,6 +273,10 @@ def verify_database(source: Path) -> DatabaseInfo:
                 raise refuse("it has no esimdesk order journal")
             if schema > LATEST:
                 raise refuse(f"it is from a newer esimdesk: schema {schema}, this one knows {LATEST}", "newer-schema")
+            missing = _missing_schema(conn, schema)
+            if missing:
+                raise refuse(f"it says schema {schema} but lacks what schema {schema} has: {_listed(missing)}",
+                             "incomplete-schema")
             orders = conn.execute("SELECT count(*) FROM orders").fetchone()[0]
             journal = conn.execute("SELECT count(*) FROM journal").fetchone()[0]
         finally:
@@ -240,6 +286,59 @@ def verify_database(source: Path) -> DatabaseInfo:
     return DatabaseInfo(source, schema, orders, journal, size)
 
 
+def _schema_of(conn: sqlite3.Connection, schema: str = "main") -> dict[str, set[str]]:
+    """{"table x": its columns, "index y": set(), "trigger z": set()} of one database of ``conn``."""
+    out: dict[str, set[str]] = {}
+    for kind, name in conn.execute(f"SELECT type, name FROM {schema}.sqlite_schema "
+                                   "WHERE type IN ('table', 'index', 'trigger', 'view') AND name NOT LIKE 'sqlite_%'"):
+        cols = {r[1] for r in conn.execute(f"PRAGMA {schema}.table_info({_q(name)})")} if kind == "table" else set()
+        out[f"{kind} {name}"] = cols
+    return out
+
+
+@functools.cache
+def _expected_schema(version: int) -> dict[str, frozenset[str]]:
+    """What a file of schema ``version`` has: a new database made by the migrations up to that version."""
+    from esimdesk.store.migrations import migrate
+
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        migrate(conn, version)
+        return {k: frozenset(v) for k, v in _schema_of(conn).items()}
+    finally:
+        conn.close()
+
+
+def _missing_schema(conn: sqlite3.Connection, version: int) -> list[str]:
+    """Every table, column, index and trigger of schema ``version`` that the file of ``conn`` lacks."""
+    have = _schema_of(conn)
+    missing = []
+    for thing, cols in _expected_schema(version).items():
+        if thing not in have:
+            missing.append(thing)
+        elif cols - have[thing]:
+            table = thing.split(" ", 1)[1]
+            missing += [f"column {table}.{c}" for c in sorted(cols - have[thing])]
+    return missing
+
+
+def _listed(missing: list[str]) -> str:
+    """Tables first (all of them), then columns, then indexes and triggers, within about 15 names."""
+    order = {"table": 0, "view": 0, "column": 1, "index": 2, "trigger": 2}
+    missing = sorted(missing, key=lambda m: order.get(m.split(" ", 1)[0], 3))
+    tables = [m for m in missing if order.get(m.split(" ", 1)[0]) == 0]
+    # A missing full-text table's own tables (esims_fts_data, …) go without saying.
+    missing = [m for m in missing if not (m.rsplit("_", 1)[0] in tables
+                                          and m.rsplit("_", 1)[-1] in ("data", "idx", "docsize", "config", "content"))]
+    tables = [m for m in missing if order.get(m.split(" ", 1)[0]) == 0]
+    shown = missing[:max(15, len(tables))]
+    return ", ".join(shown) + (f" and {len(missing) - len(shown)} more" if len(missing) > len(shown) else "")
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 # --- restoring ----------------------------------------------------------------------------------
 def restore_into_place(data_file: Path, source: Path, *, keep: int = KEEP) -> RestoreResult:
     """Replace the data file with a verified copy of ``source``; works when the data file is damaged.
@@ -247,9 +346,12 @@ def restore_into_place(data_file: Path, source: Path, *, keep: int = KEEP) -> Re
     1. ``source`` must pass ``verify_database`` (else nothing is touched).
     2. The data file must not be open in another esimdesk (an exclusive lock says so; else refused).
     3. The current file is kept in ``backups/replaced-….sqlite3`` when it has any bytes.
-    4. ``source`` is copied with the backup API into a temporary file beside the data file (WAL, checked),
-       stale ``-wal``/``-shm`` are removed (a log replayed into another file would corrupt it) and the
-       temporary file takes the data file's name with ``os.replace`` (atomic).
+    4. ``source`` is copied with the backup API into a temporary file beside the data file, migrated up to
+       this esimdesk's schema, and made current (``_make_current``): it takes the current desk's identity
+       and keeps what the current file holds that the backup lacks — a restore loses nothing. A file that
+       cannot be merged (two different orders under one reference) is refused: nothing is changed.
+    5. The copy is checked, stale ``-wal``/``-shm`` are removed (a log replayed into another file would
+       corrupt it) and the temporary file takes the data file's name with ``os.replace`` (atomic).
     """
     data_file = Path(data_file).absolute()
     source = Path(source).absolute()
@@ -261,11 +363,12 @@ def restore_into_place(data_file: Path, source: Path, *, keep: int = KEEP) -> Re
     tmp = data_file.with_name(f".{data_file.name}.restore-{os.getpid()}-{threading.get_ident()}")
     deferred: list[int] = []  # descriptors of the data file, closed only after the lock (see _copy_bytes)
     try:
-        kept_as = _keep_previous(data_file, lock, previous, keep, deferred)
-        _copy(_uri(source, "ro"), tmp, journal_mode="WAL", source_path=source, shown_as=data_file)
+        _copy(_uri(source, "ro"), tmp, journal_mode="DELETE", source_path=source, shown_as=data_file)
+        merged = _make_current(tmp, source, data_file, lock, previous)
         if quick_check(tmp):
             raise StoreError(f"the copy of {source} failed quick_check; nothing was changed", path=str(source),
                              reason="damaged")
+        kept_as = _keep_previous(data_file, lock, previous, keep, deferred)
         if lock is not None:
             lock.close()
             lock = None
@@ -285,7 +388,332 @@ def restore_into_place(data_file: Path, source: Path, *, keep: int = KEEP) -> Re
         _remove_db_files(tmp)
     _fsync_dir(data_file.parent)
     forget_checked(data_file)
-    return RestoreResult(data_file, source, restored, previous, kept_as)
+    return RestoreResult(data_file, source, restored, previous, kept_as, merged)
+
+
+# --- the restored file made current: the desk's identity, and nothing of the current file lost ---------
+# The desk's identity is the current file's: two desks never share an id (an order's handle carries it),
+# and the team token proves to the team store that this is the desk that first used the id. With no readable
+# current file a new id is made: the backup's may be another desk's, still in use (its data folder copied).
+IDENTITY = ("desk_id", "team_token")
+# Kept from the current file with its outbox (what this desk has queued for, and pushed to, the team store).
+TEAM_STATE = ("team_pushed", "agent", "team_offline_since")
+TERMINAL = ("COMPLETED", "FAILED")
+
+
+class _Refused(Exception):
+    pass
+
+
+def _make_current(tmp: Path, source: Path, data_file: Path, lock: sqlite3.Connection | None,
+                  previous: str) -> Merged:
+    """Bring the restored copy ``tmp`` up to date: this esimdesk's schema, the current desk's identity, and
+    (when the current file is readable) what it holds that the backup lacks; left in WAL mode, whole."""
+    from esimdesk.store.migrations import LATEST, migrate
+
+    try:
+        conn = connect(tmp, isolation_level=None)
+        try:
+            migrate(conn)  # an older backup: up to this esimdesk's schema before anything is merged into it
+        finally:
+            conn.close()
+        current_schema = None
+        if lock is not None and previous == "healthy":
+            current_schema = lock.execute("PRAGMA main.user_version").fetchone()[0]
+            if current_schema > LATEST:
+                raise StoreError(f"the data file {data_file} is from a newer esimdesk (schema {current_schema}, "
+                                 f"this one knows {LATEST}), so what it holds cannot be kept; nothing was changed",
+                                 path=str(data_file), reason="newer-schema")
+        identity = _identity(lock) if lock is not None else {}
+        if current_schema is not None:
+            merged = _merge(lock, tmp, identity)
+        else:
+            merged = _reidentify(tmp, identity)
+        conn = connect(tmp, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+        finally:
+            conn.close()
+        return merged
+    except _Refused as why:
+        raise StoreError(f"{source} cannot be restored without losing what the data file {data_file} holds: "
+                         f"{why}; nothing was changed", path=str(source), reason="conflict") from None
+    except sqlite3.Error as exc:
+        mapped = as_store_error(exc, data_file, "restore into", what="the data file")
+        raise mapped or StoreError(f"{source} could not be merged with the data file {data_file} ({exc}); "
+                                   "nothing was changed", path=str(source), reason="conflict") from exc
+
+
+def _identity(conn: sqlite3.Connection) -> dict[str, str]:
+    """The current file's identity and team state (meta), or {} when it cannot be read (damaged)."""
+    try:
+        keys = IDENTITY + TEAM_STATE
+        rows = conn.execute(f"SELECT key, value FROM main.meta WHERE key IN ({','.join('?' * len(keys))})",
+                            keys).fetchall()
+    except sqlite3.Error:
+        return {}
+    found = dict(rows)
+    return found if "desk_id" in found else {}
+
+
+def _set_meta(conn: sqlite3.Connection, schema: str, values: dict[str, str | None]) -> None:
+    for key, value in values.items():
+        if value is None:
+            conn.execute(f"DELETE FROM {schema}.meta WHERE key = ?", (key,))
+        else:
+            conn.execute(f"INSERT INTO {schema}.meta (key, value) VALUES (?, ?) "
+                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+
+def _reidentify(tmp: Path, identity: dict[str, str]) -> Merged:
+    """No readable current file: its identity when it could still be read (a damaged file's meta), else a new
+    desk id. The backup's team outbox is another desk's when the id changed: it is not pushed as this one's."""
+    conn = connect(tmp, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        backup_id = conn.execute("SELECT value FROM meta WHERE key = 'desk_id'").fetchone()
+        backup_id = backup_id[0] if backup_id else None
+        if identity:
+            desk_id, origin = identity["desk_id"], "previous"
+        else:
+            desk_id, origin = _new_desk_id(backup_id), "new"
+        _set_meta(conn, "main", {"desk_id": desk_id, "team_token": identity.get("team_token")})
+        if desk_id != backup_id:
+            conn.execute("DELETE FROM team_outbox")
+            _set_meta(conn, "main", {"team_pushed": None, "team_offline_since": None})
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return Merged(desk_id, origin, {}, {})
+
+
+def _new_desk_id(avoid: str | None) -> str:
+    while True:
+        made = secrets.token_hex(3)  # as migration 3 makes them
+        if made != avoid:
+            return made
+
+
+def _columns(conn: sqlite3.Connection, schema: str, table: str) -> list[str]:
+    return [r[1] for r in conn.execute(f"PRAGMA {schema}.table_info({_q(table)})")]
+
+
+def _common(conn: sqlite3.Connection, table: str, *, without: tuple[str, ...] = ()) -> list[str]:
+    """The columns ``table`` has in both files (the current one may be of an older schema), in r's order."""
+    ours = set(_columns(conn, "main", table))
+    return [c for c in _columns(conn, "r", table) if c in ours and c not in without]
+
+
+def _has(conn: sqlite3.Connection, schema: str, table: str) -> bool:
+    return conn.execute(f"SELECT 1 FROM {schema}.sqlite_schema WHERE type = 'table' AND name = ?",
+                        (table,)).fetchone() is not None
+
+
+def _merge(lock: sqlite3.Connection, tmp: Path, identity: dict[str, str]) -> Merged:
+    """Copy into the restored file (attached as ``r`` to the current file's locked connection) what the
+    current file holds that the backup lacks, and the newer state of what both hold; one transaction."""
+    lock.execute("ATTACH DATABASE ? AS r", (str(tmp),))
+    try:
+        lock.execute("BEGIN IMMEDIATE")
+        try:
+            merged = _merge_rows(lock, identity)
+            lock.execute("COMMIT")
+        except BaseException:
+            if lock.in_transaction:
+                lock.execute("ROLLBACK")
+            raise
+    finally:
+        lock.execute("DETACH DATABASE r")
+    return merged
+
+
+def _merge_rows(c: sqlite3.Connection, identity: dict[str, str]) -> Merged:
+    c.row_factory = sqlite3.Row
+    try:
+        backup_id = c.execute("SELECT value FROM r.meta WHERE key = 'desk_id'").fetchone()
+        desk_id = identity.get("desk_id") or _new_desk_id(backup_id[0] if backup_id else None)
+        origin = "previous" if identity.get("desk_id") else "new"
+        # First, so the triggers that stamp this desk's id on what is merged stamp the right one.
+        _set_meta(c, "r", {"desk_id": desk_id, "team_token": identity.get("team_token")})
+        kept = {"orders": 0, "eSIMs": 0, "journal entries": 0, "support actions": 0}
+        forward = {"journal entries": 0, "support actions": 0}
+        kept["journal entries"], forward["journal entries"] = _merge_journal(c)
+        kept["orders"] = _merge_orders(c)
+        kept["eSIMs"] = _merge_esims(c)
+        if _has(c, "main", "esim_actions"):
+            kept["support actions"], forward["support actions"] = _merge_actions(c)
+        for table in ("usage", "events"):
+            cols = ", ".join(_common(c, table))
+            c.execute(f"INSERT OR IGNORE INTO r.{table} ({cols}) SELECT {cols} FROM main.{table}")
+        if _has(c, "main", "team_outbox"):
+            _merge_team(c, identity)
+        return Merged(desk_id, origin, kept, forward)
+    finally:
+        c.row_factory = None
+
+
+def _further(m: sqlite3.Row, x: sqlite3.Row) -> bool:
+    """The current file's row ``m`` is a later state of the backup's ``x`` (never a step back in time)."""
+    if m["state"] in TERMINAL and x["state"] not in TERMINAL:
+        return True
+    if x["state"] in TERMINAL and m["state"] not in TERMINAL:
+        return False
+    return (m["updated_at"] or "") > (x["updated_at"] or "")
+
+
+def _copy_row(c: sqlite3.Connection, table: str, cols: list[str], rowid: int) -> int:
+    names = ", ".join(cols)
+    return c.execute(f"INSERT INTO r.{table} ({names}) SELECT {names} FROM main.{table} WHERE id = ?",
+                     (rowid,)).lastrowid
+
+
+def _update_row(c: sqlite3.Connection, table: str, cols: list[str], into: int, src: int) -> None:
+    names = ", ".join(cols)
+    c.execute(f"UPDATE r.{table} SET ({names}) = (SELECT {names} FROM main.{table} WHERE id = ?) WHERE id = ?",
+              (src, into))
+
+
+def _copy_events(c: sqlite3.Connection, table: str, key: str, src: int, into: int, *, missing_only: bool) -> None:
+    """The audit lines of ``src`` (current file) onto ``into`` (restored file), in their order; with
+    ``missing_only``, those the restored file does not have yet."""
+    cols = [col for col in _common(c, table) if col != key]
+    names = ", ".join(cols)
+    same = " AND ".join(f"x.{col} IS m.{col}" for col in cols)
+    where = f" AND NOT EXISTS (SELECT 1 FROM r.{table} x WHERE x.{key} = ? AND {same})" if missing_only else ""
+    params = (src, into) if missing_only else (src,)
+    c.execute(f"INSERT INTO r.{table} ({key}, {names}) SELECT {into}, {names} FROM main.{table} m "
+              f"WHERE m.{key} = ?{where} ORDER BY m.rowid", params)
+
+
+def _merge_journal(c: sqlite3.Connection) -> tuple[int, int]:
+    """Entries by reference (unique in a file); one the backup has in an older state is moved forward."""
+    cols = _common(c, "journal", without=("id",))
+    kept = forward = 0
+    for m in c.execute("SELECT * FROM main.journal ORDER BY id").fetchall():
+        x = c.execute("SELECT * FROM r.journal WHERE reference = ?", (m["reference"],)).fetchone()
+        handle = m["handle"] or m["reference"]
+        if x is None:
+            other = c.execute("SELECT reference FROM r.journal WHERE vendor = ? AND handle = ?",
+                              (m["vendor"], handle)).fetchone()
+            if other is not None:
+                raise _Refused(f"the backup's order '{other[0]}' and this desk's order '{m['reference']}' were "
+                               f"sent to {m['vendor']} under the same handle '{handle}'")
+            new = _copy_row(c, "journal", cols, m["id"])
+            if "agent" in cols:  # the trigger stamped the restored file's agent: the entry keeps its own
+                c.execute("UPDATE r.journal SET agent = ? WHERE id = ?", (m["agent"], new))
+            _copy_events(c, "journal_events", "journal_id", m["id"], new, missing_only=False)
+            kept += 1
+            continue
+        if (x["vendor"], x["kind"], x["handle"] or x["reference"]) != (m["vendor"], m["kind"], handle):
+            raise _Refused(f"the backup and this desk each have a different order under the reference "
+                           f"'{m['reference']}' ({x['vendor']} {x['kind']} '{x['handle']}' against {m['vendor']} "
+                           f"{m['kind']} '{handle}')")
+        if _further(m, x):
+            _update_row(c, "journal", cols, x["id"], m["id"])
+            _copy_events(c, "journal_events", "journal_id", m["id"], x["id"], missing_only=True)
+            forward += 1
+    return kept, forward
+
+
+def _merge_orders(c: sqlite3.Connection) -> int:
+    """Orders by (vendor, order id), or by (vendor, reference, kind) while one side has no order id yet (an
+    entry's row before the vendor answered); a row the current file saw later takes its state."""
+    cols = _common(c, "orders", without=("id",))
+    line_cols = [col for col in _common(c, "order_lines") if col != "order_key"]
+    match = """x.vendor = m.vendor AND ((m.order_id IS NOT NULL AND x.order_id = m.order_id)
+               OR (m.reference IS NOT NULL AND x.reference = m.reference AND x.kind = m.kind
+                   AND (x.order_id IS NULL OR m.order_id IS NULL)))"""
+    kept = 0
+    for (mid,) in c.execute(f"SELECT id FROM main.orders m WHERE NOT EXISTS (SELECT 1 FROM r.orders x WHERE {match})"
+                            ).fetchall():
+        new = _copy_row(c, "orders", cols, mid)
+        _copy_lines(c, line_cols, mid, new)
+        kept += 1
+    differs = f"({', '.join('m.' + col for col in cols)}) IS NOT ({', '.join('x.' + col for col in cols)})"
+    pairs = c.execute(f"""SELECT m.id, x.id, m.vendor, m.order_id, x.order_id, m.note
+                          FROM main.orders m JOIN r.orders x ON {match}
+                          WHERE coalesce(m.last_seen, '') >= coalesce(x.last_seen, '') AND {differs}""").fetchall()
+    for mid, xid, vendor, order_id, x_order_id, note in pairs:
+        if order_id is not None and x_order_id is None:  # the entry's row learnt its id: one row per vendor order
+            for (other,) in c.execute("SELECT id FROM r.orders WHERE vendor = ? AND order_id = ? AND id != ?",
+                                      (vendor, order_id, xid)).fetchall():
+                c.execute("DELETE FROM r.order_lines WHERE order_key = ?", (other,))
+                c.execute("DELETE FROM r.orders WHERE id = ?", (other,))
+        x_note = c.execute("SELECT note FROM r.orders WHERE id = ?", (xid,)).fetchone()[0] if note is None else None
+        _update_row(c, "orders", cols, xid, mid)
+        if x_note is not None:  # an agent's note the backup has and the current row lacks is kept
+            c.execute("UPDATE r.orders SET note = ? WHERE id = ?", (x_note, xid))
+        c.execute("DELETE FROM r.order_lines WHERE order_key = ?", (xid,))
+        _copy_lines(c, line_cols, mid, xid)
+    return kept
+
+
+def _copy_lines(c: sqlite3.Connection, cols: list[str], src: int, into: int) -> None:
+    names = ", ".join(cols)
+    c.execute(f"INSERT INTO r.order_lines (order_key, {names}) SELECT ?, {names} FROM main.order_lines "
+              "WHERE order_key = ?", (into, src))
+
+
+def _merge_esims(c: sqlite3.Connection) -> int:
+    """eSIMs by (vendor, ICCID); one the current file saw later (or the same moment: an agent's note) takes
+    its state."""
+    cols = _common(c, "esims")
+    names = ", ".join(cols)
+    kept = c.execute(f"""INSERT INTO r.esims ({names}) SELECT {names} FROM main.esims m
+                         WHERE NOT EXISTS (SELECT 1 FROM r.esims x WHERE x.vendor = m.vendor AND x.iccid = m.iccid)"""
+                     ).rowcount
+    differs = f"({', '.join('m.' + col for col in cols)}) IS NOT ({', '.join('x.' + col for col in cols)})"
+    c.execute(f"""UPDATE r.esims AS x SET ({names}) = ({', '.join('m.' + col for col in cols)}) FROM main.esims AS m
+                  WHERE m.vendor = x.vendor AND m.iccid = x.iccid
+                    AND coalesce(m.last_seen, '') >= coalesce(x.last_seen, '') AND {differs}""")
+    return kept
+
+
+def _merge_actions(c: sqlite3.Connection) -> tuple[int, int]:
+    """Support actions by (desk, eSIM, action, when asked); a later state of one moves it forward."""
+    cols = _common(c, "esim_actions", without=("id",))
+    kept = forward = 0
+    for m in c.execute("SELECT * FROM main.esim_actions ORDER BY id").fetchall():
+        x = c.execute("""SELECT * FROM r.esim_actions WHERE desk_id = ? AND vendor = ? AND iccid = ? AND action = ?
+                             AND created_at = ?""",
+                      (m["desk_id"], m["vendor"], m["iccid"], m["action"], m["created_at"])).fetchone()
+        if x is None:
+            new = _copy_row(c, "esim_actions", cols, m["id"])
+            _copy_events(c, "esim_action_events", "action_id", m["id"], new, missing_only=False)
+            kept += 1
+        elif _further(m, x):
+            _update_row(c, "esim_actions", cols, x["id"], m["id"])
+            _copy_events(c, "esim_action_events", "action_id", m["id"], x["id"], missing_only=True)
+            forward += 1
+    return kept, forward
+
+
+def _merge_team(c: sqlite3.Connection, identity: dict[str, str]) -> None:
+    """Team mode: what was pulled from other desks (both files'), and this desk's outbox as the current file has
+    it (what it queued and what the team store already has of it: the backup's would be pushed again, or be
+    another desk's), its journal ids those of the restored file."""
+    if _has(c, "main", "team_journal"):
+        cols = _common(c, "team_journal")
+        names = ", ".join(cols)
+        sets = ", ".join(f"{col} = excluded.{col}" for col in cols if col not in ("desk_id", "reference"))
+        c.execute(f"""INSERT INTO r.team_journal ({names}) SELECT {names} FROM main.team_journal WHERE true
+                      ON CONFLICT (desk_id, reference) DO UPDATE SET {sets} WHERE excluded.seq > seq""")
+        cols = ", ".join(_common(c, "team_audit"))
+        c.execute(f"INSERT OR IGNORE INTO r.team_audit ({cols}) SELECT {cols} FROM main.team_audit")
+        c.execute("""INSERT INTO r.team_cursor (desk_id, seq) SELECT desk_id, seq FROM main.team_cursor WHERE true
+                     ON CONFLICT (desk_id) DO UPDATE SET seq = max(seq, excluded.seq)""")
+    c.execute("DELETE FROM r.team_outbox")
+    c.execute("""INSERT INTO r.team_outbox (seq, kind, made_at, body)
+                 SELECT o.seq, o.kind, o.made_at, CASE WHEN o.kind = 'journal' THEN json_set(o.body, '$.journal_id',
+                     coalesce((SELECT x.id FROM main.journal mj JOIN r.journal x ON x.reference = mj.reference
+                               WHERE mj.id = json_extract(o.body, '$.journal_id')),
+                              json_extract(o.body, '$.journal_id'))) ELSE o.body END
+                 FROM main.team_outbox o ORDER BY o.seq""")
+    top = c.execute("""SELECT max(coalesce((SELECT seq FROM main.sqlite_sequence WHERE name = 'team_outbox'), 0),
+                                  coalesce((SELECT max(seq) FROM main.team_outbox), 0))""").fetchone()[0]
+    c.execute("DELETE FROM r.sqlite_sequence WHERE name = 'team_outbox'")
+    c.execute("INSERT INTO r.sqlite_sequence (name, seq) VALUES ('team_outbox', ?)", (top,))
+    _set_meta(c, "r", {key: identity.get(key) for key in TEAM_STATE})
 
 
 def _lock(data_file: Path) -> tuple[sqlite3.Connection | None, str]:
@@ -379,10 +807,13 @@ def _close_all(fds: list[int]) -> None:
 
 
 def _remove_db_files(path: Path) -> None:
+    """Tidy a temporary copy and its logs. Best effort: a folder that cannot be written (a read-only
+    mount says so even for a file that is not there) made nothing to tidy, and the error that matters
+    is the one that stopped the copy."""
     for p in (path, wal_path(path), shm_path(path), path.with_name(path.name + "-journal")):
         try:
             p.unlink()
-        except FileNotFoundError:
+        except OSError:
             pass
 
 
@@ -410,8 +841,10 @@ def rolling_backup(store: object, *, keep: int = KEEP) -> Path | None:
         return None
     try:
         return backup_now(Path(path), keep=keep)
-    except StoreError as exc:
+    except (StoreError, OSError) as exc:
         import logging
 
+        if isinstance(exc, OSError):  # not foreseen by backup_now: still a warning, never the sync's failure
+            exc = os_error(exc, Path(exc.filename or backups_dir(Path(path))), f"write a backup in {backups_dir(Path(path))}")
         logging.getLogger("esimdesk.backup").warning("no backup after this sync: %s", exc)
         return None

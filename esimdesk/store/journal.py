@@ -4,12 +4,14 @@ durable (checkpointed into the main file): the journal is the only record of som
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from esimdesk.domain import JournalEntry, JournalEvent, OrderStatus, ValidationError
+from esimdesk.domain import JournalEntry, JournalEvent, OrderStatus, StoreError, ValidationError
+from esimdesk.store import integrity
 from esimdesk.store import rows as R
 
 UNFINISHED = (OrderStatus.PENDING, OrderStatus.ALLOCATING, OrderStatus.UNCERTAIN)
@@ -37,9 +39,60 @@ class JournalMixin:
                        unit_price: Decimal | None, currency: str | None, iccid: str | None = None,
                        handle: str | None = None, activation_date: datetime | None = None,
                        custom_email: str | None = None) -> JournalEntry:
-        """Record the intent (state PENDING) and its order row, committed before any vendor call."""
+        """Record the intent (state PENDING) and its order row, committed before any vendor call.
+
+        All or nothing: when this raises ``StoreError`` the journal holds no entry for ``reference``, so
+        "could not be recorded, nothing was sent" is true. The durable write commits into the write-ahead
+        log, then copies the log into the main file; when that copy fails (e.g. a full disk: the main file
+        needs new pages, the log had room) the committed entry is taken back before the error is raised.
+        """
         now = datetime.now(UTC).isoformat()
         handle = handle or reference
+        made: list[int] = []  # the entry's id once its transaction's block ran (committed, or COMMIT failed)
+        try:
+            self._journal_insert(made, now, vendor=vendor, kind=kind, reference=reference, plan_id=plan_id,
+                                 quantity=quantity, unit_price=unit_price, currency=currency, iccid=iccid,
+                                 handle=handle, activation_date=activation_date, custom_email=custom_email)
+            return self.journal_get(made[0])
+        except StoreError as exc:
+            if made:
+                self._journal_take_back(made[0], exc)
+            raise
+
+    def _journal_take_back(self, jid: int, exc: StoreError) -> None:
+        """Undo a committed ``journal_create`` that then failed (nothing was sent for it).
+
+        The undo is one more transaction in the write-ahead log, right after the entry's: replayed with
+        it or lost with it, never one without the other. If even that cannot be written, ``exc`` is
+        reworded: the entry is there, never sent, and the reconcile settles it as FAILED after 15 minutes."""
+        try:
+            with self.transaction() as conn:
+                row = conn.execute("SELECT vendor, reference, kind FROM journal WHERE id = ?", (jid,)).fetchone()
+                if row is None:  # COMMIT itself failed: nothing to take back
+                    return
+                for (key,) in conn.execute("SELECT id FROM orders WHERE vendor = ? AND reference = ? AND kind = ? "
+                                           "AND order_id IS NULL",
+                                           (row["vendor"], row["reference"], row["kind"])).fetchall():
+                    conn.execute("DELETE FROM order_lines WHERE order_key = ?", (key,))
+                    conn.execute("DELETE FROM orders WHERE id = ?", (key,))
+                conn.execute("DELETE FROM journal_events WHERE journal_id = ?", (jid,))
+                conn.execute("DELETE FROM team_outbox WHERE kind = 'journal' "
+                             "AND json_extract(body, '$.journal_id') = ?", (jid,))
+                conn.execute("DELETE FROM journal WHERE id = ?", (jid,))
+        except StoreError as again:
+            exc.args = (f"{exc.args[0]}; its journal entry could not be taken back ({again}): it stays PENDING, "
+                        "was never sent, and becomes FAILED (nothing charged) after 15 minutes",)
+            exc.reason = "recorded-not-sent"
+            return
+        # Taken back: "saved in the write-ahead log" (the durable write's own words) is no longer true.
+        cause = exc.__cause__
+        mapped = integrity.as_store_error(cause, self.path) if isinstance(cause, sqlite3.Error) else None
+        if exc.reason == "not-durable" and mapped is not None:
+            exc.args, exc.reason = mapped.args, mapped.reason
+
+    def _journal_insert(self, made: list[int], now: str, *, vendor: str, kind: str, reference: str, plan_id: str,
+                        quantity: int, unit_price: Decimal | None, currency: str | None, iccid: str | None,
+                        handle: str, activation_date: datetime | None, custom_email: str | None) -> None:
         with self.transaction(durable=True) as conn:
             if conn.execute("SELECT 1 FROM journal WHERE reference = ? OR (vendor = ? AND handle = ?)",
                             (reference, vendor, handle)).fetchone():
@@ -62,7 +115,7 @@ class JournalMixin:
             ).lastrowid
             conn.execute("INSERT INTO order_lines VALUES (?, 0, ?, ?, ?, NULL)",
                          (key, plan_id, quantity, str(unit_price) if unit_price is not None else None))
-        return self.journal_get(jid)
+            made.append(jid)
 
     def journal_get(self, jid: int | None = None, reference: str | None = None) -> JournalEntry | None:
         if jid is not None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
-from esimdesk.domain import ConfigError
+from esimdesk.domain import ConfigError, EsimdeskError
 from esimdesk.resources import resource_path
 
 # Smoke tests (.ci/bundle_smoke.sh): close the window by itself this many seconds after its start-up
@@ -37,12 +38,22 @@ def run_gui(demo: bool = False) -> int:
     app.setApplicationName("esimdesk")
     app.setOrganizationName("esimdesk")
     app.setWindowIcon(QIcon(str(resource_path("esimdesk.svg"))))
-    ctx = open_context(demo)
-    desk = Desk(ctx)
+    ctx = desk = None
+    try:
+        ctx = open_context(demo)
+        desk = Desk(ctx)
+        window = MainWindow(ui_settings(ctx.home), desk, demo=demo)
+    except (EsimdeskError, sqlite3.Error, OSError) as exc:
+        # Started from a shortcut, stderr is seen by nobody: the failure is said on screen too (then by main).
+        show_startup_failure(startup_failure_box(_in_words(exc), demo), quit_after)
+        if desk is not None:
+            desk.close()
+        elif ctx is not None:
+            ctx.close()
+        raise
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     closed = asyncio.Event()
-    window = MainWindow(ui_settings(ctx.home), desk, demo=demo)
     window.closing.connect(closed.set)
     window.show()
     try:
@@ -55,6 +66,45 @@ def run_gui(demo: bool = False) -> int:
         close_qt_loop(loop)
         desk.close()
     return 0
+
+
+def _in_words(exc: BaseException) -> str:
+    if isinstance(exc, EsimdeskError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
+    return f"the data file could not be used ({exc})"
+
+
+def startup_failure_box(problem: str, demo: bool = False) -> QMessageBox:
+    """The dialog the window shows instead of itself when it cannot start: what is wrong, the data
+    folder's path and the newest backup (what an agent needs to act, or to tell whoever helps them)."""
+    from esimdesk.services.config import data_home_path
+    from esimdesk.store.backups import DATA_FILE, newest_backup
+
+    home = data_home_path(demo)
+    try:
+        newest = newest_backup(home / DATA_FILE) if home.is_dir() else None
+    except OSError:
+        newest = None
+    box = QMessageBox(QMessageBox.Icon.Critical, "esimdesk could not start",
+                      f"esimdesk could not start: {problem}.")
+    backup = (f"Newest backup: {newest}\n(restore it with: esimdesk{' --demo' if demo else ''} restore \"{newest}\")"
+              if newest is not None else "Newest backup: none found in the data folder's backups folder")
+    box.setInformativeText(f"Data folder: {home}\n{backup}")
+    box.setStandardButtons(QMessageBox.StandardButton.Close)
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return box
+
+
+def show_startup_failure(box: QMessageBox, close_after: float | None = None) -> None:
+    """Show the box until the agent closes it. Not on a platform nobody sees (offscreen: tests, scripts),
+    where it would only wait forever; ``close_after`` (ESIMDESK_QUIT_AFTER) closes it by itself."""
+    if QApplication.platformName() in ("offscreen", "minimal"):
+        return
+    if close_after is not None:
+        QTimer.singleShot(int(close_after * 1000), box.reject)
+    box.exec()
 
 
 async def _start(window, demo: bool, quit_after: float | None) -> None:

@@ -400,14 +400,17 @@ class MainWindow(QMainWindow):
     async def reconcile(self, may_send: bool = False) -> None:
         """At start-up only asks the vendors; from the menu (the agent's word) may resend with a handle."""
         try:
-            entries = await self.desk.reconcile(may_send=may_send)
+            entries, notices = await self.desk.reconcile(may_send=may_send)
         except Exception as exc:
             if not isinstance(exc, EsimdeskError):
                 log.exception("reconciliation failed")
             self.show_error(failure_text("reconciliation", None, exc))
             return
         open_ = [e for e in entries if e.state.value in ("PENDING", "ALLOCATING", "UNCERTAIN")]
-        if open_:
+        if notices:  # an order told failed that was placed: loud, in the message bar and the status bar
+            self.show_error("; ".join(notices), "orders")
+            self.statusBar().showMessage(notices[0])
+        elif open_:
             self.statusBar().showMessage(f"{len(open_)} order(s) still need attention: see the Orders tab")
         self.orders.reload(changed=True)
 

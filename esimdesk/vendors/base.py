@@ -54,6 +54,11 @@ class VendorAdapter:
     # same reference never makes a second one (Roumio transactionId returns the first order; MicroESIM
     # refuses a repeated custom_order_no, naming the first order or raising DuplicateReference).
     idempotent_orders: ClassVar[bool] = False
+    # How long after our last send an order request may still reach the vendor and be acted on (a
+    # timed-out request can sit in a proxy's or the vendor's own queue). Until then a vendor's "no such
+    # order" proves nothing: the entry stays UNCERTAIN ("may still be placed"), never FAILED. Three
+    # minutes: well past our own longest wait for an answer (vendors/http.py) plus queues we cannot see.
+    in_flight_seconds: ClassVar[float] = 180.0
     # Keyword options place_order takes beyond plan and quantity (MicroESIM: activation_date, custom_email).
     order_options: ClassVar[frozenset[str]] = frozenset()
 

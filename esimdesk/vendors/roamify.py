@@ -85,7 +85,9 @@ UNKNOWN_STATUS = OrderStatus.UNCERTAIN
 # The document shows no paging on GET /api/esim/orders, only ``limit``: ask for plenty at once.
 LIST_LIMIT = 1000
 CLOCK_SLACK_S = 5  # Date and createdAt are whole seconds
-IN_FLIGHT_S = 90  # a request may reach Roamify this long after we sent it (timeouts, retries by proxies)
+# A request may reach Roamify this long after we sent it (timeouts, retries by proxies): the window its
+# order list is searched in, and the wait before its "no such referenceId" counts (VendorAdapter.in_flight_seconds).
+IN_FLIGHT_S = 180
 PAGE_SIZE = 500  # packages per catalog page we ask for; Roamify documents no maximum (see iter_plans)
 APPLY_TIMEOUT_S = 90.0  # profile generation "can take up to 90 s" (§6)
 ESIM_LIMIT = 100_000  # GET /api/esims documents ``limit`` and no paging: ask for the whole fleet
@@ -228,6 +230,8 @@ def parse_order(data: Any, reference: str | None = None, kind: str = "order") ->
     echoed = data.get("referenceId")
     if isinstance(echoed, str) and echoed:
         reference = echoed
+    else:
+        echoed = None
     currency = data.get("currency")
     return Order(
         vendor=VENDOR,
@@ -241,6 +245,7 @@ def parse_order(data: Any, reference: str | None = None, kind: str = "order") ->
         esims=(),  # Roamify gives no ICCID here; esimId stays in raw
         kind=kind,
         raw=data,
+        handle=echoed,
     )
 
 
@@ -323,6 +328,7 @@ class RoamifyAdapter(VendorAdapter):
     })
     max_quantity_per_line = None
     idempotent_orders = False  # referenceId finds an order but does not stop a second one
+    in_flight_seconds = float(IN_FLIGHT_S)
     # 28,000+ packages that rarely change: a sync that finds the catalog as it was writes nothing.
     incremental_plans = True
     # Generating profiles takes up to 90 s (§6): the orders engine waits at least this long for them.

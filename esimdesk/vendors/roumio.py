@@ -406,10 +406,12 @@ class RoumioAdapter(VendorAdapter):
             order_no = obj.get("orderNo")
             if not isinstance(order_no, str | int) or isinstance(order_no, bool) or not str(order_no):
                 raise ValueError("orderNo")
+        echoed = _s(obj.get("transactionId"))
         return Order(
             vendor=VENDOR,
             order_id=str(order_no),
-            reference=str(obj.get("transactionId") or reference),
+            reference=echoed or reference,
+            handle=echoed,
             status=OrderStatus.ALLOCATING,
             created_at=datetime.now(UTC),
             total=(unit_price * quantity).quantize(Decimal("0.01")),
@@ -461,7 +463,9 @@ class RoumioAdapter(VendorAdapter):
     @staticmethod
     def _order_from(order_id: str, reference: str | None, esims: list[Esim]) -> Order:
         created = None
-        txn = reference
+        # The transactionId Roumio lists on the order's eSIMs, never ours written over it: adopting or
+        # polling compares it with the handle we sent.
+        txn = None
         with parsing("esim/query"):
             for e in esims:
                 raw = e.raw or {}
@@ -477,7 +481,8 @@ class RoumioAdapter(VendorAdapter):
         return Order(
             vendor=VENDOR,
             order_id=order_id,
-            reference=txn,
+            reference=txn or reference,
+            handle=txn,
             status=OrderStatus.COMPLETED,
             created_at=created or datetime.now(UTC),
             currency=CURRENCY,

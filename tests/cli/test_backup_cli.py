@@ -96,7 +96,8 @@ def test_restore_text_output_and_the_replaced_file_kept(home):
     data.write_bytes(b"not a database at all\n" * 100)
     res = esimdesk(home, "restore", str(backup))
     assert res.returncode == 0, res.stderr
-    first, second = res.stdout.strip().splitlines()
+    first, second, third = res.stdout.strip().splitlines()
+    assert third.startswith("there was no readable data file to take the desk's identity from: this is a new desk")
     assert first == f"restored {data} from {backup}: 2 orders, 0 journal entries (schema {_schema()})"
     assert second.startswith("the file it replaced (damaged) was kept as ")
     kept = Path(second.rsplit(" ", 1)[1])
