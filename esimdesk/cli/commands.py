@@ -96,7 +96,10 @@ def cmd_sync(args) -> int:
             service = _order_service(ctx, store)
             unsettled = asyncio.run(_reconcile_vendors(service, synced))
             for line in service.notices:  # an order told failed that was placed: first, and loud
-                _say(args, line)
+                if lines:  # the window's sync child: the window shows it in its message bar
+                    print("@notice " + json.dumps(line), file=sys.stderr, flush=True)
+                else:
+                    _say(args, line)
             for entry in unsettled:
                 if entry.state.value in ("PENDING", "ALLOCATING", "UNCERTAIN"):
                     _say(args, f"{entry.vendor} order {entry.reference} is still {entry.state.value}: "

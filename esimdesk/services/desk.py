@@ -139,9 +139,11 @@ class Desk:
 
     # --- work with vendors -----------------------------------------------------------------
     async def sync(self, progress: Callable[[SyncProgress], None] | None = None,
-                   finished: Callable[[VendorSyncResult], None] | None = None) -> list[VendorSyncResult]:
+                   finished: Callable[[VendorSyncResult], None] | None = None,
+                   notice: Callable[[str], None] | None = None) -> list[VendorSyncResult]:
         """Every enabled vendor, in a child process (services/sync_process.py: the window keeps painting);
-        it also settles the orders left unfinished, as ``esimdesk sync`` does. ``finished`` per vendor."""
+        it also settles the orders left unfinished, as ``esimdesk sync`` does. ``finished`` per vendor;
+        ``notice`` for each order found placed that the desk had not filed (said loudly)."""
         from esimdesk.services.sync_process import sync_in_child
 
         def done(result: VendorSyncResult) -> None:
@@ -149,7 +151,8 @@ class Desk:
             if finished is not None:
                 finished(result)
 
-        results = await sync_in_child(self.ctx.home, self.ctx.accounts.enabled, progress=progress, finished=done)
+        results = await sync_in_child(self.ctx.home, self.ctx.accounts.enabled, progress=progress, finished=done,
+                                      notice=notice)
         self.reachability.note_sync(results)
         return results
 

@@ -385,6 +385,8 @@ class OrderService:
 
             return await asyncio.to_thread(create)
         except StoreError as exc:
+            if getattr(exc, "reason", None) == "recorded-not-sent":  # its entry could not be taken back
+                raise OrderOutcome(f"{exc}. Nothing was sent to {kw['vendor']} and nothing was charged.", None) from None
             raise OrderOutcome(f"{exc}. The order could not be recorded, so nothing was sent to {kw['vendor']} "
                                "and nothing was charged.", None) from None
 

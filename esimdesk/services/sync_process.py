@@ -87,8 +87,11 @@ def child_env(home, accounts: list[VendorConfig]) -> dict[str, str]:
 
 async def sync_in_child(home, accounts: list[VendorConfig], *,
                         progress: Callable[[SyncProgress], None] | None = None,
-                        finished: Callable[[VendorSyncResult], None] | None = None) -> list[VendorSyncResult]:
-    """Sync ``accounts`` into the data folder ``home`` in a child process; results in the accounts' order."""
+                        finished: Callable[[VendorSyncResult], None] | None = None,
+                        notice: Callable[[str], None] | None = None) -> list[VendorSyncResult]:
+    """Sync ``accounts`` into the data folder ``home`` in a child process; results in the accounts' order.
+    ``notice(sentence)``: what the sync's reconcile found that the agent must hear (an order told failed
+    that was placed)."""
     if not accounts:
         return []
     command = [*child_command(), "sync", "--json", "--progress-lines", "--only",
@@ -111,6 +114,9 @@ async def sync_in_child(home, accounts: list[VendorConfig], *,
                 p = json.loads(line[len("@progress "):])
                 if progress is not None:
                     progress(SyncProgress(p["vendor"], p["stage"], p["done"], p["total"]))
+            elif line.startswith("@notice "):
+                if notice is not None:
+                    notice(json.loads(line[len("@notice "):]))
             elif line.startswith("@done "):
                 result = _result(json.loads(line[len("@done "):]))
                 done[result.vendor] = result

@@ -227,6 +227,19 @@ class JournalMixin:
             out.update(dict(self.conn.execute(q, (vendor, *chunk)).fetchall()))
         return out
 
+    def journal_placed_unsettled(self, vendor: str | None = None) -> list[tuple[JournalEntry, str]]:
+        """Entries not COMPLETED or ALLOCATING whose order a vendor listing has shown (the sync gave the
+        entry's order row a vendor order id under the handle we sent): (entry, that order id)."""
+        q = """SELECT j.*, o.order_id AS listed_id FROM journal j
+                 JOIN orders o ON o.vendor = j.vendor AND o.reference = j.reference AND o.kind = j.kind
+                WHERE j.state IN ('FAILED', 'UNCERTAIN', 'PENDING') AND o.order_id IS NOT NULL
+                  AND (j.order_id IS NULL OR j.order_id = o.order_id)"""
+        params: tuple = ()
+        if vendor:
+            q += " AND j.vendor = ?"
+            params = (vendor,)
+        return [(_entry(r), r["listed_id"]) for r in self.conn.execute(q + " ORDER BY j.id", params)]
+
     def journal_claimed_order_ids(self, vendor: str) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT order_id FROM journal WHERE vendor = ? AND order_id IS NOT NULL",
                                                 (vendor,))}

@@ -359,9 +359,13 @@ class MainWindow(QMainWindow):
                 self.reload_all()
 
         results: list = []
+        notices: list[str] = []
         try:
-            results = await self.desk.sync(progress, vendor_done)
+            results = await self.desk.sync(progress, vendor_done, notices.append)
             self._say_sync(results)
+            if notices:  # an order told failed that was placed: loud, in the message bar and the status line
+                self.show_error("; ".join(notices), "orders")
+                status.showMessage(notices[0])
             self._show_team_state()
         except asyncio.CancelledError:
             status.showMessage("Sync cancelled; the cache keeps what was already fetched")
@@ -632,7 +636,7 @@ class MainWindow(QMainWindow):
         answer = QMessageBox.question(
             self, "Abandon order",
             rich(f"Stop settling {entry.reference} and record it as not placed?\n"
-                 "If the vendor did place it, the next sync shows it as an order no entry claims."))
+                 "If the vendor did place it, the sync that lists it files it under this reference and says so."))
         if answer == QMessageBox.StandardButton.Yes:
             asyncio.ensure_future(self.abandon(entry))
 

@@ -74,7 +74,7 @@ def test_abandon_from_the_orders_tab(window, monkeypatch):
 def test_a_sync_that_fails_unexpectedly_says_so_and_frees_the_window(window, monkeypatch):
     win, loop, server, desk = window
 
-    async def broken(progress=None, finished=None):
+    async def broken(progress=None, finished=None, notice=None):
         progress and progress(type("P", (), {"vendor": "microesim", "stage": "orders", "done": 32, "total": None})())
         raise RuntimeError("UNIQUE constraint failed: orders.vendor, orders.order_id")
 
