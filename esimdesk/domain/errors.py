@@ -15,6 +15,7 @@ __all__ = [
     "VendorTimeout",
     "VendorUnavailable",
     "MalformedResponse",
+    "AnswerTooLarge",
     "VendorRejected",
     "PriceChanged",
     "InsufficientBalance",
@@ -134,6 +135,13 @@ class MalformedResponse(VendorError):
     """The answer was not the JSON the vendor documents (HTML page, truncated body, wrong type)."""
 
     default_retryable = True
+
+
+class AnswerTooLarge(MalformedResponse):
+    """The answer passed the size cap and was not read further (an endless stream, a proxy's dump):
+    asking again would only read as much again. On a write, ``maybe_sent``: the vendor did answer."""
+
+    default_retryable = False
 
 
 class VendorRejected(VendorError):

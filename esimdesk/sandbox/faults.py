@@ -5,6 +5,11 @@ A fault hits requests whose endpoint (path below the vendor's mount) matches ``e
 recorded, money is taken) and then loses the answer: the case that makes an order UNCERTAIN. Every
 kind honours ``when`` (``latency`` only delays and lets the answer through).
 
+Three more kinds (``BOUND_FAULT_KINDS``) test the client's bounds on an answer: ``trickle`` (a byte
+every ``seconds``: no read ever times out, the answer never ends), ``endless`` (a JSON stream without
+end, as fast as it is read) and ``deep_json`` (valid JSON nested 100,000 levels deep). Each streams
+until the client hangs up.
+
 Every answer that leaves a vendor's middleware, the vendor's own and every fault's (a dropped one
 included), carries exactly one ``Date`` header, stamped from that vendor's clock: uvicorn's own is
 switched off (server.py), so a test can skew one vendor's clock and see it in ``Date`` and in the
@@ -19,15 +24,16 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 FAULT_KINDS = (
     "latency",  # answer normally after `seconds`
+    "late",  # the request reaches the vendor `seconds` late (a slow network): acted on even if the client gave up
     "http_429",
     "http_500",
     "http_503",
@@ -39,6 +45,18 @@ FAULT_KINDS = (
     "html",  # an HTML error page (as a proxy in front of the vendor would give)
     "wrong_content_type",  # valid JSON labelled text/plain
 )
+# Answers that test the client's bounds rather than its retries (apart from FAULT_KINDS, whose every kind a
+# read gets past by asking again): each streams its body until the client hangs up.
+BOUND_FAULT_KINDS = (
+    "trickle",  # a 200 whose body comes one byte every `seconds` (default 5): never complete, never idle long
+    "endless",  # a 200 whose JSON body streams without end
+    "deep_json",  # a 200 with valid JSON nested DEEP_JSON_LEVELS deep
+)
+ALL_FAULT_KINDS = FAULT_KINDS + BOUND_FAULT_KINDS
+
+DEEP_JSON_LEVELS = 100_000
+TRICKLE_BODY = b'{"message": "' + b"." * 65_536 + b'"}'  # ~64 KiB: at a byte a second, 18 hours
+ENDLESS_CHUNK = b'"' + b"x" * 65_534 + b'",'  # 64 KiB of list items, again and again
 
 
 @dataclass
@@ -51,8 +69,8 @@ class Fault:
     seconds: float | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {self.kind!r}; one of {', '.join(FAULT_KINDS)}")
+        if self.kind not in ALL_FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; one of {', '.join(ALL_FAULT_KINDS)}")
         if self.when not in ("before", "after"):
             raise ValueError("when must be 'before' or 'after'")
 
@@ -147,6 +165,9 @@ class VendorMiddleware:
             await asyncio.sleep(fault.seconds if fault.seconds is not None else 1.0)
             await self.app(scope, receive, send)
             return
+        if fault.kind == "late":
+            await _deliver_late(self.app, scope, receive, send, fault.seconds if fault.seconds is not None else 60.0)
+            return
         if fault.when == "after":
             # The vendor does the work; its answer is swallowed and replaced by the fault.
             async def swallow(message: Message) -> None:
@@ -172,6 +193,8 @@ class VendorMiddleware:
         elif kind == "drop":
             await _drop(send)
             return
+        elif kind in ("trickle", "endless", "deep_json"):
+            resp = StreamingResponse(_stream(fault), media_type="application/json")
         elif kind == "truncated":
             resp = Response('{"success": true, "obj": {"list": [{"a', media_type="application/json")
         elif kind == "malformed":
@@ -202,9 +225,59 @@ def dated(send: Send, date: Callable[[], str]) -> Send:
     return dated_send
 
 
+async def _deliver_late(app: ASGIApp, scope: Scope, receive: Receive, send: Send, seconds: float) -> None:
+    """The whole request is taken now and handed to the vendor ``seconds`` later, whether or not the client
+    still waits (a request held in a queue on its way). An answer nobody waits for any more goes nowhere."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    await asyncio.sleep(seconds)
+    body = b"".join(chunks)
+    given = False
+
+    async def replay() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()  # the vendor never hears of the client's going
+        return {"type": "http.disconnect"}
+
+    async def maybe_send(message: Message) -> None:
+        try:
+            await send(message)
+        except Exception:  # noqa: BLE001  (the client has gone: its answer is lost, the vendor acted)
+            pass
+
+    await app(scope, replay, maybe_send)
+
+
 async def _drop(send: Send) -> None:
     """Start an answer that promises a body and never deliver it: the client sees a dropped connection."""
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")]})
     await send({"type": "http.response.body", "body": b'{"succ', "more_body": True})
     raise ConnectionAbortedError("sandbox: connection dropped on purpose")
+
+
+async def _stream(fault: Fault) -> AsyncIterator[bytes]:
+    """The body of a ``trickle``, ``endless`` or ``deep_json`` answer. Starlette stops it when the client
+    hangs up (a send to a closed connection raises, or its disconnect listener cancels it)."""
+    if fault.kind == "deep_json":
+        yield b"[" * DEEP_JSON_LEVELS
+        yield b"]" * DEEP_JSON_LEVELS
+        return
+    if fault.kind == "endless":
+        yield b'{"success": true, "data": ['
+        while True:
+            yield ENDLESS_CHUNK
+            await asyncio.sleep(0)  # let the server's other requests (and the disconnect) through
+    pause = fault.seconds if fault.seconds is not None else 5.0
+    for i in range(len(TRICKLE_BODY)):
+        yield TRICKLE_BODY[i:i + 1]
+        await asyncio.sleep(pause)

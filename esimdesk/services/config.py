@@ -110,6 +110,16 @@ def clean_secret(value: str | None) -> str | None:
     return value or None
 
 
+def secret_problem(vendor: str, name: str, value: str | None) -> str | None:
+    """Why a credential as typed or set cannot be used, in a sentence naming the character and its
+    position ("the Roumio key has an invisible character U+200B (ZERO WIDTH SPACE) at position 33: paste
+    it again without it"); None when it can (or is blank). Surrounding whitespace is trimmed as always;
+    nothing inside is ever stripped silently. The window's Settings and ``save_accounts`` refuse with it;
+    a variable or keychain entry set elsewhere is refused with it when a vendor is asked (vendors/http.py)."""
+    cleaned = clean_secret(value)
+    return credential_problem(f"the {vendor_title(vendor)} {name.lower()}", cleaned) if cleaned else None
+
+
 def keychain_available() -> bool:
     """Whether keyring has a backend that can keep a secret (not the fail backend, not an empty chain)."""
     try:
@@ -127,6 +137,9 @@ def store_secret(vendor: str, name: str, value: str) -> None:
     value = clean_secret(value) or ""
     if not value:
         raise ConfigError(f"the {vendor} {name.lower()} is blank")
+    problem = secret_problem(vendor, name, value)
+    if problem:
+        raise ConfigError(f"{problem}; nothing was saved")
     try:
         keyring.set_password(KEYRING_SERVICE, keyring_user(vendor, name), value)
     except keyring.errors.KeyringError as exc:
@@ -184,14 +197,18 @@ def save_account(home: Path, vendor: str, url: str | None, secrets: dict[str, st
 def save_accounts(home: Path, accounts: dict[str, tuple[str | None, dict[str, str]]]) -> None:
     """Save several vendors at once, all or nothing: every name is checked first, then the secrets go to
     the keychain (raising ``KeychainUnavailable`` before anything is written when there is none), and
-    only then the URLs to the settings file. Secrets are trimmed; blank ones keep what is stored."""
+    only then the URLs to the settings file. Secrets are trimmed; blank ones keep what is stored; one with
+    a character no vendor key has (``secret_problem``) is refused in words before anything is written."""
     cleaned: dict[str, tuple[str | None, dict[str, str]]] = {}
     for vendor, (url, secrets) in accounts.items():
         if vendor not in VENDORS:
             raise ConfigError(f"unknown vendor '{vendor}'")
-        for name in secrets:
+        for name, value in secrets.items():
             if name not in SECRET_NAMES[vendor]:
                 raise ConfigError(f"{vendor} has no credential called '{name}'")
+            problem = secret_problem(vendor, name, value)
+            if problem:
+                raise ConfigError(f"{problem[:1].upper()}{problem[1:]}; nothing was saved.")
         values = {name: v for name, value in secrets.items() if (v := clean_secret(value))}
         cleaned[vendor] = ((url or "").strip() or None, values)
     settings = load_settings(home)  # a settings file that cannot be read stops the save before the keychain
