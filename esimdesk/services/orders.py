@@ -525,7 +525,7 @@ class OrderService:
         except StoreError as exc:
             raise OrderOutcome(
                 f"{adapter.name} took order {order.order_id} (reference {entry.vendor_handle}): placed and paid, but "
-                f"not recorded here: {exc}. Write the order id down; once the data folder is writable again run "
+                f"this desk may not have recorded it: {exc}. Write the order id down; once the data folder is writable again run "
                 f"'esimdesk reconcile --adopt {entry.reference} {order.order_id}'. Do NOT order again.", None) from None
 
     async def _poll(self, adapter: VendorAdapter, entry: JournalEntry) -> Order:
