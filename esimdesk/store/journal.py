@@ -233,7 +233,9 @@ class JournalMixin:
         q = """SELECT j.*, o.order_id AS listed_id FROM journal j
                  JOIN orders o ON o.vendor = j.vendor AND o.reference = j.reference AND o.kind = j.kind
                 WHERE j.state IN ('FAILED', 'UNCERTAIN', 'PENDING') AND o.order_id IS NOT NULL
-                  AND (j.order_id IS NULL OR j.order_id = o.order_id)"""
+                  AND (j.order_id IS NULL OR j.order_id = o.order_id)
+                  -- another desk's order pulled from the team store is never this desk's to file
+                  AND (o.desk_id IS NULL OR o.desk_id = (SELECT value FROM meta WHERE key = 'desk_id'))"""
         params: tuple = ()
         if vendor:
             q += " AND j.vendor = ?"
