@@ -245,7 +245,7 @@ def test_faulted_answers_carry_one_date_from_the_vendor_clock(fresh, kind):
     fault = {
         "kind": kind,
         "endpoint": "api/esim/orders",
-        "seconds": 0.05 if kind in ("latency", "timeout") else None,
+        "seconds": 0.05 if kind in ("latency", "late", "timeout") else None,
     }
     fresh.sandbox.faults["roamify"].add(fault)
     token = SANDBOX_CREDENTIALS["roamify"]["TOKEN"]
