@@ -298,9 +298,7 @@ def run(home: Path, vendor_env: dict[str, str], args) -> int:
         are shown before the result is counted; the count's time goes to ``counted_ms``)."""
         # Each measured action is a result not seen before: the counts the tab keeps of results it showed
         # (until the store changes) are dropped, except a sort's count of the filter already shown.
-        tab._counts.clear()
-        if not sorting:
-            tab._totals.clear()
+        tab.session.forget_counts(totals=not sorting)
         paints = tab._bench_paints
         shown: asyncio.Future = loop.create_future()
         counted: asyncio.Future = loop.create_future()

@@ -39,7 +39,7 @@ def test_never_more_than_one_decimal(mb):
 
 def test_the_cli_and_the_window_use_the_one_rule():
     from esimdesk.cli.commands import _fmt_mb
-    from esimdesk.ui.views import mb_text
+    from esimdesk.ui.text import mb_text
 
     for mb in (None, 500, 1024, 5000, 15000):
         assert _fmt_mb(mb) == mb_text(mb) == data_amount(mb)

@@ -21,6 +21,7 @@ from esimdesk.domain import (
 )
 from esimdesk.services import offers
 from esimdesk.services.adapters import make_adapter
+from esimdesk.services.export import export_listing
 from esimdesk.services.orders import OrderProgress, OrderService
 from esimdesk.services.queries import QueryRunner
 from esimdesk.services.reachability import Reachability
@@ -94,6 +95,15 @@ class Desk:
                            background: bool = False) -> int:
         return await self.queries.run(lambda store: store.listing_find(query, split, rowid, near), background)
 
+    async def settle_queries(self) -> None:
+        """Until no look-up is queued or running in a worker thread, cancelled ones included: before the
+        store is closed and its file replaced (the demo's reset)."""
+        await self.queries.settle()
+
+    async def export_csv(self, query: ListingQuery, titles, cells, path, progress=None) -> int:
+        """Every row of ``query`` written to ``path`` as CSV, read through the window's query workers
+        (services/export.py: cancelling the caller leaves no file). Returns the rows written."""
+        return await export_listing(self.queries, query, titles, cells, path, progress)
 
     async def cheapest_per_vendor(self, query: ListingQuery, background: bool = False) -> list[tuple[int, Plan]]:
         """In the query's country, each enabled vendor's cheapest matching plan per currency: (rowid, Plan)."""

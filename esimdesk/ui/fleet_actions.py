@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid as shiboken_valid
 
 from esimdesk.domain import SMS_MAX_CHARS, Action, Esim, EsimdeskError, data_amount
+from esimdesk.ui.text import rich  # the dialogs guess the format: vendor text must stay text
 
 log = logging.getLogger("esimdesk.ui")
 
@@ -223,8 +224,6 @@ class FleetActions(QWidget):
         self.task = asyncio.ensure_future(self.refresh_usage())
 
     async def _request(self, action: Action) -> None:
-        from esimdesk.ui.views import rich  # the dialogs guess the format: vendor text must stay text
-
         text = await self.confirmation(action)
         message = None
         if action is Action.SMS:
@@ -342,7 +341,7 @@ class FreeStock(QLabel):
 
 
 def mount(fleet) -> FleetActions:
-    """The hook views.FleetTab calls: the panel under the eSIM's details, the table's context menu, and
+    """The hook fleet_tab.FleetTab calls: the panel under the eSIM's details, the table's context menu, and
     the free-stock count beside the filters."""
     panel = FleetActions(fleet.desk, fleet)
     fleet.detail_layout.addWidget(panel)

@@ -32,13 +32,16 @@ from esimdesk.services.messages import failure_text
 from esimdesk.services.preferences import VENDOR_TITLES
 from esimdesk.services.reachability import age_words
 from esimdesk.ui import heap
+from esimdesk.ui.catalog_tab import CatalogTab
+from esimdesk.ui.fleet_tab import FleetTab
 from esimdesk.ui.message_bar import MessageBar
 from esimdesk.ui.order_detail import reconciled_text
+from esimdesk.ui.orders_tab import OrdersTab
 from esimdesk.ui.shortcuts import Shortcuts, sync_keys
 from esimdesk.ui.table_layout import RememberedLayout
+from esimdesk.ui.text import rich
 from esimdesk.ui.toolbar import DeskToolbar, clock
 from esimdesk.ui.vendor_extras import ask_start_date, balance_text, link_text
-from esimdesk.ui.views import CatalogTab, FleetTab, OrdersTab, rich
 
 log = logging.getLogger("esimdesk.ui")
 
@@ -297,11 +300,7 @@ class MainWindow(QMainWindow):
         front.reload(changed=True)
         self.catalog.refresh_rates()  # the agent's currency: a price column when rates are set (Settings)
         behind = [page for page in self.pages.values() if page is not front]
-        if front._task is not None:
-            front._task.add_done_callback(lambda _t: [page.reload(changed=True) for page in behind])
-        else:
-            for page in behind:
-                page.reload(changed=True)
+        front.after_load(lambda: [page.reload(changed=True) for page in behind])
         if sync:
             await self.run_sync()
         else:
@@ -442,9 +441,8 @@ class MainWindow(QMainWindow):
             await asyncio.gather(task, return_exceptions=True)
         # Let the views' queries finish (a cancelled one would go on in its worker thread): no thread may
         # open the old file again once the store is closed.
-        loading = [page._task for page in self.pages.values() if page._task is not None and not page._task.done()]
-        await asyncio.gather(*loading, return_exceptions=True)
-        await self.desk.queries.settle()  # and every other query (pages, counts, the free stock) in its thread
+        await asyncio.gather(*(page.settled() for page in self.pages.values() if page.loading))
+        await self.desk.settle_queries()  # and every other query (pages, counts, the free stock) in its thread
         status.showMessage("Resetting the demo…")
         busy = [self.tabs, self.sync_action, self.reconcile_action, self.reset_demo_action]
         for widget in busy:

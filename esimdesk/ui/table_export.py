@@ -77,13 +77,11 @@ class TableExport(QObject):
         self.progressed.emit(done, total)
 
     async def run(self) -> int | None:
-        from esimdesk.services.export import export_listing
-
         status = self.window.statusBar()
         status.showMessage(f"Exporting {self.tab.noun} to {self.path}…")
         try:
-            written = await export_listing(self.window.desk.queries, self.query, self.titles, self.cells, self.path,
-                                           self._progress)
+            written = await self.window.desk.export_csv(self.query, self.titles, self.cells, self.path,
+                                                        self._progress)
         except asyncio.CancelledError:
             self._ended("Export cancelled: no file was written")
             return None

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from PySide6.QtWidgets import QInputDialog, QWidget
 
 from esimdesk.domain import Balance, Plan, money_str
-from esimdesk.ui.views import rich
+from esimdesk.ui.text import rich
 
 
 def ask_start_date(parent: QWidget, plan: Plan) -> date | None:
