@@ -12,6 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from esimdesk.domain import activation as A
+from esimdesk.services import card_paint as P
 from esimdesk.services import cards as C
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
@@ -29,17 +31,17 @@ def sample_cards() -> list[C.Card]:
     ]
     out = []
     for vendor, iccid, code, plan, data, days, countries, ios, android, ref in rows:
-        address, matching = C.split_activation_code(code)
+        address, matching = A.split_activation_code(code)
         out.append(C.Card(iccid, code, vendor, plan, data, days, countries, address, matching, ios, android, ref,
                           "Globetrotter SIMs"))
     return out
 
 
 def main(folder: str) -> None:
-    C.ensure_gui_app()
+    P.ensure_gui_app()
     with tempfile.TemporaryDirectory() as tmp:
         pdf = Path(tmp) / "cards.pdf"
-        C.write_pdf(sample_cards(), pdf, "A4")
+        P.write_pdf(sample_cards(), pdf, "A4")
         subprocess.run(["pdftoppm", "-r", "110", "-png", "-singlefile", str(pdf), str(Path(folder) / "card-page")],
                        check=True)
     print(Path(folder) / "card-page.png")

@@ -8,9 +8,9 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from esimdesk.cli.commands import _context, _say
 from esimdesk.cli.output import print_json, print_table
-from esimdesk.domain import Action, data_amount
+from esimdesk.cli.session import desk_context, say
+from esimdesk.domain import Action, action_is_open, data_amount
 
 
 def _service(ctx, store):
@@ -27,14 +27,14 @@ def _service(ctx, store):
 def _run(args, action: Action, message: str | None = None) -> int:
     from esimdesk.services.actions import ActionOutcome
 
-    with _context(args) as (ctx, store):
+    with desk_context(args) as (ctx, store):
         service = _service(ctx, store)
         try:
             result = asyncio.run(service.run(args.iccid, action, message, vendor=args.vendor))
         except ActionOutcome as outcome:
             if sys.stderr.isatty():
                 print(file=sys.stderr)
-            _say(args, str(outcome))
+            say(args, str(outcome))
             if args.json:
                 e = outcome.entry
                 print_json({"vendor": e.vendor if e else args.vendor, "iccid": e.iccid if e else args.iccid,
@@ -61,12 +61,10 @@ def settle_actions(ctx, store, vendors: list[str]) -> list[str]:
             out.extend(await service.settle(vendor))
         return out
 
-    from esimdesk.services.orders import AWAITING_AGENT
-
     # A lost SMS waits for the agent (it leaves no trace in the status): said once, when it was lost.
     return [f"{e.vendor} {e.action.value} of eSIM {e.iccid} is still {e.state.value}: its answer was lost and "
             "its status does not tell yet" for e in asyncio.run(run())
-            if e.state.value in ("PENDING", "UNCERTAIN") and e.last_error != AWAITING_AGENT]
+            if action_is_open(e)]
 
 
 def cmd_cancel(args) -> int:
@@ -91,7 +89,7 @@ def cmd_sms(args) -> int:
 
 def cmd_usage(args) -> int:
     """Fresh usage of each eSIM from its vendor, with the time it is true for ("as of")."""
-    with _context(args) as (ctx, store):
+    with desk_context(args) as (ctx, store):
         report = asyncio.run(_service(ctx, store).usage(list(dict.fromkeys(args.iccids))))
     rows = sorted(report.readings, key=lambda u: args.iccids.index(u.iccid) if u.iccid in args.iccids else 0)
     if args.json:
@@ -106,5 +104,5 @@ def cmd_usage(args) -> int:
                       u.when.strftime("%Y-%m-%d %H:%M")] for u in rows])
     sys.stdout.flush()
     for problem in report.problems:
-        _say(args, problem)
+        say(args, problem)
     return 1 if report.problems else 0

@@ -6,32 +6,20 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
+from pathlib import Path
 
+from esimdesk.cli.action_commands import settle_actions
 from esimdesk.cli.output import age_words, note, print_json, print_table
-from esimdesk.domain import data_amount, money_str
-
-
-@contextmanager
-def _context(args):
-    """The desk (data folder, accounts, store; in demo mode the sandbox), closed when the command ends."""
-    from esimdesk.services.desk import Desk
-    from esimdesk.services.runtime import open_context
-
-    desk = Desk(open_context(getattr(args, "demo", False)))
-    try:
-        yield desk.ctx, desk.store
-    finally:
-        desk.close()
+from esimdesk.cli.session import desk_context, say
+from esimdesk.domain import awaits_agent, data_amount, is_unfinished, money_str
+from esimdesk.services.card_settings import reseller_name
+from esimdesk.services.cards import cards_for
+from esimdesk.services.qr_codes import write_qr_png, write_qr_svg
 
 
 def _cache_age(store, vendor: str | None) -> None:
     note(f"(from the local cache, {age_words(store.last_sync(vendor))})")
-
-
-def _say(args, text: str) -> None:
-    """One line on stderr with the command's prefix ("esimdesk plans: …"), like every error line."""
-    note(f"esimdesk {args.command}: {text}")
 
 
 def _say_gaps(args, ctx, listing: str, shown_vendors: set[str]) -> None:
@@ -44,7 +32,7 @@ def _say_gaps(args, ctx, listing: str, shown_vendors: set[str]) -> None:
     else:
         vendors = [c.vendor for c in ctx.accounts.enabled if c.vendor not in shown_vendors]
     for sentence in gaps(listing, vendors).values():
-        _say(args, sentence)
+        say(args, sentence)
 
 
 def cmd_sync(args) -> int:
@@ -57,13 +45,13 @@ def cmd_sync(args) -> int:
         from esimdesk.services.sync_process import yield_cpu
 
         yield_cpu()
-    with _context(args) as (ctx, store):
+    with desk_context(args) as (ctx, store):
         accounts = [c for c in ctx.accounts.enabled if args.vendor in (None, c.vendor) and (only is None or c.vendor in only)]
         for line in ctx.accounts.notices:
             if args.vendor is None or line.startswith(args.vendor):
-                _say(args, line)
+                say(args, line)
         if not accounts:
-            _say(args, "no vendor account is configured for this sync; see README → Configuration")
+            say(args, "no vendor account is configured for this sync; see README → Configuration")
             if args.json:
                 print_json([])
             return 1
@@ -99,16 +87,14 @@ def cmd_sync(args) -> int:
                 if lines:  # the window's sync child: the window shows it in its message bar
                     print("@notice " + json.dumps(line), file=sys.stderr, flush=True)
                 else:
-                    _say(args, line)
+                    say(args, line)
             for entry in unsettled:
-                if entry.state.value in ("PENDING", "ALLOCATING", "UNCERTAIN"):
-                    _say(args, f"{entry.vendor} order {entry.reference} is still {entry.state.value}: "
+                if is_unfinished(entry.state):
+                    say(args, f"{entry.vendor} order {entry.reference} is still {entry.state.value}: "
                          "run 'esimdesk reconcile' for details")
             # Support actions whose answer was lost: settled by reading each eSIM's status, never resent.
-            from esimdesk.cli.action_commands import settle_actions
-
             for line in settle_actions(ctx, store, synced):
-                _say(args, line)
+                say(args, line)
     if args.json:
         print_json([r.to_json() for r in results])
     else:
@@ -118,7 +104,7 @@ def cmd_sync(args) -> int:
     sys.stdout.flush()  # the table first, then the reasons: in that order on a terminal too
     for r in results:  # the contract: errors in words on stderr, one sentence per failed vendor
         if not r.ok:
-            _say(args, r.problem or f"{r.vendor}: the sync failed: {r.error}")
+            say(args, r.problem or f"{r.vendor}: the sync failed: {r.error}")
     return 0 if all(r.ok for r in results) else 1
 
 
@@ -127,7 +113,7 @@ def _fmt_mb(mb: int | None) -> str:
 
 
 def cmd_plans(args) -> int:
-    with _context(args) as (ctx, store):
+    with desk_context(args) as (ctx, store):
         plans = store.plans(vendor=args.vendor, country=args.country, search=args.search)
         _cache_age(store, args.vendor)
         _say_gaps(args, ctx, "plans", {p.vendor for p in plans})
@@ -152,7 +138,7 @@ def _countries(codes) -> str:
 
 
 def cmd_orders(args) -> int:
-    with _context(args) as (ctx, store):
+    with desk_context(args) as (ctx, store):
         orders = store.orders(vendor=args.vendor, search=args.search)
         who = _team_origins(ctx, store, orders, "orders")
         _cache_age(store, args.vendor)
@@ -188,7 +174,7 @@ def _who_cells(who, i: int) -> list[str]:
 
 
 def cmd_esims(args) -> int:
-    with _context(args) as (ctx, store):
+    with desk_context(args) as (ctx, store):
         esims = store.esims(vendor=args.vendor, status=args.status, search=args.search)
         who = _team_origins(ctx, store, esims, "esims")
         _cache_age(store, args.vendor)
@@ -212,14 +198,14 @@ def cmd_balance(args) -> int:
     Exit 1 with the reason when no vendor answered: none configured, none reports a balance, all failed."""
     from esimdesk.services.balance import fetch_balances
 
-    with _context(args) as (ctx, store):
+    with desk_context(args) as (ctx, store):
         accounts = [c for c in ctx.accounts.enabled if args.vendor in (None, c.vendor)]
         if not accounts:
             for line in ctx.accounts.notices:
                 if args.vendor is not None and line.startswith(args.vendor):
-                    _say(args, line)
+                    say(args, line)
             which = f"no {args.vendor} account" if args.vendor and ctx.accounts.enabled else "no vendor account"
-            _say(args, f"{which} is configured; see README → Configuration")
+            say(args, f"{which} is configured; see README → Configuration")
             if args.json:
                 print_json([])
             return 1
@@ -229,18 +215,18 @@ def cmd_balance(args) -> int:
     silent = [c.vendor for c in accounts if c.vendor not in answered_by]
     if silent:
         one = len(silent) == 1
-        _say(args, f"{' and '.join(silent)} {'does' if one else 'do'} not offer a balance through "
+        say(args, f"{' and '.join(silent)} {'does' if one else 'do'} not offer a balance through "
              f"{'its API' if one else 'their APIs'}")
     failed = False
     for row in rows:
         if row.error:
             reason = row.error if row.error.startswith(row.vendor) else f"{row.vendor}: {row.error}"
-            _say(args, reason + (" (showing the cached balance)" if row.balance else ""))
+            say(args, reason + (" (showing the cached balance)" if row.balance else ""))
             failed = failed or row.balance is None
     live = [r for r in rows if not r.error]
     if not live:
         failed = True
-        _say(args, "no vendor answered with a balance" if rows
+        say(args, "no vendor answered with a balance" if rows
              else "none of the configured vendors offers a balance")
     shown = [r.balance for r in rows if r.balance is not None]
     if args.json:
@@ -276,7 +262,7 @@ def _print_order(args, order) -> None:
 
     gap = order_note(order)  # e.g. Roamify: COMPLETED, but no ICCID or activation code in its answer
     if gap:
-        _say(args, gap)
+        say(args, gap)
     if args.json:
         print_json(order.to_json())
         return
@@ -293,9 +279,9 @@ def _run_order(args, call) -> int:
 
     with ExitStack() as stack:
         try:
-            ctx, store = stack.enter_context(_context(args))
+            ctx, store = stack.enter_context(desk_context(args))
         except StoreError as exc:  # no journal, no send: say so, an agent wonders whether money went
-            _say(args, f"{exc}. The order could not be recorded, so nothing was sent to {args.vendor} and "
+            say(args, f"{exc}. The order could not be recorded, so nothing was sent to {args.vendor} and "
                        "nothing was charged")
             return 1
         service = _order_service(ctx, store, _progress)
@@ -304,7 +290,7 @@ def _run_order(args, call) -> int:
         except OrderOutcome as outcome:
             if sys.stderr.isatty():
                 print(file=sys.stderr)
-            _say(args, str(outcome))
+            say(args, str(outcome))
             if args.json and outcome.entry is not None:
                 e = outcome.entry
                 print_json({"vendor": e.vendor, "order_id": e.order_id, "reference": e.reference,
@@ -331,18 +317,18 @@ def cmd_topup(args) -> int:
 def cmd_reconcile(args) -> int:
     if args.adopt or args.resend or args.abandon:
         return _agent_decides(args)
-    with _context(args) as (ctx, store):
+    with desk_context(args) as (ctx, store):
         service = _order_service(ctx, store)
         # The agent ran it: a lost order may be resent with the vendor's own handle (within 15 minutes).
         entries = asyncio.run(service.reconcile(args.vendor, may_send=True))
         audit = {e.id: store.journal_audit(e.id) for e in entries}
     for line in service.notices:
-        _say(args, line)
-    open_ = [e for e in entries if e.state.value in ("PENDING", "ALLOCATING", "UNCERTAIN")]
+        say(args, line)
+    open_ = [e for e in entries if is_unfinished(e.state)]
     if args.json:
         print_json([{"vendor": e.vendor, "reference": e.reference, "kind": e.kind, "order_id": e.order_id,
                      "status": e.state.value, "handle": e.vendor_handle, "candidates": list(e.candidates),
-                     "awaiting_agent": e.last_error == "awaiting the agent",
+                     "awaiting_agent": awaits_agent(e),
                      "reason": audit[e.id][-1].cause if audit[e.id] else None}
                     for e in entries])
     else:
@@ -359,7 +345,7 @@ def _agent_decides(args) -> int:
     """reconcile --adopt REFERENCE ORDER_ID | --resend REFERENCE | --abandon REFERENCE: the agent settles one."""
     from esimdesk.services.orders import OrderOutcome
 
-    with _context(args) as (ctx, store):
+    with desk_context(args) as (ctx, store):
         service = _order_service(ctx, store, _progress)
         try:
             if args.abandon:
@@ -375,7 +361,7 @@ def _agent_decides(args) -> int:
             else:
                 order = asyncio.run(service.resend(args.resend))
         except OrderOutcome as outcome:
-            _say(args, str(outcome))
+            say(args, str(outcome))
             return 1
     _print_order(args, order)
     return 0
@@ -383,23 +369,21 @@ def _agent_decides(args) -> int:
 
 def cmd_qr(args) -> int:
     """PNG/SVG: the QR code of one eSIM; PDF: the customer card of the eSIM or of every eSIM of an order."""
-    from pathlib import Path
-
-    from esimdesk.services import cards as C
-
     out = Path(args.out)
-    with _context(args) as (ctx, store):
-        found = C.cards_for(store, args.target, C.reseller_name(ctx.home))
+    with desk_context(args) as (ctx, store):
+        found = cards_for(store, args.target, reseller_name(ctx.home))
     kind = out.suffix.lower()
     if kind == ".pdf":
-        pages = C.write_pdf(found, out)
+        from esimdesk.services.card_paint import write_pdf  # Qt (QtGui ~90 ms measured): only to paint a PDF
+
+        pages = write_pdf(found, out)
         print(out)
-        _say(args, f"wrote {len(found)} card{'s' if len(found) != 1 else ''} on {pages} page{'s' if pages != 1 else ''}")
+        say(args, f"wrote {len(found)} card{'s' if len(found) != 1 else ''} on {pages} page{'s' if pages != 1 else ''}")
         return 0
     if len(found) > 1:
-        _say(args, f"'{args.target}' is an order with {len(found)} eSIMs: give one ICCID for a {kind[1:].upper()}, "
+        say(args, f"'{args.target}' is an order with {len(found)} eSIMs: give one ICCID for a {kind[1:].upper()}, "
              "or write all the cards with --out FILE.pdf")
         return 1
-    (C.write_qr_png if kind == ".png" else C.write_qr_svg)(found[0].activation_code, out)
+    (write_qr_png if kind == ".png" else write_qr_svg)(found[0].activation_code, out)
     print(out)
     return 0

@@ -44,8 +44,8 @@ from esimdesk.domain import (
     validate_iccid,
 )
 from esimdesk.domain.actions import DONE_WORDS
+from esimdesk.domain.states import AWAITING_AGENT, action_is_open
 from esimdesk.services.orders import (
-    AWAITING_AGENT,
     SEND_LEASE_S,
     SETTLE_DELAY_S,
     AdapterFactory,
@@ -384,11 +384,10 @@ class ActionService:
         sending or settling one (it holds its lease), nothing new is sent either: one action at a time.
         A lost SMS left to the agent blocks nothing (its status never tells)."""
         open_ = [e for e in await asyncio.to_thread(self.store.actions_unfinished, esim.vendor, esim.iccid)
-                 if e.last_error != AWAITING_AGENT]
+                 if action_is_open(e)]
         for entry in open_:
             settled = await self._settle_one(adapter, entry)
-            if settled.state not in (OrderStatus.PENDING, OrderStatus.UNCERTAIN) or \
-                    settled.last_error == AWAITING_AGENT:
+            if not action_is_open(settled):
                 continue
             if lease_is_live(settled) and settled.lease_owner != self.owner:
                 raise ActionOutcome(in_progress_words(settled), None)

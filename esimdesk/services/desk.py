@@ -281,7 +281,7 @@ class Desk:
 
     async def cards_pdf(self, cards: list, path: str, page: str = "A4") -> int:
         """The cards written to a PDF at ``path`` (several per page), in a worker thread."""
-        from esimdesk.services.cards import write_pdf
+        from esimdesk.services.card_paint import write_pdf  # Qt: only when a PDF is written
 
         return await asyncio.to_thread(write_pdf, list(cards), path, page)
 

@@ -49,6 +49,7 @@ from esimdesk.domain import (
 )
 from esimdesk.domain.order_options import validate_activation_date, validate_email
 from esimdesk.domain.reference import REFERENCE_MAX_LENGTH
+from esimdesk.domain.states import AWAITING_AGENT, MAY_BE_FILED, UNDECIDED, UNFINISHED
 from esimdesk.store import Store
 from esimdesk.vendors import Capability, VendorAdapter
 
@@ -65,10 +66,6 @@ NEVER_SENT_GRACE = timedelta(minutes=15)  # a PENDING entry never sent and older
 # Orders wait longer: a vendor's "no such order" counts only past its adapter's ``in_flight_seconds``.
 SETTLE_DELAY_S = 30.0
 RESEND_PAUSE_S = 1.0  # before the one automatic resend of an ambiguous answer at a vendor with a handle
-# Not yet known to the vendor as ours: an entry may be sent, adopted or abandoned only from these (the
-# journal's own UNFINISHED also holds ALLOCATING, which is only polled).
-UNDECIDED = (OrderStatus.PENDING, OrderStatus.UNCERTAIN)
-AWAITING_AGENT = "awaiting the agent"  # last_error of entries only the agent can settle
 
 AdapterFactory = Callable[[VendorConfig], VendorAdapter]
 
@@ -336,7 +333,7 @@ class OrderService:
                                 f"asked ({differs}); check it in {entry.vendor}'s portal")
                 continue
             claimed = await asyncio.to_thread(lambda e=entry: self.store.journal_claim(
-                e.id, self.owner, states=(OrderStatus.FAILED, *UNDECIDED), lease_seconds=SEND_LEASE_S,
+                e.id, self.owner, states=MAY_BE_FILED, lease_seconds=SEND_LEASE_S,
                 steal_from=_dead_owner(e)))
             if claimed is None:
                 continue
@@ -360,7 +357,7 @@ class OrderService:
         entry = await asyncio.to_thread(lambda: self.store.journal_get(reference=reference.strip()))
         if entry is None:
             raise ValidationError(f"no order with reference '{reference}' in this desk's journal")
-        if entry.state not in (*UNDECIDED, OrderStatus.ALLOCATING):
+        if entry.state not in UNFINISHED:
             return entry  # settled meanwhile (e.g. by a sync): nothing to ask
         async with self.adapter_factory(self._account(entry.vendor)) as adapter:
             try:

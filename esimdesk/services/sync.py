@@ -12,13 +12,11 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from esimdesk.domain import (
     EsimdeskError,
     MalformedResponse,
-    OrderStatus,
     Unsupported,
     VendorAuthError,
     VendorBusy,
@@ -28,41 +26,15 @@ from esimdesk.domain import (
     VendorTimeout,
     VendorUnavailable,
 )
+from esimdesk.domain.states import UNFINISHED
+from esimdesk.services.sync_results import SyncProgress, VendorSyncResult
+from esimdesk.services.team_sync import sync_team  # team mode (issue 15); None when not configured
 from esimdesk.store import Store
 from esimdesk.store.backups import rolling_backup
 from esimdesk.vendors import SECRET_NAMES, Capability, VendorAdapter
 from esimdesk.vendors.http import redact
 
 log = logging.getLogger("esimdesk.sync")
-
-
-@dataclass(frozen=True)
-class SyncProgress:
-    vendor: str
-    stage: str  # plans | balance | orders | esims | events
-    done: int
-    total: int | None  # None when the vendor does not say how many there are
-
-
-@dataclass
-class VendorSyncResult:
-    vendor: str
-    ok: bool = False
-    plans: int = 0
-    orders: int = 0
-    esims: int = 0
-    error: str | None = None
-    seconds: float = 0.0
-    # Why it failed, as one sentence an agent acts on, starting with the vendor's name ("roumio: the key
-    # was refused — check File → Accounts (or ESIMDESK_ROUMIO_KEY)"); never a credential. None when ok.
-    problem: str | None = None
-    # Whether the vendor answered: "online" (even to refuse), "offline" (no connection, DNS, no answer in
-    # time: services/reachability.py), None (cancelled, or not known). The window's toolbar and banner.
-    reach: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"vendor": self.vendor, "ok": self.ok, "plans": self.plans, "orders": self.orders,
-                "esims": self.esims, "error": self.error, "seconds": round(self.seconds, 3)}
 
 
 T = TypeVar("T")
@@ -90,8 +62,6 @@ async def sync_all(store: Store, accounts: list[VendorConfig], adapter_factory: 
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
-    from esimdesk.services.team_sync import sync_team  # team mode (issue 15); None when not configured
-
     if (team := await sync_team(store)) is not None:
         results.append(team)
     if any(r.ok for r in results):  # a rolling backup (the last 7), in a worker thread: never on the GUI's
@@ -300,8 +270,7 @@ async def _refresh_known(adapter: VendorAdapter, store: Store, result: VendorSyn
                          run_started: str) -> None:
     vendor = adapter.name
     if adapter.supports(Capability.ORDER_STATUS):
-        unfinished = [OrderStatus.PENDING, OrderStatus.ALLOCATING, OrderStatus.UNCERTAIN]
-        orders = await asyncio.to_thread(lambda: store.orders(vendor, statuses=unfinished))
+        orders = await asyncio.to_thread(lambda: store.orders(vendor, statuses=UNFINISHED))
         orders = [o for o in orders if o.order_id or o.reference]
 
         async def order(o):

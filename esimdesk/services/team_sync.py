@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from esimdesk.domain import ConfigError, EsimdeskError
-from esimdesk.services.sync import VendorSyncResult
+from esimdesk.services.sync_results import VendorSyncResult
 from esimdesk.services.team_config import TeamConfig, load_team_config
 from esimdesk.store import team_local as L
 

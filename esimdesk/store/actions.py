@@ -18,14 +18,16 @@ from decimal import Decimal
 from typing import Any
 
 from esimdesk.domain import Action, ActionEntry, ActionEvent, OrderStatus, StoreError, Usage
+from esimdesk.domain.states import ACTION_UNFINISHED, AWAITING_AGENT
 from esimdesk.store import rows as R
 
-ACTION_UNFINISHED = (OrderStatus.PENDING, OrderStatus.UNCERTAIN)
+# The states of domain/states.py as SQL: an unfinished action.
+_UNFINISHED = "state IN (" + ", ".join(f"'{state.value}'" for state in ACTION_UNFINISHED) + ")"
 
 # What blocks a new action on the same eSIM: every unfinished one except a lost SMS left to the agent
-# (services.orders.AWAITING_AGENT: it leaves no trace in the status, nothing would ever settle it). The
+# (domain.states.AWAITING_AGENT: it leaves no trace in the status, nothing would ever settle it). The
 # same condition as the trigger of schema v10, which refuses the insert whatever code writes it.
-_BLOCKING = "state IN ('PENDING', 'UNCERTAIN') AND last_error IS NOT 'awaiting the agent'"
+_BLOCKING = f"{_UNFINISHED} AND last_error IS NOT '{AWAITING_AGENT}'"
 _TRIGGER_WORDS = "another action on this eSIM is in progress"
 
 
@@ -94,7 +96,7 @@ class ActionsMixin:
         return _action(row) if row else None
 
     def actions_unfinished(self, vendor: str | None = None, iccid: str | None = None) -> list[ActionEntry]:
-        q = "SELECT * FROM esim_actions WHERE state IN ('PENDING', 'UNCERTAIN')"
+        q = f"SELECT * FROM esim_actions WHERE {_UNFINISHED}"
         params: list[Any] = []
         for col, val in (("vendor", vendor), ("iccid", iccid)):
             if val:
@@ -111,9 +113,9 @@ class ActionsMixin:
         sent = iso if sending else None
         with self.transaction(durable=sending) as conn:
             cur = conn.execute(
-                """UPDATE esim_actions SET lease_owner = ?, lease_until = ?, attempts = attempts + ?, updated_at = ?,
+                f"""UPDATE esim_actions SET lease_owner = ?, lease_until = ?, attempts = attempts + ?, updated_at = ?,
                        first_sent_at = coalesce(first_sent_at, ?), last_sent_at = coalesce(?, last_sent_at)
-                   WHERE id = ? AND state IN ('PENDING', 'UNCERTAIN')
+                   WHERE id = ? AND {_UNFINISHED}
                      AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ? OR lease_owner = ?)""",
                 (owner, now + lease_seconds, 1 if sending else 0, iso, sent, sent, aid, owner, now, steal_from),
             )

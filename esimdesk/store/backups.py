@@ -11,6 +11,7 @@ series so it never becomes "the newest backup" and never pushes a good backup ou
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import re
 import secrets
@@ -22,11 +23,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from esimdesk.domain import StoreError
+from esimdesk.domain.states import SETTLED
+from esimdesk.store.backup_files import (  # noqa: F401 (list_backups, newest_backup: this module's public face)
+    BACKUPS_DIR,
+    REPLACED,
+    SERIES,
+    backups_dir,
+    list_backups,
+    newest_backup,
+    series,
+)
 from esimdesk.store.integrity import (
     BUSY_TIMEOUT_S,
     SQLITE_MAGIC,
     as_store_error,
     connect,
+    damaged_error,
     forget_checked,
     open_here,
     os_error,
@@ -35,13 +47,11 @@ from esimdesk.store.integrity import (
     shm_path,
     wal_path,
 )
+from esimdesk.store.migrations import LATEST, migrate
 
 DATA_FILE = "esimdesk.sqlite3"  # the name open_store gives the data file in its folder
-BACKUPS_DIR = "backups"
 KEEP = 7
 IN_USE_WAIT_S = 1.0
-_SERIES = re.compile(r"^esimdesk-(\d{8})-(\d{6})(?:-(\d+))?\.sqlite3$")
-_REPLACED = re.compile(r"^replaced-(\d{8})-(\d{6})(?:-(\d+))?\.sqlite3$")
 
 
 @dataclass(frozen=True)
@@ -109,34 +119,6 @@ def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-# --- listing ------------------------------------------------------------------------------------
-def backups_dir(data_file: Path) -> Path:
-    return Path(data_file).parent / BACKUPS_DIR
-
-
-def list_backups(data_file: Path) -> list[Path]:
-    """The rolling series, oldest first."""
-    return _series(backups_dir(data_file), _SERIES)
-
-
-def newest_backup(data_file: Path) -> Path | None:
-    found = list_backups(data_file)
-    return found[-1] if found else None
-
-
-def _series(folder: Path, pattern: re.Pattern) -> list[Path]:
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return []
-    keyed = []
-    for name in names:
-        m = pattern.match(name)
-        if m:
-            keyed.append(((m[1], m[2], int(m[3] or 0)), folder / name))
-    return [p for _, p in sorted(keyed)]
-
-
 def _new_name(folder: Path, prefix: str, now: datetime | None) -> Path:
     stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%d-%H%M%S")
     path, n = folder / f"{prefix}-{stamp}.sqlite3", 0
@@ -148,7 +130,7 @@ def _new_name(folder: Path, prefix: str, now: datetime | None) -> Path:
 
 def _rotate(folder: Path, pattern: re.Pattern, keep: int) -> list[Path]:
     removed = []
-    for old in _series(folder, pattern)[:-keep] if keep > 0 else []:
+    for old in series(folder, pattern)[:-keep] if keep > 0 else []:
         try:
             old.unlink()
             removed.append(old)
@@ -175,8 +157,6 @@ def backup_now(data_file: Path, *, keep: int = KEEP, now: datetime | None = None
         _copy(_uri(data_file, "rw"), tmp, journal_mode="DELETE", source_path=data_file, shown_as=final)
         findings = quick_check(tmp)
         if findings:
-            from esimdesk.store.integrity import damaged_error
-
             raise damaged_error(data_file, "its copy fails SQLite's quick_check; the copy was not kept")
         os.replace(tmp, final)
     except OSError as exc:
@@ -184,7 +164,7 @@ def backup_now(data_file: Path, *, keep: int = KEEP, now: datetime | None = None
     finally:
         _remove_db_files(tmp)
     _fsync_dir(folder)
-    _rotate(folder, _SERIES, keep)
+    _rotate(folder, SERIES, keep)
     return final
 
 
@@ -240,8 +220,6 @@ def _what(path: Path) -> str:
 def verify_database(source: Path) -> DatabaseInfo:
     """``source`` is a healthy esimdesk database: quick_check passes, its schema is not newer than this
     esimdesk's, and it has the order journal. Opened read-only. Raises ``StoreError`` saying why not."""
-    from esimdesk.store.migrations import LATEST
-
     source = Path(source)
 
     def refuse(why: str, reason: str = "not-esimdesk") -> StoreError:
@@ -299,8 +277,6 @@ def _schema_of(conn: sqlite3.Connection, schema: str = "main") -> dict[str, set[
 @functools.cache
 def _expected_schema(version: int) -> dict[str, frozenset[str]]:
     """What a file of schema ``version`` has: a new database made by the migrations up to that version."""
-    from esimdesk.store.migrations import migrate
-
     conn = sqlite3.connect(":memory:", isolation_level=None)
     try:
         migrate(conn, version)
@@ -398,7 +374,6 @@ def restore_into_place(data_file: Path, source: Path, *, keep: int = KEEP) -> Re
 IDENTITY = ("desk_id", "team_token")
 # Kept from the current file with its outbox (what this desk has queued for, and pushed to, the team store).
 TEAM_STATE = ("team_pushed", "agent", "team_offline_since")
-TERMINAL = ("COMPLETED", "FAILED")
 
 
 class _Refused(Exception):
@@ -409,8 +384,6 @@ def _make_current(tmp: Path, source: Path, data_file: Path, lock: sqlite3.Connec
                   previous: str) -> Merged:
     """Bring the restored copy ``tmp`` up to date: this esimdesk's schema, the current desk's identity, and
     (when the current file is readable) what it holds that the backup lacks; left in WAL mode, whole."""
-    from esimdesk.store.migrations import LATEST, migrate
-
     try:
         conn = connect(tmp, isolation_level=None)
         try:
@@ -554,9 +527,9 @@ def _merge_rows(c: sqlite3.Connection, identity: dict[str, str]) -> Merged:
 
 def _further(m: sqlite3.Row, x: sqlite3.Row) -> bool:
     """The current file's row ``m`` is a later state of the backup's ``x`` (never a step back in time)."""
-    if m["state"] in TERMINAL and x["state"] not in TERMINAL:
+    if m["state"] in SETTLED and x["state"] not in SETTLED:
         return True
-    if x["state"] in TERMINAL and m["state"] not in TERMINAL:
+    if x["state"] in SETTLED and m["state"] not in SETTLED:
         return False
     return (m["updated_at"] or "") > (x["updated_at"] or "")
 
@@ -782,7 +755,7 @@ def _keep_previous(data_file: Path, lock: sqlite3.Connection | None, previous: s
                 shutil.copyfile(wal_path(data_file), wal_path(target))
     except OSError as exc:
         raise os_error(exc, target, f"keep the current data file as {target}") from exc
-    _rotate(folder, _REPLACED, keep)
+    _rotate(folder, REPLACED, keep)
     return target
 
 
@@ -842,8 +815,6 @@ def rolling_backup(store: object, *, keep: int = KEEP) -> Path | None:
     try:
         return backup_now(Path(path), keep=keep)
     except (StoreError, OSError) as exc:
-        import logging
-
         if isinstance(exc, OSError):  # not foreseen by backup_now: still a warning, never the sync's failure
             exc = os_error(exc, Path(exc.filename or backups_dir(Path(path))), f"write a backup in {backups_dir(Path(path))}")
         logging.getLogger("esimdesk.backup").warning("no backup after this sync: %s", exc)

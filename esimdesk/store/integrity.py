@@ -30,8 +30,11 @@ import stat
 import threading
 import time
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from esimdesk.domain import StoreError
+from esimdesk.store.backup_files import backups_dir, newest_backup
+from esimdesk.store.migrations import migrate
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 RECHECK_AFTER_S = 24 * 3600
@@ -231,8 +234,6 @@ def _plain(target: str) -> Path:
     """The file a path or an SQLite ``file:`` URI names (for messages)."""
     if not target.startswith("file:"):
         return Path(target)
-    from urllib.parse import unquote, urlsplit
-
     path = unquote(urlsplit(target).path)
     return Path(path[1:] if len(path) > 2 and path[0] == "/" and path[2] == ":" else path)  # /C:/x on Windows
 
@@ -310,8 +311,6 @@ def _create_new(path: Path) -> None:
             f"nothing was changed. {_restore_advice(path, move=str(wal))}", path=str(path), reason="orphaned-wal")
     for stale in (wal, shm):
         _unlink(stale)
-    from esimdesk.store.migrations import migrate
-
     tmp = path.with_name(f".{path.name}.new-{os.getpid()}-{threading.get_ident()}")
     _remove_db_files(tmp)
     try:
@@ -362,8 +361,6 @@ def damaged_error(path: Path, detail: str, reason: str = "damaged") -> StoreErro
 
 
 def _restore_advice(path: Path, move: str | None = None) -> str:
-    from esimdesk.store.backups import backups_dir, newest_backup
-
     newest = newest_backup(path)
     thing = move or "the file"
     if newest is not None:

@@ -11,10 +11,12 @@ from decimal import Decimal
 from typing import Any
 
 from esimdesk.domain import JournalEntry, JournalEvent, OrderStatus, StoreError, ValidationError
+from esimdesk.domain.states import MAY_BE_FILED, UNFINISHED
 from esimdesk.store import integrity
 from esimdesk.store import rows as R
 
-UNFINISHED = (OrderStatus.PENDING, OrderStatus.ALLOCATING, OrderStatus.UNCERTAIN)
+# SQL literals of the states a listed vendor order may be filed under (domain/states.py).
+_FILEABLE = ", ".join(f"'{state.value}'" for state in MAY_BE_FILED)
 
 
 def _entry(row: Any) -> JournalEntry:
@@ -230,9 +232,9 @@ class JournalMixin:
     def journal_placed_unsettled(self, vendor: str | None = None) -> list[tuple[JournalEntry, str]]:
         """Entries not COMPLETED or ALLOCATING whose order a vendor listing has shown (the sync gave the
         entry's order row a vendor order id under the handle we sent): (entry, that order id)."""
-        q = """SELECT j.*, o.order_id AS listed_id FROM journal j
+        q = f"""SELECT j.*, o.order_id AS listed_id FROM journal j
                  JOIN orders o ON o.vendor = j.vendor AND o.reference = j.reference AND o.kind = j.kind
-                WHERE j.state IN ('FAILED', 'UNCERTAIN', 'PENDING') AND o.order_id IS NOT NULL
+                WHERE j.state IN ({_FILEABLE}) AND o.order_id IS NOT NULL
                   AND (j.order_id IS NULL OR j.order_id = o.order_id)
                   -- another desk's order pulled from the team store is never this desk's to file
                   AND (o.desk_id IS NULL OR o.desk_id = (SELECT value FROM meta WHERE key = 'desk_id'))"""

@@ -240,21 +240,15 @@ class ListingsMixin:
             chunk = ids[i:i + 500]
             marks = ",".join("?" * len(chunk))
             if table == "plans":
-                from esimdesk.store.sqlite_store import _PLAN_COLS
-
-                for r in self._all(f"SELECT p.rowid AS _rowid, {_PLAN_COLS} FROM plans p WHERE p.rowid IN ({marks})",
+                for r in self._all(f"SELECT p.rowid AS _rowid, {R.PLAN_COLS} FROM plans p WHERE p.rowid IN ({marks})",
                                    chunk):
                     out[r["_rowid"]] = R.row_plan(r)
             elif table == "esims":
-                from esimdesk.store.sqlite_store import _ESIM_COLS
-
-                for r in self._all(f"SELECT e.rowid AS _rowid, {_ESIM_COLS} FROM esims e WHERE e.rowid IN ({marks})",
+                for r in self._all(f"SELECT e.rowid AS _rowid, {R.ESIM_COLS} FROM esims e WHERE e.rowid IN ({marks})",
                                    chunk):
                     out[r["_rowid"]] = R.row_esim(r)
             else:
-                from esimdesk.store.sqlite_store import _ORDER_COLS
-
-                rows = self._all(f"SELECT {_ORDER_COLS} FROM orders o WHERE o.id IN ({marks})", chunk)
+                rows = self._all(f"SELECT {R.ORDER_COLS} FROM orders o WHERE o.id IN ({marks})", chunk)
                 for r, order in zip(rows, self._hydrate_orders(rows), strict=True):
                     out[r["id"]] = order
         return out
@@ -312,10 +306,8 @@ class ListingsMixin:
             # column's index and testing each row finds a page of them in ~1,000 rows (~3 ms), where reading
             # them by the ICCID index and sorting them all took 12-150 ms; "+" keeps SQLite off that index.
             # Counting them stays on it (``walk`` False: a walk of every row would take ~200 ms).
-            from esimdesk.store.sqlite_store import _suffix_range
-
             where.append("((+e.iccid_rev >= ? AND +e.iccid_rev < ?) OR +e.order_id = ?)")
-            params.extend([*_suffix_range(digits), digits])
+            params.extend([*R.suffix_range(digits), digits])
         elif text:
             clause, args = self._text_clause("esims", "e", q.text)
             where.append(clause)
@@ -336,10 +328,8 @@ class ListingsMixin:
         tries: list[tuple[str, list[Any]]] = [("(o.order_id = ? OR o.reference = ?)", [text, text])]
         digits = text.replace(" ", "")
         if digits.isdigit() and len(digits) >= 4:
-            from esimdesk.store.sqlite_store import _suffix_range
-
             tries.append(("o.order_id IN (SELECT order_id FROM esims WHERE iccid_rev >= ? AND iccid_rev < ?)",
-                          list(_suffix_range(digits))))
+                          list(R.suffix_range(digits))))
         for clause, args in tries:
             probe = f"SELECT 1 FROM orders o WHERE {' AND '.join([*where, clause])} LIMIT 1"
             if self.conn.execute(probe, [*params, *args]).fetchone():

@@ -442,7 +442,7 @@ class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin):
               limit: int | None = None, include_stale: bool = False) -> list[Plan]:
         """Cheapest first; a country filter goes through the small coverage table to indexed country lists."""
         where, params = [], []
-        base, order = f"SELECT {_PLAN_COLS} FROM plans p", " ORDER BY p.price_sort, p.vendor, p.plan_id"
+        base, order = f"SELECT {R.PLAN_COLS} FROM plans p", " ORDER BY p.price_sort, p.vendor, p.plan_id"
         if country:
             # "+" keeps the planner on the price index (which carries the country list): see migrations.
             where.append("+p.list_id IN (SELECT list_id FROM coverage WHERE country = ?)")
@@ -455,7 +455,7 @@ class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin):
         head: list[Any] = []
         if search and " " not in search.strip():
             # A pasted plan id finds exactly that plan (ids are not in the text index).
-            exact = self._all(f"SELECT {_PLAN_COLS} FROM plans p WHERE p.plan_id = ?"
+            exact = self._all(f"SELECT {R.PLAN_COLS} FROM plans p WHERE p.plan_id = ?"
                               + "".join(f" AND {w}" for w in where) + order, [search.strip(), *params])
             if exact:
                 return [R.row_plan(r) for r in exact]
@@ -466,7 +466,7 @@ class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin):
                     if match else None)
             if hits is not None and hits <= FEW_HITS:
                 # Few matches: start from them (SQLite would otherwise walk the whole price index).
-                base = (f"SELECT {_PLAN_COLS} FROM (SELECT rowid AS r FROM plans_fts WHERE plans_fts MATCH ?) hits "
+                base = (f"SELECT {R.PLAN_COLS} FROM (SELECT rowid AS r FROM plans_fts WHERE plans_fts MATCH ?) hits "
                         "CROSS JOIN plans p ON p.rowid = hits.r")
                 head = [match]
                 short = " ".join(w for w in search.split() if len(w) < 3)
@@ -513,7 +513,7 @@ class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin):
                 # Digits are the ICCID's last digits (as many as typed: "8" finds a tenth of the fleet through
                 # the reversed-ICCID index, as fast as "004211"), or a whole order id.
                 return (f"(({alias}.iccid_rev >= ? AND {alias}.iccid_rev < ?) OR {alias}.order_id = ?)",
-                        [*_suffix_range(digits), digits])
+                        [*R.suffix_range(digits), digits])
             note_clause, note_params = self._words_clause("esims", alias, text)
             if not any(len(w) >= 3 for w in text.split()):
                 # One or two letters name no plan or country worth listing every eSIM of (the letters of
@@ -555,7 +555,7 @@ class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin):
             clause, args = self._text_clause("esims", "e", search)
             where.append(clause)
             params.extend(args)
-        sql = f"SELECT {_ESIM_COLS} FROM esims e" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY e.vendor, e.iccid"
+        sql = f"SELECT {R.ESIM_COLS} FROM esims e" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY e.vendor, e.iccid"
         if limit:
             sql += f" LIMIT {int(limit)}"
         return [R.row_esim(r) for r in self._all(sql, params)]
@@ -583,7 +583,7 @@ class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin):
 
         def run(extra: str | None, args: list[Any]) -> list[dict[str, Any]]:
             clauses = where + ([extra] if extra else [])
-            cols = "o.*" if with_raw else _ORDER_COLS
+            cols = "o.*" if with_raw else R.ORDER_COLS
             sql = f"SELECT {cols} FROM orders o" + (" WHERE " + " AND ".join(clauses) if clauses else "")
             sql += " ORDER BY o.created_at DESC" + (f" LIMIT {int(limit)}" if limit else "")
             return self._all(sql, [*params, *args])
@@ -595,7 +595,7 @@ class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin):
         digits = text.replace(" ", "")
         if not rows and digits.isdigit() and len(digits) >= 4:
             rows = run("o.order_id IN (SELECT order_id FROM esims WHERE iccid_rev >= ? AND iccid_rev < ?)",
-                       list(_suffix_range(digits)))
+                       list(R.suffix_range(digits)))
         if not rows:
             clause, args = self._order_text_clause(text)
             rows = run(clause, args)
@@ -634,7 +634,7 @@ class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin):
                 lines.setdefault(ln["order_key"], []).append(ln)
         wanted = {(r["vendor"], r["order_id"]) for r in rows if r["order_id"]}
         for chunk in _chunks(sorted({oid for _, oid in wanted})):
-            q = f"SELECT {_ESIM_COLS} FROM esims e WHERE e.order_id IN ({_marks(chunk)}) ORDER BY e.iccid"
+            q = f"SELECT {R.ESIM_COLS} FROM esims e WHERE e.order_id IN ({_marks(chunk)}) ORDER BY e.iccid"
             for er in self._all(q, chunk):
                 if (er["vendor"], er["order_id"]) in wanted:
                     esims.setdefault((er["vendor"], er["order_id"]), []).append(R.row_esim(er))
@@ -675,19 +675,6 @@ class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin):
         if final:
             sql += f" AND status NOT IN ({_marks(final)})"
         return [r[0] for r in self.conn.execute(sql + " ORDER BY last_seen", (vendor, seen_before, *final))]
-
-
-# Listing columns: the raw payload and index text stay on disk (they made sorting 3x slower).
-_PLAN_COLS = ", ".join(f"p.{c}" for c in ("vendor", "plan_id", "name", "countries", "data_mb", "validity_days", "price",
-                                          "currency", "daily", "topup", "region"))
-
-
-_ESIM_COLS = ", ".join(f"e.{c}" for c in (
-    "vendor", "iccid", "order_id", "plan_id", "status", "vendor_status", "activation_code", "data_used_mb",
-    "data_total_mb", "expires_at", "installed_at", "qr_url", "install_url", "vendor_ref", "note", "usage_as_of",
-    "data_remaining_mb", "device_name", "device_imei"))
-_ORDER_COLS = ", ".join(f"o.{c}" for c in (
-    "id", "vendor", "order_id", "reference", "kind", "status", "created_at", "total", "currency"))
 
 
 class _Connections:
@@ -740,12 +727,6 @@ def _close_quietly(conn: sqlite3.Connection) -> None:
         conn.close()
     except sqlite3.Error:
         pass  # closing never fails for a reason worth raising at close time
-
-
-def _suffix_range(digits: str) -> tuple[str, str]:
-    """ICCIDs ending in ``digits`` as a prefix range on the reversed ICCID: an index seek, not a scan."""
-    lo = R.reverse(digits)
-    return lo, lo[:-1] + chr(ord(lo[-1]) + 1)
 
 
 def _one_per_order_id(orders: list[Order]) -> list[Order]:

@@ -1,7 +1,7 @@
 """Settings → Cards: the reseller's name and logo printed on every customer card (issue 14).
 
 The form is ui/card_settings.ui (compiled: esimdesk/ui/forms). Both values go to settings.json through
-esimdesk.services.cards when the Settings dialog saves (the logo as the path of a PNG, JPEG or SVG file,
+esimdesk.services.card_settings when the Settings dialog saves (the logo as the path of a PNG, JPEG or SVG file,
 read when cards are made); nothing secret is asked or kept here.
 """
 
@@ -12,7 +12,8 @@ from PySide6.QtGui import QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from esimdesk.domain import EsimdeskError
-from esimdesk.services.cards import DEFAULT_RESELLER, card_settings, load_logo, logo_error, paint_logo
+from esimdesk.services.card_paint import paint_logo
+from esimdesk.services.card_settings import DEFAULT_RESELLER, card_settings, load_logo, logo_error
 from esimdesk.ui.forms.ui_card_settings import Ui_CardSettingsForm
 
 PREVIEW = (160, 64)  # px: the preview box of the logo (the .ui's fixed size of ``preview``)

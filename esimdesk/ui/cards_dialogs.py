@@ -1,6 +1,6 @@
 """Customer cards in the window: Print…, Save as PDF…, Copy image and Show to customer (issue 14).
 
-One card layout (``services.cards.paint_card``) is drawn on every surface: the print preview's QPrinter
+One card layout (``services.card_paint.paint_card``) is drawn on every surface: the print preview's QPrinter
 (several cards per page, as ``write_pdf`` lays them out), the PDF, the clipboard image. The views only hold
 a ``CardActions`` bar and tell it which eSIM or order is selected; loading cards and writing the PDF run
 in worker threads through the Desk service.
@@ -18,6 +18,7 @@ from PySide6.QtPrintSupport import QPrinter, QPrintPreviewDialog
 from PySide6.QtWidgets import QDialog, QFileDialog, QHBoxLayout, QToolButton, QWidget
 
 from esimdesk.domain import EsimdeskError
+from esimdesk.services.card_paint import card_image, card_rects, paint_card, paint_qr
 
 log = logging.getLogger("esimdesk.ui")
 
@@ -26,7 +27,7 @@ NO_CODE = "No activation code from the vendor yet: sync again once the eSIM is a
 
 # --- one layout for the printer ------------------------------------------------------------------
 def page_name(printer: QPrinter) -> str:
-    """The ``services.cards`` page kind of the printer's paper: "Letter", "label" (small paper) or "A4"."""
+    """The ``services.card_paint`` page kind of the printer's paper: "Letter", "label" (small paper) or "A4"."""
     from PySide6.QtGui import QPageSize
 
     size = printer.pageLayout().pageSize()
@@ -38,9 +39,7 @@ def page_name(printer: QPrinter) -> str:
 
 def paint_cards(printer: QPrinter, cards: list) -> int:
     """Paint the cards on a QPrinter (preview, printer or PDF-format printer) as ``write_pdf`` lays them
-    out (``services.cards.card_rects``: whole cards, several per page); returns the pages painted."""
-    from esimdesk.services.cards import card_rects, paint_card
-
+    out (``services.card_paint.card_rects``: whole cards, several per page); returns the pages painted."""
     painter = QPainter()
     if not painter.begin(printer):
         raise OSError("the printer could not be opened")
@@ -82,8 +81,6 @@ def print_preview(cards: list, parent: QWidget | None = None) -> QPrintPreviewDi
 
 def cards_image(cards: list, width_px: int = 1200) -> QImage:
     """One card's image, or the cards of an order one under the other (on the clipboard as one image)."""
-    from esimdesk.services.cards import card_image
-
     images = [card_image(c, width_px) for c in cards]
     if len(images) == 1:
         return images[0]
@@ -127,8 +124,6 @@ class CustomerView(QDialog):
             super().keyPressEvent(event)  # Esc rejects (closes)
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
-        from esimdesk.services.cards import paint_qr
-
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("white"))
         font = painter.font()

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from esimdesk import __version__
-from esimdesk.domain import EsimdeskError, Order, Plan
+from esimdesk.domain import EsimdeskError, Order, Plan, is_unfinished
 from esimdesk.resources import resource_path
 from esimdesk.services.messages import failure_text
 from esimdesk.services.preferences import VENDOR_TITLES
@@ -409,7 +409,7 @@ class MainWindow(QMainWindow):
                 log.exception("reconciliation failed")
             self.show_error(failure_text("reconciliation", None, exc))
             return
-        open_ = [e for e in entries if e.state.value in ("PENDING", "ALLOCATING", "UNCERTAIN")]
+        open_ = [e for e in entries if is_unfinished(e.state)]
         if notices:  # an order told failed that was placed: loud, in the message bar and the status bar
             self.show_error("; ".join(notices), "orders")
             self.statusBar().showMessage(notices[0])

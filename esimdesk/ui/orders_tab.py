@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from esimdesk.domain import EsimdeskError, JournalEntry, Order, money_str
+from esimdesk.domain import EsimdeskError, JournalEntry, Order, is_undecided, money_str
 from esimdesk.ui.cards_dialogs import CardActions
 from esimdesk.ui.listing_page import ListingTab
 from esimdesk.ui.order_detail import (
@@ -185,7 +185,7 @@ class OrdersTab(ListingTab):
         entry = await self.desk.journal_entry(order.reference)
         if self.current is not order:
             return  # another order was selected meanwhile
-        if entry is not None and entry.state.value in ("PENDING", "UNCERTAIN"):
+        if entry is not None and is_undecided(entry.state):
             self.entry = entry
             self._show_reconciling(self._reconciling == entry.reference)
             self.decision.show()

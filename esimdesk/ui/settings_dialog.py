@@ -15,7 +15,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QGroupBox, QLineEdit, QTableWidgetItem, QWidget
 
 from esimdesk.domain import VENDORS, EsimdeskError, ValidationError, money_str
-from esimdesk.services.cards import logo_error, save_card_settings
+from esimdesk.services.card_settings import logo_error, save_card_settings
 from esimdesk.services.config import (
     DEFAULT_URLS,
     SECRET_NAMES,

@@ -16,8 +16,12 @@ import zxingcpp
 from PIL import Image
 
 from esimdesk.domain import Esim, EsimStatus, Order, OrderStatus, Plan
+from esimdesk.domain import activation as A
 from esimdesk.domain.errors import ValidationError
+from esimdesk.services import card_paint as P
+from esimdesk.services import card_settings as S
 from esimdesk.services import cards as C
+from esimdesk.services import qr_codes as Q
 from esimdesk.store import SqliteStore
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -94,18 +98,18 @@ def card_crops(page_png: Path, page: str, dpi: int = 150) -> list[Image.Image]:
     from PySide6.QtCore import QRectF
 
     im = Image.open(page_png).convert("L")
-    margin = C.MARGIN_MM[page] / 25.4 * dpi
+    margin = P.MARGIN_MM[page] / 25.4 * dpi
     area = QRectF(0, 0, im.width - 2 * margin, im.height - 2 * margin)
     return [im.crop((round(margin + r.left()) - 2, round(margin + r.top()) - 2,
                      round(margin + r.right()) + 2, round(margin + r.bottom()) + 2))
-            for r in C.card_rects(area, page, dpi)]
+            for r in P.card_rects(area, page, dpi)]
 
 
 # --- activation codes ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("code", [*SAMPLES.values(), LOWER, SGP22, *MICRO_ORDER])
 def test_valid_codes_split(code):
-    address, matching = C.split_activation_code(code)
+    address, matching = A.split_activation_code(code)
     assert code == f"LPA:1${address}${matching}" or code.startswith(f"LPA:1${address}${matching}$")
     assert "$" not in matching
 
@@ -117,7 +121,7 @@ def test_valid_codes_split(code):
 ])
 def test_invalid_codes_in_words(bad, words):
     with pytest.raises(ValidationError, match=words.replace("$", r"\$").replace("+", r"\+")):
-        C.split_activation_code(bad)
+        A.split_activation_code(bad)
 
 
 # --- from the store ---------------------------------------------------------------------------------------
@@ -132,7 +136,7 @@ def test_cards_for_iccid_and_order(store):
     assert (card.smdp_address, card.matching_id) == ("smdp.example.com", "k7-aBcD-ef9Qx-lower")
     assert card.plan_name == "Spain 5GB 30Days" and card.data == "5 GB" and card.validity_days == 30
     assert card.countries == "ES" and card.reference == "ref-1001" and card.vendor == "roumio"
-    assert card.reseller == C.DEFAULT_RESELLER and card.ios_link == ios and card.android_link is None
+    assert card.reseller == S.DEFAULT_RESELLER and card.ios_link == ios and card.android_link is None
     for target in ("B1001", "ref-1001"):
         assert [c.activation_code for c in C.cards_for(store, target, reseller="Acme")] == codes
     assert C.cards_for(store, "B1001", reseller="Acme")[0].reseller == "Acme"
@@ -157,7 +161,7 @@ def test_unknown_target_and_unallocated(store):
 
 @pytest.mark.parametrize("code", [*SAMPLES.values(), LOWER, SGP22])
 def test_png_decodes_exactly(code, tmp_path):
-    path = C.write_qr_png(code, tmp_path / "code.png")
+    path = Q.write_qr_png(code, tmp_path / "code.png")
     assert decode(Image.open(path)) == [code]
     if shutil.which("zbarimg"):
         assert zbar(path) == [code]
@@ -169,7 +173,7 @@ def test_svg_rendered_decodes_exactly(code, tmp_path, qapp):
     from PySide6.QtGui import QColor, QImage, QPainter
     from PySide6.QtSvg import QSvgRenderer
 
-    path = C.write_qr_svg(code, tmp_path / "code.svg")
+    path = Q.write_qr_svg(code, tmp_path / "code.svg")
     renderer = QSvgRenderer(str(path))
     assert renderer.isValid()
     image = QImage(517, 517, QImage.Format.Format_RGB32)
@@ -185,22 +189,22 @@ def test_svg_rendered_decodes_exactly(code, tmp_path, qapp):
 
 
 def test_qr_settings():
-    symbol = C.qr(LOWER)
+    symbol = Q.qr(LOWER)
     assert symbol.error == "M"
     with pytest.raises(ValidationError):
-        C.qr("https://example.com")
+        Q.qr("https://example.com")
 
 
 def test_unwritable_path(tmp_path):
     with pytest.raises(ValidationError, match="does not exist"):
-        C.write_qr_png(LOWER, tmp_path / "missing" / "x.png")
+        Q.write_qr_png(LOWER, tmp_path / "missing" / "x.png")
 
 
 # --- cards and PDF pages -----------------------------------------------------------------------------------
 
 def test_card_image_decodes(store, qapp, tmp_path):
     fill(store, [SGP22])
-    image = C.card_image(C.cards_for(store, _iccid(1))[0], 1200)
+    image = P.card_image(C.cards_for(store, _iccid(1))[0], 1200)
     assert image.width() == 1200
     path = tmp_path / "card.png"
     image.save(str(path))
@@ -214,8 +218,8 @@ def test_pdf_every_card_whole_and_decodes(store, qapp, tmp_path, page, n):
     fill(store, codes, ios="https://esimsetup.apple.com/esim_qrcode_provisioning?carddata=" + codes[0])
     found = C.cards_for(store, "B1001")
     assert len(found) == n
-    pages = C.write_pdf(found, tmp_path / "cards.pdf", page=page)
-    per = C.CARDS_PER_PAGE[page]
+    pages = P.write_pdf(found, tmp_path / "cards.pdf", page=page)
+    per = P.CARDS_PER_PAGE[page]
     assert pages == -(-n // per)
     pngs = rasterise(tmp_path / "cards.pdf", tmp_path)
     assert len(pngs) == pages
@@ -242,13 +246,13 @@ def test_pdf_unwritable_and_unknown_page(tmp_path, qapp):
     card = C.Card("8900", LOWER, "roumio", None, None, None, None, "smdp.example.com", "k7-aBcD-ef9Qx-lower",
                   None, None, None)
     with pytest.raises(ValidationError, match="does not exist"):
-        C.write_pdf([card], tmp_path / "no" / "x.pdf")
+        P.write_pdf([card], tmp_path / "no" / "x.pdf")
     with pytest.raises(ValidationError, match="page size"):
-        C.write_pdf([card], tmp_path / "x.pdf", page="A3")
+        P.write_pdf([card], tmp_path / "x.pdf", page="A3")
 
 
 def test_ensure_gui_app_keeps_the_running_application(qapp):
-    assert C.ensure_gui_app() is qapp
+    assert P.ensure_gui_app() is qapp
 
 
 def test_card_checks_its_code():
@@ -290,14 +294,14 @@ def test_card_with_logo_decodes_and_logo_is_in_the_text_column(store, qapp, tmp_
                                                         "reseller_logo": str(logo)}))
     card = C.cards_for(store, _iccid(1))[0]
     assert card.logo == logo.read_bytes() and card.reseller == "Globetrotter SIMs"
-    image = C.card_image(card, 1200)
-    qr_rect, text_rect = C.card_layout(QRectF(0, 0, image.width(), image.height()))
+    image = P.card_image(card, 1200)
+    qr_rect, text_rect = P.card_layout(QRectF(0, 0, image.width(), image.height()))
     assert red_pixels(image, text_rect) > 100  # the logo is drawn beside the code
     assert red_pixels(image, qr_rect) == 0  # never over the code or its quiet zone
     path = tmp_path / "card.png"
     image.save(str(path))
     assert decode(Image.open(path)) == [SGP22]
-    without = C.card_image(C.cards_for(store, _iccid(1), logo=b"")[0], 1200)
+    without = P.card_image(C.cards_for(store, _iccid(1), logo=b"")[0], 1200)
     assert red_pixels(without, QRectF(0, 0, 1200, without.height())) == 0
 
 
@@ -308,9 +312,9 @@ def test_svg_logo_drawn(store, qapp, tmp_path):
     svg = tmp_path / "logo.svg"
     svg.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><rect width="40" height="20" '
                    'fill="#ff0000"/></svg>')
-    card = C.cards_for(store, _iccid(1), logo=C.load_logo(svg))[0]
-    image = C.card_image(card, 1200)
-    qr_rect, text_rect = C.card_layout(QRectF(0, 0, image.width(), image.height()))
+    card = C.cards_for(store, _iccid(1), logo=S.load_logo(svg))[0]
+    image = P.card_image(card, 1200)
+    qr_rect, text_rect = P.card_layout(QRectF(0, 0, image.width(), image.height()))
     assert red_pixels(image, text_rect) > 100 and red_pixels(image, qr_rect) == 0
     image.save(str(tmp_path / "card.png"))
     assert decode(Image.open(tmp_path / "card.png")) == [LOWER]
@@ -329,8 +333,8 @@ def test_unreadable_logo_gives_a_card_without_logo(store, qapp, tmp_path, make, 
     (tmp_path / "settings.json").write_text(json.dumps({"reseller_logo": str(path)}))
     with caplog.at_level("WARNING", logger="esimdesk.cards"):
         card = C.cards_for(store, _iccid(1))[0]
-        image = C.card_image(card, 900)  # never an error at print time
-        pages = C.write_pdf([card], tmp_path / "cards.pdf", "A4")
+        image = P.card_image(card, 900)  # never an error at print time
+        pages = P.write_pdf([card], tmp_path / "cards.pdf", "A4")
     assert pages == 1 and "logo" in caplog.text
     if make != "png-named-garbage":
         assert card.logo is None
@@ -343,12 +347,12 @@ def test_save_card_settings_keeps_the_rest(tmp_path, qapp):
 
     (tmp_path / "settings.json").write_text(json.dumps({"urls": {"roumio": "http://127.0.0.1:9/r"}}))
     logo = red_png(tmp_path / "logo.png")
-    C.save_card_settings(tmp_path, "  Acme eSIMs ", logo)
+    S.save_card_settings(tmp_path, "  Acme eSIMs ", logo)
     assert load_settings(tmp_path) == {"urls": {"roumio": "http://127.0.0.1:9/r"}, "reseller_name": "Acme eSIMs",
                                        "reseller_logo": str(logo.resolve())}
-    assert C.card_settings(tmp_path) == ("Acme eSIMs", str(logo.resolve()))
+    assert S.card_settings(tmp_path) == ("Acme eSIMs", str(logo.resolve()))
     with pytest.raises(ValidationError, match="not a PNG, JPEG or SVG"):
-        C.save_card_settings(tmp_path, "Other", tmp_path / "settings.json")
-    assert C.card_settings(tmp_path) == ("Acme eSIMs", str(logo.resolve()))
-    C.save_card_settings(tmp_path, "", None)
+        S.save_card_settings(tmp_path, "Other", tmp_path / "settings.json")
+    assert S.card_settings(tmp_path) == ("Acme eSIMs", str(logo.resolve()))
+    S.save_card_settings(tmp_path, "", None)
     assert load_settings(tmp_path) == {"urls": {"roumio": "http://127.0.0.1:9/r"}}

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from esimdesk.domain import Action, OrderStatus
-from esimdesk.services.orders import AWAITING_AGENT
+from esimdesk.domain.states import AWAITING_AGENT
 from esimdesk.store import SqliteStore
 from esimdesk.store.actions import ActionInProgress
 from esimdesk.store.migrations import LATEST, migrate
