@@ -19,11 +19,12 @@ from typing import Any, NamedTuple
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 
+from esimdesk.services.listing_session import WINDOW  # rows per page: the session reads pages of this size
+
 log = logging.getLogger("esimdesk.ui")
 
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole)  # roles are asked for every cell of every paint: plain ints
 _ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
-WINDOW = 100  # rows per page: a few screens (the first is read before the result shows: kept short)
 RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)  # made once: a flag per call costs
 CACHE_ROWS = 4000  # rows kept; older pages are read again if the agent scrolls back to them
 
