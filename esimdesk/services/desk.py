@@ -122,7 +122,7 @@ class Desk:
         """The top-ups the vendor lists for a plan before any eSIM of it exists (Roumio, by package), asked
         live; None where the vendor lists them only per eSIM or not at all (the details say which)."""
         cfg = self.ctx.accounts.get(plan.vendor)
-        if cfg is None or not hasattr(adapter_class(plan.vendor), "list_plan_topups"):
+        if cfg is None or Capability.PLAN_TOPUPS not in adapter_class(plan.vendor).capabilities:
             return None
         async with make_adapter(cfg) as adapter:
             return await adapter.list_plan_topups(plan.plan_id)
@@ -187,13 +187,14 @@ class Desk:
     async def needs_start_date(self, vendor: str, plan_id: str) -> bool:
         """Whether the plan needs the customer's travel start date (asked live: Roamify's travelDate)."""
         cfg = self.ctx.accounts.get(vendor)
-        if cfg is None or not hasattr(adapter_class(vendor), "needs_start_date"):
+        if cfg is None or Capability.START_DATE not in adapter_class(vendor).capabilities:
             return False
         async with make_adapter(cfg) as adapter:
             return await self.reachability.watch(vendor, adapter.needs_start_date(plan_id))
 
     def can_share_link(self, vendor: str) -> bool:
-        return self.ctx.accounts.get(vendor) is not None and hasattr(adapter_class(vendor), "share_link")
+        return (self.ctx.accounts.get(vendor) is not None
+                and Capability.SHARE_LINK in adapter_class(vendor).capabilities)
 
     async def share_link(self, vendor: str, iccid: str):
         """The vendor's hosted install page for the customer, with its access code (Roamify)."""
@@ -328,5 +329,4 @@ class Desk:
         if cfg is None:
             return None
         async with make_adapter(cfg) as adapter:
-            count = getattr(adapter, "free_stock", None)
-            return await count() if count is not None else None
+            return await adapter.free_stock() if adapter.supports(Capability.INVENTORY) else None

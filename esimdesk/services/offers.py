@@ -56,7 +56,7 @@ def gap(vendor: str, listing: str) -> str | None:
         return (f"{name} lists no orders through its API" if api_lacks else
                 f"{name}'s order list is not fetched yet") + ": only orders placed from this desk appear here"
     if listing == "esims":
-        if Capability.LIST_ESIMS in caps or getattr(adapter_class(vendor), "orders_carry_fleet", False):
+        if Capability.LIST_ESIMS in caps or adapter_class(vendor).orders_carry_fleet:
             return None
         if Capability.GET_ESIM in caps:
             return (f"{name} lists no eSIMs through its API" if api_lacks else

@@ -400,14 +400,13 @@ class OrderService:
 
     async def _check_start_date(self, adapter: VendorAdapter, plan_id: str, start_date: date | None) -> None:
         """A package that needs the travel start date gets one, today or later (asked live: Roamify's travelDate)."""
-        needs = getattr(adapter, "needs_start_date", None)
-        if needs is None:
+        if not adapter.supports(Capability.START_DATE):
             if start_date is not None:
                 raise ValidationError(f"{adapter.name} orders take no start date; nothing was ordered")
             return
         if start_date is not None and start_date < datetime.now(UTC).date():
             raise ValidationError(f"the start date {start_date.isoformat()} is in the past; nothing was ordered")
-        if start_date is None and await needs(plan_id):
+        if start_date is None and await adapter.needs_start_date(plan_id):
             raise ValidationError(f"{adapter.name} package '{plan_id}' needs the customer's travel start date: give "
                                   "--start-date YYYY-MM-DD (in the window: the order dialog's start date); "
                                   "nothing was ordered")
@@ -531,7 +530,7 @@ class OrderService:
             return await self._stored_by_entry(entry)
         # Roamify generates profiles in up to 90 s: a vendor's own allocation time wins over the default.
         limit = (self.allocation_deadline if self.allocation_deadline is not None
-                 else max(ALLOCATION_DEADLINE_S, getattr(adapter, "allocation_seconds", 0.0)))
+                 else max(ALLOCATION_DEADLINE_S, adapter.allocation_seconds))
         deadline = time.monotonic() + limit
         waited = 0.0
         last_error = ""
@@ -618,7 +617,7 @@ class OrderService:
                                     f"(harmless: same handle), '--adopt {entry.reference} ORDER_ID' or "
                                     f"'--abandon {entry.reference}'", error=AWAITING_AGENT)
             return None
-        if getattr(adapter, "order_by_reference", None) or getattr(adapter, "find_orders", None):
+        if adapter.supports(Capability.ORDER_BY_REFERENCE) or adapter.supports(Capability.FIND_ORDERS):
             # It can be checked, just not yet (too soon after the send, or the look-up failed): later.
             until = self._in_flight_until(adapter, entry)
             if datetime.now(UTC) < until:
@@ -642,10 +641,9 @@ class OrderService:
         if known is not None and known.order_id:
             return known
         quiet = datetime.now(UTC) >= self._in_flight_until(adapter, entry)
-        by_reference = getattr(adapter, "order_by_reference", None)
-        if by_reference is not None:
+        if adapter.supports(Capability.ORDER_BY_REFERENCE):
             try:
-                order = await by_reference(entry.vendor_handle, entry.kind)
+                order = await adapter.order_by_reference(entry.vendor_handle, entry.kind)
             except Unsupported:
                 pass  # the older API: guess below
             except VendorError as exc:
@@ -655,12 +653,12 @@ class OrderService:
                 if order is not None:
                     return order
                 return "absent" if quiet else None
-        finder = getattr(adapter, "find_orders", None)
-        if finder is not None:
+        if adapter.supports(Capability.FIND_ORDERS):
             sent_from = entry.first_sent_at or entry.created_at
             sent_to = entry.last_sent_at or sent_from
             try:
-                candidates = await finder(entry.plan_id, entry.quantity, sent_from, sent_to, entry.vendor_handle)
+                candidates = await adapter.find_orders(entry.plan_id, entry.quantity, sent_from, sent_to,
+                                                       entry.vendor_handle)
             except VendorError as exc:
                 log.info("order list for %s: %s", entry.reference, exc)
                 return None

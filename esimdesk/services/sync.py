@@ -172,7 +172,7 @@ async def _sync_with(adapter: VendorAdapter, store: Store, result: VendorSyncRes
         await asyncio.to_thread(store.save_balance, balance)
         report(SyncProgress(vendor, "balance", 1, 1))
 
-    if adapter.supports(Capability.PLANS) and getattr(adapter, "incremental_plans", False):
+    if adapter.supports(Capability.PLANS) and adapter.incremental_plans:
         from esimdesk.services.plan_sync import sync_plans_incrementally
 
         result.plans += await sync_plans_incrementally(

@@ -5,9 +5,10 @@ from __future__ import annotations
 import importlib
 
 from esimdesk.domain import VendorConfig
-from esimdesk.vendors.base import Capability, VendorAdapter
+from esimdesk.vendors.base import CONTRACT, Capability, Operation, ShareLink, VendorAdapter
 
-__all__ = ["Capability", "VendorAdapter", "adapter_class", "build_adapter", "DEFAULT_URLS", "SECRET_NAMES"]
+__all__ = ["CONTRACT", "Capability", "Operation", "ShareLink", "VendorAdapter", "adapter_class", "build_adapter",
+           "DEFAULT_URLS", "SECRET_NAMES"]
 
 _CLASSES = {
     "roumio": "esimdesk.vendors.roumio:RoumioAdapter",

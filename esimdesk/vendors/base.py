@@ -1,11 +1,21 @@
-"""The interface every vendor adapter implements. Nothing above ``vendors/`` sees vendor JSON."""
+"""The interface every vendor adapter implements. Nothing above ``vendors/`` sees vendor JSON.
+
+The contract is declared here, whole: every operation services use is a method of ``VendorAdapter``
+(raising ``Unsupported`` unless the adapter overrides it) or a class attribute with a default. What a
+vendor can do is data: its ``capabilities``, each naming the method(s) that do it (``CONTRACT``), and
+for each capability it lacks the sentence that says so (``absent_reason``). Services ask
+``adapter.supports(Capability.X)``; they never probe an adapter for a member by name
+(tests/vendors/test_contract_all.py checks both, for every adapter).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from esimdesk.domain import (
@@ -34,7 +44,51 @@ class Capability(StrEnum):
     GET_ESIM = "get_esim"
     TOPUP = "topup"
     EVENTS = "events"
-    INVENTORY = "inventory"
+    INVENTORY = "inventory"  # the free stock: eSIMs never handed out (Flexiroam)
+    PLAN_TOPUPS = "plan_topups"  # a plan's top-ups, before any eSIM of it exists (Roumio, by package)
+    START_DATE = "start_date"  # some plans need the customer's travel start date, asked live (Roamify)
+    SHARE_LINK = "share_link"  # the vendor's hosted install page for the customer (Roamify)
+    ORDER_BY_REFERENCE = "order_by_reference"  # an order found by our handle after a lost answer (Roamify)
+    FIND_ORDERS = "find_orders"  # orders of a package and quantity booked in a time window (Roamify's older API)
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """What a capability is in the contract: the adapter methods that do it, and the words for it in the
+    sentence a vendor without it is refused with (``Unsupported``: "X does not offer '<words>' through its API")."""
+
+    methods: tuple[str, ...]
+    words: str
+
+
+# Capability -> its methods and words. The words are the ones the command line and window print today.
+CONTRACT: Mapping[Capability, Operation] = MappingProxyType({
+    Capability.PLANS: Operation(("iter_plans",), "list plans"),
+    Capability.TOPUP_PLANS: Operation(("list_topup_plans",), "list top-up plans"),
+    Capability.BALANCE: Operation(("get_balance",), "balance"),
+    Capability.ORDER: Operation(("place_order",), "place orders"),
+    Capability.ORDER_STATUS: Operation(("get_order",), "look up an order"),
+    Capability.LIST_ORDERS: Operation(("iter_orders",), "list orders"),
+    Capability.LIST_ESIMS: Operation(("iter_esims",), "list eSIMs"),
+    Capability.GET_ESIM: Operation(("get_esim",), "look up an eSIM"),
+    Capability.TOPUP: Operation(("topup",), "top up"),
+    Capability.EVENTS: Operation(("esim_events",), "eSIM events"),
+    Capability.INVENTORY: Operation(("iter_inventory",), "list free stock"),
+    Capability.PLAN_TOPUPS: Operation(("list_plan_topups",), "list a plan's top-ups"),
+    Capability.START_DATE: Operation(("needs_start_date",), "orders with a travel start date"),
+    Capability.SHARE_LINK: Operation(("share_link",), "install links for the customer"),
+    Capability.ORDER_BY_REFERENCE: Operation(("order_by_reference",), "look an order up by reference"),
+    Capability.FIND_ORDERS: Operation(("find_orders",), "find orders by package and time"),
+})
+
+
+@dataclass(frozen=True, slots=True)
+class ShareLink:
+    """A vendor's hosted install page for one eSIM, opened with ``access_code`` (Roamify)."""
+
+    iccid: str
+    url: str
+    access_code: str
 
 
 class VendorAdapter:
@@ -65,6 +119,12 @@ class VendorAdapter:
     # iter_orders() already yields every eSIM the vendor lists, grouped by order (Roumio derives its
     # orders from its eSIM listing): a sync then skips the second, identical pass over the fleet.
     orders_carry_fleet: ClassVar[bool] = False
+    # The catalog is big and rarely changes: a sync compares it with the stored one and writes only what
+    # changed (services/plan_sync.py) instead of listing it into the store page by page (Roamify).
+    incremental_plans: ClassVar[bool] = False
+    # How long generating an order's profiles may take, in seconds: the orders engine polls at least this
+    # long (never less than its own default) before it stops waiting (Roamify: 120).
+    allocation_seconds: ClassVar[float] = 0.0
 
     http: VendorHttp
 
@@ -77,8 +137,15 @@ class VendorAdapter:
     def supports(self, cap: Capability) -> bool:
         return cap in self.capabilities
 
-    def _unsupported(self, op: str) -> Unsupported:
-        return Unsupported(self.name, op)
+    @classmethod
+    def absent_reason(cls, cap: Capability) -> str | None:
+        """Why this vendor cannot do ``cap``, in the sentence its calls are refused with; None if it can."""
+        if cap in cls.capabilities:
+            return None
+        return str(Unsupported(cls.name, CONTRACT[cap].words))
+
+    def _unsupported(self, op: str | Capability) -> Unsupported:
+        return Unsupported(self.name, CONTRACT[op].words if isinstance(op, Capability) else op)
 
     async def aclose(self) -> None:
         http = getattr(self, "http", None)
@@ -94,7 +161,7 @@ class VendorAdapter:
     # --- catalog -------------------------------------------------------------------------------
     async def iter_plans(self) -> AsyncIterator[list[Plan]]:
         """Yield the catalog page by page so callers can show progress."""
-        raise self._unsupported("list plans")
+        raise self._unsupported(Capability.PLANS)
         yield []  # pragma: no cover  (makes this an async generator)
 
     async def list_plans(self) -> list[Plan]:
@@ -108,7 +175,11 @@ class VendorAdapter:
         return []
 
     async def list_topup_plans(self, iccid: str) -> list[Plan]:
-        raise self._unsupported("list top-up plans")
+        raise self._unsupported(Capability.TOPUP_PLANS)
+
+    async def list_plan_topups(self, plan_id: str) -> list[Plan]:
+        """The top-ups the vendor lists for a plan before any eSIM of it exists (``PLAN_TOPUPS``)."""
+        raise self._unsupported(Capability.PLAN_TOPUPS)
 
     @classmethod
     def plan_details(cls, raw: dict[str, Any] | None) -> PlanDetails:
@@ -117,35 +188,68 @@ class VendorAdapter:
         return PlanDetails()
 
     async def get_balance(self) -> Balance:
-        raise self._unsupported("balance")
+        raise self._unsupported(Capability.BALANCE)
 
     # --- orders --------------------------------------------------------------------------------
     async def place_order(self, plan_id: str, quantity: int, reference: str, unit_price: Decimal | None = None) -> Order:
         """Send one order; returns it ALLOCATING (or COMPLETED with eSIMs if the vendor answers so)."""
-        raise self._unsupported("place orders")
+        raise self._unsupported(Capability.ORDER)
+
+    async def needs_start_date(self, plan_id: str) -> bool:
+        """Whether the plan needs the customer's travel start date, asked live (``START_DATE``); a vendor
+        without it takes no start date with an order."""
+        raise self._unsupported(Capability.START_DATE)
 
     async def get_order(self, order_id: str | None, reference: str | None = None) -> Order:
         """The order's current state; ALLOCATING while profiles are not ready."""
-        raise self._unsupported("look up an order")
+        raise self._unsupported(Capability.ORDER_STATUS)
 
     async def iter_orders(self) -> AsyncIterator[list[Order]]:
-        raise self._unsupported("list orders")
+        raise self._unsupported(Capability.LIST_ORDERS)
         yield []  # pragma: no cover
+
+    async def order_by_reference(self, reference: str, kind: str = "order") -> Order | None:
+        """The order the vendor holds under our handle, after a lost answer (``ORDER_BY_REFERENCE``);
+        None when the vendor says it has none. Raises ``Unsupported`` also when this account's API
+        cannot settle it (Roamify's older API): the caller then tries ``find_orders``."""
+        raise self._unsupported(Capability.ORDER_BY_REFERENCE)
+
+    async def find_orders(self, package_id: str, quantity: int, sent_from: datetime, sent_to: datetime,
+                          reference: str | None = None) -> list[Order]:
+        """Orders of ``quantity`` × ``package_id`` the vendor booked while our request could have been in
+        flight (``sent_from``..``sent_to``, this desk's clock): candidates, never proof (``FIND_ORDERS``)."""
+        raise self._unsupported(Capability.FIND_ORDERS)
 
     async def topup(self, iccid: str, plan_id: str, reference: str, price: Decimal | None = None,
                     vendor_ref: str | None = None) -> Order:
-        raise self._unsupported("top up")
+        raise self._unsupported(Capability.TOPUP)
 
     # --- fleet ---------------------------------------------------------------------------------
     async def iter_esims(self) -> AsyncIterator[list[Esim]]:
-        raise self._unsupported("list eSIMs")
+        raise self._unsupported(Capability.LIST_ESIMS)
         yield []  # pragma: no cover
 
     async def get_esim(self, iccid: str) -> Esim:
-        raise self._unsupported("look up an eSIM")
+        raise self._unsupported(Capability.GET_ESIM)
 
     async def esim_events(self, iccid: str) -> list[Event]:
-        raise self._unsupported("eSIM events")
+        raise self._unsupported(Capability.EVENTS)
+
+    async def share_link(self, iccid: str) -> ShareLink:
+        """The vendor's hosted install page for the customer (``SHARE_LINK``)."""
+        raise self._unsupported(Capability.SHARE_LINK)
+
+    async def iter_inventory(self) -> AsyncIterator[list[Esim]]:
+        """The free stock only: eSIMs never handed out (``INVENTORY``), page by page."""
+        raise self._unsupported(Capability.INVENTORY)
+        yield []  # pragma: no cover
+
+    async def free_stock(self) -> int:
+        """How many eSIMs were never handed out (``INVENTORY``)."""
+        count = 0
+        async for page in self.iter_inventory():
+            count += len(page)
+        return count
 
     # --- support actions (issue 21) --------------------------------------------------------------
     # The support actions the vendor's API offers; ``refusal`` says why any other one cannot be done.

@@ -189,9 +189,4 @@ class FlexiroamAdapter(VendorAdapter):
                     return esim
         raise NotFound(VENDOR, ENDPOINT, "Flexiroam lists no eSIM with this ICCID")
 
-    async def free_stock(self) -> int:
-        """How many eSIMs were never handed out (``search_by=availability&search=free``)."""
-        count = 0
-        async for page in self.iter_inventory():
-            count += len(page)
-        return count
+    # free_stock(): the base counts iter_inventory (``search_by=availability&search=free``).

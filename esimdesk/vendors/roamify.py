@@ -47,7 +47,7 @@ from esimdesk.domain import (
     VendorRejected,
 )
 from esimdesk.domain.models import Balance, Esim
-from esimdesk.vendors.base import Capability, VendorAdapter
+from esimdesk.vendors.base import Capability, ShareLink, VendorAdapter
 from esimdesk.vendors.http import VendorHttp
 from esimdesk.vendors.roamify_catalog import (
     CountryMap,
@@ -56,7 +56,6 @@ from esimdesk.vendors.roamify_catalog import (
     parse_topup_packages,
 )
 from esimdesk.vendors.roamify_esims import (
-    ShareLink,
     can_top_up,
     esim_id,
     parse_balance,
@@ -325,6 +324,9 @@ class RoamifyAdapter(VendorAdapter):
     capabilities = frozenset({
         Capability.PLANS, Capability.TOPUP_PLANS, Capability.BALANCE, Capability.ORDER, Capability.ORDER_STATUS,
         Capability.LIST_ORDERS, Capability.LIST_ESIMS, Capability.GET_ESIM, Capability.TOPUP,
+        Capability.START_DATE, Capability.SHARE_LINK,  # travelDate (asked live), the hosted install page
+        # A lost answer: looked up by referenceId; on the older API (no referenceId) guessed by package and time.
+        Capability.ORDER_BY_REFERENCE, Capability.FIND_ORDERS,
     })
     max_quantity_per_line = None
     idempotent_orders = False  # referenceId finds an order but does not stop a second one

@@ -11,12 +11,12 @@ above 9007199254740991 (the catalog's "unlimited") is no cap.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from esimdesk.domain import Balance, Esim, EsimStatus, MalformedResponse
+from esimdesk.vendors.base import ShareLink  # the contract's type, built here from Roamify's answer
 
 VENDOR = "roamify"
 UNLIMITED_AMOUNT = 9007199254740991
@@ -31,15 +31,6 @@ ESIM_STATUS = {
     "EXPIRED": EsimStatus.EXPIRED,
     "UNKNOWN": EsimStatus.UNKNOWN,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class ShareLink:
-    """Roamify's hosted install page for one eSIM, opened with ``access_code``."""
-
-    iccid: str
-    url: str
-    access_code: str
 
 
 def _s(value: Any) -> str | None:

@@ -320,6 +320,7 @@ class RoumioAdapter(VendorAdapter):
             Capability.LIST_ESIMS,
             Capability.GET_ESIM,
             Capability.TOPUP,
+            Capability.PLAN_TOPUPS,  # package/list TOPUP by packageCode: before any eSIM of the plan exists
         }
     )
     max_quantity_per_line = 1  # "count: currently we support only 1"

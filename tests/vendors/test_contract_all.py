@@ -1,9 +1,14 @@
-"""One contract for the four vendor adapters, run against one sandbox over real HTTP.
+"""One contract for every vendor adapter, run against one sandbox over real HTTP.
 
-Every test is parametrised over the four vendors. Where a vendor does not offer the operation
-(``adapter.supports(Capability.X)`` is false) the test first proves that calling it raises
-``Unsupported`` without touching the network, then skips. The per-vendor suites next to this file keep
-the vendor-specific detail; this file holds only what every adapter promises alike.
+Every test is parametrised over every vendor esimdesk knows (``esimdesk.domain.VENDORS``): the same
+tests, once per adapter, so a vendor added later runs them all (its sandbox and the few per-vendor
+tables below are all it needs; ``test_every_vendor_has_its_rows`` says which are missing). The contract
+itself is ``esimdesk/vendors/base.py``: ``CONTRACT`` names each capability's methods and words. Where a
+vendor does not offer an operation (``adapter.supports(Capability.X)`` is false) the test first proves
+that calling it raises ``Unsupported`` with the vendor's declared reason and without touching the
+network, then skips. The per-vendor suites next to this file keep the vendor-specific detail; this file
+holds only what every adapter promises alike. (``test_services_use_the_contract.py``: services ask
+only this contract, never an adapter's member by name.)
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import logging
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,9 +27,11 @@ import pycountry
 import pytest
 from aiolimiter import AsyncLimiter
 
+from esimdesk.domain import VENDORS as KNOWN_VENDORS
 from esimdesk.domain import (
     Balance,
     Esim,
+    EsimdeskError,
     EsimStatus,
     MalformedResponse,
     Order,
@@ -38,19 +45,27 @@ from esimdesk.domain import (
     VendorTimeout,
 )
 from esimdesk.sandbox import FAULT_KINDS, SANDBOX_CREDENTIALS, Fault, SandboxConfig, SandboxServer
-from esimdesk.vendors import Capability, VendorAdapter, build_adapter
+from esimdesk.vendors import (
+    CONTRACT,
+    DEFAULT_URLS,
+    Capability,
+    ShareLink,
+    VendorAdapter,
+    adapter_class,
+    build_adapter,
+)
 from esimdesk.vendors.microesim_auth import derive_key
 from tests.conftest import vendor_config
 
 # One event loop for the module, so every Roumio adapter can share one client-side rate limiter (below).
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-VENDORS = ("roumio", "roamify", "microesim", "flexiroam")
+VENDORS = KNOWN_VENDORS  # roumio, roamify, microesim, flexiroam — and any vendor added later
 SEED = 11
 N_PLANS = 1_200  # > 2 pages of 500 for the vendors that page their catalog
 N_ESIMS = 1_200  # > 2 pages of 500 (Roumio), 12 pages of 100 (Flexiroam)
 TIMEOUT = 5.0  # ordinary calls
-FAULT_TIMEOUT = 1.0  # fault tests: the 'timeout'/'latency' faults hold the answer FAULT_SECONDS
+FAULT_TIMEOUT = 1.0  # fault tests: the 'timeout'/'latency'/'late' faults hold the answer FAULT_SECONDS
 FAULT_SECONDS = 3.0
 ICCID = "8944000000000000000"  # any ICCID: only used where the vendor refuses the call anyway
 
@@ -78,38 +93,30 @@ def _secret_values() -> set[str]:
 
 SECRETS = frozenset(_secret_values())
 
-# Capability -> the adapter method that implements it (INVENTORY is Flexiroam's own iter_inventory).
-METHODS: dict[Capability, str] = {
-    Capability.PLANS: "iter_plans",
-    Capability.TOPUP_PLANS: "list_topup_plans",
-    Capability.BALANCE: "get_balance",
-    Capability.ORDER: "place_order",
-    Capability.ORDER_STATUS: "get_order",
-    Capability.LIST_ORDERS: "iter_orders",
-    Capability.LIST_ESIMS: "iter_esims",
-    Capability.GET_ESIM: "get_esim",
-    Capability.TOPUP: "topup",
-    Capability.EVENTS: "esim_events",
-    Capability.INVENTORY: "iter_inventory",
-}
-
-
 async def drain(pages: AsyncIterator[list[Any]]) -> list[list[Any]]:
     return [page async for page in pages]
 
 
-# How each capability is called when the vendor does not offer it (INVENTORY has no base method).
-CALLS: dict[Capability, Callable[[VendorAdapter], Awaitable[Any]]] = {
-    Capability.PLANS: lambda a: drain(a.iter_plans()),
-    Capability.TOPUP_PLANS: lambda a: a.list_topup_plans(ICCID),
-    Capability.BALANCE: lambda a: a.get_balance(),
-    Capability.ORDER: lambda a: a.place_order("any-plan", 1, "contract-unsupported"),
-    Capability.ORDER_STATUS: lambda a: a.get_order("any-order"),
-    Capability.LIST_ORDERS: lambda a: drain(a.iter_orders()),
-    Capability.LIST_ESIMS: lambda a: drain(a.iter_esims()),
-    Capability.GET_ESIM: lambda a: a.get_esim(ICCID),
-    Capability.TOPUP: lambda a: a.topup(ICCID, "any-plan", "contract-unsupported"),
-    Capability.EVENTS: lambda a: a.esim_events(ICCID),
+_NOW = datetime(2026, 1, 1, tzinfo=UTC)
+# How each capability is called when the vendor does not offer it: every method CONTRACT names for it,
+# and what the base derives from them (free_stock counts iter_inventory).
+CALLS: dict[Capability, tuple[Callable[[VendorAdapter], Awaitable[Any]], ...]] = {
+    Capability.PLANS: (lambda a: drain(a.iter_plans()), lambda a: a.list_plans()),
+    Capability.TOPUP_PLANS: (lambda a: a.list_topup_plans(ICCID),),
+    Capability.BALANCE: (lambda a: a.get_balance(),),
+    Capability.ORDER: (lambda a: a.place_order("any-plan", 1, "contract-unsupported"),),
+    Capability.ORDER_STATUS: (lambda a: a.get_order("any-order"),),
+    Capability.LIST_ORDERS: (lambda a: drain(a.iter_orders()),),
+    Capability.LIST_ESIMS: (lambda a: drain(a.iter_esims()),),
+    Capability.GET_ESIM: (lambda a: a.get_esim(ICCID),),
+    Capability.TOPUP: (lambda a: a.topup(ICCID, "any-plan", "contract-unsupported"),),
+    Capability.EVENTS: (lambda a: a.esim_events(ICCID),),
+    Capability.INVENTORY: (lambda a: drain(a.iter_inventory()), lambda a: a.free_stock()),
+    Capability.PLAN_TOPUPS: (lambda a: a.list_plan_topups("any-plan"),),
+    Capability.START_DATE: (lambda a: a.needs_start_date("any-plan"),),
+    Capability.SHARE_LINK: (lambda a: a.share_link(ICCID),),
+    Capability.ORDER_BY_REFERENCE: (lambda a: a.order_by_reference("contract-unsupported"),),
+    Capability.FIND_ORDERS: (lambda a: a.find_orders("any-plan", 1, _NOW, _NOW, "contract-unsupported"),),
 }
 
 
@@ -143,6 +150,7 @@ KEEPS_REFERENCE = {"roumio"}
 # What a persistent fault of each kind ends in once the retries are spent.
 FAULT_ERRORS: dict[str, type[VendorError]] = {
     "latency": VendorTimeout,  # held longer than the adapter's timeout
+    "late": VendorTimeout,  # reaches the vendor after the adapter's timeout
     "timeout": VendorTimeout,
     "drop": VendorTimeout,
     "http_429": VendorBusy,
@@ -154,7 +162,7 @@ FAULT_ERRORS: dict[str, type[VendorError]] = {
     "malformed": MalformedResponse,
     "wrong_content_type": MalformedResponse,
 }
-SLOW_FAULTS = {"latency", "timeout"}  # each attempt costs the adapter's whole timeout
+SLOW_FAULTS = {"latency", "late", "timeout"}  # each attempt costs the adapter's whole timeout
 assert set(FAULT_ERRORS) == set(FAULT_KINDS)
 
 _run_log = {"records": 0, "vendor_debug": 0, "tests": 0}
@@ -253,14 +261,17 @@ async def require(a: VendorAdapter, cap: Capability) -> None:
 
 async def assert_unsupported(a: VendorAdapter, cap: Capability) -> None:
     before = len(a.sent)  # type: ignore[attr-defined]
-    with pytest.raises(Unsupported) as info:
-        await CALLS[cap](a)
-    err = info.value
-    assert not isinstance(err, VendorError), "an unsupported call must not look like a vendor failure"
-    assert err.vendor == a.name
-    assert str(err).startswith(f"{a.name} does not offer '") and err.operation in str(err)
+    for call in CALLS[cap]:
+        with pytest.raises(Unsupported) as info:
+            await call(a)
+        err = info.value
+        assert not isinstance(err, VendorError), "an unsupported call must not look like a vendor failure"
+        assert err.vendor == a.name
+        assert str(err).startswith(f"{a.name} does not offer '") and err.operation in str(err)
+        # The sentence the vendor declares for this missing capability is the one its call is refused with.
+        assert str(err) == a.absent_reason(cap), f"{a.name}: {cap.value} refused with another reason"
+        assert_error_clean(err)
     assert len(a.sent) == before, f"{a.name}: {cap.value} sent HTTP although unsupported"  # type: ignore[attr-defined]
-    assert_error_clean(err)
 
 
 def assert_utc(value: datetime | None, what: str) -> None:
@@ -360,28 +371,100 @@ def expected_esim_count(server: SandboxServer, vendor: str) -> int:
     return sum(1 for i in range(len(inv)) if inv.item(i, now, 0.0)["chip_type"] == "esim")
 
 
-# --- capabilities ---------------------------------------------------------------------------------------
+# --- the contract's shape -------------------------------------------------------------------------------
+async def test_every_vendor_has_its_rows():
+    """A vendor added to esimdesk runs this whole suite: these are the rows it must bring."""
+    assert set(VENDORS) == set(DEFAULT_URLS) == set(SANDBOX_CREDENTIALS), "an adapter, a URL and a sandbox"
+    assert set(READS) == set(WRONG_SECRETS) == set(VENDORS)
+    for vendor in VENDORS:
+        if Capability.ORDER in adapter_class(vendor).capabilities:
+            assert vendor in ORDER_ENDPOINTS, f"{vendor} takes orders: name its order endpoint"
+
+
+async def test_the_contract_names_every_capability():
+    assert set(CONTRACT) == set(Capability) == set(CALLS)
+    for cap, op in CONTRACT.items():
+        assert op.methods and op.words, cap
+        for method in op.methods:
+            base = getattr(VendorAdapter, method, None)
+            assert inspect.iscoroutinefunction(base) or inspect.isasyncgenfunction(base), (cap, method)
+    methods = [m for op in CONTRACT.values() for m in op.methods]
+    assert len(methods) == len(set(methods)), "a method does one capability"
+
+
+async def test_the_reasons_are_the_words_already_printed():
+    """A missing capability's reason is the sentence the command line prints for it today."""
+    flexiroam = adapter_class("flexiroam")
+    # tests/cli/test_first_ten_minutes.py: 'esimdesk topup' on Flexiroam.
+    assert flexiroam.absent_reason(Capability.TOPUP) == "flexiroam does not offer 'top up' through its API"
+    # services/orders.py refuses an order to a vendor without ORDER in these words.
+    assert flexiroam.absent_reason(Capability.ORDER) == str(Unsupported("flexiroam", "place orders"))
+    assert adapter_class("roumio").absent_reason(Capability.ORDER) is None
+
+
+# The class attributes every adapter inherits or sets, with the type each must keep.
+CLASS_ATTRIBUTES: dict[str, type | tuple[type, ...]] = {
+    "name": str,
+    "default_url": str,
+    "capabilities": frozenset,
+    "max_quantity_per_line": (int, type(None)),
+    "idempotent_orders": bool,
+    "in_flight_seconds": float,
+    "order_options": frozenset,
+    "orders_carry_fleet": bool,
+    "incremental_plans": bool,
+    "allocation_seconds": float,
+    "actions": frozenset,
+    "usage_batch": int,
+}
+
+
+async def test_the_class_attributes_are_declared_on_the_base():
+    declared = {k for k, v in VendorAdapter.__annotations__.items() if str(v).startswith("ClassVar")}
+    assert declared == set(CLASS_ATTRIBUTES), "a class attribute services read is declared, with its default"
+
+
 @pytest.mark.parametrize("vendor", VENDORS)
 async def test_capabilities_declared_and_consistent(server, vendor):
     async with make(server, vendor) as a:
         cls = type(a)
         assert isinstance(cls.capabilities, frozenset) and cls.capabilities
         assert all(isinstance(c, Capability) for c in cls.capabilities)
-        assert set(METHODS) == set(Capability)
-        for cap, method in METHODS.items():
+        for cap, op in CONTRACT.items():
             assert a.supports(cap) == (cap in cls.capabilities)
-            impl = getattr(cls, method, None)
-            overridden = impl is not None and impl is not getattr(VendorAdapter, method, None)
+            for method in op.methods:
+                impl = getattr(cls, method)
+                overridden = impl is not getattr(VendorAdapter, method)
+                if cap in cls.capabilities:
+                    assert overridden, f"{vendor} declares {cap.value} but does not implement {method}()"
+                    base = getattr(VendorAdapter, method)
+                    assert inspect.isasyncgenfunction(impl) == inspect.isasyncgenfunction(base), (
+                        f"{vendor}.{method} must {'stream pages' if inspect.isasyncgenfunction(base) else 'be awaited'}"
+                    )
+                    assert inspect.iscoroutinefunction(impl) == inspect.iscoroutinefunction(base), method
+                else:
+                    assert not overridden, f"{vendor} implements {method}() but does not declare {cap.value}"
+            # Each capability it lacks has its reason; each it has, none.
+            reason = cls.absent_reason(cap)
             if cap in cls.capabilities:
-                assert overridden, f"{vendor} declares {cap.value} but does not implement {method}()"
-                if method.startswith("iter_"):
-                    assert inspect.isasyncgenfunction(impl), f"{vendor}.{method} must stream pages"
+                assert reason is None
             else:
-                assert not overridden, f"{vendor} implements {method}() but does not declare {cap.value}"
+                assert reason == f"{vendor} does not offer '{op.words}' through its API", (cap, reason)
+        for attr, kind in CLASS_ATTRIBUTES.items():
+            assert isinstance(getattr(cls, attr), kind), f"{vendor}.{attr} is {getattr(cls, attr)!r}, not {kind}"
         caps = cls.capabilities
+        assert cls.name == vendor and cls.default_url == DEFAULT_URLS[vendor]
         assert Capability.ORDER not in caps or Capability.ORDER_STATUS in caps, "an order must be pollable"
         assert Capability.TOPUP_PLANS not in caps or Capability.TOPUP in caps
+        assert Capability.PLAN_TOPUPS not in caps or Capability.TOPUP in caps
+        for needs_orders in (Capability.START_DATE, Capability.ORDER_BY_REFERENCE, Capability.FIND_ORDERS):
+            assert needs_orders not in caps or Capability.ORDER in caps, needs_orders
         assert cls.idempotent_orders <= (Capability.ORDER in caps)
+        assert cls.incremental_plans <= (Capability.PLANS in caps)
+        assert cls.orders_carry_fleet <= (Capability.LIST_ORDERS in caps)
+        assert cls.allocation_seconds >= 0 and (cls.allocation_seconds == 0 or Capability.ORDER_STATUS in caps)
+        assert cls.in_flight_seconds > 0 and cls.usage_batch >= 1
+        assert all(isinstance(o, str) for o in cls.order_options)
         if cls.max_quantity_per_line is not None:
             assert Capability.ORDER in caps and cls.max_quantity_per_line >= 1
         assert a.sent == []
@@ -390,7 +473,7 @@ async def test_capabilities_declared_and_consistent(server, vendor):
 @pytest.mark.parametrize("vendor", VENDORS)
 async def test_undeclared_operations_raise_unsupported_without_http(server, vendor):
     async with make(server, vendor) as a:
-        missing = [cap for cap in CALLS if not a.supports(cap)]
+        missing = [cap for cap in CONTRACT if not a.supports(cap)]
         assert missing, f"{vendor} declares every capability"  # none of the four does
         for cap in missing:
             await assert_unsupported(a, cap)
@@ -528,6 +611,117 @@ async def test_get_esim_returns_the_esim(server, vendor):
             esim = await a.get_esim(iccid)
             assert_esim(esim, vendor)
             assert esim.iccid == iccid
+
+
+# --- what only some vendors offer -----------------------------------------------------------------------
+async def first_plans(a: VendorAdapter, n: int) -> list[Plan]:
+    async with aclosing(a.iter_plans()) as pages:
+        async for page in pages:
+            return page[:n]
+    return []
+
+
+async def assert_refused_in_words(call: Awaitable[Any]) -> None:
+    """An unknown plan is the vendor's refusal (or ours, in words), never 'not offered'."""
+    with pytest.raises(EsimdeskError) as info:
+        await call
+    assert not isinstance(info.value, Unsupported), info.value
+    assert_error_clean(info.value)
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+async def test_plan_topups_are_the_vendors_topup_plans(server, vendor):
+    async with make(server, vendor) as a:
+        await require(a, Capability.PLAN_TOPUPS)
+        plans = await first_plans(a, 8)
+        assert plans
+        listed = [t for plan in plans for t in await a.list_plan_topups(plan.plan_id)]
+        assert listed, f"{vendor} lists no top-up for any of {len(plans)} plans"
+        base_ids = {p.plan_id for p in plans}
+        for topup in listed:
+            assert_plan(topup, vendor)
+            assert topup.topup is not False and topup.plan_id not in base_ids, topup
+        await assert_refused_in_words(a.list_plan_topups("contract-no-such-plan"))
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+async def test_start_date_is_asked_per_plan(server, vendor):
+    async with make(server, vendor) as a:
+        await require(a, Capability.START_DATE)
+        plans = await first_plans(a, 6)
+        assert plans
+        for plan in plans:
+            assert type(await a.needs_start_date(plan.plan_id)) is bool, plan.plan_id
+        await assert_refused_in_words(a.needs_start_date("contract-no-such-plan"))
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+async def test_share_link_opens_the_esims_install_page(server, vendor):
+    async with make(server, vendor) as a:
+        await require(a, Capability.SHARE_LINK)
+        esims = [e for e in await _first_esims_page(a) if e.activation_code][:2]
+        assert esims, f"{vendor}: no eSIM to share"
+        for esim in esims:
+            link = await a.share_link(esim.iccid)
+            assert isinstance(link, ShareLink) and link.iccid == esim.iccid
+            assert link.url.startswith("https://") and link.access_code, link
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+async def test_order_found_by_reference_after_the_answer(server, vendor):
+    async with make(server, vendor) as a:
+        await require(a, Capability.ORDER_BY_REFERENCE)
+        plan = await orderable_plan(a)
+        reference = f"contract-{vendor}-by-reference"
+        placed = await a.place_order(plan.plan_id, 1, reference, plan.price)
+        found = await a.order_by_reference(reference)
+        assert found is not None, f"{vendor} does not find the order it took under {reference}"
+        assert_order(found, vendor)
+        assert found.order_id == placed.order_id and found.lines[0].plan_id == plan.plan_id
+        assert found.reference == reference
+        # None: the vendor knows our handles and holds no order under this one (never sent).
+        assert await a.order_by_reference(f"contract-{vendor}-never-sent") is None
+        assert sum(1 for r in a.sent if r.startswith("POST") and r.endswith(ORDER_ENDPOINTS[vendor])) == 1
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+async def test_find_orders_by_package_quantity_and_time(server, vendor):
+    async with make(server, vendor) as a:
+        await require(a, Capability.FIND_ORDERS)
+        plan = await orderable_plan(a)
+        reference = f"contract-{vendor}-find"
+        sent_from = datetime.now(UTC)
+        placed = await a.place_order(plan.plan_id, 3, reference, plan.price)
+        sent_to = datetime.now(UTC)
+
+        async def ids(plan_id: str, quantity: int, lo: datetime, hi: datetime) -> set[str | None]:
+            found = await a.find_orders(plan_id, quantity, lo, hi, reference)
+            for order in found:
+                assert_order(order, vendor)
+            return {o.order_id for o in found}
+
+        assert placed.order_id in await ids(plan.plan_id, 3, sent_from, sent_to)
+        assert placed.order_id not in await ids(plan.plan_id, 4, sent_from, sent_to)  # another quantity
+        assert placed.order_id not in await ids("contract-other-plan", 3, sent_from, sent_to)
+        day_before = sent_from - timedelta(days=1)
+        assert placed.order_id not in await ids(plan.plan_id, 3, day_before, day_before)  # another time
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+async def test_free_stock_is_the_inventory_never_handed_out(server, vendor):
+    async with make(server, vendor) as a:
+        await require(a, Capability.INVENTORY)
+        pages = await drain(a.iter_inventory())
+        free = [e for page in pages for e in page]
+        assert free and all(isinstance(page, list) for page in pages)
+        for esim in free:
+            assert_esim(esim, vendor)
+            assert esim.status is EsimStatus.NEW, esim
+        assert len({e.iccid for e in free}) == len(free)
+        assert await a.free_stock() == len(free)
+        if a.supports(Capability.LIST_ESIMS):
+            listed = {e.iccid for page in await drain(a.iter_esims()) for e in page}
+            assert {e.iccid for e in free} <= listed
 
 
 # --- faults ---------------------------------------------------------------------------------------------

@@ -61,6 +61,10 @@ def test_declares_documented_capabilities():
         Capability.LIST_ESIMS,
         Capability.GET_ESIM,
         Capability.TOPUP,
+        Capability.START_DATE,
+        Capability.SHARE_LINK,
+        Capability.ORDER_BY_REFERENCE,
+        Capability.FIND_ORDERS,
     }
     assert RoamifyAdapter.idempotent_orders is False
     assert TOKEN not in repr(adapter(lambda r: httpx.Response(200)))

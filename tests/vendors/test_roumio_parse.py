@@ -96,6 +96,7 @@ def test_class_declarations():
         Capability.LIST_ESIMS,
         Capability.GET_ESIM,
         Capability.TOPUP,
+        Capability.PLAN_TOPUPS,
     }
 
 
