@@ -407,7 +407,7 @@ class RoumioAdapter(VendorAdapter):
             order_no = obj.get("orderNo")
             if not isinstance(order_no, str | int) or isinstance(order_no, bool) or not str(order_no):
                 raise ValueError("orderNo")
-        echoed = _s(obj.get("transactionId"))
+            echoed = _s(obj.get("transactionId"))  # a list or object here: a malformed answer, not a crash
         return Order(
             vendor=VENDOR,
             order_id=str(order_no),
