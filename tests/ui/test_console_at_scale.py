@@ -215,7 +215,7 @@ def test_an_empty_tab_shows_the_rows_a_sync_has_stored_before_the_sync_ends(big_
     release = asyncio.Event()
     seen = []
 
-    async def long_sync(progress=None, finished=None):
+    async def long_sync(progress=None, finished=None, notice=None):
         desk.store.upsert_plans([Plan("roumio", f"P{i}", f"Japan {i}GB", ("JP",), 1024 * i, 7, Decimal("5.70"),
                                       "USD") for i in range(1, 151)])
         progress(type("P", (), {"vendor": "roumio", "stage": "plans", "done": 150, "total": None})())
@@ -269,7 +269,7 @@ def test_a_sync_reporting_every_page_redraws_its_progress_a_few_times_a_second(b
     said = []
     win.statusBar().messageChanged.connect(said.append)
 
-    async def chatty_sync(progress=None, finished=None):
+    async def chatty_sync(progress=None, finished=None, notice=None):
         for stage in ("plans", "esims"):
             for done in range(1, 501):  # 500 pages reported at once: hundreds a second at scale
                 progress(type("P", (), {"vendor": "roumio", "stage": stage, "done": done * 100, "total": None})())

@@ -136,7 +136,7 @@ READ_FAULTS = list(FAULT_KINDS)
 
 @pytest.mark.parametrize("kind", READ_FAULTS)
 async def test_read_faults_recover_or_fail_typed(server, kind):
-    seconds = {"latency": 0.3, "timeout": 3.0}.get(kind)
+    seconds = {"latency": 0.3, "late": 0.3, "timeout": 3.0}.get(kind)
     server.sandbox.faults["microesim"].add(Fault(kind, endpoint="allesim/v1/accountBalance", seconds=seconds))
     async with make(server, timeout=1.0) as adapter:
         try:
@@ -150,12 +150,13 @@ async def test_read_faults_recover_or_fail_typed(server, kind):
 
 @pytest.mark.parametrize("kind", READ_FAULTS)
 async def test_order_is_sent_exactly_once_under_every_fault(fresh, kind):
-    seconds = {"latency": 0.2, "timeout": 3.0}.get(kind)
+    seconds = {"latency": 0.2, "late": 0.2, "timeout": 3.0}.get(kind)
     async with make(fresh, timeout=1.0) as adapter:
         plan_id = (await adapter.list_plans())[9].plan_id
         # "after": the vendor takes the order and the answer is lost, so order_requests counts every send
         # (a "before" fault would answer in the vendor's place and the simulator would never see it).
-        when = "before" if kind == "latency" else "after"
+        delayed = kind in ("latency", "late")  # delivered a little late: the vendor answers in time
+        when = "before" if delayed else "after"
         fault = Fault(kind, endpoint="allesim/v1/esimSubscribe", seconds=seconds, when=when)
         fresh.sandbox.faults["microesim"].add(fault)
         try:
@@ -165,7 +166,7 @@ async def test_order_is_sent_exactly_once_under_every_fault(fresh, kind):
             if kind != "http_429":  # a real 429 means "not taken"; here it is faked after the fact
                 assert err.maybe_sent
         else:
-            assert kind == "latency" and order.order_id
+            assert delayed and order.order_id
     assert fresh.sandbox.vendors["microesim"].stats()["order_requests"] == 1
 
 

@@ -209,15 +209,17 @@ LOST_ANSWER = {
 
 @pytest.mark.parametrize("kind", FAULT_KINDS)
 async def test_order_fault_after_vendor_acted_is_sent_once(server, kind):
-    # latency stays under the client timeout (a late order would land in the next test); timeout exceeds it
-    seconds = 0.3 if kind == "latency" else 1.2
+    # latency (and a late delivery) stays under the client timeout (a late order would land in the next
+    # test); timeout exceeds it
+    delayed = kind in ("latency", "late")
+    seconds = 0.3 if delayed else 1.2
     server.sandbox.faults["roumio"].add(
         Fault(kind, endpoint="esim/order", when="after", times=1, seconds=seconds)
     )
     before = stats(server)
     reference = ref("after")
     async with adapter(server, timeout=1.0) as a:
-        if kind == "latency":
+        if delayed:
             order = await a.place_order("AZ016", 1, reference, Decimal("4.50"))
             assert order.order_id
         else:
