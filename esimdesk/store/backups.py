@@ -565,6 +565,8 @@ def _merge_journal(c: sqlite3.Connection) -> tuple[int, int]:
     for m in c.execute("SELECT * FROM main.journal ORDER BY id").fetchall():
         x = c.execute("SELECT * FROM r.journal WHERE reference = ?", (m["reference"],)).fetchone()
         handle = m["handle"] or m["reference"]
+        if x is not None and _renamed_apart(c, x, m, handle):
+            x = None
         if x is None:
             other = c.execute("SELECT reference FROM r.journal WHERE vendor = ? AND handle = ?",
                               (m["vendor"], handle)).fetchone()
@@ -586,6 +588,25 @@ def _merge_journal(c: sqlite3.Connection) -> tuple[int, int]:
             _copy_events(c, "journal_events", "journal_id", m["id"], x["id"], missing_only=True)
             forward += 1
     return kept, forward
+
+
+def _renamed_apart(c: sqlite3.Connection, x: sqlite3.Row, m: sqlite3.Row, handle: str) -> bool:
+    """Another desk's backup holds an order under a reference this desk also typed (``shop-17`` at two
+    desks: each sent it with its own desk id, ``shop-17-<desk>``). The backup's entry is then named by the
+    handle it was sent under — unique to its desk — so both orders are kept, none refused, none dropped."""
+    theirs = x["handle"]
+    if not theirs or theirs == x["reference"] or theirs == handle:
+        return False  # a handle of its own (generated) or the same order: not two desks' typed references
+    taken = c.execute("SELECT 1 FROM r.journal WHERE reference = ? UNION ALL SELECT 1 FROM main.journal "
+                      "WHERE reference = ?", (theirs, theirs)).fetchone()
+    if taken is not None:
+        return False
+    c.execute("UPDATE r.journal SET reference = ? WHERE id = ?", (theirs, x["id"]))
+    c.execute("UPDATE r.orders SET reference = ?, search_text = coalesce(search_text, '') || ' ' || ? "
+              "WHERE vendor = ? AND reference = ? AND kind = ?", (theirs, theirs, x["vendor"], x["reference"], x["kind"]))
+    logging.getLogger("esimdesk.backup").info("restore: the backup's order '%s' is kept as '%s' (this desk has its "
+                                              "own '%s')", x["reference"], theirs, m["reference"])
+    return True
 
 
 def _merge_orders(c: sqlite3.Connection) -> int:

@@ -220,14 +220,38 @@ def test_an_older_schema_backup_is_migrated_then_merged(tmp_path):
     store.close()
 
 
-def test_two_different_orders_under_one_reference_are_refused_not_dropped(tmp_path):
+def test_the_same_typed_reference_at_two_desks_keeps_both_orders(tmp_path):
+    """Desk A's backup restored on desk C, where both agents typed 'shop-1' (each sent with its own desk id):
+    both orders stay — C's under 'shop-1', A's under the handle A sent it with — none refused, none dropped."""
+    a_path, c_path = tmp_path / "a" / "esimdesk.sqlite3", tmp_path / "c" / "esimdesk.sqlite3"
+    a = desk(a_path)
+    order(a, "shop-1", complete_as="A-1")
+    a_handle = vendor_handle("shop-1", a.desk_id(), True)
+    a.close()
+    backup = backup_now(a_path)
+    c = desk(c_path)
+    order(c, "shop-1", complete_as="C-1")
+    c_handle = vendor_handle("shop-1", c.desk_id(), True)
+    c.close()
+
+    restore_into_place(c_path, backup)
+
+    assert sorted(rows(c_path, "SELECT reference, handle, order_id FROM journal")) == sorted(
+        [("shop-1", c_handle, "C-1"), (a_handle, a_handle, "A-1")])
+    assert sorted(rows(c_path, "SELECT reference, order_id FROM orders WHERE order_id IS NOT NULL")) == sorted(
+        [("shop-1", "C-1"), (a_handle, "A-1")])
+
+
+def test_two_different_orders_under_one_reference_are_refused_when_they_cannot_be_kept_apart(tmp_path):
     a_path, c_path = tmp_path / "a" / "esimdesk.sqlite3", tmp_path / "c" / "esimdesk.sqlite3"
     a = desk(a_path)
     order(a, "shop-1")
+    a_handle = vendor_handle("shop-1", a.desk_id(), True)
     a.close()
     backup = backup_now(a_path)
     c = desk(c_path)
     order(c, "shop-1")  # the same typed reference at another desk: another order (its own handle)
+    order(c, a_handle)  # and, typed here too, the very name A's order would be kept under
     c.close()
     before = rows(c_path, "SELECT reference, handle FROM journal")
 
