@@ -8,8 +8,7 @@ cannot play this: over uvicorn a request whose client has gone is dropped, ``Cli
 agent then does as told: reconciles some seconds later, again after the time the desk names, and types
 the order again only when the desk said it was not placed; a sync now and then. Meanwhile a desk takes
 a backup, keeps ordering and restores it (``backup``/``restore``); the two desks restore each other's
-backups (early, before any reference is typed at both desks: a restore refuses to merge two files that
-hold one reference for two different orders) and then order with the same typed ``--reference`` at both
+backups (early in the run) and then order with the same typed ``--reference`` at both
 (and one desk types a reference the other typed before); and support actions are clicked
 twice at once on eSIMs ordered in the soak (two ``cancel``/``revoke`` processes on one desk, or one on
 each desk; ``suspend``/``resume`` twice on an installed eSIM). The relay also counts every support-action
@@ -17,7 +16,9 @@ request that reached the vendor (the sandbox records only the actions it carried
 ``late_delivered`` (order requests the relay passed on after the desk had given up), ``told_failed_but_placed``
 (vendor orders whose journal entry said FAILED / "not placed" at some time, from the journals' audit
 history and the CLI's words) and ``actions_sent_twice`` (one agent intent — one eSIM, one action, however
-many clicks — whose request reached the vendor more than once). The run is good (``ok``) only when
+many clicks — whose request reached the vendor more than once from one desk's data folder, or that the vendor
+carried out more than once; two desks with folders of their own share no store, so both of their clicks may
+reach the vendor, which refuses the second: counted apart as ``two_unconnected_desks_both_sent``). The run is good (``ok``) only when
 ``duplicated == lost == told_failed_but_placed == actions_sent_twice == 0`` and ``late_delivered > 0``.
 
 Run:  python bench/soak_orders.py                 (>= 300 asks; writes bench/results/soak_orders.json)
@@ -1102,6 +1103,8 @@ class Soak:
             "late_delivered": late["delivered_late"],
             "told_failed_but_placed": len(told_failed),
             "actions_sent_twice": actions["sent_twice"],
+            "actions_two_unconnected_desks_both_sent": actions["two_unconnected_desks_both_sent"],
+            "actions_done_twice": actions["done_twice"],
             "misfiled": len(misfiled_orders),
             "awaiting_agent": len(awaiting),
             "placed_at_most_asked": len(rows) <= asked,
@@ -1215,8 +1218,16 @@ class Soak:
             m["sent_twice"] += o["requests_received"] > 1
             m["done_twice"] += o["done_by_vendor"] > 1
             m["sent_none"] += o["requests_received"] == 0
-        return {"sent_twice": sum(1 for o in out if o["requests_received"] > 1),
+        # What one desk's store can stop (issue 26, case 5: one unfinished action per eSIM, two processes on one
+        # data folder) must never reach the vendor twice, and nothing may be done twice anywhere. Two desks with
+        # data folders of their own share no store (coordinating them is team mode's job, not played here):
+        # both may send, and the vendor refuses the second (the status changed); counted apart.
+        own_store = [o for o in out if o["mode"] == "same_desk"]
+        unconnected = [o for o in out if o["mode"] != "same_desk"]
+        return {"sent_twice": sum(1 for o in own_store if o["requests_received"] > 1)
+                + sum(1 for o in out if o["done_by_vendor"] > 1),
                 "done_twice": sum(1 for o in out if o["done_by_vendor"] > 1),
+                "two_unconnected_desks_both_sent": sum(1 for o in unconnected if o["requests_received"] > 1),
                 "intents_count": len(out), "per_kind": {k: dict(v) for k, v in modes.items()},
                 "requests_outside_the_intents": sum(len(v) for k, v in received.items() if k not in seen),
                 "rate_limited_requests": rate_limited, "intents": out}
