@@ -1151,7 +1151,10 @@ class Soak:
                 "claimed_by_several_intents": several[:4],
                 "completed_entries_holding_another_entrys_order": sorted(others)[:5],
                 "told_placed_without_an_entry_of_their_own": [asdict(a) for a in told_placed_without_entry[:4]],
-                "actions_sent_twice": [i for i in actions["intents"] if i["requests_received"] > 1][:6],
+                "actions_sent_twice": [i for i in actions["intents"] if i["done_by_vendor"] > 1 or (
+                    i["mode"] == "same_desk" and i["requests_received"] > 1)][:6],
+                "actions_two_unconnected_desks_both_sent": [i for i in actions["intents"] if i["mode"] != "same_desk"
+                                                            and i["requests_received"] > 1][:6],
                 "called_failed_but_placed": failed_at_desk[:5],
             },
             "config": {
