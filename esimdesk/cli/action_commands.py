@@ -11,12 +11,11 @@ import sys
 from esimdesk.cli.output import print_json, print_table
 from esimdesk.cli.session import desk_context, say
 from esimdesk.domain import Action, action_is_open, data_amount
+from esimdesk.services.actions import ActionOutcome, ActionService
+from esimdesk.services.adapters import make_adapter
 
 
 def _service(ctx, store):
-    from esimdesk.services.actions import ActionService
-    from esimdesk.services.adapters import make_adapter
-
     def progress(p) -> None:
         if sys.stderr.isatty():
             print(f"\r{p.iccid}: {p.message}          ", end="", file=sys.stderr, flush=True)
@@ -25,8 +24,6 @@ def _service(ctx, store):
 
 
 def _run(args, action: Action, message: str | None = None) -> int:
-    from esimdesk.services.actions import ActionOutcome
-
     with desk_context(args) as (ctx, store):
         service = _service(ctx, store)
         try:

@@ -4,11 +4,10 @@ EsimdeskError (StoreError) and printed in words by ``main``."""
 from __future__ import annotations
 
 from esimdesk.cli.output import print_json
+from esimdesk.services.data_folder import backup_data_file, restore_data_file
 
 
 def cmd_backup(args) -> int:
-    from esimdesk.services.data_folder import backup_data_file
-
     made, kept = backup_data_file(getattr(args, "demo", False))
     if args.json:
         print_json({"backup": str(made), "bytes": made.stat().st_size, "backups": [str(p) for p in kept]})
@@ -18,8 +17,6 @@ def cmd_backup(args) -> int:
 
 
 def cmd_restore(args) -> int:
-    from esimdesk.services.data_folder import restore_data_file
-
     result = restore_data_file(args.file, getattr(args, "demo", False))
     if args.json:
         print_json(result.to_json())

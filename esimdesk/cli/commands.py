@@ -12,10 +12,17 @@ from pathlib import Path
 from esimdesk.cli.action_commands import settle_actions
 from esimdesk.cli.output import age_words, note, print_json, print_table
 from esimdesk.cli.session import desk_context, say
-from esimdesk.domain import awaits_agent, data_amount, is_unfinished, money_str
+from esimdesk.domain import StoreError, awaits_agent, data_amount, is_unfinished, money_str
+from esimdesk.services.adapters import make_adapter
+from esimdesk.services.balance import fetch_balances
 from esimdesk.services.card_settings import reseller_name
 from esimdesk.services.cards import cards_for
+from esimdesk.services.offers import gaps, order_note
+from esimdesk.services.orders import OrderOutcome, OrderService
 from esimdesk.services.qr_codes import write_qr_png, write_qr_svg
+from esimdesk.services.sync import sync_all
+from esimdesk.services.sync_process import yield_cpu
+from esimdesk.services.team_sync import origins
 
 
 def _cache_age(store, vendor: str | None) -> None:
@@ -25,8 +32,6 @@ def _cache_age(store, vendor: str | None) -> None:
 def _say_gaps(args, ctx, listing: str, shown_vendors: set[str]) -> None:
     """Where a vendor cannot fill this listing, say so: always for --vendor V; in a listing of every
     vendor, for each configured vendor that has no row in it."""
-    from esimdesk.services.offers import gaps
-
     if args.vendor:
         vendors = [args.vendor]
     else:
@@ -36,14 +41,9 @@ def _say_gaps(args, ctx, listing: str, shown_vendors: set[str]) -> None:
 
 
 def cmd_sync(args) -> int:
-    from esimdesk.services.adapters import make_adapter
-    from esimdesk.services.sync import sync_all
-
     only = set(args.only.split(",")) if getattr(args, "only", None) else None
     lines = getattr(args, "progress_lines", False)
     if lines:  # the window's own sync child: the window paints first
-        from esimdesk.services.sync_process import yield_cpu
-
         yield_cpu()
     with desk_context(args) as (ctx, store):
         accounts = [c for c in ctx.accounts.enabled if args.vendor in (None, c.vendor) and (only is None or c.vendor in only)]
@@ -156,8 +156,6 @@ def cmd_orders(args) -> int:
 
 def _team_origins(ctx, store, rows, listing: str):
     """Team mode (issue 15): each row's desk and agent, or None outside a team (the listing as before)."""
-    from esimdesk.services.team_sync import origins
-
     return origins(ctx.home, store, rows, listing)
 
 
@@ -196,8 +194,6 @@ def cmd_esims(args) -> int:
 def cmd_balance(args) -> int:
     """Live from the vendors when reachable (a balance is only useful fresh), else the cached value.
     Exit 1 with the reason when no vendor answered: none configured, none reports a balance, all failed."""
-    from esimdesk.services.balance import fetch_balances
-
     with desk_context(args) as (ctx, store):
         accounts = [c for c in ctx.accounts.enabled if args.vendor in (None, c.vendor)]
         if not accounts:
@@ -246,9 +242,6 @@ async def _reconcile_vendors(service, vendors):
 
 
 def _order_service(ctx, store, progress=None):
-    from esimdesk.services.adapters import make_adapter
-    from esimdesk.services.orders import OrderService
-
     return OrderService(store, ctx.accounts.enabled, make_adapter, progress=progress)
 
 
@@ -258,8 +251,6 @@ def _progress(p) -> None:
 
 
 def _print_order(args, order) -> None:
-    from esimdesk.services.offers import order_note
-
     gap = order_note(order)  # e.g. Roamify: COMPLETED, but no ICCID or activation code in its answer
     if gap:
         say(args, gap)
@@ -274,9 +265,6 @@ def _print_order(args, order) -> None:
 
 
 def _run_order(args, call) -> int:
-    from esimdesk.domain import StoreError
-    from esimdesk.services.orders import OrderOutcome
-
     with ExitStack() as stack:
         try:
             ctx, store = stack.enter_context(desk_context(args))
@@ -343,8 +331,6 @@ def cmd_reconcile(args) -> int:
 
 def _agent_decides(args) -> int:
     """reconcile --adopt REFERENCE ORDER_ID | --resend REFERENCE | --abandon REFERENCE: the agent settles one."""
-    from esimdesk.services.orders import OrderOutcome
-
     with desk_context(args) as (ctx, store):
         service = _order_service(ctx, store, _progress)
         try:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from datetime import date
 
 from esimdesk import __version__
-from esimdesk.domain import VENDORS, ValidationError, validate_reference
+from esimdesk.domain import SMS_MAX_CHARS, VENDORS, ValidationError, validate_reference
+from esimdesk.domain.order_options import parse_activation_date, validate_activation_date, validate_email
 
 ESIM_STATUSES = ("NEW", "INSTALLED", "ACTIVE", "DEPLETED", "EXPIRED", "SUSPENDED", "CANCELLED", "DELETED", "UNKNOWN")
 
@@ -50,8 +52,6 @@ def _reference(text: str) -> str:
 
 def _start_date(text: str):
     """YYYY-MM-DD: the customer's travel start date (Roamify packages with requirements.travelDate)."""
-    from datetime import date
-
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
@@ -65,8 +65,6 @@ def _qr_out(text: str) -> str:
 
 
 def _activation_date(text: str):
-    from esimdesk.domain.order_options import parse_activation_date, validate_activation_date
-
     try:
         return validate_activation_date(parse_activation_date(text))
     except ValidationError as exc:
@@ -74,8 +72,6 @@ def _activation_date(text: str):
 
 
 def _email(text: str) -> str:
-    from esimdesk.domain.order_options import validate_email
-
     try:
         return validate_email(text)
     except ValidationError as exc:
@@ -83,8 +79,6 @@ def _email(text: str) -> str:
 
 
 def _sms_text(text: str) -> str:
-    from esimdesk.domain import SMS_MAX_CHARS
-
     if not text.strip():
         raise argparse.ArgumentTypeError("the message is empty")
     if len(text) > SMS_MAX_CHARS:

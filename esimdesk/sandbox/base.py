@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import threading
@@ -239,6 +240,4 @@ class VendorSandbox:
         body = await request.body()
         if not body:
             return {}
-        import json
-
         return json.loads(body)

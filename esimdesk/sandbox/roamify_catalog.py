@@ -7,6 +7,7 @@ grouped-by-country ``/api/esim/packages`` (roamify-more.md sections 2 and 3).
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 import unicodedata
@@ -156,8 +157,6 @@ class RoamifyCatalog:
 
     def listed(self, position: int) -> Package:
         """The package at ``position`` of the listing grouped by area (areas in table order)."""
-        import bisect
-
         area = bisect.bisect_right(self._area_starts, position) - 1
         while self.area_count(area) == 0:  # an empty area shares its start with the next
             area += 1

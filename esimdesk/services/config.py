@@ -18,7 +18,8 @@ import keyring.backends.fail
 import keyring.errors
 import platformdirs
 
-from esimdesk.domain import VENDORS, ConfigError, VendorConfig
+from esimdesk.domain import VENDORS, ConfigError, StoreError, VendorConfig
+from esimdesk.store.integrity import os_error
 from esimdesk.vendors import DEFAULT_URLS, SECRET_NAMES
 from esimdesk.vendors.http import credential_problem, register_secrets, vendor_title
 
@@ -48,9 +49,6 @@ def data_home(demo: bool = False) -> Path:
 
 def _home_error(home: Path, exc: OSError, from_env: bool):
     """Why the data folder cannot be used, in one sentence (a file in its place, no permission, a full disk)."""
-    from esimdesk.domain import StoreError
-    from esimdesk.store.integrity import os_error
-
     advice = f"{'point' if from_env else 'set'} ESIMDESK_HOME to a folder you can write"
     for part in (home, *home.parents):
         if part.exists() and not part.is_dir():

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from esimdesk.domain import StoreError
 from esimdesk.services.config import data_home
+from esimdesk.store import SqliteStore
 from esimdesk.store.backups import (
     BACKUPS_DIR,
     DATA_FILE,
@@ -30,8 +31,6 @@ def backup_data_file(demo: bool = False) -> tuple[Path, list[Path]]:
 
     The store is opened first, so a damaged file is refused in words and never joins the backups.
     """
-    from esimdesk.store import SqliteStore
-
     path = data_file(demo)
     if not path.exists():
         raise StoreError(f"there is no data file at {path} yet, so there is nothing to back up", path=str(path),

@@ -17,7 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from esimdesk.domain import ConfigError, Order, OrderStatus, StoreError
-from esimdesk.store import Store
+from esimdesk.services.config import load_accounts
+from esimdesk.services.runtime import SANDBOX_STATE, start_demo_sandbox
+from esimdesk.store import Store, open_store
+from esimdesk.store.backups import BACKUPS_DIR, DATA_FILE, _lock
+from esimdesk.store.integrity import checked_path, shm_path, wal_path
 
 
 def seed_demo_history(store: Store, sandbox) -> int:
@@ -32,10 +36,6 @@ def seed_demo_history(store: Store, sandbox) -> int:
 
 def demo_files(home: Path) -> list[Path]:
     """What a reset removes from the demo data folder ``home``, of what exists there now."""
-    from esimdesk.services.runtime import SANDBOX_STATE
-    from esimdesk.store.backups import BACKUPS_DIR, DATA_FILE
-    from esimdesk.store.integrity import checked_path, shm_path, wal_path
-
     data = home / DATA_FILE
     found = [data, wal_path(data), shm_path(data), data.with_name(data.name + "-journal"), checked_path(data),
              home / BACKUPS_DIR, home / SANDBOX_STATE]
@@ -51,8 +51,6 @@ def reset_demo_folder(home: Path, say: Callable[[list[Path]], None] | None = Non
     open: the window, or a command still running, would go on with a deleted file and write the old
     sandbox world back.
     """
-    from esimdesk.store.backups import DATA_FILE, _lock
-
     if home.name != "demo":  # never the real desk's folder, whatever the caller passed
         raise ConfigError(f"{home} is not a demo data folder; only the demo can be reset")
     lock, _ = _lock(home / DATA_FILE)  # StoreError "in use by another esimdesk" when it is
@@ -80,10 +78,6 @@ def restart_demo(desk) -> list[Path]:
 
     Whatever happens, the desk is open again afterwards: on a refusal, on the files it had.
     """
-    from esimdesk.services.config import load_accounts
-    from esimdesk.services.runtime import start_demo_sandbox
-    from esimdesk.store import open_store
-
     ctx = desk.ctx
     if not ctx.demo:
         raise ConfigError("only the demo can be reset")

@@ -20,14 +20,22 @@ from esimdesk.domain import (
     PlanDetails,
 )
 from esimdesk.services import offers
+from esimdesk.services.actions import ActionService
 from esimdesk.services.adapters import make_adapter
+from esimdesk.services.balance import fetch_balances
+from esimdesk.services.cards import cards_for
+from esimdesk.services.config import load_accounts
+from esimdesk.services.demo import seed_demo_history
 from esimdesk.services.export import export_listing
 from esimdesk.services.orders import OrderProgress, OrderService
+from esimdesk.services.preferences import exchange_rates
 from esimdesk.services.queries import QueryRunner
 from esimdesk.services.reachability import Reachability
 from esimdesk.services.reachability import check_vendor as ask_vendor_once
 from esimdesk.services.runtime import AppContext
 from esimdesk.services.sync import SyncProgress, VendorSyncResult
+from esimdesk.services.sync_process import sync_in_child
+from esimdesk.services.team_sync import history as team_history
 from esimdesk.store import SqliteStore, open_store
 from esimdesk.vendors import Capability, adapter_class
 
@@ -37,8 +45,6 @@ class Desk:
         self.ctx = ctx
         self.store = store or open_store(ctx.home)
         if ctx.demo:
-            from esimdesk.services.demo import seed_demo_history
-
             seed_demo_history(self.store, ctx.sandbox)
         self.queries = QueryRunner(self.store)
         # Which vendors answer, from the calls below (no polling of its own): the window's toolbar and banner.
@@ -51,8 +57,6 @@ class Desk:
     def reload_accounts(self) -> None:
         """After the agent changed accounts (keychain/settings); demo accounts stay the sandbox's."""
         if not self.ctx.demo:
-            from esimdesk.services.config import load_accounts
-
             self.ctx.accounts = load_accounts(self.ctx.home)
 
     def close(self) -> None:
@@ -129,8 +133,6 @@ class Desk:
 
     async def exchange_rates(self):
         """The agent's currency and rates from Settings (services/preferences.py), read off the GUI thread."""
-        from esimdesk.services.preferences import exchange_rates
-
         return await asyncio.to_thread(exchange_rates, self.ctx.home)
 
     async def order_history(self, reference: str | None) -> list[JournalEvent]:
@@ -138,9 +140,8 @@ class Desk:
             return []
 
         def read() -> list[JournalEvent]:
-            from esimdesk.services.team_sync import history  # team mode: another desk's order, its trail
-
-            return self.store.journal_audit(reference=reference) or history(self.store, reference)
+            # Team mode: another desk's order, its trail.
+            return self.store.journal_audit(reference=reference) or team_history(self.store, reference)
 
         return await asyncio.to_thread(read)
 
@@ -154,8 +155,6 @@ class Desk:
         """Every enabled vendor, in a child process (services/sync_process.py: the window keeps painting);
         it also settles the orders left unfinished, as ``esimdesk sync`` does. ``finished`` per vendor;
         ``notice`` for each order found placed that the desk had not filed (said loudly)."""
-        from esimdesk.services.sync_process import sync_in_child
-
         def done(result: VendorSyncResult) -> None:
             self.reachability.note_sync([result])  # each vendor as it ends, not when the slowest does
             if finished is not None:
@@ -208,8 +207,6 @@ class Desk:
     async def balance_now(self, vendor: str, timeout: float = 8.0):
         """One vendor's balance asked now (the order dialog's "before and after"): a BalanceRow, with the
         cached balance and the reason when the vendor cannot say; None for a vendor that reports none."""
-        from esimdesk.services.balance import fetch_balances
-
         cfg = self.ctx.accounts.get(vendor)
         if cfg is None:
             return None
@@ -276,8 +273,6 @@ class Desk:
     async def cards(self, target: str, reseller: str | None = None) -> list:
         """The customer cards of an eSIM (ICCID) or of every eSIM of an order (order id or reference);
         ValidationError, in words, for an unknown target or an eSIM without an activation code yet."""
-        from esimdesk.services.cards import cards_for
-
         return await asyncio.to_thread(cards_for, self.store, target, reseller)
 
     async def cards_pdf(self, cards: list, path: str, page: str = "A4") -> int:
@@ -288,8 +283,6 @@ class Desk:
 
     # --- support actions (issue 21) ---------------------------------------------------------------
     def action_service(self, progress=None):
-        from esimdesk.services.actions import ActionService
-
         return ActionService(self.store, self.ctx.accounts.enabled, make_adapter, progress=progress)
 
     def action_availability(self, esim: Esim) -> dict:

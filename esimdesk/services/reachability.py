@@ -16,6 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from esimdesk.domain import EsimdeskError, VendorConfig, VendorError, VendorTimeout, VendorUnavailable
+from esimdesk.services.adapters import make_adapter
+from esimdesk.services.connection_check import describe_failure
+from esimdesk.services.preferences import VENDOR_TITLES
+from esimdesk.vendors import Capability, adapter_class
 
 log = logging.getLogger("esimdesk.reachability")
 
@@ -128,11 +132,6 @@ class Reachability:
 async def check_vendor(store, config: VendorConfig, reach: Reachability, timeout: float = CHECK_TIMEOUT_S) -> str:
     """One cheap call (the agent clicked the vendor in the toolbar): its balance, stored, or for a vendor
     without one (Flexiroam) the first page of its eSIMs. The outcome in words, never an exception."""
-    from esimdesk.services.adapters import make_adapter
-    from esimdesk.services.connection_check import describe_failure
-    from esimdesk.services.preferences import VENDOR_TITLES
-    from esimdesk.vendors import Capability, adapter_class
-
     title = VENDOR_TITLES.get(config.vendor, config.vendor)
 
     async def probe() -> str:

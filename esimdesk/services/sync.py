@@ -27,6 +27,8 @@ from esimdesk.domain import (
     VendorUnavailable,
 )
 from esimdesk.domain.states import UNFINISHED
+from esimdesk.services.plan_sync import sync_plans_incrementally
+from esimdesk.services.reachability import network_failure
 from esimdesk.services.sync_results import SyncProgress, VendorSyncResult
 from esimdesk.services.team_sync import sync_team  # team mode (issue 15); None when not configured
 from esimdesk.store import Store
@@ -97,8 +99,6 @@ async def sync_vendor(store: Store, config: VendorConfig, adapter_factory: Adapt
                                                  orders=result.orders, esims=result.esims, error="cancelled"))
         raise
     except EsimdeskError as exc:
-        from esimdesk.services.reachability import network_failure
-
         result.error = redact(str(exc))
         result.problem = redact(failure_sentence(config.vendor, exc))
         reached = network_failure(exc)
@@ -173,8 +173,6 @@ async def _sync_with(adapter: VendorAdapter, store: Store, result: VendorSyncRes
         report(SyncProgress(vendor, "balance", 1, 1))
 
     if adapter.supports(Capability.PLANS) and adapter.incremental_plans:
-        from esimdesk.services.plan_sync import sync_plans_incrementally
-
         result.plans += await sync_plans_incrementally(
             adapter, store, run_started, lambda n: report(SyncProgress(vendor, "plans", n, None)))
     elif adapter.supports(Capability.PLANS):

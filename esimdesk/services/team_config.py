@@ -31,7 +31,7 @@ class TeamConfig:
     agent: str
 
     def conninfo(self) -> str:
-        from psycopg.conninfo import make_conninfo
+        from psycopg.conninfo import make_conninfo  # psycopg: 0.11 s to import, only for a team desk
 
         try:
             return make_conninfo(self.url, password=self.password) if self.password else make_conninfo(self.url)

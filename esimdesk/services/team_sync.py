@@ -14,10 +14,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from esimdesk.domain import ConfigError, EsimdeskError
+from esimdesk.domain import ConfigError, EsimdeskError, JournalEvent
 from esimdesk.services.sync_results import VendorSyncResult
 from esimdesk.services.team_config import TeamConfig, load_team_config
 from esimdesk.store import team_local as L
+from esimdesk.store.rows import from_iso
 
 log = logging.getLogger("esimdesk.team")
 
@@ -61,7 +62,7 @@ def run(store, config: TeamConfig, *, push_batch: int = PUSH_BATCH, pull_batch: 
             except T.TeamStoreError:
                 raise
             except Exception as exc:  # psycopg's errors mid-way: a dropped connection, a stopped server
-                import psycopg
+                import psycopg  # only when syncing (see run; store.team loaded it)
 
                 if isinstance(exc, psycopg.Error):
                     raise T.explain(exc) from None
@@ -90,7 +91,7 @@ def next_batch(store, conn, desk_id: str, after: int, limit: int, agent: str) ->
     file knows it pushed, either the last push was cut off after its commit (the same entries: go on),
     or this file is older than the one that pushed them (a backup put back): this file's entries from
     where the two differ are numbered after the store's, so none is skipped as already there."""
-    from esimdesk.store import team as T
+    from esimdesk.store import team as T  # psycopg: only when syncing (see run)
 
     mine = L.pushed(store)
     if after > mine:
@@ -115,7 +116,7 @@ def offline_sentence(since, detail: str = "") -> str:
 
 def pull(store, conn, desk_id: str, batch: int) -> tuple[int, int]:
     """Every other desk's entries after this desk's cursor for it; (orders, eSIMs) written."""
-    from esimdesk.store import team as T
+    from esimdesk.store import team as T  # psycopg: only when syncing (see run)
 
     orders = esims = 0
     have = L.cursors(store)
@@ -163,9 +164,6 @@ def origins(home: Path, store, rows: list, listing: str) -> list[tuple[str, str]
 
 def history(store, reference: str) -> list:
     """Another desk's order (by its reference or handle): its audit trail, each line saying who did it."""
-    from esimdesk.domain import JournalEvent
-    from esimdesk.store.rows import from_iso
-
     return [JournalEvent(from_iso(r["at"]), r["from_state"], r["to_state"],
                          f"{r['cause']} ({r['agent'] or 'an agent'} at desk {r['desk_id']})")
             for r in L.team_audit(store, reference)]

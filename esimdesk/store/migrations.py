@@ -8,6 +8,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from esimdesk.domain import ConfigError
+
 
 def _v1() -> str:
     return (
@@ -379,8 +381,6 @@ def migrate(conn: sqlite3.Connection, target: int = LATEST) -> int:
     """Bring the file to ``target``; each step and its version bump commit together or not at all."""
     current = conn.execute("PRAGMA user_version").fetchone()[0]
     if current > LATEST:
-        from esimdesk.domain import ConfigError
-
         raise ConfigError(f"the data file is from a newer esimdesk (schema {current}, this one knows {LATEST})")
     for version in range(current + 1, target + 1):
         # One script, one transaction: executescript would commit a transaction opened outside it.

@@ -1,4 +1,4 @@
-"""The desk's memory: one SQLite file (WAL) managed with sqlite-utils, behind the ``Store`` interface.
+"""The desk's memory: one SQLite file (WAL) through Python's ``sqlite3``, behind the ``Store`` interface.
 
 Each thread gets its own connection (one connection is never shared between threads), so sync can
 write from a worker thread while the GUI thread reads. Every multi-row write is one transaction.
@@ -19,8 +19,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import sqlite_utils
 
 from esimdesk.domain import Balance, Esim, Event, Order, OrderStatus, Plan, StoreError, Usage
 from esimdesk.store import integrity
@@ -85,13 +83,7 @@ class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin):
                 raise mapped from exc
             self._local.generation = self._conns.add(conn)
             self._local.conn = conn
-            self._local.db = sqlite_utils.Database(conn)
         return conn
-
-    @property
-    def db(self) -> sqlite_utils.Database:
-        self.conn  # noqa: B018  (ensure this thread's connection)
-        return self._local.db
 
     def close(self, *, every_thread: bool = False) -> None:
         """Close this thread's connection and those of threads that have ended; a live worker thread's is
@@ -165,8 +157,6 @@ class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin):
             raise StoreError(f"{mapped}; the change was saved in the write-ahead log but not yet in the data file "
                              "itself", path=str(self.path), reason="not-durable") from exc
         if busy or copied < log_frames:
-            import logging
-
             logging.getLogger(__name__).warning(
                 "the data file %s is busy: a committed change stays in its write-ahead log until the next checkpoint",
                 self.path)

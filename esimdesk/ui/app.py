@@ -8,12 +8,19 @@ import sqlite3
 import sys
 from pathlib import Path
 
+import qasync
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from esimdesk.domain import ConfigError, EsimdeskError
 from esimdesk.resources import resource_path
+from esimdesk.services.config import data_home_path
+from esimdesk.services.desk import Desk
+from esimdesk.services.runtime import open_context
+from esimdesk.store.backups import DATA_FILE, newest_backup
+from esimdesk.ui.event_loop import close_qt_loop
+from esimdesk.ui.main_window import MainWindow
 
 # Smoke tests (.ci/bundle_smoke.sh): close the window by itself this many seconds after its start-up
 # work (demo: the first sync) is done, as an agent would, so the whole quit path is checked (exit 0).
@@ -26,13 +33,6 @@ def ui_settings(home: Path) -> QSettings:
 
 
 def run_gui(demo: bool = False) -> int:
-    import qasync
-
-    from esimdesk.services.desk import Desk
-    from esimdesk.services.runtime import open_context
-    from esimdesk.ui.event_loop import close_qt_loop
-    from esimdesk.ui.main_window import MainWindow
-
     quit_after = _quit_after()
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("esimdesk")
@@ -79,9 +79,6 @@ def _in_words(exc: BaseException) -> str:
 def startup_failure_box(problem: str, demo: bool = False) -> QMessageBox:
     """The dialog the window shows instead of itself when it cannot start: what is wrong, the data
     folder's path and the newest backup (what an agent needs to act, or to tell whoever helps them)."""
-    from esimdesk.services.config import data_home_path
-    from esimdesk.store.backups import DATA_FILE, newest_backup
-
     home = data_home_path(demo)
     try:
         newest = newest_backup(home / DATA_FILE) if home.is_dir() else None

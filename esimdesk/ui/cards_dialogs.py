@@ -12,8 +12,17 @@ import asyncio
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QGuiApplication, QImage, QKeyEvent, QPainter, QPaintEvent
+from PySide6.QtCore import QLocale, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QGuiApplication,
+    QImage,
+    QKeyEvent,
+    QPageSize,
+    QPainter,
+    QPaintEvent,
+)
 from PySide6.QtPrintSupport import QPrinter, QPrintPreviewDialog
 from PySide6.QtWidgets import QDialog, QFileDialog, QHBoxLayout, QToolButton, QWidget
 
@@ -28,8 +37,6 @@ NO_CODE = "No activation code from the vendor yet: sync again once the eSIM is a
 # --- one layout for the printer ------------------------------------------------------------------
 def page_name(printer: QPrinter) -> str:
     """The ``services.card_paint`` page kind of the printer's paper: "Letter", "label" (small paper) or "A4"."""
-    from PySide6.QtGui import QPageSize
-
     size = printer.pageLayout().pageSize()
     if size.id() == QPageSize.PageSizeId.Letter:
         return "Letter"
@@ -62,8 +69,6 @@ def paint_cards(printer: QPrinter, cards: list) -> int:
 
 def pdf_page() -> str:
     """Letter where the desk's locale measures in US units, else A4."""
-    from PySide6.QtCore import QLocale
-
     return "Letter" if QLocale().measurementSystem() == QLocale.MeasurementSystem.ImperialUSSystem else "A4"
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QAction
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid as shiboken_valid
 
 from esimdesk.domain import SMS_MAX_CHARS, Action, Esim, EsimdeskError, data_amount
+from esimdesk.services.actions import consequence
 from esimdesk.ui.text import rich  # the dialogs guess the format: vendor text must stay text
 
 log = logging.getLogger("esimdesk.ui")
@@ -211,8 +213,6 @@ class FleetActions(QWidget):
     # --- asking, then doing ----------------------------------------------------------------------------
     async def confirmation(self, action: Action) -> str:
         """The confirmation's text: the consequence in money and reversibility."""
-        from esimdesk.services.actions import consequence
-
         price, currency = await self.desk.action_price(self.esim)
         return consequence(self.esim, action, price, currency)
 
@@ -297,8 +297,6 @@ class FleetActions(QWidget):
             return
         if report and report.readings:
             u = report.readings[0]
-            from dataclasses import replace
-
             esim = replace(esim, data_used_mb=u.data_used_mb if u.data_used_mb is not None else esim.data_used_mb,
                            data_total_mb=u.data_total_mb if u.data_total_mb is not None else esim.data_total_mb,
                            data_remaining_mb=u.data_remaining_mb if u.data_remaining_mb is not None

@@ -133,7 +133,7 @@ class Shortcuts:
         return True
 
     def export(self) -> None:
-        from esimdesk.ui.table_export import TableExport
+        from esimdesk.ui.table_export import TableExport  # on Ctrl+E, not in the window's cold start
 
         exporter = TableExport(self.window, self.tab())  # no parent: it lives as long as its task
         if exporter.ask_path():

@@ -6,6 +6,7 @@ import importlib
 
 from esimdesk.domain import VendorConfig
 from esimdesk.vendors.base import CONTRACT, Capability, Operation, ShareLink, VendorAdapter
+from esimdesk.vendors.credential_names import SECRET_NAMES  # the secrets each vendor needs, by name
 
 __all__ = ["CONTRACT", "Capability", "Operation", "ShareLink", "VendorAdapter", "adapter_class", "build_adapter",
            "DEFAULT_URLS", "SECRET_NAMES"]
@@ -25,13 +26,6 @@ DEFAULT_URLS = {
     "flexiroam": "https://solutions-api.flexiroam.com/v1/public-v2",
 }
 
-# The secrets each vendor needs; also the keyring entry names and the suffix of ESIMDESK_<VENDOR>_<NAME>.
-SECRET_NAMES = {
-    "roumio": ("KEY",),
-    "roamify": ("TOKEN",),
-    "microesim": ("ACCOUNT", "SECRET", "SALT"),
-    "flexiroam": ("KEY",),
-}
 
 
 def adapter_class(vendor: str) -> type[VendorAdapter]:

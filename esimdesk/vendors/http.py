@@ -26,6 +26,7 @@ import unicodedata
 import urllib.parse
 import weakref
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -43,6 +44,7 @@ from esimdesk.domain.errors import (
     VendorTimeout,
     VendorUnavailable,
 )
+from esimdesk.vendors.credential_names import SECRET_NAMES
 
 log = logging.getLogger("esimdesk.vendors.http")
 
@@ -97,8 +99,6 @@ def credential_problem(what: str, value: str | None) -> str | None:
 
 def _credential_name(vendor: str, index: int, count: int) -> str | None:
     """The name (``KEY``) of the index-th of the ``secrets`` an adapter gives (its config's order)."""
-    from esimdesk.vendors import SECRET_NAMES  # here: esimdesk.vendors imports this module's users
-
     names = SECRET_NAMES.get(vendor, ())
     if len(names) == 1:
         return names[0]
@@ -106,8 +106,6 @@ def _credential_name(vendor: str, index: int, count: int) -> str | None:
 
 
 def _settings_hint(vendor: str, name: str | None = None) -> str:
-    from esimdesk.vendors import SECRET_NAMES
-
     names = [name] if name else SECRET_NAMES.get(vendor, ())
     env = " or ".join(f"ESIMDESK_{vendor.upper()}_{n}" for n in names) if names else f"ESIMDESK_{vendor.upper()}_*"
     return f"File → Settings → Vendor accounts, or {env}"
@@ -240,10 +238,8 @@ def _retry_after_seconds(value: str | None) -> float | None:
     except ValueError:
         pass
     try:
-        import datetime as _dt
-
         when = parsedate_to_datetime(value)
-        return max(0.0, (when - _dt.datetime.now(_dt.UTC)).total_seconds())
+        return max(0.0, (when - datetime.now(UTC)).total_seconds())
     except (TypeError, ValueError):
         return None
 
@@ -453,10 +449,8 @@ class VendorHttp:
         if not date_header:
             return
         try:
-            import datetime as _dt
-
             vendor_now = parsedate_to_datetime(date_header)
-            self.clock_offset = (vendor_now - _dt.datetime.now(_dt.UTC)).total_seconds()
+            self.clock_offset = (vendor_now - datetime.now(UTC)).total_seconds()
         except (TypeError, ValueError, IndexError):
             pass
 

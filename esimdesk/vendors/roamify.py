@@ -21,15 +21,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import unicodedata
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 from typing import Any
-
-import pycountry
 
 from esimdesk.domain import (
     InsufficientBalance,
@@ -51,10 +47,12 @@ from esimdesk.vendors.base import Capability, ShareLink, VendorAdapter
 from esimdesk.vendors.http import VendorHttp
 from esimdesk.vendors.roamify_catalog import (
     CountryMap,
+    country_slugs,
     needs_travel_date,
     parse_packages,
     parse_topup_packages,
 )
+from esimdesk.vendors.roamify_catalog import plan_details as catalog_plan_details
 from esimdesk.vendors.roamify_esims import (
     can_top_up,
     esim_id,
@@ -108,26 +106,6 @@ REGION_SLUGS = {
     "caribbean": "regional",
     "balkans": "regional",
 }
-_ALIASES = {"usa": "US", "uk": "GB", "turkey": "TR", "vietnam": "VN", "south-korea": "KR", "russia": "RU"}
-
-
-def _slug(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
-
-
-@lru_cache(maxsize=1)
-def _country_slugs() -> dict[str, str]:
-    table: dict[str, str] = {}
-    for c in pycountry.countries:
-        for attr in ("official_name", "name", "common_name"):  # later ones win: the everyday name
-            value = getattr(c, attr, None)
-            if value:
-                table[_slug(value)] = c.alpha_2
-    table.update(_ALIASES)
-    return table
-
-
 _PACKAGE_ID = re.compile(
     r"^esim-(?P<area>[a-z0-9-]+?)-(?P<days>\d+)days?-(?P<size>[a-z0-9]+)(?:-[a-z0-9]+)?$"
 )
@@ -146,7 +124,7 @@ def area_of(package_id: str) -> tuple[tuple[str, ...], str | None]:
     area = m["area"]
     if area in REGION_SLUGS:
         return (), REGION_SLUGS[area]
-    code = _country_slugs().get(area)
+    code = country_slugs().get(area)
     return ((code,), None) if code else ((), None)
 
 
@@ -361,9 +339,7 @@ class RoamifyAdapter(VendorAdapter):
 
     @classmethod
     def plan_details(cls, raw: dict[str, Any] | None) -> PlanDetails:
-        from esimdesk.vendors.roamify_catalog import plan_details
-
-        return plan_details(raw)
+        return catalog_plan_details(raw)
 
     async def _call(self, method: str, path: str, *, idempotent: bool, **kw) -> Any:
         try:

@@ -11,9 +11,11 @@ in major units of USD (the catalog carries no currency field; every sample is US
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 import pycountry
@@ -25,6 +27,26 @@ UNLIMITED_AMOUNT = 9007199254740991  # JS Number.MAX_SAFE_INTEGER
 CATALOG_CURRENCY = "USD"
 _DAILY = re.compile(r"/\s*day\b", re.I)
 _UNIT_MB = {"MB": 1, "GB": 1024, "TB": 1024 * 1024}
+_ALIASES = {"usa": "US", "uk": "GB", "turkey": "TR", "vietnam": "VN", "south-korea": "KR", "russia": "RU"}
+
+
+def slug(text: str) -> str:
+    """A name as Roamify's package ids spell it: "Côte d'Ivoire" -> "cote-d-ivoire"."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+
+
+@lru_cache(maxsize=1)
+def country_slugs() -> dict[str, str]:
+    """Every country's names, slugged, to its ISO alpha-2 code (the package ids' areas and the groups' names)."""
+    table: dict[str, str] = {}
+    for c in pycountry.countries:
+        for attr in ("official_name", "name", "common_name"):  # later ones win: the everyday name
+            value = getattr(c, attr, None)
+            if value:
+                table[slug(value)] = c.alpha_2
+    table.update(_ALIASES)
+    return table
 
 
 class CountryMap:
@@ -56,9 +78,7 @@ def _iso(code: str) -> str | None:
 
 
 def _by_name(name: str) -> str | None:
-    from esimdesk.vendors.roamify import _country_slugs, _slug
-
-    return _country_slugs().get(_slug(name))
+    return country_slugs().get(slug(name))
 
 
 def _signal_codes(group: dict[str, Any]) -> tuple[str, ...]:
