@@ -107,6 +107,9 @@ class Plan:
     topup: bool | None = None  # can be topped up later; None = the vendor does not say
     region: str | None = None  # "regional"/"global" label where the vendor groups countries
     raw: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    # The vendor's own name for what the plan covers where it is no single country ("Africa Adventure",
+    # MicroESIM's "Asia 8 countries"): searchable and shown as the plan's coverage.
+    coverage_name: str | None = None
 
     def __post_init__(self) -> None:
         _check_money("price", self.price)
@@ -125,6 +128,7 @@ class Plan:
             "currency": self.currency,
             "daily": self.daily,
             "topup": self.topup,
+            "coverage_name": self.coverage_name,
         }
 
 

@@ -26,9 +26,10 @@ SORTS: dict[str, dict[str, str]] = {
     "plans": {
         "vendor": "p.vendor", "name": "p.name", "countries": "p.countries", "data": "p.data_mb",
         "days": "p.validity_days", "plan_id": "p.plan_id",
-        # Prices of different currencies are never compared as numbers: grouped by currency first.
-        "price": "p.currency, p.price_sort",
-        "per_gb": "p.currency, p.price_per_gb_sort",  # likewise; unlimited plans (no price per GB) last (v9)
+        # In the agent's currency (migration v11: the price at the rates in force); at one price, the plan
+        # giving more days, then more data, first. A currency without a rate: after every converted price.
+        "price": "p.price_conv, p.validity_days DESC, p.total_mb DESC",
+        "per_gb": "p.per_gb_conv",  # likewise; unlimited plans (no price per GB) last
     },
     "orders": {
         "created": "o.created_at", "vendor": "o.vendor", "status": "o.status", "order_id": "o.order_id",
@@ -41,11 +42,11 @@ SORTS: dict[str, dict[str, str]] = {
     },
 }
 # Sort keys whose column may be empty (NULL): only these have a second part, "rows without a value".
-NULLABLE = {"plans": {"data", "per_gb"}, "orders": {"order_id", "reference", "total"},
+NULLABLE = {"plans": {"data", "per_gb", "price"}, "orders": {"order_id", "reference", "total"},
             "esims": {"used", "total", "expires", "order_id", "note"}}
 # Where "has a value" is tested on another column, empty exactly where the sort column is, that every index
 # of the table carries (a count of the plans without a price per GB then reads no rows: 158 ms → 3 ms).
-NULL_TEST = {("plans", "per_gb"): "p.total_mb"}
+NULL_TEST: dict[tuple[str, str], str] = {("plans", "price"): "p.price_conv"}
 # Mostly empty, with a partial index of the rows that have one: counted by those, not by the empty ones.
 SPARSE = {"esims": {"note"}}
 ALIAS = {"plans": "p", "orders": "o", "esims": "e"}
@@ -61,6 +62,7 @@ class _Parts(NamedTuple):
     params: list[Any]
     alias: str
     with_params: list[Any]  # ``with_value`` may bound the sort column further (``_sort_floor``)
+    without_order: str = ""  # how the rows without a value are listed ("" = as the file holds them)
 
 
 class ListingHead(NamedTuple):
@@ -91,12 +93,12 @@ class ListingsMixin:
         key = self._sort_key(q)
         exprs = [e.strip() for e in SORTS[table][key].split(",")]
         desc = " DESC" if q.descending else ""
-        order_by = ", ".join(f"{e}{desc}" for e in exprs)
+        order_by = ", ".join(_direction(e, q.descending) for e in exprs)
         if source.endswith("INDEXED BY plans_by_list"):
             # Its matches are sorted, not walked in index order: ties need an order of their own, or a page
             # read with another LIMIT/OFFSET could show a tied row twice and another never.
             order_by += f", p.rowid{desc}"
-        last = NULL_TEST.get((table, key), exprs[-1])
+        last = NULL_TEST.get((table, key), exprs[-1].removesuffix(" DESC"))
         every = f"FROM {source}" + (" WHERE " + " AND ".join(where) if where else "")
         if key not in NULLABLE[table]:
             return _Parts(every, every, f" ORDER BY {order_by}", None, [*head, *params], a, [*head, *params])
@@ -109,8 +111,14 @@ class ListingsMixin:
         # without a value to test the filter there); without one, that index finds them.
         empty = f"+{last} IS NULL" if where else f"{last} IS NULL"
         floor, floor_params = _sort_floor(q, key)
+        # A plan whose currency has no rate has no converted price: those come after, each currency's by
+        # its own price (a few plans, sorted; they have no index of their own).
+        without_order = {
+            "price": f" ORDER BY p.currency, p.price_sort{desc}, p.rowid",
+            "per_gb": f" ORDER BY p.price_per_gb_sort IS NULL, p.currency, p.price_per_gb_sort{desc}, p.rowid",
+        }.get(key, "") if table == "plans" else ""
         return _Parts(every, f"{every}{joiner}{last} IS NOT NULL{floor}", f" ORDER BY {order_by}",
-                      f"{every}{joiner}{empty}", [*head, *params], a, [*head, *params, *floor_params])
+                      f"{every}{joiner}{empty}", [*head, *params], a, [*head, *params, *floor_params], without_order)
 
     @staticmethod
     def _sort_key(q: ListingQuery) -> str:
@@ -149,13 +157,14 @@ class ListingsMixin:
         parts = self._parts(q)
         if parts is None:
             return ListingHead([], 0, 0, True)
-        _every, with_value, order, without, params, a, with_params = parts
+        _every, with_value, order, without, params, a, with_params, without_order = parts
         keys = self._rowids(f"SELECT {a}.rowid {with_value}{order} LIMIT ?", [*with_params, limit + 1])
         total = split = None
         if len(keys) <= limit:
             split = len(keys)
             if without is not None:
-                keys += self._rowids(f"SELECT {a}.rowid {without} LIMIT ?", [*params, limit + 1 - len(keys)])
+                keys += self._rowids(f"SELECT {a}.rowid {without}{without_order} LIMIT ?",
+                                     [*params, limit + 1 - len(keys)])
             if len(keys) <= limit:
                 total = len(keys)
         keys = keys[:limit]
@@ -163,14 +172,15 @@ class ListingsMixin:
         return ListingHead([(k, items[k]) for k in keys if k in items], total, split, without is None)
 
     def _keys(self, parts: _Parts, split: int, offset: int, limit: int) -> list[int]:
-        _every, with_value, order, without, params, a, with_params = parts
+        _every, with_value, order, without, params, a, with_params, without_order = parts
         keys: list[int] = []
         if offset < split:
             keys += self._rowids(f"SELECT {a}.rowid {with_value}{order} LIMIT ? OFFSET ?",
                                  [*with_params, limit, offset])
         rest = limit - len(keys)
         if rest > 0 and without is not None:
-            keys += self._rowids(f"SELECT {a}.rowid {without} LIMIT ? OFFSET ?", [*params, rest, max(0, offset - split)])
+            keys += self._rowids(f"SELECT {a}.rowid {without}{without_order} LIMIT ? OFFSET ?",
+                                 [*params, rest, max(0, offset - split)])
         return keys
 
     def listing_find(self, q: ListingQuery, split: int, rowid: int, near: int = 0) -> int:
@@ -226,9 +236,9 @@ class ListingsMixin:
         parts = self._parts(query)
         if parts is None:
             return []
-        _every, with_value, order, without, params, a, with_params = parts
+        _every, with_value, order, without, params, a, with_params, without_order = parts
         ids = self._rowids(f"SELECT {a}.rowid {with_value}{order}", with_params)
-        return ids + (self._rowids(f"SELECT {a}.rowid {without}", params) if without is not None else [])
+        return ids + (self._rowids(f"SELECT {a}.rowid {without}{without_order}", params) if without is not None else [])
 
     def listing_items(self, table: str, rowids: Iterable[int]) -> dict[int, Any]:
         """Domain objects (Plan, Esim, Order with its lines and eSIMs) for these rowids, by rowid."""
@@ -336,6 +346,12 @@ class ListingsMixin:
                 return [*where, clause], [*params, *args], "orders o", []
         clause, args = self._order_text_clause(text)
         return [*where, clause], [*params, *args], "orders o", []
+
+
+def _direction(expr: str, descending: bool) -> str:
+    """One ORDER BY term in the listing's direction; a term declared DESC (a tie-break) flips with it."""
+    base, own = (expr[:-5], True) if expr.endswith(" DESC") else (expr, False)
+    return f"{base} DESC" if own != descending else base
 
 
 def _plan_kind_clauses(q: ListingQuery, walk: bool = True) -> tuple[list[str], list[Any]]:

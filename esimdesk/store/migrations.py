@@ -373,7 +373,44 @@ def _v10() -> str:
     )
 
 
-MIGRATIONS: list[Callable[[], str]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]
+def _v11() -> str:
+    """One currency on screen (issue 27). Each plan's price and price per GB converted into the agent's
+    currency at the rates in force (``price_conv``, ``per_gb_conv``; NULL where no rate is known), so a
+    price sort compares every vendor's plans as one number through an index; ``plan_sort_rates`` holds the
+    factors those columns were made with (rewritten only when a rate changes). At equal price the plan
+    that gives more days, then more data, comes first. ``coverage_name``: the vendor's own name for a bundle
+    ("Africa Adventure"), searchable. The rates fetched (ECB, Roamify) with their dates, and each order's
+    selling price as it was when sold."""
+    filters = "total_mb, validity_days, daily, topup"
+    return "\n".join([
+        "ALTER TABLE plans ADD COLUMN coverage_name TEXT;",
+        "ALTER TABLE plans ADD COLUMN price_conv REAL;",  # only to order rows; NULL: no rate for its currency
+        "ALTER TABLE plans ADD COLUMN per_gb_conv REAL;",  # likewise; NULL also for unlimited plans
+        "CREATE TABLE plan_sort_rates (currency TEXT PRIMARY KEY, factor REAL NOT NULL, agent TEXT NOT NULL);",
+        "DROP INDEX plans_sort_currency;",
+        "DROP INDEX plans_sort_per_gb;",
+        "DROP INDEX plans_by_list;",
+        "CREATE INDEX plans_sort_price ON plans (stale, price_conv, validity_days DESC, total_mb DESC, vendor, "
+        "list_id, search_text, daily, topup);",
+        f"CREATE INDEX plans_sort_per_gb ON plans (stale, per_gb_conv, vendor, list_id, {filters});",
+        f"CREATE INDEX plans_by_list ON plans (list_id, stale, price_conv, per_gb_conv, vendor, {filters});",
+        """CREATE TABLE exchange_rates (
+            source TEXT NOT NULL,      -- 'ecb' | 'roamify'
+            base TEXT NOT NULL,        -- 1 base = rate × currency
+            currency TEXT NOT NULL,
+            rate TEXT NOT NULL,        -- Decimal as text
+            as_of TEXT NOT NULL,       -- the date the source gives the rate (ISO date)
+            fetched_at TEXT NOT NULL,  -- when this desk read it (UTC ISO)
+            PRIMARY KEY (source, base, currency)
+        );""",
+        "ALTER TABLE orders ADD COLUMN sell_total TEXT;",  # the customer's price as quoted when sold (Decimal)
+        "ALTER TABLE orders ADD COLUMN sell_currency TEXT;",
+        "ALTER TABLE orders ADD COLUMN cost_converted TEXT;",  # the cost in sell_currency at that day's rate
+        "ALTER TABLE orders ADD COLUMN sell_rule TEXT;",  # the price rule applied, in words
+    ])
+
+
+MIGRATIONS: list[Callable[[], str]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11]
 LATEST = len(MIGRATIONS)
 
 

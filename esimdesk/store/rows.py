@@ -39,7 +39,7 @@ def suffix_range(digits: str) -> tuple[str, str]:
 
 # Listing columns: the raw payload and index text stay on disk (they made sorting 3x slower).
 PLAN_COLS = ", ".join(f"p.{c}" for c in ("vendor", "plan_id", "name", "countries", "data_mb", "validity_days", "price",
-                                         "currency", "daily", "topup", "region"))
+                                         "currency", "daily", "topup", "region", "coverage_name"))
 ESIM_COLS = ", ".join(f"e.{c}" for c in (
     "vendor", "iccid", "order_id", "plan_id", "status", "vendor_status", "activation_code", "data_used_mb",
     "data_total_mb", "expires_at", "installed_at", "qr_url", "install_url", "vendor_ref", "note", "usage_as_of",
@@ -59,7 +59,7 @@ def plan_words(plan: Plan) -> str:
     codes = plan.countries
     names = country_words(codes) if len(codes) <= 8 else " ".join(codes) if len(codes) <= 40 else ""
     # The plan id stays out: unique ids fill a trigram index with one-off terms; ids match exactly instead.
-    return f"{plan.name} {plan.region or ''} {names}"
+    return f"{plan.name} {plan.coverage_name or ''} {plan.region or ''} {names}"
 
 
 def plan_row(plan: Plan, now: str) -> dict[str, Any]:
@@ -71,7 +71,7 @@ def plan_row(plan: Plan, now: str) -> dict[str, Any]:
         # As migration v9 fills it: only to order rows (the shown value is Decimal, domain/plans.py).
         "price_per_gb_sort": None if total is None else float(plan.price) * 1024.0 / total if total > 0 else 1e308,
         "currency": plan.currency, "daily": int(plan.daily), "topup": None if plan.topup is None else int(plan.topup),
-        "region": plan.region, "raw": dumps(plan.raw), "first_seen": now, "last_seen": now, "stale": 0,
+        "region": plan.region, "coverage_name": plan.coverage_name, "raw": dumps(plan.raw), "first_seen": now, "last_seen": now, "stale": 0,
         "search_text": plan_words(plan),
     }
 
@@ -82,6 +82,7 @@ def row_plan(row: dict[str, Any]) -> Plan:
         countries=tuple(c for c in row["countries"].split(",") if c), data_mb=row["data_mb"],
         validity_days=row["validity_days"], price=Decimal(row["price"]), currency=row["currency"],
         daily=bool(row["daily"]), topup=None if row["topup"] is None else bool(row["topup"]), region=row["region"],
+        coverage_name=row.get("coverage_name"),
     )
 
 

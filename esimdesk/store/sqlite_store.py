@@ -24,6 +24,7 @@ from esimdesk.domain import Balance, Esim, Event, Order, OrderStatus, Plan, Stor
 from esimdesk.store import integrity
 from esimdesk.store import rows as R
 from esimdesk.store.actions import ActionsMixin
+from esimdesk.store.exchange import CONV_PER_GB, CONV_PRICE, ExchangeMixin
 from esimdesk.store.journal import JournalMixin, merge_order_rows
 from esimdesk.store.listings import ListingsMixin
 from esimdesk.store.migrations import migrate
@@ -38,7 +39,7 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
-class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin):
+class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin, ExchangeMixin):
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self._local = threading.local()
@@ -173,24 +174,30 @@ class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin):
             for r in rows:
                 r["list_id"] = lists[r["countries"]]
             conn.executemany(
-                """INSERT INTO plans (vendor, plan_id, name, countries, list_id, data_mb, validity_days, price,
+                # price_conv / per_gb_conv: the price in the agent's currency at the factors the other plans were
+                # sorted by (plan_sort_rates), so a new plan sorts among them at once; NULL without a rate.
+                f"""INSERT INTO plans (vendor, plan_id, name, countries, list_id, data_mb, validity_days, price,
                        price_sort, currency, daily, topup, region, raw, first_seen, last_seen, stale, search_text,
-                       total_mb, price_per_gb_sort)
+                       total_mb, price_per_gb_sort, coverage_name, price_conv, per_gb_conv)
                    VALUES (:vendor, :plan_id, :name, :countries, :list_id, :data_mb, :validity_days, :price,
                        :price_sort, :currency, :daily, :topup, :region, :raw, :first_seen, :last_seen, 0, :search_text,
-                       :total_mb, :price_per_gb_sort)
+                       :total_mb, :price_per_gb_sort, :coverage_name, {CONV_PRICE}, {CONV_PER_GB})
                    ON CONFLICT (vendor, plan_id) DO UPDATE SET name=excluded.name, countries=excluded.countries,
                        list_id=excluded.list_id,
                        data_mb=excluded.data_mb, validity_days=excluded.validity_days, price=excluded.price,
                        price_sort=excluded.price_sort, currency=excluded.currency, daily=excluded.daily,
                        topup=excluded.topup, region=excluded.region, stale=0, search_text=excluded.search_text,
-                       total_mb=excluded.total_mb, price_per_gb_sort=excluded.price_per_gb_sort
+                       total_mb=excluded.total_mb, price_per_gb_sort=excluded.price_per_gb_sort,
+                       coverage_name=excluded.coverage_name, price_conv=excluded.price_conv,
+                       per_gb_conv=excluded.per_gb_conv
                    WHERE (name, countries, list_id, data_mb, validity_days, price, price_sort, currency, daily, topup,
-                          region, stale, search_text, total_mb, price_per_gb_sort)
+                          region, stale, search_text, total_mb, price_per_gb_sort, coverage_name, price_conv,
+                          per_gb_conv)
                       IS NOT (excluded.name, excluded.countries, excluded.list_id, excluded.data_mb,
                           excluded.validity_days, excluded.price, excluded.price_sort, excluded.currency,
                           excluded.daily, excluded.topup, excluded.region, 0, excluded.search_text,
-                          excluded.total_mb, excluded.price_per_gb_sort)""",
+                          excluded.total_mb, excluded.price_per_gb_sort, excluded.coverage_name,
+                          excluded.price_conv, excluded.per_gb_conv)""",
                 rows,
             )
             # Only a plan that changed is rewritten above: every column set there is in an index (the window
