@@ -1,6 +1,8 @@
 """Store look-ups at 50,000 plans and 100,000 eSIMs (target: every lookup < 20 ms at the median).
 
 Run: python bench/store_lookups.py   (writes bench/results/store_lookups.json)
+     python bench/store_lookups.py --order-digits   (that case alone: an order id typed in Orders at
+     160,000 orders, 1 to 12 digits; printed, and written to bench/results/store_lookups_order_digits.json)
 Data is generated in-process (same shapes the adapters produce) so this measures SQLite, not HTTP;
 bench/sync_full.py measures the full sync from the sandbox.
 """
@@ -18,11 +20,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _util import save, timed  # noqa: E402
 
-from esimdesk.domain import Esim, EsimStatus, Plan  # noqa: E402
+from esimdesk.domain import Esim, EsimStatus, ListingQuery, Order, OrderStatus, Plan  # noqa: E402
 from esimdesk.sandbox.countries import COUNTRIES, REGIONS  # noqa: E402
 from esimdesk.store import SqliteStore  # noqa: E402
 
 N_PLANS, N_ESIMS = 50_000, 100_000
+# The Orders tab at the views benchmark's size: MicroESIM's numeric ids (one run of 100,000, as the sandbox
+# numbers them) and Roumio's "B…" ones, a few minutes apart, mixed in time.
+N_NUMERIC_ORDERS, N_LETTER_ORDERS = 100_000, 60_000
 
 
 def make_plans(rng: random.Random) -> list[Plan]:
@@ -54,7 +59,50 @@ def make_esims(rng: random.Random, plans: list[Plan]) -> list[Esim]:
     return out
 
 
+def make_orders(rng: random.Random) -> tuple[list[Order], list[Esim]]:
+    start = datetime(2024, 8, 1, tzinfo=UTC)
+    orders, esims = [], []
+    for i in range(N_NUMERIC_ORDERS):
+        order_id = f"2024010100000001{i:08d}"
+        orders.append(Order("microesim", order_id, None, OrderStatus.COMPLETED,
+                            start + timedelta(minutes=rng.randrange(1_200_000)), Decimal("4.50"), "USD"))
+        esims.append(Esim("microesim", f"89852{rng.randrange(10**13, 10**14)}", EsimStatus.ACTIVE, "IN_USE",
+                          order_id=order_id))
+    for i in range(N_LETTER_ORDERS):
+        orders.append(Order("roumio", f"B26{i:012d}", f"seed-B26{i:012d}", OrderStatus.COMPLETED,
+                            start + timedelta(minutes=rng.randrange(1_200_000)), Decimal("9.00"), "USD"))
+    return orders, esims
+
+
+def order_digits() -> dict:
+    """A numeric order id typed into Orders, key by key (1 to 12 digits): its first rows (what paints) and its
+    count (taken after the paint), newest first as the tab opens, at 160,000 orders."""
+    rng = random.Random(7)
+    orders, esims = make_orders(rng)
+    target = orders[77_777].order_id
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SqliteStore(Path(tmp) / "orders.sqlite3")
+        for i in range(0, len(orders), 2000):
+            store.upsert_orders(orders[i:i + 2000])
+        for i in range(0, len(esims), 2000):
+            store.upsert_esims(esims[i:i + 2000])
+        store.conn.execute("PRAGMA optimize")
+        out: dict = {"orders": len(orders), "typed": target}
+        for n in range(1, 13):
+            q = ListingQuery("orders", text=target[:n], sort="created", descending=True)
+            head = store.listing_head(q, 100)
+            out[f"{n:02d}_digits"] = {
+                "text": target[:n], "rows": store.listing_count(q)[0],
+                "head": timed(lambda q=q: store.listing_head(q, 100), repeat=9),
+                "count": timed(lambda q=q, t=head.total: store.listing_count(q, t), repeat=9)}
+        store.close()
+    return out
+
+
 def main() -> None:
+    if "--order-digits" in sys.argv[1:]:
+        save("store_lookups_order_digits", order_digits())
+        return
     rng = random.Random(42)
     plans = make_plans(rng)
     esims = make_esims(rng, plans)
