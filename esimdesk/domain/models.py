@@ -21,6 +21,7 @@ __all__ = [
     "Plan",
     "OrderLine",
     "Order",
+    "Sale",
     "Esim",
     "Usage",
     "Balance",
@@ -210,6 +211,7 @@ class Order:
     # gave it; None when its answer carries none. ``reference`` may be ours, filled in by the adapter: only
     # this field can show that a vendor answered with another desk's (or another entry's) order.
     handle: str | None = None
+    sale: Sale | None = field(default=None, compare=False)  # the customer's price, where this desk sold it
 
     def __post_init__(self) -> None:
         _check_money("total", self.total)
@@ -229,7 +231,29 @@ class Order:
             "total": money_str(self.total),
             "currency": self.currency,
             "esims": [{"iccid": e.iccid, "activation_code": e.activation_code} for e in self.esims],
+            **({"sale": {"total": money_str(self.sale.total), "currency": self.sale.currency,
+                         "cost": None if self.sale.cost is None else money_str(self.sale.cost),
+                         "rule": self.sale.rule}} if self.sale is not None else {}),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Sale:
+    """What the customer was charged for an order, as quoted when it was sold (price rules and rates change
+    later; the sale does not): the whole order's selling price, the cost it came from in the same currency
+    at that day's rate, and the rule applied in words (None: sold at cost)."""
+
+    total: Decimal
+    currency: str
+    cost: Decimal | None = None
+    rule: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_money("total", self.total)
+
+    @property
+    def margin(self) -> Decimal | None:
+        return None if self.cost is None else self.total - self.cost
 
 
 @dataclass(frozen=True, slots=True)

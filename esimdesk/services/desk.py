@@ -25,10 +25,17 @@ from esimdesk.services.adapters import make_adapter
 from esimdesk.services.balance import fetch_balances
 from esimdesk.services.cards import cards_for
 from esimdesk.services.config import load_accounts
+from esimdesk.services.currency import (
+    Pricing,
+    effective_rates,
+    manual_rates,
+    price_rules,
+    sort_factors,
+    today_utc,
+)
 from esimdesk.services.demo import seed_demo_history
 from esimdesk.services.export import export_listing
 from esimdesk.services.orders import OrderProgress, OrderService
-from esimdesk.services.preferences import exchange_rates
 from esimdesk.services.queries import QueryRunner
 from esimdesk.services.reachability import Reachability
 from esimdesk.services.reachability import check_vendor as ask_vendor_once
@@ -131,9 +138,23 @@ class Desk:
         async with make_adapter(cfg) as adapter:
             return await adapter.list_plan_topups(plan.plan_id)
 
-    async def exchange_rates(self):
-        """The agent's currency and rates from Settings (services/preferences.py), read off the GUI thread."""
-        return await asyncio.to_thread(exchange_rates, self.ctx.home)
+    async def pricing(self) -> tuple[Pricing, int]:
+        """The agent's currency, the rate of each currency the catalog prices in (services/currency.py) and
+        the price rules; the plans' converted prices brought in step with those rates (a rewrite of the
+        plans of a currency whose rate changed: seconds at 150,000 plans, in a thread of its own so the
+        tables' look-ups go on). Returns (pricing, plans rewritten): rewritten plans mean a new price order."""
+        def work() -> tuple[Pricing, int]:
+            store = self.store
+            manual = manual_rates(self.ctx.home)
+            rates = effective_rates(manual, store.quotes(), store.plan_currencies())
+            rewritten = store.apply_sort_rates(rates.agent_currency, sort_factors(rates))
+            return Pricing(rates, self.price_rules(), today_utc()), rewritten
+
+        return await asyncio.to_thread(work)
+
+    def price_rules(self):
+        """The reseller's price rules: the team's in team mode (every desk quotes the same), else Settings'."""
+        return price_rules(self.ctx.home)
 
     async def order_history(self, reference: str | None) -> list[JournalEvent]:
         if not reference:

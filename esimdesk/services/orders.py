@@ -35,6 +35,7 @@ from esimdesk.domain import (
     Order,
     OrderStatus,
     PriceChanged,
+    Sale,
     StoreError,
     Unsupported,
     ValidationError,
@@ -171,7 +172,8 @@ class OrderService:
     # --- entry points: the agent's word ------------------------------------------------------
     async def place_order(self, vendor: str, plan_id: str, quantity: int = 1, reference: str | None = None,
                           start_date: date | None = None, *, activation_date: datetime | None = None,
-                          custom_email: str | None = None) -> Order:
+                          custom_email: str | None = None, sale: Sale | None = None) -> Order:
+        """``sale``: the customer's price as quoted (price rules), kept with the order as it was when sold."""
         typed = reference is not None
         if typed:
             reference = validate_reference(reference)
@@ -196,7 +198,8 @@ class OrderService:
                 await self._check_balance(adapter, unit_price * quantity, currency)
             reference = reference or new_reference(vendor)
             entry = await self._record(vendor=vendor, kind="order", reference=reference, typed=typed, plan_id=plan_id,
-                                       quantity=quantity, unit_price=unit_price, currency=currency, **options)
+                                       quantity=quantity, unit_price=unit_price, currency=currency, sale=sale,
+                                       **options)
             if start_date is not None:
                 self._start_dates[entry.id] = start_date
             return await self._send_and_settle(adapter, entry, resends=1)

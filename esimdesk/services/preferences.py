@@ -38,11 +38,13 @@ _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 @dataclass(frozen=True)
 class Rate:
-    """1 ``currency`` = ``rate`` of the agent's currency, as of ``as_of``."""
+    """1 ``currency`` = ``rate`` of the agent's currency, as of ``as_of``, from ``source`` (the agent's own
+    rate in Settings, the ECB, Roamify; services/currency.py picks one per currency)."""
 
     currency: str
     rate: Decimal
     as_of: date
+    source: str = "manual"
 
 
 @dataclass(frozen=True, eq=True)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from esimdesk.domain import JournalEntry, JournalEvent, OrderStatus, StoreError, ValidationError
+from esimdesk.domain import JournalEntry, JournalEvent, OrderStatus, Sale, StoreError, ValidationError
 from esimdesk.domain.states import MAY_BE_FILED, UNFINISHED
 from esimdesk.store import integrity
 from esimdesk.store import rows as R
@@ -40,8 +40,9 @@ class JournalMixin:
     def journal_create(self, *, vendor: str, kind: str, reference: str, plan_id: str, quantity: int,
                        unit_price: Decimal | None, currency: str | None, iccid: str | None = None,
                        handle: str | None = None, activation_date: datetime | None = None,
-                       custom_email: str | None = None) -> JournalEntry:
-        """Record the intent (state PENDING) and its order row, committed before any vendor call.
+                       custom_email: str | None = None, sale: Sale | None = None) -> JournalEntry:
+        """Record the intent (state PENDING) and its order row, committed before any vendor call. ``sale``:
+        the customer's price as quoted, kept with the order row as it was when sold.
 
         All or nothing: when this raises ``StoreError`` the journal holds no entry for ``reference``, so
         "could not be recorded, nothing was sent" is true. The durable write commits into the write-ahead
@@ -54,7 +55,8 @@ class JournalMixin:
         try:
             self._journal_insert(made, now, vendor=vendor, kind=kind, reference=reference, plan_id=plan_id,
                                  quantity=quantity, unit_price=unit_price, currency=currency, iccid=iccid,
-                                 handle=handle, activation_date=activation_date, custom_email=custom_email)
+                                 handle=handle, activation_date=activation_date, custom_email=custom_email,
+                                 sale=sale)
             return self.journal_get(made[0])
         except StoreError as exc:
             if made:
@@ -94,7 +96,8 @@ class JournalMixin:
 
     def _journal_insert(self, made: list[int], now: str, *, vendor: str, kind: str, reference: str, plan_id: str,
                         quantity: int, unit_price: Decimal | None, currency: str | None, iccid: str | None,
-                        handle: str, activation_date: datetime | None, custom_email: str | None) -> None:
+                        handle: str, activation_date: datetime | None, custom_email: str | None,
+                        sale: Sale | None = None) -> None:
         with self.transaction(durable=True) as conn:
             if conn.execute("SELECT 1 FROM journal WHERE reference = ? OR (vendor = ? AND handle = ?)",
                             (reference, vendor, handle)).fetchone():
@@ -112,8 +115,11 @@ class JournalMixin:
             total = str(unit_price * quantity) if unit_price is not None else None
             key = conn.execute(
                 """INSERT INTO orders (vendor, order_id, reference, kind, status, created_at, total, currency, last_seen,
-                       search_text) VALUES (?, NULL, ?, ?, 'PENDING', ?, ?, ?, ?, ?)""",
-                (vendor, reference, kind, now, total, currency, now, f"{reference} {plan_id} {iccid or ''}"),
+                       search_text, sell_total, sell_currency, cost_converted, sell_rule)
+                   VALUES (?, NULL, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (vendor, reference, kind, now, total, currency, now, f"{reference} {plan_id} {iccid or ''}",
+                 *((str(sale.total), sale.currency, None if sale.cost is None else str(sale.cost), sale.rule)
+                   if sale is not None else (None, None, None, None))),
             ).lastrowid
             conn.execute("INSERT INTO order_lines VALUES (?, 0, ?, ?, ?, NULL)",
                          (key, plan_id, quantity, str(unit_price) if unit_price is not None else None))

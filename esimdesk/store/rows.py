@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from esimdesk.domain import Esim, EsimStatus, Order, OrderLine, OrderStatus, Plan, plan_total_mb
+from esimdesk.domain import Esim, EsimStatus, Order, OrderLine, OrderStatus, Plan, Sale, plan_total_mb
 from esimdesk.domain.countries import country_name
 
 
@@ -45,7 +45,8 @@ ESIM_COLS = ", ".join(f"e.{c}" for c in (
     "data_total_mb", "expires_at", "installed_at", "qr_url", "install_url", "vendor_ref", "note", "usage_as_of",
     "data_remaining_mb", "device_name", "device_imei"))
 ORDER_COLS = ", ".join(f"o.{c}" for c in (
-    "id", "vendor", "order_id", "reference", "kind", "status", "created_at", "total", "currency"))
+    "id", "vendor", "order_id", "reference", "kind", "status", "created_at", "total", "currency", "sell_total",
+    "sell_currency", "cost_converted", "sell_rule"))
 
 
 def country_words(codes: tuple[str, ...] | list[str]) -> str:
@@ -133,4 +134,6 @@ def row_order(row: dict[str, Any], lines: list[dict[str, Any]], esims: list[Esim
                               name=ln["name"]) for ln in lines),
         esims=tuple(esims), kind=row["kind"],
         raw=json.loads(row["raw"]) if with_raw and row.get("raw") else None,
+        sale=Sale(dec(row["sell_total"]), row["sell_currency"], dec(row.get("cost_converted")), row.get("sell_rule"))
+        if row.get("sell_total") and row.get("sell_currency") else None,
     )

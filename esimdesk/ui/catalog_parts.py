@@ -10,23 +10,28 @@ from PySide6.QtWidgets import QCompleter, QHBoxLayout, QLabel, QPushButton, QWid
 from esimdesk.domain import Plan, PlanDetails, money_str, price_per_gb
 from esimdesk.domain.countries import country_choices
 from esimdesk.domain.units import MB_PER_GB
-from esimdesk.services.preferences import VENDOR_TITLES, Rates, convert
+from esimdesk.services.currency import Pricing
+from esimdesk.services.preferences import VENDOR_TITLES
 from esimdesk.ui.table_model import WindowedModel
 
 # (label, minimum MB over the whole plan); unlimited plans meet any minimum.
 DATA_CHOICES = [("Any data", None)] + [(f"≥ {gb} GB", gb * MB_PER_GB) for gb in (1, 3, 5, 10, 20)]
 # (label, (min days, max days)): lengths agents sell ("a weekend", "a week", "two weeks", "a month", longer).
-DAYS_CHOICES = [("Any length", (None, None)), ("1–3 days", (1, 3)), ("4–7 days", (4, 7)), ("8–15 days", (8, 15)),
+# "At least a week" first: a customer who asks for a week is served by an 8-day plan, not by a 5-day one.
+DAYS_CHOICES = [("Any length", (None, None)), ("At least 7 days", (7, None)), ("At least 14 days", (14, None)),
+                ("At least 30 days", (30, None)), ("1–3 days", (1, 3)), ("4–7 days", (4, 7)), ("8–15 days", (8, 15)),
                 ("16–30 days", (16, 30)), ("31–90 days", (31, 90)), ("Over 90 days", (91, None))]
 KIND_CHOICES = [("Any allowance", None), ("Unlimited only", "unlimited"), ("Daily only", "daily"),
                 ("Fixed total only", "fixed")]
 
-PRICE_TIP = ("Sorted by currency, then price: amounts in different currencies are never compared as one "
-             "number.")
-NO_RATES = ("prices compare within one currency only (set exchange rates in File → Settings… → Exchange rates "
-            "to see each in your currency)")
-PER_GB_TIP = ("Price per GB of the plan's whole data, in the plan's currency: a daily plan's per GB of a day's "
-              "allowance × its days. Unlimited plans have none (—). Sorted by currency, then per GB.")
+PRICE_TIP = ("What the plan costs the reseller, in your currency at the day's exchange rate (≈: converted; "
+             "the vendor's own price is under \"Vendor price\"). Sorted across every vendor and currency; at one "
+             "price, more days and then more data first.")
+SELL_TIP = ("What the customer pays: the cost with your price rule (File → Settings… → Prices), rounded as the "
+            "rule says; the cost itself where no rule applies.")
+VENDOR_PRICE_TIP = "The price as the vendor states it, in the vendor's currency (what the vendor charges)."
+PER_GB_TIP = ("Cost per GB of the plan's whole data, in your currency: a daily plan's per GB of a day's "
+              "allowance × its days. Unlimited plans have none (—).")
 TOPUP_TIP = "Whether the vendor says the plan can be topped up later (\"not stated\": the vendor does not say)"
 
 
@@ -47,20 +52,38 @@ def topup_text(plan: Plan) -> str:
     return "yes" if plan.topup else "no" if plan.topup is False else "not stated"
 
 
-def agent_price_text(plan: Plan, rates: Rates) -> str:
-    """The price in the agent's currency with the rate's date ("≈ 5.25 EUR · 2026-11-28"); the price itself
-    in the agent's own currency; "no rate for HKD" where none is configured."""
-    converted = convert(plan.price, plan.currency, rates)
+def money_text(amount, currency: str, converted: bool, note: str = "") -> str:
+    text = f"{'≈ ' if converted else ''}{money_str(amount)} {currency}"
+    return f"{text} · {note}" if note else text
+
+
+def cost_text(plan: Plan, pricing: Pricing) -> str:
+    """The plan's cost in the agent's currency ("≈ 2.19 EUR"; its rate's age when over three working days
+    old), or the vendor's price with "no rate" where none is known."""
+    converted = pricing.cost(plan.price, plan.currency)
     if converted is None:
-        return f"no rate for {plan.currency}"
-    amount = f"{money_str(converted.amount)} {converted.currency}"
-    return amount if converted.as_of is None else f"≈ {amount} · {converted.as_of.isoformat()}"
+        return f"{money_str(plan.price)} {plan.currency} (no rate)"
+    return money_text(converted.amount, converted.currency, converted.as_of is not None, pricing.note(plan.currency))
 
 
-def rates_dates(rates: Rates) -> str:
-    """The rates' dates, for the column's tooltip: "HKD 2026-11-28, USD 2026-11-27"."""
-    return ", ".join(f"{r.currency} {r.as_of.isoformat()}" for r in sorted(rates.by_currency.values(),
-                                                                          key=lambda r: r.currency))
+def sell_text(plan: Plan, pricing: Pricing) -> str:
+    quoted = pricing.quote(plan)
+    return "—" if quoted is None else f"{money_str(quoted.sell)} {quoted.currency}"
+
+
+def rule_words(quoted) -> str:
+    """After a margin: which price rule made the selling price."""
+    return f"; rule {quoted.rule.words()}" if quoted.rule is not None else "; no price rule applies: sold at cost"
+
+
+def per_gb_cost_text(plan: Plan, pricing: Pricing) -> str:
+    value = price_per_gb(plan)
+    if value is None:
+        return "—"
+    converted = pricing.cost(value, plan.currency)
+    if converted is None:
+        return f"{money_str(value)} {plan.currency}"
+    return money_text(converted.amount, converted.currency, converted.as_of is not None)
 
 
 NETWORKS_SHOWN = 8  # a global plan names a hundred countries' networks: the first few, and how many more
@@ -143,18 +166,25 @@ class CheapestPanel(QWidget):
             button.deleteLater()
         self.buttons = []
 
-    def show_cheapest(self, country: str, found: list[tuple[int, Plan]], rates: Rates | None = None) -> None:
+    def show_cheapest(self, country: str, found: list[tuple[int, Plan]], pricing: Pricing | None = None) -> None:
+        """Each vendor's cheapest, cheapest first, in the agent's currency (the vendor's own price in the
+        tooltip): "Roumio ≈ 2.19 EUR · Roamify ≈ 2.43 EUR · MicroESIM ≈ 0.96 EUR" compares at a glance."""
         self._drop_buttons()
         if not found:
             self.title.setText(f"No plan for {country} matches these filters.")
         else:
             self.title.setText(f"Cheapest in {country}:")
-        for i, (rowid, plan) in enumerate(found):
-            button = QPushButton(f"{vendor_title(plan.vendor)} {price_text(plan)}")
+
+        def converted(item):
+            c = pricing.cost(item[1].price, item[1].currency) if pricing is not None else None
+            return (c is None, c.amount if c is not None else item[1].price)
+
+        for i, (rowid, plan) in enumerate(sorted(found, key=converted)):
+            shown = cost_text(plan, pricing) if pricing is not None else price_text(plan)
+            button = QPushButton(f"{vendor_title(plan.vendor)} {shown}")
             button.setFlat(True)
             button.setCursor(Qt.CursorShape.PointingHandCursor)
-            converted = agent_price_text(plan, rates) if rates is not None and rates.agent_currency else None
-            button.setToolTip(f"{plan.name} · {plan.validity_days} days" + (f" · {converted}" if converted else "")
+            button.setToolTip(f"{plan.name} · {plan.validity_days} days · the vendor's price {price_text(plan)}"
                               + "\nClick to select it")
             button.clicked.connect(lambda _c=False, r=rowid, p=plan: self.planChosen.emit(r, p))
             self.row.insertWidget(1 + i, button)

@@ -27,26 +27,32 @@ from esimdesk.domain import (
     ValidationError,
     coverage_text,
     data_text,
+    money_str,
 )
 from esimdesk.domain.countries import country_name, resolve_country
+from esimdesk.services.currency import Pricing, rates_summary
 from esimdesk.services.listing_session import WINDOW, by_filter
+from esimdesk.services.plan_search import PlanAsk, read_plan_search
 from esimdesk.services.preferences import Rates
 from esimdesk.ui.catalog_parts import (
     DATA_CHOICES,
     DAYS_CHOICES,
     KIND_CHOICES,
-    NO_RATES,
     PER_GB_TIP,
     PRICE_TIP,
+    SELL_TIP,
     TOPUP_TIP,
+    VENDOR_PRICE_TIP,
     CatalogModel,
     CheapestPanel,
-    agent_price_text,
+    cost_text,
     country_completer,
     detail_lines,
+    per_gb_cost_text,
     per_gb_text,
     price_text,
-    rates_dates,
+    rule_words,
+    sell_text,
     topup_text,
     vendor_title,
 )
@@ -66,27 +72,30 @@ class CatalogTab(ListingTab):
     model_class = CatalogModel
 
     def __init__(self, desk, parent=None):
-        self.rates = Rates()  # the agent's currency and rates (Settings); read off the GUI thread
+        # The agent's currency, the rates into it and the price rules; read off the GUI thread at start-up.
+        self.pricing = Pricing(Rates())
+        self.ask = PlanAsk()  # what the search box was read as (country, days, data): read_plan_search
         columns = [
-            Column("Vendor", lambda p: p.vendor, "vendor"),
+            Column("Vendor", lambda p: vendor_title(p.vendor), "vendor"),
             Column("Plan", lambda p: p.name, "name"),
             Column("Coverage", lambda p: coverage_text(p.countries, p.region), "countries",
                    sample="Regional (33 countries)"),
             Column("Data", data_text, "data", align_right=True, sample="Unlimited/day"),
             Column("Days", lambda p: str(p.validity_days), "days", align_right=True),
-            # By currency, then price: amounts in different currencies are never ordered as one number.
-            Column("Price", price_text, "price", align_right=True, sample="9,999.99 HKD"),
-            Column("Per GB", per_gb_text, "per_gb", align_right=True, sample="9,999.99 HKD"),
+            # In the agent's currency, sorted across every vendor (the store's converted price, migration v11).
+            Column("Cost", lambda p: cost_text(p, self.pricing), "price", align_right=True, sample="≈ 9,999.99 EUR"),
+            Column("Sell", lambda p: sell_text(p, self.pricing), align_right=True, sample="9,999.99 EUR"),
+            Column("Per GB", lambda p: per_gb_cost_text(p, self.pricing), "per_gb", align_right=True,
+                   sample="≈ 9,999.99 EUR"),
+            Column("Vendor price", price_text, align_right=True, sample="9,999.99 HKD"),
             Column("Top-up", topup_text, sample="not stated"),
-            # Not sortable: a converted price has no index (rates change without the store knowing).
-            Column("In your currency", lambda p: agent_price_text(p, self.rates), sample="≈ 9,999.99 EUR · 2026-11-28",
-                   align_right=True),
             Column("Plan id", lambda p: p.plan_id, "plan_id"),
         ]
-        super().__init__(desk, columns, "Search plans: country, region, name or plan id (e.g. japan 5GB)", parent)
-        self.model.tips = {"price": PRICE_TIP, "per_gb": PER_GB_TIP, "Top-up": TOPUP_TIP}
-        self.agent_column = next(i for i, c in enumerate(columns) if c.title == "In your currency")
-        self.table.setColumnHidden(self.agent_column, True)  # until rates are configured
+        super().__init__(desk, columns, "Find a plan: japan 7 days 5gb, a week in south korea, africa, a plan id",
+                         parent)
+        self.model.tips = {"price": PRICE_TIP, "per_gb": PER_GB_TIP, "Top-up": TOPUP_TIP, "Sell": SELL_TIP,
+                           "Vendor price": VENDOR_PRICE_TIP}
+        self.price_column = next(i for i, c in enumerate(columns) if c.sort == "price")
         self.country = QLineEdit()
         self.country.setPlaceholderText("Country (JP, JPN, Japan)")
         self.country.setToolTip("A country: its ISO 3166 code (JP, JPN) or its name (Japan); completion offers "
@@ -136,7 +145,7 @@ class CatalogTab(ListingTab):
         self.detail_layout.addWidget(self.order_button)
         self.detail_layout.addStretch(1)
         self.current: Plan | None = None
-        self.sort_by(5, Qt.SortOrder.AscendingOrder)  # cheapest first
+        self.sort_by(self.price_column, Qt.SortOrder.AscendingOrder)  # cheapest first, across every vendor
 
     def _combo(self, choices, tip: str) -> QComboBox:
         combo = QComboBox()
@@ -158,52 +167,62 @@ class CatalogTab(ListingTab):
             return None, str(exc)
 
     def listing_query(self) -> ListingQuery:
+        """The filters as set, with what the search box was read as ("japan 7 days 5gb") where a filter is
+        left at "any": the box's country, days and data fill the filters, the rest is searched as text."""
+        ask = self.ask = read_plan_search(self.search.text())
         min_days, max_days = self.days.currentData() or (None, None)
-        return replace(super().listing_query(), country=self.country_filter()[0],
-                       min_data_mb=self.min_data.currentData(), min_days=min_days, max_days=max_days,
-                       kind=self.kind.currentData(), topup_only=self.topup_only.isChecked())
+        min_data = self.min_data.currentData()
+        kind = self.kind.currentData()
+        country = self.country_filter()[0]
+        return replace(super().listing_query(), text=ask.text, country=country or ask.country,
+                       min_data_mb=min_data if min_data is not None else ask.min_data_mb,
+                       min_days=min_days if (min_days, max_days) != (None, None) else ask.min_days,
+                       max_days=max_days, kind=kind or ("unlimited" if ask.unlimited else None),
+                       topup_only=self.topup_only.isChecked())
 
     def notice_text(self) -> str | None:
         lines = [self.country_filter()[1], super().notice_text()]
         return "\n".join(line for line in lines if line) or None
 
-    # --- the agent's currency --------------------------------------------------------------------
+    # --- the agent's currency ----------------------------------------------------------------------
     def refresh_rates(self) -> asyncio.Task:
-        """Read the exchange rates again (start-up, Settings saved) and show or hide the converted column."""
-        return asyncio.ensure_future(self._read_rates())
+        """Read the agent's currency, rates and price rules again (start-up, Settings saved, a sync that
+        fetched new rates); where the plans' converted prices were rewritten, the price order is read anew."""
+        return asyncio.ensure_future(self._read_pricing())
 
-    async def _read_rates(self) -> None:
+    async def _read_pricing(self) -> None:
         try:
-            rates = await self.desk.exchange_rates()
-        except EsimdeskError as exc:  # a settings file that cannot be read: said, and no conversion
+            pricing, rewritten = await self.desk.pricing()
+        except EsimdeskError as exc:  # a settings file that cannot be read: said, and prices as the vendors give them
             log.warning("exchange rates not read: %s", exc)
-            rates = Rates()
-        self.set_rates(rates)
+            pricing, rewritten = Pricing(Rates()), 0
+        self.set_pricing(pricing)
+        if rewritten:
+            self.reload(changed=True)
 
-    def set_rates(self, rates: Rates) -> None:
-        self.rates = rates
-        on = bool(rates.agent_currency and rates.by_currency)
-        column = self.model.columns[self.agent_column]
-        title = f"In {rates.agent_currency}" if rates.agent_currency else "In your currency"
-        self.model.columns[self.agent_column] = replace(column, title=title)
-        self.model.tips = {**self.model.tips,
-                           title: f"Each price in {rates.agent_currency} at the rate of the date shown "
-                                  f"(rates: {rates_dates(rates)}); not sortable: rates are yours, not the store's"
-                           if on else ""}
-        self.model.tips["price"] = PRICE_TIP + ("" if on else " Without exchange rates, " + NO_RATES + ".")
-        self.table.setColumnHidden(self.agent_column, not on)
+    def set_pricing(self, pricing: Pricing) -> None:
+        self.pricing = pricing
+        currency = pricing.currency
+        for i, column in enumerate(self.model.columns):
+            if column.sort == "price" or column.title.startswith("Sell"):
+                base = "Cost" if column.sort == "price" else "Sell"
+                self.model.columns[i] = replace(column, title=f"{base} ({currency})" if currency else base)
+        self.model.tips["price"] = PRICE_TIP + (f" Rates: {rates_summary(pricing.rates, pricing.today)}."
+                                                if pricing.rates.by_currency else "")
         self.model.redraw()
         if self.current is not None:
             self.show_detail(self.current)
-        if self.session.query is not None:  # a result is shown (counted): its count line says whether rates apply
+        if self.session.query is not None:
             self._count_line(self.model.total)
         if self._cheapest_for is not None:
-            self._cheapest_for = None  # its tooltips convert too
+            self._cheapest_for = None  # its buttons convert too
             self._show_cheapest()
 
     def _count_line(self, total: int) -> None:
-        rates = bool(self.rates.agent_currency and self.rates.by_currency)
-        self.count.setText(f"{total:,} {self.noun}" + ("" if rates else f" · {NO_RATES}"))
+        understood = f" · read as: {', '.join(self.ask.understood)}" if self.ask.understood else ""
+        stale = sorted({c for c in self.pricing.rates.by_currency if self.pricing.note(c)})
+        old = f" · ⚠ old exchange rate for {', '.join(stale)} (see the Cost header)" if stale else ""
+        self.count.setText(f"{total:,} {self.noun}{understood}{old}")
 
     def _finish_load(self, total: int) -> None:
         super()._finish_load(total)
@@ -240,7 +259,7 @@ class CatalogTab(ListingTab):
             return []
         if query != self._cheapest_for:
             return found
-        self.cheapest.show_cheapest(country_name(query.country), found, self.rates)
+        self.cheapest.show_cheapest(country_name(query.country), found, self.pricing)
         self.cheapestShown.emit(found)
         return found
 
@@ -267,12 +286,14 @@ class CatalogTab(ListingTab):
         self.current = plan
         names = esc(", ".join(country_name(c) for c in plan.countries[:30]))
         more = f" and {len(plan.countries) - 30} more" if len(plan.countries) > 30 else ""
-        converted = (f" ({esc(agent_price_text(plan, self.rates))})"
-                     if self.rates.agent_currency and self.rates.by_currency else "")
+        quoted = self.pricing.quote(plan)
+        sell = (f"<br>Sell: <b>{esc(sell_text(plan, self.pricing))}</b> (margin {esc(money_str(quoted.margin))} "
+                f"{esc(quoted.currency)}{esc(rule_words(quoted))})" if quoted is not None else "")
         self.info.setText(  # every vendor string escaped: a plan named "<b>…" must not change the label
             f"<b>{esc(plan.name)}</b><br>{esc(vendor_title(plan.vendor))} · <code>{esc(plan.plan_id)}</code><br><br>"
             f"Data: {esc(data_text(plan))}<br>Valid: {plan.validity_days} days<br>"
-            f"Price: <b>{esc(price_text(plan))}</b>{converted}<br>Per GB: {esc(per_gb_text(plan))}<br>"
+            f"Cost: <b>{esc(cost_text(plan, self.pricing))}</b> (the vendor's price {esc(price_text(plan))}){sell}<br>"
+            f"Per GB: {esc(per_gb_text(plan))}<br>"
             f"Top-up later: {topup_text(plan)}<br><br>"
             f"Coverage: {esc(coverage_text(plan.countries, plan.region))}<br>{names}{more}")
         self.details.setText("<i>Reading the vendor's details…</i>")
@@ -315,6 +336,11 @@ class CatalogTab(ListingTab):
         shown = "; ".join(f"{esc(p.name)} {esc(price_text(p))}" for p in offered[:8])
         more = f"; and {len(offered) - 8} more" if len(offered) > 8 else ""
         return f"Top-up packages: {shown}{more}"
+
+    def activate(self, item) -> bool:
+        """Enter on a selected plan: its order, as Order… does."""
+        self.orderRequested.emit(item)
+        return True
 
     def _order_clicked(self) -> None:
         if self.current is not None:

@@ -85,6 +85,8 @@ class ListingTab(QWidget):
         self.table = ListingView()
         self._paint_waiters: list[asyncio.Future] = []  # loads waiting for the table's next paint
         self.table.viewport().installEventFilter(self)
+        self.table.installEventFilter(self)  # Enter on a row: activate it (the Catalog: order it)
+        self.search.installEventFilter(self)  # Down from the search box: into the rows, the first selected
         self.table.setModel(self.model)
         self.table.setSortingEnabled(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -257,12 +259,34 @@ class ListingTab(QWidget):
                 self._paint_waiters.remove(painted)
 
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.KeyPress:
+            return self._key(watched, event)
         if event.type() == QEvent.Type.Paint and self._paint_waiters:
             # Resolved now, resumed after this paint: the awaiting load goes on in a later turn of the loop.
             for waiter in self._paint_waiters:
                 if not waiter.done():
                     waiter.set_result(None)
             self._paint_waiters.clear()
+        return False
+
+    def _key(self, watched, event) -> bool:
+        """Down in the search box moves into the rows (the first one selected when none is); Enter on a
+        selected row activates it (``activate``): the agent's hands stay on the keyboard."""
+        key = event.key()
+        if watched is self.search and key == Qt.Key.Key_Down and self.model.rowCount():
+            if not self.table.currentIndex().isValid():
+                self.table.selectRow(0)
+            self.table.setFocus(Qt.FocusReason.OtherFocusReason)
+            return True
+        if watched is self.table and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            row = self.table.currentIndex().row()
+            item = self.model.item(row) if 0 <= row < self.model.rowCount() else None
+            if item is not None:
+                return self.activate(item)
+        return False
+
+    def activate(self, item) -> bool:
+        """Enter on a selected row; True when the tab did something with it (the Catalog orders it)."""
         return False
 
     def _behind(self) -> bool:

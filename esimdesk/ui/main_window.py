@@ -376,6 +376,9 @@ class MainWindow(QMainWindow):
             self.sync_action.setEnabled(True)
             self._sync_task = None
         self.reload_all()
+        # A sync may have fetched new exchange rates or brought plans in a new currency: the prices are read
+        # again (and re-sorted where a rate changed) before the agent is told it finished.
+        await self.catalog.refresh_rates()
         await self.show_balances()
         self.syncFinished.emit(results)
         return results
@@ -480,19 +483,17 @@ class MainWindow(QMainWindow):
         self.catalog.refresh_rates()  # and the exchange rates
 
     def _order_dialog(self, plan: Plan) -> None:
-        # When the dialog opens (see open_settings: the window's cold start). Order options: MicroESIM's
-        # start date and customer e-mail (issue 21).
-        from esimdesk.ui import order_options_dialog
+        # Imported when the dialog opens (see open_settings: the window's cold start). One dialog: MicroESIM's
+        # start date and customer e-mail (issue 21) are in it; the customer's price is quoted there.
         from esimdesk.ui.order_dialog import OrderDialog
 
-        options = order_options_dialog.ask(plan, self)
-        if options is None:
-            return
-        dialog = OrderDialog(plan, self.desk, order_options_dialog.describe(options) if options else "", self)
+        dialog = OrderDialog(plan, self.desk, self.catalog.pricing, self)
+        self.order_dialog = dialog  # for the tests and the journeys' benchmark
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
         quantity, reference, note = dialog.values()
-        asyncio.ensure_future(self.order_with_start_date(plan, quantity, reference=reference, note=note, **options))
+        asyncio.ensure_future(self.order_with_start_date(plan, quantity, reference=reference, note=note,
+                                                         sale=dialog.sale(), **dialog.order_options()))
 
     async def order_with_start_date(self, plan: Plan, quantity: int, **options) -> Order | None:
         """A package that needs the customer's travel start date (Roamify's travelDate) asks for it first."""

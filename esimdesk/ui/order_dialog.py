@@ -14,10 +14,12 @@ import logging
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QProgressBar, QPushButton, QVBoxLayout
 
-from esimdesk.domain import Balance, EsimdeskError, Order, Plan, money_str
+from esimdesk.domain import Balance, EsimdeskError, Order, Plan, Sale, ValidationError, money_str
+from esimdesk.services.currency import Pricing
 from esimdesk.ui.cards_dialogs import CardActions
 from esimdesk.ui.forms.ui_order_dialog import Ui_OrderDialog
 from esimdesk.ui.order_detail import SHOWN_ESIMS, EsimList
+from esimdesk.ui.order_options_dialog import OrderOptionsPanel, describe, takes_options
 
 log = logging.getLogger("esimdesk.ui")
 VENDOR_NAMES = {"roumio": "Roumio", "roamify": "Roamify", "microesim": "MicroESIM", "flexiroam": "Flexiroam"}
@@ -36,14 +38,26 @@ def plan_summary(plan: Plan) -> str:
 
 
 class OrderDialog(QDialog, Ui_OrderDialog):
-    """Quantity, reference and customer note; unit price, total, the balance before and after; the OK
-    button names the charge. Plain-text labels throughout: plan names are vendor text."""
+    """Quantity, reference and customer note; the vendor's options where it takes any (MicroESIM's start date
+    and customer e-mail: in this dialog, not one of their own); unit price and total with the cost in the
+    agent's currency, what the customer pays (the price rules), the balance before and after; the OK button
+    names the charge. Plain-text labels throughout: plan names are vendor text."""
 
-    def __init__(self, plan: Plan, desk, options_text: str = "", parent=None):
+    def __init__(self, plan: Plan, desk, pricing: Pricing | None = None, parent=None):
         super().__init__(parent)
         self.setupUi(self)
-        self.offer, self.desk, self.options_text = plan, desk, options_text
+        self.offer, self.desk, self.pricing = plan, desk, pricing
         self.plan.setText(plan_summary(plan))
+        self.vendor_options: OrderOptionsPanel | None = None
+        if takes_options(plan.vendor):
+            self.vendor_options = OrderOptionsPanel(plan.name, self)
+            self.layout.replaceWidget(self.options, self.vendor_options)
+            self.options.deleteLater()
+            self.vendor_options.start.toggled.connect(lambda _on: self._update())
+            self.vendor_options.when.dateTimeChanged.connect(lambda _d: self._update())
+            self.vendor_options.email.textChanged.connect(lambda _t: self._update())
+        else:
+            self.options.hide()
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.buttons.accepted.connect(self._accept)
         self.buttons.rejected.connect(self.reject)
@@ -75,12 +89,36 @@ class OrderDialog(QDialog, Ui_OrderDialog):
     def total_amount(self):
         return self.offer.price * self.quantity.value()
 
+    def sale(self) -> Sale | None:
+        """What the customer pays for the whole order (the unit's selling price × quantity), with the cost
+        in the same currency: kept with the order as quoted now."""
+        quoted = self.pricing.quote(self.offer) if self.pricing is not None else None
+        if quoted is None:
+            return None
+        n = self.quantity.value()
+        return Sale(quoted.sell * n, quoted.currency, quoted.cost * n,
+                    quoted.rule.words() if quoted.rule is not None else None)
+
+    def options_text(self) -> str:
+        try:
+            return describe(self.vendor_options.options()) if self.vendor_options is not None else ""
+        except ValidationError:
+            return ""
+
     def _update(self) -> None:
         plan, quantity, total = self.offer, self.quantity.value(), self.total_amount()
         currency = plan.currency
+        converted = self.pricing.cost(total, currency) if self.pricing is not None else None
+        in_agent = (f" (≈ {money_str(converted.amount)} {converted.currency}"
+                    + (f", {self.pricing.note(currency)}" if self.pricing.note(currency) else "") + ")"
+                    if converted is not None and converted.as_of is not None else "")
         self.unit_price.setText(f"{money_str(plan.price)} {currency}")
         self.total.setText(f"{money_str(total)} {currency}" + (f" ({quantity} × {money_str(plan.price)})"
-                                                                 if quantity > 1 else ""))
+                                                                 if quantity > 1 else "") + in_agent)
+        sale = self.sale()
+        self.sell.setText("no exchange rate for this currency" if sale is None else
+                          f"{money_str(sale.total)} {sale.currency} (margin {money_str(sale.margin)} {sale.currency}; "
+                          + (f"rule {sale.rule})" if sale.rule else "no price rule: at cost)"))
         before = self.balance_before
         short = False
         if before is None:
@@ -94,7 +132,7 @@ class OrderDialog(QDialog, Ui_OrderDialog):
             self.balance.setText(f"{money_str(before.amount)} → {money_str(after)} {currency} after this order"
                                  + (f" ({self.balance_note})" if self.balance_note else ""))
         self.charge.setText(f"Charges {money_str(total)} {currency} to the {vendor_name(plan.vendor)} account for "
-                            f"{quantity} × {plan.name}." + (f"\n{self.options_text}" if self.options_text else ""))
+                            f"{quantity} × {plan.name}." + (f"\n{self.options_text()}" if self.options_text() else ""))
         self.problem.setText(f"The {vendor_name(plan.vendor)} balance does not cover this order: top the account up "
                              "first, or order fewer." if short else "")
         self.ok_button.setEnabled(not short)
@@ -105,7 +143,16 @@ class OrderDialog(QDialog, Ui_OrderDialog):
         if reference and not all(c.isalnum() or c in "-_./#" for c in reference):
             self.problem.setText("A reference may hold letters, digits and - _ . / # only")
             return
+        try:
+            self.order_options()
+        except ValidationError as exc:
+            self.problem.setText(str(exc))
+            return
         self.accept()
+
+    def order_options(self) -> dict:
+        """The vendor's options as ``place_order`` takes them ({} where it takes none); ValidationError in words."""
+        return self.vendor_options.options() if self.vendor_options is not None else {}
 
     def values(self) -> tuple[int, str | None, str | None]:
         """(quantity, the agent's reference or None, the customer note or None)."""

@@ -1,17 +1,16 @@
-"""MicroESIM's order options in the window (issue 21): a start date for a plan that starts by order
-date (``activation_date``, UTC, within 30 days) and the customer's e-mail (``custom_email``: the vendor
-mails the eSIM). Shown only for a vendor whose adapter takes them."""
+"""MicroESIM's order options (issue 21), inside the order dialog (issue 27: one dialog, not two): a start
+date for a plan that starts by order date (``activation_date``, UTC, within 30 days) and the customer's
+e-mail (``custom_email``: the vendor mails the eSIM). Shown only for a vendor whose adapter takes them."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 from PySide6.QtCore import QDateTime, QTimeZone
-from PySide6.QtWidgets import QDialog
+from PySide6.QtWidgets import QWidget
 
-from esimdesk.domain import ValidationError
 from esimdesk.domain.order_options import validate_activation_date, validate_email
-from esimdesk.ui.forms.ui_order_options import Ui_OrderOptionsDialog
+from esimdesk.ui.forms.ui_order_options import Ui_OrderOptions
 from esimdesk.vendors import adapter_class
 
 
@@ -19,13 +18,13 @@ def takes_options(vendor: str) -> bool:
     return bool(adapter_class(vendor).order_options)
 
 
-class OrderOptionsDialog(QDialog, Ui_OrderOptionsDialog):
+class OrderOptionsPanel(QWidget, Ui_OrderOptions):
     """The form is ui/order_options.ui (compiled to esimdesk/ui/forms); the date's range is set here."""
 
     def __init__(self, plan_name: str, parent=None):
         super().__init__(parent)
         self.setupUi(self)
-        self.name.setText(plan_name)  # a vendor's plan name: a plain-text label, never markup
+        self.name.setText(f"Options of {plan_name}:")  # a vendor's plan name: a plain-text label, never markup
         self.when.setTimeZone(QTimeZone.utc())
         now = datetime.now(UTC)
         self.when.setMinimumDateTime(QDateTime.fromSecsSinceEpoch(int(now.timestamp()), QTimeZone.utc()))
@@ -34,9 +33,6 @@ class OrderOptionsDialog(QDialog, Ui_OrderOptionsDialog):
         self.when.setDateTime(QDateTime.fromSecsSinceEpoch(int((now + timedelta(days=1)).timestamp()),
                                                            QTimeZone.utc()))
         self.start.toggled.connect(self.when.setEnabled)
-        self.problem.hide()
-        self.buttons.accepted.connect(self._accept)
-        self.buttons.rejected.connect(self.reject)
 
     def options(self) -> dict:
         """The options as ``place_order`` takes them; ValidationError in words for a bad value."""
@@ -48,15 +44,6 @@ class OrderOptionsDialog(QDialog, Ui_OrderOptionsDialog):
             out["custom_email"] = validate_email(self.email.text())
         return out
 
-    def _accept(self) -> None:
-        try:
-            self.options()
-        except ValidationError as exc:
-            self.problem.setText(str(exc))
-            self.problem.show()
-            return
-        self.accept()
-
 
 def describe(options: dict) -> str:
     """For the order's confirmation: what the options do."""
@@ -66,13 +53,3 @@ def describe(options: dict) -> str:
     if "custom_email" in options:
         parts.append(f"MicroESIM e-mails the eSIM to {options['custom_email']}")
     return ("; ".join(parts) + ".") if parts else ""
-
-
-def ask(plan, parent=None) -> dict | None:
-    """The options for an order of ``plan`` ({} where the vendor takes none), or None if the agent cancelled."""
-    if not takes_options(plan.vendor):
-        return {}
-    dialog = OrderOptionsDialog(plan.name, parent)
-    if dialog.exec() != QDialog.DialogCode.Accepted:
-        return None
-    return dialog.options()

@@ -71,7 +71,8 @@ def test_typing_jap_or_jpn_offers_japan_and_the_choice_finds_japans_plans(window
 
 FILTERS = [  # (widget, index of its choice, the same filter in SQL)
     ("min_data", 3, "(total_mb >= 5120 OR total_mb IS NULL)"),  # ≥ 5 GB
-    ("days", 2, "validity_days BETWEEN 4 AND 7"),
+    ("days", 1, "validity_days >= 7"),  # at least a week
+    ("days", 5, "validity_days BETWEEN 4 AND 7"),
     ("kind", 1, "data_mb IS NULL"),
     ("kind", 2, "daily = 1"),
     ("kind", 3, "daily = 0 AND data_mb IS NOT NULL"),
@@ -107,7 +108,7 @@ def test_filters_combine_and_clearing_them_restores_the_result(window):
     everything = tab.model.total
     tab.kind.setCurrentIndex(3)  # fixed total
     tab.min_data.setCurrentIndex(1)  # ≥ 1 GB
-    tab.days.setCurrentIndex(4)  # 16–30 days
+    tab.days.setCurrentIndex(7)  # 16–30 days
     loaded(tab, loop)
     assert tab.model.total == japan_count(home, "daily = 0 AND total_mb >= 1024 AND validity_days BETWEEN 16 AND 30")
     for combo in (tab.kind, tab.min_data, tab.days):
@@ -119,8 +120,11 @@ def test_filters_combine_and_clearing_them_restores_the_result(window):
 def test_columns_show_coverage_data_per_gb_and_top_up(window):
     win, loop, _server, _home = window
     tab = win.catalog
+    wait_until(loop, lambda: tab.pricing.currency is not None)
     titles = [c.title for c in tab.model.columns]
-    assert titles[:8] == ["Vendor", "Plan", "Coverage", "Data", "Days", "Price", "Per GB", "Top-up"]
+    agent = tab.pricing.currency
+    assert titles[:10] == ["Vendor", "Plan", "Coverage", "Data", "Days", f"Cost ({agent})", f"Sell ({agent})",
+                           "Per GB", "Vendor price", "Top-up"]
     tab.country.setText("JP")
     loaded(tab, loop)
     col = {t: i for i, t in enumerate(titles)}
@@ -128,7 +132,14 @@ def test_columns_show_coverage_data_per_gb_and_top_up(window):
     for row, plan in enumerate(shown(tab)):
         cells = tab.model.row_cells(row)
         per_gb = price_per_gb(plan)
-        assert cells[col["Per GB"]] == (f"{per_gb} {plan.currency}" if per_gb is not None else "—")
+        assert cells[col["Vendor price"]] == f"{plan.price:.2f} {plan.currency}"
+        if per_gb is None:
+            assert cells[col["Per GB"]] == "—"
+        elif plan.currency == agent:
+            assert cells[col["Per GB"]] == f"{per_gb} {agent}"
+        else:  # converted: marked ≈, in the agent's currency
+            rate = tab.pricing.rates.get(plan.currency).rate
+            assert cells[col["Per GB"]] == f"≈ {per_gb * rate:.2f} {agent}"
         assert cells[col["Top-up"]] == {True: "yes", False: "no", None: "not stated"}[plan.topup]
         if plan.data_mb is None:
             assert cells[col["Data"]] in ("Unlimited", "Unlimited/day")
@@ -142,25 +153,33 @@ def test_columns_show_coverage_data_per_gb_and_top_up(window):
     assert len(seen) >= 4  # country, regional and global plans; unlimited, daily and fixed ones
 
 
-def test_per_gb_sorts_within_each_currency_and_the_price_sort_never_mixes_currencies(window):
+def test_price_and_per_gb_sort_every_vendors_plans_as_one_number_in_the_agents_currency(window):
+    """HKD and USD plans interleave by what they cost in the agent's currency: the cheapest of all four
+    vendors is the top row after one price sort (issue 27), whichever currency its vendor prices in."""
     win, loop, _server, _home = window
     tab = win.catalog
+    wait_until(loop, lambda: tab.pricing.currency is not None)
     tab.country.setText("JP")
     headers = [c.sort for c in tab.model.columns]
+    rates = tab.pricing.rates
+
+    def cost(value, currency):
+        return value if currency == rates.agent_currency else value * rates.get(currency).rate
+
     for key in ("price", "per_gb"):
         tab.sort_by(headers.index(key), Qt.SortOrder.AscendingOrder)
         loaded(tab, loop)
         plans = shown(tab)
         valued = [p for p in plans if key == "price" or price_per_gb(p) is not None]
+        values = [cost(p.price if key == "price" else p.price * 1024 / (p.data_mb * (p.validity_days if p.daily else 1)),
+                       p.currency) for p in valued]
+        assert all(a <= b * Decimal("1.000001") for a, b in zip(values, values[1:], strict=False)), key
         runs = [p.currency for i, p in enumerate(valued) if i == 0 or valued[i - 1].currency != p.currency]
-        assert len(runs) == len(set(runs)) == 2, runs  # HKD and USD, each in one block
-        for currency in runs:
-            values = [p.price if key == "price" else price_per_gb(p) for p in valued if p.currency == currency]
-            assert values == sorted(values)
-    assert not tab.table.isColumnHidden(headers.index("per_gb"))
+        assert len(runs) > len(set(runs)) == 2  # the currencies interleave: one order, not a block per currency
+        if key == "price":
+            assert valued[0].price == min(p.price for p in valued if p.currency == valued[0].currency)
     tip = tab.model.headerData(headers.index("price"), Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
-    assert "never compared" in tip and "within one currency" in tip  # no rates configured: said so
-    assert "within one currency" in tab.count.text()
+    assert "Sorted across every vendor and currency" in tip and "HKD→" in tip
 
 
 def test_cheapest_per_vendor_names_each_vendors_cheapest_japan_plan_and_selects_it(window):
@@ -179,9 +198,20 @@ def test_cheapest_per_vendor_names_each_vendors_cheapest_japan_plan_and_selects_
               "(SELECT list_id FROM coverage WHERE country = 'JP'))")}
     assert {(p.vendor, p.currency): p.price for _k, p in found} == want and len(want) == 3
     buttons = tab.cheapest.buttons
-    assert [b.text() for b in buttons] == [
-        f"{ {'roumio': 'Roumio', 'roamify': 'Roamify', 'microesim': 'MicroESIM'}[p.vendor]} {p.price:.2f} {p.currency}"
-        for _k, p in found]
+    rates = tab.pricing.rates
+    agent = rates.agent_currency
+
+    def shown_cost(p):
+        return (f"{p.price:.2f} {agent}" if p.currency == agent
+                else f"≈ {p.price * rates.get(p.currency).rate:.2f} {agent}")
+
+    titles = {'roumio': 'Roumio', 'roamify': 'Roamify', 'microesim': 'MicroESIM'}
+    by_cost = sorted(found, key=lambda kp: kp[1].price * (1 if kp[1].currency == agent else rates.get(kp[1].currency).rate))
+    # in the agent's currency, cheapest first; the vendor's own price in the tooltip
+    assert [b.text().split(" · ")[0] for b in buttons] == [f"{titles[p.vendor]} {shown_cost(p)}" for _k, p in by_cost]
+    assert all(f"the vendor's price {p.price:.2f} {p.currency}" in b.toolTip() for b, (_k, p) in zip(buttons, by_cost,
+                                                                                                     strict=True))
+    found = by_cost
     assert "Japan" in tab.cheapest.title.text()
     roamify = next(i for i, (_k, p) in enumerate(found) if p.vendor == "roamify")
     buttons[roamify].click()
@@ -227,26 +257,33 @@ def test_the_detail_pane_shows_the_vendors_details_or_says_they_are_not_stated(w
         assert "Per GB:" in tab.info.text()
 
 
-def test_with_rates_configured_each_price_shows_in_the_agents_currency_with_the_rates_date(window):
+def test_the_agents_own_rates_override_the_fetched_ones_and_every_price_follows(window):
+    """Settings → Exchange rates: the agent's currency and own rates win over the ECB's; the Cost column's
+    title, its cells, the sort and the Sell column follow; removing them falls back to the fetched rates."""
     win, loop, _server, home = window
     tab = win.catalog
-    column = tab.agent_column
-    assert tab.table.isColumnHidden(column)
+    wait_until(loop, lambda: tab.pricing.currency is not None)
     save_preferences(home, rates=Rates("EUR", {"USD": Rate("USD", Decimal("0.9"), date(2026, 11, 28)),
                                                "HKD": Rate("HKD", Decimal("0.12"), date(2026, 11, 27))}))
     loop.run_until_complete(tab.refresh_rates())
-    assert not tab.table.isColumnHidden(column)
-    assert tab.model.headerData(column, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole) == "In EUR"
-    assert "2026-11-28" in tab.model.headerData(column, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
-    assert "within one currency" not in tab.count.text()
+    headers = [c.title for c in tab.model.columns]
+    assert headers[tab.price_column] == "Cost (EUR)" and "Sell (EUR)" in headers
+    tip = tab.model.headerData(tab.price_column, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+    assert "USD→EUR 0.9000 (your own rate 2026-11-28" in tip
     tab.country.setText("JP")
     loaded(tab, loop)
+    converted = []
     for row, plan in enumerate(shown(tab)[:50]):
-        rate, when = (Decimal("0.9"), "2026-11-28") if plan.currency == "USD" else (Decimal("0.12"), "2026-11-27")
-        assert tab.model.row_cells(row)[column] == f"≈ {plan.price * rate:.2f} EUR · {when}"
+        rate = Decimal("0.9") if plan.currency == "USD" else Decimal("0.12")
+        cell = tab.model.row_cells(row)[tab.price_column]
+        assert cell.startswith(f"≈ {plan.price * rate:.2f} EUR"), cell
+        assert "rate" in cell and "days old" in cell  # a rate of 2026-11 is weeks old on the test's day: said
+        converted.append(plan.price * rate)
+    assert converted == sorted(converted)  # the store re-sorted at the agent's rates
+    assert "old exchange rate" in tab.count.text()
     save_preferences(home, rates=Rates())
     loop.run_until_complete(tab.refresh_rates())
-    assert tab.table.isColumnHidden(column) and "within one currency" in tab.count.text()
+    assert [c.title for c in tab.model.columns][tab.price_column] != "Cost (EUR)" or tab.pricing.currency == "EUR"
 
 
 def test_find_japan_plans_select_the_cheapest_and_order_it_through_the_dialog(window, monkeypatch):
@@ -261,9 +298,11 @@ def test_find_japan_plans_select_the_cheapest_and_order_it_through_the_dialog(wi
     loaded(tab, loop)
     wait_until(loop, lambda: got)
     # The cheapest plan among the vendors that sell in US dollars, one click from the panel.
-    dollars = [(i, p) for i, (_k, p) in enumerate(got[-1]) if p.currency == "USD"]
-    index, cheapest = min(dollars, key=lambda pair: pair[1].price)
-    tab.cheapest.buttons[index].click()
+    dollars = [p for _k, p in got[-1] if p.currency == "USD"]
+    cheapest = min(dollars, key=lambda p: p.price)
+    [button] = [b for b in tab.cheapest.buttons if f"the vendor's price {cheapest.price:.2f} USD" in b.toolTip()
+                and b.text().lower().startswith(cheapest.vendor)]
+    button.click()
     wait_until(loop, lambda: tab.current == cheapest)
     seen: dict = {}
 
@@ -294,6 +333,9 @@ def test_find_japan_plans_select_the_cheapest_and_order_it_through_the_dialog(wi
     assert seen["charge"].startswith(f"Charges {cheapest.price:.2f} USD") and seen["enabled"]
     assert seen["ok"] == f"Order and pay {cheapest.price:.2f} USD"  # the dialog named what will be charged
     assert server.sandbox.vendors[cheapest.vendor].stats()["orders"] >= 1
+    # the customer's price as quoted in the dialog is kept with the order (no rule: sold at cost)
+    quoted = tab.pricing.quote(cheapest)
+    assert order.sale is not None and order.sale.total == quoted.sell and order.sale.currency == quoted.currency
 
 
 def test_a_roumio_plans_detail_lists_the_top_up_packages_roumio_offers_for_it(window):

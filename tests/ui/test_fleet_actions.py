@@ -217,28 +217,29 @@ def test_flexiroam_device_remaining_and_free_stock(window):
 
 
 def test_microesim_order_dialog_offers_a_start_date_and_the_customers_email(window, monkeypatch):
+    """MicroESIM's options are in the order dialog itself (issue 27: one dialog, not two)."""
     from PySide6.QtWidgets import QDialog
-
-    from esimdesk.ui.order_options_dialog import OrderOptionsDialog
-
-    win, loop, server, desk = window
-    plan = min((p for p in desk.store.plans(vendor="microesim") if p.price > 0), key=lambda p: (p.price, p.plan_id))
-
-    def fill(dialog) -> QDialog.DialogCode:
-        dialog.start.setChecked(True)
-        dialog.email.setText("nobody")
-        dialog._accept()  # a bad address is said in the dialog, which stays open
-        assert dialog.problem.text() == "'nobody' is not an e-mail address" and not dialog.result()
-        dialog.email.setText("traveller@example.com")
-        return QDialog.DialogCode.Accepted
 
     from esimdesk.ui.order_dialog import OrderDialog
 
+    win, loop, server, desk = window
+    plan = min((p for p in desk.store.plans(vendor="microesim") if p.price > 0), key=lambda p: (p.price, p.plan_id))
     charges: list[str] = []
-    monkeypatch.setattr(OrderOptionsDialog, "exec", fill)
-    monkeypatch.setattr(OrderDialog, "exec", lambda d: charges.append(d.charge.text()) or QDialog.DialogCode.Accepted)
+    dialogs: list = []
+
+    def fill(dialog) -> QDialog.DialogCode:
+        dialogs.append(dialog)
+        dialog.vendor_options.start.setChecked(True)
+        dialog.vendor_options.email.setText("nobody")
+        dialog._accept()  # a bad address is said in the dialog, which stays open
+        assert dialog.problem.text() == "'nobody' is not an e-mail address" and not dialog.result()
+        dialog.vendor_options.email.setText("traveller@example.com")
+        charges.append(dialog.charge.text())  # the charge names the options as they are chosen
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(OrderDialog, "exec", fill)
     win._order_dialog(plan)
-    # The order dialog's charge names the options the agent chose.
+    assert len(dialogs) == 1  # one dialog for the whole order
     assert "the plan starts " in charges[0] and "MicroESIM e-mails the eSIM to traveller@example.com" in charges[0]
     # The order runs as a task of the window; the loop runs until it ends.
     loop.run_until_complete(asyncio.wait(asyncio.all_tasks(loop), timeout=20))
@@ -247,12 +248,16 @@ def test_microesim_order_dialog_offers_a_start_date_and_the_customers_email(wind
     assert "completed" in win.statusBar().currentMessage()
 
 
-def test_roumio_orders_ask_no_options(window, monkeypatch):
-    from esimdesk.ui import order_options_dialog
+def test_roumio_orders_show_no_options(window, monkeypatch):
+    from PySide6.QtWidgets import QDialog
+
+    from esimdesk.ui.order_dialog import OrderDialog
 
     win, loop, server, desk = window
     plan = min((p for p in desk.store.plans(vendor="roumio") if p.price > 0), key=lambda p: (p.price, p.plan_id))
-    assert order_options_dialog.ask(plan, win) == {}  # no dialog at all for a vendor that takes none
+    dialog = OrderDialog(plan, desk, win.catalog.pricing, win)
+    assert dialog.vendor_options is None and dialog.order_options() == {}  # nothing to fill for a vendor with none
+    dialog.done(QDialog.DialogCode.Rejected)
 
 
 def test_right_click_selects_the_row_and_offers_the_same_actions(window):

@@ -91,20 +91,37 @@ class Ui_OrderDialog(object):
 
         self.form.setWidget(4, QFormLayout.ItemRole.FieldRole, self.total)
 
+        self.sell_label = QLabel(OrderDialog)
+        self.sell_label.setObjectName(u"sell_label")
+
+        self.form.setWidget(5, QFormLayout.ItemRole.LabelRole, self.sell_label)
+
+        self.sell = QLabel(OrderDialog)
+        self.sell.setObjectName(u"sell")
+        self.sell.setTextFormat(Qt.TextFormat.PlainText)
+        self.sell.setWordWrap(True)
+
+        self.form.setWidget(5, QFormLayout.ItemRole.FieldRole, self.sell)
+
         self.balance_label = QLabel(OrderDialog)
         self.balance_label.setObjectName(u"balance_label")
 
-        self.form.setWidget(5, QFormLayout.ItemRole.LabelRole, self.balance_label)
+        self.form.setWidget(6, QFormLayout.ItemRole.LabelRole, self.balance_label)
 
         self.balance = QLabel(OrderDialog)
         self.balance.setObjectName(u"balance")
         self.balance.setTextFormat(Qt.TextFormat.PlainText)
         self.balance.setWordWrap(True)
 
-        self.form.setWidget(5, QFormLayout.ItemRole.FieldRole, self.balance)
+        self.form.setWidget(6, QFormLayout.ItemRole.FieldRole, self.balance)
 
 
         self.layout.addLayout(self.form)
+
+        self.options = QWidget(OrderDialog)
+        self.options.setObjectName(u"options")
+
+        self.layout.addWidget(self.options)
 
         self.charge = QLabel(OrderDialog)
         self.charge.setObjectName(u"charge")
@@ -147,6 +164,7 @@ class Ui_OrderDialog(object):
         self.note.setPlaceholderText(QCoreApplication.translate("OrderDialog", u"optional: e.g. the customer's name; kept on each eSIM, searchable in Fleet", None))
         self.unit_price_label.setText(QCoreApplication.translate("OrderDialog", u"Unit price", None))
         self.total_label.setText(QCoreApplication.translate("OrderDialog", u"Total", None))
+        self.sell_label.setText(QCoreApplication.translate("OrderDialog", u"Customer pays", None))
         self.balance_label.setText(QCoreApplication.translate("OrderDialog", u"Balance", None))
     # retranslateUi
 

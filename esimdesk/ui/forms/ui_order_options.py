@@ -15,77 +15,65 @@ from PySide6.QtGui import (QBrush, QColor, QConicalGradient, QCursor,
     QFont, QFontDatabase, QGradient, QIcon,
     QImage, QKeySequence, QLinearGradient, QPainter,
     QPalette, QPixmap, QRadialGradient, QTransform)
-from PySide6.QtWidgets import (QAbstractButton, QApplication, QCheckBox, QDateTimeEdit,
-    QDialog, QDialogButtonBox, QFormLayout, QLabel,
-    QLineEdit, QSizePolicy, QWidget)
+from PySide6.QtWidgets import (QApplication, QCheckBox, QDateTimeEdit, QFormLayout,
+    QLabel, QLineEdit, QSizePolicy, QWidget)
 
-class Ui_OrderOptionsDialog(object):
-    def setupUi(self, OrderOptionsDialog):
-        if not OrderOptionsDialog.objectName():
-            OrderOptionsDialog.setObjectName(u"OrderOptionsDialog")
-        self.form = QFormLayout(OrderOptionsDialog)
+class Ui_OrderOptions(object):
+    def setupUi(self, OrderOptions):
+        if not OrderOptions.objectName():
+            OrderOptions.setObjectName(u"OrderOptions")
+        self.form = QFormLayout(OrderOptions)
         self.form.setObjectName(u"form")
-        self.name = QLabel(OrderOptionsDialog)
+        self.form.setContentsMargins(0, 0, 0, 0)
+        self.name = QLabel(OrderOptions)
         self.name.setObjectName(u"name")
         self.name.setTextFormat(Qt.TextFormat.PlainText)
 
         self.form.setWidget(0, QFormLayout.ItemRole.SpanningRole, self.name)
 
-        self.start = QCheckBox(OrderOptionsDialog)
+        self.start = QCheckBox(OrderOptions)
         self.start.setObjectName(u"start")
 
         self.form.setWidget(1, QFormLayout.ItemRole.SpanningRole, self.start)
 
-        self.when_label = QLabel(OrderOptionsDialog)
+        self.when_label = QLabel(OrderOptions)
         self.when_label.setObjectName(u"when_label")
 
         self.form.setWidget(2, QFormLayout.ItemRole.LabelRole, self.when_label)
 
-        self.when = QDateTimeEdit(OrderOptionsDialog)
+        self.when = QDateTimeEdit(OrderOptions)
         self.when.setObjectName(u"when")
         self.when.setEnabled(False)
         self.when.setCalendarPopup(True)
 
         self.form.setWidget(2, QFormLayout.ItemRole.FieldRole, self.when)
 
-        self.email_label = QLabel(OrderOptionsDialog)
+        self.email_label = QLabel(OrderOptions)
         self.email_label.setObjectName(u"email_label")
 
         self.form.setWidget(3, QFormLayout.ItemRole.LabelRole, self.email_label)
 
-        self.email = QLineEdit(OrderOptionsDialog)
+        self.email = QLineEdit(OrderOptions)
         self.email.setObjectName(u"email")
 
         self.form.setWidget(3, QFormLayout.ItemRole.FieldRole, self.email)
-
-        self.problem = QLabel(OrderOptionsDialog)
-        self.problem.setObjectName(u"problem")
-        self.problem.setWordWrap(True)
-
-        self.form.setWidget(4, QFormLayout.ItemRole.SpanningRole, self.problem)
-
-        self.buttons = QDialogButtonBox(OrderOptionsDialog)
-        self.buttons.setObjectName(u"buttons")
-        self.buttons.setStandardButtons(QDialogButtonBox.StandardButton.Cancel|QDialogButtonBox.StandardButton.Ok)
-
-        self.form.setWidget(5, QFormLayout.ItemRole.SpanningRole, self.buttons)
 
 #if QT_CONFIG(shortcut)
         self.when_label.setBuddy(self.when)
         self.email_label.setBuddy(self.email)
 #endif // QT_CONFIG(shortcut)
 
-        self.retranslateUi(OrderOptionsDialog)
+        self.retranslateUi(OrderOptions)
 
-        QMetaObject.connectSlotsByName(OrderOptionsDialog)
+        QMetaObject.connectSlotsByName(OrderOptions)
     # setupUi
 
-    def retranslateUi(self, OrderOptionsDialog):
-        OrderOptionsDialog.setWindowTitle(QCoreApplication.translate("OrderOptionsDialog", u"MicroESIM order options", None))
-        self.start.setText(QCoreApplication.translate("OrderOptionsDialog", u"Start the plan on a date (for plans that start by order date)", None))
-        self.when_label.setText(QCoreApplication.translate("OrderOptionsDialog", u"Starts", None))
-        self.when.setDisplayFormat(QCoreApplication.translate("OrderOptionsDialog", u"yyyy-MM-dd HH:mm 'UTC'", None))
-        self.email_label.setText(QCoreApplication.translate("OrderOptionsDialog", u"Customer e-mail", None))
-        self.email.setPlaceholderText(QCoreApplication.translate("OrderOptionsDialog", u"optional: MicroESIM mails the eSIM to this address", None))
+    def retranslateUi(self, OrderOptions):
+        self.start.setText(QCoreApplication.translate("OrderOptions", u"Start the plan on a date (for plans that start by order date)", None))
+        self.when_label.setText(QCoreApplication.translate("OrderOptions", u"Starts", None))
+        self.when.setDisplayFormat(QCoreApplication.translate("OrderOptions", u"yyyy-MM-dd HH:mm 'UTC'", None))
+        self.email_label.setText(QCoreApplication.translate("OrderOptions", u"Customer e-mail", None))
+        self.email.setPlaceholderText(QCoreApplication.translate("OrderOptions", u"optional: MicroESIM mails the eSIM to this address", None))
+        pass
     # retranslateUi
 
