@@ -1,4 +1,4 @@
-"""The window's keyboard: Ctrl+F search, F5/Ctrl+R sync, Ctrl+P print, Ctrl+C copy rows, Ctrl+1/2/3 tabs,
+"""The window's keyboard: Ctrl+F search, Ctrl+K go to an eSIM or order, F5/Ctrl+R sync, Ctrl+P print, Ctrl+C copy rows, Ctrl+1/2/3 tabs,
 Ctrl+E export; each an action in a menu, so the menus show the keys.
 
 Ctrl+C is a window action: a focused search box (or any text field) takes its own Ctrl+C first (Qt lets a
@@ -55,6 +55,10 @@ class Shortcuts:
         self.window = window
         self.find_action = self._action("&Find", QKeySequence.StandardKey.Find, self.find,
                                         "Put the cursor in the shown table's search box")
+        self.go_to_action = self._action("&Go to an eSIM or order…", QKeySequence("Ctrl+K"), self.go_to,
+                                         "The last digits of an ICCID, an order id or a reference: that tab, "
+                                         "that row")
+        self.go_to_action.setObjectName("goToAction")
         self.copy_action = self._action("&Copy rows", QKeySequence.StandardKey.Copy, self.copy_rows,
                                         "The selected row as text of the columns shown, tab-separated")
         self.print_action = self._action("&Print customer card(s)…", QKeySequence.StandardKey.Print,
@@ -65,8 +69,9 @@ class Shortcuts:
         self.tab_group.setExclusive(True)
         self.tab_actions: list[QAction] = []
         for i, key in enumerate(TAB_KEYS[:window.tabs.count()]):
+            # The tab, with the cursor in its search box: Ctrl+1 and the agent types "japan 7 days" at once.
             action = self._action(f"&{window.tabs.tabText(i)}", QKeySequence(key),
-                                  lambda _checked=False, i=i: window.tabs.setCurrentIndex(i))
+                                  lambda _checked=False, i=i: self.show_tab(i))
             action.setCheckable(True)
             self.tab_group.addAction(action)
             self.tab_actions.append(action)
@@ -89,6 +94,7 @@ class Shortcuts:
         bar = self.window.menuBar()
         edit = bar.addMenu("&Edit")
         edit.addAction(self.find_action)
+        edit.addAction(self.go_to_action)
         edit.addAction(self.copy_action)
         view = bar.addMenu("&View")
         for action in self.tab_actions:
@@ -104,10 +110,17 @@ class Shortcuts:
     def tab(self):
         return self.window.tabs.currentWidget()
 
+    def show_tab(self, index: int) -> None:
+        self.window.tabs.setCurrentIndex(index)
+        self.find()
+
     def find(self) -> None:
         search = self.tab().search
         search.setFocus(Qt.FocusReason.ShortcutFocusReason)
         search.selectAll()  # typing replaces the last search
+
+    def go_to(self) -> None:
+        self.window.go_to.focus()  # the toolbar's box (ui/go_to.py)
 
     def copy_rows(self) -> int:
         text, n = rows_text(self.tab())

@@ -122,8 +122,11 @@ def _search(loop, tab, text: str) -> None:
 def test_ctrl_1_2_3_switch_tabs_and_the_view_menu_shows_them(window):
     win, _loop = window
     for key, page in (("Ctrl+1", win.catalog), ("Ctrl+2", win.orders), ("Ctrl+3", win.fleet), ("Ctrl+2", win.orders)):
+        page.search.setText("last time's text")
         _key(win, key)
         assert win.tabs.currentWidget() is page
+        # the cursor in its search box, the old text selected: the agent types the next search at once
+        assert page.search.hasFocus() and page.search.selectedText() == "last time's text"
     menus = {a.text().replace("&", ""): a.menu() for a in win.menuBar().actions()}
     assert list(menus) == ["File", "Edit", "View", "Help"]
     view = [(a.text().replace("&", ""), a.shortcut().toString()) for a in menus["View"].actions()]
