@@ -107,23 +107,6 @@ def detail_lines(plan: Plan, details: PlanDetails) -> list[tuple[str, str]]:
 class CatalogModel(WindowedModel):
     """The plans' model: each header says how its column compares (currencies, per GB, rates)."""
 
-    tips: dict[str, str] = {}
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
-            tip = self.tips.get(self.columns[section].sort or self.columns[section].title)
-            if tip:
-                return tip
-        return super().headerData(section, orientation, role)
-
-    def redraw(self) -> None:
-        """Every loaded row's cells made again (the agent's currency or rates changed): O(rows on screen)."""
-        self._cells.clear()
-        if self.total:
-            self.dataChanged.emit(self.index(0, 0), self.index(self.total - 1, len(self.columns) - 1),
-                                  [Qt.ItemDataRole.DisplayRole])
-        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(self.columns) - 1)
-
 
 def country_completer(parent) -> QCompleter:
     """Completion by name or code, anywhere in the label, any case: "jap" and "jpn" both offer

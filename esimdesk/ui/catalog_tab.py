@@ -67,6 +67,7 @@ class CatalogTab(ListingTab):
     orderRequested = Signal(object)  # a Plan
     detailsShown = Signal(object)  # the selected plan's PlanDetails, once read
     cheapestShown = Signal(list)  # [(rowid, Plan)]: the cheapest-per-vendor panel was filled
+    pricingChanged = Signal(object)  # the agent's currency, rates or price rules were read anew (a Pricing)
     listing = "plans"
     noun = "plans"
     model_class = CatalogModel
@@ -217,6 +218,7 @@ class CatalogTab(ListingTab):
         if self._cheapest_for is not None:
             self._cheapest_for = None  # its buttons convert too
             self._show_cheapest()
+        self.pricingChanged.emit(pricing)
 
     def _count_line(self, total: int) -> None:
         understood = f" · read as: {', '.join(self.ask.understood)}" if self.ask.understood else ""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -21,6 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from esimdesk.domain import EsimdeskError, JournalEntry, Order, is_undecided, money_str
+from esimdesk.services.currency import Pricing
+from esimdesk.services.preferences import Rates
 from esimdesk.ui.cards_dialogs import CardActions
 from esimdesk.ui.listing_page import ListingTab
 from esimdesk.ui.order_detail import (
@@ -50,6 +53,22 @@ class OrdersTab(ListingTab):
     reconcileFailed = Signal(str)  # why the vendor could not be asked, in words
     codeCopied = Signal(str, str)  # ICCID, activation code: on the clipboard
 
+    def _cost_text(self, order: Order) -> str:
+        if order.total is None or not order.currency:
+            return ""
+        converted = self.pricing.cost(order.total, order.currency)
+        if converted is None:
+            return ""
+        return f"{'≈ ' if converted.as_of is not None else ''}{money_str(converted.amount)} {converted.currency}"
+
+    def set_pricing(self, pricing: Pricing) -> None:
+        self.pricing = pricing
+        index = next(i for i, c in enumerate(self.model.columns) if c.title.startswith("Cost"))
+        title = f"Cost ({pricing.currency})" if pricing.currency else "Cost"
+        self.model.columns[index] = replace(self.model.columns[index], title=title)
+        self.model.tips[title] = self.model.tips.get("Cost", "")
+        self.model.redraw()
+
     def __init__(self, desk, parent=None):
         columns = [
             Column("Created", lambda o: created_text(o.created_at), "created", sample=CREATED_SAMPLE),
@@ -60,10 +79,21 @@ class OrdersTab(ListingTab):
             Column("Plan", lambda o: ", ".join(f"{ln.quantity}× {ln.name or ln.plan_id}" for ln in o.lines)),
             Column("Total", lambda o: f"{money_str(o.total)} {o.currency}" if o.total is not None else "", "total",
                    align_right=True, sample="99,999.99 HKD"),
+            # The vendor's total in the agent's currency at today's rate, and what the customer paid (with the
+            # margin) as it was quoted when sold: rates and price rules change later, a sale does not.
+            Column("Cost", self._cost_text, align_right=True, sample="≈ 99,999.99 EUR"),
+            Column("Sold for", lambda o: f"{money_str(o.sale.total)} {o.sale.currency}" if o.sale else "",
+                   align_right=True, sample="99,999.99 EUR"),
+            Column("Margin", lambda o: f"{money_str(o.sale.margin)} {o.sale.currency}"
+                   if o.sale and o.sale.margin is not None else "", align_right=True, sample="9,999.99 EUR"),
             Column("eSIMs", lambda o: str(len(o.esims)), align_right=True),
         ]
+        self.pricing = Pricing(Rates())  # the Catalog's, passed on when it is read (the window connects them)
         super().__init__(desk, columns, "Search orders: order id, reference, ICCID (or its last digits) or plan",
                          parent)
+        self.model.tips = {"Cost": "The vendor's total in your currency at today's exchange rate (≈: converted)",
+                           "Sold for": "What the customer paid, as quoted when the order was placed from this desk",
+                           "Margin": "Sold for minus the cost, both as they were when sold"}
         self.info = QLabel("Select an order.")
         self.info.setWordWrap(True)
         self.info.setTextFormat(Qt.TextFormat.RichText)

@@ -24,6 +24,7 @@ from esimdesk.services.config import (
     save_accounts,
 )
 from esimdesk.services.connection_check import ConnectionCheck, check_connection
+from esimdesk.services.currency import rules_from, save_price_rules
 from esimdesk.services.preferences import (
     VENDOR_TITLES,
     make_rates,
@@ -37,8 +38,9 @@ from esimdesk.services.preferences import (
 from esimdesk.ui.card_settings_dialog import CardSettingsForm
 from esimdesk.ui.forms.ui_settings_dialog import Ui_SettingsDialog
 from esimdesk.ui.forms.ui_vendor_account import Ui_VendorAccount
+from esimdesk.ui.price_rules_form import PriceRulesForm
 
-PAGES = ("accounts", "thresholds", "rates", "cards")
+PAGES = ("accounts", "thresholds", "rates", "prices", "cards")
 OK_STYLE, FAILED_STYLE = "color: #1b5e20;", "color: #b00020;"
 
 
@@ -108,6 +110,13 @@ class SettingsDialog(QDialog, Ui_SettingsDialog):
             self.add_rate_row(rate.currency, str(rate.rate), rate.as_of.isoformat())
         self.add_rate_button.clicked.connect(lambda: self.add_rate_row())
         self.remove_rate_button.clicked.connect(self.remove_rate_row)
+
+        self.rates_note.setText(
+            "Prices are shown in your currency, converted at the European Central Bank's daily reference rates "
+            "(and Roamify's where a Roamify account is set up), fetched by every sync. Leave your currency empty "
+            "to use your computer's. A rate entered here overrides the fetched ones for its currency.")
+        self.prices_page = PriceRulesForm(rules_from(settings))
+        self.pages.insertTab(self.pages.indexOf(self.cards_page), self.prices_page, "Prices")
 
         self.cards = CardSettingsForm(home, self.cards_page)
         self.cards_layout.addWidget(self.cards)
@@ -190,16 +199,18 @@ class SettingsDialog(QDialog, Ui_SettingsDialog):
                 continue  # a row added and left empty is no rate
             rows.append(parse_rate(*cells))
         rates = make_rates(self.agent_currency.text(), rows)
+        rules = self.prices_page.rules()
         register_secrets(s for _, typed in entries.values() for s in typed.values())  # never in a log line
-        return entries, thresholds, rates, self.cards.values()
+        return entries, thresholds, rates, self.cards.values(), rules
 
-    def _write(self, entries, thresholds, rates, card) -> None:
+    def _write(self, entries, thresholds, rates, card, rules) -> None:
         """In a worker thread: the keychain and the settings file may be slow (a keychain prompt, a disk)."""
         name, logo = card
         if logo and (problem := logo_error(logo)):  # before anything is written
             raise ValidationError(f"the logo cannot be used: {problem}")
         save_accounts(self.home, entries)  # keychain first; no keychain: nothing written at all
         save_preferences(self.home, thresholds=thresholds, rates=rates)
+        save_price_rules(self.home, rules)
         save_card_settings(self.home, name, logo)
 
     async def save(self) -> bool:

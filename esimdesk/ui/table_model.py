@@ -60,6 +60,7 @@ class WindowedModel(QAbstractTableModel):
     def __init__(self, columns: Sequence[Column], parent=None):
         super().__init__(parent)
         self.columns = list(columns)
+        self.tips: dict[str, str] = {}  # header tooltips by sort key or title
         self._right = [c.align_right for c in self.columns]
         self.fetch: Callable[[int, int], Awaitable[list[tuple[int, Any]]]] | None = None
         self.fetch_now: Callable[[int, int], list[tuple[int, Any]]] | None = None
@@ -242,9 +243,22 @@ class WindowedModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Horizontal:
             if role == Qt.ItemDataRole.DisplayRole:
                 return self.columns[section].title
-            if role == Qt.ItemDataRole.ToolTipRole and self.columns[section].sort is None:
-                return "Not sortable"
+            if role == Qt.ItemDataRole.ToolTipRole:
+                # What the column means, by its sort key or its title (``tips``, set by the tab)
+                tip = self.tips.get(self.columns[section].sort or self.columns[section].title)
+                if tip:
+                    return tip
+                if self.columns[section].sort is None:
+                    return "Not sortable"
         return None
+
+    def redraw(self) -> None:
+        """Every loaded row's cells made again (the agent's currency or rates changed): O(rows on screen)."""
+        self._cells.clear()
+        if self.total:
+            self.dataChanged.emit(self.index(0, 0), self.index(self.total - 1, len(self.columns) - 1),
+                                  [Qt.ItemDataRole.DisplayRole])
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(self.columns) - 1)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         key = self.columns[column].sort

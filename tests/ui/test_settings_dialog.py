@@ -200,6 +200,33 @@ def test_rates_are_saved_and_read_back(loop, qtbot, home):
     assert "is not a number" in again.error.text() and settings_path(home).read_bytes() == before
 
 
+def test_price_rules_are_saved_read_back_and_checked(loop, qtbot, home):
+    """Settings → Prices (issue 27): the reseller's rules, one row each; a bad row is said, nothing written."""
+    from esimdesk.domain.pricing import PriceRule
+    from esimdesk.services.currency import price_rules
+
+    dialog = make_dialog(qtbot, home, page="prices")
+    form = dialog.prices_page
+    assert dialog.pages.currentWidget() is form
+    row = form.add_row()
+    form.table.cellWidget(row, 0).setCurrentIndex(form.table.cellWidget(row, 0).findData("roumio"))
+    form.table.item(row, 1).setText("Japan")
+    form.table.item(row, 2).setText("25 %")
+    form.table.item(row, 3).setText("0.50")
+    form.table.cellWidget(row, 4).setCurrentIndex(form.table.cellWidget(row, 4).findData("99"))
+    form.add_row(PriceRule(markup_pct=Decimal(30)))
+    form.add_row()  # added and left empty: no rule
+    assert loop.run_until_complete(dialog.save())
+    assert price_rules(home) == (PriceRule("roumio", "JP", Decimal(25), Decimal("0.50"), "99"),
+                                 PriceRule(markup_pct=Decimal(30)))
+    again = make_dialog(qtbot, home, page="prices")
+    assert again.prices_page.table.rowCount() == 2 and again.prices_page.table.item(0, 1).text() == "JP"
+    again.prices_page.table.item(1, 2).setText("lots")
+    before = settings_path(home).read_bytes()
+    assert loop.run_until_complete(again.save()) is False
+    assert "markup: 'lots' is not a number" in again.error.text() and settings_path(home).read_bytes() == before
+
+
 def test_thresholds_saved_make_the_status_bar_warn_under_them_only(loop, qtbot, home):
     desk = Desk(AppContext(home=home, accounts=Accounts()))
     try:
