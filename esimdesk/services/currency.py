@@ -20,11 +20,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from esimdesk.domain import ValidationError
+from esimdesk.domain import ConfigError, ValidationError
 from esimdesk.domain.exchange import SOURCE_NAMES, Quote, age_words, cross, is_stale
 from esimdesk.domain.pricing import PriceRule, Quoted, quote
 from esimdesk.services.config import load_settings, save_settings
 from esimdesk.services.preferences import Rate, Rates, convert, rates_from
+from esimdesk.services.team_config import load_team_config
 
 FALLBACK_CURRENCY = "USD"
 # The ECB's reference rates of 2024-06-28 (units per 1 EUR; rates-and-install-links.md §1b): what a desk
@@ -33,6 +34,7 @@ SHIPPED_DATE = date(2024, 6, 28)
 SHIPPED_PER_EUR = {"USD": Decimal("1.0705"), "JPY": Decimal("171.94"), "HKD": Decimal("8.3594"),
                    "IDR": Decimal("17487.21")}
 RULES_KEY = "price_rules"
+PUBLISH_KEY = "price_rules_publish"  # team mode: saved here, not yet in the team store (the next sync sends them)
 
 
 def locale_currency() -> str | None:
@@ -148,13 +150,34 @@ def price_rules(home: Path) -> tuple[PriceRule, ...]:
 
 
 def save_price_rules(home: Path, rules: Iterable[PriceRule]) -> None:
+    """Kept in settings.json; in team mode also marked for the team store (services/team_sync.py sends them
+    with the next sync, and every desk then quotes with them)."""
     settings = load_settings(home)
     kept = [rule_to_json(r) for r in rules]
+    changed = kept != (settings.get(RULES_KEY) or [])
     if kept:
         settings[RULES_KEY] = kept
     else:
         settings.pop(RULES_KEY, None)
+    if changed and _team_mode(home):
+        settings[PUBLISH_KEY] = True
     save_settings(home, settings)
+
+
+def _team_mode(home: Path) -> bool:
+    try:
+        return load_team_config(home) is not None
+    except ConfigError:  # a team store set up wrongly: said by the sync; the desk's own rules meanwhile
+        return False
+
+
+def desk_price_rules(home: Path, team: dict | None) -> tuple[PriceRule, ...]:
+    """The rules this desk quotes with: in team mode the team's (``team``: as last read from the team store),
+    unless this desk saved its own since (they go to the team store with the next sync); else Settings'."""
+    settings = load_settings(home)
+    if team is not None and not settings.get(PUBLISH_KEY) and _team_mode(home):
+        return rules_from({RULES_KEY: team.get("rules")})
+    return rules_from(settings)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from esimdesk.domain import ConfigError, EsimdeskError, JournalEvent
+from esimdesk.services.config import load_settings, save_settings
+from esimdesk.services.currency import PUBLISH_KEY, RULES_KEY
 from esimdesk.services.sync_results import VendorSyncResult
 from esimdesk.services.team_config import TeamConfig, load_team_config
 from esimdesk.store import team_local as L
@@ -39,11 +41,11 @@ async def sync_team(store, home: Path | None = None) -> VendorSyncResult | None:
         return result
     if config is None:
         return None
-    return await asyncio.to_thread(run, store, config)
+    return await asyncio.to_thread(run, store, config, home=home)
 
 
 def run(store, config: TeamConfig, *, push_batch: int = PUSH_BATCH, pull_batch: int = PULL_BATCH,
-        fault: Callable[[str, int], None] | None = None) -> VendorSyncResult:
+        fault: Callable[[str, int], None] | None = None, home: Path | None = None) -> VendorSyncResult:
     from esimdesk.store import team as T  # psycopg: a quarter of a second to import, so only when syncing
 
     result = VendorSyncResult("team")
@@ -59,6 +61,7 @@ def run(store, config: TeamConfig, *, push_batch: int = PUSH_BATCH, pull_batch: 
                 T.push(conn, desk_id, lambda after: next_batch(store, conn, desk_id, after, push_batch, config.agent),
                        fault, lambda seq: L.set_pushed(store, seq))
                 result.orders, result.esims = pull(store, conn, desk_id, pull_batch)
+                share_price_rules(store, conn, config.agent, home or Path(store.path).parent)
             except T.TeamStoreError:
                 raise
             except Exception as exc:  # psycopg's errors mid-way: a dropped connection, a stopped server
@@ -84,6 +87,22 @@ def run(store, config: TeamConfig, *, push_batch: int = PUSH_BATCH, pull_batch: 
                           "with ESIMDESK_LOG_LEVEL=DEBUG and report the log")
     result.seconds = time.perf_counter() - started
     return result
+
+
+def share_price_rules(store, conn, agent: str, home: Path) -> None:
+    """Price rules saved at this desk since its last team sync go to the team store (the last desk to save
+    wins); then the team's rules are kept in this desk's file, so every desk quotes one price, offline too."""
+    from esimdesk.store import team as T  # psycopg: only when syncing (see run)
+
+    settings = load_settings(home)
+    if settings.get(PUBLISH_KEY):
+        T.publish_setting(conn, "price_rules", settings.get(RULES_KEY) or [], agent)
+        settings = load_settings(home)  # as it is now: the agent may have saved again meanwhile
+        settings.pop(PUBLISH_KEY, None)
+        save_settings(home, settings)
+    found = T.team_setting(conn, "price_rules")
+    if found is not None:
+        L.set_team_rules(store, *found)
 
 
 def next_batch(store, conn, desk_id: str, after: int, limit: int, agent: str) -> list:

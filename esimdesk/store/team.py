@@ -43,6 +43,13 @@ _STEPS: list[str] = [
     CREATE TRIGGER team_entries_append_only BEFORE UPDATE OR DELETE ON team_entries
         FOR EACH ROW EXECUTE FUNCTION team_entries_append_only();
     """,
+    # 2: what the whole team shares beyond entries: the price rules (issue 27), so every desk quotes one price.
+    # One row a key; the last desk to publish wins (a setting, not a history: the entries keep the sales).
+    """
+    CREATE TABLE team_settings (
+        key text PRIMARY KEY, value jsonb NOT NULL, set_by text NOT NULL, set_at timestamptz NOT NULL DEFAULT now()
+    );
+    """,
 ]
 LATEST = len(_STEPS)
 _MIGRATE_LOCK = 0x65736964  # "esid": one migrating desk at a time
@@ -177,6 +184,20 @@ def signatures(conn: psycopg.Connection, desk_id: str, after: int, upto: int) ->
     return [tuple(r) for r in conn.execute(
         "SELECT seq, kind, made_at FROM team_entries WHERE desk_id = %s AND seq > %s AND seq <= %s ORDER BY seq",
         (desk_id, after, upto))]
+
+
+def publish_setting(conn: psycopg.Connection, key: str, value: Any, agent: str) -> None:
+    conn.execute("INSERT INTO team_settings (key, value, set_by) VALUES (%s, %s, %s) ON CONFLICT (key) DO UPDATE "
+                 "SET value = excluded.value, set_by = excluded.set_by, set_at = now()",
+                 (key, Jsonb(value), agent))
+    conn.commit()
+
+
+def team_setting(conn: psycopg.Connection, key: str) -> tuple[Any, str, Any] | None:
+    """(value, the agent who set it, when) or None."""
+    row = conn.execute("SELECT value, set_by, set_at FROM team_settings WHERE key = %s", (key,)).fetchone()
+    conn.commit()
+    return None if row is None else (row[0], row[1], row[2])
 
 
 def heads(conn: psycopg.Connection) -> dict[str, int]:

@@ -265,3 +265,21 @@ def mark_offline(store) -> datetime:
 def mark_online(store) -> None:
     with store.transaction() as conn:
         conn.execute("DELETE FROM meta WHERE key = 'team_offline_since'")
+
+
+# --- what the team shares beyond entries: the price rules (issue 27) ---------------------------------
+def set_team_rules(store, value: Any, set_by: str, set_at: datetime) -> None:
+    """The team's price rules as last read from the team store: every quote uses them, offline too."""
+    body = json.dumps({"rules": value, "set_by": set_by, "set_at": set_at.isoformat()})
+    with store.transaction() as conn:
+        conn.execute("INSERT INTO meta VALUES ('team_price_rules', ?) ON CONFLICT (key) DO UPDATE "
+                     "SET value = excluded.value", (body,))
+
+
+def team_rules(store) -> dict[str, Any] | None:
+    """{"rules": [...], "set_by": agent, "set_at": ISO time} or None (never read from a team store)."""
+    raw = _meta(store.conn, "team_price_rules")
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
