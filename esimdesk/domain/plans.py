@@ -38,10 +38,16 @@ def data_text(plan: Plan) -> str:
     return data_amount(plan.data_mb) + ("/day" if plan.daily else "")
 
 
-def coverage_text(countries: tuple[str, ...], region: str | None) -> str:
+def coverage_text(countries: tuple[str, ...], region: str | None, name: str | None = None) -> str:
     """Country names ("Japan", "Japan, South Korea"); a regional or global plan says so with its number of
-    countries ("Regional (33 countries)", "Global (120 countries)")."""
+    countries ("Regional (33 countries)", "Global (120 countries)"), or by the vendor's own name for it
+    where it has one (``Plan.coverage_name``): "Africa Adventure (33 countries)", "Canary Islands (Spain)"."""
     n = len(countries)
+    name = " ".join(name.split()) if name else None
+    if name:
+        if n == 0:
+            return name
+        return f"{name} ({country_name(countries[0]) if n == 1 else f'{n} countries'})"
     if region == "global":
         return f"Global ({n} countries)"
     if region == "regional" or n > 3:

@@ -45,20 +45,24 @@ def slugify(name: str) -> str:
 
 
 # Areas: every country, then the regions and "global". Countries first so even a small catalog
-# reaches all of them (the catalog cycles through areas).
+# reaches all of them (the catalog cycles through areas). Afghanistan, in no region, comes last: its code
+# "AF" is also the "Africa Adventure" bundle's, as in Roamify's own sample.
 AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     *((slugify(country_name(c)), (c,)) for c in COUNTRIES),
     *((slugify(region), tuple(codes)) for region, codes in REGIONS.items()),
     ("global", tuple(COUNTRIES)),
+    ("afghanistan", ("AF",)),
 )
 DEFAULT_PLANS = 600
 
 
 # Roamify's codes for regional groups reuse country codes (the documented sample: "AF" for both
-# "Afghanistan" and "Africa Adventure"): several here do too (AF, AS, AM, ME, GL).
+# "Afghanistan" and "Africa Adventure"): several here do too (AF, AS, AM, ME, GL). A group's name is its
+# region's, or the vendor's own for a bundle: Africa is sold as "Africa Adventure" (its packages are
+# named "1 GB - 7 Days": only the group's name says Africa).
 REGION_CODES = {"europe": "EU", "asia": "AS", "middle-east": "ME", "americas": "AM", "africa": "AF",
                 "oceania": "OC", "global": "GL"}
-REGION_NAMES = {"global": "Global"}
+REGION_NAMES = {"africa": "Africa Adventure", "global": "Global"}
 
 
 def _travel_date(index: int) -> bool:

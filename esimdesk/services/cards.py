@@ -15,6 +15,7 @@ from typing import Any
 
 from esimdesk.domain.activation import install_links, split_activation_code
 from esimdesk.domain.errors import ValidationError
+from esimdesk.domain.plans import coverage_text
 from esimdesk.domain.units import data_amount
 from esimdesk.services.card_settings import DEFAULT_RESELLER, reseller_logo, reseller_name
 
@@ -88,6 +89,13 @@ def _countries(codes: tuple[str, ...]) -> str | None:
     return ", ".join(codes) if len(codes) <= 8 else f"{', '.join(codes[:7])} and {len(codes) - 7} more"
 
 
+def _coverage(plan: Any) -> str | None:
+    """The plan's countries; a bundle the vendor names, by its name: "Africa Adventure (33 countries)"."""
+    if getattr(plan, "coverage_name", None):
+        return coverage_text(plan.countries, plan.region, plan.coverage_name)
+    return _countries(plan.countries)
+
+
 def card_for_esim(store: Any, esim: Any, reseller: str, reference: str | None = None,
                   logo: bytes | None = None) -> Card:
     if not esim.activation_code:
@@ -109,7 +117,7 @@ def card_for_esim(store: Any, esim: Any, reseller: str, reference: str | None = 
         iccid=esim.iccid, activation_code=code, vendor=esim.vendor,
         plan_name=plan.name if plan else None, data=data,
         validity_days=plan.validity_days if plan else None,
-        countries=_countries(plan.countries) if plan else None,
+        countries=_coverage(plan) if plan else None,
         smdp_address=address, matching_id=matching, ios_link=ios, android_link=android,
         reference=reference, reseller=reseller, logo=logo,
     )

@@ -61,6 +61,9 @@ _JAVA_TIME = re.compile(
 )
 _VOLUME = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(TB|GB|MB|KB)\s*$", re.I)
 _NAME_TOTAL = re.compile(r"Total\s*(\d+(?:\.\d+)?\s*(?:TB|GB|MB))", re.I)
+# A plan's name is its area, then its allowance and days: "Global 66-Total1GB-7-A0", "Europe 41-Daily1GB-7",
+# "MiddleEast 14-unlimited-15". The area is everything before the allowance.
+_NAME_AREA = re.compile(r"^\s*(.+?)\s*-\s*(?:Total|Daily|unlimited|\d+(?:\.\d+)?\s*(?:TB|GB|MB)\b)", re.I)
 _UNIT_MB = {"TB": 1024 * 1024, "GB": 1024, "MB": 1, "KB": Decimal(1) / 1024}
 
 # deviceDetail ``status``: only "success" is documented; the other rows are our guesses at the vendor's
@@ -169,6 +172,17 @@ def _countries(item: dict[str, Any]) -> tuple[str, ...]:
     found += [part.split(":", 1)[0] for part in str(item.get("networks") or "").split("|") if ":" in part]
     out = [c.strip().upper() for c in found]
     return tuple(dict.fromkeys(c for c in out if len(c) == 2 and c.isalpha()))
+
+
+def area_name(plan_name: str) -> str | None:
+    """The area a plan's name starts with, in words: "MiddleEast 14-Total1GB-7" -> "Middle East 14",
+    "Global 66-Total1GB-7-A0-test" -> "Global 66"; None when the name has no area before its allowance."""
+    match = _NAME_AREA.match(plan_name or "")
+    area = match.group(1) if match else None
+    if not area or not any(ch.isalpha() for ch in area):
+        return None
+    area = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=\d)", " ", area)  # "MiddleEast14" -> "Middle East 14"
+    return " ".join(area.split())
 
 
 def _is_success(payload: dict[str, Any]) -> bool:
@@ -351,6 +365,8 @@ class MicroesimAdapter(VendorAdapter):
             topup=None,  # the document has no top-up call
             region=region,
             raw=item,
+            # A multi-country plan is found, and its coverage shown, by its area's name ("Europe 41").
+            coverage_name=area_name(name) if len(countries) > 1 else None,
         )
 
     def parse_plans(self, items: Any) -> list[Plan]:

@@ -3,7 +3,8 @@
 Country mapping. Roamify's codes are not unique: a regional group reuses a country's code (its own
 sample: "AF" for "Afghanistan" and "Africa Adventure"). So a code is trusted only for a ``local``
 group whose code no other name shares; otherwise the group's name is matched to a country, and a
-regional or global group covers the countries of its ``signals``. Data: ``dataAmount`` in its
+regional or global group covers the countries of its ``signals``, and its name ("Africa Adventure") is
+the plan's ``coverage_name``, the name it is found by (its packages are named "1 GB - 7 Days"). Data: ``dataAmount`` in its
 ``dataUnit`` to MB; ``isUnlimited`` (with ``dataAmount`` 9007199254740991) is no cap. Price: a decimal
 in major units of USD (the catalog carries no currency field; every sample is USD).
 """
@@ -56,20 +57,36 @@ class CountryMap:
         codes = Counter(c.get("code") for c in countries or () if isinstance(c, dict))
         self.shared = {code for code, n in codes.items() if n > 1}  # codes more than one name uses
 
-    def group_countries(self, group: dict[str, Any]) -> tuple[tuple[str, ...], str | None]:
-        """(countries, region label) of one package group."""
-        geography = group.get("geography")
+    def country_of(self, group: dict[str, Any]) -> str | None:
+        """The one country a package group is sold as; None for a regional or global group and for a name
+        no country has (a bundle such as "Africa Adventure", whatever country's code it repeats)."""
+        if group.get("geography") in ("regional", "global"):
+            return None
         code, name = group.get("countryCode"), group.get("countryName")
-        if geography in ("regional", "global"):
-            return _signal_codes(group), geography
         iso = _iso(code) if isinstance(code, str) and code not in self.shared else None
         by_name = _by_name(name) if isinstance(name, str) else None
         if iso and (by_name in (None, iso)):
-            return (iso,), None
-        if by_name:
-            return (by_name,), None
-        covered = _signal_codes(group)  # a name no country has: a bundle sold as a region
+            return iso
+        return by_name
+
+    def group_countries(self, group: dict[str, Any]) -> tuple[tuple[str, ...], str | None]:
+        """(countries, region label) of one package group."""
+        one = self.country_of(group)
+        if one:
+            return (one,), None
+        geography = group.get("geography")
+        covered = _signal_codes(group)  # a region, or a name no country has: a bundle sold as a region
+        if geography in ("regional", "global"):
+            return covered, geography
         return covered, ("regional" if len(covered) != 1 else None)
+
+    def coverage_name(self, group: dict[str, Any]) -> str | None:
+        """The group's ``countryName`` where the group is no single country ("Africa Adventure", "Europe",
+        "Global"): the plan is found, and its coverage shown, by it; None for a country's own group."""
+        name = group.get("countryName")
+        if not isinstance(name, str) or not name.strip() or self.country_of(group):
+            return None
+        return " ".join(name.split())
 
 
 def _iso(code: str) -> str | None:
@@ -125,7 +142,8 @@ def needs_travel_date(pkg: dict[str, Any], group: dict[str, Any] | None = None) 
     return False
 
 
-def parse_package(pkg: Any, group: dict[str, Any], countries: tuple[str, ...], region: str | None) -> Plan:
+def parse_package(pkg: Any, group: dict[str, Any], countries: tuple[str, ...], region: str | None,
+                  coverage_name: str | None = None) -> Plan:
     if not isinstance(pkg, dict) or not isinstance(pkg.get("packageId"), str) or not pkg["packageId"]:
         raise MalformedResponse(VENDOR, "api/esim/packages", "package has no packageId")
     name = pkg.get("package") if isinstance(pkg.get("package"), str) else pkg["packageId"]
@@ -137,7 +155,7 @@ def parse_package(pkg: Any, group: dict[str, Any], countries: tuple[str, ...], r
         vendor=VENDOR, plan_id=pkg["packageId"], name=name, countries=countries,
         data_mb=data_mb(pkg.get("isUnlimited"), pkg.get("dataAmount"), pkg.get("dataUnit")),
         validity_days=days, price=_decimal(pkg.get("price"), "price"), currency=CATALOG_CURRENCY,
-        daily=bool(_DAILY.search(name)), topup=None, region=region, raw=raw,
+        daily=bool(_DAILY.search(name)), topup=None, region=region, raw=raw, coverage_name=coverage_name,
     )
 
 
@@ -215,7 +233,8 @@ def parse_packages(data: Any, countries: CountryMap) -> list[Plan]:
         if not isinstance(group, dict) or not isinstance(group.get("packages"), list):
             raise MalformedResponse(VENDOR, "api/esim/packages", "package group has no packages")
         covered, region = countries.group_countries(group)
-        plans.extend(parse_package(p, group, covered, region) for p in group["packages"])
+        named = countries.coverage_name(group)
+        plans.extend(parse_package(p, group, covered, region, named) for p in group["packages"])
     return plans
 
 

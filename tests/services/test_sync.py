@@ -140,7 +140,7 @@ def test_offline_listings_return_what_was_synced_and_sync_reports_errors(tmp_pat
     rows = json.loads(plans.stdout)
     assert rows and all("JP" in p["countries"] for p in rows)
     assert set(rows[0]) == {"vendor", "plan_id", "name", "countries", "data_mb", "validity_days", "price", "currency",
-                            "daily", "topup"}
+                            "daily", "topup", "coverage_name"}
     assert "synced" in plans.stderr
     esims = json.loads(subprocess.run(cli("esims", "--json"), env=env, capture_output=True, text=True, timeout=60).stdout)
     assert esims and set(esims[0]) == {"vendor", "iccid", "order_id", "plan_id", "status", "vendor_status",
