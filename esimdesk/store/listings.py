@@ -65,6 +65,14 @@ class _Parts(NamedTuple):
     without_order: str = ""  # how the rows without a value are listed ("" = as the file holds them)
 
 
+class TextFinds(NamedTuple):
+    """What a text typed to go to an eSIM or order finds in the store (``text_finds``)."""
+
+    order: bool  # an order whose id or reference it is
+    iccid: bool  # an eSIM whose ICCID it is, or ends in (4 digits or more)
+    order_start: bool  # an order whose id starts with it (digits)
+
+
 class ListingHead(NamedTuple):
     """A result's first rows, read before it is counted (``listing_head``)."""
 
@@ -350,6 +358,24 @@ class ListingsMixin:
             return self._order_digits(q, where, params, digits, walk)
         clause, args = self._order_text_clause(text)
         return [*where, clause], [*params, *args], "orders o", []
+
+    def text_finds(self, text: str) -> TextFinds:
+        """Whether ``text`` is an order's id or reference, an ICCID or its last digits, the start of an order id:
+        one index seek each, as the Orders and Fleet searches read it."""
+        text = text.strip()
+        digits = text.replace(" ", "")
+        if not text:
+            return TextFinds(False, False, False)
+        seek = self.conn.execute
+        order = seek("SELECT 1 FROM orders WHERE order_id = ? OR reference = ? LIMIT 1", (text, text)).fetchone()
+        iccid = start = None
+        if digits.isdigit():
+            if len(digits) >= 4:
+                iccid = seek("SELECT 1 FROM esims WHERE iccid_rev >= ? AND iccid_rev < ? LIMIT 1",
+                             R.suffix_range(digits)).fetchone()
+            start = seek("SELECT 1 FROM orders WHERE order_id >= ? AND order_id < ? LIMIT 1",
+                         (digits, digits[:-1] + chr(ord(digits[-1]) + 1))).fetchone()
+        return TextFinds(order is not None, iccid is not None, start is not None)
 
     def _order_digits(self, q: ListingQuery, where: list[str], params: list[Any], digits: str, walk: bool):
         """Digits typed in Orders that are no whole order id and no ICCID's end: the orders whose id starts with

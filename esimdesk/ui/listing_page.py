@@ -221,6 +221,7 @@ class ListingTab(QWidget):
                                QAbstractItemView.ScrollHint.PositionAtTop)
             if anchor >= 0 and shown.stale:
                 self._selected(anchor)  # its data may have changed: show it again
+            self._select_single(total)
             self._fit_columns(shown.rows)
         self.rowsShown.emit()
         self._finish_load(shown.total)
@@ -230,6 +231,8 @@ class ListingTab(QWidget):
         reads them."""
         rows = shown.rows
         self.model.set_result(shown.total, 0, rows, None, None)
+        if shown.counted:
+            self._select_single(shown.total)
         self._fit_columns(rows)
         if not shown.counted:
             self.count.setText(f"{len(rows):,}+ {self.noun}, counting…")
@@ -244,6 +247,12 @@ class ListingTab(QWidget):
             self.model.set_total(total)
         self._bind(pages)
         self._finish_load(total)
+
+    def _select_single(self, total: int) -> None:
+        """A result of one row (an ICCID's last digits, an order id) is selected at once, its detail shown: the
+        agent looked it up to act on it. Several are shown, none selected."""
+        if total == 1 and not self.table.currentIndex().isValid() and self.model.loaded(0):
+            self.table.selectRow(0)
 
     async def _next_paint(self, timeout: float = 0.1) -> None:
         """Until the table's next paint has been delivered (or ``timeout``: a window that is not exposed)."""

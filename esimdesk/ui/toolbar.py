@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QLabel, QPushButton, QToolBar, QToolButton
 from esimdesk.domain import VENDORS, Balance
 from esimdesk.services.preferences import VENDOR_TITLES
 from esimdesk.services.reachability import VendorReach, age_words
+from esimdesk.ui.go_to import GoToBox
 
 OFFLINE_STYLE = "color: #b00020;"
 ONLINE_STYLE = "color: #1b5e20;"
@@ -130,6 +131,9 @@ class DeskToolbar(QToolBar):
         self.cache_age.setObjectName("cacheAge")
         self.cache_age.setContentsMargins(6, 0, 6, 0)
         self.addWidget(self.cache_age)
+        self.addSeparator()
+        self.go_to_box = GoToBox()  # Ctrl+K: an ICCID's last digits, an order id or a reference (ui/go_to.py)
+        self.addWidget(self.go_to_box)
 
     def set_busy(self, busy: bool) -> None:
         for action in self._busy:

@@ -21,6 +21,7 @@ import logging
 import os
 import random
 import re
+import ssl
 import threading
 import unicodedata
 import urllib.parse
@@ -244,6 +245,24 @@ def _retry_after_seconds(value: str | None) -> float | None:
         return None
 
 
+_tls_lock = threading.Lock()
+_tls: ssl.SSLContext | None = None
+tls_built_in: str | None = None  # the name of the thread that built it (the tests check it is no GUI's)
+
+
+def tls_context() -> ssl.SSLContext:
+    """The one verifying TLS context every vendor client shares, built on first use: httpx's default (certifi's
+    CA file, or SSL_CERT_FILE / SSL_CERT_DIR), whose loading takes ~80 ms. Each client building its own
+    cost that on the window's thread at each order, top-up or vendor check; the window builds this one in a
+    worker thread at start-up (services/adapters.py ``prepare_tls``)."""
+    global _tls, tls_built_in
+    with _tls_lock:
+        if _tls is None:
+            _tls = httpx.create_ssl_context()
+            tls_built_in = threading.current_thread().name
+        return _tls
+
+
 _limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, AsyncLimiter]] = weakref.WeakKeyDictionary()
 
 
@@ -311,6 +330,7 @@ class VendorHttp:
                 auth=auth,
                 timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
                 transport=transport,
+                verify=tls_context() if transport is None else True,  # a given transport makes no TLS of its own
                 follow_redirects=False,
             )
         except UnicodeEncodeError as exc:  # a header that is no credential: still words, never a traceback
