@@ -15,6 +15,8 @@ from PySide6.QtWidgets import QDialog
 
 from esimdesk.domain import OrderStatus, price_per_gb
 from esimdesk.sandbox import SandboxConfig
+from esimdesk.domain.pricing import PriceRule
+from esimdesk.services.currency import save_price_rules
 from esimdesk.services.preferences import Rate, Rates, save_preferences
 from esimdesk.ui.order_dialog import OrderDialog
 from tests.ui.conftest import wait_until, window_over_sandbox
@@ -289,8 +291,10 @@ def test_the_agents_own_rates_override_the_fetched_ones_and_every_price_follows(
 def test_find_japan_plans_select_the_cheapest_and_order_it_through_the_dialog(window, monkeypatch):
     """Issue 13's first Done-when item: Japan plans found through the country box, the cheapest selected from
     the cheapest-per-vendor panel, Order… pressed, the dialog answered, the order placed and completed."""
-    win, loop, server, _home = window
+    win, loop, server, home = window
     tab = win.catalog
+    save_price_rules(home, [PriceRule(markup_pct=Decimal(30), rounding="99")])  # the reseller's price rule
+    loop.run_until_complete(tab.refresh_rates())
     got: list = []
     tab.cheapestShown.connect(got.append)
     tab.country.setText("jap")  # typed, then the completion picked
@@ -309,7 +313,8 @@ def test_find_japan_plans_select_the_cheapest_and_order_it_through_the_dialog(wi
     def fill(dialog: OrderDialog) -> QDialog.DialogCode:
         """The agent reads what will be charged, keeps one eSIM, types a reference and confirms."""
         dialog.reference.setText("TCK-JAPAN-1")
-        seen.update(charge=dialog.charge.text(), ok=dialog.ok_button.text(), enabled=dialog.ok_button.isEnabled())
+        seen.update(charge=dialog.charge.text(), ok=dialog.ok_button.text(), enabled=dialog.ok_button.isEnabled(),
+                    sell=dialog.sell.text())
         return QDialog.DialogCode.Accepted
 
     monkeypatch.setattr(OrderDialog, "exec", fill)
@@ -333,9 +338,22 @@ def test_find_japan_plans_select_the_cheapest_and_order_it_through_the_dialog(wi
     assert seen["charge"].startswith(f"Charges {cheapest.price:.2f} USD") and seen["enabled"]
     assert seen["ok"] == f"Order and pay {cheapest.price:.2f} USD"  # the dialog named what will be charged
     assert server.sandbox.vendors[cheapest.vendor].stats()["orders"] >= 1
-    # the customer's price as quoted in the dialog is kept with the order (no rule: sold at cost)
+    # the customer's price as quoted in the dialog is kept with the order: cost × 1.3, up to .99
     quoted = tab.pricing.quote(cheapest)
+    assert str(quoted.sell).endswith(".99") and quoted.sell >= quoted.cost * Decimal("1.3")
+    assert seen["sell"].startswith(f"{quoted.sell:.2f} {quoted.currency} (margin ")
     assert order.sale is not None and order.sale.total == quoted.sell and order.sale.currency == quoted.currency
+    # Orders shows what the customer paid and the margin, as sold, whatever the rules say later
+    save_price_rules(home, [])
+    loop.run_until_complete(tab.refresh_rates())
+    orders = win.orders
+    orders.search.setText(order.order_id)
+    loaded(orders, loop)
+    titles = [c.title for c in orders.model.columns]
+    cells = orders.model.row_cells(0)
+    assert cells[titles.index("Sold for")] == f"{quoted.sell:.2f} {quoted.currency}"
+    assert cells[titles.index("Margin")] == f"{order.sale.total - order.sale.cost:.2f} {quoted.currency}"
+    assert cells[titles.index(f"Cost ({quoted.currency})")].endswith(quoted.currency)
 
 
 def test_a_roumio_plans_detail_lists_the_top_up_packages_roumio_offers_for_it(window):

@@ -320,8 +320,14 @@ def test_export_of_catalog_and_orders_is_the_tabs_whole_result(window, qtbot, mo
         assert rows[1 + row] == [tab.model.cell_text(row, c) for c in columns]
     assert rows[1:] == [[tab.model.columns[c].text(item) for c in columns] for item in items]
     if name == "catalog":  # a price keeps its currency: "5.50 USD", never a bare number of mixed currencies
-        price = [tab.model.columns[c].title for c in columns].index("Price")
+        titles = [tab.model.columns[c].title for c in columns]
+        price = titles.index("Vendor price")
         assert {r[price].split()[-1] for r in rows[1:]} == {"USD", "HKD"}
+        # the cost and the customer's price in the agent's currency, as the table shows them (issue 27)
+        agent = tab.pricing.currency
+        assert f"Cost ({agent})" in titles and f"Sell ({agent})" in titles
+        for title in (f"Cost ({agent})", f"Sell ({agent})"):
+            assert {r[titles.index(title)].split(" · ")[0].split()[-1] for r in rows[1:]} == {agent}
 
 
 def test_a_cancelled_export_leaves_no_file(window, qtbot, monkeypatch, tmp_path):
