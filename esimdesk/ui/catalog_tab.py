@@ -79,8 +79,8 @@ class CatalogTab(ListingTab):
         columns = [
             Column("Vendor", lambda p: vendor_title(p.vendor), "vendor"),
             Column("Plan", lambda p: p.name, "name"),
-            Column("Coverage", lambda p: coverage_text(p.countries, p.region), "countries",
-                   sample="Regional (33 countries)"),
+            Column("Coverage", lambda p: coverage_text(p.countries, p.region, p.coverage_name), "countries",
+                   sample="Africa Adventure (33 countries)"),
             Column("Data", data_text, "data", align_right=True, sample="Unlimited/day"),
             Column("Days", lambda p: str(p.validity_days), "days", align_right=True),
             # In the agent's currency, sorted across every vendor (the store's converted price, migration v11).
@@ -297,7 +297,7 @@ class CatalogTab(ListingTab):
             f"Cost: <b>{esc(cost_text(plan, self.pricing))}</b> (the vendor's price {esc(price_text(plan))}){sell}<br>"
             f"Per GB: {esc(per_gb_text(plan))}<br>"
             f"Top-up later: {topup_text(plan)}<br><br>"
-            f"Coverage: {esc(coverage_text(plan.countries, plan.region))}<br>{names}{more}")
+            f"Coverage: {esc(coverage_text(plan.countries, plan.region, plan.coverage_name))}<br>{names}{more}")
         self.details.setText("<i>Reading the vendor's details…</i>")
         self.order_button.setEnabled(True)
         if self._details_task is not None and not self._details_task.done():

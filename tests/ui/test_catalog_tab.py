@@ -14,8 +14,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 
 from esimdesk.domain import OrderStatus, price_per_gb
-from esimdesk.sandbox import SandboxConfig
 from esimdesk.domain.pricing import PriceRule
+from esimdesk.sandbox import SandboxConfig
 from esimdesk.services.currency import save_price_rules
 from esimdesk.services.preferences import Rate, Rates, save_preferences
 from esimdesk.ui.order_dialog import OrderDialog
