@@ -78,6 +78,16 @@ def reseller_logo(home: Path | None) -> bytes | None:
     return load_logo(_setting(home, "reseller_logo"))
 
 
+def show_price(home: Path | None) -> bool:
+    """Whether the customer's card says what the customer paid (Settings → Cards; off unless chosen)."""
+    if home is None:
+        return False
+    try:
+        return load_settings(Path(home)).get("card_show_price") is True
+    except Exception:  # an unreadable settings file does not stop a card
+        return False
+
+
 def card_settings(home: Path) -> tuple[str, str]:
     """(reseller name, logo path) as settings.json holds them, blank when unset (File → Card settings)."""
     settings = load_settings(Path(home))
@@ -85,7 +95,8 @@ def card_settings(home: Path) -> tuple[str, str]:
     return (name.strip() if isinstance(name, str) else "", logo.strip() if isinstance(logo, str) else "")
 
 
-def save_card_settings(home: Path, name: str | None, logo_path: str | Path | None) -> None:
+def save_card_settings(home: Path, name: str | None, logo_path: str | Path | None,
+                       price_on_card: bool | None = None) -> None:
     """Keep the reseller's name and logo path in settings.json (blank: the default name, no logo).
 
     A logo that is not a readable PNG, JPEG or SVG is refused in words (ValidationError); the rest of the
@@ -103,4 +114,9 @@ def save_card_settings(home: Path, name: str | None, logo_path: str | Path | Non
             settings[key] = value
         else:
             settings.pop(key, None)
+    if price_on_card is not None:  # None: left as it is
+        if price_on_card:
+            settings["card_show_price"] = True
+        else:
+            settings.pop("card_show_price", None)
     save_settings(Path(home), settings)

@@ -15,9 +15,10 @@ from typing import Any
 
 from esimdesk.domain.activation import install_links, split_activation_code
 from esimdesk.domain.errors import ValidationError
+from esimdesk.domain.models import money_str
 from esimdesk.domain.plans import coverage_text
 from esimdesk.domain.units import data_amount
-from esimdesk.services.card_settings import DEFAULT_RESELLER, reseller_logo, reseller_name
+from esimdesk.services.card_settings import DEFAULT_RESELLER, reseller_logo, reseller_name, show_price
 
 INSTALL_STEPS = (
     "On the phone, with Wi-Fi on: Settings → Mobile data / Connections → Add eSIM.",
@@ -42,6 +43,7 @@ class Card:
     reference: str | None
     reseller: str = DEFAULT_RESELLER
     logo: bytes | None = field(default=None, repr=False)  # PNG, JPEG or SVG bytes of the reseller's logo
+    price: str | None = None  # what the customer paid for this eSIM ("4.99 EUR"), where the reseller shows it
 
     def __post_init__(self) -> None:
         address, matching = split_activation_code(self.activation_code)  # ValidationError in words
@@ -61,6 +63,8 @@ def card_lines(card: Card) -> list[tuple[str, str]]:
         out.append(("text", "   ·   ".join(facts)))
     if card.countries:
         out.append(("text", f"Countries: {card.countries}"))
+    if card.price:
+        out.append(("text", f"Price paid: {card.price}"))
     out.append(("text", f"ICCID: {card.iccid}"))
     out.append(("head", "Manual entry"))
     out.append(("mono", f"SM-DP+ address: {card.smdp_address}"))
@@ -96,8 +100,17 @@ def _coverage(plan: Any) -> str | None:
     return _countries(plan.countries)
 
 
+def _price_each(order: Any) -> str | None:
+    """What the customer paid for one eSIM of ``order`` (its sale shared by its eSIMs), or None."""
+    sale = getattr(order, "sale", None)
+    if sale is None or not order.esims:
+        return None
+    return f"{money_str(sale.total / len(order.esims))} {sale.currency}"
+
+
 def card_for_esim(store: Any, esim: Any, reseller: str, reference: str | None = None,
-                  logo: bytes | None = None) -> Card:
+                  logo: bytes | None = None, price: bool | str | None = None) -> Card:
+    """``price``: the price paid to print ("4.99 EUR"), or True to read it from the eSIM's order."""
     if not esim.activation_code:
         raise ValidationError(f"eSIM {esim.iccid} has no activation code yet: {esim.vendor} has not allocated it; "
                               "run a sync later")
@@ -107,9 +120,11 @@ def card_for_esim(store: Any, esim: Any, reseller: str, reference: str | None = 
     except ValidationError as exc:
         raise ValidationError(f"eSIM {esim.iccid}: {exc}") from None
     plan = store.plan(esim.vendor, esim.plan_id) if esim.plan_id else None
+    order = store.order(esim.vendor, esim.order_id) if esim.order_id and (reference is None or price is True) else None
     if reference is None and esim.order_id:
-        order = store.order(esim.vendor, esim.order_id)
         reference = (order.reference or order.order_id) if order else esim.order_id
+    if price is True:
+        price = _price_each(order) if order is not None else None
     data_mb = plan.data_mb if plan else esim.data_total_mb
     data = data_amount(data_mb) if (plan or esim.data_total_mb is not None) else None
     ios, android = install_links(esim)
@@ -119,7 +134,7 @@ def card_for_esim(store: Any, esim: Any, reseller: str, reference: str | None = 
         validity_days=plan.validity_days if plan else None,
         countries=_coverage(plan) if plan else None,
         smdp_address=address, matching_id=matching, ios_link=ios, android_link=android,
-        reference=reference, reseller=reseller, logo=logo,
+        reference=reference, reseller=reseller, logo=logo, price=price or None,
     )
 
 
@@ -137,8 +152,9 @@ def cards_for(store: Any, target: str, reseller: str | None = None, logo: bytes 
     if not text:
         raise ValidationError("no eSIM or order given: pass an ICCID or an order id")
     esim = store.esim(text) or (store.esim("".join(text.split())) if " " in text else None)
+    priced = show_price(_store_home(store))
     if esim is not None:
-        return [card_for_esim(store, esim, reseller, logo=logo)]
+        return [card_for_esim(store, esim, reseller, logo=logo, price=priced or None)]
     orders = [o for o in store.orders(search=text) if text in (o.order_id, o.reference)]
     if not orders:
         raise ValidationError(f"no eSIM or order '{text}' in the local cache; run a sync")
@@ -148,5 +164,6 @@ def cards_for(store: Any, target: str, reseller: str | None = None, logo: bytes 
             raise ValidationError(f"order '{text}' has no eSIM in the local cache yet: {order.vendor} has not "
                                   "allocated it; run a sync later")
         ref = order.reference or order.order_id
-        cards += [card_for_esim(store, e, reseller, ref, logo) for e in order.esims]
+        each = _price_each(order) if priced else None
+        cards += [card_for_esim(store, e, reseller, ref, logo, each) for e in order.esims]
     return cards

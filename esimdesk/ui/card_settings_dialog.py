@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPainter, QPixmap
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QCheckBox, QFileDialog, QWidget
 
 from esimdesk.domain import EsimdeskError
 from esimdesk.services.card_paint import paint_logo
-from esimdesk.services.card_settings import DEFAULT_RESELLER, card_settings, load_logo, logo_error
+from esimdesk.services.card_settings import DEFAULT_RESELLER, card_settings, load_logo, logo_error, show_price
 from esimdesk.ui.forms.ui_card_settings import Ui_CardSettingsForm
 
 PREVIEW = (160, 64)  # px: the preview box of the logo (the .ui's fixed size of ``preview``)
@@ -33,13 +33,16 @@ class CardSettingsForm(QWidget, Ui_CardSettingsForm):
         self.name.setText(name)
         self.name.setPlaceholderText(DEFAULT_RESELLER)
         self.logo_path = logo
+        self.show_price = QCheckBox("Print the price the customer paid on the card", self)
+        self.show_price.setChecked(show_price(home))
+        self.form.addRow("", self.show_price)
         self.choose_button.clicked.connect(self.choose_logo)
         self.remove_button.clicked.connect(self.remove_logo)
         self._show_logo()
 
-    def values(self) -> tuple[str, str | None]:
-        """(reseller name, logo path or None) as the agent left them, for save_card_settings."""
-        return self.name.text(), self.logo_path or None
+    def values(self) -> tuple[str, str | None, bool]:
+        """(reseller name, logo path or None, the price on the card) as the agent left them, for save_card_settings."""
+        return self.name.text(), self.logo_path or None, self.show_price.isChecked()
 
     def show_error(self, text: str) -> None:
         self.error.setText(text)

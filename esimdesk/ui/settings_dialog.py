@@ -205,13 +205,13 @@ class SettingsDialog(QDialog, Ui_SettingsDialog):
 
     def _write(self, entries, thresholds, rates, card, rules) -> None:
         """In a worker thread: the keychain and the settings file may be slow (a keychain prompt, a disk)."""
-        name, logo = card
+        name, logo, price_on_card = card
         if logo and (problem := logo_error(logo)):  # before anything is written
             raise ValidationError(f"the logo cannot be used: {problem}")
         save_accounts(self.home, entries)  # keychain first; no keychain: nothing written at all
         save_preferences(self.home, thresholds=thresholds, rates=rates)
         save_price_rules(self.home, rules)
-        save_card_settings(self.home, name, logo)
+        save_card_settings(self.home, name, logo, price_on_card)
 
     async def save(self) -> bool:
         """Save every page; on a problem say it and stay open (True: saved and closed)."""

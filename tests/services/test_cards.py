@@ -142,6 +142,23 @@ def test_cards_for_iccid_and_order(store):
     assert C.cards_for(store, "B1001", reseller="Acme")[0].reseller == "Acme"
 
 
+def test_the_price_paid_is_on_the_card_only_when_the_reseller_chooses_it(store, tmp_path):
+    """Issue 27: the customer's price as sold (kept with the order) on its cards, shared by its eSIMs."""
+    from esimdesk.domain import Sale
+
+    store.journal_create(vendor="roumio", kind="order", reference="ref-1001", plan_id="CKH003", quantity=2,
+                         unit_price=Decimal("4.50"), currency="USD",
+                         sale=Sale(Decimal("11.98"), "EUR", Decimal("8.57"), "every plan: +30 % up to .99"))
+    fill(store, [LOWER, SGP22])
+    assert [c.price for c in C.cards_for(store, "B1001")] == [None, None]  # off unless chosen
+    S.save_card_settings(tmp_path, "Acme", None, price_on_card=True)
+    assert [c.price for c in C.cards_for(store, "ref-1001")] == ["5.99 EUR", "5.99 EUR"]
+    card = C.cards_for(store, _iccid(1))[0]
+    assert card.price == "5.99 EUR" and ("text", "Price paid: 5.99 EUR") in C.card_lines(card)
+    S.save_card_settings(tmp_path, "Acme", None, price_on_card=False)
+    assert C.cards_for(store, _iccid(1))[0].price is None
+
+
 def test_reseller_from_settings(store, tmp_path):
     fill(store, [LOWER])
     (tmp_path / "settings.json").write_text(json.dumps({"reseller_name": "Globetrotter SIMs"}))
