@@ -72,7 +72,15 @@ def cmd_sync(args) -> int:
                 print("@done " + json.dumps({**r.to_json(), "problem": r.problem, "reach": r.reach}),
                       file=sys.stderr, flush=True)
 
-        results = asyncio.run(sync_all(store, accounts, make_adapter, progress=progress, finished=finished))
+        # The exchange rates too, when due (the demo reads its sandbox's ECB files); a failure is a notice.
+        rate_notices: list[str] = []
+        results = asyncio.run(sync_all(store, accounts, make_adapter, progress=progress, finished=finished,
+                                       ecb_url=ctx.accounts.ecb_url, notices=rate_notices))
+        for line in rate_notices:
+            if lines:  # the window's sync child: the window shows it in its message bar
+                print("@notice " + json.dumps(line), file=sys.stderr, flush=True)
+            else:
+                say(args, line)
         for r in results:  # what the sync did besides the vendors (the team store): its words for the window too
             if r.vendor not in told:
                 finished(r)

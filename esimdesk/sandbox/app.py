@@ -5,6 +5,7 @@ Control API (JSON in and out; errors are HTTP 400 ``{"error": "..."}``):
 - ``GET /_sandbox/state``: ``{vendor: stats}`` (counts of orders, requests, balances).
 - ``GET|POST|DELETE /_sandbox/faults[?vendor=V]``: list, add (``{"vendor": V, "faults": [Fault, ...]}``)
   or clear the injected faults; answers ``{vendor: [Fault, ...]}``.
+  ``V`` may also be ``ecb``: the ECB's reference-rate files under ``/ecb/stats/eurofxref/`` (ecb.py).
 - ``GET|POST /_sandbox/clock``: ``{"advance": S}`` moves the shared clock (every vendor) by S seconds;
   ``{"advance": S, "vendor": V}`` moves only V's clock (negative: back); ``{"offset": S, "vendor": V}``
   sets V's own offset from the shared clock. Answers ``{"now": shared, "vendors": {V: {"now", "offset"}}}``.
@@ -38,6 +39,8 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from esimdesk.sandbox.base import SANDBOX_CREDENTIALS, SandboxConfig, VendorSandbox
+from esimdesk.sandbox.ecb import MOUNT as ECB_MOUNT
+from esimdesk.sandbox.ecb import EcbSandbox
 from esimdesk.sandbox.faults import FaultInjector, SlidingWindowLimiter, VendorMiddleware, dated
 from esimdesk.sandbox.state import FORMAT, VERSION, WORLD_FIELDS, StateFile, StateFileError
 
@@ -92,6 +95,12 @@ class Sandbox:
             self.vendors[name], self.faults[name] = sim, injector
             if limiter:
                 self.limiters[name] = limiter
+        # The ECB's reference-rate files (ecb.py): no vendor, no account; its faults are faults["ecb"].
+        self.ecb = EcbSandbox(self.config.clock)
+        self.faults["ecb"] = FaultInjector(seed=self.config.seed * 100 + 99)
+        routes.append(Mount(ECB_MOUNT, app=VendorMiddleware(Starlette(routes=self.ecb.routes()),
+                                                            injector=self.faults["ecb"], busy=self.ecb.busy_response,
+                                                            date=self._shared_date)))
         self.app: ASGIApp = Starlette(routes=routes)
         if self.world is not None:
             if saved is None:  # a new world: seed it once, deterministically from the seed, and keep it

@@ -36,6 +36,7 @@ from esimdesk.sandbox.ids import luhn_digit as _luhn_digit
 from esimdesk.sandbox.roamify_catalog import RoamifyCatalog
 from esimdesk.sandbox.roamify_esims import OrderedEsim, RoamifyFleet, esim_json, link_json, usage_json
 from esimdesk.sandbox.roamify_packages import countries, packages_page, topup_json
+from esimdesk.sandbox.roamify_rates import currencies_answer, rate_answer
 
 # The documented samples (order, top-up), kept verbatim in the order history.
 SAMPLE_ORDERS: tuple[dict[str, Any], ...] = (
@@ -295,6 +296,8 @@ class RoamifySandbox(VendorSandbox):
             Route("/api/esim/topup/packages", self._topup_packages, methods=["GET"]),
             Route("/api/esim/link", self._link, methods=["POST"]),
             Route("/api/balance", self._balance, methods=["GET"]),
+            Route("/api/rates", self._rates, methods=["GET"]),  # roamify_rates.py
+            Route("/api/currencies", self._currencies, methods=["GET"]),
         ]
 
     @staticmethod
@@ -642,6 +645,18 @@ class RoamifySandbox(VendorSandbox):
             return self._error("Unauthorized", 401)
         with self.lock:
             return self._ok({"balance": _num(self.balance_cents), "currency": "USD"})
+
+    async def _rates(self, request: Request) -> JSONResponse:
+        if not self._authorized(request):
+            return self._error("Unauthorized", 401)
+        body, status = rate_answer(request.query_params.get("source"), request.query_params.get("target"),
+                                   self.now())
+        return JSONResponse(body, status_code=status)
+
+    async def _currencies(self, request: Request) -> JSONResponse:
+        if not self._authorized(request):
+            return self._error("Unauthorized", 401)
+        return JSONResponse(currencies_answer())
 
 
 def _iso_date(value: object) -> bool:

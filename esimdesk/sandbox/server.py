@@ -12,6 +12,8 @@ import uvicorn
 
 from esimdesk.sandbox.app import Sandbox
 from esimdesk.sandbox.base import SANDBOX_CREDENTIALS, SandboxConfig
+from esimdesk.sandbox.ecb import FOLDER as ECB_FOLDER
+from esimdesk.sandbox.ecb import MOUNT as ECB_MOUNT
 
 
 class _QuietDrops(logging.Filter):
@@ -49,9 +51,14 @@ class SandboxServer:
     def urls(self) -> dict[str, str]:
         return {name: self.root + sim.mount for name, sim in self.sandbox.vendors.items()}
 
+    @property
+    def ecb_url(self) -> str:
+        """The folder of the simulated ECB rate files (``eurofxref-daily.xml``, ``eurofxref-hist-90d.xml``)."""
+        return self.root + ECB_MOUNT + ECB_FOLDER + "/"
+
     def env(self) -> dict[str, str]:
         """ESIMDESK_* variables that point the app (or any tool) at this sandbox."""
-        env: dict[str, str] = {}
+        env: dict[str, str] = {"ESIMDESK_ECB_URL": self.ecb_url}
         for name, url in self.urls.items():
             env[f"ESIMDESK_{name.upper()}_URL"] = url
             for key, value in SANDBOX_CREDENTIALS[name].items():

@@ -21,6 +21,7 @@ import platformdirs
 from esimdesk.domain import VENDORS, ConfigError, StoreError, VendorConfig
 from esimdesk.store.integrity import os_error
 from esimdesk.vendors import DEFAULT_URLS, SECRET_NAMES
+from esimdesk.vendors.ecb_rates import ecb_url
 from esimdesk.vendors.http import credential_problem, register_secrets, vendor_title
 
 log = logging.getLogger("esimdesk.config")
@@ -159,6 +160,9 @@ def _secret(vendor: str, name: str) -> str | None:
 class Accounts:
     enabled: list[VendorConfig] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # one line per skipped vendor
+    # Where the ECB's reference-rate files are read from (vendors/ecb_rates.py): ESIMDESK_ECB_URL (the demo's
+    # sandbox passes its own in ``env``, as it does the vendors' URLs), else the ECB. None: no rates read.
+    ecb_url: str | None = None
 
     def get(self, vendor: str) -> VendorConfig | None:
         return next((c for c in self.enabled if c.vendor == vendor), None)
@@ -167,7 +171,7 @@ class Accounts:
 def load_accounts(home: Path, env: dict[str, str] | None = None) -> Accounts:
     """Every vendor whose credentials are present; the others skipped with a one-line notice."""
     settings = load_settings(home)
-    accounts = Accounts()
+    accounts = Accounts(ecb_url=ecb_url(env))
     for vendor in VENDORS:
         url = (env or {}).get(f"ESIMDESK_{vendor.upper()}_URL") or os.environ.get(f"ESIMDESK_{vendor.upper()}_URL")
         url = url or settings.get("urls", {}).get(vendor) or DEFAULT_URLS[vendor]

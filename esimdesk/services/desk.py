@@ -182,7 +182,7 @@ class Desk:
                 finished(result)
 
         results = await sync_in_child(self.ctx.home, self.ctx.accounts.enabled, progress=progress, finished=done,
-                                      notice=notice)
+                                      notice=notice, ecb_url=self.ctx.accounts.ecb_url)
         self.reachability.note_sync(results)
         return results
 

@@ -27,6 +27,7 @@ from esimdesk.domain import (
     VendorUnavailable,
 )
 from esimdesk.domain.states import UNFINISHED
+from esimdesk.services.exchange_rates import refresh_if_due
 from esimdesk.services.plan_sync import sync_plans_incrementally
 from esimdesk.services.reachability import network_failure
 from esimdesk.services.sync_results import SyncProgress, VendorSyncResult
@@ -46,9 +47,12 @@ AdapterFactory = Callable[[VendorConfig], VendorAdapter]
 
 async def sync_all(store: Store, accounts: list[VendorConfig], adapter_factory: AdapterFactory, *,
                    progress: ProgressFn | None = None,
-                   finished: Callable[[VendorSyncResult], None] | None = None) -> list[VendorSyncResult]:
+                   finished: Callable[[VendorSyncResult], None] | None = None,
+                   ecb_url: str | None = None, notices: list[str] | None = None) -> list[VendorSyncResult]:
     """Sync every account concurrently; results in the accounts' order. Cancellation propagates.
-    ``finished(result)`` as each vendor's sync ends (the window shows a vendor's rows before the slowest is done)."""
+    ``finished(result)`` as each vendor's sync ends (the window shows a vendor's rows before the slowest is done).
+    ``ecb_url``: also refresh the exchange rates when due (services/exchange_rates.py; None: not at all);
+    a failure never fails the sync: its sentence is appended to ``notices``."""
 
     async def one(cfg: VendorConfig) -> VendorSyncResult:
         result = await sync_vendor(store, cfg, adapter_factory, progress=progress)
@@ -64,6 +68,10 @@ async def sync_all(store: Store, accounts: list[VendorConfig], adapter_factory: 
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+    if ecb_url is not None:  # the exchange rates, once per sync when due; never fails the sync
+        refreshed = await refresh_if_due(store, accounts, adapter_factory, ecb_url=ecb_url)
+        if refreshed is not None and notices is not None:
+            notices.extend(refreshed.errors)
     if (team := await sync_team(store)) is not None:
         results.append(team)
     if any(r.ok for r in results):  # a rolling backup (the last 7), in a worker thread: never on the GUI's

@@ -70,7 +70,7 @@ def _nice_autogroup() -> None:
         pass
 
 
-def child_env(home, accounts: list[VendorConfig]) -> dict[str, str]:
+def child_env(home, accounts: list[VendorConfig], ecb_url: str | None = None) -> dict[str, str]:
     # The child syncs exactly the window's accounts: no vendor variable of this environment goes through
     # (an account the window has not enabled stays out); every other setting does (team store, log level).
     accounts_vars = tuple(f"ESIMDESK_{v.upper()}_" for v in VENDORS)
@@ -81,6 +81,8 @@ def child_env(home, accounts: list[VendorConfig]) -> dict[str, str]:
         env[prefix + "URL"] = cfg.base_url
         for name, value in cfg.secrets.items():
             env[prefix + name] = value
+    if ecb_url:  # where the window reads the ECB's rates (the demo: its sandbox's), so the child does too
+        env["ESIMDESK_ECB_URL"] = ecb_url
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -88,7 +90,8 @@ def child_env(home, accounts: list[VendorConfig]) -> dict[str, str]:
 async def sync_in_child(home, accounts: list[VendorConfig], *,
                         progress: Callable[[SyncProgress], None] | None = None,
                         finished: Callable[[VendorSyncResult], None] | None = None,
-                        notice: Callable[[str], None] | None = None) -> list[VendorSyncResult]:
+                        notice: Callable[[str], None] | None = None,
+                        ecb_url: str | None = None) -> list[VendorSyncResult]:
     """Sync ``accounts`` into the data folder ``home`` in a child process; results in the accounts' order.
     ``notice(sentence)``: what the sync's reconcile found that the agent must hear (an order told failed
     that was placed)."""
@@ -98,7 +101,7 @@ async def sync_in_child(home, accounts: list[VendorConfig], *,
                ",".join(c.vendor for c in accounts)]
     proc = await asyncio.create_subprocess_exec(
         *command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env=child_env(home, accounts),
+        stderr=asyncio.subprocess.PIPE, env=child_env(home, accounts, ecb_url),
         # Its own process group: Ctrl+C in a terminal that started the window is the window's to handle.
         start_new_session=os.name != "nt",
         # Below the window's priority (POSIX: the child lowers its own, yield_cpu): see yield_cpu.

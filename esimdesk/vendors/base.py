@@ -30,6 +30,7 @@ from esimdesk.domain import (
     Usage,
     VendorConfig,
 )
+from esimdesk.domain.exchange import Quote
 from esimdesk.vendors.http import VendorHttp
 
 
@@ -50,6 +51,7 @@ class Capability(StrEnum):
     SHARE_LINK = "share_link"  # the vendor's hosted install page for the customer (Roamify)
     ORDER_BY_REFERENCE = "order_by_reference"  # an order found by our handle after a lost answer (Roamify)
     FIND_ORDERS = "find_orders"  # orders of a package and quantity booked in a time window (Roamify's older API)
+    EXCHANGE_RATES = "exchange_rates"  # the vendor's own currency rates (Roamify's /api/rates, /api/currencies)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,7 @@ CONTRACT: Mapping[Capability, Operation] = MappingProxyType({
     Capability.SHARE_LINK: Operation(("share_link",), "install links for the customer"),
     Capability.ORDER_BY_REFERENCE: Operation(("order_by_reference",), "look an order up by reference"),
     Capability.FIND_ORDERS: Operation(("find_orders",), "find orders by package and time"),
+    Capability.EXCHANGE_RATES: Operation(("exchange_rates", "rate_currencies"), "exchange rates"),
 })
 
 
@@ -250,6 +253,17 @@ class VendorAdapter:
         async for page in self.iter_inventory():
             count += len(page)
         return count
+
+    # --- exchange rates (issue 27) ---------------------------------------------------------------
+    async def exchange_rates(self, sources: list[str], target: str) -> list[Quote]:
+        """The vendor's latest rate of each of ``sources`` into ``target`` (``EXCHANGE_RATES``): one
+        ``Quote(vendor, source, target, rate, as_of)`` each, "1 source = rate × target"; a currency the
+        vendor refuses is left out (and said in the log)."""
+        raise self._unsupported(Capability.EXCHANGE_RATES)
+
+    async def rate_currencies(self) -> list[str]:
+        """The currency codes the vendor quotes rates for (``EXCHANGE_RATES``)."""
+        raise self._unsupported(Capability.EXCHANGE_RATES)
 
     # --- support actions (issue 21) --------------------------------------------------------------
     # The support actions the vendor's API offers; ``refusal`` says why any other one cannot be done.

@@ -42,6 +42,7 @@ from esimdesk.domain import (
     VendorError,
     VendorRejected,
 )
+from esimdesk.domain.exchange import Quote
 from esimdesk.domain.models import Balance, Esim
 from esimdesk.vendors.base import Capability, ShareLink, VendorAdapter
 from esimdesk.vendors.http import VendorHttp
@@ -62,6 +63,7 @@ from esimdesk.vendors.roamify_esims import (
     profile_ready,
     reports_usage,
 )
+from esimdesk.vendors.roamify_rates import CURRENCIES, RATES, parse_currencies, parse_rate
 
 log = logging.getLogger("esimdesk.vendors.roamify")
 
@@ -171,6 +173,13 @@ def check(payload: Any) -> None:
         raise _rejection(str(payload.get("message") or "request refused"))
     if status != "success" or "data" not in payload:
         raise MalformedResponse(VENDOR, "api/esim", "answer has no success envelope")
+
+
+def _rates_check(payload: Any) -> None:
+    """The rates module's answers: Roamify's error envelope is refused; any other JSON is parsed later
+    (its shape is undocumented, see roamify_rates.py)."""
+    if isinstance(payload, dict) and payload.get("status") == "error":
+        raise _rejection(str(payload.get("message") or "request refused"))
 
 
 def _rejection(message: str, http_status: int | None = None) -> VendorRejected:
@@ -305,6 +314,7 @@ class RoamifyAdapter(VendorAdapter):
         Capability.START_DATE, Capability.SHARE_LINK,  # travelDate (asked live), the hosted install page
         # A lost answer: looked up by referenceId; on the older API (no referenceId) guessed by package and time.
         Capability.ORDER_BY_REFERENCE, Capability.FIND_ORDERS,
+        Capability.EXCHANGE_RATES,  # /api/rates, /api/currencies (roamify-support.md §4)
     })
     max_quantity_per_line = None
     idempotent_orders = False  # referenceId finds an order but does not stop a second one
@@ -474,6 +484,38 @@ class RoamifyAdapter(VendorAdapter):
         """Roamify's hosted install page for the customer, with its access code (§13)."""
         data = await self._call("POST", "api/esim/link", idempotent=False, json_body={"iccid": iccid})
         return parse_link(data)
+
+    # --- exchange rates (roamify-support.md §4; shapes undocumented: roamify_rates.py) ---------------
+    async def _rates_call(self, path: str, params: dict[str, str] | None = None) -> Any:
+        """A read of the rates module, whose answer may come with or without Roamify's envelope."""
+        try:
+            return await self.http.request("GET", path, idempotent=True, check=_rates_check, params=params)
+        except VendorRejected as err:
+            if type(err) is VendorRejected and err.http_status is not None:
+                raise _rejection(err.message, err.http_status) from None
+            raise
+
+    async def exchange_rates(self, sources: list[str], target: str) -> list[Quote]:
+        """One ``GET /api/rates?source=S&target=T`` per source currency (the latest rate: no ``datetime``).
+        A currency Roamify refuses is left out; when it refuses every one, the first refusal is raised."""
+        target = target.strip().upper()
+        today = datetime.now(UTC).date()
+        out: list[Quote] = []
+        refused: list[VendorRejected] = []
+        for source in sorted({s.strip().upper() for s in sources} - {target}):
+            try:
+                payload = await self._rates_call(RATES, {"source": source, "target": target})
+            except VendorRejected as err:
+                log.info("roamify has no rate %s->%s: %s", source, target, err)
+                refused.append(err)
+                continue
+            out.append(parse_rate(payload, source, target, today))
+        if refused and not out:
+            raise refused[0]
+        return out
+
+    async def rate_currencies(self) -> list[str]:
+        return parse_currencies(await self._rates_call(CURRENCIES))
 
     # --- profiles of an order's eSIMs --------------------------------------------------------------
     async def _profiles(self, ids: list[str]) -> tuple[dict[str, dict[str, Any]], set[str]]:

@@ -117,6 +117,7 @@ CALLS: dict[Capability, tuple[Callable[[VendorAdapter], Awaitable[Any]], ...]] =
     Capability.SHARE_LINK: (lambda a: a.share_link(ICCID),),
     Capability.ORDER_BY_REFERENCE: (lambda a: a.order_by_reference("contract-unsupported"),),
     Capability.FIND_ORDERS: (lambda a: a.find_orders("any-plan", 1, _NOW, _NOW, "contract-unsupported"),),
+    Capability.EXCHANGE_RATES: (lambda a: a.exchange_rates(["USD"], "EUR"), lambda a: a.rate_currencies()),
 }
 
 
