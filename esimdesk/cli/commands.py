@@ -132,7 +132,7 @@ def cmd_plans(args) -> int:
         print_json([p.to_json() for p in plans])
     else:
         print_table(["vendor", "plan_id", "name", "countries", "data", "days", "price", "daily", "top-up"],
-                    [[p.vendor, p.plan_id, p.name, _countries(p.countries), _fmt_mb(p.data_mb), p.validity_days,
+                    [[p.vendor, p.plan_id, p.name, _coverage(p), _fmt_mb(p.data_mb), p.validity_days,
                       f"{money_str(p.price)} {p.currency}", "yes" if p.daily else "", _yes(p.topup)] for p in plans])
     return 0
 
@@ -143,6 +143,14 @@ def _yes(v: bool | None) -> str:
 
 def _countries(codes) -> str:
     return ",".join(codes) if len(codes) <= 4 else f"{','.join(codes[:3])} +{len(codes) - 3}"
+
+
+def _coverage(plan) -> str:
+    """Its countries' codes, after the vendor's name for them where it has one: "Africa Adventure: KE,TZ,UG +30"."""
+    codes = _countries(plan.countries)
+    if not plan.coverage_name:
+        return codes
+    return f"{plan.coverage_name}: {codes}" if codes else plan.coverage_name
 
 
 def cmd_orders(args) -> int:

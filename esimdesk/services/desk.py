@@ -27,9 +27,9 @@ from esimdesk.services.cards import cards_for
 from esimdesk.services.config import load_accounts
 from esimdesk.services.currency import (
     Pricing,
+    desk_price_rules,
     effective_rates,
     manual_rates,
-    price_rules,
     sort_factors,
     today_utc,
 )
@@ -44,6 +44,7 @@ from esimdesk.services.sync import SyncProgress, VendorSyncResult
 from esimdesk.services.sync_process import sync_in_child
 from esimdesk.services.team_sync import history as team_history
 from esimdesk.store import SqliteStore, open_store
+from esimdesk.store.team_local import team_rules
 from esimdesk.vendors import Capability, adapter_class
 
 
@@ -154,7 +155,7 @@ class Desk:
 
     def price_rules(self):
         """The reseller's price rules: the team's in team mode (every desk quotes the same), else Settings'."""
-        return price_rules(self.ctx.home)
+        return desk_price_rules(self.ctx.home, team_rules(self.store))
 
     async def order_history(self, reference: str | None) -> list[JournalEvent]:
         if not reference:
