@@ -28,6 +28,7 @@ from esimdesk.domain import (
     coverage_text,
     data_text,
     money_str,
+    price_per_gb,
 )
 from esimdesk.domain.countries import country_name, resolve_country
 from esimdesk.services.currency import Pricing, rates_summary
@@ -295,7 +296,8 @@ class CatalogTab(ListingTab):
             f"<b>{esc(plan.name)}</b><br>{esc(vendor_title(plan.vendor))} · <code>{esc(plan.plan_id)}</code><br><br>"
             f"Data: {esc(data_text(plan))}<br>Valid: {plan.validity_days} days<br>"
             f"Cost: <b>{esc(cost_text(plan, self.pricing))}</b> (the vendor's price {esc(price_text(plan))}){sell}<br>"
-            f"Per GB: {esc(per_gb_text(plan))}<br>"
+            f"Per GB: {esc(per_gb_cost_text(plan, self.pricing))}"
+            f"{f' ({esc(per_gb_text(plan))})' if price_per_gb(plan) is not None and plan.currency != self.pricing.currency else ''}<br>"
             f"Top-up later: {topup_text(plan)}<br><br>"
             f"Coverage: {esc(coverage_text(plan.countries, plan.region, plan.coverage_name))}<br>{names}{more}")
         self.details.setText("<i>Reading the vendor's details…</i>")

@@ -29,6 +29,7 @@ from esimdesk import __version__
 from esimdesk.domain import EsimdeskError, Order, Plan, is_unfinished
 from esimdesk.resources import resource_path
 from esimdesk.services import demo as demo_folder
+from esimdesk.services.adapters import prepare_tls
 from esimdesk.services.messages import failure_text
 from esimdesk.services.preferences import VENDOR_TITLES, balance_warnings
 from esimdesk.services.reachability import age_words
@@ -36,6 +37,7 @@ from esimdesk.services.team_sync import offline_label
 from esimdesk.ui import heap
 from esimdesk.ui.catalog_tab import CatalogTab
 from esimdesk.ui.fleet_tab import FleetTab
+from esimdesk.ui.go_to import GoToWiring
 from esimdesk.ui.message_bar import MessageBar
 from esimdesk.ui.order_detail import reconciled_text
 from esimdesk.ui.orders_tab import OrdersTab
@@ -96,6 +98,7 @@ class MainWindow(QMainWindow):
         column.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
         self.catalog.orderRequested.connect(self._order_dialog)
+        self.catalog.pricingChanged.connect(self.orders.set_pricing)  # Orders' cost in the agent's currency
         self.topup_dialog = None  # the last Top up… dialog (ui/topup_dialog.py)
         self.topup_task: asyncio.Task | None = None
         self.fleet.topupRequested.connect(self._topup_requested)
@@ -170,6 +173,7 @@ class MainWindow(QMainWindow):
         self.progress, self.cancel_button = self.toolbar.progress, self.toolbar.cancel_button
         self.cancel_button.clicked.connect(self.cancel_sync)
         self.toolbar.vendorClicked.connect(self._vendor_clicked)
+        self.go_to = GoToWiring(self, self.toolbar.go_to_box)  # Ctrl+K: the box decides the tab (ui/go_to.py)
         self.last_sync = None  # when the last sync run finished, as read from the cache
         self._checking: set[str] = set()  # vendors being asked now (a toolbar click)
         self.desk.reachability.listen(self.show_reach)
@@ -299,6 +303,9 @@ class MainWindow(QMainWindow):
         self.catalog.refresh_rates()  # the agent's currency: a price column when rates are set (Settings)
         behind = [page for page in self.pages.values() if page is not front]
         front.after_load(lambda: [page.reload(changed=True) for page in behind])
+        # The vendors' TLS context (certifi's CA file, ~80 ms) built in a worker thread: no order, top-up or
+        # check builds one on this thread.
+        await prepare_tls()
         if sync:
             await self.run_sync()
         else:

@@ -96,7 +96,7 @@ def test_sell_a_week_in_japan_the_cheapest_in_five_interactions_from_any_tab(win
         cost = catalog.pricing.cost(top.price, top.currency).amount
         assert cost == cheapest_cost(home, catalog.pricing.rates)  # the top row is the cheapest of all vendors
 
-        async def enter() -> None:  # while the loop runs, as in the app (qasync runs Qt's event loop)
+        async def enter(agent=agent) -> None:  # while the loop runs, as in the app (qasync runs Qt's event loop)
             agent.key("Return")
 
         loop.run_until_complete(enter())
