@@ -217,7 +217,8 @@ def demo_start() -> int:
 
 def run(home: Path, vendor_env: dict[str, str], args) -> int:
     import qasync
-    from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer
+    from _qt import Paints
+    from PySide6.QtCore import QPoint, Qt, QTimer
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication, QMainWindow, QTableView, QTabWidget
 
@@ -232,37 +233,6 @@ def run(home: Path, vendor_env: dict[str, str], args) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     rss_before = rss_mb()
-
-    class Paints(QObject):
-        """Resolves a future when the next paint of a widget has ended (armed when the awaited rows are in
-        the table): the paint is delivered from inside the filter, so the time taken is after the last
-        cell was drawn, not when the paint began."""
-
-        def __init__(self, widget):
-            super().__init__()
-            self.waiting: list[asyncio.Future] = []
-            self.inside = False
-            widget.installEventFilter(self)
-
-        def eventFilter(self, obj, event):  # noqa: N802
-            if event.type() != QEvent.Type.Paint or self.inside or not self.waiting:
-                return False
-            self.inside = True
-            try:
-                QApplication.sendEvent(obj, event)  # the widget paints now, through the other filters
-            finally:
-                self.inside = False
-            now = time.perf_counter()
-            for fut in self.waiting:
-                if not fut.done():
-                    fut.set_result(now)
-            self.waiting.clear()
-            return True  # painted already
-
-        def arm(self) -> asyncio.Future:
-            fut = loop.create_future()
-            self.waiting.append(fut)
-            return fut
 
     class Lateness:
         """A 10 ms timer; how late each tick is, per phase."""
