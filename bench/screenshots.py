@@ -31,6 +31,18 @@ def place_two_orders_from_the_cli() -> list[str]:
     return ids
 
 
+def price_in_euros_with_a_rule(home: Path) -> None:
+    """The agent's currency EUR (the ECB's rates, fetched by the sync) and a reseller's rule: +30 %, up to .99."""
+    from decimal import Decimal
+
+    from esimdesk.domain.pricing import PriceRule
+    from esimdesk.services.currency import save_price_rules
+    from esimdesk.services.preferences import Rates, save_preferences
+
+    save_preferences(home, rates=Rates("EUR"))
+    save_price_rules(home, [PriceRule(markup_pct=Decimal(30), rounding="99")])
+
+
 def main(out: Path) -> None:
     os.environ.setdefault("ESIMDESK_HOME", tempfile.mkdtemp())
     ordered = place_two_orders_from_the_cli()
@@ -46,6 +58,7 @@ def main(out: Path) -> None:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     ctx = open_context(demo=True)
+    price_in_euros_with_a_rule(ctx.home)
     desk = Desk(ctx)
     window = MainWindow(ui_settings(ctx.home), desk, demo=True)
     window.resize(1320, 780)
@@ -54,10 +67,10 @@ def main(out: Path) -> None:
     async def shoot() -> None:
         await window.startup(sync=True)
         await asyncio.sleep(0.5)
-        window.catalog.search.setText("japan")
-        await asyncio.sleep(0.6)
-        window.catalog.table.selectRow(0)
-        await asyncio.sleep(0.2)
+        window.catalog.search.setText("japan 7 days 5gb")  # read as Japan, at least 7 days and 5 GB
+        await asyncio.sleep(0.8)
+        window.catalog.table.selectRow(0)  # the cheapest of every vendor, in euros
+        await asyncio.sleep(0.4)
         window.grab().save(str(out / "screenshot.png"))
         window.tabs.setCurrentIndex(2)
         fleet = window.fleet.model  # an active Roumio eSIM: its support actions are enabled
@@ -80,7 +93,7 @@ def main(out: Path) -> None:
 
         head = await desk.listing_head(ListingQuery("plans", vendor="roumio", country="JP", sort="price"), 1)
         plan = head.rows[0][1]
-        dialog = OrderDialog(plan, desk, parent=window)
+        dialog = OrderDialog(plan, desk, window.catalog.pricing, parent=window)
         dialog.quantity.setValue(2)
         dialog.reference.setText("TCK-1001")
         dialog.note.setText("Ms Tanaka, Tokyo 3-10 Dec")
