@@ -97,6 +97,12 @@ _DOC_PLANS: tuple[dict[str, Any], ...] = (
         "description": "Global 120 countries",
     },
 )
+# Ties (issue 27): three Japan packages at one price, so the Catalog's tie order shows: at one price the plan
+# giving more days comes first, then more data ("Japan 5GB 10Days", "Japan 10GB 7Days", "Japan 5GB 7Days").
+_TIED_PLANS: tuple[dict[str, Any], ...] = tuple(
+    {"packageCode": code, "slug": f"JP_{gb}_{days}_TIE", "name": f"Japan {gb}GB {days}Days", "price": 450,
+     "volume": gb * 1024, "duration": days, "location": "JP", "description": f"Japan {gb}GB {days}Days"}
+    for code, gb, days in (("JPT057", 5, 7), ("JPT0510", 5, 10), ("JPT107", 10, 7)))
 _DOC_TOPUPS: tuple[dict[str, Any], ...] = (
     {
         "packageCode": "SM001",
@@ -186,7 +192,7 @@ class RoumioCatalog:
 
 def build_catalog(seed: int, size: int | None) -> RoumioCatalog:
     """``size`` base plans (None = demo size) plus the document's packages and one top-up set per location."""
-    n = DEMO_PLANS if size is None else max(size, len(_DOC_PLANS))
+    n = DEMO_PLANS if size is None else max(size, len(_DOC_PLANS) + len(_TIED_PLANS))
     rng = random.Random(seed)
     cat = RoumioCatalog()
     regions = list(REGIONS.items())
@@ -204,6 +210,8 @@ def build_catalog(seed: int, size: int | None) -> RoumioCatalog:
     for d in _DOC_PLANS:
         scope = "GL" if d["packageCode"] == "7aa948d363" else ("RG" if "," in d["location"] else "")
         add(_doc_plan(d), scope)
+    for d in _TIED_PLANS:
+        add(_doc_plan(d), "")
     for d in _DOC_TOPUPS:
         add(_doc_plan(d), "", topup=True)
 

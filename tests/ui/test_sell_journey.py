@@ -112,3 +112,25 @@ def test_sell_a_week_in_japan_the_cheapest_in_five_interactions_from_any_tab(win
     assert order.status is OrderStatus.COMPLETED and order.lines[0].plan_id == dialogs[-1].offer.plan_id
     assert order.esims and order.esims[0].activation_code  # the QR code's payload, in the progress window
     wait_until(loop, lambda: not win.order_progress.esims.isHidden())
+
+
+def test_at_one_price_the_plan_with_more_days_then_more_data_comes_first(window):
+    """The sandbox's Roumio catalog holds three Japan plans at one price (4.50 USD): after the price sort
+    the one giving more days comes first, then the one giving more data, whatever the catalog's order."""
+    win, loop, _server, _home = window
+    catalog = win.catalog
+    wait_until(loop, lambda: catalog.pricing.currency is not None)
+    catalog.search.setText("japan 7 days")
+    wait_until(loop, lambda: catalog._query == catalog.listing_query() and catalog._task is not None
+               and catalog._task.done())
+    rows = [catalog.model.item(r) for r in range(catalog.model.rowCount())]
+    tied = [p for p in rows if p.vendor == "roumio" and p.price == Decimal("4.50") and p.countries == ("JP",)]
+    assert [p.plan_id for p in tied] == ["JPT0510", "JPT107", "JPT057"]
+    first = rows.index(tied[0])
+    assert rows[first:first + 3] == tied  # side by side: one price
+    for descending in (False, True):  # the other way round, the tie order turns with it
+        catalog.sort_by(catalog.price_column, Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder)
+        wait_until(loop, lambda: catalog._query == catalog.listing_query() and catalog._task.done())
+        rows = [catalog.model.item(r) for r in range(catalog.model.rowCount())]
+        order = [p.plan_id for p in rows if p.plan_id in ("JPT0510", "JPT107", "JPT057")]
+        assert order == (["JPT057", "JPT107", "JPT0510"] if descending else ["JPT0510", "JPT107", "JPT057"])
