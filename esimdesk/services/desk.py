@@ -7,6 +7,7 @@ waits on the database or a vendor.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 from esimdesk.domain import (
@@ -18,6 +19,7 @@ from esimdesk.domain import (
     Order,
     Plan,
     PlanDetails,
+    StoreError,
 )
 from esimdesk.services import offers
 from esimdesk.services.actions import ActionService
@@ -46,6 +48,8 @@ from esimdesk.services.team_sync import history as team_history
 from esimdesk.store import SqliteStore, open_store
 from esimdesk.store.team_local import team_rules
 from esimdesk.vendors import Capability, adapter_class
+
+log = logging.getLogger("esimdesk.desk")
 
 
 class Desk:
@@ -148,7 +152,11 @@ class Desk:
             store = self.store
             manual = manual_rates(self.ctx.home)
             rates = effective_rates(manual, store.quotes(), store.plan_currencies())
-            rewritten = store.apply_sort_rates(rates.agent_currency, sort_factors(rates))
+            try:
+                rewritten = store.apply_sort_rates(rates.agent_currency, sort_factors(rates))
+            except StoreError as exc:  # the file busy (a sync writing) or full: prices still show; re-sorted next time
+                log.warning("the plans' price order was not brought in step with the rates now: %s", exc)
+                rewritten = 0
             return Pricing(rates, self.price_rules(), today_utc()), rewritten
 
         return await asyncio.to_thread(work)
