@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from dateutil.easter import easter  # Good Friday and Easter Monday: TARGET holidays
+
 # How many working days old a rate may be before every converted price says so (issue 27).
 STALE_AFTER_WORKING_DAYS = 3
 SOURCE_NAMES = {"ecb": "ECB", "roamify": "Roamify", "manual": "your own rate", "shipped": "shipped with esimdesk"}
@@ -43,20 +45,6 @@ def cross(per_eur: dict[str, Decimal], source: str, target: str) -> Decimal | No
     if a is None or b is None:
         return None
     return b / a
-
-
-def easter(year: int) -> date:
-    """Easter Sunday (Gregorian; the anonymous algorithm, Meeus/Jones/Butcher)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = divmod(b, 4)
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    ell = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * ell) // 451
-    month, day = divmod(h + ell - 7 * m + 114, 31)
-    return date(year, month, day + 1)
 
 
 def is_working_day(day: date) -> bool:

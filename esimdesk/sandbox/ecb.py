@@ -18,6 +18,7 @@ import math
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from dateutil.easter import easter  # Good Friday and Easter Monday: the ECB publishes no rates on them
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -40,25 +41,11 @@ PEGGED = {"DKK"}  # held in ERM II: barely moves
 HISTORY_DAYS = 90
 
 
-def _easter(year: int) -> date:
-    """Easter Sunday (Gregorian; Meeus/Jones/Butcher). The sandbox imports nothing of esimdesk's."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = divmod(b, 4)
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    ell = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * ell) // 451
-    month, day = divmod(h + ell - 7 * m + 114, 31)
-    return date(year, month, day + 1)
-
-
 def is_working_day(day: date) -> bool:
     """A TARGET working day: not a weekend, New Year's Day, Good Friday, Easter Monday, 1 May, 25/26 Dec."""
     if day.weekday() >= 5 or (day.month, day.day) in {(1, 1), (5, 1), (12, 25), (12, 26)}:
         return False
-    sunday = _easter(day.year)
+    sunday = easter(day.year)
     return day not in (sunday - timedelta(days=2), sunday + timedelta(days=1))
 
 
