@@ -55,19 +55,9 @@ class ExchangeMixin:
         return rewritten
 
     def plan_currencies(self) -> list[str]:
-        """The currencies the catalog prices in: per vendor, a skip along its (vendor, stale, currency) index."""
-        out: set[str] = set()
-        for (vendor,) in self.conn.execute("SELECT DISTINCT vendor FROM plans").fetchall():
-            currency = ""
-            while True:
-                row = self.conn.execute("SELECT currency FROM plans INDEXED BY plans_vendor_cheapest WHERE vendor = ? "
-                                        "AND stale = 0 AND currency > ? ORDER BY currency LIMIT 1",
-                                        (vendor, currency)).fetchone()
-                if row is None:
-                    break
-                currency = row[0]
-                out.add(currency)
-        return sorted(out)
+        """The currencies the catalog prices in, every vendor's (``vendor_currencies``: index seeks only)."""
+        vendors = [r[0] for r in self.conn.execute("SELECT DISTINCT vendor FROM plans").fetchall()]
+        return sorted({c for vendor in vendors for c in self.vendor_currencies(vendor)})
 
     def save_quotes(self, quotes: Iterable[Quote], fetched_at: str) -> int:
         """Keep the newest quote of each (source, base, currency); an older one never replaces a newer."""

@@ -217,14 +217,7 @@ class ListingsMixin:
         where, params, _source, _head = self._plans_filter(replace(q, vendor=None))
         found: list[int] = []
         for vendor in ([q.vendor] if q.vendor else vendors):
-            currency = ""
-            while True:
-                row = self.conn.execute("SELECT currency FROM plans INDEXED BY plans_vendor_cheapest WHERE vendor = ? "
-                                        "AND stale = 0 AND currency > ? ORDER BY currency LIMIT 1",
-                                        (vendor, currency)).fetchone()
-                if row is None:
-                    break
-                currency = row[0]
+            for currency in self.vendor_currencies(vendor):
                 # min() with a bare column: the row of the lowest price (SQLite's documented behaviour).
                 hit = self.conn.execute(
                     f"SELECT p.rowid, min(p.price_sort) FROM plans p INDEXED BY plans_vendor_cheapest "
@@ -234,6 +227,18 @@ class ListingsMixin:
                     found.append(hit[0])
         items = self.listing_items("plans", found)
         return [(k, items[k]) for k in found if k in items]
+
+    def vendor_currencies(self, vendor: str) -> list[str]:
+        """The currencies ``vendor``'s catalog prices in: a skip along its (vendor, stale, currency) index,
+        one seek per currency, never a pass over its plans."""
+        out: list[str] = []
+        while True:
+            row = self.conn.execute("SELECT currency FROM plans INDEXED BY plans_vendor_cheapest WHERE vendor = ? "
+                                    "AND stale = 0 AND currency > ? ORDER BY currency LIMIT 1",
+                                    (vendor, out[-1] if out else "")).fetchone()
+            if row is None:
+                return out
+            out.append(row[0])
 
     def _rowids(self, sql: str, params: list[Any]) -> list[int]:
         return [r[0] for r in self.conn.execute(sql, params).fetchall()]
