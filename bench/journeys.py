@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import random
 import sqlite3
@@ -110,13 +111,19 @@ def sql_floors(db: Path, iccid: str) -> dict:
     cols = {r[1] for r in conn.execute("PRAGMA table_info(plans)")}
     price = "price_conv" if "price_conv" in cols else "price_sort"
     order = f"ORDER BY {price}, validity_days DESC, total_mb DESC" if "total_mb" in cols else f"ORDER BY {price}"
+    jp = ("stale = 0 AND list_id IN (SELECT list_id FROM coverage WHERE country = ?) AND validity_days >= ?"
+          " AND (total_mb >= ? OR total_mb IS NULL)")
+    jp_args = (SELL_COUNTRY, SELL_DAYS, SELL_MB)
     rev = iccid[-6:][::-1]
     rev_hi = rev[:-1] + chr(ord(rev[-1]) + 1)
     fetch = lambda sql, *p: (lambda: conn.execute(sql, p).fetchall())  # noqa: E731
     out = {
         "catalog_no_filter_first_100_rows": timed(fetch(f"SELECT * FROM plans WHERE stale = 0 {order} LIMIT 100")),
         "catalog_no_filter_count": timed(fetch("SELECT count(*) FROM plans WHERE stale = 0"), repeat=5),
-        "sell_query_all_matching_rows": timed(fetch(JP_PLANS, SELL_DAYS, f"%,{SELL_COUNTRY},%", SELL_MB), repeat=5),
+        "sell_query_first_100_rows": timed(fetch(f"SELECT * FROM plans WHERE {jp} {order} LIMIT 100", *jp_args)),
+        "sell_query_count": timed(fetch(f"SELECT count(*) FROM plans WHERE {jp}", *jp_args), repeat=5),
+        # the check of the top row (raw columns, every JP plan read): not a floor, its cost for the record
+        "cheapest_check_all_jp_plans": timed(fetch(JP_PLANS, SELL_DAYS, f"%,{SELL_COUNTRY},%", SELL_MB), repeat=3),
         "support_iccid_suffix_seek": timed(fetch("SELECT * FROM esims WHERE iccid_rev >= ? AND iccid_rev < ?",
                                                  rev, rev_hi)),
     }
@@ -203,6 +210,7 @@ def run(home: Path, vendor_env: dict[str, str], args) -> dict:
 
         def start(self) -> None:
             self.on, self.steps, self.raw_presses, self.shown = True, [], 0, []
+            self.gc_ms: list[float] = []
             self.keys_down.clear()
             self.mouse_down = False
 
@@ -269,6 +277,16 @@ def run(home: Path, vendor_env: dict[str, str], args) -> dict:
                     for s in self.steps]
 
     counter = Interactions()
+    gc_began: list[float] = []
+
+    def gc_pause(phase: str, info: dict) -> None:
+        """Python's collections during a journey (a pause of the window's thread), ms each."""
+        if phase == "start":
+            gc_began[:] = [time.perf_counter()]
+        elif counter.on and gc_began and info.get("generation", 0) >= 1:
+            counter.gc_ms.append(round((time.perf_counter() - gc_began[0]) * 1000, 1))
+
+    gc.callbacks.append(gc_pause)
 
     async def press(keys: str) -> QWidget | None:
         """One key (e.g. "Ctrl+1") to the widget with the keyboard focus, from a timer: a dialog it opens runs
@@ -373,6 +391,8 @@ def run(home: Path, vendor_env: dict[str, str], args) -> dict:
         shown = {"rows": False}
 
         def rows_shown():
+            if not shown["rows"] and cat.search.text() == SELL_TEXT:
+                times["rows_shown"] = time.perf_counter()
             shown["rows"] = True
 
         cat.rowsShown.connect(rows_shown)
@@ -386,7 +406,8 @@ def run(home: Path, vendor_env: dict[str, str], args) -> dict:
 
             def click(fut):
                 times["dialog_painted"] = fut.result()
-                times["ok_enabled"] = d.ok_button.isEnabled()
+                result["dialog_at_ok"] = {"ok": d.ok_button.text(), "balance": d.balance.text(),
+                                          "sell": d.sell.text(), "total": d.total.text()}
                 QTest.mouseClick(d.ok_button, Qt.MouseButton.LeftButton)
                 if d.isVisible():
                     notes.append(f"the order dialog stayed open after OK: '{d.problem.text()}'")
@@ -420,6 +441,8 @@ def run(home: Path, vendor_env: dict[str, str], args) -> dict:
                 notes.append(f"after Ctrl+1 (sent to {name(to)}) the focus is on {name(focus)}, not the Catalog's search")
             elif cat.search.text() and cat.search.selectedText() != cat.search.text():
                 notes.append("after Ctrl+1 the search box's old text is not selected")
+            result["after_ctrl1"] = {"focus": name(focus), "text": cat.search.text(),
+                                     "selected": cat.search.selectedText()}
             await type_text(SELL_TEXT)
             times["rows"] = await painted(lambda: shown["rows"] and cat.search.text() == SELL_TEXT
                                           and cat.session.query is not None, "the Japan rows", notes)
@@ -450,10 +473,12 @@ def run(home: Path, vendor_env: dict[str, str], args) -> dict:
         result.update({
             "interactions": len(counter.steps), "key_and_button_presses": counter.raw_presses,
             "steps": counter.recorded(),
-            "desk_ms": (ms(times.get("ok"), t0) + ms(times.get("qr"), times.get("placed"))
+            "desk_ms": (round(ms(times.get("ok"), t0) + ms(times.get("qr"), times.get("placed")), 1)
                         if None not in (times.get("ok"), times.get("qr"), times.get("placed"), t0) else None),
             "vendor_ms": ms(times.get("placed"), times.get("ok")),
             "breakdown_ms": {  # from the first interaction, except qr_after_order_placed
+                "typed": ms(counter.steps[1]["t_last"], t0) if len(counter.steps) > 1 else None,
+                "rows_in_table": ms(times.get("rows_shown"), t0),
                 "rows_painted": ms(times.get("rows"), t0), "first_row_selected_painted": ms(times.get("selected"), t0),
                 "dialog_painted": ms(times.get("dialog_painted"), t0), "ok_clicked": ms(times.get("ok"), t0),
                 "qr_painted_after_order_placed": ms(times.get("qr"), times.get("placed"))},
@@ -462,7 +487,7 @@ def run(home: Path, vendor_env: dict[str, str], args) -> dict:
                 "cost": (lambda q: f"{q.amount:.2f} {q.currency}" if q else None)(cat.pricing.cost(top.price, top.currency))},
             "ordered": None if order is None else {"vendor": order.vendor, "order_id": order.order_id,
                                                    "esims": len(order.esims), "status": str(order.status)},
-            "windows_shown": list(counter.shown),
+            "windows_shown": list(counter.shown), "gc_pauses_ms": counter.gc_ms,
             "notes": notes})
         return result
 
@@ -480,6 +505,18 @@ def run(home: Path, vendor_env: dict[str, str], args) -> dict:
                     and not fleet.qr.pixmap().isNull() and fleet.support.usage.text() not in ("", "Select an eSIM.")
                     and fleet.note_button.isEnabled())
 
+        marks: dict[str, float] = {}
+
+        def decided(text):  # the box's decision put the digits in Fleet's search (Ctrl+3: the typing itself)
+            if text == digits:
+                marks.setdefault("in_fleet_search", time.perf_counter())
+
+        def fleet_rows():
+            if fleet.search.text() == digits:
+                marks.setdefault("rows_in_table", time.perf_counter())
+
+        fleet.search.textChanged.connect(decided)
+        fleet.rowsShown.connect(fleet_rows)
         counter.start()
         try:
             to = await press(key)
@@ -492,6 +529,8 @@ def run(home: Path, vendor_env: dict[str, str], args) -> dict:
             t_end = await painted(ready, f"Fleet with {iccid} selected and its detail", notes, timeout=5.0)
         finally:
             counter.stop()
+            fleet.search.textChanged.disconnect(decided)
+            fleet.rowsShown.disconnect(fleet_rows)
         if t_end is None:
             notes.append(f"Fleet shows {fleet.model.rowCount()} row(s) for '{fleet.search.text()}'; "
                          f"selected: {fleet.current.iccid if fleet.current else None}")
@@ -503,6 +542,8 @@ def run(home: Path, vendor_env: dict[str, str], args) -> dict:
                 "desk_ms": round((t_end - t0) * 1000, 1) if t_end and t0 else None,
                 "last_key_to_painted_ms": round((t_end - last_key) * 1000, 1) if t_end and last_key else None,
                 "fleet_rows": fleet.model.rowCount(),
+                "after_last_key_ms": {k: round((v - last_key) * 1000, 1) if last_key else None for k, v in marks.items()},
+                "gc_pauses_ms": counter.gc_ms,
                 "detail": {"usage": fleet.support.usage.text(), "status_line": (fleet.info.text().split("<br>") + [""])[1], "actions_enabled": [b.text() for b in (
                                fleet.topup_button, fleet.note_button, fleet.link_button) if b.isEnabled()]},
                 "windows_shown": list(counter.shown), "notes": notes}
@@ -543,11 +584,14 @@ def run(home: Path, vendor_env: dict[str, str], args) -> dict:
         out["cheapest_in_store"] = cheapest_in_store(db, win.catalog.pricing.rates)
         journeys: dict[str, dict] = {}
         out["window"] = window_facts()
+        during = out["load_average"]["during"] = {}  # 1-minute load average as each set of runs began
         for start in TABS if "sell" in args.only else ():
+            during[f"sell from {start}"] = round(os.getloadavg()[0], 2)
             journeys.setdefault("sell", {})[start] = [await sell(start) for _ in range(args.runs)]
         if "support" in args.only:
             for variant, key in (("support", "Ctrl+K"), ("support_via_ctrl3", "Ctrl+3")):
                 for start in TABS:
+                    during[f"{variant} from {start}"] = round(os.getloadavg()[0], 2)
                     journeys.setdefault(variant, {})[start] = [await support(start, picks.pop(), key)
                                                                for _ in range(args.runs)]
             if not win.go_to.box.isVisible():
@@ -556,6 +600,7 @@ def run(home: Path, vendor_env: dict[str, str], args) -> dict:
                 await asyncio.sleep(0.3)
                 out["window_widened"] = window_facts()
                 for start in TABS:
+                    during[f"support_widened from {start}"] = round(os.getloadavg()[0], 2)
                     journeys.setdefault("support_widened", {})[start] = [await support(start, picks.pop())
                                                                          for _ in range(args.runs)]
         out["journeys"] = summarize(journeys, out["cheapest_in_store"])
@@ -600,6 +645,8 @@ def summarize(journeys: dict, store: dict) -> dict:
                 row["top_row_is_cheapest_in_store"] = all(
                     t is not None and cheapest is not None and t["cost"].split()[0] == cheapest for t in tops)
                 row["ordered"] = [r["ordered"] for r in runs]
+                row["after_ctrl1_first_run"] = runs[0].get("after_ctrl1")
+                row["dialog_at_ok_first_run"] = runs[0].get("dialog_at_ok")
                 row["pass"] = {"interactions": ok_count, "desk_ms": len(desk) == len(runs)
                                and med(desk) <= target["desk_ms_max"], "cheapest": row["top_row_is_cheapest_in_store"]}
             else:
@@ -608,12 +655,14 @@ def summarize(journeys: dict, store: dict) -> dict:
                 row["last_key_to_painted_ms_runs"] = [r["last_key_to_painted_ms"] for r in runs]
                 row["iccids"] = [r["iccid"] for r in runs]
                 row["detail_first_run"] = runs[0]["detail"]
+                row["after_last_key_ms_each_run"] = [r["after_last_key_ms"] for r in runs]
                 row["go_to_box_visible_each_run"] = [r["window"]["go_to_box_visible"] for r in runs]
                 row["window_px_each_run"] = [r["window"]["size"][0] for r in runs]
                 row["toolbar_needs_px_each_run"] = [r["window"]["toolbar_needs_px"] for r in runs]
                 row["pass"] = {"interactions": ok_count, "last_key_to_painted_ms": len(last) == len(runs)
                                and med(last) < target["last_key_to_painted_ms_below"]}
             row["windows_shown"] = sorted({w for r in runs for w in r["windows_shown"]})
+            row["gc_pauses_ms_each_run"] = [r["gc_pauses_ms"] for r in runs]
             row["notes"] = [f"run {i + 1}: {n}" for i, r in enumerate(runs) for n in r["notes"]]
             out[journey][start] = row
     return out
