@@ -9,7 +9,10 @@ the window reads while the child writes) and a pipe of progress lines.
 The child is the command-line sync (the same code, the same contract), told which accounts to use:
 their addresses and credentials go to it in its environment (never on its command line, which other
 users can list), exactly as a headless desk passes them. Cancelling the window's sync interrupts the
-child as Ctrl+C would: each vendor's batch is a transaction, so the cache keeps whole batches only.
+child as Ctrl+C would (its runs are closed as cancelled) and kills its process group if it has not ended
+within STOP_GRACE_S: a child starved of CPU (it runs below the window's priority, and on a busy 2-core desk
+got so little that a Cancel once took over 15 s) cannot hold the window's Cancel up. Either way the cache
+keeps whole batches only: each vendor's batch is a transaction, and SQLite rolls back one cut short.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from esimdesk.services.sync import SyncProgress, VendorSyncResult, despite_cance
 
 log = logging.getLogger("esimdesk.sync")
 
-STOP_GRACE_S = 10.0  # after an interrupt, how long the child may take to finish its batch before it is killed
+STOP_GRACE_S = 2.0  # after an interrupt, how long the child may take to close its runs before it is killed
+DRAIN_S = 10.0  # after it ended, how long its pipes may take to reach their end
 
 
 def child_command() -> list[str]:
@@ -169,23 +173,34 @@ async def _stop_and_drain(proc: asyncio.subprocess.Process) -> None:
     notifiers already closed: the test suite once crashed in Qt's event processing that way)."""
     await _stop(proc)
     try:
-        await asyncio.wait_for(proc.communicate(), STOP_GRACE_S)
+        await asyncio.wait_for(proc.communicate(), DRAIN_S)
     except (TimeoutError, ValueError, OSError):
         log.warning("the stopped sync's output could not be read to its end")
 
 
 async def _stop(proc: asyncio.subprocess.Process) -> None:
-    """Interrupt the child as Ctrl+C would (it finishes the batch it is writing), then kill it if it hangs."""
+    """Interrupt the child as Ctrl+C would (it closes its runs as cancelled), then kill it if it has not ended
+    within STOP_GRACE_S: killing needs no CPU time of the child's, so a starved child is stopped as promptly
+    as an idle one. POSIX: its whole process group (its own session), so nothing it started keeps the pipes."""
     if proc.returncode is not None:
         return
     try:
         if os.name == "nt":
-            proc.terminate()
+            proc.terminate()  # TerminateProcess: at once
         else:
             proc.send_signal(signal.SIGINT)
         await asyncio.wait_for(proc.wait(), STOP_GRACE_S)
     except ProcessLookupError:
         return
     except TimeoutError:
-        proc.kill()
+        log.info("the sync process did not end %.0f s after the interrupt: killed", STOP_GRACE_S)
+        _kill(proc)
         await proc.wait()
+
+
+def _kill(proc: asyncio.subprocess.Process) -> None:
+    if os.name != "nt":
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)  # start_new_session: the group's id is the child's pid
+    with contextlib.suppress(ProcessLookupError):
+        proc.kill()

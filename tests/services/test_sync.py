@@ -210,13 +210,19 @@ async def test_microesim_sync_refreshes_the_orders_and_devices_known_locally(fre
 
 
 async def test_microesim_sync_settles_unfinished_orders_at_once_and_then_leaves_them(tmp_path):
-    """A desk's MicroESIM history (here the demo's: orders recorded ALLOCATING) is settled by the first sync,
-    several requests at a time; the second sync asks for no order again, only for the eSIMs (usage)."""
-    from esimdesk.services.demo import seed_demo_history
+    """A desk's MicroESIM history left unfinished (orders recorded ALLOCATING, e.g. answers lost) is settled
+    by the first sync, several requests at a time; the second sync asks for no order again, only for the
+    eSIMs (usage)."""
+    from datetime import UTC, datetime
+
+    from esimdesk.domain import Order, OrderStatus
 
     with SandboxServer(SandboxConfig(seed=9, esims=60, allocation_delay=0), vendors=("microesim",)) as server:
         store = open_store(tmp_path)
-        assert seed_demo_history(store, server) == 61  # the sample top-up and 60 fleet orders
+        known = server.sandbox.vendors["microesim"].known_orders
+        now = datetime.now(UTC)
+        assert store.upsert_orders([Order("microesim", order_id, None, OrderStatus.ALLOCATING, now)
+                                    for order_id in known]) == 61  # the sample top-up and 60 fleet orders
         micro = accounts_for(server, tmp_path)
         [first] = await sync_all(store, micro, short_factory(5))
         assert first.ok and first.orders == 61, first
@@ -298,3 +304,45 @@ async def test_the_windows_sync_child_runs_below_the_windows_priority(tmp_path):
             open("/proc/sys/kernel/sched_autogroup_enabled").read().strip() == "1":
         # The child's session is a scheduling group of its own: its niceness is lowered as a group too.
         assert group == [SYNC_CHILD_NICENESS]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self") or not hasattr(signal, "SIGSTOP"),
+                    reason="stops the child with SIGSTOP and finds it in /proc")
+async def test_cancel_stops_the_windows_sync_child_even_when_it_gets_no_cpu(tmp_path, caplog):
+    """The child runs below the window's priority: on a busy 2-core machine it once got so little CPU that the
+    window's Cancel waited over 15 s for it to notice the interrupt. Here it gets none at all (SIGSTOP): Cancel
+    still ends it, by killing it once STOP_GRACE_S has passed, and the data file is sound."""
+    from esimdesk.services.sync_process import STOP_GRACE_S, sync_in_child
+
+    config = SandboxConfig(seed=5, plans=300, esims=300)
+    with SandboxServer(config) as server:
+        server.sandbox.faults["roumio"].add(Fault("latency", endpoint="*", times=None, seconds=1.0))
+        stopped: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def progress(_p):
+            proc = None if stopped.done() else _sync_child(tmp_path)
+            if proc is not None:
+                os.kill(int(proc.name), signal.SIGSTOP)
+                stopped.set_result(int(proc.name))
+
+        task = asyncio.ensure_future(sync_in_child(tmp_path, accounts_for(server, tmp_path), progress=progress))
+        # Waits on the event (the child reported progress and was stopped); the deadline is a safety net only.
+        await asyncio.wait({stopped, task}, timeout=120, return_when=asyncio.FIRST_COMPLETED)
+        assert stopped.done() and not task.done()
+        pid = stopped.result()
+        started = time.monotonic()
+        with caplog.at_level("INFO", logger="esimdesk.sync"):
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        took = time.monotonic() - started
+    assert "killed" in caplog.text  # it could not notice the interrupt: it was killed, not waited for
+    assert not os.path.exists(f"/proc/{pid}")  # ended and reaped
+    # The grace, then only this process's own work (a kill, reading the pipes' ends): a loaded machine slows
+    # that, so the margin is wide; waiting 10 s for the child to notice (as Cancel once did) fails it.
+    assert STOP_GRACE_S <= 3 and took < 8, took
+    store = open_store(tmp_path)
+    try:
+        assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        store.close()
