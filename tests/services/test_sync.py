@@ -210,19 +210,13 @@ async def test_microesim_sync_refreshes_the_orders_and_devices_known_locally(fre
 
 
 async def test_microesim_sync_settles_unfinished_orders_at_once_and_then_leaves_them(tmp_path):
-    """A desk's MicroESIM history left unfinished (orders recorded ALLOCATING, e.g. answers lost) is settled
-    by the first sync, several requests at a time; the second sync asks for no order again, only for the
-    eSIMs (usage)."""
-    from datetime import UTC, datetime
-
-    from esimdesk.domain import Order, OrderStatus
+    """A desk's MicroESIM history (here the demo's: orders recorded ALLOCATING) is settled by the first sync,
+    several requests at a time; the second sync asks for no order again, only for the eSIMs (usage)."""
+    from esimdesk.services.demo import seed_demo_history
 
     with SandboxServer(SandboxConfig(seed=9, esims=60, allocation_delay=0), vendors=("microesim",)) as server:
         store = open_store(tmp_path)
-        known = server.sandbox.vendors["microesim"].known_orders
-        now = datetime.now(UTC)
-        assert store.upsert_orders([Order("microesim", order_id, None, OrderStatus.ALLOCATING, now)
-                                    for order_id in known]) == 61  # the sample top-up and 60 fleet orders
+        assert seed_demo_history(store, server) == 61  # the sample top-up and 60 fleet orders
         micro = accounts_for(server, tmp_path)
         [first] = await sync_all(store, micro, short_factory(5))
         assert first.ok and first.orders == 61, first
