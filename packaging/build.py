@@ -15,6 +15,7 @@ Signing for Windows and notarising for macOS are separate steps (README).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
 import shutil
@@ -35,6 +36,17 @@ def version() -> str:
     from esimdesk import __version__
 
     return __version__
+
+
+PACKAGE_EXTRA = "python -m pip install -e '.[package]'"
+
+
+def tools_missing() -> str | None:
+    """Without the packaging extra (PyInstaller) the build would end in a traceback: a sentence instead."""
+    if importlib.util.find_spec("PyInstaller") is not None:
+        return None
+    return (f"build: PyInstaller is not installed in this Python ({sys.executable}): run  {PACKAGE_EXTRA}  first "
+            "(Windows cmd: .[package] without the quotes)")
 
 
 def run_pyinstaller() -> None:
@@ -92,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--archive", action="store_true", help="also pack the bundle (.tar.gz / .zip; macOS: always a .dmg)")
     args = p.parse_args(argv)
+    problem = tools_missing()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     run_pyinstaller()
     if sys.platform == "darwin":
         out = finish_macos()

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The tests' Qt platform, set here for the test process (and what it starts) alone: the README's test
+# command sets nothing in the shell, so an `esimdesk --demo` started there afterwards opens its window.
+# A platform chosen on purpose (QT_QPA_PLATFORM=xcb under Xvfb, to watch the window tests) is kept; spaces
+# around it are not (cmd's `set QT_QPA_PLATFORM=offscreen && …` stores "offscreen ", and Qt then aborts).
+os.environ["QT_QPA_PLATFORM"] = os.environ.get("QT_QPA_PLATFORM", "").strip() or "offscreen"
 
 import keyring
 import pytest

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sqlite3
 import sys
 from pathlib import Path
@@ -56,6 +57,7 @@ def run_gui(demo: bool = False) -> int:
     closed = asyncio.Event()
     window.closing.connect(closed.set)
     window.show()
+    _say_unseen(app, window, quit_after)
     try:
         with loop:
             # Demo: fill the cache from the sandbox at once; real desks show the cache and reconcile.
@@ -66,6 +68,29 @@ def run_gui(demo: bool = False) -> int:
         close_qt_loop(loop)
         desk.close()
     return 0
+
+
+OFFSCREEN_NOTE = ("esimdesk: QT_QPA_PLATFORM={platform} is set: the window is drawn where nobody sees it; "
+                  "Ctrl+C stops it. To see the window, start it without that variable "
+                  "(bash: unset QT_QPA_PLATFORM; cmd: set QT_QPA_PLATFORM=; PowerShell: Remove-Item Env:QT_QPA_PLATFORM)")
+
+
+def _say_unseen(app: QApplication, window: MainWindow, quit_after: float | None) -> None:
+    """On a platform nobody sees (offscreen, minimal: a variable left set in the shell, e.g. by a test
+    command) the window would run unseen until killed: it says so on stderr and Ctrl+C closes it (Qt's
+    loop lets Python see the signal only when Python code runs: a timer runs some). Not for a scripted
+    run that closes by itself (ESIMDESK_QUIT_AFTER)."""
+    if app.platformName() not in ("offscreen", "minimal") or quit_after is not None:
+        return
+    try:  # before it is said: a Ctrl+C right after the note closes the window too
+        signal.signal(signal.SIGINT, lambda *_: window.close())
+    except ValueError:  # not the main thread: nothing to hook
+        pass
+    else:
+        wake = QTimer(window)  # the window's: it lives as long as the window
+        wake.timeout.connect(lambda: None)
+        wake.start(250)
+    print(OFFSCREEN_NOTE.format(platform=app.platformName()), file=sys.stderr, flush=True)
 
 
 def _in_words(exc: BaseException) -> str:

@@ -15,7 +15,10 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-NO_DISPLAY = "no display found: run it on a desktop, or set QT_QPA_PLATFORM=offscreen"
+# Not "set QT_QPA_PLATFORM=offscreen": a window drawn off screen is one nobody sees, and that variable, left
+# set in the shell, kept every later start unseen. A virtual display (Xvfb) is one a screenshot can show.
+WHERE_TO_RUN = "run it on a desktop, or on a virtual display (xvfb-run esimdesk); the commands need none (esimdesk --help)"
+NO_DISPLAY = "no display found: " + WHERE_TO_RUN
 
 # The Debian/Ubuntu package of each system library Qt's xcb plugin needs (what `ldd` names).
 LIB_PACKAGES = {
@@ -69,8 +72,7 @@ def display_problem(env: Mapping[str, str] | None = None, platform: str | None =
 
 def _x11_problem(display: str, env: Mapping[str, str]) -> str | None:
     if not _x_server_answers(display):
-        return f"no display found: no X server answers at DISPLAY={display}; " \
-               "run it on a desktop, or set QT_QPA_PLATFORM=offscreen"
+        return f"no display found: no X server answers at DISPLAY={display}; {WHERE_TO_RUN}"
     missing = missing_xcb_libraries(env)
     if missing:
         packages = [LIB_PACKAGES[m] for m in missing if m in LIB_PACKAGES]

@@ -20,7 +20,8 @@ import pytest
 from esimdesk.ui.preflight import NO_DISPLAY, display_problem, parse_ldd_missing, xcb_plugin
 from tests.services.helpers import cli, cli_env
 
-NO_DISPLAY_LINE = "esimdesk: no display found: run it on a desktop, or set QT_QPA_PLATFORM=offscreen"
+NO_DISPLAY_LINE = ("esimdesk: no display found: run it on a desktop, or on a virtual display (xvfb-run esimdesk); "
+                   "the commands need none (esimdesk --help)")
 
 
 def run(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -72,7 +73,8 @@ def test_a_display_nobody_answers_at_is_said(tmp_path):
     res = run(gui_env(tmp_path, DISPLAY=f":{number}"), timeout=60)
     assert res.returncode == 1
     assert res.stderr == (f"esimdesk: no display found: no X server answers at DISPLAY=:{number}; "
-                          "run it on a desktop, or set QT_QPA_PLATFORM=offscreen\n")
+                          "run it on a desktop, or on a virtual display (xvfb-run esimdesk); "
+                          "the commands need none (esimdesk --help)\n")
 
 
 @linux_only
@@ -245,7 +247,7 @@ def test_every_error_line_starts_with_the_command(desk_env):
     assert res.stderr.startswith("esimdesk order: roumio has no plan 'NO-SUCH-PLAN'"), res.stderr
     res = run(desk_env, "topup", "--vendor", "flexiroam", "--iccid", "89852350824010131081", "--plan", "X")
     assert res.returncode == 1
-    assert res.stderr == "esimdesk topup: flexiroam does not offer 'top up' through its API\n"
+    assert res.stderr == "esimdesk topup: Flexiroam does not offer top-ups through its API\n"
 
 
 def test_a_damaged_data_file_is_refused_with_the_command_prefix(tmp_path):
