@@ -16,9 +16,13 @@ goes from customer to customer; the sell journey really orders (one eSIM a run) 
    Down, Enter (the order dialog), click its OK; done when the QR code is painted in the order's progress
    window. Checked: the top row's cost in the agent's currency is the minimum over the store's plans for JP
    with >= 7 days and >= 5 GB in all (or unlimited), at the window's own rates (``catalog.pricing.rates``).
+   Down is pressed once the first rows are painted (the count under the table, "… plans · read as: Japan,
+   at least 7 days, at least 5 GB", follows them: timed beside, not waited for).
 2. Support "the last 6 digits of an ICCID": Ctrl+K, type the digits; done when Fleet shows that eSIM selected
    with its detail painted (status, usage with its age, QR code, actions enabled). eSIMs whose 6-digit
-   suffix is unique in the store, a different one each run.
+   suffix is unique in the store, a different one each run. Also by Ctrl+3 (Fleet's own search box) with
+   the same digits ("support_via_ctrl3"); and, when the toolbar hides the Ctrl+K box in its overflow menu at
+   the window's size, again with the window widened to what the toolbar asks ("support_widened").
 
 Interactions are counted by an event filter on the QApplication from what reached the window (QTest's
 real key and mouse events on the focused widget or the clicked button): a mouse button pressed, a key
@@ -28,8 +32,10 @@ listed as recorded (key or text, the widget that had the focus, ms from the firs
 Desk time: from the first interaction until what the agent needs is on screen — the end of the window's
 paint pass (its UpdateRequest or Expose, delivered inside an event filter) that began with it in the
 widgets — minus the vendor's time (the OK click until ``orderPlaced``), reported beside it. Support also
-reports the last keystroke → painted. Floors in the same run: the Catalog with no filter → painted and
-its raw SQL, the journeys' raw SQL, a status-bar message → painted (a window pass with almost nothing in it).
+reports the last keystroke → painted, with when the digits reached Fleet's search and its rows. Python's
+collections (generations 1-2) during each run are listed. Floors in the same run: the Catalog with no
+filter → painted and its raw SQL, the journeys' raw SQL, a status-bar message → painted (a window pass with
+almost nothing in it).
 Writes bench/results/journeys.json (the load average of the machine with it: 2 shared cores).
 """
 
@@ -41,6 +47,7 @@ import gc
 import os
 import random
 import sqlite3
+import subprocess
 import sys
 import time
 from contextlib import contextmanager
@@ -257,7 +264,9 @@ def run(home: Path, vendor_env: dict[str, str], args) -> dict:
                 if not self.mouse_down:
                     self.mouse_down = True
                     now = time.perf_counter()
-                    self.steps.append({"input": "click", "what": None, "to": None, "t": now, "t_last": now})
+                    button = "left" if event.button() == Qt.MouseButton.LeftButton else str(event.button())
+                    self.steps.append({"input": "click", "what": f"{button} button", "to": None, "t": now,
+                                       "t_last": now})
                 if isinstance(obj, QWidget) and self.steps and self.steps[-1]["input"] == "click" \
                         and self.steps[-1]["to"] is None:
                     self.steps[-1]["to"] = name(obj)
@@ -280,7 +289,7 @@ def run(home: Path, vendor_env: dict[str, str], args) -> dict:
     gc_began: list[float] = []
 
     def gc_pause(phase: str, info: dict) -> None:
-        """Python's collections during a journey (a pause of the window's thread), ms each."""
+        """Python's collections of generation 1 and 2 during a journey (pauses of the window's thread), ms each."""
         if phase == "start":
             gc_began[:] = [time.perf_counter()]
         elif counter.on and gc_began and info.get("generation", 0) >= 1:
@@ -444,8 +453,12 @@ def run(home: Path, vendor_env: dict[str, str], args) -> dict:
             result["after_ctrl1"] = {"focus": name(focus), "text": cat.search.text(),
                                      "selected": cat.search.selectedText()}
             await type_text(SELL_TEXT)
-            times["rows"] = await painted(lambda: shown["rows"] and cat.search.text() == SELL_TEXT
-                                          and cat.session.query is not None, "the Japan rows", notes)
+            # The first rows are what the agent needs (the top one is the cheapest); the count under the table
+            # ("3,435 plans · read as: Japan, at least 7 days, at least 5 GB") follows: timed, not waited for.
+            counted = screen.arm(lambda: shown["rows"] and cat.search.text() == SELL_TEXT
+                                 and cat.session.query is not None and "read as" in cat.count.text())
+            times["rows"] = await painted(lambda: shown["rows"] and cat.search.text() == SELL_TEXT,
+                                          "the Japan rows", notes)
             top = cat.model.item(0) if cat.model.rowCount() else None
             await press("Down")
             times["selected"] = await painted(
@@ -457,6 +470,11 @@ def run(home: Path, vendor_env: dict[str, str], args) -> dict:
             ok_click = next((s for s in counter.steps if s["input"] == "click"), None)
             times["ok"] = ok_click["t"] if ok_click else None
             t_qr = await asyncio.wait_for(qr_painted, VENDOR_WAIT_S) if times["ok"] else None
+            active = QApplication.activeWindow()
+            result["when_qr_painted"] = {"active_window": type(active).__name__ if active else None,
+                                         "focus": name(QApplication.focusWidget())}
+            times["counted"] = counted.result() if counted.done() else None
+            counted.cancel()
             if len(failed) > n_failed:
                 notes.append(f"the order failed: {failed[-1]}")
             times["qr"] = t_qr
@@ -479,7 +497,8 @@ def run(home: Path, vendor_env: dict[str, str], args) -> dict:
             "breakdown_ms": {  # from the first interaction, except qr_after_order_placed
                 "typed": ms(counter.steps[1]["t_last"], t0) if len(counter.steps) > 1 else None,
                 "rows_in_table": ms(times.get("rows_shown"), t0),
-                "rows_painted": ms(times.get("rows"), t0), "first_row_selected_painted": ms(times.get("selected"), t0),
+                "rows_painted": ms(times.get("rows"), t0), "count_read_as_painted": ms(times.get("counted"), t0),
+                "first_row_selected_painted": ms(times.get("selected"), t0),
                 "dialog_painted": ms(times.get("dialog_painted"), t0), "ok_clicked": ms(times.get("ok"), t0),
                 "qr_painted_after_order_placed": ms(times.get("qr"), times.get("placed"))},
             "top_row": None if top is None else {
@@ -526,7 +545,7 @@ def run(home: Path, vendor_env: dict[str, str], args) -> dict:
                 notes.append(f"after {key} (sent to {name(to)}) the focus is on {name(focus)}, not {name(box)}"
                              + ("" if box.isVisible() else f" (hidden: {toolbar_words()})"))
             await type_text(digits)
-            t_end = await painted(ready, f"Fleet with {iccid} selected and its detail", notes, timeout=5.0)
+            t_end = await painted(ready, f"Fleet with {iccid} selected and its detail", notes, timeout=3.0)
         finally:
             counter.stop()
             fleet.search.textChanged.disconnect(decided)
@@ -589,20 +608,25 @@ def run(home: Path, vendor_env: dict[str, str], args) -> dict:
             during[f"sell from {start}"] = round(os.getloadavg()[0], 2)
             journeys.setdefault("sell", {})[start] = [await sell(start) for _ in range(args.runs)]
         if "support" in args.only:
-            for variant, key in (("support", "Ctrl+K"), ("support_via_ctrl3", "Ctrl+3")):
+            # Ctrl+3 first, then Ctrl+K; when the toolbar hides the box at the window's size, Ctrl+K is run with
+            # the window widened to what the toolbar asks (reported apart) before it is run at the window's own
+            # size, last: the digits then go to the table in front, whose type-ahead reads pages of rows (and
+            # leaves them to the collector) — nothing the other runs should inherit.
+            hidden = not win.go_to.box.isVisible()
+            size = win.size()
+            plan = [("support_via_ctrl3", "Ctrl+3", None)]
+            if hidden:
+                plan.append(("support_widened", "Ctrl+K", win.toolbar.sizeHint().width() + 24))
+            plan.append(("support", "Ctrl+K", size.width()))
+            for variant, key, width in plan:
+                if width is not None and width != win.width():
+                    win.resize(width, size.height())
+                    await asyncio.sleep(0.3)
+                    out["window_widened" if variant == "support_widened" else "window_again"] = window_facts()
                 for start in TABS:
                     during[f"{variant} from {start}"] = round(os.getloadavg()[0], 2)
                     journeys.setdefault(variant, {})[start] = [await support(start, picks.pop(), key)
                                                                for _ in range(args.runs)]
-            if not win.go_to.box.isVisible():
-                # The same journey with the window as wide as its toolbar asks (the box then shown): reported apart.
-                win.resize(win.toolbar.sizeHint().width() + 24, win.height())
-                await asyncio.sleep(0.3)
-                out["window_widened"] = window_facts()
-                for start in TABS:
-                    during[f"support_widened from {start}"] = round(os.getloadavg()[0], 2)
-                    journeys.setdefault("support_widened", {})[start] = [await support(start, picks.pop())
-                                                                         for _ in range(args.runs)]
         out["journeys"] = summarize(journeys, out["cheapest_in_store"])
         win.close()
         for page in win.pages.values():
@@ -647,6 +671,7 @@ def summarize(journeys: dict, store: dict) -> dict:
                 row["ordered"] = [r["ordered"] for r in runs]
                 row["after_ctrl1_first_run"] = runs[0].get("after_ctrl1")
                 row["dialog_at_ok_first_run"] = runs[0].get("dialog_at_ok")
+                row["when_qr_painted_each_run"] = [r.get("when_qr_painted") for r in runs]
                 row["pass"] = {"interactions": ok_count, "desk_ms": len(desk) == len(runs)
                                and med(desk) <= target["desk_ms_max"], "cheapest": row["top_row_is_cheapest_in_store"]}
             else:
@@ -662,7 +687,8 @@ def summarize(journeys: dict, store: dict) -> dict:
                 row["pass"] = {"interactions": ok_count, "last_key_to_painted_ms": len(last) == len(runs)
                                and med(last) < target["last_key_to_painted_ms_below"]}
             row["windows_shown"] = sorted({w for r in runs for w in r["windows_shown"]})
-            row["gc_pauses_ms_each_run"] = [r["gc_pauses_ms"] for r in runs]
+            row["gc_each_run"] = [{"collections": len(r["gc_pauses_ms"]), "total_ms": round(sum(r["gc_pauses_ms"]), 1),
+                                   "longest_ms": max(r["gc_pauses_ms"], default=0.0)} for r in runs]
             row["notes"] = [f"run {i + 1}: {n}" for i, r in enumerate(runs) for n in r["notes"]]
             out[journey][start] = row
     return out
@@ -689,6 +715,11 @@ def main() -> int:
     finally:
         sandbox.terminate()
         sandbox.wait(10)
+    repo = Path(__file__).resolve().parent.parent
+    git = lambda *a: subprocess.run(["git", *a], cwd=repo, capture_output=True, text=True).stdout.strip()  # noqa: E731
+    # The window measured is the working tree's (others edit it meanwhile): its commit and what differed from it.
+    results["code"] = {"head": git("rev-parse", "--short", "HEAD"),
+                       "app_files_changed_since": git("status", "--porcelain", "--", "esimdesk").splitlines()}
     journeys = results.get("journeys", {})
     results["pass"] = all(all(v for v in row["pass"].values()) for j in journeys.values() for row in j.values())
     save(args.out, results)
