@@ -25,6 +25,13 @@ class GoToBox(QLineEdit):
         self.setClearButtonEnabled(True)
         self.setMinimumWidth(self.fontMetrics().horizontalAdvance(self.placeholderText()) + 40)
 
+    def sizeHint(self):  # noqa: N802 (Qt's name)
+        """As wide as its placeholder: a corner widget is placed by its size hint (a line edit's default is
+        ~17 characters), and a wider minimum would push it past the window's edge."""
+        hint = super().sizeHint()
+        hint.setWidth(max(hint.width(), self.minimumWidth()))
+        return hint
+
 
 class KeepKey(QObject):
     """Lets the window's Ctrl+K through a focused text field: on X11 a QLineEdit claims Ctrl+K as "delete to the

@@ -163,3 +163,19 @@ def test_the_vendors_tls_context_is_built_off_the_windows_thread_and_shared(wind
     assert client.client._transport._pool._ssl_context is http.tls_context()  # shared, not built again
     assert http.tls_built_in != threading.main_thread().name
     loop.run_until_complete(client.aclose())
+
+
+@pytest.mark.parametrize("width", [1280, 1024])
+def test_the_box_is_in_sight_at_the_windows_default_width_and_below(window, width):
+    """At 1,280 px the toolbar's overflow menu used to take the box, and Ctrl+K showed nothing: beside the
+    tabs it is always on screen, whatever the toolbar holds (four vendors' balances)."""
+    win, loop = window
+    win.resize(width, 780)
+    box = win.go_to.box
+    wait_until(loop, lambda: win.width() == width and win.centralWidget().width() <= width)  # laid out anew
+    assert box.isVisible() and not box.visibleRegion().isEmpty()
+    assert win.rect().contains(box.mapTo(win, box.rect().bottomRight()))  # wholly inside the window
+    assert box.width() >= box.fontMetrics().horizontalAdvance("89440001230000000123") + 16  # an ICCID fits
+    win.catalog.table.setFocus()
+    _key(win, "Ctrl+K")
+    assert box.hasFocus()
