@@ -113,7 +113,9 @@ def read_plan_search(text: str) -> PlanAsk:
     if found is not None:
         country, start, size = found
         rest = rest[:start] + rest[start + size:]
-    words = [w for w in rest if w.lower() not in FILLER and any(c.isalnum() for c in w)]
+    # A lone dash ("1 GB - 7 Days" typed as a plan's name) joins nothing; any other character is searched
+    # for itself ("%" finds a plan named with a percent sign, literally).
+    words = [w for w in rest if w.lower() not in FILLER and w.strip("-–—")]
     understood = tuple(x for x in (
         country_name(country) if country else None,
         f"at least {days} days" if days else None,

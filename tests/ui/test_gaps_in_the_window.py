@@ -8,13 +8,12 @@ from __future__ import annotations
 import asyncio
 import re
 from decimal import Decimal
-from itertools import groupby
 
 import pytest
 
 from esimdesk.domain import OrderStatus
 from esimdesk.sandbox import SandboxConfig
-from tests.ui.conftest import window_over_sandbox
+from tests.ui.conftest import wait_until, window_over_sandbox
 
 
 @pytest.fixture
@@ -88,12 +87,13 @@ def test_data_amounts_and_prices_read_as_on_the_command_line(window):
              for c in (3, 4)]
     assert any(re.fullmatch(r"\d+(\.\d)? GB", c or "") for c in cells)
     assert not [c for c in cells if c and re.search(r"\d\.\d{2,}", c)]
-    plans = shown(win.catalog)  # sorted by price at start-up: within a currency, never across
-    currencies = [c for c, _ in groupby(p.currency for p in plans)]
-    assert len(currencies) == len(set(currencies)) >= 2
-    for _, block in groupby(plans, key=lambda p: p.currency):
-        prices = [Decimal(p.price) for p in block]
-        assert prices == sorted(prices)
+    # sorted by price at start-up: by what each costs in the agent's currency, across currencies (issue 27)
+    wait_until(loop, lambda: win.catalog.pricing.currency is not None)
+    plans, rates = shown(win.catalog), win.catalog.pricing.rates
+    assert len({p.currency for p in plans}) >= 2
+    costs = [Decimal(p.price) * (1 if p.currency == rates.agent_currency else rates.get(p.currency).rate)
+             for p in plans]
+    assert costs == sorted(costs)
 
 
 def test_a_roamify_order_comes_with_its_esim_and_needs_no_portal(window):
@@ -105,4 +105,4 @@ def test_a_roamify_order_comes_with_its_esim_and_needs_no_portal(window):
     assert order is not None and order.status is OrderStatus.COMPLETED
     assert len(order.esims) == 1 and order.esims[0].activation_code.startswith("LPA:1$")
     message = win.statusBar().currentMessage()
-    assert message.endswith("1 eSIM(s) ready") and "Partner Portal" not in message
+    assert message.endswith("1 eSIM ready") and "Partner Portal" not in message

@@ -151,6 +151,8 @@ def test_the_first_fit_leaves_room_for_a_price_in_any_currency(window):
     win, loop, server = window
     tab = win.catalog
     assert tab._fitted
-    price = next(i for i, c in enumerate(tab.model.columns) if c.title == "Price")
+    price = next(i for i, c in enumerate(tab.model.columns) if c.title == "Vendor price")
     needed = tab.table.fontMetrics().horizontalAdvance("9,999.99 HKD")
     assert tab.table.columnWidth(price) >= needed
+    cost = next(i for i, c in enumerate(tab.model.columns) if c.sort == "price")  # "≈ 1,234.50 EUR" likewise
+    assert tab.table.columnWidth(cost) >= tab.table.fontMetrics().horizontalAdvance("≈ 9,999.99 EUR")
