@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import unicodedata
 from dataclasses import replace
 from typing import Any
 
@@ -24,6 +25,7 @@ from PySide6.QtGui import (
     QPainter,
     QPdfWriter,
     QPen,
+    QTextLayout,
 )
 from PySide6.QtSvg import QSvgRenderer
 
@@ -112,6 +114,65 @@ def _fonts(base: float) -> dict[str, Any]:
     return fonts
 
 
+def _ignorable(ch: str) -> bool:
+    """Characters drawn as nothing by design (joiners, variation selectors, direction marks): never a box."""
+    return unicodedata.category(ch) == "Cf" or "\ufe00" <= ch <= "\ufe0f" or "\U000e0100" <= ch <= "\U000e01ef"
+
+
+@functools.lru_cache(maxsize=4096)
+def _drawable(ch: str, family: str, bold: bool) -> bool:
+    """Whether Qt finds a font here that draws ``ch`` (the card's font or one Qt falls back to: Segoe UI Emoji
+    on Windows, Apple Color Emoji on macOS): glyph 0 is the font's "missing" box."""
+    font = QFont(family)
+    font.setBold(bold)
+    layout = QTextLayout(ch, font)
+    layout.beginLayout()
+    layout.createLine()
+    layout.endLayout()
+    glyphs = [g for run in layout.glyphRuns() for g in run.glyphIndexes()]
+    return bool(glyphs) and 0 not in glyphs
+
+
+def left_out_of(text: str, font) -> list[str]:
+    """The characters of ``text`` no font here draws in ``font`` (an emoji on a desk without an emoji font):
+    printed, each would be an empty box."""
+    out: list[str] = []
+    for ch in dict.fromkeys(text):
+        if ord(ch) > 0x7E and not _ignorable(ch) and not _drawable(ch, font.family(), font.bold()):
+            out.append(ch)
+    return out
+
+
+def card_left_out(card: Card) -> list[str]:
+    """What ``paint_card`` leaves out of this card (see ``left_out_of``), each character once."""
+    ensure_gui_app()
+    fonts = _fonts(12)
+    return list(dict.fromkeys(ch for style, text in card_lines(card) for ch in left_out_of(text, fonts[style])))
+
+
+def left_out_sentences(cards: list[Card]) -> list[str]:
+    """One sentence per card that leaves a character out: for the agent, who would otherwise find an empty
+    box on the printed card."""
+    out = []
+    for card in cards:
+        chars = card_left_out(card)
+        if chars:
+            named = ", ".join(f"{ch} (U+{ord(ch):04X})" for ch in chars)
+            out.append(f"the card of {card.iccid} leaves out {named}: no font on this computer draws "
+                       f"{'it' if len(chars) == 1 else 'them'}")
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _say_once(sentence: str) -> None:
+    log.warning("%s", sentence)  # once per card and process: a print preview paints each page many times
+
+
+def _printable(text: str, font) -> str:
+    missing = left_out_of(text, font)
+    return "".join(ch for ch in text if ch not in missing) if missing else text
+
+
 def _flags(style: str) -> int:
     wrap = Qt.TextFlag.TextWrapAnywhere if style in ("mono", "link") else Qt.TextFlag.TextWordWrap
     return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop | wrap)
@@ -191,6 +252,12 @@ def paint_card(painter, rect, card: Card) -> None:
         if sum(_measure(fullest, fonts, text_rect.width())) <= text_rect.height() or base < 4:
             break
         base *= 0.95
+    # A character no font here draws is left out (an empty box, else), and said (the command line shows the
+    # warning on stderr); left_out_sentences gives the same sentences to a caller.
+    if any(left_out_of(text, fonts[style]) for style, text in lines):
+        for sentence in left_out_sentences([card]):
+            _say_once(sentence)
+        lines = [(style, _printable(text, fonts[style])) for style, text in lines]
     heights = _measure(lines, fonts, text_rect.width())
     y = text_rect.top() + max(0.0, (text_rect.height() - sum(heights)) / 2)
     for (style, text), h in zip(lines, heights, strict=True):

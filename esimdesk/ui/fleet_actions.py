@@ -96,7 +96,7 @@ class FleetActions(QWidget):
         self.refresh_button.setToolTip("Ask the vendor for this eSIM's usage now")
         self.refresh_button.clicked.connect(self._refresh_clicked)
         grid.addWidget(self.refresh_button, 1, 2)
-        self.usage = QLabel("Select an eSIM.")
+        self.usage = QLabel()
         self.usage.setWordWrap(True)
         self.usage.setTextFormat(Qt.TextFormat.PlainText)
         self.device = QLabel()
@@ -140,9 +140,10 @@ class FleetActions(QWidget):
         self.esim = esim
         if not same:
             self.result.clear()
+        self.usage.setVisible(esim is not None)  # nothing selected: the detail above already says "Select an eSIM."
         if esim is None:
             self.reasons = {a: "select an eSIM" for a in Action}
-            self.usage.setText("Select an eSIM.")
+            self.usage.clear()
             self.device.clear()
             self.history.clear()
         else:
@@ -150,6 +151,7 @@ class FleetActions(QWidget):
             self.usage.setText(usage_text(esim))
             self.device.setText(device_text(esim))
             self._load_history()
+        self.device.setVisible(bool(self.device.text()))  # no empty line above the buttons
         self._show_states()
 
     def reason(self, action: Action) -> str | None:

@@ -91,12 +91,14 @@ class FleetTab(ListingTab):
         self._history_of: tuple[str, str] | None = None  # the eSIM the chart and events are of
         self.detail_layout.addWidget(self.qr)
         self.detail_layout.addWidget(self.info)
-        self.detail_layout.addWidget(self.chart)
-        self.detail_layout.addWidget(QLabel("Vendor events"))
-        self.detail_layout.addWidget(self.events)
+        # Every button before the histories (the chart, the vendor's events; the support history ends the
+        # actions panel): in a 1280×780 window the support actions were below the fold, under the chart.
         self.detail_layout.addLayout(buttons)
         self.detail_layout.addWidget(self.card_actions)
         self.support = mount(self)  # support actions, usage with its age (issue 21)
+        self.detail_layout.addWidget(self.chart)
+        self.detail_layout.addWidget(QLabel("Vendor events"))
+        self.detail_layout.addWidget(self.events)
         self.support.usageRefreshed.connect(lambda: self.current and self.load_history(self.current))
         self.detail_layout.addStretch(1)
         self.current: Esim | None = None

@@ -12,7 +12,17 @@ import asyncio
 import logging
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QProgressBar, QPushButton, QVBoxLayout
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
 
 from esimdesk.domain import Balance, EsimdeskError, Order, Plan, Sale, ValidationError, money_str
 from esimdesk.services.currency import Pricing
@@ -35,6 +45,21 @@ def plan_summary(plan: Plan) -> str:
     if plan.daily and plan.data_mb is not None:
         data += " a day"
     return f"{vendor_name(plan.vendor)} · {plan.name}\n{data} · {plan.validity_days} days · plan id {plan.plan_id}"
+
+
+def fit_placeholders(dialog: QWidget) -> None:
+    """Every line edit of ``dialog`` at least as wide as its placeholder (with its frame and margins), in the
+    font it has here: the hint is read whole ("… (made for you if empty)"), not cut at "(made for yo…"."""
+    for edit in dialog.findChildren(QLineEdit):
+        hint = edit.placeholderText()
+        if hint:
+            margins = edit.textMargins()
+            frame = edit.style().pixelMetric(QStyle.PixelMetric.PM_DefaultFrameWidth, None, edit)
+            edit.setMinimumWidth(edit.fontMetrics().horizontalAdvance(hint) + margins.left() + margins.right()
+                                 + 2 * frame + 2 * LINE_EDIT_PADDING)
+
+
+LINE_EDIT_PADDING = 6  # Qt's QLineEdit keeps 2 px each side inside its frame; a little more for the cursor
 
 
 class OrderDialog(QDialog, Ui_OrderDialog):
@@ -64,6 +89,7 @@ class OrderDialog(QDialog, Ui_OrderDialog):
         self.quantity.valueChanged.connect(lambda _n: self._update())
         self.balance_before: Balance | None = None
         self.balance_note = f"asking {vendor_name(plan.vendor)}…"
+        fit_placeholders(self)
         self._asking = asyncio.ensure_future(self._ask_balance())
         self._update()
 

@@ -3,6 +3,7 @@ exactly the vendor's activation codes; an order gives one whole card per eSIM, n
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -373,3 +374,45 @@ def test_save_card_settings_keeps_the_rest(tmp_path, qapp):
     assert S.card_settings(tmp_path) == ("Acme eSIMs", str(logo.resolve()))
     S.save_card_settings(tmp_path, "", None)
     assert load_settings(tmp_path) == {"urls": {"roumio": "http://127.0.0.1:9/r"}}
+
+
+# --- characters no font here draws (issue 29, item 9) ---------------------------------------------------
+
+NO_GLYPH = "\U0010fffd"  # a private-use character of plane 16: no font anywhere draws it
+
+
+def test_a_character_no_font_draws_is_left_out_of_the_pdf_and_said(store, qapp, tmp_path, caplog):
+    """An emoji in a reference printed as an empty box on a desk without an emoji font: a character no font
+    here draws is left out of the card (the rasterised PDF is the card without it, pixel for pixel) and the
+    card that lost it is said (the command line shows the warning on stderr)."""
+    fill(store, [SGP22], reference=f"Trip 👍 {NO_GLYPH} ok")
+    [card] = C.cards_for(store, _iccid(1))
+    left = P.card_left_out(card)
+    assert NO_GLYPH in left
+    assert set(left) <= {"👍", NO_GLYPH}  # 👍 where this desk has no emoji font; nothing else is touched
+    without = dataclasses.replace(card, reference="".join(ch for ch in card.reference if ch not in left))
+    with caplog.at_level("WARNING", logger="esimdesk.cards"):
+        P.write_pdf([card], tmp_path / "with.pdf", page="label")
+    P.write_pdf([without], tmp_path / "without.pdf", page="label")
+    [drawn] = rasterise(tmp_path / "with.pdf", tmp_path, dpi=200)
+    [expected] = rasterise(tmp_path / "without.pdf", tmp_path, dpi=200)
+    assert Image.open(drawn).tobytes() == Image.open(expected).tobytes()  # no box where a character was
+    assert P.left_out_sentences([card]) == [
+        f"the card of {card.iccid} leaves out " + ", ".join(f"{ch} (U+{ord(ch):04X})" for ch in left)
+        + f": no font on this computer draws {'it' if len(left) == 1 else 'them'}"]
+    assert "leaves out" in caplog.text and "U+10FFFD" in caplog.text
+
+
+def test_an_emoji_a_font_here_draws_is_printed(store, qapp, tmp_path):
+    """Where a font draws the emoji (DejaVu Sans has 😀; Windows and macOS fall back to their emoji fonts) it
+    is on the card: the rasterised reference differs from the card without it."""
+    fill(store, [SGP22], reference="Trip 😀 ok")
+    [card] = C.cards_for(store, _iccid(1))
+    if P.card_left_out(card):
+        pytest.skip("no font on this machine draws 😀")
+    without = dataclasses.replace(card, reference="Trip  ok")
+    P.write_pdf([card], tmp_path / "with.pdf", page="label")
+    P.write_pdf([without], tmp_path / "without.pdf", page="label")
+    [drawn] = rasterise(tmp_path / "with.pdf", tmp_path, dpi=200)
+    [other] = rasterise(tmp_path / "without.pdf", tmp_path, dpi=200)
+    assert Image.open(drawn).tobytes() != Image.open(other).tobytes()
