@@ -103,7 +103,7 @@ def rule_for(plan: Plan, rules: tuple[PriceRule, ...] | list[PriceRule]) -> Pric
 def quote(plan: Plan, cost: Decimal, currency: str, rules: tuple[PriceRule, ...] | list[PriceRule]) -> Quoted:
     """The customer's price of ``plan`` whose cost is ``cost`` in ``currency`` (the agent's currency)."""
     rule = rule_for(plan, rules)
-    if rule is None:
-        return Quoted(cost.quantize(CENT, rounding=ROUND_CEILING), cost, currency, None)
+    if rule is None:  # at cost: the cost to the nearest cent (no margin to speak of, up or down)
+        return Quoted(cost.quantize(CENT, rounding=ROUND_HALF_UP), cost, currency, None)
     raw = cost * (1 + rule.markup_pct / 100) + rule.fixed
     return Quoted(max(round_up(raw, rule.rounding), Decimal(0)), cost, currency, rule)

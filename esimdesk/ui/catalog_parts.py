@@ -7,11 +7,10 @@ from __future__ import annotations
 from PySide6.QtCore import QStringListModel, Qt, Signal
 from PySide6.QtWidgets import QCompleter, QHBoxLayout, QLabel, QPushButton, QWidget
 
-from esimdesk.domain import Plan, PlanDetails, money_str, price_per_gb
+from esimdesk.domain import Plan, PlanDetails, money_str, price_per_gb, vendor_title
 from esimdesk.domain.countries import country_choices
 from esimdesk.domain.units import MB_PER_GB
 from esimdesk.services.currency import Pricing
-from esimdesk.services.preferences import VENDOR_TITLES
 from esimdesk.ui.table_model import WindowedModel
 
 # (label, minimum MB over the whole plan); unlimited plans meet any minimum.
@@ -33,10 +32,6 @@ VENDOR_PRICE_TIP = "The price as the vendor states it, in the vendor's currency 
 PER_GB_TIP = ("Cost per GB of the plan's whole data, in your currency: a daily plan's per GB of a day's "
               "allowance × its days. Unlimited plans have none (—).")
 TOPUP_TIP = "Whether the vendor says the plan can be topped up later (\"not stated\": the vendor does not say)"
-
-
-def vendor_title(vendor: str) -> str:
-    return VENDOR_TITLES.get(vendor, vendor)
 
 
 def price_text(plan: Plan) -> str:
@@ -73,7 +68,7 @@ def sell_text(plan: Plan, pricing: Pricing) -> str:
 
 def rule_words(quoted) -> str:
     """After a margin: which price rule made the selling price."""
-    return f"; rule {quoted.rule.words()}" if quoted.rule is not None else "; no price rule applies: sold at cost"
+    return f"; rule {quoted.rule.words()}" if quoted.rule is not None else ""
 
 
 def per_gb_cost_text(plan: Plan, pricing: Pricing) -> str:

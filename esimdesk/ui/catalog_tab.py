@@ -290,8 +290,10 @@ class CatalogTab(ListingTab):
         names = esc(", ".join(country_name(c) for c in plan.countries[:30]))
         more = f" and {len(plan.countries) - 30} more" if len(plan.countries) > 30 else ""
         quoted = self.pricing.quote(plan)
-        sell = (f"<br>Sell: <b>{esc(sell_text(plan, self.pricing))}</b> (margin {esc(money_str(quoted.margin))} "
-                f"{esc(quoted.currency)}{esc(rule_words(quoted))})" if quoted is not None else "")
+        sell = "" if quoted is None else (
+            f"<br>Sell: <b>{esc(sell_text(plan, self.pricing))}</b> (margin {esc(money_str(quoted.margin))} "
+            f"{esc(quoted.currency)}{esc(rule_words(quoted))})" if quoted.rule is not None else
+            f"<br>Sell: <b>{esc(sell_text(plan, self.pricing))}</b> (no price rule applies: sold at cost)")
         self.info.setText(  # every vendor string escaped: a plan named "<b>…" must not change the label
             f"<b>{esc(plan.name)}</b><br>{esc(vendor_title(plan.vendor))} · <code>{esc(plan.plan_id)}</code><br><br>"
             f"Data: {esc(data_text(plan))}<br>Valid: {plan.validity_days} days<br>"

@@ -24,7 +24,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from esimdesk.domain import Balance, EsimdeskError, Order, Plan, Sale, ValidationError, money_str
+from esimdesk.domain import (
+    Balance,
+    EsimdeskError,
+    Order,
+    Plan,
+    Sale,
+    ValidationError,
+    money_str,
+    vendor_title,
+)
 from esimdesk.services.currency import Pricing
 from esimdesk.ui.cards_dialogs import CardActions
 from esimdesk.ui.forms.ui_order_dialog import Ui_OrderDialog
@@ -32,11 +41,7 @@ from esimdesk.ui.order_detail import SHOWN_ESIMS, EsimList
 from esimdesk.ui.order_options_dialog import OrderOptionsPanel, describe, takes_options
 
 log = logging.getLogger("esimdesk.ui")
-VENDOR_NAMES = {"roumio": "Roumio", "roamify": "Roamify", "microesim": "MicroESIM", "flexiroam": "Flexiroam"}
-
-
-def vendor_name(vendor: str) -> str:
-    return VENDOR_NAMES.get(vendor, vendor)
+vendor_name = vendor_title  # one source: domain/words.py
 
 
 def plan_summary(plan: Plan) -> str:
@@ -143,8 +148,9 @@ class OrderDialog(QDialog, Ui_OrderDialog):
                                                                  if quantity > 1 else "") + in_agent)
         sale = self.sale()
         self.sell.setText("no exchange rate for this currency" if sale is None else
+                          f"{money_str(sale.total)} {sale.currency} (no price rule: sold at cost)" if not sale.rule else
                           f"{money_str(sale.total)} {sale.currency} (margin {money_str(sale.margin)} {sale.currency}; "
-                          + (f"rule {sale.rule})" if sale.rule else "no price rule: at cost)"))
+                          f"rule {sale.rule})")
         before = self.balance_before
         short = False
         if before is None:

@@ -118,7 +118,7 @@ def test_the_most_specific_rule_applies_and_the_margin_is_exact():
     assert q.sell == Decimal("4.99") and q.rule is rules[2]  # 2.1943 × 1.4 + 1 = 4.072 → 4.99
     assert q.margin == Decimal("4.99") - Decimal("2.1943")
     bare = quote(JAPAN, Decimal("2.1943"), "EUR", [])
-    assert bare.sell == Decimal("2.20") and bare.rule is None  # no rule: at cost, to the cent upwards
+    assert bare.sell == Decimal("2.19") and bare.rule is None  # no rule: at cost, to the nearest cent
 
 
 def test_pricing_quotes_in_the_agents_currency():
