@@ -124,6 +124,7 @@ class Plan:
             "name": self.name,
             "countries": list(self.countries),
             "data_mb": self.data_mb,
+            "unlimited": self.data_mb is None,  # beside data_mb's null: no cap (per day for a daily plan)
             "validity_days": self.validity_days,
             "price": money_str(self.price),
             "currency": self.currency,
@@ -265,6 +266,9 @@ class Usage:
     data_total_mb: int | None = None
     as_of: datetime | None = None  # the vendor's own time for the figures (None: as of ``observed_at``)
     data_remaining_mb: int | None = None
+    # Why the vendor gave no figures, where it can be told ("not installed yet: Roamify reports usage once
+    # the eSIM is installed"); None when it gave some, or gave no reason.
+    note: str | None = None
 
     def __post_init__(self) -> None:
         _check_mb("data_used_mb", self.data_used_mb)
@@ -276,6 +280,15 @@ class Usage:
     def when(self) -> datetime:
         """When the figures were true: the vendor's time if it gave one, else when we fetched them."""
         return self.as_of or self.observed_at
+
+    @property
+    def left_mb(self) -> int | None:
+        """What is left: the vendor's own figure, else the total less what is used when both are known."""
+        if self.data_remaining_mb is not None:
+            return self.data_remaining_mb
+        if self.data_total_mb is not None and self.data_used_mb is not None:
+            return max(0, self.data_total_mb - self.data_used_mb)
+        return None
 
 
 @dataclass(frozen=True, slots=True)

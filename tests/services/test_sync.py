@@ -139,8 +139,8 @@ def test_offline_listings_return_what_was_synced_and_sync_reports_errors(tmp_pat
     assert plans.returncode == 0, plans.stderr
     rows = json.loads(plans.stdout)
     assert rows and all("JP" in p["countries"] for p in rows)
-    assert set(rows[0]) == {"vendor", "plan_id", "name", "countries", "data_mb", "validity_days", "price", "currency",
-                            "daily", "topup", "coverage_name"}
+    assert set(rows[0]) == {"vendor", "plan_id", "name", "countries", "data_mb", "unlimited", "validity_days", "price",
+                            "currency", "daily", "topup", "coverage_name"}
     assert "synced" in plans.stderr
     esims = json.loads(subprocess.run(cli("esims", "--json"), env=env, capture_output=True, text=True, timeout=60).stdout)
     assert esims and set(esims[0]) == {"vendor", "iccid", "order_id", "plan_id", "status", "vendor_status",
@@ -210,13 +210,19 @@ async def test_microesim_sync_refreshes_the_orders_and_devices_known_locally(fre
 
 
 async def test_microesim_sync_settles_unfinished_orders_at_once_and_then_leaves_them(tmp_path):
-    """A desk's MicroESIM history (here the demo's: orders recorded ALLOCATING) is settled by the first sync,
-    several requests at a time; the second sync asks for no order again, only for the eSIMs (usage)."""
-    from esimdesk.services.demo import seed_demo_history
+    """A desk's MicroESIM history left unfinished (orders recorded ALLOCATING, e.g. answers lost) is settled
+    by the first sync, several requests at a time; the second sync asks for no order again, only for the
+    eSIMs (usage)."""
+    from datetime import UTC, datetime
+
+    from esimdesk.domain import Order, OrderStatus
 
     with SandboxServer(SandboxConfig(seed=9, esims=60, allocation_delay=0), vendors=("microesim",)) as server:
         store = open_store(tmp_path)
-        assert seed_demo_history(store, server) == 61  # the sample top-up and 60 fleet orders
+        known = server.sandbox.vendors["microesim"].known_orders
+        now = datetime.now(UTC)
+        assert store.upsert_orders([Order("microesim", order_id, None, OrderStatus.ALLOCATING, now)
+                                    for order_id in known]) == 61  # the sample top-up and 60 fleet orders
         micro = accounts_for(server, tmp_path)
         [first] = await sync_all(store, micro, short_factory(5))
         assert first.ok and first.orders == 61, first
