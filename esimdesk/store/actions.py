@@ -151,15 +151,19 @@ class ActionsMixin:
                             r["desk_id"], r["action_id"]) for r in rows]
 
     def record_usage(self, readings: list[Usage]) -> None:
-        """Fresh usage for some eSIMs: the Fleet row follows, and a sample with its age is kept."""
+        """Fresh usage for some eSIMs: the Fleet row follows unless it holds a newer reading (a vendor's usage
+        check can answer figures older than a sync's: Roumio's are of its last refresh), and a sample with its
+        age is kept either way (the chart orders samples by that age)."""
         with self.transaction() as conn:
             for u in readings:
                 conn.execute(
                     """UPDATE esims SET data_used_mb = coalesce(?, data_used_mb),
                            data_total_mb = coalesce(?, data_total_mb),
                            data_remaining_mb = coalesce(?, data_remaining_mb), usage_as_of = ?
-                       WHERE vendor = ? AND iccid = ?""",
-                    (u.data_used_mb, u.data_total_mb, u.data_remaining_mb, R.iso(u.when), u.vendor, u.iccid))
+                       WHERE vendor = ? AND iccid = ?
+                         AND (usage_as_of IS NULL OR julianday(usage_as_of) <= julianday(?))""",
+                    (u.data_used_mb, u.data_total_mb, u.data_remaining_mb, R.iso(u.when), u.vendor, u.iccid,
+                     R.iso(u.when)))
                 conn.execute(
                     """INSERT OR REPLACE INTO usage (vendor, iccid, observed_at, data_used_mb, data_total_mb, as_of,
                            data_remaining_mb) VALUES (?, ?, ?, ?, ?, ?, ?)""",

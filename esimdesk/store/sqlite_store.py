@@ -230,7 +230,8 @@ class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin, ExchangeMixin):
             return cur.rowcount
 
     def upsert_esims(self, esims: list[Esim], seen: str | None = None, *, keep_missing: bool = True) -> int:
-        """Insert or update eSIMs; a usage sample is added when the used volume changed."""
+        """Insert or update eSIMs; a usage sample is added when the used volume changed. A reading never
+        replaces a newer one: usage figures older than the row's ``usage_as_of`` leave it as it is."""
         seen = seen or now_iso()
         rows = [R.esim_row(e, seen) for e in esims]
         with self.transaction() as conn:
@@ -257,7 +258,8 @@ class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin, ExchangeMixin):
                        order_id=coalesce(excluded.order_id, order_id), plan_id=coalesce(excluded.plan_id, plan_id),
                        status=excluded.status, vendor_status=excluded.vendor_status,
                        activation_code=coalesce(excluded.activation_code, activation_code),
-                       data_used_mb=coalesce(excluded.data_used_mb, data_used_mb),
+                       data_used_mb=CASE WHEN julianday(excluded.usage_as_of) < julianday(usage_as_of)
+                           THEN data_used_mb ELSE coalesce(excluded.data_used_mb, data_used_mb) END,
                        data_total_mb=coalesce(excluded.data_total_mb, data_total_mb),
                        expires_at=coalesce(excluded.expires_at, expires_at),
                        installed_at=coalesce(excluded.installed_at, installed_at),
@@ -280,16 +282,19 @@ class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin, ExchangeMixin):
             # vendor's payload (in no index) are written for every eSIM.
             conn.executemany(
                 """UPDATE esims SET last_seen = :last_seen, stale = 0, raw = coalesce(:raw, raw),
-                       usage_as_of = CASE WHEN :data_used_mb IS NOT NULL OR :data_remaining_mb IS NOT NULL
+                       usage_as_of = CASE WHEN (:data_used_mb IS NOT NULL OR :data_remaining_mb IS NOT NULL)
+                           AND (usage_as_of IS NULL OR julianday(:usage_as_of) >= julianday(usage_as_of))
                            THEN :usage_as_of ELSE usage_as_of END,
-                       data_remaining_mb = coalesce(:data_remaining_mb, data_remaining_mb),
+                       data_remaining_mb = CASE WHEN julianday(:usage_as_of) < julianday(usage_as_of)
+                           THEN data_remaining_mb ELSE coalesce(:data_remaining_mb, data_remaining_mb) END,
                        device_name = coalesce(:device_name, device_name),
                        device_imei = coalesce(:device_imei, device_imei)
                    WHERE vendor = :vendor AND iccid = :iccid""", rows)
-            samples = [(e.vendor, e.iccid, seen, e.data_used_mb, e.data_total_mb) for e in esims
+            # Each sample with the vendor's time for it where it gave one (the chart places it there).
+            samples = [(e.vendor, e.iccid, seen, e.data_used_mb, e.data_total_mb, R.iso(e.usage_as_of)) for e in esims
                        if e.data_used_mb is not None and prev.get((e.vendor, e.iccid), -1) != e.data_used_mb]
-            conn.executemany("INSERT OR IGNORE INTO usage (vendor, iccid, observed_at, data_used_mb, data_total_mb) "
-                             "VALUES (?, ?, ?, ?, ?)", samples)
+            conn.executemany("INSERT OR IGNORE INTO usage (vendor, iccid, observed_at, data_used_mb, data_total_mb, "
+                             "as_of) VALUES (?, ?, ?, ?, ?, ?)", samples)
         return len(rows)
 
     def upsert_orders(self, orders: list[Order], seen: str | None = None) -> int:

@@ -140,6 +140,32 @@ def test_usage_sample_recorded_only_when_usage_changes(store):
     assert [u.data_used_mb for u in store.usage("roumio", "8943108170000775671")] == [10, 25]
 
 
+def test_a_usage_reading_never_replaces_a_newer_one(store):
+    """Issue 29 (3): a reading as of 02:00 (a vendor's usage check) after one as of 03:48 (a sync) leaves the
+    newer on the eSIM, by either path; it is kept as a sample at its own time; a newer reading replaces it."""
+    from esimdesk.domain import Usage
+
+    iccid = "8943108170000775671"
+    at = datetime(2024, 1, 1, 3, 48, tzinfo=UTC)
+    store.upsert_esims([esim(data_used_mb=2, data_total_mb=1024)], seen=at.isoformat())
+    older = at.replace(hour=2, minute=0)
+    store.record_usage([Usage("roumio", iccid, at + timedelta(minutes=1), 0, 1024, as_of=older)])
+    kept = store.esim(iccid, "roumio")
+    assert (kept.data_used_mb, kept.usage_as_of) == (2, at)
+    store.upsert_esims([esim(data_used_mb=0, data_remaining_mb=1024, usage_as_of=older)],
+                       seen=(at + timedelta(minutes=2)).isoformat())
+    kept = store.esim(iccid, "roumio")
+    assert (kept.data_used_mb, kept.data_remaining_mb, kept.usage_as_of) == (2, None, at)
+    # Each kept at its own time (twice seen as of 02:00): the chart never shows 0 MB after 2 MB.
+    assert sorted((u.when, u.data_used_mb) for u in store.usage("roumio", iccid)) == [(older, 0), (older, 0), (at, 2)]
+    newer = at.replace(hour=4, minute=0)
+    store.record_usage([Usage("roumio", iccid, newer + timedelta(minutes=1), 3, 1024, as_of=newer)])
+    kept = store.esim(iccid, "roumio")
+    assert (kept.data_used_mb, kept.usage_as_of) == (3, newer)
+    store.upsert_esims([esim(data_used_mb=5, data_total_mb=1024)], seen=(newer + timedelta(hours=1)).isoformat())
+    assert store.esim(iccid, "roumio").data_used_mb == 5  # a sync's later reading replaces it
+
+
 def test_partial_esim_answer_never_erases_known_values(store):
     store.upsert_esims([esim(activation_code="LPA:1$x$y", data_used_mb=10)])
     store.upsert_esims([esim(status=EsimStatus.DEPLETED, vendor_status="USED_UP/ENABLED")])
