@@ -16,6 +16,7 @@ import random
 import time
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
@@ -453,8 +454,31 @@ class MicroesimSandbox(VendorSandbox):
         topup_id = form.get("topup_id", "").strip()
         if not topup_id:
             raise _Fail(400, "topup_id is required")
+        answer = self._topup(topup_id)
+        if answer is None:
+            raise _Fail(404, "Topup order does not exist")
+        return envelope(answer)
+
+    def premade_history(self) -> list[tuple[dict[str, Any], str | None]]:
+        """The demo desk's MicroESIM history (``known_orders``), as the desk that placed those orders holds
+        them: each order's topupDetail answer of now and what it cost ("12.50", HKD: the plan's price times
+        the number ordered; None for a plan the catalog no longer has)."""
+        with self.lock:
+            out = []
+            for topup_id in self.known_orders:
+                answer = self._topup(topup_id)
+                if answer is None:
+                    continue
+                plan = self.catalog.find(answer["channel_dataplan_id"])
+                price = (f"{Decimal(plan['price']) * int(answer['number']):.2f}"
+                         if plan is not None and plan.get("price") else None)
+                out.append((answer, price))
+            return out
+
+    def _topup(self, topup_id: str) -> dict[str, Any] | None:
+        """topupDetail's answer for ``topup_id`` (a deep copy), or None when no such order exists."""
         if topup_id == SAMPLE_TOPUP_ID:
-            return envelope(json.loads(json.dumps(SAMPLE_TOPUP)))
+            return json.loads(json.dumps(SAMPLE_TOPUP))
         order = self.orders.get(topup_id)
         devices: list[dict[str, Any]]
         if order is not None:
@@ -463,11 +487,11 @@ class MicroesimSandbox(VendorSandbox):
         else:
             dev = self._fleet_by_topup(topup_id)
             if dev is None:
-                raise _Fail(404, "Topup order does not exist")
+                return None
             devices, number, plan, created = [dev], 1, dev["plan"], dev["created"]
         now = self.now()
         ready = [d for d in devices if d["ready"] <= now]
-        return envelope(
+        return (
             {
                 "topup_id": topup_id,
                 "number": number,

@@ -181,6 +181,12 @@ def origins(home: Path, store, rows: list, listing: str) -> list[tuple[str, str]
     return [(desk, who or (agent if desk == me else "")) for desk, who in found]
 
 
+def order_names(store, orders: list) -> list[tuple[str | None, str | None]]:
+    """(reference as the agent typed it, the handle the vendor was sent) of each order: one name for an order
+    at every desk of a team (store/team_local.py)."""
+    return L.order_names(store, orders)
+
+
 def history(store, reference: str) -> list:
     """Another desk's order (by its reference or handle): its audit trail, each line saying who did it."""
     return [JournalEvent(from_iso(r["at"]), r["from_state"], r["to_state"],

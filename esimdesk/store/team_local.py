@@ -218,6 +218,35 @@ def order_origins(store, orders) -> list[tuple[str, str]]:
             by_ref.get((o.vendor, o.reference), ("", "")) for o in orders]
 
 
+def order_names(store, orders) -> list[tuple[str | None, str | None]]:
+    """(reference, handle) of each order, the same at every desk: the reference as the agent typed it at the
+    desk that placed it, and the handle that desk sent the vendor (unique to the desk: what the vendor's portal
+    and listings show). Another desk's order is kept here under its handle (``_order_snapshot``); its typed
+    reference is in ``team_journal``. An order no desk placed: (its reference, None)."""
+    conn = store.conn
+    refs = sorted({o.reference for o in orders if o.reference})
+    own: dict[tuple[str, str, str], str] = {}
+    for i in range(0, len(refs), 500):
+        chunk = refs[i:i + 500]
+        q = f"SELECT vendor, reference, kind, handle FROM journal WHERE reference IN ({','.join('?' * len(chunk))})"
+        own.update({(v, r, k): h or r for v, r, k, h in conn.execute(q, chunk)})
+    theirs: dict[tuple[str, str, str], str] = {}
+    if any((o.vendor, o.reference, o.kind) not in own for o in orders if o.reference):
+        # One pass over what other desks placed (no index by handle: this is read for a listing, not a key).
+        theirs = {(v, h, k): r for v, h, k, r in conn.execute(
+            "SELECT vendor, handle, kind, reference FROM team_journal WHERE handle IS NOT NULL")}
+    out: list[tuple[str | None, str | None]] = []
+    for o in orders:
+        key = (o.vendor, o.reference, o.kind)
+        if key in own:
+            out.append((o.reference, own[key]))
+        elif key in theirs:
+            out.append((theirs[key], o.reference))
+        else:
+            out.append((o.reference, None))
+    return out
+
+
 def esim_origins(store, esims) -> list[tuple[str, str]]:
     """(desk id, agent) of the order each eSIM came with."""
     by_oid = _origins(store, "order_id", sorted({e.order_id for e in esims if e.order_id}))
