@@ -1,5 +1,5 @@
-"""What each order and support-action state allows: the one place the window, the command line, the
-services and the store ask, instead of each spelling the states out.
+"""What each order and support-action state allows, and what an eSIM's state allows of a top-up: the one
+place the window, the command line, the services and the store ask, instead of each spelling the states out.
 
 An order journal entry is PENDING (recorded here, not yet answered), ALLOCATING (the vendor took it, its
 profiles are coming), UNCERTAIN (the answer was lost), COMPLETED or FAILED. A support action
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from esimdesk.domain.models import OrderStatus
+from esimdesk.domain.models import EsimStatus, OrderStatus
 
 # Not settled yet: a reconcile (after each sync, 'esimdesk reconcile', "Reconcile now") still works on these.
 UNFINISHED = (OrderStatus.PENDING, OrderStatus.ALLOCATING, OrderStatus.UNCERTAIN)
@@ -48,3 +48,22 @@ def action_is_open(action: Any) -> bool:
     """A support action still unknown that something other than the agent may settle: unfinished and not
     left to the agent. Such an action blocks a new one on the same eSIM (store/actions.py, schema v10)."""
     return action.state in ACTION_UNFINISHED and not awaits_agent(action)
+
+
+# --- what an eSIM's state allows -----------------------------------------------------------------------
+# A top-up adds data to a profile still in service: never to one cancelled, revoked or deleted (gone for
+# good), expired (Roumio answers 200002; sell a new eSIM) or suspended (resume it first). Asked by the
+# window's Top up… button and dialog and by the orders service (the window and ``esimdesk topup``) before
+# anything is sent; the support actions' rules are each vendor's (``VendorAdapter.refusal``).
+TOPUP_REFUSED: dict[EsimStatus, str] = {
+    EsimStatus.CANCELLED: "this eSIM is cancelled: it can no longer be topped up",
+    EsimStatus.DELETED: "this eSIM's profile is deleted: it can no longer be topped up",
+    EsimStatus.EXPIRED: "this eSIM has expired: it can no longer be topped up; sell a new eSIM",
+    EsimStatus.SUSPENDED: "this eSIM is suspended: resume it before a top-up",
+}
+
+
+def topup_refusal(esim: Any) -> str | None:
+    """Why the eSIM (anything with ``status``, as last seen) cannot be topped up, in words; None if its
+    state allows it (the vendor still decides which top-ups fit)."""
+    return TOPUP_REFUSED.get(esim.status)
