@@ -6,20 +6,35 @@ import argparse
 from datetime import date
 
 from esimdesk import __version__
-from esimdesk.domain import SMS_MAX_CHARS, VENDORS, ValidationError, validate_reference
-from esimdesk.domain.order_options import parse_activation_date, validate_activation_date, validate_email
+from esimdesk.domain import SMS_MAX_CHARS, VENDORS, ValidationError, validate_iccid, validate_reference
+from esimdesk.domain.order_options import (
+    MAX_QUANTITY,
+    parse_activation_date,
+    validate_activation_date,
+    validate_email,
+    validate_quantity,
+    validate_start_date,
+)
 
 ESIM_STATUSES = ("NEW", "INSTALLED", "ACTIVE", "DEPLETED", "EXPIRED", "SUSPENDED", "CANCELLED", "DELETED", "UNKNOWN")
 
 
-def _positive_int(text: str) -> int:
+def _quantity(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+    try:
+        return validate_quantity(value)
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _iccid(text: str) -> str:
+    try:
+        return validate_iccid(text)
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _country(text: str) -> str:
@@ -51,11 +66,15 @@ def _reference(text: str) -> str:
 
 
 def _start_date(text: str):
-    """YYYY-MM-DD: the customer's travel start date (Roamify packages with requirements.travelDate)."""
+    """YYYY-MM-DD: the customer's travel start date (Roamify packages with requirements.travelDate), today or later."""
     try:
-        return date.fromisoformat(text.strip())
+        start = date.fromisoformat(text.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date like 2026-12-24") from None
+    try:
+        return validate_start_date(start)
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _qr_out(text: str) -> str:
@@ -131,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("order", parents=[common], help="order eSIMs (recorded locally before the vendor call)")
     vendor_opt(p, required=True)
     p.add_argument("--plan", required=True, metavar="PLAN_ID", help="the vendor's plan id")
-    p.add_argument("--quantity", type=_positive_int, default=1, metavar="N", help="number of eSIMs (default 1)")
+    p.add_argument("--quantity", type=_quantity, default=1, metavar="N",
+                   help=f"number of eSIMs, 1 to {MAX_QUANTITY} (default 1)")
     p.add_argument("--reference", type=_reference, metavar="TEXT",
                    help="your reference / idempotency handle, at most 50 printable characters (default: generated)")
     p.add_argument("--activation-date", type=_activation_date, metavar="DATE",
@@ -145,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("topup", parents=[common], help="add a top-up plan to an existing eSIM")
     vendor_opt(p, required=True)
-    p.add_argument("--iccid", required=True, metavar="ICCID")
+    p.add_argument("--iccid", required=True, type=_iccid, metavar="ICCID")
     p.add_argument("--plan", required=True, metavar="PLAN_ID", help="a top-up plan the vendor lists for this eSIM")
     json_opt(p)
 
@@ -205,4 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="replace the data file with a checked backup (the current file is kept aside first)")
     p.add_argument("file", metavar="FILE", help="a backup, e.g. from the data folder's backups/")
     json_opt(p)
+    # For main: a check made after parsing that finds the command line wrong is said as its command's
+    # usage error (exit status 2), like the ones argparse finds.
+    parser.command_parsers = dict(sub.choices)
     return parser

@@ -20,5 +20,7 @@ from esimdesk.domain.states import (  # noqa: F401
     awaits_agent,
     is_undecided,
     is_unfinished,
+    topup_refusal,
 )
 from esimdesk.domain.units import data_amount  # noqa: F401
+from esimdesk.domain.words import VENDOR_TITLES, count_of, plural, vendor_title  # noqa: F401

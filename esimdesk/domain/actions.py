@@ -24,6 +24,12 @@ DONE_WORDS: dict[Action, str] = {
     Action.REVOKE: "revoked", Action.SMS: "SMS sent",
 }
 
+# What a vendor that lacks the action does not offer ("Flexiroam does not offer eSIM cancelling through its API").
+OFFER_WORDS: dict[Action, str] = {
+    Action.CANCEL: "eSIM cancelling", Action.SUSPEND: "eSIM suspending", Action.RESUME: "eSIM resuming",
+    Action.REVOKE: "eSIM revoking", Action.SMS: "SMS to eSIMs",
+}
+
 SMS_MAX_CHARS = 500  # Roumio / eSIM Access sendSms
 
 

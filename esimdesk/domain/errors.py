@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from esimdesk.domain.words import vendor_title
+
 __all__ = [
     "EsimdeskError",
     "ConfigError",
     "StoreError",
     "ValidationError",
+    "InvalidInput",
     "Unsupported",
     "VendorError",
     "VendorAuthError",
@@ -52,11 +55,17 @@ class ValidationError(EsimdeskError):
     """Bad input caught before any vendor call."""
 
 
+class InvalidInput(ValidationError):
+    """What was typed is wrong in itself, whatever the vendor or the data file hold: a malformed ICCID or
+    reference, a quantity out of range, a date in the past, an option the vendor never takes. The command
+    line says it as a usage error (exit status 2); refusals by a vendor or the data are exit status 1."""
+
+
 class Unsupported(EsimdeskError):
     def __init__(self, vendor: str, operation: str):
         self.vendor = vendor
         self.operation = operation
-        super().__init__(f"{vendor} does not offer '{operation}' through its API")
+        super().__init__(f"{vendor_title(vendor)} does not offer {operation} through its API")
 
 
 class VendorError(EsimdeskError):
@@ -92,14 +101,21 @@ class VendorError(EsimdeskError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        where = f"{self.vendor} {self.endpoint}"
+        """For the agent: the vendor by its name and what it said, never the endpoint (that is ``detail``)."""
+        return f"{vendor_title(self.vendor)}: {self.message}{self._codes()}"
+
+    @property
+    def detail(self) -> str:
+        """For the log: the vendor id and the endpoint it was said at ("roumio package/list: …")."""
+        return f"{self.vendor} {self.endpoint}: {self.message}{self._codes()}"
+
+    def _codes(self) -> str:
         extra = []
         if self.http_status is not None:
             extra.append(f"HTTP {self.http_status}")
         if self.code:
             extra.append(f"code {self.code}")
-        suffix = f" ({', '.join(extra)})" if extra else ""
-        return f"{where}: {self.message}{suffix}"
+        return f" ({', '.join(extra)})" if extra else ""
 
 
 class VendorAuthError(VendorError):

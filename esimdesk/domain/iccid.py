@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from esimdesk.domain.errors import ValidationError
+from esimdesk.domain.errors import InvalidInput, ValidationError
 
 
 def luhn_ok(digits: str) -> bool:
@@ -18,16 +18,16 @@ def luhn_ok(digits: str) -> bool:
 
 
 def validate_iccid(text: str) -> str:
-    """Return the ICCID with spaces removed, or raise ValidationError saying what is wrong."""
+    """Return the ICCID with spaces removed, or raise InvalidInput saying what is wrong."""
     iccid = "".join(text.split())
     if not iccid.isdigit():
-        raise ValidationError(f"ICCID '{text}' must contain digits only")
+        raise InvalidInput(f"ICCID '{text}' must contain digits only")
     if not 18 <= len(iccid) <= 22:
-        raise ValidationError(f"ICCID '{iccid}' has {len(iccid)} digits; an ICCID has 18 to 22")
+        raise InvalidInput(f"ICCID '{iccid}' has {len(iccid)} digits; an ICCID has 18 to 22")
     if not iccid.startswith("89"):
-        raise ValidationError(f"ICCID '{iccid}' must start with 89 (the telecom prefix)")
+        raise InvalidInput(f"ICCID '{iccid}' must start with 89 (the telecom prefix)")
     if not luhn_ok(iccid):
-        raise ValidationError(f"ICCID '{iccid}' fails its check digit: a digit is probably mistyped")
+        raise InvalidInput(f"ICCID '{iccid}' fails its check digit: a digit is probably mistyped")
     return iccid
 
 

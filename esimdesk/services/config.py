@@ -18,11 +18,11 @@ import keyring.backends.fail
 import keyring.errors
 import platformdirs
 
-from esimdesk.domain import VENDORS, ConfigError, StoreError, VendorConfig
+from esimdesk.domain import VENDORS, ConfigError, StoreError, VendorConfig, vendor_title
 from esimdesk.store.integrity import os_error
 from esimdesk.vendors import DEFAULT_URLS, SECRET_NAMES
 from esimdesk.vendors.ecb_rates import ecb_url
-from esimdesk.vendors.http import credential_problem, register_secrets, vendor_title
+from esimdesk.vendors.http import credential_problem, register_secrets
 
 log = logging.getLogger("esimdesk.config")
 
@@ -184,7 +184,7 @@ def load_accounts(home: Path, env: dict[str, str] | None = None) -> Accounts:
             else:
                 missing.append(f"ESIMDESK_{vendor.upper()}_{name}")
         if missing:
-            accounts.notices.append(f"{vendor}: skipped, no credentials ({', '.join(missing)} or the keychain)")
+            accounts.notices.append(f"{vendor_title(vendor)}: skipped, no credentials ({', '.join(missing)} or the keychain)")
             continue
         register_secrets(secrets.values())
         accounts.enabled.append(VendorConfig(vendor, url, secrets))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from esimdesk.domain import (
+    VENDOR_TITLES,
     AccessRefused,
     EsimdeskError,
     MalformedResponse,
@@ -20,10 +21,10 @@ from esimdesk.domain import (
     VendorError,
     VendorTimeout,
     VendorUnavailable,
+    count_of,
     money_str,
 )
 from esimdesk.services.adapters import make_adapter
-from esimdesk.services.preferences import VENDOR_TITLES
 from esimdesk.vendors import SECRET_NAMES, Capability, adapter_class
 from esimdesk.vendors.http import register_secrets
 
@@ -54,7 +55,7 @@ async def _probe(config: VendorConfig, timeout: float) -> str:
             return f"Connected — balance {money_str(balance.amount)} {balance.currency}"
         # No balance to ask for (Flexiroam): the first page of the eSIM list is the cheapest authorised call.
         async for page in adapter.iter_esims():
-            return f"Connected — {len(page)} eSIM(s) on the first page of the account (no balance offered)"
+            return f"Connected — {count_of(len(page), 'eSIM')} on the first page of the account (no balance offered)"
         return "Connected — the account lists no eSIMs yet (no balance offered)"
 
 

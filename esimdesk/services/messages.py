@@ -3,8 +3,7 @@ and what to do. Plain text: the window shows it in a plain-text label (vendor wo
 
 from __future__ import annotations
 
-from esimdesk.domain import EsimdeskError, VendorError, VendorRejected
-from esimdesk.services.preferences import VENDOR_TITLES
+from esimdesk.domain import VENDOR_TITLES, EsimdeskError, VendorError, VendorRejected
 
 
 def vendor_error(exc: BaseException | None) -> VendorError | None:

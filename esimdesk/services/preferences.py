@@ -18,12 +18,9 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from esimdesk.domain import VENDORS, Balance, ValidationError, money_str
+from esimdesk.domain import VENDOR_TITLES, VENDORS, Balance, ValidationError, money_str
 from esimdesk.services.config import load_settings, save_settings
 from esimdesk.vendors import Capability, adapter_class
-
-VENDOR_TITLES = {"roumio": "Roumio", "roamify": "Roamify", "microesim": "MicroESIM", "flexiroam": "Flexiroam"}
-
 
 
 def vendors_with_balance() -> list[str]:

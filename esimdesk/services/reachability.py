@@ -15,10 +15,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from esimdesk.domain import EsimdeskError, VendorConfig, VendorError, VendorTimeout, VendorUnavailable
+from esimdesk.domain import (
+    VENDOR_TITLES,
+    EsimdeskError,
+    VendorConfig,
+    VendorError,
+    VendorTimeout,
+    VendorUnavailable,
+)
 from esimdesk.services.adapters import make_adapter
 from esimdesk.services.connection_check import describe_failure
-from esimdesk.services.preferences import VENDOR_TITLES
 from esimdesk.vendors import Capability, adapter_class
 
 log = logging.getLogger("esimdesk.reachability")

@@ -25,6 +25,7 @@ from esimdesk.domain import (
     VendorRejected,
     VendorTimeout,
     VendorUnavailable,
+    vendor_title,
 )
 from esimdesk.domain.states import UNFINISHED
 from esimdesk.services.exchange_rates import refresh_if_due
@@ -102,7 +103,7 @@ async def sync_vendor(store: Store, config: VendorConfig, adapter_factory: Adapt
         result.reach = "online"
     except asyncio.CancelledError:
         result.error = "cancelled"
-        result.problem = f"{config.vendor}: the sync was cancelled; the cached data is kept"
+        result.problem = f"{vendor_title(config.vendor)}: the sync was cancelled; the cached data is kept"
         await despite_cancels(asyncio.to_thread(store.finish_sync_run, run_id, ok=False, plans=result.plans,
                                                  orders=result.orders, esims=result.esims, error="cancelled"))
         raise
@@ -114,7 +115,7 @@ async def sync_vendor(store: Store, config: VendorConfig, adapter_factory: Adapt
     except Exception as exc:  # a bug in one vendor's path must not take the others down
         log.exception("sync of %s failed unexpectedly", config.vendor)
         result.error = f"unexpected error ({type(exc).__name__}); see the log"
-        result.problem = (f"{config.vendor}: the sync failed with an unexpected error ({type(exc).__name__}); "
+        result.problem = (f"{vendor_title(config.vendor)}: the sync failed with an unexpected error ({type(exc).__name__}); "
                           "run it again with ESIMDESK_LOG_LEVEL=DEBUG and report the log")
     result.seconds = time.perf_counter() - started
     await asyncio.to_thread(store.finish_sync_run, run_id, ok=result.ok, plans=result.plans, orders=result.orders,
@@ -145,28 +146,28 @@ def failure_sentence(vendor: str, exc: EsimdeskError) -> str:
     env = f"ESIMDESK_{vendor.upper()}_"
     if isinstance(exc, VendorAuthError):
         if not exc.about_credentials:  # e.g. this computer's clock, or the network's address
-            return f"{vendor}: access was refused: {exc.message}"
+            return f"{vendor_title(vendor)}: access was refused: {exc.message}"
         names = [n.lower() for n in SECRET_NAMES.get(vendor, ("KEY",))]
         which = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
         where = ", ".join(env + n for n in SECRET_NAMES.get(vendor, ("KEY",)))
-        return f"{vendor}: the {which} was refused — check File → Accounts (or {where})"
+        return f"{vendor_title(vendor)}: the {which} was refused — check File → Accounts (or {where})"
     if isinstance(exc, VendorBusy):
         if (exc.http_status or 0) >= 500 or exc.http_status is None and "server" in exc.message.lower():
             status = f" (HTTP {exc.http_status})" if exc.http_status else ""
-            return (f"{vendor}: the vendor's server is failing{status}, on every try — the cached data is "
+            return (f"{vendor_title(vendor)}: the vendor's server is failing{status}, on every try — the cached data is "
                     "kept; try again later")
-        return f"{vendor}: the vendor is busy or asks us to slow down — the cached data is kept; try again shortly"
+        return f"{vendor_title(vendor)}: the vendor is busy or asks us to slow down — the cached data is kept; try again shortly"
     if isinstance(exc, VendorUnavailable):
-        return (f"{vendor}: the vendor cannot be reached — check the network, or the vendor's address in "
+        return (f"{vendor_title(vendor)}: the vendor cannot be reached — check the network, or the vendor's address in "
                 f"File → Accounts (or {env}URL)")
     if isinstance(exc, VendorTimeout):
-        return f"{vendor}: {exc.message} — the cached data is kept; try again"
+        return f"{vendor_title(vendor)}: {exc.message} — the cached data is kept; try again"
     if isinstance(exc, MalformedResponse):
-        return (f"{vendor}: {exc.message} — check the vendor's address in File → Accounts (or {env}URL), "
+        return (f"{vendor_title(vendor)}: {exc.message} — check the vendor's address in File → Accounts (or {env}URL), "
                 "or try again later")
     if isinstance(exc, VendorError):
-        return f"{vendor}: the sync failed: {exc.message}"
-    return f"{vendor}: the sync failed: {exc}"
+        return f"{vendor_title(vendor)}: the sync failed: {exc.message}"
+    return f"{vendor_title(vendor)}: the sync failed: {exc}"
 
 
 async def _sync_with(adapter: VendorAdapter, store: Store, result: VendorSyncResult, run_started: str,

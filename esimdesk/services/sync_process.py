@@ -27,7 +27,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 
-from esimdesk.domain import VENDORS, VendorConfig
+from esimdesk.domain import VENDORS, VendorConfig, vendor_title
 from esimdesk.services.sync import SyncProgress, VendorSyncResult, despite_cancels
 
 log = logging.getLogger("esimdesk.sync")
@@ -156,7 +156,7 @@ async def sync_in_child(home, accounts: list[VendorConfig], *,
         r = results.pop(cfg.vendor, None)
         if r is None:
             why = words[-1] if words else f"the sync process ended with status {proc.returncode}"
-            r = VendorSyncResult(cfg.vendor, ok=False, error=why, problem=f"{cfg.vendor}: the sync failed: {why}")
+            r = VendorSyncResult(cfg.vendor, ok=False, error=why, problem=f"{vendor_title(cfg.vendor)}: the sync failed: {why}")
         out.append(r)
     return out + list(results.values())  # what the sync did besides the vendors (e.g. the team store)
 

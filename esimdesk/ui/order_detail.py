@@ -10,7 +10,7 @@ from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication, QIcon, QPainter, QPixmap, QPolygonF
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from esimdesk.domain import Esim, JournalEntry, OrderStatus
+from esimdesk.domain import Esim, JournalEntry, OrderStatus, vendor_title
 from esimdesk.ui.qr import qr_pixmap
 from esimdesk.ui.table_model import RowLook, WindowedModel
 
@@ -206,12 +206,12 @@ def reconciled_text(entry: JournalEntry) -> str:
     """What "Reconcile now" found, for the status bar."""
     state = entry.state
     if state is OrderStatus.COMPLETED:
-        return f"{entry.reference}: found at {entry.vendor}, order {entry.order_id or '?'} completed"
+        return f"{entry.reference}: found at {vendor_title(entry.vendor)}, order {entry.order_id or '?'} completed"
     if state is OrderStatus.ALLOCATING:
-        return f"{entry.reference}: {entry.vendor} has it, its eSIMs are still being allocated"
+        return f"{entry.reference}: {vendor_title(entry.vendor)} has it, its eSIMs are still being allocated"
     if state is OrderStatus.FAILED:
-        return f"{entry.reference}: not placed at {entry.vendor}, nothing was charged"
-    return (f"{entry.reference} is still {state.value}: {entry.vendor} could not settle it; "
+        return f"{entry.reference}: not placed at {vendor_title(entry.vendor)}, nothing was charged"
+    return (f"{entry.reference} is still {state.value}: {vendor_title(entry.vendor)} could not settle it; "
             "see its history, then adopt, send again or abandon it")
 
 

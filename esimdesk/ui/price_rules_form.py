@@ -15,10 +15,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from esimdesk.domain import VENDORS
+from esimdesk.domain import VENDOR_TITLES, VENDORS
 from esimdesk.domain.pricing import ROUNDINGS, PriceRule
 from esimdesk.services.currency import parse_rule
-from esimdesk.services.preferences import VENDOR_TITLES
 
 COLUMNS = ("Vendor", "Region", "Markup %", "Fixed amount", "Rounding")
 

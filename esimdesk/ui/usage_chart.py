@@ -14,7 +14,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from esimdesk.domain import Usage, data_amount
+from esimdesk.domain import Usage, count_of, data_amount
 
 LINE_COLOR = "#1d6fd8"
 NO_DATA = "No usage recorded yet"
@@ -44,7 +44,7 @@ class UsageChart(QWidget):
         if self.points:
             first, last = self.points[0], self.points[-1]
             of = f" of {data_amount(self.total)}" if self.total else ""
-            self.setToolTip(f"{len(self.points)} reading(s) from {first[0]:%Y-%m-%d %H:%M} to "
+            self.setToolTip(f"{count_of(len(self.points), 'reading')} from {first[0]:%Y-%m-%d %H:%M} to "
                             f"{last[0]:%Y-%m-%d %H:%M} UTC; last: {data_amount(last[1], '')}{of} used")
         else:
             self.setToolTip(NO_DATA)

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from PySide6.QtWidgets import QInputDialog, QWidget
 
-from esimdesk.domain import Balance, Plan, money_str
+from esimdesk.domain import Balance, Plan, money_str, vendor_title
 from esimdesk.ui.text import rich
 
 
@@ -34,7 +34,7 @@ def balance_text(balances: list[Balance]) -> str:
     """'Balance: roamify 5000.00 USD · roumio 12.00 USD' (from the last sync), or '' when none is known."""
     if not balances:
         return ""
-    return "Balance: " + " · ".join(f"{b.vendor} {money_str(b.amount)} {b.currency}" for b in balances)
+    return "Balance: " + " · ".join(f"{vendor_title(b.vendor)} {money_str(b.amount)} {b.currency}" for b in balances)
 
 
 def link_text(link) -> str:

@@ -45,6 +45,7 @@ from esimdesk.domain.errors import (
     VendorTimeout,
     VendorUnavailable,
 )
+from esimdesk.domain.words import vendor_title
 from esimdesk.vendors.credential_names import SECRET_NAMES
 
 log = logging.getLogger("esimdesk.vendors.http")
@@ -61,13 +62,8 @@ MAX_ANSWER_BYTES = 256 * 2**20
 DEADLINE_ENV = "ESIMDESK_ANSWER_DEADLINE"  # seconds; overrides ANSWER_DEADLINE_S
 MAX_ANSWER_ENV = "ESIMDESK_ANSWER_MAX_MB"  # MiB; overrides MAX_ANSWER_BYTES
 
-_TITLES = {"roumio": "Roumio", "roamify": "Roamify", "microesim": "MicroESIM", "flexiroam": "Flexiroam"}
 _CONTROL_NAMES = {"\t": "CHARACTER TABULATION", "\n": "LINE FEED", "\r": "CARRIAGE RETURN", "\x00": "NULL",
                   "\x7f": "DELETE"}
-
-
-def vendor_title(vendor: str) -> str:
-    return _TITLES.get(vendor, vendor)
 
 
 def character_words(ch: str) -> str:
@@ -197,6 +193,9 @@ class RedactingFilter(logging.Filter):
         return pattern.sub("***", text) if pattern is not None else text
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, VendorError) for a in record.args):
+            # The agent reads a vendor's error without its endpoint; the log line keeps where it was said.
+            record.args = tuple(a.detail if isinstance(a, VendorError) else a for a in record.args)
         if self.secrets:
             record.msg = self.redact(record.getMessage())
             record.args = None

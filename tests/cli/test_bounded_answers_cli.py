@@ -65,7 +65,7 @@ def test_sync_against_a_trickling_answer_ends_at_the_deadline_in_one_sentence(wo
     res = run(env, "sync", "--vendor", "roumio")
     took = time.monotonic() - started
     assert res.returncode == 1
-    assert lines(res.stderr) == ["esimdesk sync: roumio: no complete answer within 2 s — the cached data is kept; "
+    assert lines(res.stderr) == ["esimdesk sync: Roumio: no complete answer within 2 s — the cached data is kept; "
                                  "try again"]
     no_traceback(res)
     assert "FAILED" in res.stdout
@@ -84,7 +84,7 @@ def test_sync_against_an_endless_answer_stops_reading_at_the_cap(world):
                          capture_output=True, text=True, timeout=RUN_LIMIT_S)
     *said, rss = lines(res.stderr)
     assert res.returncode == 1
-    assert said == ["esimdesk sync: roumio: the answer passed 8 MiB: not read (no page of a vendor's API is that "
+    assert said == ["esimdesk sync: Roumio: the answer passed 8 MiB: not read (no page of a vendor's API is that "
                     "big: check the vendor's address in Settings, or try again later) — check the vendor's address "
                     "in File → Accounts (or ESIMDESK_ROUMIO_URL), or try again later"]
     no_traceback(res)
@@ -129,7 +129,7 @@ def test_deep_json_in_sync_is_a_sentence(world):
     server.sandbox.faults["roumio"].add(Fault("deep_json", endpoint="package/list", times=None))
     res = run(env, "sync", "--vendor", "roumio")
     assert res.returncode == 1
-    assert lines(res.stderr) == ["esimdesk sync: roumio: answered with JSON nested too deeply to read — check the "
+    assert lines(res.stderr) == ["esimdesk sync: Roumio: answered with JSON nested too deeply to read — check the "
                                  "vendor's address in File → Accounts (or ESIMDESK_ROUMIO_URL), or try again later"]
     no_traceback(res)
 

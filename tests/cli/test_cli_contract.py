@@ -80,7 +80,7 @@ def test_json_flag_accepted_where_the_contract_has_it():
     parser = build_parser()
     for cmd in parser_cmds:
         extra = {"order": ["--vendor", "roumio", "--plan", "P"],
-                 "topup": ["--vendor", "roumio", "--iccid", "8900", "--plan", "P"]}.get(cmd, [])
+                 "topup": ["--vendor", "roumio", "--iccid", "89852350824010131081", "--plan", "P"]}.get(cmd, [])
         args = parser.parse_args([cmd, *extra, "--json", "--demo"])
         assert args.json is True and args.demo is True
 

@@ -153,7 +153,7 @@ def test_read_only_backups_folder_backup_says_so_and_sync_goes_on(home, read_onl
     assert res.returncode == 0, res.stderr
     assert "Traceback" not in res.stderr
     assert "no backup after this sync" in res.stderr and "read-only" in res.stderr
-    assert "roumio" in res.stdout  # the sync's own table still printed
+    assert "Roumio" in res.stdout  # the sync's own table still printed
     one_sentence(esimdesk(home, "--demo", "backup"), "cannot write", str(read_only_backups), "read-only")
     res = esimdesk(home, "--demo", "sync")  # every sync, not only the first
     assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
@@ -195,7 +195,7 @@ def test_an_order_the_disk_cannot_hold_leaves_no_pending_entry(home, demo):
                    preexec_fn=small_disk)
 
     assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
-    assert "nothing was sent to microesim" in res.stderr
+    assert "nothing was sent to MicroESIM" in res.stderr
     assert "saved in the write-ahead log" not in res.stderr  # taken back: no longer true
     orders = json.loads(esimdesk(home, "--demo", "orders", "--json").stdout)
     assert [o for o in orders if o["reference"] == "no-room"] == []

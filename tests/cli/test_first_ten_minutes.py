@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from esimdesk.domain import vendor_title
 from esimdesk.ui.preflight import NO_DISPLAY, display_problem, parse_ldd_missing, xcb_plugin
 from tests.services.helpers import cli, cli_env
 
@@ -136,7 +137,7 @@ def test_vendor_names_in_any_case(desk_env, typed):
     expected = listed(desk_env, "plans", "--vendor", "roumio")
     assert expected and listed(desk_env, "plans", "--vendor", typed) == expected
     res = run(desk_env, "esims", "--vendor", typed)
-    assert res.returncode == 0 and "roumio" in res.stdout
+    assert res.returncode == 0 and "Roumio" in res.stdout
 
 
 def test_an_unknown_vendor_is_still_a_usage_error(desk_env):
@@ -174,7 +175,7 @@ def test_plans_are_grouped_by_currency_cheapest_first_within_each(desk_env):
     # The table the agent reads: the same order.
     res = run(desk_env, "plans")
     rows = [line.split() for line in res.stdout.splitlines()[1:]]
-    assert [r[0] + r[1] for r in rows] == [p["vendor"] + p["plan_id"] for p in plans]
+    assert [r[0] + r[1] for r in rows] == [vendor_title(p["vendor"]) + p["plan_id"] for p in plans]
     help_text = run(desk_env, "plans", "--help").stdout
     assert "grouped by currency" in help_text
 
@@ -210,8 +211,8 @@ def test_a_listing_of_every_vendor_names_those_that_offer_none(desk_env):
 def test_balance_names_the_vendors_without_one_with_the_prefix(desk_env):
     res = run(desk_env, "balance")
     assert res.returncode == 0, res.stderr
-    assert "esimdesk balance: flexiroam does not offer a balance through its API" in res.stderr.splitlines()
-    assert re.search(r"^roamify\s+\d+\.\d\d USD", res.stdout, re.M), res.stdout  # GET /api/balance
+    assert "esimdesk balance: Flexiroam does not offer a balance through its API" in res.stderr.splitlines()
+    assert re.search(r"^Roamify\s+\d+\.\d\d USD", res.stdout, re.M), res.stdout  # GET /api/balance
 
 
 def test_a_roamify_order_prints_iccid_and_lpa_code_and_its_qr_decodes_to_it(fresh_sandbox, tmp_path):
@@ -244,7 +245,7 @@ def test_a_roamify_order_prints_iccid_and_lpa_code_and_its_qr_decodes_to_it(fres
 def test_every_error_line_starts_with_the_command(desk_env):
     res = run(desk_env, "order", "--vendor", "roumio", "--plan", "NO-SUCH-PLAN")
     assert res.returncode == 1
-    assert res.stderr.startswith("esimdesk order: roumio has no plan 'NO-SUCH-PLAN'"), res.stderr
+    assert res.stderr.startswith("esimdesk order: Roumio has no plan 'NO-SUCH-PLAN'"), res.stderr
     res = run(desk_env, "topup", "--vendor", "flexiroam", "--iccid", "89852350824010131081", "--plan", "X")
     assert res.returncode == 1
     assert res.stderr == "esimdesk topup: Flexiroam does not offer top-ups through its API\n"

@@ -109,10 +109,10 @@ def test_balance_with_every_key_refused_exits_1_with_each_reason(sandbox):
     err = res.stderr.decode()
     assert res.returncode == 1, err
     assert "Roumio refused the API key" in err
-    assert "microesim" in err and "refused" in err
-    assert "roamify api/balance: credentials refused" in err
+    assert "MicroESIM" in err and "refused" in err
+    assert "Roamify: credentials refused" in err
     assert "no vendor answered with a balance" in err
-    assert "flexiroam does not offer a balance through its API" in err
+    assert "Flexiroam does not offer a balance through its API" in err
     assert "Traceback" not in err and "wrong-key" not in err
     assert res.stdout == b""
 
@@ -122,20 +122,20 @@ def test_balance_with_only_vendors_that_offer_none_exits_1(sandbox):
     res = cli(b"balance", env=env)
     err = res.stderr.decode()
     assert res.returncode == 1, err
-    assert "flexiroam does not offer a balance through its API" in err
+    assert "Flexiroam does not offer a balance through its API" in err
     assert "none of the configured vendors offers a balance" in err
     # Roamify reports one (GET /api/balance, roamify-more.md §15): with it, the command answers.
     env = {k: v for k, v in sandbox.env().items() if "ROAMIFY" in k or "FLEXIROAM" in k}
     res = cli(b"balance", env=env)
-    assert res.returncode == 0 and b"roamify" in res.stdout, res.stderr
+    assert res.returncode == 0 and b"Roamify" in res.stdout, res.stderr
 
 
 def test_balance_that_answers_exits_0_and_notes_the_vendors_without_one(sandbox):
     res = cli(b"balance", env=sandbox.env())
     out, err = res.stdout.decode(), res.stderr.decode()
     assert res.returncode == 0, err
-    assert "roumio" in out and "microesim" in out and "roamify" in out
-    assert "esimdesk balance: flexiroam does not offer a balance through its API" in err
+    assert "Roumio" in out and "MicroESIM" in out and "Roamify" in out
+    assert "esimdesk balance: Flexiroam does not offer a balance through its API" in err
     res = cli(b"balance", b"--vendor", b"flexiroam", env=sandbox.env())
     assert res.returncode == 1
-    assert "flexiroam does not offer a balance through its API" in res.stderr.decode()
+    assert "Flexiroam does not offer a balance through its API" in res.stderr.decode()

@@ -10,6 +10,7 @@ import subprocess
 
 import pytest
 
+from esimdesk.domain import vendor_title
 from esimdesk.sandbox.faults import Fault
 from tests.services.helpers import cli, cli_env
 
@@ -20,11 +21,11 @@ WRONG = {  # a wrong value for each vendor's credential(s), easy to find in any 
     "flexiroam": {"ESIMDESK_FLEXIROAM_KEY": "wrong-flexiroam-key-9a9a"},
 }
 CREDENTIAL_LINE = {
-    "roumio": "esimdesk sync: roumio: the key was refused — check File → Accounts (or ESIMDESK_ROUMIO_KEY)",
-    "roamify": "esimdesk sync: roamify: the token was refused — check File → Accounts (or ESIMDESK_ROAMIFY_TOKEN)",
-    "microesim": "esimdesk sync: microesim: the account, secret or salt was refused — check File → Accounts "
+    "roumio": "esimdesk sync: Roumio: the key was refused — check File → Accounts (or ESIMDESK_ROUMIO_KEY)",
+    "roamify": "esimdesk sync: Roamify: the token was refused — check File → Accounts (or ESIMDESK_ROAMIFY_TOKEN)",
+    "microesim": "esimdesk sync: MicroESIM: the account, secret or salt was refused — check File → Accounts "
                  "(or ESIMDESK_MICROESIM_ACCOUNT, ESIMDESK_MICROESIM_SECRET, ESIMDESK_MICROESIM_SALT)",
-    "flexiroam": "esimdesk sync: flexiroam: the key was refused — check File → Accounts (or ESIMDESK_FLEXIROAM_KEY)",
+    "flexiroam": "esimdesk sync: Flexiroam: the key was refused — check File → Accounts (or ESIMDESK_FLEXIROAM_KEY)",
 }
 
 
@@ -44,7 +45,7 @@ def test_a_wrong_credential_is_one_sentence_on_stderr_about_the_credential(sandb
     assert lines(res.stderr) == [CREDENTIAL_LINE[vendor]]
     assert "server" not in res.stderr and "Traceback" not in res.stderr
     # The table is on stdout as before: the vendor's row says FAILED.
-    row = next(line for line in res.stdout.splitlines() if line.startswith(vendor))
+    row = next(line for line in res.stdout.splitlines() if line.startswith(vendor_title(vendor)))
     assert "FAILED" in row
     assert secret not in res.stdout + res.stderr
 
@@ -65,11 +66,11 @@ def test_a_500_on_every_read_is_the_vendors_server_failing(fresh_sandbox, tmp_pa
     env = cli_env(fresh_sandbox, tmp_path / "home")
     res = sync(env)
     assert res.returncode == 1
-    assert lines(res.stderr) == ["esimdesk sync: roumio: the vendor's server is failing (HTTP 500), on every try — "
+    assert lines(res.stderr) == ["esimdesk sync: Roumio: the vendor's server is failing (HTTP 500), on every try — "
                                  "the cached data is kept; try again later"]
     assert "refused" not in res.stderr and "Traceback" not in res.stderr
     rows = {line.split()[0]: line for line in lines(res.stdout)[1:]}
-    assert "FAILED" in rows["roumio"] and all(" ok " in rows[v] for v in ("roamify", "microesim", "flexiroam"))
+    assert "FAILED" in rows["Roumio"] and all(" ok " in rows[v] for v in ("Roamify", "MicroESIM", "Flexiroam"))
     for secret in (v for k, v in env.items() if k.endswith(("_KEY", "_TOKEN", "_SECRET", "_SALT"))):
         assert secret not in res.stdout + res.stderr
 

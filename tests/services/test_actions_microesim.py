@@ -67,7 +67,7 @@ async def test_a_resend_after_a_lost_answer_carries_the_same_options(desk):
 
 async def test_options_are_refused_in_words_where_they_do_not_apply(desk):
     server, store, service, _ = desk
-    with pytest.raises(ValidationError, match="roumio takes no activation date with an order"):
+    with pytest.raises(ValidationError, match="Roumio takes no activation date with an order"):
         await service.place_order("roumio", plan(store, "roumio").plan_id,
                                   activation_date=datetime.now(UTC) + timedelta(days=1))
     with pytest.raises(ValidationError, match="in the past"):

@@ -25,7 +25,7 @@ def test_environment_credentials_are_trimmed_and_blank_is_absent(tmp_path, monke
     accounts = load_accounts(tmp_path)
     assert accounts.get("roumio").secrets == {"KEY": "rk-123"}
     assert accounts.get("flexiroam") is None
-    assert any(n.startswith("flexiroam: skipped") for n in accounts.notices)
+    assert any(n.startswith("Flexiroam: skipped") for n in accounts.notices)
 
 
 def test_env_mapping_credentials_are_trimmed(tmp_path):

@@ -66,7 +66,7 @@ def test_roamify_order_delivered_late_is_never_told_failed_and_is_filed_when_it_
     server.sandbox.faults["roamify"].add(Fault("late", endpoint=ORDER_ENDPOINT["roamify"], seconds=24))
     res = run(server, desk, "order", "--vendor", "roamify", "--plan", roamify_package(server))
     assert res.returncode == 1 and "do NOT order again" in res.stderr, res.stderr
-    assert "may still reach roamify until" in res.stderr, res.stderr
+    assert "may still reach Roamify until" in res.stderr, res.stderr
     [entry] = journal(desk)
     assert entry["state"] == "UNCERTAIN"
     assert ledger(server, "roamify") == [], "the request is still on its way"
@@ -154,7 +154,7 @@ def test_adopt_refuses_another_desks_order_that_is_not_what_was_asked(world, oth
     res = run(server, desk1, "reconcile", "--adopt", mine["reference"], order_id)
     assert res.returncode == 1, res.stdout
     assert "not what reference" in res.stderr and "nothing was changed" in res.stderr, res.stderr
-    assert ("not " + plan) in res.stderr if other == "another plan" else "2 eSIM(s), not 1" in res.stderr
+    assert ("not " + plan) in res.stderr if other == "another plan" else "2 eSIMs, not 1" in res.stderr
     assert "carries reference" in res.stderr  # Roumio's transactionId is desk 2's, not ours
     [mine] = journal(desk1)
     assert mine["state"] == "UNCERTAIN" and mine["order_id"] is None

@@ -234,7 +234,7 @@ def test_the_usage_chart_draws_the_readings_and_says_when_there_are_none(qtbot):
     assert min(left) > area.bottom() - area.height() * 0.15  # 100 of 1000: near the foot
     assert area.bottom() - area.height() * 0.6 < min(middle) < area.bottom() - area.height() * 0.4  # 500
     assert min(ys) < area.top() + area.height() * 0.15  # the last reading, 900, near the top (the allowance)
-    assert "3 reading(s)" in chart.toolTip()
+    assert "3 readings" in chart.toolTip()
     chart.clear()
     assert blue_rows(chart.grab().toImage()) == []
 

@@ -69,7 +69,7 @@ def test_an_order_through_the_dialog_states_the_charge_and_ends_with_its_qr_code
     assert shown.isVisible()  # beside the main window, not modal
     run_until(loop, lambda: not shown.busy.isVisibleTo(shown))  # the order has ended
     run_until(loop, lambda: not shown.esims.drawing())
-    assert "completed: 2 eSIM(s) ready" in shown.state.text()
+    assert "completed: 2 eSIMs ready" in shown.state.text()
     entry = desk.store.journal_get(reference="TCK-1001")
     assert entry is not None and entry.state is OrderStatus.COMPLETED and entry.quantity == 2
     order = next(o for o in desk.store.orders(vendor="roumio") if o.reference == "TCK-1001")

@@ -207,7 +207,7 @@ def test_ctrl_p_prints_the_selected_esims_card(window, monkeypatch):
     assert task is not None
     loop.run_until_complete(task)
     assert shown == [1]
-    assert "1 customer card(s) sent to the printer" in win.statusBar().currentMessage()
+    assert "1 customer card sent to the printer" in win.statusBar().currentMessage()
     # An eSIM without a code: nothing printed, and the status line says why.
     row = next(r for r in range(WINDOW) if not model.item(r).activation_code)
     tab.table.selectRow(row)

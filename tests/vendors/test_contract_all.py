@@ -43,6 +43,7 @@ from esimdesk.domain import (
     VendorConfig,
     VendorError,
     VendorTimeout,
+    vendor_title,
 )
 from esimdesk.sandbox import FAULT_KINDS, SANDBOX_CREDENTIALS, Fault, SandboxConfig, SandboxServer
 from esimdesk.vendors import (
@@ -268,7 +269,7 @@ async def assert_unsupported(a: VendorAdapter, cap: Capability) -> None:
         err = info.value
         assert not isinstance(err, VendorError), "an unsupported call must not look like a vendor failure"
         assert err.vendor == a.name
-        assert str(err).startswith(f"{a.name} does not offer '") and err.operation in str(err)
+        assert str(err).startswith(f"{vendor_title(a.name)} does not offer ") and err.operation in str(err)
         # The sentence the vendor declares for this missing capability is the one its call is refused with.
         assert str(err) == a.absent_reason(cap), f"{a.name}: {cap.value} refused with another reason"
         assert_error_clean(err)
@@ -397,9 +398,9 @@ async def test_the_reasons_are_the_words_already_printed():
     """A missing capability's reason is the sentence the command line prints for it today."""
     flexiroam = adapter_class("flexiroam")
     # tests/cli/test_first_ten_minutes.py: 'esimdesk topup' on Flexiroam.
-    assert flexiroam.absent_reason(Capability.TOPUP) == "flexiroam does not offer 'top up' through its API"
+    assert flexiroam.absent_reason(Capability.TOPUP) == "Flexiroam does not offer top-ups through its API"
     # services/orders.py refuses an order to a vendor without ORDER in these words.
-    assert flexiroam.absent_reason(Capability.ORDER) == str(Unsupported("flexiroam", "place orders"))
+    assert flexiroam.absent_reason(Capability.ORDER) == str(Unsupported("flexiroam", "orders"))
     assert adapter_class("roumio").absent_reason(Capability.ORDER) is None
 
 
@@ -450,7 +451,7 @@ async def test_capabilities_declared_and_consistent(server, vendor):
             if cap in cls.capabilities:
                 assert reason is None
             else:
-                assert reason == f"{vendor} does not offer '{op.words}' through its API", (cap, reason)
+                assert reason == f"{vendor_title(vendor)} does not offer {op.words} through its API", (cap, reason)
         for attr, kind in CLASS_ATTRIBUTES.items():
             assert isinstance(getattr(cls, attr), kind), f"{vendor}.{attr} is {getattr(cls, attr)!r}, not {kind}"
         caps = cls.capabilities
@@ -574,7 +575,8 @@ async def test_lost_order_answer_is_sent_once_and_maybe_sent(server, vendor):
             await a.place_order(plan.plan_id, 1, f"contract-{vendor}-lost", plan.price)
         err = info.value
         assert err.maybe_sent is True, f"{vendor}: a lost order answer must leave the order uncertain"
-        assert err.vendor == vendor and endpoint in str(err)
+        # The endpoint is kept for the log (detail); the agent's sentence names the vendor (issue 29).
+        assert err.vendor == vendor and endpoint in err.detail and endpoint not in str(err)
         assert_error_clean(err)
         assert len(a.sent) == sent_before + 1, "a write must never be retried"
         after = sim(server, vendor).stats()
@@ -761,7 +763,8 @@ async def test_read_fault_persistent_fails_typed(server, vendor, kind):
         assert isinstance(err, FAULT_ERRORS[kind]), f"{vendor} {kind}: {type(err).__name__}: {err}"
         assert err.retryable
         assert err.vendor == vendor and err.endpoint == endpoint
-        assert str(err).startswith(f"{vendor} {endpoint}: "), str(err)
+        assert err.detail.startswith(f"{vendor} {endpoint}: "), err.detail
+        assert str(err).startswith(f"{vendor_title(vendor)}: "), str(err)
         assert_error_clean(err)
         hits = [r for r in a.sent if r.endswith("/" + endpoint)]
         assert len(hits) == a.http.retries + 1, f"{vendor} {kind}: {len(hits)} attempts"
@@ -775,7 +778,7 @@ async def test_wrong_credentials_raise_auth_error(server, vendor):
         with pytest.raises(VendorAuthError) as info:
             await read(a)
         err = info.value
-        assert err.vendor == vendor and endpoint in str(err) and not err.retryable
+        assert err.vendor == vendor and endpoint in err.detail and not err.retryable
         assert len(a.sent) == 1, "refused credentials must not be retried"
         assert_error_clean(err)
         assert_clean(repr(a), "adapter repr")
