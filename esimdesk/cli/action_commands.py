@@ -10,7 +10,7 @@ import sys
 
 from esimdesk.cli.output import print_json, print_table
 from esimdesk.cli.session import desk_context, say
-from esimdesk.domain import Action, action_is_open, data_amount
+from esimdesk.domain import Action, action_is_open, data_amount, vendor_title
 from esimdesk.services.actions import ActionOutcome, ActionService
 from esimdesk.services.adapters import make_adapter
 
@@ -59,7 +59,7 @@ def settle_actions(ctx, store, vendors: list[str]) -> list[str]:
         return out
 
     # A lost SMS waits for the agent (it leaves no trace in the status): said once, when it was lost.
-    return [f"{e.vendor} {e.action.value} of eSIM {e.iccid} is still {e.state.value}: its answer was lost and "
+    return [f"{vendor_title(e.vendor)} {e.action.value} of eSIM {e.iccid} is still {e.state.value}: its answer was lost and "
             "its status does not tell yet" for e in asyncio.run(run())
             if action_is_open(e)]
 
@@ -90,16 +90,22 @@ def cmd_usage(args) -> int:
         report = asyncio.run(_service(ctx, store).usage(list(dict.fromkeys(args.iccids))))
     rows = sorted(report.readings, key=lambda u: args.iccids.index(u.iccid) if u.iccid in args.iccids else 0)
     if args.json:
+        # data_remaining_mb: the vendor's figure, else total less used where both are known; "note": why a
+        # reading has no figures, where the vendor's rules tell (null otherwise).
         print_json([{"vendor": u.vendor, "iccid": u.iccid, "data_used_mb": u.data_used_mb,
-                     "data_total_mb": u.data_total_mb, "data_remaining_mb": u.data_remaining_mb,
-                     "as_of": u.when.isoformat(), "fetched_at": u.observed_at.isoformat()} for u in rows])
+                     "data_total_mb": u.data_total_mb, "data_remaining_mb": u.left_mb,
+                     "as_of": u.when.isoformat(), "fetched_at": u.observed_at.isoformat(), "note": u.note}
+                    for u in rows])
     else:
         print_table(["vendor", "iccid", "used", "of", "left", "as of (UTC)"],
-                    [[u.vendor, u.iccid, data_amount(u.data_used_mb, "") if u.data_used_mb is not None else "",
+                    [[vendor_title(u.vendor), u.iccid, data_amount(u.data_used_mb, "") if u.data_used_mb is not None else "",
                       data_amount(u.data_total_mb) if u.data_total_mb is not None else "",
-                      data_amount(u.data_remaining_mb, "") if u.data_remaining_mb is not None else "",
+                      data_amount(u.left_mb, "") if u.left_mb is not None else "",
                       u.when.strftime("%Y-%m-%d %H:%M")] for u in rows])
     sys.stdout.flush()
+    for u in rows:  # blank usage in words: not a failure (exit 0), the reason the vendor gives none
+        if u.note:
+            say(args, f"eSIM {u.iccid} has no usage figures: {u.note}")
     for problem in report.problems:
         say(args, problem)
     return 1 if report.problems else 0

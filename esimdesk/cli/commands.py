@@ -12,7 +12,15 @@ from pathlib import Path
 from esimdesk.cli.action_commands import settle_actions
 from esimdesk.cli.output import age_words, note, print_json, print_table
 from esimdesk.cli.session import desk_context, say
-from esimdesk.domain import StoreError, awaits_agent, data_amount, is_unfinished, money_str
+from esimdesk.domain import (
+    StoreError,
+    awaits_agent,
+    count_of,
+    data_amount,
+    is_unfinished,
+    money_str,
+    vendor_title,
+)
 from esimdesk.services.adapters import make_adapter
 from esimdesk.services.balance import fetch_balances
 from esimdesk.services.card_settings import reseller_name
@@ -22,7 +30,7 @@ from esimdesk.services.orders import OrderOutcome, OrderService
 from esimdesk.services.qr_codes import write_qr_png, write_qr_svg
 from esimdesk.services.sync import sync_all
 from esimdesk.services.sync_process import yield_cpu
-from esimdesk.services.team_sync import origins
+from esimdesk.services.team_sync import order_names, origins
 
 
 def _cache_age(store, vendor: str | None) -> None:
@@ -48,7 +56,7 @@ def cmd_sync(args) -> int:
     with desk_context(args) as (ctx, store):
         accounts = [c for c in ctx.accounts.enabled if args.vendor in (None, c.vendor) and (only is None or c.vendor in only)]
         for line in ctx.accounts.notices:
-            if args.vendor is None or line.startswith(args.vendor):
+            if args.vendor is None or line.startswith(vendor_title(args.vendor)):
                 say(args, line)
         if not accounts:
             say(args, "no vendor account is configured for this sync; see README → Configuration")
@@ -62,7 +70,8 @@ def cmd_sync(args) -> int:
                                                  "total": p.total}), file=sys.stderr, flush=True)
             elif sys.stderr.isatty():
                 total = f"/{p.total}" if p.total else ""
-                print(f"\r{p.vendor}: {p.stage} {p.done}{total}        ", end="", file=sys.stderr, flush=True)
+                print(f"\r{vendor_title(p.vendor)}: {p.stage} {p.done}{total}        ", end="", file=sys.stderr,
+                      flush=True)
 
         told: set[str] = set()
 
@@ -98,7 +107,7 @@ def cmd_sync(args) -> int:
                     say(args, line)
             for entry in unsettled:
                 if is_unfinished(entry.state):
-                    say(args, f"{entry.vendor} order {entry.reference} is still {entry.state.value}: "
+                    say(args, f"{vendor_title(entry.vendor)} order {entry.reference} is still {entry.state.value}: "
                          "run 'esimdesk reconcile' for details")
             # Support actions whose answer was lost: settled by reading each eSIM's status, never resent.
             for line in settle_actions(ctx, store, synced):
@@ -107,12 +116,12 @@ def cmd_sync(args) -> int:
         print_json([r.to_json() for r in results])
     else:
         print_table(["vendor", "result", "plans", "orders", "esims", "seconds"],
-                    [[r.vendor, "ok" if r.ok else f"FAILED: {r.error}", r.plans, r.orders, r.esims,
+                    [[vendor_title(r.vendor), "ok" if r.ok else f"FAILED: {r.error}", r.plans, r.orders, r.esims,
                       f"{r.seconds:.1f}"] for r in results])
     sys.stdout.flush()  # the table first, then the reasons: in that order on a terminal too
     for r in results:  # the contract: errors in words on stderr, one sentence per failed vendor
         if not r.ok:
-            say(args, r.problem or f"{r.vendor}: the sync failed: {r.error}")
+            say(args, r.problem or f"{vendor_title(r.vendor)}: the sync failed: {r.error}")
     return 0 if all(r.ok for r in results) else 1
 
 
@@ -132,7 +141,7 @@ def cmd_plans(args) -> int:
         print_json([p.to_json() for p in plans])
     else:
         print_table(["vendor", "plan_id", "name", "countries", "data", "days", "price", "daily", "top-up"],
-                    [[p.vendor, p.plan_id, p.name, _coverage(p), _fmt_mb(p.data_mb), p.validity_days,
+                    [[vendor_title(p.vendor), p.plan_id, p.name, _coverage(p), _fmt_mb(p.data_mb), p.validity_days,
                       f"{money_str(p.price)} {p.currency}", "yes" if p.daily else "", _yes(p.topup)] for p in plans])
     return 0
 
@@ -157,16 +166,22 @@ def cmd_orders(args) -> int:
     with desk_context(args) as (ctx, store):
         orders = store.orders(vendor=args.vendor, search=args.search)
         who = _team_origins(ctx, store, orders, "orders")
+        # In a team, one name for an order at every desk: the reference its agent typed, then the handle the
+        # vendor was sent (another desk's order is kept here under that handle).
+        names = order_names(store, orders) if who is not None else [(o.reference, None) for o in orders]
         _cache_age(store, args.vendor)
         _say_gaps(args, ctx, "orders", {o.vendor for o in orders})
     if args.json:
-        print_json([o.to_json() | _who_json(who, i) for i, o in enumerate(orders)])
+        print_json([o.to_json() | ({"reference": names[i][0], "handle": names[i][1]} if who is not None else {})
+                    | _who_json(who, i) for i, o in enumerate(orders)])
     else:
-        print_table(["vendor", "order_id", "reference", "status", "created (UTC)", "total", "esims"] + _who_head(who),
-                    [[o.vendor, o.order_id or "-", o.reference or "", o.status.value,
+        print_table(["vendor", "order_id", "reference", "status", "created (UTC)", "total", "esims"] + _who_head(who)
+                    + (["handle"] if who is not None else []),
+                    [[vendor_title(o.vendor), o.order_id or "-", names[i][0] or "", o.status.value,
                       o.created_at.strftime("%Y-%m-%d %H:%M"),
                       f"{money_str(o.total)} {o.currency}" if o.total is not None else "", len(o.esims)]
-                     + _who_cells(who, i) for i, o in enumerate(orders)])
+                     + _who_cells(who, i) + ([names[i][1] or ""] if who is not None else [])
+                     for i, o in enumerate(orders)])
     return 0
 
 
@@ -198,7 +213,7 @@ def cmd_esims(args) -> int:
     else:
         print_table(["vendor", "iccid", "status", "vendor status", "used", "of", "usage as of (UTC)", "expires (UTC)",
                      "order"] + _who_head(who),
-                    [[e.vendor, e.iccid, e.status.value, e.vendor_status,
+                    [[vendor_title(e.vendor), e.iccid, e.status.value, e.vendor_status,
                       _fmt_mb(e.data_used_mb) if e.data_used_mb is not None else "",
                       _fmt_mb(e.data_total_mb) if e.data_used_mb is not None or e.data_total_mb else "",
                       e.usage_as_of.strftime("%Y-%m-%d %H:%M") if e.usage_as_of and e.data_used_mb is not None else "",
@@ -214,9 +229,9 @@ def cmd_balance(args) -> int:
         accounts = [c for c in ctx.accounts.enabled if args.vendor in (None, c.vendor)]
         if not accounts:
             for line in ctx.accounts.notices:
-                if args.vendor is not None and line.startswith(args.vendor):
+                if args.vendor is not None and line.startswith(vendor_title(args.vendor)):
                     say(args, line)
-            which = f"no {args.vendor} account" if args.vendor and ctx.accounts.enabled else "no vendor account"
+            which = f"no {vendor_title(args.vendor)} account" if args.vendor and ctx.accounts.enabled else "no vendor account"
             say(args, f"{which} is configured; see README → Configuration")
             if args.json:
                 print_json([])
@@ -227,12 +242,13 @@ def cmd_balance(args) -> int:
     silent = [c.vendor for c in accounts if c.vendor not in answered_by]
     if silent:
         one = len(silent) == 1
-        say(args, f"{' and '.join(silent)} {'does' if one else 'do'} not offer a balance through "
+        say(args, f"{' and '.join(map(vendor_title, silent))} {'does' if one else 'do'} not offer a balance through "
              f"{'its API' if one else 'their APIs'}")
     failed = False
     for row in rows:
         if row.error:
-            reason = row.error if row.error.startswith(row.vendor) else f"{row.vendor}: {row.error}"
+            title = vendor_title(row.vendor)
+            reason = row.error if row.error.startswith((row.vendor, title)) else f"{title}: {row.error}"
             say(args, reason + (" (showing the cached balance)" if row.balance else ""))
             failed = failed or row.balance is None
     live = [r for r in rows if not r.error]
@@ -245,7 +261,7 @@ def cmd_balance(args) -> int:
         print_json([b.to_json() for b in shown])
     elif shown:
         print_table(["vendor", "balance", "as of (UTC)"],
-                    [[b.vendor, f"{money_str(b.amount)} {b.currency}",
+                    [[vendor_title(b.vendor), f"{money_str(b.amount)} {b.currency}",
                       b.observed_at.strftime("%Y-%m-%d %H:%M") if b.observed_at else ""] for b in shown])
     return 1 if failed else 0
 
@@ -274,7 +290,7 @@ def _print_order(args, order) -> None:
         print_json(order.to_json())
         return
     total = f"{money_str(order.total)} {order.currency}" if order.total is not None else "-"
-    print(f"{order.vendor} {order.kind} {order.order_id or '-'}  reference {order.reference}  {order.status.value}  "
+    print(f"{vendor_title(order.vendor)} {order.kind} {order.order_id or '-'}  reference {order.reference}  {order.status.value}  "
           f"total {total}")
     if order.esims:
         print_table(["iccid", "activation code"], [[e.iccid, e.activation_code or ""] for e in order.esims])
@@ -285,7 +301,7 @@ def _run_order(args, call) -> int:
         try:
             ctx, store = stack.enter_context(desk_context(args))
         except StoreError as exc:  # no journal, no send: say so, an agent wonders whether money went
-            say(args, f"{exc}. The order could not be recorded, so nothing was sent to {args.vendor} and "
+            say(args, f"{exc}. The order could not be recorded, so nothing was sent to {vendor_title(args.vendor)} and "
                        "nothing was charged")
             return 1
         service = _order_service(ctx, store, _progress)
@@ -340,7 +356,7 @@ def cmd_reconcile(args) -> int:
             print("nothing to reconcile: every order is settled")
         else:
             print_table(["vendor", "reference", "kind", "order_id", "status", "why"],
-                        [[e.vendor, e.reference, e.kind, e.order_id or "-", e.state.value,
+                        [[vendor_title(e.vendor), e.reference, e.kind, e.order_id or "-", e.state.value,
                           audit[e.id][-1].cause if audit[e.id] else ""] for e in entries])
     return 1 if open_ else 0
 
@@ -356,7 +372,8 @@ def _agent_decides(args) -> int:
                     print_json({"vendor": entry.vendor, "reference": entry.reference, "status": entry.state.value,
                                 "order_id": entry.order_id})
                 else:
-                    print(f"{entry.vendor} {entry.kind} {entry.reference}: {entry.state.value} (abandoned by the agent)")
+                    print(f"{vendor_title(entry.vendor)} {entry.kind} {entry.reference}: {entry.state.value} "
+                          "(abandoned by the agent)")
                 return 0
             if args.adopt:
                 order = asyncio.run(service.adopt(*args.adopt))
@@ -380,10 +397,10 @@ def cmd_qr(args) -> int:
 
         pages = write_pdf(found, out)
         print(out)
-        say(args, f"wrote {len(found)} card{'s' if len(found) != 1 else ''} on {pages} page{'s' if pages != 1 else ''}")
+        say(args, f"wrote {count_of(len(found), 'card')} on {count_of(pages, 'page')}")
         return 0
     if len(found) > 1:
-        say(args, f"'{args.target}' is an order with {len(found)} eSIMs: give one ICCID for a {kind[1:].upper()}, "
+        say(args, f"'{args.target}' is an order with {count_of(len(found), 'eSIM')}: give one ICCID for a {kind[1:].upper()}, "
              "or write all the cards with --out FILE.pdf")
         return 1
     (write_qr_png if kind == ".png" else write_qr_svg)(found[0].activation_code, out)

@@ -7,8 +7,9 @@ import os
 import sqlite3
 import sys
 
+from esimdesk.cli.output import note, set_demo
 from esimdesk.cli.parser import build_parser
-from esimdesk.domain import EsimdeskError
+from esimdesk.domain import EsimdeskError, InvalidInput
 
 
 def _not_yet(name: str):
@@ -79,6 +80,7 @@ def _main(argv: list[str] | None) -> int:
     demo = getattr(args, "demo", False)
     if getattr(args, "reset", False) and not demo:
         parser.error("--reset starts the demo over and needs --demo: 'esimdesk --demo --reset'")
+    set_demo(demo)  # under --demo every hint printed says --demo ('esimdesk --demo sync')
 
     # Here, after parsing: httpx is 0.09 s to import (-X importtime), which `--version` and `--help` skip.
     from esimdesk.vendors.http import install_log_redaction
@@ -97,7 +99,7 @@ def _main(argv: list[str] | None) -> int:
 
             problem = display_problem()
             if problem:
-                print(prefix + problem, file=sys.stderr)
+                note(prefix + problem)
                 return 1
             from esimdesk.ui.app import run_gui  # PySide6 and the window: 0.57 s, never on a command's path
 
@@ -105,14 +107,18 @@ def _main(argv: list[str] | None) -> int:
         status = _commands()[args.command](args)
         sys.stdout.flush()  # here, not at exit: a reader gone away (`| head -1`) is then caught below
         return status
+    except InvalidInput as exc:
+        # The command line is wrong (found past parsing: an ICCID not in the cache and mistyped, an option
+        # this vendor never takes): its usage and the reason, exit status 2, as argparse says its own.
+        parser.command_parsers.get(args.command, parser).error(str(exc))
     except EsimdeskError as exc:
-        print(f"{prefix}{exc}", file=sys.stderr)
+        note(f"{prefix}{exc}")
         return 1
     except sqlite3.Error as exc:
         # The data file said no in a way the store did not foresee: words, and the cache stays as it was.
         logging.getLogger("esimdesk").debug("data file error", exc_info=True)
-        print(f"{prefix}the data file could not be used ({exc}); nothing was changed by this command's "
-              "last step. 'esimdesk backup' / 'esimdesk restore' keep copies", file=sys.stderr)
+        note(f"{prefix}the data file could not be used ({exc}); nothing was changed by this command's "
+             "last step. 'esimdesk backup' / 'esimdesk restore' keep copies")
         return 1
     except KeyboardInterrupt:
         print(f"{prefix}interrupted", file=sys.stderr)
@@ -126,5 +132,5 @@ def _main(argv: list[str] | None) -> int:
         # A file or folder the system refused in a way no layer put in words yet: a sentence, not a traceback.
         logging.getLogger("esimdesk").debug("system error", exc_info=True)
         where = f" ({exc.filename})" if exc.filename else ""
-        print(f"{prefix}the system refused a file this command needs: {exc.strerror or exc}{where}", file=sys.stderr)
+        note(f"{prefix}the system refused a file this command needs: {exc.strerror or exc}{where}")
         return 1

@@ -33,6 +33,7 @@ from esimdesk.domain import (
     Balance,
     Esim,
     EsimdeskError,
+    InvalidInput,
     OrderStatus,
     StoreError,
     Unsupported,
@@ -42,6 +43,7 @@ from esimdesk.domain import (
     VendorError,
     money_str,
     validate_iccid,
+    vendor_title,
 )
 from esimdesk.domain.actions import DONE_WORDS
 from esimdesk.domain.states import AWAITING_AGENT, action_is_open
@@ -117,10 +119,6 @@ def in_progress_words(other: ActionEntry | None) -> str:
             "nothing was sent")
 
 
-def vendor_title(vendor: str) -> str:
-    return "MicroESIM" if vendor == "microesim" else vendor.capitalize()
-
-
 def consequence(esim: Esim, action: Action, refund: Decimal | None, currency: str | None) -> str:
     """The confirmation's words: what the action does, in money and reversibility."""
     who = vendor_title(esim.vendor)
@@ -190,9 +188,9 @@ class ActionService:
         if action is Action.SMS:
             message = (message or "").strip()
             if not message:
-                raise ValidationError("the SMS is empty; write the message to send")
+                raise InvalidInput("the SMS is empty; write the message to send")
             if len(message) > SMS_MAX_CHARS:
-                raise ValidationError(f"the SMS has {len(message)} characters; at most {SMS_MAX_CHARS} can be sent")
+                raise InvalidInput(f"the SMS has {len(message)} characters; at most {SMS_MAX_CHARS} can be sent")
         esim = await self._cached(iccid, vendor)
         config = self.accounts.get(esim.vendor)
         if config is None:
@@ -254,6 +252,8 @@ class ActionService:
         for iccid in iccids:
             try:
                 esim = await self._cached(iccid, None)
+            except InvalidInput:  # a mistyped ICCID: the command is wrong, nothing is asked
+                raise
             except ValidationError as exc:
                 problems.append(str(exc))
                 continue
@@ -281,8 +281,22 @@ class ActionService:
             problems += [f"{vendor_title(v)} gave no usage for eSIM {e.iccid}" for e in esims if e.iccid not in seen]
             readings += got
         if readings:
-            await asyncio.to_thread(self.store.record_usage, readings)
+            readings = await asyncio.to_thread(self._keep_newest, readings)
         return UsageReport(readings, problems)
+
+    def _keep_newest(self, readings: list[Usage]) -> list[Usage]:
+        """Store the readings, then answer with what the cache holds where it is newer: a vendor's usage check
+        may be older than a sync's reading (Roumio's figures are of its last refresh), and a reading never
+        replaces a newer one, in the cache or in what the agent is shown."""
+        self.store.record_usage(readings)
+        out = []
+        for u in readings:
+            kept = self.store.esim(u.iccid, u.vendor)
+            if kept is not None and kept.usage_as_of is not None and kept.usage_as_of > u.when:
+                u = Usage(u.vendor, u.iccid, kept.usage_as_of, kept.data_used_mb, kept.data_total_mb,
+                          as_of=kept.usage_as_of, data_remaining_mb=kept.data_remaining_mb)
+            out.append(u)
+        return out
 
     # --- steps -----------------------------------------------------------------------------------------
     async def _cached(self, iccid: str, vendor: str | None) -> Esim:
@@ -290,6 +304,11 @@ class ActionService:
         esim = await asyncio.to_thread(self.store.esim, text, vendor)
         if esim is None:
             validate_iccid(text)  # a mistyped ICCID is said as such (ValidationError)
+            other = await asyncio.to_thread(self.store.esim, text, None) if vendor else None
+            if other is not None:  # the agent named the wrong vendor: say whose it is, not "sync first"
+                raise ValidationError(f"eSIM {text} is a {vendor_title(other.vendor)} eSIM, not a "
+                                      f"{vendor_title(vendor)} one: ask {vendor_title(other.vendor)} "
+                                      f"(--vendor {other.vendor}, or no --vendor)")
             raise ValidationError(f"eSIM {text} is not in this desk's cache; run 'esimdesk sync' first")
         return esim
 

@@ -2,7 +2,8 @@
 
 MicroESIM keeps no order list, so a real desk knows its MicroESIM eSIMs only from its own past
 orders. The demo desk starts with the sandbox's pre-made MicroESIM orders recorded as if this desk
-had placed them, so the Fleet shows MicroESIM eSIMs after the first sync.
+had placed them (settled, with what each cost), so Orders and the Fleet show them from the start; the
+first sync brings each eSIM's status and usage.
 
 ``esimdesk --demo --reset`` and *File → Reset demo…* delete the demo data folder's database, its
 backups and the sandbox's world file (``sandbox-state.json``); the next start seeds a new world.
@@ -13,24 +14,39 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
-from esimdesk.domain import ConfigError, Order, OrderStatus, StoreError
+from esimdesk.domain import ConfigError, StoreError
 from esimdesk.services.config import load_accounts
 from esimdesk.services.runtime import SANDBOX_STATE, start_demo_sandbox
 from esimdesk.store import Store, open_store
 from esimdesk.store.backups import BACKUPS_DIR, DATA_FILE, _lock
 from esimdesk.store.integrity import checked_path, shm_path, wal_path
+from esimdesk.vendors import adapter_class
 
 
 def seed_demo_history(store: Store, sandbox) -> int:
+    """Record the sandbox's pre-made MicroESIM orders as this desk would hold them had it placed them and
+    seen them through: the vendor's status, time and eSIMs (its topupDetail answer, read by the adapter)
+    and what each cost (the plan's price times the number ordered, as an order placed here records it:
+    MicroESIM's answers never state a price, so no sync could ever fill it in)."""
     if sandbox is None or store.orders(vendor="microesim", limit=1):
         return 0
     sim = sandbox.sandbox.vendors.get("microesim")
-    known = list(getattr(sim, "known_orders", []))
-    now = datetime.now(UTC)
-    orders = [Order("microesim", order_id, None, OrderStatus.ALLOCATING, now) for order_id in known]
+    if sim is None:
+        return 0
+    parse = adapter_class("microesim").parse_topup
+    orders = []
+    for answer, price in sim.premade_history():
+        order = parse(answer)
+        if price is not None:
+            total = Decimal(price)
+            each = total / order.lines[0].quantity if order.lines else None
+            order = replace(order, total=total, currency="HKD",
+                            lines=tuple(replace(line, unit_price=each) for line in order.lines))
+        orders.append(order)
     return store.upsert_orders(orders)
 
 

@@ -20,6 +20,8 @@ from esimdesk.domain import (
     Plan,
     PlanDetails,
     StoreError,
+    topup_refusal,
+    vendor_title,
 )
 from esimdesk.services import offers
 from esimdesk.services.actions import ActionService
@@ -199,7 +201,7 @@ class Desk:
         """The toolbar's one check when the agent clicks a vendor: reachable or not, in words."""
         cfg = self.ctx.accounts.get(vendor)
         if cfg is None:
-            return f"No {vendor} account is configured: see File → Settings…"
+            return f"No {vendor_title(vendor)} account is configured: see File → Settings…"
         return await ask_vendor_once(self.store, cfg, self.reachability)
 
     def order_service(self, progress: Callable[[OrderProgress], None] | None = None) -> OrderService:
@@ -283,6 +285,14 @@ class Desk:
     def can_top_up(self, vendor: str) -> bool:
         cfg = self.ctx.accounts.get(vendor)
         return cfg is not None and Capability.TOPUP in adapter_class(vendor).capabilities
+
+    def topup_refusal(self, esim: Esim) -> str | None:
+        """Why Top up… is not offered for this eSIM (the vendor's API, the desk's accounts, the eSIM's state
+        as last seen: domain/states.py), in words; None when it is."""
+        if not self.can_top_up(esim.vendor):
+            return (f"{vendor_title(esim.vendor)} cannot top up eSIMs through its API (or no account is configured "
+                    "for it): buy a new eSIM instead")
+        return topup_refusal(esim)
 
     async def topup_plans(self, vendor: str, iccid: str) -> list[Plan]:
         """The top-up plans the vendor offers for this eSIM (empty if it does not say)."""

@@ -6,7 +6,7 @@ When an adapter learns more (e.g. Roamify's catalog), the gap and its sentence g
 
 from __future__ import annotations
 
-from esimdesk.domain import VENDORS, Order, OrderStatus
+from esimdesk.domain import VENDORS, Esim, Order, OrderStatus, count_of
 from esimdesk.vendors import Capability, adapter_class
 
 TITLES = {"roumio": "Roumio", "roamify": "Roamify", "microesim": "MicroESIM", "flexiroam": "Flexiroam"}
@@ -86,7 +86,21 @@ def order_note(order: Order) -> str | None:
                 "(esimdesk does not fetch them yet)")
     without = [e for e in order.esims if not e.activation_code]
     if without:
-        return (f"{name}'s answer carries no activation code for {len(without)} of {len(order.esims)} eSIM(s) "
+        return (f"{name}'s answer carries no activation code for {len(without)} of {count_of(len(order.esims), 'eSIM')} "
                 f"yet: 'esimdesk sync' asks again, or get them from {where}")
     return None
 
+
+
+def usage_gap(esim: Esim) -> str | None:
+    """Why this eSIM shows no usage, where its vendor's rules tell ("not installed yet: Roamify reports usage
+    once the eSIM is installed"); None when it shows some, or nothing tells why."""
+    if esim.data_used_mb is not None or esim.data_remaining_mb is not None or esim.vendor not in TITLES:
+        return None
+    return adapter_class(esim.vendor).usage_gap(esim)
+
+
+def usage_gap_word(esim: Esim) -> str:
+    """The few words of ``usage_gap`` before its colon, for a table cell ("not installed yet"); "" if none."""
+    gap = usage_gap(esim)
+    return gap.split(":", 1)[0] if gap else ""

@@ -31,6 +31,7 @@ from decimal import Decimal
 from esimdesk.domain import (
     DuplicateReference,
     EsimdeskError,
+    InvalidInput,
     JournalEntry,
     Order,
     OrderStatus,
@@ -44,19 +45,25 @@ from esimdesk.domain import (
     VendorError,
     VendorRejected,
     VendorUnavailable,
+    count_of,
     money_str,
     validate_iccid,
     validate_reference,
+    vendor_title,
 )
-from esimdesk.domain.order_options import validate_activation_date, validate_email
+from esimdesk.domain.order_options import (
+    validate_activation_date,
+    validate_email,
+    validate_quantity,
+    validate_start_date,
+)
 from esimdesk.domain.reference import REFERENCE_MAX_LENGTH
-from esimdesk.domain.states import AWAITING_AGENT, MAY_BE_FILED, UNDECIDED, UNFINISHED
+from esimdesk.domain.states import AWAITING_AGENT, MAY_BE_FILED, UNDECIDED, UNFINISHED, topup_refusal
 from esimdesk.store import Store
 from esimdesk.vendors import Capability, VendorAdapter
 
 log = logging.getLogger("esimdesk.orders")
 
-MAX_QUANTITY = 50  # one agent action; larger batches are a bulk job, not a desk order
 SEND_LEASE_S = 120.0  # how long a claim protects an entry while its request is in flight
 ALLOCATION_DEADLINE_S = 45.0  # how long an order waits for its profiles, unless the vendor needs longer
 # Resending a lost order with the vendor's own handle is harmless, but only while the customer is
@@ -181,16 +188,17 @@ class OrderService:
         options = _order_options(activation_date, custom_email)
         async with self.adapter_factory(config) as adapter:
             if not adapter.supports(Capability.ORDER):
-                raise Unsupported(vendor, "place orders")
+                raise Unsupported(vendor, "orders")
             unknown = set(options) - adapter.order_options
             if unknown:
-                raise ValidationError(f"{vendor} takes no {' or '.join(sorted(o.replace('_', ' ') for o in unknown))} "
-                                      "with an order")
-            if not 1 <= quantity <= MAX_QUANTITY:
-                raise ValidationError(f"quantity must be between 1 and {MAX_QUANTITY}")
+                raise InvalidInput(f"{vendor_title(vendor)} takes no "
+                                   f"{' or '.join(sorted(o.replace('_', ' ') for o in unknown))} with an order")
+            if start_date is not None and not adapter.supports(Capability.START_DATE):
+                raise InvalidInput(f"{adapter.title} orders take no start date; nothing was ordered")
+            validate_quantity(quantity)
             plan = await asyncio.to_thread(self.store.plan, vendor, plan_id)
             if plan is None and adapter.supports(Capability.PLANS):
-                raise ValidationError(f"{vendor} has no plan '{plan_id}' in the local catalog; run a sync or check the id")
+                raise ValidationError(f"{vendor_title(vendor)} has no plan '{plan_id}' in the local catalog; run a sync or check the id")
             unit_price = plan.price if plan else None
             currency = plan.currency if plan else None
             await self._check_start_date(adapter, plan_id, start_date)
@@ -207,16 +215,21 @@ class OrderService:
     async def topup(self, vendor: str, iccid: str, plan_id: str) -> Order:
         iccid = validate_iccid(iccid)
         config = self._account(vendor)
+        known = await asyncio.to_thread(self.store.esim, iccid, vendor)
+        why = topup_refusal(known) if known is not None else None
+        if why is not None:  # as last synced: never sent to the vendor, whose answer would only puzzle
+            raise ValidationError(f"top up refused: {why} ({vendor_title(vendor)} shows it "
+                                  f"{known.vendor_status}); nothing was sent")
         async with self.adapter_factory(config) as adapter:
             if not adapter.supports(Capability.TOPUP):
-                raise Unsupported(vendor, "top up")
+                raise Unsupported(vendor, "top-ups")
             price = currency = None
             if adapter.supports(Capability.TOPUP_PLANS):
                 offered = await adapter.list_topup_plans(iccid)
                 match = next((p for p in offered if p.plan_id == plan_id), None)
                 if match is None:
                     names = ", ".join(p.plan_id for p in offered[:8]) or "none"
-                    raise ValidationError(f"{vendor} does not offer top-up '{plan_id}' for eSIM {iccid}; it offers: {names}")
+                    raise ValidationError(f"{vendor_title(vendor)} does not offer top-up '{plan_id}' for eSIM {iccid}; it offers: {names}")
                 price, currency = match.price, match.currency
                 if adapter.supports(Capability.BALANCE):
                     await self._check_balance(adapter, price, currency)
@@ -230,21 +243,21 @@ class OrderService:
         order_id = order_id.strip()
         other = await asyncio.to_thread(self.store.journal_by_order_id, entry.vendor, order_id)
         if other is not None and other.id != entry.id:
-            raise ValidationError(f"{entry.vendor} order {order_id} already belongs to reference {other.reference}; "
+            raise ValidationError(f"{vendor_title(entry.vendor)} order {order_id} already belongs to reference {other.reference}; "
                                   "nothing was changed")
         async with self.adapter_factory(self._account(entry.vendor)) as adapter:
             try:
                 order = await adapter.get_order(order_id, entry.vendor_handle)
             except (VendorRejected, Unsupported) as exc:
-                raise ValidationError(f"{entry.vendor} does not confirm order {order_id} ({exc}); nothing was changed") from None
+                raise ValidationError(f"{vendor_title(entry.vendor)} does not confirm order {order_id} ({exc}); nothing was changed") from None
             if order.status is OrderStatus.COMPLETED and not order.esims and not order.lines:
                 # An empty answer (no line, no eSIM) confirms nothing: never attach a guess to the journal.
-                raise ValidationError(f"{entry.vendor} shows nothing under order {order_id}; nothing was changed")
+                raise ValidationError(f"{vendor_title(entry.vendor)} shows nothing under order {order_id}; nothing was changed")
             differs = mismatch(entry, order)
             if differs:
-                raise ValidationError(f"{entry.vendor} order {order_id} is not what reference {entry.reference} "
+                raise ValidationError(f"{vendor_title(entry.vendor)} order {order_id} is not what reference {entry.reference} "
                                       f"asked for: {differs}; nothing was changed")
-            adopted = await self._adopt(adapter, entry, order, f"the agent adopted {entry.vendor} order {order_id}")
+            adopted = await self._adopt(adapter, entry, order, f"the agent adopted {vendor_title(entry.vendor)} order {order_id}")
         if adopted is None:
             raise OrderOutcome(f"reference {entry.reference} is being handled by another esimdesk window right now; "
                                "nothing was changed", await self._get(entry))
@@ -258,7 +271,7 @@ class OrderService:
                 found = await self._look_up(adapter, entry)
                 if isinstance(found, Order):
                     adopted = await self._adopt(adapter, entry, found,
-                                                f"{adapter.name} has it under reference {entry.vendor_handle}")
+                                                f"{adapter.title} has it under reference {entry.vendor_handle}")
                     if adopted is not None:
                         return adopted
             await self._note(entry, "the agent asked to send it again")
@@ -325,15 +338,15 @@ class OrderService:
             if order is None:
                 continue
             told_failed = entry.state is OrderStatus.FAILED
-            what = f"{entry.vendor} order {order_id} (reference {entry.reference}, plan {entry.plan_id} × {entry.quantity})"
+            what = f"{vendor_title(entry.vendor)} order {order_id} (reference {entry.reference}, plan {entry.plan_id} × {entry.quantity})"
             differs = mismatch(entry, order)
             if differs:
-                noted = await self._note(entry, f"{entry.vendor} lists order {order_id} under this reference, but it "
+                noted = await self._note(entry, f"{vendor_title(entry.vendor)} lists order {order_id} under this reference, but it "
                                                 f"is not what was asked: {differs}; the agent decides",
                                          error=AWAITING_AGENT)
                 if noted.updated_at != entry.updated_at:
-                    said.append(f"{what}: {entry.vendor} lists it under this desk's reference but it is not what was "
-                                f"asked ({differs}); check it in {entry.vendor}'s portal")
+                    said.append(f"{what}: {vendor_title(entry.vendor)} lists it under this desk's reference but it is not what was "
+                                f"asked ({differs}); check it in {vendor_title(entry.vendor)}'s portal")
                 continue
             claimed = await asyncio.to_thread(lambda e=entry: self.store.journal_claim(
                 e.id, self.owner, states=MAY_BE_FILED, lease_seconds=SEND_LEASE_S,
@@ -342,7 +355,7 @@ class OrderService:
                 continue
             state = (OrderStatus.COMPLETED if order.status is OrderStatus.COMPLETED and order.esims
                      else OrderStatus.ALLOCATING)
-            cause = (f"{entry.vendor} lists order {order_id} under reference {entry.vendor_handle} (seen by a sync)"
+            cause = (f"{vendor_title(entry.vendor)} lists order {order_id} under reference {entry.vendor_handle} (seen by a sync)"
                      + (": it had been recorded as FAILED" if told_failed else ""))
             await self._finish(claimed, state, cause, order_id=order_id)
             if told_failed:
@@ -373,7 +386,7 @@ class OrderService:
     def _account(self, vendor: str) -> VendorConfig:
         config = self.accounts.get(vendor)
         if config is None:
-            raise ValidationError(f"no {vendor} account is configured on this desk")
+            raise ValidationError(f"no {vendor_title(vendor)} account is configured on this desk")
         return config
 
     async def _record(self, *, typed: bool, **kw) -> JournalEntry:
@@ -387,7 +400,7 @@ class OrderService:
         except StoreError as exc:
             if getattr(exc, "reason", None) == "recorded-not-sent":  # its entry could not be taken back
                 raise OrderOutcome(f"{exc}. Nothing was sent to {kw['vendor']} and nothing was charged.", None) from None
-            raise OrderOutcome(f"{exc}. The order could not be recorded, so nothing was sent to {kw['vendor']} "
+            raise OrderOutcome(f"{exc}. The order could not be recorded, so nothing was sent to {vendor_title(kw['vendor'])} "
                                "and nothing was charged.", None) from None
 
     async def _unfinished_entry(self, reference: str) -> JournalEntry:
@@ -405,12 +418,12 @@ class OrderService:
         """A package that needs the travel start date gets one, today or later (asked live: Roamify's travelDate)."""
         if not adapter.supports(Capability.START_DATE):
             if start_date is not None:
-                raise ValidationError(f"{adapter.name} orders take no start date; nothing was ordered")
+                raise InvalidInput(f"{adapter.title} orders take no start date; nothing was ordered")
             return
-        if start_date is not None and start_date < datetime.now(UTC).date():
-            raise ValidationError(f"the start date {start_date.isoformat()} is in the past; nothing was ordered")
+        if start_date is not None:
+            validate_start_date(start_date)
         if start_date is None and await adapter.needs_start_date(plan_id):
-            raise ValidationError(f"{adapter.name} package '{plan_id}' needs the customer's travel start date: give "
+            raise ValidationError(f"{adapter.title} package '{plan_id}' needs the customer's travel start date: give "
                                   "--start-date YYYY-MM-DD (in the window: the order dialog's start date); "
                                   "nothing was ordered")
 
@@ -423,7 +436,7 @@ class OrderService:
         if currency and balance.currency != currency:
             return  # different currencies: the vendor decides (its own 'insufficient balance' is mapped)
         if balance.amount < cost:
-            raise ValidationError(f"{adapter.name} balance is {money_str(balance.amount)} {balance.currency}, "
+            raise ValidationError(f"{adapter.title} balance is {money_str(balance.amount)} {balance.currency}, "
                                   f"this order costs {money_str(cost)} {currency or balance.currency}: top up the account first")
 
     async def _send_and_settle(self, adapter: VendorAdapter, entry: JournalEntry, resends: int = 0) -> Order:
@@ -433,13 +446,13 @@ class OrderService:
                 entry.id, self.owner, states=UNDECIDED, lease_seconds=SEND_LEASE_S, sending=True,
                 steal_from=_dead_owner(entry)))
         except StoreError as exc:
-            raise OrderOutcome(f"{exc}. Nothing was sent to {adapter.name} and nothing was charged.",
+            raise OrderOutcome(f"{exc}. Nothing was sent to {adapter.title} and nothing was charged.",
                                entry) from None
         if claimed is None:
             current = await asyncio.to_thread(self.store.journal_get, entry.id)
             raise OrderOutcome(f"order {entry.reference} is already being handled by another esimdesk window "
                                f"(state {current.state.value}); nothing was sent from here", current)
-        self.progress(OrderProgress(entry.reference, "sending", f"sending to {adapter.name}"))
+        self.progress(OrderProgress(entry.reference, "sending", f"sending to {adapter.title}"))
         try:
             order = await self._send(adapter, claimed)
         except DuplicateReference as exc:
@@ -447,7 +460,7 @@ class OrderService:
             await self._finish(claimed, OrderStatus.UNCERTAIN, f"vendor already holds this reference: {exc}",
                                error=AWAITING_AGENT)
             raise OrderOutcome(
-                f"{exc}. {adapter.name} already has an order with reference {claimed.vendor_handle}, so it was placed "
+                f"{exc}. {adapter.title} already has an order with reference {claimed.vendor_handle}, so it was placed "
                 "and paid, but its eSIMs are not known here: find it in the vendor's portal and run "
                 f"'esimdesk reconcile --adopt {claimed.reference} ORDER_ID'. Do NOT order again.",
                 await self._get(claimed)) from None
@@ -459,12 +472,12 @@ class OrderService:
                 raise OrderOutcome(
                     f"{exc}. That was a resend: the first request for {claimed.reference} may have been placed and "
                     f"paid, so it is still not settled. Do NOT order again: run 'esimdesk reconcile' when "
-                    f"{adapter.name} can be reached.", await self._get(claimed)) from None
+                    f"{adapter.title} can be reached.", await self._get(claimed)) from None
             if not_taken(exc):
                 await self._finish(claimed, OrderStatus.FAILED, f"vendor refused: {exc}", error=str(exc))
                 extra = await self._refresh_price(adapter, claimed) if isinstance(exc, PriceChanged) else ""
                 said = "Nothing was charged." if isinstance(exc, VendorRejected) else \
-                    f"{adapter.name} did not take the order; nothing was charged. Try again in a moment."
+                    f"{adapter.title} did not take the order; nothing was charged. Try again in a moment."
                 raise OrderOutcome(f"{exc}. {said}{extra}", await self._get(claimed)) from None
             # The vendor's own complete answer (a 500, a 429) means the request is no longer on its way; no
             # answer, or a gateway's (502, 504: a proxy in front of the vendor gave up waiting while our request
@@ -472,7 +485,7 @@ class OrderService:
             gone = exc.http_status is not None and exc.http_status not in (502, 504)
             until = datetime.now(UTC) if gone else self._in_flight_until(adapter, claimed)
             lost = await self._finish(claimed, OrderStatus.UNCERTAIN, f"answer lost: {exc}" + (
-                "" if gone else f"; it may still reach {adapter.name} and be placed until {clock(until)}"),
+                "" if gone else f"; it may still reach {adapter.title} and be placed until {clock(until)}"),
                 error=str(exc), in_flight_until=until)
             if resends > 0:
                 pause = min(max(self.resend_pause, exc.retry_after or 0.0), 5.0)
@@ -485,16 +498,16 @@ class OrderService:
                     return found
                 now = await self._get(claimed)
                 if now.state is OrderStatus.FAILED:
-                    raise OrderOutcome(f"{exc}. {adapter.name} confirms it has no order under reference "
+                    raise OrderOutcome(f"{exc}. {adapter.title} confirms it has no order under reference "
                                        f"{claimed.vendor_handle}: it was not placed and nothing was charged. "
                                        "Order again if the customer still wants it.", now) from None
             now = await self._get(claimed)
             until = self._in_flight_until(adapter, now)
-            late = (f", and the request may still reach {adapter.name} until {clock(until)}: do NOT order again "
+            late = (f", and the request may still reach {adapter.title} until {clock(until)}: do NOT order again "
                     "before then" if until > datetime.now(UTC) else ". Do NOT order again")
             raise OrderOutcome(
                 f"{exc}. The order may have been placed and money may have been spent{late}. Run 'esimdesk "
-                f"reconcile' (reference {claimed.reference}) to settle it with {adapter.name}.", now) from None
+                f"reconcile' (reference {claimed.reference}) to settle it with {adapter.title}.", now) from None
         return await self._after_accepted(adapter, claimed, order)
 
     async def _send(self, adapter: VendorAdapter, entry: JournalEntry) -> Order:
@@ -516,14 +529,14 @@ class OrderService:
             await asyncio.to_thread(self.store.upsert_orders, [order])
             if order.status is OrderStatus.COMPLETED:
                 await self._finish(entry, OrderStatus.COMPLETED,
-                                   f"{adapter.name} accepted as {order.order_id}, eSIMs ready", order_id=order.order_id)
+                                   f"{adapter.title} accepted as {order.order_id}, eSIMs ready", order_id=order.order_id)
                 return await self._stored(order)
-            entry = await self._finish(entry, OrderStatus.ALLOCATING, f"{adapter.name} accepted as {order.order_id}",
+            entry = await self._finish(entry, OrderStatus.ALLOCATING, f"{adapter.title} accepted as {order.order_id}",
                                        order_id=order.order_id, release=False)
             return await self._poll(adapter, entry)
         except StoreError as exc:
             raise OrderOutcome(
-                f"{adapter.name} took order {order.order_id} (reference {entry.vendor_handle}): placed and paid, but "
+                f"{adapter.title} took order {order.order_id} (reference {entry.vendor_handle}): placed and paid, but "
                 f"this desk may not have recorded it: {exc}. Write the order id down; once the data folder is writable again run "
                 f"'esimdesk reconcile --adopt {entry.reference} {order.order_id}'. Do NOT order again.", None) from None
 
@@ -548,19 +561,19 @@ class OrderService:
                 await self._refuse_mismatch(adapter, entry, order)
                 order = _with_entry(order, entry)
                 await asyncio.to_thread(self.store.upsert_orders, [order])
-                await self._finish(entry, OrderStatus.COMPLETED, f"{len(order.esims)} eSIM profile(s) allocated")
+                await self._finish(entry, OrderStatus.COMPLETED, f"{count_of(len(order.esims), 'eSIM profile')} allocated")
                 return await self._stored(order)
             if order is not None and order.status is OrderStatus.FAILED:
                 await self._finish(entry, OrderStatus.FAILED, "vendor reports the order failed")
-                raise OrderOutcome(f"{adapter.name} reports order {entry.order_id} failed", await self._get(entry))
+                raise OrderOutcome(f"{adapter.title} reports order {entry.order_id} failed", await self._get(entry))
             if time.monotonic() >= deadline:
                 await asyncio.to_thread(self.store.journal_release, entry.id, self.owner)
                 raise OrderOutcome(
-                    f"{adapter.name} accepted order {entry.order_id} but its eSIMs are not ready after "
+                    f"{adapter.title} accepted order {entry.order_id} but its eSIMs are not ready after "
                     f"{int(limit)} s{last_error}. It is paid and kept as ALLOCATING: run 'esimdesk reconcile' "
                     "later to fetch the eSIMs; do not order again.", await self._get(entry))
             wanted = sum(line.quantity for line in order.lines) if order is not None else 0
-            ready = f"{len(order.esims)} of {wanted} profile(s) ready, " if order is not None and wanted else ""
+            ready = f"{len(order.esims)} of {count_of(wanted, 'profile')} ready, " if order is not None and wanted else ""
             self.progress(OrderProgress(entry.reference, "allocating", f"{ready}waiting for profiles ({int(waited)} s)"))
             await asyncio.sleep(self.poll_interval)
             waited += self.poll_interval
@@ -598,11 +611,11 @@ class OrderService:
         """
         found = await self._look_up(adapter, entry)
         if isinstance(found, Order):
-            return await self._adopt(adapter, entry, found, f"found at {adapter.name} under reference {entry.vendor_handle}")
+            return await self._adopt(adapter, entry, found, f"found at {adapter.title} under reference {entry.vendor_handle}")
         if found == "absent":
             # A fact, not a guess: asked after the last request could still arrive.
             await self._finish(entry, OrderStatus.FAILED,
-                               f"{adapter.name} has no order under reference {entry.vendor_handle}, and the last "
+                               f"{adapter.title} has no order under reference {entry.vendor_handle}, and the last "
                                f"request (sent {clock(entry.last_sent_at or entry.created_at)}) can no longer reach "
                                "it: not placed, nothing was charged", error="not placed")
             return None
@@ -625,11 +638,11 @@ class OrderService:
             until = self._in_flight_until(adapter, entry)
             if datetime.now(UTC) < until:
                 await self._note(entry, f"may still be placed — do not order again until {clock(until)}; "
-                                        f"'esimdesk reconcile' asks {adapter.name} again")
+                                        f"'esimdesk reconcile' asks {adapter.title} again")
             else:
-                await self._note(entry, f"{adapter.name} could not confirm it yet; 'esimdesk reconcile' asks again")
+                await self._note(entry, f"{adapter.title} could not confirm it yet; 'esimdesk reconcile' asks again")
             return None
-        await self._note(entry, f"{adapter.name} offers no way to check this {entry.kind}; check the vendor's portal, "
+        await self._note(entry, f"{adapter.title} offers no way to check this {entry.kind}; check the vendor's portal, "
                                 "then adopt or abandon it", error=AWAITING_AGENT)
         return None
 
@@ -676,13 +689,13 @@ class OrderService:
         # which desk sent an order (another desk may have ordered the same package then). The agent decides.
         if not free:
             await self._finish(entry, OrderStatus.FAILED,
-                               f"{adapter.name} lists no order of this package and quantity from the time it was "
+                               f"{adapter.title} lists no order of this package and quantity from the time it was "
                                "sent (on its clock): not placed, nothing was charged", error="not placed")
             return None
         ids = tuple(o.order_id or "?" for o in free)
         said = "1 order" if len(ids) == 1 else f"{len(ids)} orders"
-        await self._note(entry, f"{said} of this package and quantity at {adapter.name} from when it was sent "
-                                f"({', '.join(ids)}), but {adapter.name} does not show which desk sent which: the "
+        await self._note(entry, f"{said} of this package and quantity at {adapter.title} from when it was sent "
+                                f"({', '.join(ids)}), but {adapter.title} does not show which desk sent which: the "
                                 f"agent checks and picks with 'esimdesk reconcile --adopt {entry.reference} ORDER_ID' "
                                 "or abandons it", error=AWAITING_AGENT, candidates=ids)
         return None
@@ -690,7 +703,7 @@ class OrderService:
     async def _adopt(self, adapter: VendorAdapter, entry: JournalEntry, order: Order, cause: str) -> Order | None:
         differs = mismatch(entry, order)
         if differs:  # checked before the entry is given the order's id: a wrong order is never attached
-            await self._note(entry, f"{adapter.name} shows order {order.order_id} for this reference, but it is not "
+            await self._note(entry, f"{adapter.title} shows order {order.order_id} for this reference, but it is not "
                                     f"what was asked: {differs}; the agent checks and adopts the right order or "
                                     "abandons this one", error=AWAITING_AGENT)
             return None
@@ -710,7 +723,7 @@ class OrderService:
             return ""
         await asyncio.to_thread(self.store.upsert_plans, plans)
         if not plans:
-            return f" {adapter.name} no longer lists plan {entry.plan_id}."
+            return f" {adapter.title} no longer lists plan {entry.plan_id}."
         new = plans[0]
         return (f" The price is now {money_str(new.price)} {new.currency} (was {money_str(entry.unit_price)});"
                 " order again to accept it.")
@@ -721,12 +734,12 @@ class OrderService:
         differs = mismatch(entry, order)
         if not differs:
             return
-        cause = (f"{adapter.name} answered with order {order.order_id}, which is not what was asked: {differs}; "
+        cause = (f"{adapter.title} answered with order {order.order_id}, which is not what was asked: {differs}; "
                  "not filed as this order")
         await self._finish(entry, OrderStatus.UNCERTAIN, cause, error=AWAITING_AGENT)
         raise OrderOutcome(
             f"{cause}. It may be another desk's order under the same reference, and this one may or may not have "
-            f"been placed: do NOT order again before checking {adapter.name}'s portal, then run 'esimdesk reconcile "
+            f"been placed: do NOT order again before checking {adapter.title}'s portal, then run 'esimdesk reconcile "
             f"--adopt {entry.reference} ORDER_ID' with the right order or '--abandon {entry.reference}'.",
             await self._get(entry))
 
@@ -808,9 +821,9 @@ def mismatch(entry: JournalEntry, order: Order) -> str | None:
             why.append(f"it is for plan {', '.join(plans)}, not {entry.plan_id}")
         quantity = sum(line.quantity for line in order.lines) if plans else None
         if quantity is not None and quantity != entry.quantity:
-            why.append(f"it is for {quantity} eSIM(s), not {entry.quantity}")
+            why.append(f"it is for {count_of(quantity, 'eSIM')}, not {entry.quantity}")
         elif len(order.esims) > entry.quantity:
-            why.append(f"it holds {len(order.esims)} eSIMs, not {entry.quantity}")
+            why.append(f"it holds {count_of(len(order.esims), 'eSIM')}, not {entry.quantity}")
     return "; ".join(why) or None
 
 

@@ -31,8 +31,9 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid as shiboken_valid
 
-from esimdesk.domain import SMS_MAX_CHARS, Action, Esim, EsimdeskError, data_amount
+from esimdesk.domain import SMS_MAX_CHARS, Action, Esim, EsimdeskError, data_amount, vendor_title
 from esimdesk.services.actions import consequence
+from esimdesk.services.offers import usage_gap
 from esimdesk.ui.text import rich  # the dialogs guess the format: vendor text must stay text
 
 log = logging.getLogger("esimdesk.ui")
@@ -57,7 +58,8 @@ def usage_text(esim: Esim) -> str:
     if esim.data_remaining_mb is not None:
         parts.append(f"{data_amount(esim.data_remaining_mb, '')} left")
     if not parts:
-        return "Usage: not known yet"
+        gap = usage_gap(esim)  # e.g. "not installed yet: Roamify reports usage once the eSIM is installed"
+        return f"Usage: {gap}" if gap else "Usage: not known yet"
     when = f", as of {esim.usage_as_of:%Y-%m-%d %H:%M} UTC" if esim.usage_as_of else ", as of an unknown time"
     return "; ".join(parts) + when
 
@@ -250,7 +252,7 @@ class FleetActions(QWidget):
         self.busy = True
         self._show_states()
         self.progress.show()
-        self.result.setText(f"{TITLES[action]}: sending to {esim.vendor}…")
+        self.result.setText(f"{TITLES[action]}: sending to {vendor_title(esim.vendor)}…")
 
         def progress(p) -> None:
             if self.esim is esim:

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSizePolicy
 
 from esimdesk.domain import Esim, EsimStatus, ListingQuery
+from esimdesk.services.offers import usage_gap_word
 from esimdesk.ui.cards_dialogs import NO_CODE, CardActions
 from esimdesk.ui.fleet_actions import mount
 from esimdesk.ui.fleet_table import FleetModel, QuickFilters
@@ -33,9 +34,10 @@ class FleetTab(ListingTab):
             Column("Vendor", lambda e: e.vendor, "vendor"),
             Column("ICCID", lambda e: e.iccid, "iccid"),
             Column("Status", lambda e: e.status.value, "status"),
-            # With a bar under the text: the share of the allowance used (red under 10 % left).
-            Column("Used", lambda e: mb_text(e.data_used_mb, "") if e.data_used_mb is not None else "", "used",
-                   align_right=True, sample="9,999.9 MB"),
+            # With a bar under the text: the share of the allowance used (red under 10 % left). Blank usage
+            # says why where the vendor's rules tell ("not installed yet"; the detail panel has the rule).
+            Column("Used", lambda e: mb_text(e.data_used_mb, "") if e.data_used_mb is not None else usage_gap_word(e),
+                   "used", align_right=True, sample="9,999.9 MB"),
             Column("Of", lambda e: mb_text(e.data_total_mb, "∞") if e.data_total_mb is not None else "", "total",
                    align_right=True),
             Column("Expires (UTC)", lambda e: when_text(e.expires_at), "expires"),
@@ -100,6 +102,7 @@ class FleetTab(ListingTab):
         self.detail_layout.addWidget(QLabel("Vendor events"))
         self.detail_layout.addWidget(self.events)
         self.support.usageRefreshed.connect(lambda: self.current and self.load_history(self.current))
+        self.support.changed.connect(self._after_action)
         self.detail_layout.addStretch(1)
         self.current: Esim | None = None
         self.sort_by(5, Qt.SortOrder.AscendingOrder)  # soonest expiry first
@@ -123,9 +126,20 @@ class FleetTab(ListingTab):
             f"{when_text(e.occurred_at) or '(no time)'}  {e.kind}" + (f": {e.detail}" if e.detail else "")
             for e in events))
 
+    def _after_action(self) -> None:
+        """A support action changed the selected eSIM (cancelled, suspended…): the whole detail follows the
+        vendor's view of it at once (its Top up… button too), not only the actions panel."""
+        after, now = self.support.esim, self.current
+        if after is not None and now is not None and (after.vendor, after.iccid) == (now.vendor, now.iccid) \
+                and after != now:
+            self.show_detail(after)
+
     def show_detail(self, esim: Esim) -> None:
         self.current = esim
-        self.topup_button.setEnabled(self.desk.can_top_up(esim.vendor))
+        why = self.desk.topup_refusal(esim)  # the eSIM's state as well as the vendor's API (domain/states.py)
+        self.topup_button.setEnabled(why is None)
+        self.topup_button.setToolTip(why[0].upper() + why[1:] if why else
+                                     "Add data from the top-ups the vendor offers for this eSIM")
         self.note_button.setEnabled(True)
         self.link_button.setEnabled(bool(esim.activation_code) and self.desk.can_share_link(esim.vendor))
         self.card_actions.set_target(esim.iccid, None if esim.activation_code else NO_CODE)

@@ -24,9 +24,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid as shiboken_valid
 
 from esimdesk import __version__
-from esimdesk.domain import EsimdeskError, Order, Plan, is_unfinished
+from esimdesk.domain import EsimdeskError, Order, Plan, count_of, is_unfinished, vendor_title
 from esimdesk.resources import resource_path
 from esimdesk.services import demo as demo_folder
 from esimdesk.services.adapters import prepare_tls
@@ -106,6 +107,8 @@ class MainWindow(QMainWindow):
         self.fleet.support.done.connect(self.statusBar().showMessage)  # support actions (issue 21)
         self.fleet.support.failed.connect(self.show_error)
         self.fleet.support.changed.connect(self.fleet.reload)
+        # A cancel's refund is read and cached by the action: the toolbar follows.
+        self.fleet.support.changed.connect(lambda: asyncio.ensure_future(self.show_balances()))
         self.fleet.linkRequested.connect(lambda esim: asyncio.ensure_future(self.copy_install_link(esim)))
         self.orders.adoptRequested.connect(self._adopt_dialog)
         self.orders.resendRequested.connect(self._resend_dialog)
@@ -174,6 +177,7 @@ class MainWindow(QMainWindow):
         self.cancel_button.clicked.connect(self.cancel_sync)
         self.toolbar.vendorClicked.connect(self._vendor_clicked)
         self.go_to = GoToWiring(self, self.toolbar.go_to_box)  # Ctrl+K: the box decides the tab (ui/go_to.py)
+        self.menuBar().setCornerWidget(self.toolbar.go_to_box, Qt.Corner.TopRightCorner)  # always in sight
         self.last_sync = None  # when the last sync run finished, as read from the cache
         self._checking: set[str] = set()  # vendors being asked now (a toolbar click)
         self.desk.reachability.listen(self.show_reach)
@@ -340,7 +344,7 @@ class MainWindow(QMainWindow):
             if now - said[0] >= SAY_PROGRESS_EVERY_S or stages.get(p.vendor) != p.stage:
                 said[0] = now
                 total = f" of {p.total:,}" if p.total else ""
-                status.showMessage(f"Syncing {p.vendor}: {p.stage} {p.done:,}{total}")
+                status.showMessage(f"Syncing {vendor_title(p.vendor)}: {p.stage} {p.done:,}{total}")
             # A vendor moving on from a stage has written it whole: the tabs showing it are read again now,
             # not when the slowest vendor ends (MicroESIM asks for each eSIM on its own: minutes at scale).
             before = stages.get(p.vendor)
@@ -400,7 +404,7 @@ class MainWindow(QMainWindow):
                 self.messages.dismiss()
             return
         banner = self.desk.reachability.all_offline(self.desk.vendors) is not None
-        said = [r.problem or f"{r.vendor}: {r.error}" for r in failed if not (banner and r.reach == "offline")]
+        said = [r.problem or f"{vendor_title(r.vendor)}: {r.error}" for r in failed if not (banner and r.reach == "offline")]
         self.statusBar().showMessage("Sync finished with problems" if said or not banner else
                                      "Sync failed: no vendor can be reached")
         if said:
@@ -422,7 +426,7 @@ class MainWindow(QMainWindow):
             self.show_error("; ".join(notices), "orders")
             self.statusBar().showMessage(notices[0])
         elif open_:
-            self.statusBar().showMessage(f"{len(open_)} order(s) still need attention: see the Orders tab")
+            self.statusBar().showMessage(f"{count_of(len(open_), 'order')} still need{'s' if len(open_) == 1 else ''} attention: see the Orders tab")
         self.orders.reload(changed=True)
 
     def _reset_demo_dialog(self) -> None:
@@ -527,7 +531,7 @@ class MainWindow(QMainWindow):
         order = await self._run_order(
             lambda progress: self.desk.place_order(plan.vendor, plan.plan_id, quantity, progress=progress,
                                                    start_date=start_date, **options),
-            lambda order: f"Order {order.order_id} completed: {len(order.esims)} eSIM(s) ready", shown,
+            lambda order: f"Order {order.order_id} completed: {count_of(len(order.esims), 'eSIM')} ready", shown,
             vendor=plan.vendor, what="order")
         if order is not None and note:
             try:
@@ -540,7 +544,7 @@ class MainWindow(QMainWindow):
 
     async def copy_install_link(self, esim) -> str | None:
         """The vendor's hosted install page for this eSIM (Roamify's share link), with its access code, copied."""
-        self.statusBar().showMessage(f"Asking {esim.vendor} for the install link of {esim.iccid}…")
+        self.statusBar().showMessage(f"Asking {vendor_title(esim.vendor)} for the install link of {esim.iccid}…")
         try:
             text = link_text(await self.desk.share_link(esim.vendor, esim.iccid))
         except EsimdeskError as exc:
@@ -584,7 +588,22 @@ class MainWindow(QMainWindow):
         self.orders.reload(changed=True)
         self.fleet.reload(changed=True)
         self.orderPlaced.emit(order)
+        # It was paid from the vendor's balance: the toolbar shows it as the vendor has it now, not as the
+        # last sync saw it (one balance call, after the agent has been told the order is done).
+        await self.refresh_balance(order.vendor)
         return order
+
+    async def refresh_balance(self, vendor: str) -> None:
+        """After the agent's order or top-up: the vendor's balance asked now (kept in the cache), then the
+        toolbar and the low-balance warnings from the cache. Never fails the order it follows."""
+        try:
+            await self.desk.balance_now(vendor)  # a vendor that cannot say now leaves the cached figure
+        except EsimdeskError as exc:
+            log.info("balance after an order: %s", exc)
+        except Exception:
+            log.exception("balance after an order failed unexpectedly")
+        if shiboken_valid(self):  # the window may have closed meanwhile
+            await self.show_balances()
 
     def _topup_requested(self, esim) -> None:
         self.topup_task = asyncio.ensure_future(self._topup_dialog(esim))
@@ -608,7 +627,7 @@ class MainWindow(QMainWindow):
 
     # --- the agent's decisions on a lost answer -----------------------------------------------
     def _adopt_dialog(self, entry) -> None:
-        prompt = rich(f"Which {entry.vendor} order is reference {entry.reference}?\n"
+        prompt = rich(f"Which {vendor_title(entry.vendor)} order is reference {entry.reference}?\n"
                       "Check the vendor's portal; the order is confirmed with the vendor before it is adopted.")
         if entry.candidates:
             order_id, ok = QInputDialog.getItem(self, "Adopt vendor order", prompt, list(entry.candidates), 0, True)
@@ -625,7 +644,7 @@ class MainWindow(QMainWindow):
     def _resend_dialog(self, entry) -> None:
         answer = QMessageBox.question(
             self, "Send again",
-            rich(f"Send {entry.quantity} × {entry.plan_id} to {entry.vendor} again (reference {entry.reference})?\n"
+            rich(f"Send {entry.quantity} × {entry.plan_id} to {vendor_title(entry.vendor)} again (reference {entry.reference})?\n"
                  "Where the vendor keeps a handle it answers with the first order if it already took it; "
                  "otherwise this may place and charge a second order."))
         if answer == QMessageBox.StandardButton.Yes:
@@ -659,9 +678,9 @@ class MainWindow(QMainWindow):
 
     def _connect_cards(self, actions) -> None:
         status = self.statusBar()
-        actions.cardsSaved.connect(lambda path, n: status.showMessage(f"{n} customer card(s) saved to {path}"))
-        actions.cardsCopied.connect(lambda n: status.showMessage(f"{n} customer card(s) copied as an image"))
-        actions.cardsPrinted.connect(lambda n: status.showMessage(f"{n} customer card(s) sent to the printer"))
+        actions.cardsSaved.connect(lambda path, n: status.showMessage(f"{count_of(n, 'customer card')} saved to {path}"))
+        actions.cardsCopied.connect(lambda n: status.showMessage(f"{count_of(n, 'customer card')} copied as an image"))
+        actions.cardsPrinted.connect(lambda n: status.showMessage(f"{count_of(n, 'customer card')} sent to the printer"))
         actions.customerViewOpened.connect(lambda t: status.showMessage(f"Showing the QR code of {t}: Esc closes"))
         actions.cardsFailed.connect(status.showMessage)
 

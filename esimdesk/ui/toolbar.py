@@ -12,8 +12,7 @@ from datetime import UTC, datetime
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QPushButton, QToolBar, QToolButton
 
-from esimdesk.domain import VENDORS, Balance
-from esimdesk.services.preferences import VENDOR_TITLES
+from esimdesk.domain import VENDOR_TITLES, VENDORS, Balance
 from esimdesk.services.reachability import VendorReach, age_words
 from esimdesk.ui.go_to import GoToBox
 
@@ -131,9 +130,10 @@ class DeskToolbar(QToolBar):
         self.cache_age.setObjectName("cacheAge")
         self.cache_age.setContentsMargins(6, 0, 6, 0)
         self.addWidget(self.cache_age)
-        self.addSeparator()
-        self.go_to_box = GoToBox()  # Ctrl+K: an ICCID's last digits, an order id or a reference (ui/go_to.py)
-        self.addWidget(self.go_to_box)
+        # Ctrl+K: an ICCID's last digits, an order id or a reference (ui/go_to.py). Not in the toolbar: at the
+        # window's default 1,280 px the toolbar's overflow menu took it, and Ctrl+K showed nothing; the window
+        # puts it in the menu bar's corner, where it is always in sight.
+        self.go_to_box = GoToBox()
 
     def set_busy(self, busy: bool) -> None:
         for action in self._busy:

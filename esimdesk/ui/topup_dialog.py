@@ -13,7 +13,7 @@ import logging
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QListWidgetItem
 
-from esimdesk.domain import Esim, EsimdeskError, Plan, data_amount, money_str
+from esimdesk.domain import Esim, EsimdeskError, Plan, count_of, data_amount, money_str, vendor_title
 from esimdesk.ui.forms.ui_topup_dialog import Ui_TopUpDialog
 
 log = logging.getLogger("esimdesk.ui")
@@ -34,7 +34,7 @@ class TopUpDialog(QDialog, Ui_TopUpDialog):
         self.plans: list[Plan] = []
         self.setWindowTitle(f"Top up {esim.iccid}")
         # Vendor words are shown as they are, never as markup (the labels are plain text in the form).
-        self.message.setText(f"Asking {esim.vendor} which top-ups fit eSIM {esim.iccid}…")
+        self.message.setText(f"Asking {vendor_title(esim.vendor)} which top-ups fit eSIM {esim.iccid}…")
         self.list.hide()
         self.top_up_button = self.buttons.addButton("Top up", QDialogButtonBox.ButtonRole.AcceptRole)
         self.top_up_button.setEnabled(False)
@@ -51,9 +51,9 @@ class TopUpDialog(QDialog, Ui_TopUpDialog):
 
     async def load(self) -> list[Plan]:
         esim = self.esim
-        if not self.desk.can_top_up(esim.vendor):
-            return self._none(f"{esim.vendor} cannot top up eSIMs through its API (or no account is configured "
-                              "for it): buy a new eSIM instead.")
+        why = self.desk.topup_refusal(esim)  # the vendor's API and the eSIM's state (domain/states.py)
+        if why is not None:
+            return self._none(f"No top-up can be offered: {why}.")
         try:
             plans = await self.desk.topup_plans(esim.vendor, esim.iccid)
         except EsimdeskError as exc:  # e.g. Roamify: this eSIM takes no top-up; or the vendor cannot be reached
@@ -62,10 +62,10 @@ class TopUpDialog(QDialog, Ui_TopUpDialog):
             log.exception("asking for top-up plans failed unexpectedly")
             return self._none(f"No top-up can be offered: {exc}")
         if not plans:
-            return self._none(f"{esim.vendor} offers no top-up for eSIM {esim.iccid}.")
+            return self._none(f"{vendor_title(esim.vendor)} offers no top-up for eSIM {esim.iccid}.")
         self.plans = list(plans)
         self.busy.hide()
-        self.message.setText(f"{len(plans)} top-up(s) {esim.vendor} offers for eSIM {esim.iccid}. Pick one:")
+        self.message.setText(f"{count_of(len(plans), 'top-up')} {vendor_title(esim.vendor)} offers for eSIM {esim.iccid}. Pick one:")
         for plan in plans:
             item = QListWidgetItem(plan_line(plan))
             item.setToolTip(plan.plan_id)

@@ -29,7 +29,9 @@ from esimdesk.domain import (
     Unsupported,
     Usage,
     VendorConfig,
+    vendor_title,
 )
+from esimdesk.domain.actions import OFFER_WORDS
 from esimdesk.domain.exchange import Quote
 from esimdesk.vendors.http import VendorHttp
 
@@ -57,7 +59,8 @@ class Capability(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Operation:
     """What a capability is in the contract: the adapter methods that do it, and the words for it in the
-    sentence a vendor without it is refused with (``Unsupported``: "X does not offer '<words>' through its API")."""
+    sentence a vendor without it is refused with (``Unsupported``: "X does not offer <words> through its API"):
+    a noun phrase, so the sentence reads right."""
 
     methods: tuple[str, ...]
     words: str
@@ -65,22 +68,22 @@ class Operation:
 
 # Capability -> its methods and words. The words are the ones the command line and window print today.
 CONTRACT: Mapping[Capability, Operation] = MappingProxyType({
-    Capability.PLANS: Operation(("iter_plans",), "list plans"),
-    Capability.TOPUP_PLANS: Operation(("list_topup_plans",), "list top-up plans"),
-    Capability.BALANCE: Operation(("get_balance",), "balance"),
-    Capability.ORDER: Operation(("place_order",), "place orders"),
-    Capability.ORDER_STATUS: Operation(("get_order",), "look up an order"),
-    Capability.LIST_ORDERS: Operation(("iter_orders",), "list orders"),
-    Capability.LIST_ESIMS: Operation(("iter_esims",), "list eSIMs"),
-    Capability.GET_ESIM: Operation(("get_esim",), "look up an eSIM"),
-    Capability.TOPUP: Operation(("topup",), "top up"),
+    Capability.PLANS: Operation(("iter_plans",), "plan lists"),
+    Capability.TOPUP_PLANS: Operation(("list_topup_plans",), "top-up plan lists"),
+    Capability.BALANCE: Operation(("get_balance",), "a balance"),
+    Capability.ORDER: Operation(("place_order",), "orders"),
+    Capability.ORDER_STATUS: Operation(("get_order",), "order look-ups"),
+    Capability.LIST_ORDERS: Operation(("iter_orders",), "order lists"),
+    Capability.LIST_ESIMS: Operation(("iter_esims",), "eSIM lists"),
+    Capability.GET_ESIM: Operation(("get_esim",), "eSIM look-ups"),
+    Capability.TOPUP: Operation(("topup",), "top-ups"),
     Capability.EVENTS: Operation(("esim_events",), "eSIM events"),
-    Capability.INVENTORY: Operation(("iter_inventory",), "list free stock"),
-    Capability.PLAN_TOPUPS: Operation(("list_plan_topups",), "list a plan's top-ups"),
+    Capability.INVENTORY: Operation(("iter_inventory",), "free-stock lists"),
+    Capability.PLAN_TOPUPS: Operation(("list_plan_topups",), "a plan's top-up list"),
     Capability.START_DATE: Operation(("needs_start_date",), "orders with a travel start date"),
     Capability.SHARE_LINK: Operation(("share_link",), "install links for the customer"),
-    Capability.ORDER_BY_REFERENCE: Operation(("order_by_reference",), "look an order up by reference"),
-    Capability.FIND_ORDERS: Operation(("find_orders",), "find orders by package and time"),
+    Capability.ORDER_BY_REFERENCE: Operation(("order_by_reference",), "order look-ups by reference"),
+    Capability.FIND_ORDERS: Operation(("find_orders",), "order searches by package and time"),
     Capability.EXCHANGE_RATES: Operation(("exchange_rates", "rate_currencies"), "exchange rates"),
 })
 
@@ -136,6 +139,11 @@ class VendorAdapter:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.config.base_url!r})"
+
+    @property
+    def title(self) -> str:
+        """The vendor's name for an agent's sentence ("MicroESIM"); ``name`` is its id ("microesim")."""
+        return vendor_title(self.name)
 
     def supports(self, cap: Capability) -> bool:
         return cap in self.capabilities
@@ -275,12 +283,19 @@ class VendorAdapter:
         """Why ``action`` cannot be done on ``esim`` as it stands, in one sentence; None if it can.
         Decided from the eSIM's state alone (no network), so the window can grey a button with the reason."""
         if action not in cls.actions:
-            return f"{cls.name} does not offer '{action.value}' through its API"
+            return str(Unsupported(cls.name, OFFER_WORDS[action]))
         return None
 
     @classmethod
     def expected_after(cls, action: Action, esim: Esim) -> bool | None:
         """Whether ``esim`` (read after a lost answer) shows ``action`` done: True, False, or None (cannot tell)."""
+        return None
+
+    @classmethod
+    def usage_gap(cls, esim: Esim) -> str | None:
+        """Why the vendor reports no usage for ``esim`` as it stands, "<a few words>: <the vendor's rule>"
+        (e.g. "not installed yet: Roamify reports usage once the eSIM is installed"); None when it should
+        report some. From the eSIM's state alone (no network): the Fleet says it where usage is blank."""
         return None
 
     async def esim_action(self, esim: Esim, action: Action, message: str | None = None) -> None:
@@ -294,6 +309,8 @@ class VendorAdapter:
         for esim in esims:
             fresh = await self.get_esim(esim.iccid)
             now = datetime.now(UTC)
+            blank = fresh.data_used_mb is None and fresh.data_remaining_mb is None
             out.append(Usage(self.name, esim.iccid, now, fresh.data_used_mb, fresh.data_total_mb,
-                             as_of=fresh.usage_as_of, data_remaining_mb=fresh.data_remaining_mb))
+                             as_of=fresh.usage_as_of, data_remaining_mb=fresh.data_remaining_mb,
+                             note=self.usage_gap(fresh) if blank else None))
         return out

@@ -476,7 +476,7 @@ class MicroesimAdapter(VendorAdapter):
         if not order_id:
             # topupDetail takes only topup_id and there is no order list; re-sending the order with the
             # same custom_order_no (place_order) is the vendor's way to learn the topup_id.
-            raise Unsupported(self.name, "look up an order by custom_order_no")
+            raise Unsupported(self.name, "order look-ups by reference")
         endpoint = "allesim/v1/topupDetail"
         result = await self._call("POST", endpoint, form={"topup_id": order_id})
         order = self._parse(endpoint, lambda r: self.parse_topup(r, reference), result)
@@ -484,7 +484,9 @@ class MicroesimAdapter(VendorAdapter):
             self._topup_of[esim.iccid] = order.order_id or order_id
         return order
 
-    def parse_topup(self, result: dict[str, Any], reference: str | None = None) -> Order:
+    @classmethod
+    def parse_topup(cls, result: dict[str, Any], reference: str | None = None) -> Order:
+        """topupDetail's answer as an Order (a class method: the demo's seed reads its history with it)."""
         topup_id = _non_empty(result["topup_id"])
         number = int(str(result["number"]).strip())
         done = int(str(result.get("success_number", 0)).strip())
@@ -504,7 +506,7 @@ class MicroesimAdapter(VendorAdapter):
             qr, ios = nth("qrcode", i), nth("ios_esim_install_link", i)
             esims.append(
                 Esim(
-                    vendor=self.name,
+                    vendor=cls.name,
                     iccid=str(iccid).strip(),
                     status=EsimStatus.NEW,
                     vendor_status="allocated",
@@ -519,7 +521,7 @@ class MicroesimAdapter(VendorAdapter):
         complete = number > 0 and done >= number and len(esims) >= number
         created = parse_time(result.get("create_time")) or datetime.now(UTC)
         return Order(
-            self.name,
+            cls.name,
             topup_id,
             reference,
             OrderStatus.COMPLETED if complete else OrderStatus.ALLOCATING,

@@ -55,6 +55,7 @@ from esimdesk.vendors.roamify_catalog import (
 )
 from esimdesk.vendors.roamify_catalog import plan_details as catalog_plan_details
 from esimdesk.vendors.roamify_esims import (
+    NO_USAGE,
     can_top_up,
     esim_id,
     parse_balance,
@@ -440,6 +441,19 @@ class RoamifyAdapter(VendorAdapter):
         return parse_balance(await self._call("GET", "api/balance", idempotent=True))
 
     # --- eSIMs -----------------------------------------------------------------------------------
+    @classmethod
+    def usage_gap(cls, esim: Esim) -> str | None:
+        # Usage is asked for (and reported) only while an eSIM is INSTALLED, and never for a package whose
+        # eSIM says withUsageCheck: false (NO_USAGE in its vendor status).
+        state = esim.vendor_status.split(" ")[0].upper()
+        if NO_USAGE in esim.vendor_status:
+            return "not reported: Roamify reports no usage for this eSIM's package"
+        if state in ("NEW", "READY"):
+            return "not installed yet: Roamify reports usage once the eSIM is installed"
+        if state != "INSTALLED":
+            return f"not reported: Roamify reports usage only while an eSIM is installed (this one is {state})"
+        return None
+
     async def _usage(self, obj: dict[str, Any]) -> dict[str, Any] | None:
         """Usage of an installed eSIM whose package reports it; None otherwise or when Roamify refuses."""
         if obj.get("status") != "INSTALLED" or not reports_usage(obj):
@@ -602,13 +616,13 @@ class RoamifyAdapter(VendorAdapter):
             # "Not found" means "not placed" only from an API that knows referenceId.
             if await self._knows_reference_ids():
                 return None
-            raise Unsupported(VENDOR, "look an order up by referenceId") from None
+            raise Unsupported(VENDOR, "order look-ups by reference") from None
         except VendorRejected as err:
             if err.http_status == 400:  # the older API: "orderId is required"
-                raise Unsupported(VENDOR, "look an order up by referenceId") from None
+                raise Unsupported(VENDOR, "order look-ups by reference") from None
             raise
         if not isinstance(data, dict) or data.get("referenceId") != reference:
-            raise Unsupported(VENDOR, "look an order up by referenceId")
+            raise Unsupported(VENDOR, "order look-ups by reference")
         order = parse_order(data, reference, kind)
         return _awaiting_profiles(order) if kind == "order" else order
 

@@ -107,6 +107,9 @@ def test_cancel_whose_answer_is_lost_is_settled_by_status(world):
 def test_usage_shows_its_age(world):
     server, env = world
     iccids = esims(env, "IN_USE/ENABLED")[:2]
+    # Roumio's figures are of its last refresh (each two hours): two hours on, that refresh is newer than the
+    # sync's reading, which it then replaces (an older one never does: the test below).
+    server.config.clock.advance(2 * 3600)
     res = run(env, "usage", *iccids, "--json")
     assert res.returncode == 0, res.stderr
     rows = json.loads(res.stdout)
@@ -134,7 +137,7 @@ def test_flexiroam_offers_no_cancel_in_words(world):
     flexi = json.loads(run(env, "esims", "--vendor", "flexiroam", "--json").stdout)[0]["iccid"]
     res = run(env, "cancel", flexi)
     assert res.returncode == 1
-    assert res.stderr.strip() == "esimdesk cancel: flexiroam does not offer 'cancel' through its API; nothing was sent"
+    assert res.stderr.strip() == "esimdesk cancel: Flexiroam does not offer eSIM cancelling through its API; nothing was sent"
 
 
 @pytest.mark.parametrize("command", NEW_COMMANDS)
@@ -170,7 +173,57 @@ def test_an_unsettled_cancel_is_named_by_sync_and_never_resent(world):
     assert "may or may not have been done; do NOT send it again" in res.stderr
     synced = run(env, "sync", "--vendor", "roumio")
     assert synced.returncode == 0, synced.stderr
-    assert f"esimdesk sync: roumio cancel of eSIM {iccid} is still UNCERTAIN" in synced.stderr
+    assert f"esimdesk sync: Roumio cancel of eSIM {iccid} is still UNCERTAIN" in synced.stderr
     again = run(env, "cancel", iccid)
     assert again.returncode == 1 and "is not confirmed yet; nothing was sent" in again.stderr
     assert cancels(server) == 0
+
+
+def test_topup_of_a_cancelled_esim_is_refused_in_words_before_anything_is_sent(world):
+    """Issue 29 (1): `esimdesk topup` of a cancelled eSIM once reached Roumio, whose answer sent the agent to
+    its customer service; the eSIM's state refuses it here, in the words the window's Top up… button shows."""
+    server, env = world
+    iccid = esims(env, "GOT_RESOURCE/RELEASED")[0]
+    sim = server.sandbox.vendors["roumio"]
+    location = sim.catalog.find(sim.index[iccid]["plan"])["location"]
+    topup = sim.catalog.topups_for(location)[0]["packageCode"]  # a top-up the vendor holds compatible
+    assert run(env, "cancel", iccid).returncode == 0
+    before = balance(env)
+    res = run(env, "topup", "--vendor", "roumio", "--iccid", iccid, "--plan", topup)
+    assert res.returncode == 1 and res.stdout == ""
+    assert res.stderr.strip() == ("esimdesk topup: top up refused: this eSIM is cancelled: it can no longer be "
+                                  "topped up (Roumio shows it CANCEL/RELEASED); nothing was sent")
+    assert sim.stats()["topups"] == 0 and "customer service" not in res.stderr
+    assert balance(env) == before
+
+
+def test_a_usage_check_never_replaces_a_newer_reading(world):
+    """Issue 29 (3): the sync read an eSIM's usage as of its own time; Roumio's usage check answers the figures
+    of its last refresh (up to two hours older). The older one never replaces the newer, in the output or the
+    cache; a newer one does."""
+    server, env = world
+    iccid = esims(env, "IN_USE/ENABLED")[0]
+
+    def cached() -> dict:
+        [row] = json.loads(run(env, "esims", "--search", iccid, "--json").stdout)
+        return row
+
+    synced = cached()
+    assert synced["usage_as_of"] and synced["data_used_mb"] is not None
+    res = run(env, "usage", iccid, "--json")
+    assert res.returncode == 0, res.stderr
+    [shown] = json.loads(res.stdout)
+    assert shown["as_of"] == synced["usage_as_of"] and shown["data_used_mb"] == synced["data_used_mb"]
+    table = run(env, "usage", iccid).stdout.splitlines()
+    assert synced["usage_as_of"][:16].replace("T", " ") in table[-1]
+    after = cached()
+    assert (after["usage_as_of"], after["data_used_mb"]) == (synced["usage_as_of"], synced["data_used_mb"])
+    # Two hours on, Roumio's refresh is newer than the sync's reading: that reading replaces it.
+    server.config.clock.advance(2 * 3600)
+    res = run(env, "usage", iccid, "--json")
+    assert res.returncode == 0, res.stderr
+    [fresh] = json.loads(res.stdout)
+    assert fresh["as_of"] > synced["usage_as_of"] and fresh["as_of"].endswith(":00:00+00:00")
+    assert fresh["data_used_mb"] >= synced["data_used_mb"]
+    now = cached()
+    assert (now["usage_as_of"], now["data_used_mb"]) == (fresh["as_of"], fresh["data_used_mb"])

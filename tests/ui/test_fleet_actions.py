@@ -9,7 +9,7 @@ import asyncio
 import pytest
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
-from esimdesk.domain import Action
+from esimdesk.domain import Action, ValidationError
 from esimdesk.sandbox import SandboxConfig
 from tests.ui.conftest import window_over_sandbox
 
@@ -171,6 +171,9 @@ def test_sms_from_the_panel(window, monkeypatch):
 def test_refresh_usage_shows_the_vendors_time(window):
     win, loop, server, desk = window
     panel = select(win, loop, roumio_esim(desk, "IN_USE/ENABLED").iccid)
+    # Roumio's figures are of its last refresh (each two hours): two hours on, that refresh is newer than the
+    # sync's reading, which it then replaces (an older one never does: tests/cli/test_action_cli.py).
+    server.config.clock.advance(2 * 3600)
     panel.refresh_button.click()
     finish(loop, panel)
     assert ":00 UTC" in panel.usage.text() and "asking" not in panel.usage.text()
@@ -197,7 +200,7 @@ def test_flexiroam_device_remaining_and_free_stock(window):
     assert panel.device.text() == f"Device: {used.device_name} · IMEI {used.device_imei}"
     assert "left, as of" in panel.usage.text()
     assert all(not b.isEnabled() for b in panel.buttons.values())
-    assert panel.buttons[Action.SUSPEND].toolTip() == "Flexiroam does not offer 'suspend' through its API"
+    assert panel.buttons[Action.SUSPEND].toolTip() == "Flexiroam does not offer eSIM suspending through its API"
     free = win.fleet.free_stock
     wait_until(loop, lambda: free.isVisible())
     n = loop.run_until_complete(desk.free_stock("flexiroam"))  # the vendor's own count, live
@@ -278,3 +281,35 @@ def test_right_click_selects_the_row_and_offers_the_same_actions(window):
     enabled = {a.text() for a in menu.actions() if a.isEnabled()}
     assert enabled == {"Resume…", "Revoke…"}
     menu.close()
+
+
+def test_a_cancelled_esim_offers_no_top_up_and_says_why(window, monkeypatch):
+    """Issue 29 (1): Fleet offered "Top up for 3.00 USD" on a cancelled eSIM. The eSIM's state decides (the one
+    rule the command line asks too, domain/states.py): the button is disabled with the reason, and the dialog,
+    were it opened, asks the vendor nothing."""
+    from esimdesk.ui.topup_dialog import TopUpDialog
+
+    win, loop, server, desk = window
+    esim = roumio_esim(desk, "GOT_RESOURCE/RELEASED")
+    panel = select(win, loop, esim.iccid)
+    fleet = win.fleet
+    assert fleet.topup_button.isEnabled()
+    answer_questions(monkeypatch, QMessageBox.StandardButton.Yes)
+    panel.buttons[Action.CANCEL].click()
+    finish(loop, panel)
+    wait_until(loop, lambda: fleet.current is not None and fleet.current.status.value == "CANCELLED")
+    assert not fleet.topup_button.isEnabled()
+    assert fleet.topup_button.toolTip() == "This eSIM is cancelled: it can no longer be topped up"
+    asked = []
+    monkeypatch.setattr(desk, "topup_plans", lambda *a: asked.append(a))  # the vendor must not be asked
+    dialog = TopUpDialog(desk, fleet.current, win)
+    assert loop.run_until_complete(dialog.start()) == [] and asked == []
+    assert dialog.message.text() == "No top-up can be offered: this eSIM is cancelled: it can no longer be topped up."
+    assert dialog.list.count() == 0 and not dialog.top_up_button.isEnabled()
+    dialog.close()
+    with pytest.raises(ValidationError, match="top up refused: this eSIM is cancelled"):
+        loop.run_until_complete(desk.topup("roumio", esim.iccid, "ANY-TOPUP"))
+    assert server.sandbox.vendors["roumio"].stats()["topups"] == 0
+    # An eSIM in service keeps its Top up… button.
+    select(win, loop, roumio_esim(desk, "IN_USE/ENABLED").iccid)
+    assert fleet.topup_button.isEnabled()

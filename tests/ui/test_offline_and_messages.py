@@ -67,6 +67,25 @@ def test_the_toolbar_shows_each_vendors_balance_and_reachability_and_sync_with_c
     assert not win.progress.isVisible() and not win.cancel_button.isVisible() and win.sync_action.isEnabled()
 
 
+def test_the_toolbar_balance_follows_an_order_placed_in_the_window(window):
+    """Issue 29 (2): after an order paid from the Roumio balance, the toolbar showed the figure of the last sync
+    ("Roumio 5,000.00 USD" after paying 2.38) until clicked; it shows what Roumio holds now."""
+    win, loop, server, desk = window
+    bar, sim = win.toolbar, server.sandbox.vendors["roumio"]
+
+    def shown(cents: int) -> str:
+        return f"Roumio {cents // 100:,}.{cents % 100:02d} USD · online"
+
+    before = sim.balance
+    assert bar.vendors["roumio"].text() == shown(before)
+    plan = min((p for p in desk.store.plans(vendor="roumio") if p.price > 0 and not p.daily),
+               key=lambda p: (p.price, p.plan_id))
+    order = loop.run_until_complete(win.place_order(plan, 1))
+    assert order is not None and sim.balance == before - int(plan.price * 100)
+    assert bar.vendors["roumio"].text() == shown(sim.balance)  # no click, no sync
+    assert f"Balance {sim.balance // 100:,}.{sim.balance % 100:02d} USD" in bar.vendors["roumio"].toolTip()
+
+
 def test_the_cache_age_changes_after_a_sync(window):
     win, loop, server, desk = window
     hours_ago = (datetime.now(UTC) - timedelta(hours=2, minutes=6)).isoformat()
@@ -142,7 +161,7 @@ def test_one_vendor_unreachable_says_so_in_the_toolbar_and_the_message_bar_witho
     assert win.toolbar.vendors["roumio"].text().endswith(" · online")
     assert not win.offline_banner.isVisible()
     said = win.messages.text()
-    assert said.startswith("Sync: roamify: ") and "Traceback" not in said
+    assert said.startswith("Sync: Roamify: ") and "Traceback" not in said
     server.sandbox.faults["roamify"].clear()
     results = loop.run_until_complete(win.run_sync())
     assert all(r.ok for r in results)
@@ -158,7 +177,7 @@ def test_a_vendors_refusal_is_in_words_in_the_message_bar_and_can_be_dismissed(w
 
     def drain(message: str) -> None:
         # The balance check passed; the account runs dry before the order reaches Roumio, which refuses it.
-        if "sending to roumio" in message:
+        if "sending to Roumio" in message:
             sim.balance = 0
 
     win.statusBar().messageChanged.connect(drain)
@@ -182,7 +201,7 @@ def test_text_in_the_message_bar_is_shown_as_typed_never_as_markup(window):
     assert loop.run_until_complete(win.place_order(ghost, 1)) is None
     label = win.messages.label
     assert label.textFormat() == Qt.TextFormat.PlainText
-    assert "roumio has no plan '<b>gone</b>' in the local catalog" in label.text()
+    assert "Roumio has no plan '<b>gone</b>' in the local catalog" in label.text()
 
 
 def test_a_support_action_that_cannot_reach_the_vendor_says_so_in_the_message_bar(window, monkeypatch):

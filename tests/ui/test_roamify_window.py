@@ -26,7 +26,7 @@ def test_the_toolbar_shows_roamifys_balance(window):
     win, loop, server = window
     text = loop.run_until_complete(win.show_balances())
     cents = server.sandbox.vendors["roamify"].balance_cents
-    assert text == f"Balance: roamify {cents // 100}.{cents % 100:02d} USD"
+    assert text == f"Balance: Roamify {cents // 100}.{cents % 100:02d} USD"
     assert win.toolbar.vendors["roamify"].text() == f"Roamify {cents // 100:,}.{cents % 100:02d} USD · online"
 
 
@@ -62,3 +62,17 @@ def test_copy_install_link_puts_the_share_link_and_access_code_on_the_clipboard(
     text = loop.run_until_complete(win.copy_install_link(esim))
     assert text and text.startswith("https://") and "access code" in text
     assert QGuiApplication.clipboard().text() == text
+
+
+def test_fleet_says_why_a_roamify_esim_not_installed_shows_no_usage(window):
+    """Issue 29, point 4: blank usage is said in words, in the Used cell and in the detail panel."""
+    win, loop, _server = window
+    esim = next(e for e in win.desk.store.esims(vendor="roamify") if e.vendor_status == "READY")
+    assert esim.data_used_mb is None
+    used = next(c for c in win.fleet.model.columns if c.title == "Used")
+    assert used.text(esim) == "not installed yet"
+    win.fleet.show_detail(esim)
+    assert win.fleet.support.usage.text() == \
+        "Usage: not installed yet: Roamify reports usage once the eSIM is installed"
+    installed = next(e for e in win.desk.store.esims(vendor="roamify") if e.data_used_mb is not None)
+    assert used.text(installed).endswith("MB") or used.text(installed).endswith("GB")

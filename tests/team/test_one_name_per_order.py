@@ -1,0 +1,34 @@
+"""Issue 29, point 5: in a team an order reads the same at every desk — the reference its agent typed, and
+the handle its desk sent the vendor beside it — though the other desk keeps it under that handle (the key
+its own vendor listings carry). Two desks, a real PostgreSQL and the sandbox, through the command line."""
+
+from __future__ import annotations
+
+from tests.services.helpers import cli_env
+from tests.team.test_two_desks import ok_json, run, team_url
+
+
+def test_an_order_reads_the_same_at_both_desks_reference_as_typed_and_handle_beside(fresh_sandbox, pg, team_db,
+                                                                                    tmp_path):
+    url, password = team_db
+    a = cli_env(fresh_sandbox, tmp_path / "a", ESIMDESK_TEAM_URL=team_url(url, password), ESIMDESK_TEAM_AGENT="alice")
+    b = cli_env(fresh_sandbox, tmp_path / "b", ESIMDESK_TEAM_URL=team_url(url, password), ESIMDESK_TEAM_AGENT="bob")
+    ok_json(a, "sync", "--vendor", "roumio")
+    plan = ok_json(a, "plans", "--vendor", "roumio")[0]["plan_id"]
+    placed = ok_json(a, "order", "--vendor", "roumio", "--plan", plan, "--reference", "bar-team-a")
+    assert placed["reference"] == "bar-team-a"
+    ok_json(a, "sync", "--vendor", "roumio")  # pushed to the team store
+    ok_json(b, "sync", "--vendor", "roumio")  # pulled, and listed by Roumio under A's handle
+
+    [at_a] = [o for o in ok_json(a, "orders", "--vendor", "roumio") if o["order_id"] == placed["order_id"]]
+    [at_b] = [o for o in ok_json(b, "orders", "--vendor", "roumio") if o["order_id"] == placed["order_id"]]
+    assert at_a["reference"] == at_b["reference"] == "bar-team-a"
+    assert at_a["handle"] == at_b["handle"] and at_a["handle"].startswith("bar-team-a-")
+    assert at_a["desk"] == at_b["desk"] and at_a["agent"] == at_b["agent"] == "alice"
+
+    # The table too: the reference as typed, the handle in its own column, at the other desk.
+    table = run(b, "orders", "--vendor", "roumio", "--search", placed["order_id"])
+    head, row = table.stdout.splitlines()[:2]
+    assert head.split() == ["vendor", "order_id", "reference", "status", "created", "(UTC)", "total", "esims",
+                            "desk", "agent", "handle"]
+    assert row.split()[2] == "bar-team-a" and row.split()[-1] == at_b["handle"]
