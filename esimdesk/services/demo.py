@@ -24,7 +24,7 @@ from esimdesk.services.runtime import SANDBOX_STATE, start_demo_sandbox
 from esimdesk.store import Store, open_store
 from esimdesk.store.backups import BACKUPS_DIR, DATA_FILE, _lock
 from esimdesk.store.integrity import checked_path, shm_path, wal_path
-from esimdesk.vendors import adapter_class
+from esimdesk.vendors.microesim import parse_topup_detail
 
 
 def seed_demo_history(store: Store, sandbox) -> int:
@@ -37,7 +37,7 @@ def seed_demo_history(store: Store, sandbox) -> int:
     sim = sandbox.sandbox.vendors.get("microesim")
     if sim is None:
         return 0
-    parse = adapter_class("microesim").parse_topup
+    parse = parse_topup_detail
     orders = []
     for answer, price in sim.premade_history():
         order = parse(answer)

@@ -108,7 +108,12 @@ class ListingsMixin:
             order_by += f", p.rowid{desc}"
         last = NULL_TEST.get((table, key), exprs[-1].removesuffix(" DESC"))
         every = f"FROM {source}" + (" WHERE " + " AND ".join(where) if where else "")
-        if key not in NULLABLE[table]:
+        converted = table == "plans" and key in ("price", "per_gb") and self._every_plan_converted()
+        if converted and key == "per_gb":
+            # Every currency has a rate: a plan lacks a converted price per GB exactly where it lacks a total
+            # (unlimited), which every plan index carries (the rows without a value counted from the index).
+            last = "p.total_mb"
+        if key not in NULLABLE[table] or (converted and key == "price"):
             return _Parts(every, every, f" ORDER BY {order_by}", None, [*head, *params], a, [*head, *params])
         joiner = " AND " if where else " WHERE "
         if table == "plans" and key == "per_gb" and q.kind == "unlimited":
@@ -124,9 +129,16 @@ class ListingsMixin:
         without_order = {
             "price": f" ORDER BY p.currency, p.price_sort{desc}, p.rowid",
             "per_gb": f" ORDER BY p.price_per_gb_sort IS NULL, p.currency, p.price_per_gb_sort{desc}, p.rowid",
-        }.get(key, "") if table == "plans" else ""
+        }.get(key, "") if table == "plans" and not converted else ""
         return _Parts(every, f"{every}{joiner}{last} IS NOT NULL{floor}", f" ORDER BY {order_by}",
                       f"{every}{joiner}{empty}", [*head, *params], a, [*head, *params, *floor_params], without_order)
+
+    def _every_plan_converted(self) -> bool:
+        """No live plan lacks a converted price (every currency has a rate: the usual case). One seek on the
+        price index; then the price order has no "without a value" part to count (a count over a filter's
+        own index that read every matching row's price: 120 ms a filter click at 150,000 plans)."""
+        return self.conn.execute("SELECT 1 FROM plans INDEXED BY plans_sort_price WHERE stale = 0 AND "
+                                 "price_conv IS NULL LIMIT 1").fetchone() is None
 
     @staticmethod
     def _sort_key(q: ListingQuery) -> str:
