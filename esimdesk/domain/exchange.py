@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 from dateutil.easter import easter  # Good Friday and Easter Monday: TARGET holidays
 
@@ -47,6 +48,7 @@ def cross(per_eur: dict[str, Decimal], source: str, target: str) -> Decimal | No
     return b / a
 
 
+@lru_cache(maxsize=4096)
 def is_working_day(day: date) -> bool:
     """A TARGET working day: the ECB publishes its reference rates on it."""
     if day.weekday() >= 5:
@@ -57,6 +59,7 @@ def is_working_day(day: date) -> bool:
     return day not in (sunday - timedelta(days=2), sunday + timedelta(days=1))
 
 
+@lru_cache(maxsize=256)  # asked for every converted cell painted: one rate's answer is reused, not recounted
 def working_days_since(as_of: date, today: date) -> int:
     """Working days after ``as_of`` up to and including ``today`` (0 for today's or a future rate)."""
     n, day = 0, as_of
