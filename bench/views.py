@@ -86,7 +86,11 @@ async def measure_filters(win, painted_after_load, runs: int, counted_ms: list[f
         await asyncio.sleep(0.01)
     for name, on_, off_ in (
             ("Catalog: at least 5 GB", lambda: catalog.min_data.setCurrentIndex(3), lambda: catalog.min_data.setCurrentIndex(0)),
-            ("Catalog: 4–7 days", lambda: catalog.days.setCurrentIndex(2), lambda: catalog.days.setCurrentIndex(0)),
+            # by their labels: the choices' order changed ("At least 7 days" first, issue 27)
+            ("Catalog: 4–7 days", lambda: catalog.days.setCurrentIndex(catalog.days.findText("4–7 days")),
+             lambda: catalog.days.setCurrentIndex(0)),
+            ("Catalog: at least 7 days", lambda: catalog.days.setCurrentIndex(catalog.days.findText("At least 7 days")),
+             lambda: catalog.days.setCurrentIndex(0)),
             ("Catalog: unlimited only", lambda: catalog.kind.setCurrentIndex(1), lambda: catalog.kind.setCurrentIndex(0)),
             ("Catalog: top-up-able", lambda: catalog.topup_only.setChecked(True),
              lambda: catalog.topup_only.setChecked(False))):
