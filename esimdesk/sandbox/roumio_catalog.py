@@ -192,7 +192,7 @@ class RoumioCatalog:
 
 def build_catalog(seed: int, size: int | None) -> RoumioCatalog:
     """``size`` base plans (None = demo size) plus the document's packages and one top-up set per location."""
-    n = DEMO_PLANS if size is None else max(size, len(_DOC_PLANS) + len(_TIED_PLANS))
+    n = DEMO_PLANS if size is None else max(size, len(_DOC_PLANS))
     rng = random.Random(seed)
     cat = RoumioCatalog()
     regions = list(REGIONS.items())
@@ -210,8 +210,6 @@ def build_catalog(seed: int, size: int | None) -> RoumioCatalog:
     for d in _DOC_PLANS:
         scope = "GL" if d["packageCode"] == "7aa948d363" else ("RG" if "," in d["location"] else "")
         add(_doc_plan(d), scope)
-    for d in _TIED_PLANS:
-        add(_doc_plan(d), "")
     for d in _DOC_TOPUPS:
         add(_doc_plan(d), "", topup=True)
 
@@ -307,6 +305,9 @@ def build_catalog(seed: int, size: int | None) -> RoumioCatalog:
                 "GL",
             )
         i += 1
+    # After the generated ones: every plan before them (and so the fleet made from them) stays as it was.
+    for d in _TIED_PLANS:
+        add(_doc_plan(d), "")
 
     # One pair of top-ups per distinct location: few enough to be cheap at 50k plans.
     seen: set[str] = {p["location"] for p in cat.topups}

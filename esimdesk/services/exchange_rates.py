@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from esimdesk.domain import EsimdeskError, VendorConfig
+from esimdesk.domain import EsimdeskError, VendorConfig, vendor_title
 from esimdesk.domain.exchange import Quote
 from esimdesk.services.currency import agent_currency, manual_rates
 from esimdesk.services.preferences import Rates
@@ -112,7 +112,7 @@ async def refresh_rates(store, *, ecb: EcbRates | None, vendor: VendorAdapter | 
             await keep(vendor.name, await vendor.exchange_rates(needed, agent))
         except Exception as exc:  # noqa: BLE001  (as above: the vendor's sync says the rest)
             kept = await asyncio.to_thread(_kept, store, vendor.name)
-            out.errors.append(f"exchange rates: {vendor.name}'s rates into {agent} could not be read "
+            out.errors.append(f"exchange rates: {vendor_title(vendor.name)}'s rates into {agent} could not be read "
                               f"({_words(exc)}); {kept}")
     return out
 

@@ -95,9 +95,9 @@ async def test_offline_keeps_the_stored_rates_with_their_dates(tmp_path):
                                      needed_currencies=["USD"], now=later)
     assert result.answered == [] and result.quotes == 0
     assert len(result.errors) == 2
-    assert result.errors[0].startswith("exchange rates: the ECB's reference rates could not be read (ECB ")
+    assert result.errors[0].startswith("exchange rates: the ECB's reference rates could not be read (ECB: ")
     assert "cannot reach" in result.errors[0] and f"the rates of {day.isoformat()} are kept" in result.errors[0]
-    assert "roamify's rates into EUR could not be read" in result.errors[1]
+    assert "Roamify's rates into EUR could not be read" in result.errors[1]
     assert "no rate of it is stored yet" in result.errors[1]
     assert store.quotes() == before and store.quotes_fetched_at("ecb") == NOW.isoformat(timespec="seconds")
     assert due(store, later)  # still due: the next sync tries again

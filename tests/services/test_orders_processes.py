@@ -114,5 +114,9 @@ def test_topup_with_invalid_iccid_is_one_sentence(synced_home):
     server, env, home, plan = synced_home
     res = subprocess.run(cli("topup", "--vendor", "roumio", "--iccid", "8985224628000111311", "--plan", "X"), env=env,
                          capture_output=True, text=True, timeout=60)
-    assert res.returncode == 1
-    assert res.stderr.strip().count("\n") == 0 and "ICCID" in res.stderr
+    # A mistyped ICCID is a wrong command line (issue 29, 7): the usage line, then one sentence; exit 2.
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert lines[0].startswith("usage: esimdesk topup") and "ICCID" in lines[-1]
+    assert [line for line in lines if "error:" in line] == [lines[-1]]  # one sentence, after the usage
+    assert "Traceback" not in res.stderr

@@ -83,7 +83,9 @@ def test_ninety_days_keep_the_newest_day_of_each_currency_even_one_missing_latel
 def test_malformed_answers_are_refused_in_words(body, words):
     with pytest.raises(MalformedResponse, match=words) as err:
         parse_rates(body)
-    assert str(err.value).startswith("ECB eurofxref-daily.xml: ") and "not read" in str(err.value)
+    # the agent reads the source by its name; the file read stays in the detail the log gets (issue 29, 8)
+    assert str(err.value).startswith("ECB: ") and "not read" in str(err.value)
+    assert err.value.detail.startswith("ECB eurofxref-daily.xml: ")
 
 
 def test_the_base_url_comes_from_the_environment_or_the_ecb(monkeypatch):
@@ -160,7 +162,7 @@ async def test_a_faulty_answer_is_an_error_in_words(fresh_sandbox, kind, words):
     async with EcbRates(fresh_sandbox.ecb_url, timeout=2, retries=0) as ecb:
         with pytest.raises(VendorError, match=words) as err:
             await ecb.latest()
-    assert "Traceback" not in str(err.value) and str(err.value).startswith("ECB ")
+    assert "Traceback" not in str(err.value) and str(err.value).startswith("ECB: ")
 
 
 async def test_a_missing_file_and_a_closed_port_are_errors_in_words(sandbox):
