@@ -68,7 +68,6 @@ def effective_rates(manual: Rates, quotes: list[Quote], needed: Iterable[str]) -
     """The rate into the agent's currency of each currency in ``needed`` (and each with a manual rate)."""
     agent = agent_currency(manual)
     ecb, ecb_dates = _ecb_table(quotes, "ecb")
-    shipped, _ = dict(SHIPPED_PER_EUR), None
     by: dict[str, Rate] = {}
     known = set(ecb) | set(SHIPPED_PER_EUR) | {"EUR"} | {q.base for q in quotes if q.source == "roamify"}
     for currency in sorted({c.upper() for c in needed} | set(manual.by_currency) | known):
@@ -89,7 +88,7 @@ def effective_rates(manual: Rates, quotes: list[Quote], needed: Iterable[str]) -
         if found:
             by[currency] = max(found, key=lambda r: (r.as_of, r.source == "roamify"))
             continue
-        rate = cross(shipped, currency, agent)
+        rate = cross(SHIPPED_PER_EUR, currency, agent)
         if rate is not None:
             by[currency] = Rate(currency, rate, SHIPPED_DATE, "shipped")
     return Rates(agent, by)
