@@ -215,7 +215,7 @@ def build_catalog(seed: int, size: int | None) -> RoumioCatalog:
 
     # Cycle: every country (fixed and daily), then regions, then a global plan; repeat with other sizes.
     i = 0
-    while len(cat.base) < n:
+    while len(cat.base) < n - len(_TIED_PLANS):  # the tied plans below complete the size
         lap, k = divmod(i, len(COUNTRIES) + len(regions) + 2)
         size_gb = _SIZES_GB[(lap + k) % len(_SIZES_GB)]
         days = _DAYS[(lap * 7 + k) % len(_DAYS)]
