@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QLineEdit
 
 from esimdesk.domain import ListingQuery, Usage
 from esimdesk.sandbox import SandboxConfig
+from esimdesk.sandbox.faults import Fault
 from esimdesk.ui.fleet_table import LOW_DATA_COLOR, used_fraction
 from esimdesk.ui.usage_chart import LINE_COLOR, NO_DATA, UsageChart
 from tests.ui.conftest import window_over_sandbox
@@ -286,12 +287,24 @@ def test_top_up_from_fleet_offers_only_the_compatible_plans_and_journals_the_ord
     assert compatible and len(compatible) < len(roumio.catalog.topups)  # a real choice among all top-ups
     select_in_fleet(win, loop, esim.iccid)
     assert win.fleet.topup_button.isEnabled()
-    win.fleet.topup_button.click()
-    settle(loop, 0.01)
-    dialog = win.topup_dialog
-    assert dialog is not None and dialog.isVisible()
-    assert dialog.busy.isVisible() and not dialog.top_up_button.isEnabled()  # busy while the vendor is asked
-    loop.run_until_complete(dialog.task)
+    # The vendor takes a second to answer: the dialog is seen busy meanwhile, whatever the machine's load (a
+    # quick answer on a busy machine could come before the first look).
+    # In one run of the loop, as in the app: a vendor call's connection is never left half made between runs.
+    seen: dict = {}
+
+    async def ask():
+        server.sandbox.faults["roumio"].add(Fault("latency", endpoint="*", times=None, seconds=1.0))
+        win.fleet.topup_button.click()
+        await asyncio.sleep(0.01)
+        dialog = win.topup_dialog
+        seen.update(shown=dialog is not None and dialog.isVisible(), busy=dialog.busy.isVisible(),
+                    top_up=dialog.top_up_button.isEnabled())
+        server.sandbox.faults["roumio"].clear()
+        await dialog.task
+        return dialog
+
+    dialog = loop.run_until_complete(ask())
+    assert seen == {"shown": True, "busy": True, "top_up": False}  # busy while the vendor is asked
     offered = [dialog.plans[i].plan_id for i in range(dialog.list.count())]
     assert offered == compatible  # exactly the vendor's compatible plans, in its order
     assert not dialog.findChildren(QLineEdit)  # no free-text plan id to fall back on
@@ -319,10 +332,14 @@ def test_top_up_says_so_when_the_esim_cannot_be_topped_up(window):
     if refused is None:
         pytest.skip("no Roamify eSIM without top-up in this sandbox world")
     select_in_fleet(win, loop, refused.iccid)
-    win.fleet.topup_button.click()
-    settle(loop, 0.01)
-    dialog = win.topup_dialog
-    loop.run_until_complete(dialog.task)
+
+    async def ask():  # in one run of the loop, as in the app (see above)
+        win.fleet.topup_button.click()
+        await asyncio.sleep(0.01)
+        await win.topup_dialog.task
+        return win.topup_dialog
+
+    dialog = loop.run_until_complete(ask())
     assert dialog.list.count() == 0 and not dialog.top_up_button.isEnabled() and not dialog.busy.isVisible()
     assert "cannot be topped up" in dialog.message.text()
     dialog.reject()
