@@ -19,32 +19,32 @@ from esimdesk.domain.order_options import (
 ESIM_STATUSES = ("NEW", "INSTALLED", "ACTIVE", "DEPLETED", "EXPIRED", "SUSPENDED", "CANCELLED", "DELETED", "UNKNOWN")
 
 
+def _checked(check, value):
+    """A domain check as an argparse type: its ValidationError is the command line's error (exit 2), in its
+    own words."""
+    try:
+        return check(value)
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _quantity(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    try:
-        return validate_quantity(value)
-    except ValidationError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    return _checked(validate_quantity, value)
 
 
 def _iccid(text: str) -> str:
-    try:
-        return validate_iccid(text)
-    except ValidationError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    return _checked(validate_iccid, text)
 
 
 def _country(text: str) -> str:
     """alpha-2, alpha-3 or a name ("jp", "JPN", "Japan") → "JP"; else the closest matches (exit 2)."""
     from esimdesk.domain.countries import resolve_country  # pycountry: loaded only when a country is typed
 
-    try:
-        return resolve_country(text)
-    except ValidationError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    return _checked(resolve_country, text)
 
 
 def _vendor(text: str) -> str:
@@ -59,10 +59,7 @@ def _status(text: str) -> str:
 
 
 def _reference(text: str) -> str:
-    try:
-        return validate_reference(text)
-    except ValidationError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    return _checked(validate_reference, text)
 
 
 def _start_date(text: str):
@@ -71,10 +68,7 @@ def _start_date(text: str):
         start = date.fromisoformat(text.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date like 2026-12-24") from None
-    try:
-        return validate_start_date(start)
-    except ValidationError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    return _checked(validate_start_date, start)
 
 
 def _qr_out(text: str) -> str:
@@ -84,17 +78,11 @@ def _qr_out(text: str) -> str:
 
 
 def _activation_date(text: str):
-    try:
-        return validate_activation_date(parse_activation_date(text))
-    except ValidationError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    return _checked(lambda t: validate_activation_date(parse_activation_date(t)), text)
 
 
 def _email(text: str) -> str:
-    try:
-        return validate_email(text)
-    except ValidationError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    return _checked(validate_email, text)
 
 
 def _sms_text(text: str) -> str:
