@@ -74,9 +74,6 @@ class Quoted:
     def margin(self) -> Decimal:
         return self.sell - self.cost
 
-    @property
-    def margin_pct(self) -> Decimal | None:
-        return None if self.sell == 0 else (self.margin * 100 / self.sell).quantize(Decimal("0.1"), ROUND_HALF_UP)
 
 
 def round_up(amount: Decimal, rounding: str) -> Decimal:

@@ -37,10 +37,6 @@ class PlanAsk:
     text: str = ""  # what is left, searched as text
     understood: tuple[str, ...] = field(default=())  # "Japan", "at least 7 days", "at least 5 GB": said under the box
 
-    @property
-    def any(self) -> bool:
-        return bool(self.country or self.min_days or self.min_data_mb or self.unlimited)
-
 
 def _tokens(text: str) -> list[str]:
     """Words, with a number and its unit joined ("7 days" → "7days"-like pairs kept as one token)."""
