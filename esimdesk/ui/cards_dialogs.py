@@ -27,7 +27,7 @@ from PySide6.QtPrintSupport import QPrinter, QPrintPreviewDialog
 from PySide6.QtWidgets import QDialog, QFileDialog, QHBoxLayout, QToolButton, QWidget
 
 from esimdesk.domain import EsimdeskError
-from esimdesk.services.card_paint import card_image, card_rects, paint_card, paint_qr
+from esimdesk.services.card_paint import card_image, card_rects, left_out_sentences, paint_card, paint_qr
 
 log = logging.getLogger("esimdesk.ui")
 
@@ -159,6 +159,7 @@ class CardActions(QWidget):
     cardsPrinted = Signal(int)  # cards sent to the printer
     customerViewOpened = Signal(str)  # the target shown
     cardsFailed = Signal(str)  # one sentence: why nothing was produced
+    charactersLeftOut = Signal(str)  # after a card was made: which characters it lacks (no font draws them)
 
     def __init__(self, desk, parent: QWidget | None = None):
         super().__init__(parent)
@@ -184,6 +185,7 @@ class CardActions(QWidget):
         self.task: asyncio.Task | None = None
         self.preview: QPrintPreviewDialog | None = None
         self.customer_view: CustomerView | None = None
+        self.left_out: list[str] = []  # sentences for the last cards made
         self.set_target(None, "Select an eSIM or an order first")
 
     def set_target(self, target: str | None, unavailable: str | None = None) -> None:
@@ -202,13 +204,21 @@ class CardActions(QWidget):
         if self.target is None:
             return []
         try:
-            return await self.desk.cards(self.target)
+            cards = await self.desk.cards(self.target)
         except EsimdeskError as exc:
             self.cardsFailed.emit(str(exc))
         except Exception as exc:
             log.exception("customer cards failed")
             self.cardsFailed.emit(f"The customer card could not be made: {exc}")
-        return []
+            return []
+        self.left_out = left_out_sentences(cards)
+        return cards
+
+    def _say_left_out(self) -> None:
+        # After the success message, so the agent reads both: an emoji in a reference is an empty box else.
+        if self.left_out:
+            sentence = "; ".join(self.left_out)
+            self.charactersLeftOut.emit(sentence[0].upper() + sentence[1:] + ".")
 
     async def print_cards(self) -> None:
         cards = await self._cards()
@@ -217,6 +227,7 @@ class CardActions(QWidget):
         self.preview = print_preview(cards, self.window())
         if self.preview.exec() == QDialog.DialogCode.Accepted:
             self.cardsPrinted.emit(len(cards))
+            self._say_left_out()
         self.preview.deleteLater()
         self.preview = None
 
@@ -238,6 +249,7 @@ class CardActions(QWidget):
             return None
         log.info("%d card(s) on %s page(s) saved to %s", len(cards), written, path)
         self.cardsSaved.emit(path, len(cards))
+        self._say_left_out()
         return path
 
     async def copy_image(self) -> QImage | None:
@@ -247,6 +259,7 @@ class CardActions(QWidget):
         image = cards_image(cards)
         QGuiApplication.clipboard().setImage(image)
         self.cardsCopied.emit(len(cards))
+        self._say_left_out()
         return image
 
     async def show_to_customer(self) -> CustomerView | None:
@@ -262,4 +275,5 @@ class CardActions(QWidget):
         view.raise_()
         view.activateWindow()
         self.customerViewOpened.emit(self.target or "")
+        self._say_left_out()
         return view

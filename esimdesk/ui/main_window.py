@@ -683,6 +683,7 @@ class MainWindow(QMainWindow):
         actions.cardsPrinted.connect(lambda n: status.showMessage(f"{count_of(n, 'customer card')} sent to the printer"))
         actions.customerViewOpened.connect(lambda t: status.showMessage(f"Showing the QR code of {t}: Esc closes"))
         actions.cardsFailed.connect(status.showMessage)
+        actions.charactersLeftOut.connect(lambda s: status.showMessage(f"{status.currentMessage()} {s}".strip()))
 
     def _note_dialog(self, esim) -> None:
         text, ok = QInputDialog.getText(self, "Note", rich(f"Note for {esim.iccid} (e.g. the customer's name):"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import shutil
+import sqlite3
 import subprocess
 
 import pytest
@@ -148,3 +149,31 @@ def test_the_actions_are_disabled_with_a_reason_without_an_activation_code(windo
     for action in actions.actions_:
         assert not action.isEnabled()
         assert "no activation code" in action.toolTip().lower()
+
+
+def set_reference(store, esim, reference: str) -> None:
+    # As if the agent had typed it at order time: written into the file itself, as another desk would.
+    with sqlite3.connect(store.path) as db:
+        db.execute("UPDATE orders SET reference = ? WHERE vendor = ? AND order_id = ?",
+                   (reference, esim.vendor, esim.order_id))
+    assert store.order(esim.vendor, esim.order_id).reference == reference
+
+
+def test_a_character_no_font_draws_is_said_in_the_status_bar_after_saving(window, tmp_path, monkeypatch):
+    """Issue 29, item 9: the command line warned on stderr that a card leaves a character out; the window
+    said only "saved". The status bar now says both, naming the character and the eSIM."""
+    win, loop = window
+    esim = select_coded_esim(win, loop)
+    no_glyph = "\U0010fffd"  # a private-use character of plane 16: no font anywhere draws it
+    set_reference(win.desk.store, esim, f"Trip {no_glyph} ok")
+    out = tmp_path / "card.pdf"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), "PDF (*.pdf)")))
+    actions = win.fleet.card_actions
+    assert run_action(loop, actions, actions.pdf_action) == str(out)
+    message = win.statusBar().currentMessage()
+    assert str(out) in message
+    assert f"The card of {esim.iccid} leaves out" in message and "U+10FFFD" in message
+    # A card that lacks nothing says nothing more.
+    set_reference(win.desk.store, esim, "Trip ok")
+    run_action(loop, actions, actions.copy_action)
+    assert win.statusBar().currentMessage() == "1 customer card copied as an image"
