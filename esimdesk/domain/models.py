@@ -213,6 +213,14 @@ class Order:
     # this field can show that a vendor answered with another desk's (or another entry's) order.
     handle: str | None = None
     sale: Sale | None = field(default=None, compare=False)  # the customer's price, where this desk sold it
+    # Team mode: another desk's order is kept here under the handle that desk sent the vendor (``reference``,
+    # unique to that desk); this is the reference its agent typed, the name every desk shows and finds it by.
+    typed_reference: str | None = field(default=None, compare=False)
+
+    @property
+    def shown_reference(self) -> str | None:
+        """The order's reference as its agent typed it, whichever desk placed it."""
+        return self.typed_reference or self.reference
 
     def __post_init__(self) -> None:
         _check_money("total", self.total)

@@ -122,7 +122,7 @@ def card_for_esim(store: Any, esim: Any, reseller: str, reference: str | None = 
     plan = store.plan(esim.vendor, esim.plan_id) if esim.plan_id else None
     order = store.order(esim.vendor, esim.order_id) if esim.order_id and (reference is None or price is True) else None
     if reference is None and esim.order_id:
-        reference = (order.reference or order.order_id) if order else esim.order_id
+        reference = (order.shown_reference or order.order_id) if order else esim.order_id
     if price is True:
         price = _price_each(order) if order is not None else None
     data_mb = plan.data_mb if plan else esim.data_total_mb
@@ -155,7 +155,7 @@ def cards_for(store: Any, target: str, reseller: str | None = None, logo: bytes 
     priced = show_price(_store_home(store))
     if esim is not None:
         return [card_for_esim(store, esim, reseller, logo=logo, price=priced or None)]
-    orders = [o for o in store.orders(search=text) if text in (o.order_id, o.reference)]
+    orders = [o for o in store.orders(search=text) if text in (o.order_id, o.reference, o.typed_reference)]
     if not orders:
         raise ValidationError(f"no eSIM or order '{text}' in the local cache; run a sync")
     cards = []
@@ -163,7 +163,7 @@ def cards_for(store: Any, target: str, reseller: str | None = None, logo: bytes 
         if not order.esims:
             raise ValidationError(f"order '{text}' has no eSIM in the local cache yet: {order.vendor} has not "
                                   "allocated it; run a sync later")
-        ref = order.reference or order.order_id
+        ref = order.shown_reference or order.order_id
         each = _price_each(order) if priced else None
         cards += [card_for_esim(store, e, reseller, ref, logo, each) for e in order.esims]
     return cards

@@ -362,7 +362,7 @@ class ListingsMixin:
         text = q.text.strip()
         if not text:
             return where, params, "orders o", []
-        tries: list[tuple[str, list[Any]]] = [("(o.order_id = ? OR o.reference = ?)", [text, text])]
+        tries: list[tuple[str, list[Any]]] = [(R.ORDER_NAMED, [text] * 3)]
         digits = text.replace(" ", "")
         if digits.isdigit() and len(digits) >= 4:
             tries.append(("o.order_id IN (SELECT order_id FROM esims WHERE iccid_rev >= ? AND iccid_rev < ?)",
@@ -384,7 +384,7 @@ class ListingsMixin:
         if not text:
             return TextFinds(False, False, False)
         seek = self.conn.execute
-        order = seek("SELECT 1 FROM orders WHERE order_id = ? OR reference = ? LIMIT 1", (text, text)).fetchone()
+        order = seek(f"SELECT 1 FROM orders o WHERE {R.ORDER_NAMED} LIMIT 1", [text] * 3).fetchone()
         iccid = start = None
         if digits.isdigit():
             if len(digits) >= 4:

@@ -414,7 +414,17 @@ def _v11() -> str:
     ])
 
 
-MIGRATIONS: list[Callable[[], str]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11]
+def _v12() -> str:
+    """One name for an order at every desk of a team (issue 29, item 5). Another desk's order is kept here
+    under the handle that desk sent the vendor; the reference its agent typed is read from ``team_journal``
+    by that handle for every page of Orders, and an order is found by the typed reference: an index each."""
+    return """
+        CREATE INDEX team_journal_handle ON team_journal (handle, vendor, kind);
+        CREATE INDEX team_journal_reference ON team_journal (reference);
+    """
+
+
+MIGRATIONS: list[Callable[[], str]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12]
 LATEST = len(MIGRATIONS)
 
 

@@ -44,6 +44,11 @@ ESIM_COLS = ", ".join(f"e.{c}" for c in (
     "vendor", "iccid", "order_id", "plan_id", "status", "vendor_status", "activation_code", "data_used_mb",
     "data_total_mb", "expires_at", "installed_at", "qr_url", "install_url", "vendor_ref", "note", "usage_as_of",
     "data_remaining_mb", "device_name", "device_imei"))
+# An order named by its vendor id or reference; in team mode also by the reference another desk's agent typed
+# (kept here under that desk's handle: Order.typed_reference). Three parameters, each the name; an index each.
+ORDER_NAMED = ("(o.order_id = ? OR o.reference = ? "
+               "OR o.reference IN (SELECT handle FROM team_journal WHERE reference = ?))")
+
 ORDER_COLS = ", ".join(f"o.{c}" for c in (
     "id", "vendor", "order_id", "reference", "kind", "status", "created_at", "total", "currency", "sell_total",
     "sell_currency", "cost_converted", "sell_rule"))

@@ -75,7 +75,7 @@ class OrdersTab(ListingTab):
             Column("Vendor", lambda o: o.vendor, "vendor"),
             Column("Status", lambda o: o.status.value, "status", sample=STATUS_SAMPLE),
             Column("Order id", lambda o: o.order_id or "—", "order_id"),
-            Column("Reference", lambda o: o.reference or "", "reference"),
+            Column("Reference", lambda o: o.shown_reference or "", "reference"),
             Column("Plan", lambda o: ", ".join(f"{ln.quantity}× {ln.name or ln.plan_id}" for ln in o.lines)),
             Column("Total", lambda o: f"{money_str(o.total)} {o.currency}" if o.total is not None else "", "total",
                    align_right=True, sample="99,999.99 HKD"),
@@ -154,9 +154,11 @@ class OrdersTab(ListingTab):
         self.current = order
         color = STATUS_COLORS.get(order.status.value, "")
         total = f"<br>Total: {money_str(order.total)} {esc(order.currency or '')}" if order.total is not None else ""
+        # Another desk's order: the vendor's portal shows the handle that desk sent, so it is said too.
+        sent_as = f" (sent to the vendor as {esc(order.reference)})" if order.typed_reference else ""
         self.info.setText(f"<b>{esc(order.vendor)} {esc(order.kind)} {esc(order.order_id or '(not confirmed)')}</b>"
                           f"<br>Status: <b style=\"color:{color}\">{esc(order.status.value)}</b>"
-                          f"<br>Reference: {esc(order.reference or '—')}"
+                          f"<br>Reference: {esc(order.shown_reference or '—')}{sent_as}"
                           f"<br>Created: {esc(created_line(order.created_at))}{total}")
         self.esims.show_esims(order.esims)
         target = order.order_id or order.reference
