@@ -424,7 +424,14 @@ def _v12() -> str:
     """
 
 
-MIGRATIONS: list[Callable[[], str]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12]
+def _v13() -> str:
+    """A sync that scales with the fleet (issue 28): when this desk last asked the vendor about each eSIM on
+    its own (store/refresh.py). A routine sync refreshes the most needed and longest unasked first, within a
+    request budget; the next one goes on from there."""
+    return "ALTER TABLE esims ADD COLUMN refreshed_at TEXT;"
+
+
+MIGRATIONS: list[Callable[[], str]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13]
 LATEST = len(MIGRATIONS)
 
 
