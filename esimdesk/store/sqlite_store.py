@@ -28,6 +28,7 @@ from esimdesk.store.exchange import CONV_PER_GB, CONV_PRICE, ExchangeMixin
 from esimdesk.store.journal import JournalMixin, merge_order_rows
 from esimdesk.store.listings import ListingsMixin
 from esimdesk.store.migrations import migrate
+from esimdesk.store.refresh import RefreshMixin
 
 log = logging.getLogger("esimdesk.store")
 
@@ -39,7 +40,7 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
-class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin, ExchangeMixin):
+class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin, ExchangeMixin, RefreshMixin):
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self._local = threading.local()

@@ -1,0 +1,68 @@
+"""What a routine sync may spend on asking a vendor about eSIMs one at a time, and in which order.
+
+A vendor without a complete fleet listing (MicroESIM), or whose listing lacks usage (Roamify), is asked
+about each eSIM on its own. At 100,000 eSIMs that is hours of requests at a vendor's pace, so a sync spends
+at most a budget of requests — what the vendor's rate allows in ``target_seconds`` — on the eSIMs an agent
+needs first: in use and about to run out (expiring soon, under 10 % data left), then in use, then the
+rest not finished; within each, the longest unrefreshed first. An eSIM refreshed recently enough is not
+due; a finished one (expired, cancelled, deleted) never again. What the budget leaves is said, and the
+next sync starts where this one stopped (the order is by when each eSIM was last refreshed).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+
+from esimdesk.domain.models import EsimStatus
+
+# Nothing more to learn about these: never asked again.
+FINISHED = (EsimStatus.EXPIRED, EsimStatus.CANCELLED, EsimStatus.DELETED)
+IN_USE = (EsimStatus.INSTALLED, EsimStatus.ACTIVE)
+
+
+@dataclass(frozen=True)
+class RefreshPolicy:
+    # Every eSIM not finished is refreshed at least this often (Settings → Sync; settings.json "refresh_hours").
+    refresh_hours: float = 6.0
+    # An eSIM in use that is about to run out (expires within ``expiring_days`` or has under ``low_share``
+    # of its data left) is due again after this many minutes: its figures are what the customer calls about.
+    urgent_minutes: float = 30.0
+    expiring_days: int = 3
+    low_share: float = 0.10
+    # A routine sync's per-vendor request budget is what the vendor's rate allows in this many seconds: the
+    # whole sync stays within a minute (the lists and the catalog take the rest).
+    target_seconds: float = 45.0
+
+    def __post_init__(self) -> None:
+        if not (0 < self.refresh_hours <= 24 * 30):
+            raise ValueError("refresh_hours must be more than 0 and at most 720 (30 days)")
+
+    @property
+    def refresh_every(self) -> timedelta:
+        return timedelta(hours=self.refresh_hours)
+
+    @property
+    def urgent_every(self) -> timedelta:
+        return min(timedelta(minutes=self.urgent_minutes), self.refresh_every)
+
+    def budget(self, requests_per_second: float, requests_per_esim: int = 1) -> int:
+        """eSIMs one sync may refresh: the requests the vendor's rate allows in ``target_seconds``, divided
+        by what one eSIM costs (MicroESIM: its details and its events, two requests)."""
+        requests = math.floor(requests_per_second * self.target_seconds)
+        return max(1, requests // max(1, requests_per_esim))
+
+
+@dataclass(frozen=True)
+class RefreshPlan:
+    """The eSIMs one sync asks about, in order, and how many were due in all."""
+
+    vendor: str
+    iccids: tuple[str, ...]
+    due: int  # eSIMs due now (the planned ones included)
+    budget: int  # the most this sync may refresh
+
+    @property
+    def left_for_later(self) -> int:
+        return max(0, self.due - len(self.iccids))
