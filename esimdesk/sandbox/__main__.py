@@ -12,6 +12,13 @@ from esimdesk.sandbox.server import SandboxServer
 from esimdesk.sandbox.state import StateFileError
 
 
+def _milliseconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text} is not a number of milliseconds >= 0")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m esimdesk.sandbox", description=__doc__)
     p.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (default: any free port)")
@@ -19,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--esims", type=int, help="fleet size per vendor (up to 100000)")
     p.add_argument("--seed", type=int, help="seed for catalogs and fault injection")
     p.add_argument("--allocation-delay", type=float, help="seconds until ordered profiles are ready")
+    p.add_argument("--latency-ms", type=_milliseconds, metavar="MS",
+                   help="median time each vendor takes to answer, log-normal (p99 about 4x); default 0 = at once; "
+                        "also POST /_sandbox/config {\"latency_ms\": MS} at run time")
     p.add_argument("--roamify-older-api", action="store_true",
                    help="Roamify without referenceId (roamify.md); also POST /_sandbox/config at run time")
     p.add_argument("--state", metavar="FILE",
@@ -26,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
                         "made (and seeded once) when missing")
     args = p.parse_args(argv)
     overrides = {k: v for k, v in {"plans": args.plans, "esims": args.esims, "seed": args.seed,
-                                   "allocation_delay": args.allocation_delay}.items() if v is not None}
+                                   "allocation_delay": args.allocation_delay,
+                                   "latency_ms": args.latency_ms}.items() if v is not None}
     if args.roamify_older_api:
         overrides["roamify_reference_ids"] = False
     try:
@@ -35,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"python -m esimdesk.sandbox: {exc}", file=sys.stderr)
         return 1
     print(f"esimdesk sandbox on {server.root} (control API: {server.root}/_sandbox/state)")
+    if server.config.latency_ms > 0:
+        print(f"vendors answer in about {server.config.latency_ms:g} ms (median)")
     if args.state:
         print(f"world kept in {args.state}")
     for key, value in server.env().items():

@@ -2,7 +2,12 @@
 
 Control API (JSON in and out; errors are HTTP 400 ``{"error": "..."}``):
 
-- ``GET /_sandbox/state``: ``{vendor: stats}`` (counts of orders, requests, balances).
+- ``GET /_sandbox/state``: ``{vendor: stats}`` (counts of orders, requests, balances). Every vendor's
+  stats carry the requests that reached it since the counters were last reset: ``requests_total``,
+  ``requests_by_path`` (``{"esim/query": 200, ...}``, the path below its mount) and ``rate_limited``
+  (those refused by its rate limit, counted in the others too).
+  ``POST /_sandbox/state {"reset_counters": true}`` sets them back to zero (e.g. to count one sync) and
+  answers the state.
 - ``GET|POST|DELETE /_sandbox/faults[?vendor=V]``: list, add (``{"vendor": V, "faults": [Fault, ...]}``)
   or clear the injected faults; answers ``{vendor: [Fault, ...]}``.
   ``V`` may also be ``ecb``: the ECB's reference-rate files under ``/ecb/stats/eurofxref/`` (ecb.py).
@@ -10,8 +15,9 @@ Control API (JSON in and out; errors are HTTP 400 ``{"error": "..."}``):
   ``{"advance": S, "vendor": V}`` moves only V's clock (negative: back); ``{"offset": S, "vendor": V}``
   sets V's own offset from the shared clock. Answers ``{"now": shared, "vendors": {V: {"now", "offset"}}}``.
 - ``GET|POST /_sandbox/config``: read or change the run-time switches
-  (``{"roamify_reference_ids": false}``); answers them all, e.g.
-  ``{"roamify_reference_ids": true, "allocation_delay": 2.0, "usage_mb_per_hour": 40.0}``.
+  (``{"roamify_reference_ids": false}``, ``{"latency_ms": 150}``); answers them all, e.g.
+  ``{"roamify_reference_ids": true, "allocation_delay": 2.0, "usage_mb_per_hour": 40.0,
+  "latency_ms": 0.0, "latency_sigma": 0.6}``.
 - ``GET /_sandbox/orders?vendor=V``: the ledger of orders V created through the API in this run
   (with a world file: in this world) (``[{"order_id", "handle", "plan_id", "quantity", "kind",
   "created_at"}]``, oldest first); without ``vendor``: ``{vendor: [...]}`` for every vendor.
@@ -41,7 +47,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from esimdesk.sandbox.base import SANDBOX_CREDENTIALS, SandboxConfig, VendorSandbox
 from esimdesk.sandbox.ecb import MOUNT as ECB_MOUNT
 from esimdesk.sandbox.ecb import EcbSandbox
-from esimdesk.sandbox.faults import FaultInjector, SlidingWindowLimiter, VendorMiddleware, dated
+from esimdesk.sandbox.faults import (
+    FaultInjector,
+    LatencyModel,
+    RequestCounter,
+    SlidingWindowLimiter,
+    VendorMiddleware,
+    dated,
+)
 from esimdesk.sandbox.state import FORMAT, VERSION, WORLD_FIELDS, StateFile, StateFileError
 
 log = logging.getLogger("esimdesk.sandbox")
@@ -76,31 +89,40 @@ class Sandbox:
         self.vendors: dict[str, VendorSandbox] = {}
         self.faults: dict[str, FaultInjector] = {}
         self.limiters: dict[str, SlidingWindowLimiter] = {}
+        self.counters: dict[str, RequestCounter] = {}
         control = Starlette(routes=[
-            Route("/state", self._state, methods=["GET"]),
+            Route("/state", self._state, methods=["GET", "POST"]),
             Route("/faults", self._faults, methods=["GET", "POST", "DELETE"]),
             Route("/clock", self._clock, methods=["GET", "POST"]),
             Route("/config", self._config, methods=["GET", "POST"]),
             Route("/orders", self._orders, methods=["GET"]),
         ])
+        # The control API answers at once (no latency, not counted): it is the test's, not a vendor's.
         routes: list[Any] = [Mount("/_sandbox", app=_Dated(control, self._shared_date))]
         for i, name in enumerate(vendors or tuple(SIMULATORS)):
             sim = simulator_class(name)(self.config, dict(SANDBOX_CREDENTIALS[name]))
             injector = FaultInjector(seed=self.config.seed * 100 + i)
+            # Always on, whatever runs the sandbox (tests, --demo, python -m esimdesk.sandbox, benchmarks):
+            # only Roumio documents a limit (8 requests/s, answered with its own 429); Roamify, MicroESIM
+            # and Flexiroam document none, so they get no limiter.
             limiter = SlidingWindowLimiter(*sim.rate_limit) if sim.rate_limit else None
+            counter = RequestCounter()
             inner = Starlette(routes=sim.routes())
             app = VendorMiddleware(inner, injector=injector, busy=sim.busy_response, limiter=limiter,
-                                   rate_limited=sim.rate_limited_response, date=sim.clock.http_date)
+                                   rate_limited=sim.rate_limited_response, date=sim.clock.http_date,
+                                   latency=LatencyModel(self.config, f"latency:{self.config.seed}:{name}"),
+                                   counter=counter)
             routes.append(Mount(sim.mount, app=app))
-            self.vendors[name], self.faults[name] = sim, injector
+            self.vendors[name], self.faults[name], self.counters[name] = sim, injector, counter
             if limiter:
                 self.limiters[name] = limiter
         # The ECB's reference-rate files (ecb.py): no vendor, no account; its faults are faults["ecb"].
+        # A remote server like the vendors: the same latency.
         self.ecb = EcbSandbox(self.config.clock)
         self.faults["ecb"] = FaultInjector(seed=self.config.seed * 100 + 99)
-        routes.append(Mount(ECB_MOUNT, app=VendorMiddleware(Starlette(routes=self.ecb.routes()),
-                                                            injector=self.faults["ecb"], busy=self.ecb.busy_response,
-                                                            date=self._shared_date)))
+        routes.append(Mount(ECB_MOUNT, app=VendorMiddleware(
+            Starlette(routes=self.ecb.routes()), injector=self.faults["ecb"], busy=self.ecb.busy_response,
+            date=self._shared_date, latency=LatencyModel(self.config, f"latency:{self.config.seed}:ecb"))))
         self.app: ASGIApp = Starlette(routes=routes)
         if self.world is not None:
             if saved is None:  # a new world: seed it once, deterministically from the seed, and keep it
@@ -193,9 +215,25 @@ class Sandbox:
         return False
 
     def stats(self) -> dict[str, Any]:
-        return {name: sim.stats() for name, sim in self.vendors.items()}
+        return {name: {**sim.stats(), **self.counters[name].snapshot()} for name, sim in self.vendors.items()}
+
+    def reset_counters(self) -> None:
+        for counter in self.counters.values():
+            counter.reset()
 
     async def _state(self, request: Request) -> JSONResponse:
+        if request.method == "POST":
+            try:
+                body = await self._body(request)
+                unknown = set(body) - {"reset_counters"}
+                if unknown:
+                    raise ValueError(f"{sorted(unknown)[0]!r} is not understood; only reset_counters")
+                if not isinstance(body.get("reset_counters", False), bool):
+                    raise ValueError("reset_counters must be true or false")
+            except ValueError as exc:
+                return _bad(str(exc))
+            if body.get("reset_counters"):
+                self.reset_counters()
         return JSONResponse(self.stats())
 
     async def _faults(self, request: Request) -> JSONResponse:

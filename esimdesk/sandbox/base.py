@@ -94,6 +94,12 @@ class SandboxConfig:
     # field is ignored, orders carry no ``referenceId`` key and ``GET /api/esim/order`` needs ``orderId``.
     # Switchable at run time: ``POST /_sandbox/config {"roamify_reference_ids": false}``.
     roamify_reference_ids: bool = True
+    # How long a vendor (and the ECB) takes to answer, so a benchmark measures vendors rather than the
+    # sandbox's CPU: each request waits a log-normal time with this median (0: answers at once, as unit
+    # tests want) and spread (0.6: p99 about 4x the median, the long tail a real API has). Drawn from
+    # RNGs seeded from ``seed``; the server's loop is never blocked (faults.LatencyModel).
+    latency_ms: float = 0.0
+    latency_sigma: float = 0.6
     clock: Clock = field(default_factory=Clock)
 
     # Fields the control API may change while the sandbox runs (``/_sandbox/config``), with their types.
@@ -101,6 +107,8 @@ class SandboxConfig:
         "roamify_reference_ids": bool,
         "allocation_delay": float,
         "usage_mb_per_hour": float,
+        "latency_ms": float,
+        "latency_sigma": float,
     }
 
     def runtime(self) -> dict[str, Any]:
@@ -126,7 +134,8 @@ class SandboxConfig:
 
     @classmethod
     def from_env(cls, **overrides: Any) -> SandboxConfig:
-        """Scale knobs for demos and benchmarks: ESIMDESK_SANDBOX_PLANS / _ESIMS / _SEED / _ALLOCATION."""
+        """Scale knobs for demos and benchmarks: ESIMDESK_SANDBOX_PLANS / _ESIMS / _SEED / _ALLOCATION /
+        _LATENCY_MS."""
 
         def num(name: str, conv):
             val = os.environ.get(name)
@@ -138,6 +147,7 @@ class SandboxConfig:
             ("esims", "ESIMDESK_SANDBOX_ESIMS", int),
             ("seed", "ESIMDESK_SANDBOX_SEED", int),
             ("allocation_delay", "ESIMDESK_SANDBOX_ALLOCATION", float),
+            ("latency_ms", "ESIMDESK_SANDBOX_LATENCY_MS", float),
         ):
             val = num(env, conv)
             if val is not None:

@@ -1,4 +1,9 @@
-"""Deterministic fault injection and rate limiting, as ASGI middleware around one simulated vendor.
+"""Deterministic fault injection, rate limiting and latency, as ASGI middleware around one simulated vendor.
+
+Each request is counted (per endpoint, ``RequestCounter``), judged by the vendor's documented rate limit
+(``SlidingWindowLimiter``, on arrival), held for the vendor's answer time (``LatencyModel``: off unless
+``SandboxConfig.latency_ms`` is set; an ``asyncio.sleep``, so requests overlap as they do at a vendor),
+and then meets the faults.
 
 A fault hits requests whose endpoint (path below the vendor's mount) matches ``endpoint`` (fnmatch).
 ``when="before"`` answers instead of the vendor; ``when="after"`` lets the vendor act (an order is
@@ -20,16 +25,19 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import math
 import random
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from esimdesk.sandbox.base import SandboxConfig
 
 FAULT_KINDS = (
     "latency",  # answer normally after `seconds`
@@ -132,13 +140,67 @@ class SlidingWindowLimiter:
             return True
 
 
+class LatencyModel:
+    """How long one vendor takes to answer: log-normal, median ``config.latency_ms``, spread
+    ``config.latency_sigma`` (read at every draw, so ``/_sandbox/config`` switches it at run time).
+
+    Log-normal because response times are: most near the median, a long tail (sigma 0.6: p99 about 4x
+    the median). The RNG is seeded, so a run's sequence of delays is the same each time (for a given
+    order of requests)."""
+
+    def __init__(self, config: SandboxConfig, seed: str):
+        self.config = config
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def draw(self) -> float:
+        """Seconds to wait before answering this request (0 when latency is off)."""
+        median_ms, sigma = self.config.latency_ms, self.config.latency_sigma
+        if median_ms <= 0:
+            return 0.0
+        with self._lock:
+            return self._rng.lognormvariate(math.log(median_ms / 1000), sigma)
+
+
+class RequestCounter:
+    """Requests that reached one vendor, per endpoint (the path below its mount), for ``/_sandbox/state``:
+    a benchmark counts what one sync asked for. Refused ones (the rate limit) count too, as the vendor
+    counts them, and are also counted apart. ``reset`` starts again from zero."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_path: Counter[str] = Counter()
+        self._rate_limited = 0
+
+    def count(self, endpoint: str) -> None:
+        with self._lock:
+            self._by_path[endpoint] += 1
+
+    def count_rate_limited(self) -> None:
+        with self._lock:
+            self._rate_limited += 1
+
+    def reset(self) -> None:
+        with self._lock:
+            self._by_path.clear()
+            self._rate_limited = 0
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {"requests_total": sum(self._by_path.values()),
+                    "requests_by_path": dict(sorted(self._by_path.items())),
+                    "rate_limited": self._rate_limited}
+
+
 class VendorMiddleware:
-    """Rate limit, then faults, around one vendor's ASGI app."""
+    """Count, rate limit, latency, then faults, around one vendor's ASGI app."""
 
     def __init__(self, app: ASGIApp, *, injector: FaultInjector, busy: Callable[[], Response],
                  limiter: SlidingWindowLimiter | None = None,
                  rate_limited: Callable[[], Response] | None = None,
-                 date: Callable[[], str] | None = None):
+                 date: Callable[[], str] | None = None,
+                 latency: LatencyModel | None = None,
+                 counter: RequestCounter | None = None):
         self.app = app
         self.injector = injector
         self.busy = busy
@@ -146,6 +208,8 @@ class VendorMiddleware:
         # The vendor's own 429 (rate limit and the http_429 fault); its clock's time for the Date header.
         self.rate_limited = rate_limited or _generic_429
         self.date = date
+        self.latency = latency
+        self.counter = counter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -154,8 +218,18 @@ class VendorMiddleware:
         if self.date is not None:
             send = dated(send, self.date)
         endpoint = scope.get("path", "").removeprefix(scope.get("root_path", "")).strip("/")
-        if self.limiter is not None and not self.limiter.allow():
-            await self.rate_limited()(scope, receive, send)
+        if self.counter is not None:
+            self.counter.count(endpoint)
+        # The limit is judged on arrival, before the latency: a client pacing itself at the documented
+        # rate must not be refused because the answers' delays happened to bunch its requests together.
+        allowed = self.limiter is None or self.limiter.allow()
+        delay = self.latency.draw() if self.latency is not None else 0.0
+        if delay > 0:
+            await asyncio.sleep(delay)  # never time.sleep: the other requests go on meanwhile
+        if not allowed:
+            if self.counter is not None:
+                self.counter.count_rate_limited()
+            await self.rate_limited()(scope, receive, send)  # a real 429 takes its round trip too
             return
         fault = self.injector.take(endpoint)
         if fault is None:

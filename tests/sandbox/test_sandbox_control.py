@@ -271,12 +271,15 @@ def test_config_reads_and_switches(fresh):
         "roamify_reference_ids": True,
         "allocation_delay": 0.3,
         "usage_mb_per_hour": 40.0,
+        "latency_ms": 0.0,
+        "latency_sigma": 0.6,
     }
     r = httpx.post(
         fresh.root + "/_sandbox/config", json={"roamify_reference_ids": False, "allocation_delay": 0}
     )
     assert r.status_code == 200
-    assert r.json() == {"roamify_reference_ids": False, "allocation_delay": 0.0, "usage_mb_per_hour": 40.0}
+    assert r.json() == {"roamify_reference_ids": False, "allocation_delay": 0.0, "usage_mb_per_hour": 40.0,
+                        "latency_ms": 0.0, "latency_sigma": 0.6}
     assert fresh.config.roamify_reference_ids is False and fresh.config.allocation_delay == 0
 
 
@@ -288,6 +291,8 @@ def test_config_reads_and_switches(fresh):
         {"allocation_delay": -1},
         {"seed": 3},
         {"roamify_reference_ids": False, "usage_mb_per_hour": "x"},
+        {"latency_ms": -5},
+        {"latency_sigma": True},
     ],
 )
 def test_bad_config_changes_are_400_and_change_nothing(fresh, body):
