@@ -28,8 +28,10 @@ from esimdesk.services.cards import cards_for
 from esimdesk.services.offers import gaps, order_note
 from esimdesk.services.orders import OrderOutcome, OrderService
 from esimdesk.services.qr_codes import write_qr_png, write_qr_svg
+from esimdesk.services.refresh_settings import refresh_policy
 from esimdesk.services.sync import sync_all
 from esimdesk.services.sync_process import yield_cpu
+from esimdesk.services.sync_words import ProgressWords, refresh_sentence
 from esimdesk.services.team_sync import order_names, origins
 
 
@@ -67,12 +69,11 @@ def cmd_sync(args) -> int:
         def progress(p):
             if lines:
                 print("@progress " + json.dumps({"vendor": p.vendor, "stage": p.stage, "done": p.done,
-                                                 "total": p.total}), file=sys.stderr, flush=True)
+                                                 "total": p.total, "due": p.due}), file=sys.stderr, flush=True)
             elif sys.stderr.isatty():
-                total = f"/{p.total}" if p.total else ""
-                print(f"\r{vendor_title(p.vendor)}: {p.stage} {p.done}{total}        ", end="", file=sys.stderr,
-                      flush=True)
+                print(f"\r{words(p)}        ", end="", file=sys.stderr, flush=True)
 
+        words = ProgressWords()
         told: set[str] = set()
 
         def finished(r):
@@ -84,7 +85,8 @@ def cmd_sync(args) -> int:
         # The exchange rates too, when due (the demo reads its sandbox's ECB files); a failure is a notice.
         rate_notices: list[str] = []
         results = asyncio.run(sync_all(store, accounts, make_adapter, progress=progress, finished=finished,
-                                       ecb_url=ctx.accounts.ecb_url, notices=rate_notices))
+                                       ecb_url=ctx.accounts.ecb_url, notices=rate_notices,
+                                       policy=refresh_policy(ctx.home)))
         for line in rate_notices:
             if lines:  # the window's sync child: the window shows it in its message bar
                 print("@notice " + json.dumps(line), file=sys.stderr, flush=True)
@@ -95,6 +97,10 @@ def cmd_sync(args) -> int:
                 finished(r)
         if sys.stderr.isatty() and not lines:
             print(file=sys.stderr)
+        if not lines:  # the window's child reports each result whole (@done): the window says it
+            for r in results:
+                if (sentence := refresh_sentence(r)) is not None:
+                    say(args, sentence)
         # After each sync, settle orders left unfinished (lost answers, a crash mid-order).
         synced = [r.vendor for r in results if r.ok]
         if synced:

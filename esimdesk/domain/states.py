@@ -67,3 +67,15 @@ def topup_refusal(esim: Any) -> str | None:
     """Why the eSIM (anything with ``status``, as last seen) cannot be topped up, in words; None if its
     state allows it (the vendor still decides which top-ups fit)."""
     return TOPUP_REFUSED.get(esim.status)
+
+
+def status_after_usage(status: EsimStatus, used_mb: int | None, total_mb: int | None) -> EsimStatus:
+    """An eSIM a vendor calls installed, seen with its usage: in use once it has used data, used up once it
+    has used its whole (limited) allowance. A vendor that lists state and usage apart (Roamify) says only
+    "installed"; its usage makes it ACTIVE or DEPLETED."""
+    if status is EsimStatus.INSTALLED and used_mb:
+        status = EsimStatus.ACTIVE
+    if status in (EsimStatus.INSTALLED, EsimStatus.ACTIVE) and total_mb is not None and used_mb is not None \
+            and used_mb >= total_mb:
+        status = EsimStatus.DEPLETED
+    return status

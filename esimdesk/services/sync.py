@@ -12,11 +12,19 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from aiolimiter import AsyncLimiter
+
 from esimdesk.domain import (
+    Esim,
     EsimdeskError,
+    EsimStatus,
     MalformedResponse,
+    NotFound,
+    Order,
     Unsupported,
     VendorAuthError,
     VendorBusy,
@@ -27,11 +35,12 @@ from esimdesk.domain import (
     VendorUnavailable,
     vendor_title,
 )
-from esimdesk.domain.states import UNFINISHED
+from esimdesk.domain.refresh import RefreshPolicy
+from esimdesk.domain.states import UNFINISHED, status_after_usage
 from esimdesk.services.exchange_rates import refresh_if_due
 from esimdesk.services.plan_sync import sync_plans_incrementally
 from esimdesk.services.reachability import network_failure
-from esimdesk.services.sync_results import SyncProgress, VendorSyncResult
+from esimdesk.services.sync_results import RefreshSummary, SyncProgress, VendorSyncResult
 from esimdesk.services.team_sync import sync_team  # team mode (issue 15); None when not configured
 from esimdesk.store import Store
 from esimdesk.store.backups import rolling_backup
@@ -49,14 +58,16 @@ AdapterFactory = Callable[[VendorConfig], VendorAdapter]
 async def sync_all(store: Store, accounts: list[VendorConfig], adapter_factory: AdapterFactory, *,
                    progress: ProgressFn | None = None,
                    finished: Callable[[VendorSyncResult], None] | None = None,
-                   ecb_url: str | None = None, notices: list[str] | None = None) -> list[VendorSyncResult]:
+                   ecb_url: str | None = None, notices: list[str] | None = None,
+                   policy: RefreshPolicy | None = None) -> list[VendorSyncResult]:
     """Sync every account concurrently; results in the accounts' order. Cancellation propagates.
+    ``policy``: what eSIMs asked about one at a time may cost, and in which order (domain/refresh.py).
     ``finished(result)`` as each vendor's sync ends (the window shows a vendor's rows before the slowest is done).
     ``ecb_url``: also refresh the exchange rates when due (services/exchange_rates.py; None: not at all);
     a failure never fails the sync: its sentence is appended to ``notices``."""
 
     async def one(cfg: VendorConfig) -> VendorSyncResult:
-        result = await sync_vendor(store, cfg, adapter_factory, progress=progress)
+        result = await sync_vendor(store, cfg, adapter_factory, progress=progress, policy=policy)
         if finished is not None:
             finished(result)
         return result
@@ -82,7 +93,7 @@ async def sync_all(store: Store, accounts: list[VendorConfig], adapter_factory: 
 
 
 async def sync_vendor(store: Store, config: VendorConfig, adapter_factory: AdapterFactory, *,
-                      progress: ProgressFn | None = None) -> VendorSyncResult:
+                      progress: ProgressFn | None = None, policy: RefreshPolicy | None = None) -> VendorSyncResult:
     result = VendorSyncResult(config.vendor)
     started = time.perf_counter()
     # The run's row is written in a worker thread, which a cancel (Ctrl+C) cannot stop: when the cancel
@@ -98,7 +109,7 @@ async def sync_vendor(store: Store, config: VendorConfig, adapter_factory: Adapt
     report = progress or (lambda p: None)
     try:
         async with adapter_factory(config) as adapter:
-            await _sync_with(adapter, store, result, run_started, report)
+            await _sync_with(adapter, store, result, run_started, report, policy or RefreshPolicy())
         result.ok = True
         result.reach = "online"
     except asyncio.CancelledError:
@@ -171,7 +182,7 @@ def failure_sentence(vendor: str, exc: EsimdeskError) -> str:
 
 
 async def _sync_with(adapter: VendorAdapter, store: Store, result: VendorSyncResult, run_started: str,
-                     report: ProgressFn) -> None:
+                     report: ProgressFn, policy: RefreshPolicy) -> None:
     vendor = adapter.name
     # Roumio: the orders pass is its eSIM listing grouped by order, so it stores the whole fleet.
     fleet_in_orders = adapter.orders_carry_fleet and adapter.supports(Capability.LIST_ORDERS)
@@ -210,13 +221,11 @@ async def _sync_with(adapter: VendorAdapter, store: Store, result: VendorSyncRes
     if fleet_in_orders:
         pass  # already stored by the orders pass
     elif adapter.supports(Capability.LIST_ESIMS):
-        async for written in _pipelined(adapter.iter_esims(), store.upsert_esims):
-            result.esims += written
-            report(SyncProgress(vendor, "esims", result.esims, None))
-        await asyncio.to_thread(store.mark_stale, "esims", vendor, run_started)
+        await _list_fleet(adapter, store, result, report, run_started, policy)
     elif adapter.supports(Capability.GET_ESIM):
         # No fleet listing (MicroESIM): the local store is the only record; refresh what we know.
-        await _refresh_known(adapter, store, result, report, run_started)
+        await _refresh_orders(adapter, store, result, report)
+        await _refresh_planned(adapter, store, result, report, policy, {})
 
 
 async def _pipelined(pages: AsyncIterator[list], write: Callable[[list], int]) -> AsyncIterator[int]:
@@ -238,12 +247,13 @@ async def _pipelined(pages: AsyncIterator[list], write: Callable[[list], int]) -
             await despite_cancels(asyncio.gather(pending, return_exceptions=True))
 
 
-# MicroESIM has no fleet listing: each known order and eSIM is asked for on its own. At a reseller's size
-# (100,000 eSIMs) one request at a time is minutes (~270/s here); a few in flight at once keep the link
-# busy without flooding the vendor (the per-vendor rate limiter in vendors/http.py still applies).
+# Per-eSIM requests in flight at once (MicroESIM's details, Roamify's usage): enough to keep a link with
+# 150 ms answers busy at the vendor's pace (the budget's AsyncLimiter), few enough not to flood it.
 REFRESH_CONCURRENCY = 8
-# eSIMs that no longer change: never asked again. Orders already final are not re-queried either.
-FINAL_ESIM_STATES = ("EXPIRED", "CANCELLED", "DELETED")
+# Answers written (with when they were asked) every this many eSIMs: a cancel loses at most these.
+REFRESH_BATCH = 200
+# Listed (with the usage known here) as on a device: a vendor whose listing lacks usage reads theirs.
+REFRESHED_FOR_USAGE = (EsimStatus.INSTALLED, EsimStatus.ACTIVE, EsimStatus.DEPLETED)
 
 
 async def _bounded(items: list, fn: Callable[[Any], Any], limit: int) -> AsyncIterator[Any]:
@@ -273,58 +283,125 @@ async def _bounded(items: list, fn: Callable[[Any], Any], limit: int) -> AsyncIt
             await asyncio.gather(*pending, return_exceptions=True)
 
 
-async def _refresh_known(adapter: VendorAdapter, store: Store, result: VendorSyncResult, report: ProgressFn,
-                         run_started: str) -> None:
+async def _list_fleet(adapter: VendorAdapter, store: Store, result: VendorSyncResult, report: ProgressFn,
+                      run_started: str, policy: RefreshPolicy) -> None:
+    """The vendor's whole fleet from its listing; where the listing lacks usage (Roamify), the usage of the
+    installed eSIMs most needed, within the request budget."""
     vendor = adapter.name
-    if adapter.supports(Capability.ORDER_STATUS):
-        orders = await asyncio.to_thread(lambda: store.orders(vendor, statuses=UNFINISHED))
-        orders = [o for o in orders if o.order_id or o.reference]
+    installed: dict[str, Esim] = {}  # listed as installed: their usage is read one request each
 
-        async def order(o):
-            try:
-                return await adapter.get_order(o.order_id, o.reference)
-            except (VendorError, Unsupported) as exc:
-                log.info("%s order %s not refreshed: %s", vendor, o.order_id, exc)
-                return None
+    def write(page: list[Esim]) -> int:
+        if not adapter.listing_has_usage:
+            # The listing says "installed", not whether data was used: the figures known here keep an eSIM
+            # ACTIVE or DEPLETED until its usage is read again (without them it would flip back each sync).
+            known = store.usage_known(vendor, [e.iccid for e in page])
+            page = [replace(e, status=status_after_usage(e.status, *known[e.iccid]))
+                    if e.iccid in known and e.data_used_mb is None else e for e in page]
+            installed.update((e.iccid, e) for e in page if e.status in REFRESHED_FOR_USAGE)
+        return store.upsert_esims(page)
 
-        fresh: list = []
-        async for got in _bounded(orders, order, REFRESH_CONCURRENCY):
-            if got is not None:
-                fresh.append(got)
-            if len(fresh) >= 1000:  # large transactions: random index pages are written once per batch
-                result.orders += await asyncio.to_thread(store.upsert_orders, fresh)
-                fresh = []
-                report(SyncProgress(vendor, "orders", result.orders, len(orders)))
-        if fresh:
-            result.orders += await asyncio.to_thread(store.upsert_orders, fresh)
-            report(SyncProgress(vendor, "orders", result.orders, len(orders)))
-    # eSIMs read since this sync began came with their order just now: not asked for a second time.
-    iccids = await asyncio.to_thread(store.esims_to_refresh, vendor, run_started, FINAL_ESIM_STATES)
+    async for written in _pipelined(adapter.iter_esims(), write):
+        result.esims += written
+        report(SyncProgress(vendor, "esims", result.esims, None))
+    await asyncio.to_thread(store.mark_stale, "esims", vendor, run_started)
+    if not adapter.listing_has_usage:
+        await _refresh_planned(adapter, store, result, report, policy, installed)
 
-    async def esim(iccid: str):
+
+async def _refresh_orders(adapter: VendorAdapter, store: Store, result: VendorSyncResult, report: ProgressFn) -> None:
+    """Orders not settled yet, each asked for on its own (a vendor without an order list): few at a time."""
+    vendor = adapter.name
+    if not adapter.supports(Capability.ORDER_STATUS):
+        return
+    orders = await asyncio.to_thread(lambda: store.orders(vendor, statuses=UNFINISHED))
+    orders = [o for o in orders if o.order_id or o.reference]
+
+    async def order(o):
         try:
-            got = await adapter.get_esim(iccid)
-            events = await adapter.esim_events(iccid) if adapter.supports(Capability.EVENTS) else []
-            return got, events
-        except VendorRejected as exc:  # one eSIM the vendor no longer knows must not stop the rest
-            log.info("%s eSIM %s not refreshed: %s", vendor, iccid, exc)
-            return None, []
+            return await adapter.get_order(o.order_id, o.reference)
+        except (VendorError, Unsupported) as exc:
+            log.info("%s order %s not refreshed: %s", vendor, o.order_id, exc)
+            return None
 
-    batch, events = [], []
-    async for got, evs in _bounded(iccids, esim, REFRESH_CONCURRENCY):
+    def write(batch: list[Order], at: datetime) -> int:
+        written = store.upsert_orders(batch)
+        # Their eSIMs came with them just now: not asked for a second time before their turn comes round.
+        store.mark_refreshed(vendor, [e.iccid for o in batch for e in o.esims], at)
+        return written
+
+    fresh: list = []
+    async for got in _bounded(orders, order, REFRESH_CONCURRENCY):
         if got is not None:
-            batch.append(got)
-        events.extend(evs)
-        if len(batch) >= 1000:
-            result.esims += await asyncio.to_thread(_write_esims, store, batch, events)
-            batch, events = [], []
-            report(SyncProgress(vendor, "esims", result.esims, len(iccids)))
-    if batch or events:
-        result.esims += await asyncio.to_thread(_write_esims, store, batch, events)
-        report(SyncProgress(vendor, "esims", result.esims, len(iccids)))
+            fresh.append(got)
+        if len(fresh) >= 1000:  # large transactions: random index pages are written once per batch
+            result.orders += await asyncio.to_thread(write, fresh, datetime.now(UTC))
+            fresh = []
+            report(SyncProgress(vendor, "orders", result.orders, len(orders)))
+    if fresh:
+        result.orders += await asyncio.to_thread(write, fresh, datetime.now(UTC))
+        report(SyncProgress(vendor, "orders", result.orders, len(orders)))
 
 
-def _write_esims(store: Store, esims: list, events: list) -> int:
+async def _refresh_planned(adapter: VendorAdapter, store: Store, result: VendorSyncResult, report: ProgressFn,
+                           policy: RefreshPolicy, listed: dict[str, Esim]) -> None:
+    """Ask the vendor about eSIMs one at a time (domain/refresh.py): those due, the most needed first, as many
+    as the budget allows, at the vendor's pace. ``listed``: the candidates as this sync's listing gave them
+    (empty: every eSIM known here). Answers are written every REFRESH_BATCH, each batch with when it was
+    asked, so a cancelled or failed sync keeps them and the next one goes on with the rest."""
+    vendor = adapter.name
+    now = datetime.now(UTC)
+    budget = policy.budget(adapter.requests_per_second, adapter.refresh_requests)
+    plan = await asyncio.to_thread(store.esims_due, vendor, policy, now, budget, listed.keys() if listed else None)
+    summary = result.refresh = RefreshSummary(due=plan.due, planned=len(plan.iccids), budget=budget)
+    if not plan.iccids:
+        return
+    # Requests at the vendor's pace whatever the answers' speed (a second's worth may go at once).
+    pace = AsyncLimiter(max(adapter.refresh_requests, adapter.requests_per_second), 1)
+
+    def say() -> None:
+        report(SyncProgress(vendor, "refresh", summary.refreshed + summary.failed, summary.planned, summary.due))
+
+    async def one(iccid: str):
+        await pace.acquire(adapter.refresh_requests)
+        try:
+            return iccid, await adapter.refresh_esim(iccid, listed.get(iccid))
+        except (VendorRejected, NotFound) as exc:  # one eSIM the vendor no longer knows must not stop the rest
+            log.info("%s eSIM %s not refreshed: %s", vendor, iccid, exc)
+            return iccid, None
+
+    asked: list[str] = []
+    esims: list[Esim] = []
+    events: list = []
+
+    async def flush() -> None:
+        nonlocal asked, esims, events
+        if asked:
+            batch, sent, evs = esims, asked, events
+            asked, esims, events = [], [], []
+            result.esims += await asyncio.to_thread(_write_refreshed, store, vendor, batch, evs, sent, now)
+
+    say()
+    try:
+        async for iccid, got in _bounded(list(plan.iccids), one, REFRESH_CONCURRENCY):
+            asked.append(iccid)
+            if got is None:
+                summary.failed += 1
+            else:
+                esims.append(got[0])
+                events.extend(got[1])
+                summary.refreshed += 1
+            if len(asked) >= REFRESH_BATCH:
+                await flush()
+                say()
+    finally:
+        await despite_cancels(flush())  # what was answered is kept, even when cancelled or failing mid-way
+    say()
+
+
+def _write_refreshed(store: Store, vendor: str, esims: list[Esim], events: list, asked: list[str],
+                     at: datetime) -> int:
     if events:
         store.add_events(events)
-    return store.upsert_esims(esims) if esims else 0
+    written = store.upsert_esims(esims) if esims else 0
+    store.mark_refreshed(vendor, asked, at)
+    return written

@@ -29,6 +29,7 @@ from collections.abc import Callable
 
 from esimdesk.domain import VENDORS, VendorConfig, vendor_title
 from esimdesk.services.sync import SyncProgress, VendorSyncResult, despite_cancels
+from esimdesk.services.sync_results import RefreshSummary
 
 log = logging.getLogger("esimdesk.sync")
 
@@ -120,7 +121,7 @@ async def sync_in_child(home, accounts: list[VendorConfig], *,
             if line.startswith("@progress "):
                 p = json.loads(line[len("@progress "):])
                 if progress is not None:
-                    progress(SyncProgress(p["vendor"], p["stage"], p["done"], p["total"]))
+                    progress(SyncProgress(p["vendor"], p["stage"], p["done"], p["total"], p.get("due")))
             elif line.startswith("@notice "):
                 if notice is not None:
                     notice(json.loads(line[len("@notice "):]))
@@ -164,7 +165,8 @@ async def sync_in_child(home, accounts: list[VendorConfig], *,
 def _result(d: dict) -> VendorSyncResult:
     return VendorSyncResult(d["vendor"], ok=d["ok"], plans=d.get("plans", 0), orders=d.get("orders", 0),
                             esims=d.get("esims", 0), error=d.get("error"), seconds=d.get("seconds", 0.0),
-                            problem=d.get("problem"), reach=d.get("reach"))
+                            problem=d.get("problem"), reach=d.get("reach"),
+                            refresh=RefreshSummary.from_json(d["refresh"]) if d.get("refresh") else None)
 
 
 async def _stop_and_drain(proc: asyncio.subprocess.Process) -> None:

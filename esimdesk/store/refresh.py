@@ -42,6 +42,16 @@ class RefreshMixin:
             iccids = [i for i in iccids if i in wanted]
         return RefreshPlan(vendor, tuple(iccids[:budget]), len(iccids), budget)
 
+    def usage_known(self, vendor: str, iccids: list[str]) -> dict[str, tuple[int | None, int | None]]:
+        """(data used, data total) in MB of these eSIMs, where a figure is known."""
+        out: dict[str, tuple[int | None, int | None]] = {}
+        for i in range(0, len(iccids), 500):
+            chunk = iccids[i:i + 500]
+            q = (f"SELECT iccid, data_used_mb, data_total_mb FROM esims WHERE vendor = ? "
+                 f"AND iccid IN ({','.join('?' * len(chunk))}) AND data_used_mb IS NOT NULL")
+            out.update((r[0], (r[1], r[2])) for r in self.conn.execute(q, (vendor, *chunk)))
+        return out
+
     def mark_refreshed(self, vendor: str, iccids: Iterable[str], at: datetime) -> None:
         """These eSIMs were asked about at ``at`` (answered or not: one the vendor refuses is not asked again
         before its turn comes round, so it cannot hold the budget every sync)."""

@@ -34,6 +34,7 @@ from esimdesk.services.adapters import prepare_tls
 from esimdesk.services.messages import failure_text
 from esimdesk.services.preferences import VENDOR_TITLES, balance_warnings
 from esimdesk.services.reachability import age_words
+from esimdesk.services.sync_words import ProgressWords, refresh_sentence
 from esimdesk.services.team_sync import offline_label
 from esimdesk.ui import heap
 from esimdesk.ui.catalog_tab import CatalogTab
@@ -335,7 +336,9 @@ class MainWindow(QMainWindow):
         stages: dict[str, str] = {}
         filled: dict[object, float] = {}  # an empty tab -> when it was last read again during this sync
         said = [0.0]  # when the status line last said how far the sync is
-        shows = {"plans": (self.catalog,), "orders": (self.orders, self.fleet), "esims": (self.fleet, self.orders)}
+        words = ProgressWords()
+        shows = {"plans": (self.catalog,), "orders": (self.orders, self.fleet), "esims": (self.fleet, self.orders),
+                 "refresh": (self.fleet,)}
 
         def progress(p) -> None:
             # A vendor reports every page (hundreds a second at scale): the status line is redrawn at most a
@@ -343,8 +346,7 @@ class MainWindow(QMainWindow):
             now = time.monotonic()
             if now - said[0] >= SAY_PROGRESS_EVERY_S or stages.get(p.vendor) != p.stage:
                 said[0] = now
-                total = f" of {p.total:,}" if p.total else ""
-                status.showMessage(f"Syncing {vendor_title(p.vendor)}: {p.stage} {p.done:,}{total}")
+                status.showMessage(words(p))
             # A vendor moving on from a stage has written it whole: the tabs showing it are read again now,
             # not when the slowest vendor ends (MicroESIM asks for each eSIM on its own: minutes at scale).
             before = stages.get(p.vendor)
@@ -398,8 +400,10 @@ class MainWindow(QMainWindow):
         """The sync's outcome: the status line says it ended; each failure, in words, in the message bar —
         but not the vendors the offline banner already names (none answers)."""
         failed = [r for r in results if not r.ok]
+        # What a routine sync left for the next one (its request budget): said, never silently skipped.
+        later = "; ".join(s for r in results if (s := refresh_sentence(r)))
         if not failed:
-            self.statusBar().showMessage("Sync finished")
+            self.statusBar().showMessage(f"Sync finished — {later}" if later else "Sync finished")
             if self._message_from == "sync":  # an earlier sync's failure is over
                 self.messages.dismiss()
             return

@@ -131,6 +131,15 @@ class VendorAdapter:
     # How long generating an order's profiles may take, in seconds: the orders engine polls at least this
     # long (never less than its own default) before it stops waiting (Roamify: 120).
     allocation_seconds: ClassVar[float] = 0.0
+    # The pace a sync keeps asking this vendor about eSIMs one at a time (requests a second) and so its request
+    # budget (domain/refresh.py): the vendor's documented rate limit, else the pace we hold ourselves to with a
+    # vendor that states none (20/s: a few desks of one reseller together stay polite).
+    requests_per_second: ClassVar[float] = 20.0
+    # Requests to refresh one eSIM on its own (get_esim; usage where the listing lacks it).
+    refresh_requests: ClassVar[int] = 1
+    # Whether iter_esims gives each eSIM's usage; if not (Roamify), a sync reads the usage of the eSIMs in use
+    # with usage(), the most needed first, within the budget.
+    listing_has_usage: ClassVar[bool] = True
 
     http: VendorHttp
 
@@ -242,6 +251,11 @@ class VendorAdapter:
 
     async def get_esim(self, iccid: str) -> Esim:
         raise self._unsupported(Capability.GET_ESIM)
+
+    async def refresh_esim(self, iccid: str, listed: Esim | None = None) -> tuple[Esim, list[Event]]:
+        """One eSIM asked about on its own by a sync (``refresh_requests`` requests): its state and usage now,
+        and its events where the vendor gives them. ``listed``: the eSIM as this sync's listing gave it."""
+        return await self.get_esim(iccid), []
 
     async def esim_events(self, iccid: str) -> list[Event]:
         raise self._unsupported(Capability.EVENTS)

@@ -230,6 +230,7 @@ def plan_details(raw: Any) -> PlanDetails:
 class MicroesimAdapter(VendorAdapter):
     name = "microesim"
     default_url = DEFAULT_URLS["microesim"]
+    refresh_requests = 2  # deviceDetail, then the eSIM's events (get_esim)
     capabilities = frozenset(
         {
             Capability.PLANS,
@@ -540,13 +541,17 @@ class MicroesimAdapter(VendorAdapter):
 
     # --- fleet -----------------------------------------------------------------------------------
     async def get_esim(self, iccid: str) -> Esim:
+        return (await self.refresh_esim(iccid))[0]
+
+    async def refresh_esim(self, iccid: str, listed: Esim | None = None) -> tuple[Esim, list[Event]]:
+        """deviceDetail and eventDetail: two requests (``refresh_requests``), the events stored too."""
         endpoint = "allesim/v1/deviceDetail"
         form = {"device_id": iccid}
         if iccid in self._topup_of:
             form["topup_id"] = self._topup_of[iccid]
         result = await self._call("POST", endpoint, form=form)
         events = await self.esim_events(iccid)
-        return self._parse(endpoint, lambda r: self.parse_device(r, events), result)
+        return self._parse(endpoint, lambda r: self.parse_device(r, events), result), events
 
     def parse_device(
         self, result: dict[str, Any], events: list[Event] | None = None, now: datetime | None = None

@@ -43,7 +43,7 @@ from esimdesk.domain import (
     VendorRejected,
 )
 from esimdesk.domain.exchange import Quote
-from esimdesk.domain.models import Balance, Esim
+from esimdesk.domain.models import Balance, Esim, Usage
 from esimdesk.vendors.base import Capability, ShareLink, VendorAdapter
 from esimdesk.vendors.http import VendorHttp
 from esimdesk.vendors.roamify_catalog import (
@@ -324,6 +324,9 @@ class RoamifyAdapter(VendorAdapter):
     incremental_plans = True
     # Generating profiles takes up to 90 s (§6): the orders engine waits at least this long for them.
     allocation_seconds = 120.0
+    # /api/esims carries no usage: one /api/esim/usage a installed eSIM, read by a sync within its budget for
+    # the eSIMs most needed (usage() below), not for the whole fleet each time (273 s at 100,000 eSIMs).
+    listing_has_usage = False
     # The older API had no plan list: plans implied by past orders (kept for accounts on it).
     plans_from_orders = staticmethod(plans_from_orders)
 
@@ -465,28 +468,42 @@ class RoamifyAdapter(VendorAdapter):
             return None
         return data if isinstance(data, dict) else None
 
-    async def _with_usage(self, objs: list[Any]) -> list[Esim]:
-        ready = [o for o in objs if isinstance(o, dict) and isinstance(o.get("iccid"), str) and o["iccid"]]
-        gate = asyncio.Semaphore(PARALLEL)
-
-        async def one(obj: dict[str, Any]) -> Esim:
-            async with gate:
-                return parse_esim(obj, usage=await self._usage(obj))
-
-        return list(await asyncio.gather(*(one(o) for o in ready)))
-
     async def iter_esims(self) -> AsyncIterator[list[Esim]]:
-        """``GET /api/esims`` (no paging documented: one call with a large ``limit``), then usage per
-        installed eSIM, handed on in pages. eSIMs whose profile is not generated yet have no ICCID: left out."""
+        """``GET /api/esims`` (no paging documented: one call with a large ``limit``), handed on in pages,
+        without usage (``listing_has_usage``: a sync reads it with ``usage()``). eSIMs whose profile is not
+        generated yet have no ICCID: left out."""
         data = await self._call("GET", "api/esims", idempotent=True, params={"limit": ESIM_LIMIT})
         if not isinstance(data, list):
             raise MalformedResponse(VENDOR, "api/esims", "no eSIM array")
         if len(data) >= ESIM_LIMIT:  # no paging is documented: say so rather than look complete
             log.warning("roamify listed %d eSIMs, its limit: the fleet may be larger than shown", len(data))
-        for i in range(0, len(data), FLEET_PAGE):
-            page = await self._with_usage(data[i:i + FLEET_PAGE])
-            if page:
-                yield page
+        ready = [o for o in data if isinstance(o, dict) and isinstance(o.get("iccid"), str) and o["iccid"]]
+        for i in range(0, len(ready), FLEET_PAGE):
+            yield [parse_esim(obj) for obj in ready[i:i + FLEET_PAGE]]
+
+    async def refresh_esim(self, iccid: str, listed: Esim | None = None) -> tuple[Esim, list]:
+        """The listed eSIM with its usage: one ``/api/esim/usage`` (none when it is not installed or its
+        package reports none); without a listed one, the eSIM itself too."""
+        obj = listed.raw if listed is not None and isinstance(listed.raw, dict) and listed.raw.get("iccid") == iccid \
+            else None
+        if obj is None:
+            return await self.get_esim(iccid), []
+        return parse_esim(obj, usage=await self._usage(obj)), []
+
+    async def usage(self, esims: list[Esim]) -> list[Usage]:
+        """One ``/api/esim/usage`` per installed eSIM whose package reports usage (its listed object, kept
+        as ``raw``, says which); the others get a reading without figures and the reason."""
+        gate = asyncio.Semaphore(PARALLEL)
+        now = datetime.now(UTC)
+
+        async def one(esim: Esim) -> Usage:
+            async with gate:
+                fresh, _ = await self.refresh_esim(esim.iccid, esim)
+            blank = fresh.data_used_mb is None and fresh.data_remaining_mb is None
+            return Usage(VENDOR, esim.iccid, now, fresh.data_used_mb, fresh.data_total_mb, as_of=fresh.usage_as_of,
+                         data_remaining_mb=fresh.data_remaining_mb, note=self.usage_gap(fresh) if blank else None)
+
+        return list(await asyncio.gather(*(one(e) for e in esims)))
 
     async def get_esim(self, iccid: str) -> Esim:
         obj = await self._call("GET", "api/esim", idempotent=True, params={"iccid": iccid})

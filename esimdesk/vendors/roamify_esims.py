@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from esimdesk.domain import Balance, Esim, EsimStatus, MalformedResponse
+from esimdesk.domain.states import status_after_usage
 from esimdesk.vendors.base import ShareLink  # the contract's type, built here from Roamify's answer
 
 VENDOR = "roamify"
@@ -90,11 +91,7 @@ def parse_esim(data: Any, *, order_id: str | None = None, plan_id: str | None = 
     if usage is not None:
         used, total = usage_mb(usage)
         installed_at = _time(usage.get("startedAt"))
-        if status is EsimStatus.INSTALLED and used:
-            status = EsimStatus.ACTIVE
-        if status in (EsimStatus.INSTALLED, EsimStatus.ACTIVE) and total is not None and used is not None \
-                and used >= total:
-            status = EsimStatus.DEPLETED
+        status = status_after_usage(status, used, total)
     if not reports_usage(data):
         vendor_status = f"{vendor_status} · {NO_USAGE}"
     return Esim(

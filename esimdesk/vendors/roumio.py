@@ -328,6 +328,7 @@ class RoumioAdapter(VendorAdapter):
     orders_carry_fleet = True  # iter_orders is the eSIM listing grouped by orderNo
     actions = frozenset(roumio_actions.PATHS)
     usage_batch = roumio_actions.USAGE_BATCH
+    requests_per_second = 8.0  # documented ("8 API request per second"); http paces one per 0.14 s
 
     def __init__(self, config: VendorConfig, *, timeout: float = 20.0, transport=None):
         super().__init__(config, timeout=timeout, transport=transport)

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from esimdesk.domain.refresh import FINISHED, RefreshPolicy
 from esimdesk.sandbox import Fault, SandboxConfig, SandboxServer
 from esimdesk.services.sync import sync_all, sync_vendor
 from tests.services.helpers import accounts_for, cli, cli_env, open_store, short_factory
@@ -211,8 +212,8 @@ async def test_microesim_sync_refreshes_the_orders_and_devices_known_locally(fre
 
 async def test_microesim_sync_settles_unfinished_orders_at_once_and_then_leaves_them(tmp_path):
     """A desk's MicroESIM history left unfinished (orders recorded ALLOCATING, e.g. answers lost) is settled
-    by the first sync, several requests at a time; the second sync asks for no order again, only for the
-    eSIMs (usage)."""
+    by the first sync, several requests at a time; the second sync asks for no order again, and for no eSIM
+    read moments ago (issue 28: none is due) — only, once they are due again, for the eSIMs (usage)."""
     from datetime import UTC, datetime
 
     from esimdesk.domain import Order, OrderStatus
@@ -232,7 +233,16 @@ async def test_microesim_sync_settles_unfinished_orders_at_once_and_then_leaves_
         # The eSIMs came with their orders in this sync: none was asked for a second time in it.
         assert first.esims == 0
         [second] = await sync_all(store, micro, short_factory(5))
-        assert second.ok and second.orders == 0 and second.esims == known, second
+        assert second.ok and second.orders == 0 and second.esims == 0 and second.refresh.due == 0, second
+        due_at_once = RefreshPolicy(refresh_hours=1e-6)  # every eSIM not finished is due again
+        finished = {e.iccid for e in store.esims(vendor="microesim") if e.status in FINISHED}
+        [third] = await sync_all(store, micro, short_factory(5), policy=due_at_once)
+        assert third.ok and third.orders == 0 and third.esims == known - len(finished), third
+        # What the refresh found finished (expired, cancelled) is never asked about again.
+        finished = {e.iccid for e in store.esims(vendor="microesim") if e.status in FINISHED}
+        assert finished
+        [fourth] = await sync_all(store, micro, short_factory(5), policy=due_at_once)
+        assert fourth.ok and fourth.refresh.planned == fourth.refresh.refreshed == known - len(finished), fourth
 
 
 def test_debug_logs_of_a_cli_sync_never_show_a_secret(tmp_path):

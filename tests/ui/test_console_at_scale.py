@@ -279,7 +279,7 @@ def test_a_sync_reporting_every_page_redraws_its_progress_a_few_times_a_second(b
     loop.run_until_complete(asyncio.wait_for(win.run_sync(), 30))
     syncing = [m for m in said if m.startswith("Syncing")]
     # each stage said at once, the pages between not (they came within a quarter of a second)
-    assert syncing[:1] == ["Syncing Roumio: plans 100"] and "Syncing Roumio: esims 100" in syncing
+    assert syncing[:1] == ["Syncing Roumio: plans 100"] and "Syncing Roumio: eSIMs listed 100" in syncing
     assert len(syncing) <= 4
 
 

@@ -416,6 +416,9 @@ CLASS_ATTRIBUTES: dict[str, type | tuple[type, ...]] = {
     "orders_carry_fleet": bool,
     "incremental_plans": bool,
     "allocation_seconds": float,
+    "requests_per_second": float,
+    "refresh_requests": int,
+    "listing_has_usage": bool,
     "actions": frozenset,
     "usage_batch": int,
 }

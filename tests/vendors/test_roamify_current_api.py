@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+import httpx
 import pytest
 
 from esimdesk.domain import EsimStatus, OrderStatus, ValidationError
@@ -32,6 +33,18 @@ def sim(server):
     s.config.update({"allocation_delay": 0.3})
     s.apply_hold = 60.0
     return s
+
+
+class CountingTransport(httpx.AsyncHTTPTransport):
+    """Real HTTP, each request's path noted: what a sync costs the vendor, in requests."""
+
+    def __init__(self, paths: list[str]):
+        super().__init__()
+        self.paths = paths
+
+    async def handle_async_request(self, request):
+        self.paths.append(request.url.path)
+        return await super().handle_async_request(request)
 
 
 def make(server, **kw) -> RoamifyAdapter:
@@ -123,17 +136,31 @@ async def test_still_pending_processing_is_polled_and_a_restarted_adapter_recove
     assert seen[-1].status is OrderStatus.COMPLETED and seen[-1].esims[0].activation_code
 
 
-async def test_the_fleet_lists_every_esim_with_usage(server, sim):
-    async with make(server) as a:
+async def test_the_fleet_lists_every_esim_and_usage_reads_the_installed_ones(server, sim):
+    """/api/esims lists every eSIM (one request, no usage: issue 28); usage() then reads, one request each,
+    the usage of the installed eSIMs whose package reports it, making them ACTIVE or DEPLETED by it."""
+    paths: list[str] = []
+    async with make(server, transport=CountingTransport(paths)) as a:
         pages = [page async for page in a.iter_esims()]
-    esims = [e for page in pages for e in page]
-    iccids = {e.iccid for e in esims}
-    assert set(sim.known_iccids) <= iccids and len(iccids) == len(esims)
-    assert len({e.status for e in esims}) >= 3
-    active = [e for e in esims if e.status in (EsimStatus.ACTIVE, EsimStatus.DEPLETED)]
-    assert active and all(e.data_used_mb is not None and e.data_total_mb for e in active)
-    quiet = [e for e in esims if NO_USAGE in e.vendor_status]
-    assert quiet and all(e.data_used_mb is None for e in quiet)
+        esims = [e for page in pages for e in page]
+        iccids = {e.iccid for e in esims}
+        assert set(sim.known_iccids) <= iccids and len(iccids) == len(esims)
+        assert len({e.status for e in esims}) >= 3
+        assert all(e.data_used_mb is None for e in esims)  # the listing carries no usage
+        installed = [e for e in esims if e.status is EsimStatus.INSTALLED]
+        assert len(paths) == 1 and paths[0].endswith("/api/esims")  # the whole fleet in one request
+        paths.clear()
+        readings = await a.usage(installed)
+        asked = len(paths)
+        assert all(p.endswith("/api/esim/usage") for p in paths)
+    reporting = [e for e in installed if NO_USAGE not in e.vendor_status]
+    assert asked == len(reporting)  # one request an installed eSIM that reports usage, none for the others
+    by_iccid = {u.iccid: u for u in readings}
+    assert [u.iccid for u in readings] == [e.iccid for e in installed]
+    used = [by_iccid[e.iccid] for e in reporting if by_iccid[e.iccid].data_used_mb]
+    assert used and all(u.data_total_mb for u in used)
+    quiet = [by_iccid[e.iccid] for e in installed if NO_USAGE in e.vendor_status]
+    assert quiet and all(u.data_used_mb is None and u.note for u in quiet)
     assert all(e.expires_at is not None for e in esims)
 
 
