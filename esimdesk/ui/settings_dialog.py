@@ -35,12 +35,14 @@ from esimdesk.services.preferences import (
     thresholds_from,
     vendors_with_balance,
 )
+from esimdesk.services.refresh_settings import refresh_policy, save_refresh_hours
 from esimdesk.ui.card_settings_dialog import CardSettingsForm
 from esimdesk.ui.forms.ui_settings_dialog import Ui_SettingsDialog
 from esimdesk.ui.forms.ui_vendor_account import Ui_VendorAccount
 from esimdesk.ui.price_rules_form import PriceRulesForm
+from esimdesk.ui.sync_settings_form import SyncSettingsForm
 
-PAGES = ("accounts", "thresholds", "rates", "prices", "cards")
+PAGES = ("accounts", "thresholds", "rates", "prices", "sync", "cards")
 OK_STYLE, FAILED_STYLE = "color: #1b5e20;", "color: #b00020;"
 
 
@@ -117,6 +119,8 @@ class SettingsDialog(QDialog, Ui_SettingsDialog):
             "to use your computer's. A rate entered here overrides the fetched ones for its currency.")
         self.prices_page = PriceRulesForm(rules_from(settings))
         self.pages.insertTab(self.pages.indexOf(self.cards_page), self.prices_page, "Prices")
+        self.sync_page = SyncSettingsForm(refresh_policy(home))
+        self.pages.insertTab(self.pages.indexOf(self.cards_page), self.sync_page, "Sync")
 
         self.cards = CardSettingsForm(home, self.cards_page)
         self.cards_layout.addWidget(self.cards)
@@ -201,9 +205,9 @@ class SettingsDialog(QDialog, Ui_SettingsDialog):
         rates = make_rates(self.agent_currency.text(), rows)
         rules = self.prices_page.rules()
         register_secrets(s for _, typed in entries.values() for s in typed.values())  # never in a log line
-        return entries, thresholds, rates, self.cards.values(), rules
+        return entries, thresholds, rates, self.cards.values(), rules, self.sync_page.hours()
 
-    def _write(self, entries, thresholds, rates, card, rules) -> None:
+    def _write(self, entries, thresholds, rates, card, rules, refresh_hours) -> None:
         """In a worker thread: the keychain and the settings file may be slow (a keychain prompt, a disk)."""
         name, logo, price_on_card = card
         if logo and (problem := logo_error(logo)):  # before anything is written
@@ -211,6 +215,8 @@ class SettingsDialog(QDialog, Ui_SettingsDialog):
         save_accounts(self.home, entries)  # keychain first; no keychain: nothing written at all
         save_preferences(self.home, thresholds=thresholds, rates=rates)
         save_price_rules(self.home, rules)
+        if refresh_hours != refresh_policy(self.home).refresh_hours:  # written only when changed
+            save_refresh_hours(self.home, refresh_hours)
         save_card_settings(self.home, name, logo, price_on_card)
 
     async def save(self) -> bool:

@@ -281,3 +281,20 @@ def test_file_menu_opens_settings_and_the_older_entries_open_their_page(loop, qt
         win.close()
     finally:
         desk.close()
+
+
+def test_the_refresh_interval_is_saved_and_read_back(loop, qtbot, home):
+    """Settings → Sync (issue 28): how often every eSIM is refreshed one at a time; kept in settings.json,
+    where every sync reads it (refresh_policy: the window's sync runs the command line's)."""
+    from esimdesk.services.refresh_settings import refresh_policy
+
+    dialog = make_dialog(qtbot, home, page="sync")
+    assert dialog.pages.currentWidget() is dialog.sync_page
+    assert dialog.sync_page.hours() == 6.0 == refresh_policy(home).refresh_hours
+    assert loop.run_until_complete(dialog.save())
+    assert "refresh_hours" not in json.loads(settings_path(home).read_text() or "{}")  # unchanged: not written
+    again = make_dialog(qtbot, home, page="sync")
+    again.sync_page.refresh_hours.setValue(12)
+    assert loop.run_until_complete(again.save())
+    assert refresh_policy(home).refresh_hours == 12.0
+    assert make_dialog(qtbot, home, page="sync").sync_page.hours() == 12.0
