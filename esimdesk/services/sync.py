@@ -250,6 +250,7 @@ async def _pipelined(pages: AsyncIterator[list], write: Callable[[list], int]) -
 # Per-eSIM requests in flight at once (MicroESIM's details, Roamify's usage): enough to keep a link with
 # 150 ms answers busy at the vendor's pace (the budget's AsyncLimiter), few enough not to flood it.
 REFRESH_CONCURRENCY = 8
+PACE_WINDOW_S = 5.0
 # Answers written (with when they were asked) every this many eSIMs: a cancel loses at most these.
 REFRESH_BATCH = 200
 # Listed (with the usage known here) as on a device: a vendor whose listing lacks usage reads theirs.
@@ -355,8 +356,9 @@ async def _refresh_planned(adapter: VendorAdapter, store: Store, result: VendorS
     summary = result.refresh = RefreshSummary(due=plan.due, planned=len(plan.iccids), budget=budget)
     if not plan.iccids:
         return
-    # Requests at the vendor's pace whatever the answers' speed (a second's worth may go at once).
-    pace = AsyncLimiter(max(adapter.refresh_requests, adapter.requests_per_second), 1)
+    # Requests at the vendor's pace on average whatever the answers' speed; PACE_WINDOW_S seconds' worth may
+    # go at once (a small fleet's refresh — the demo's 40 MicroESIM eSIMs — is not drawn out by the pace).
+    pace = AsyncLimiter(max(adapter.refresh_requests, adapter.requests_per_second * PACE_WINDOW_S), PACE_WINDOW_S)
 
     def say() -> None:
         report(SyncProgress(vendor, "refresh", summary.refreshed + summary.failed, summary.planned, summary.due))
