@@ -225,7 +225,7 @@ async def _sync_with(adapter: VendorAdapter, store: Store, result: VendorSyncRes
     elif adapter.supports(Capability.GET_ESIM):
         # No fleet listing (MicroESIM): the local store is the only record; refresh what we know.
         await _refresh_orders(adapter, store, result, report)
-        await _refresh_planned(adapter, store, result, report, policy, {})
+        await _refresh_planned(adapter, store, result, report, policy, None)
 
 
 async def _pipelined(pages: AsyncIterator[list], write: Callable[[list], int]) -> AsyncIterator[int]:
@@ -289,7 +289,7 @@ async def _list_fleet(adapter: VendorAdapter, store: Store, result: VendorSyncRe
     """The vendor's whole fleet from its listing; where the listing lacks usage (Roamify), the usage of the
     installed eSIMs most needed, within the request budget."""
     vendor = adapter.name
-    installed: dict[str, Esim] = {}  # listed as installed: their usage is read one request each
+    installed: dict[str, Esim] = {}  # listed as on a device, usage reported: read one request each
 
     def write(page: list[Esim]) -> int:
         if not adapter.listing_has_usage:
@@ -298,7 +298,8 @@ async def _list_fleet(adapter: VendorAdapter, store: Store, result: VendorSyncRe
             known = store.usage_known(vendor, [e.iccid for e in page])
             page = [replace(e, status=status_after_usage(e.status, *known[e.iccid]))
                     if e.iccid in known and e.data_used_mb is None else e for e in page]
-            installed.update((e.iccid, e) for e in page if e.status in REFRESHED_FOR_USAGE)
+            installed.update((e.iccid, e) for e in page
+                             if e.status in REFRESHED_FOR_USAGE and adapter.usage_gap(e) is None)
         return store.upsert_esims(page)
 
     async for written in _pipelined(adapter.iter_esims(), write):
@@ -344,15 +345,16 @@ async def _refresh_orders(adapter: VendorAdapter, store: Store, result: VendorSy
 
 
 async def _refresh_planned(adapter: VendorAdapter, store: Store, result: VendorSyncResult, report: ProgressFn,
-                           policy: RefreshPolicy, listed: dict[str, Esim]) -> None:
+                           policy: RefreshPolicy, listed: dict[str, Esim] | None) -> None:
     """Ask the vendor about eSIMs one at a time (domain/refresh.py): those due, the most needed first, as many
     as the budget allows, at the vendor's pace. ``listed``: the candidates as this sync's listing gave them
-    (empty: every eSIM known here). Answers are written every REFRESH_BATCH, each batch with when it was
+    (None: every eSIM known here). Answers are written every REFRESH_BATCH, each batch with when it was
     asked, so a cancelled or failed sync keeps them and the next one goes on with the rest."""
     vendor = adapter.name
     now = datetime.now(UTC)
     budget = policy.budget(adapter.requests_per_second, adapter.refresh_requests)
-    plan = await asyncio.to_thread(store.esims_due, vendor, policy, now, budget, listed.keys() if listed else None)
+    plan = await asyncio.to_thread(store.esims_due, vendor, policy, now, budget,
+                                   None if listed is None else listed.keys())
     summary = result.refresh = RefreshSummary(due=plan.due, planned=len(plan.iccids), budget=budget)
     if not plan.iccids:
         return
@@ -366,7 +368,7 @@ async def _refresh_planned(adapter: VendorAdapter, store: Store, result: VendorS
     async def one(iccid: str):
         await pace.acquire(adapter.refresh_requests)
         try:
-            return iccid, await adapter.refresh_esim(iccid, listed.get(iccid))
+            return iccid, await adapter.refresh_esim(iccid, listed.get(iccid) if listed else None)
         except (VendorRejected, NotFound) as exc:  # one eSIM the vendor no longer knows must not stop the rest
             log.info("%s eSIM %s not refreshed: %s", vendor, iccid, exc)
             return iccid, None
