@@ -1,0 +1,389 @@
+"""A whole sync at a reseller's scale, against vendors that answer like vendors (issue 28's measurement).
+
+Run: python bench/sync_scale.py [--scales 10000 100000 300000] [--quick]
+     (writes bench/results/sync_scale.json; --quick: bench/results/sync_scale_quick.json)
+
+For each scale (eSIMs per vendor; 50,000 plans per vendor) the sandbox answers each request after a
+log-normal delay (median 150 ms, sigma 0.6: p99 about 4x) and keeps Roumio's documented 8 requests/s.
+The desk starts from a fresh store that already holds the MicroESIM fleet it sold (MicroESIM has no
+eSIM list: a desk knows only what it ordered; seeded as the demo seeds it, services/demo.py). Then:
+
+* a FIRST sync of the four vendors together, and a ROUTINE one right after (nothing changed);
+* for each: wall seconds per vendor and in all, SQLite seconds and share (per vendor where the call
+  names one, and per store method), the requests each vendor got (per path, from the sandbox's
+  counters), rows per vendor, the progress reports' last values and every field of each result;
+* the floor the vendors impose for the requests made (``FLOOR_FORMULA``) and wall ÷ floor: how far
+  the sync is from what the vendors' pace allows.
+
+Only the public ``sync_all`` and the result's fields are read (fields that appear later are picked up
+as they come), so the bench keeps working while the sync changes. The sandbox runs in this process
+(a thread of its own): its CPU is measured apart, as ``cpu_s.sandbox_thread``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import inspect
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _util import RESULTS, save  # noqa: E402
+
+import esimdesk  # noqa: E402
+import esimdesk.services.sync as sync_module  # noqa: E402
+from esimdesk.sandbox import SandboxConfig, SandboxServer  # noqa: E402
+from esimdesk.services.config import load_accounts  # noqa: E402
+from esimdesk.services.demo import seed_demo_history  # noqa: E402
+from esimdesk.services.sync import sync_all  # noqa: E402
+from esimdesk.store import SqliteStore  # noqa: E402
+from esimdesk.vendors import adapter_class, build_adapter  # noqa: E402
+
+SCALES = (10_000, 100_000, 300_000)
+PLANS = 50_000
+QUICK = {"esims": 2_000, "plans": 5_000}
+LATENCY_MS, LATENCY_SIGMA = 150.0, 0.6
+VENDORS = ("roumio", "roamify", "microesim", "flexiroam")
+# Requests about one item each (an eSIM's details, events or usage; an order's status), which the sync
+# sends several at a time; every other path is a listing page or a single call, sent one after another.
+PER_ITEM_PATHS = {
+    "roumio": {"esim/usage/query"},
+    "roamify": {"api/esim", "api/esim/usage", "api/esim/order"},
+    "microesim": {"allesim/v1/topupDetail", "allesim/v1/deviceDetail", "allesim/v1/eventDetail"},
+    "flexiroam": set(),
+}
+FLOOR_FORMULA = (
+    "floor_s = max(rate_s, sequential_s, concurrent_s), per vendor and sync, for the requests it made: "
+    "rate_s = requests / the vendor's documented limit (Roumio: all requests / 8 per s, enforced by the sandbox); "
+    "a vendor that documents none: per-item requests / the desk's own pace if the adapter declares one "
+    "(requests_per_second; it paces only those), else 0; "
+    "sequential_s = sequential requests (listing pages and single calls: paths not in per_item_paths) x median latency; "
+    "concurrent_s = per-item requests / concurrency (the sync's REFRESH_CONCURRENCY) x mean latency "
+    "(log-normal mean = median x exp(sigma^2 / 2)). Each term alone is a lower bound on the vendor's wall time; "
+    "wall_over_floor = the vendor's wall seconds / floor_s."
+)
+
+
+class TimedStore(SqliteStore):
+    """Adds up the time spent in the store's methods (from the sync's worker threads), by vendor where the
+    call names one (its first argument, or the vendor of the rows it writes), and by method. Only the
+    outermost call of a thread counts, so a method calling another is not counted twice. A write that
+    waits for the file's write lock while another vendor's thread writes counts its wait: the vendors
+    share one file, and that wait is time their sync spends in SQLite."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self._timing_lock = threading.Lock()
+        self._depth = threading.local()
+        self.reset_timing()
+        for name, _member in inspect.getmembers(SqliteStore, inspect.isfunction):
+            if not name.startswith("_") and name not in ("close", "transaction", "counts"):
+                setattr(self, name, self._wrap(name, getattr(self, name)))
+
+    def reset_timing(self) -> None:
+        with self._timing_lock:
+            self.sqlite_s = 0.0
+            self.by_vendor: dict[str, float] = defaultdict(float)
+            self.by_method: dict[str, float] = defaultdict(float)
+
+    def add_time(self, name: str, vendor: str, seconds: float) -> None:
+        with self._timing_lock:
+            self.sqlite_s += seconds
+            self.by_vendor[vendor] += seconds
+            self.by_method[name] += seconds
+
+    def _wrap(self, name: str, fn):
+        def run(*a, **kw):
+            if getattr(self._depth, "n", 0):
+                return fn(*a, **kw)
+            self._depth.n = 1
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                self._depth.n = 0
+                self.add_time(name, _vendor_of(a, kw), time.perf_counter() - t0)
+        return run
+
+
+def _vendor_of(args: tuple, kwargs: dict) -> str:
+    first = kwargs.get("vendor", args[0] if args else None)
+    if isinstance(first, str) and first in VENDORS:
+        return first
+    if isinstance(first, list | tuple) and first and getattr(first[0], "vendor", None) in VENDORS:
+        return first[0].vendor
+    return "shared"
+
+
+def thread_cpu_s(native_id: int | None) -> float | None:
+    """CPU seconds (user + system) of one thread of this process, from /proc (Linux); None elsewhere."""
+    try:
+        raw = Path(f"/proc/self/task/{native_id}/stat").read_text()
+    except (OSError, TypeError):
+        return None
+    fields = raw.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def machine() -> dict[str, Any]:
+    model = None
+    try:
+        model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("model name")), None)
+    except OSError:
+        pass
+    return {"cores": os.cpu_count(), "cpu": model, "platform": platform.platform(),
+            "python": platform.python_version(), "loadavg_at_start": _loadavg()}
+
+
+def _loadavg() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def code_measured() -> dict[str, Any]:
+    """The esimdesk this run imported: its folder, commit and the files changed from it (uncommitted work)."""
+    where = Path(esimdesk.__file__).resolve().parent
+    out: dict[str, Any] = {"package": str(where)}
+    try:
+        git = ["git", "-C", str(where.parent)]
+        out["commit"] = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True,
+                                       check=True).stdout.strip()
+        changed = subprocess.run([*git, "status", "--porcelain", "--", "esimdesk"], capture_output=True,
+                                 text=True, check=True).stdout.splitlines()
+        out["uncommitted_files"] = [line[3:] for line in changed]
+    except (OSError, subprocess.CalledProcessError):
+        out["commit"] = None
+    return out
+
+
+def jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float):
+        return round(value, 3)
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)
+
+
+def rows_per_vendor(store: SqliteStore) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {v: {"plans": 0, "orders": 0, "esims": 0} for v in VENDORS}
+    for table in ("plans", "orders", "esims"):
+        for vendor, n in store.conn.execute(f"SELECT vendor, count(*) FROM {table} GROUP BY vendor"):
+            out.setdefault(vendor, {"plans": 0, "orders": 0, "esims": 0})[table] = n
+    return out
+
+
+def desk_paces() -> dict[str, float | None]:
+    """The pace each adapter declares it holds itself to (requests a second), None where it declares none."""
+    out = {}
+    for vendor in VENDORS:
+        pace = getattr(adapter_class(vendor), "requests_per_second", None)
+        out[vendor] = float(pace) if isinstance(pace, int | float) and pace > 0 else None
+    return out
+
+
+def floor_of(vendor: str, by_path: dict[str, int], vendor_limit: tuple[int, float] | None, desk_pace: float | None,
+             concurrency: int, median_s: float, mean_s: float) -> dict[str, Any]:
+    total = sum(by_path.values())
+    per_item = sum(n for path, n in by_path.items() if path in PER_ITEM_PATHS[vendor])
+    sequential = total - per_item
+    if vendor_limit is not None:
+        rate_s, rate_basis = total * vendor_limit[1] / vendor_limit[0], f"vendor limit {vendor_limit[0]}/{vendor_limit[1]:g}s"
+    elif desk_pace is not None:
+        rate_s, rate_basis = per_item / desk_pace, f"desk pace {desk_pace:g}/s (per-item requests)"
+    else:
+        rate_s, rate_basis = 0.0, "none"
+    terms = {"rate_s": rate_s, "sequential_s": sequential * median_s,
+             "concurrent_s": per_item / concurrency * mean_s}
+    return {"requests": total, "sequential_requests": sequential, "per_item_requests": per_item,
+            "rate_basis": rate_basis, **{k: round(v, 2) for k, v in terms.items()},
+            "floor_s": round(max(terms.values()), 2), "bound_by": max(terms, key=terms.get)}
+
+
+def run_sync(server: SandboxServer, store: TimedStore, accounts, label: str) -> dict[str, Any]:
+    control = httpx.Client(base_url=server.root + "/_sandbox", timeout=60)
+    control.post("/state", json={"reset_counters": True}).raise_for_status()
+    store.reset_timing()
+    progress: dict[str, dict[str, Any]] = defaultdict(dict)
+    finished_at: dict[str, float] = {}
+    backup_s = [0.0]
+
+    def on_progress(p) -> None:
+        progress[p.vendor][p.stage] = jsonable(p)
+
+    t0 = time.perf_counter()
+
+    def on_finished(result) -> None:
+        finished_at[result.vendor] = time.perf_counter() - t0
+
+    # The rolling backup after a sync is SQLite's work too (a function of the store module, not a method).
+    original_backup = getattr(sync_module, "rolling_backup", None)
+    if original_backup is not None:
+        def timed_backup(*a, **kw):
+            b0 = time.perf_counter()
+            try:
+                return original_backup(*a, **kw)
+            finally:
+                backup_s[0] += time.perf_counter() - b0
+                store.add_time("rolling_backup", "shared", time.perf_counter() - b0)
+        sync_module.rolling_backup = timed_backup
+    sandbox_cpu0, cpu0 = thread_cpu_s(server._thread.native_id), time.process_time()
+    t0 = time.perf_counter()
+    try:
+        results = asyncio.run(sync_all(store, accounts, lambda c: build_adapter(c, timeout=60),
+                                       progress=on_progress, finished=on_finished))
+    finally:
+        if original_backup is not None:
+            sync_module.rolling_backup = original_backup
+    wall = time.perf_counter() - t0
+    cpu, sandbox_cpu1 = time.process_time() - cpu0, thread_cpu_s(server._thread.native_id)
+    state = control.get("/state").json()
+    control.close()
+
+    latency = server.config
+    median_s = latency.latency_ms / 1000
+    mean_s = median_s * math.exp(latency.latency_sigma ** 2 / 2)
+    concurrency = int(getattr(sync_module, "REFRESH_CONCURRENCY", 8))
+    paces = desk_paces()
+    rows = rows_per_vendor(store)
+    per_vendor: dict[str, Any] = {}
+    for r in results:
+        if r.vendor not in VENDORS:  # "team" in team mode: not a vendor of the sandbox
+            continue
+        counted = state[r.vendor]
+        limiter = server.sandbox.limiters.get(r.vendor)
+        floor = floor_of(r.vendor, counted["requests_by_path"], (limiter.limit, limiter.per) if limiter else None,
+                         paces[r.vendor], concurrency, median_s, mean_s)
+        sqlite_s = store.by_vendor.get(r.vendor, 0.0)
+        per_vendor[r.vendor] = {
+            "ok": r.ok, "error": r.error,
+            "wall_s": round(r.seconds, 2),
+            "finished_at_s": round(finished_at.get(r.vendor, 0.0), 2),
+            "written": {"plans": r.plans, "orders": r.orders, "esims": r.esims},
+            "rows_in_store": rows.get(r.vendor),
+            "requests": {"total": counted["requests_total"], "by_path": counted["requests_by_path"],
+                         "rate_limited_429": counted["rate_limited"]},
+            "sqlite_s": round(sqlite_s, 2),
+            "sqlite_share": round(sqlite_s / r.seconds, 3) if r.seconds else None,
+            "floor": floor,
+            "wall_over_floor": round(r.seconds / floor["floor_s"], 2) if floor["floor_s"] else None,
+            "progress_last": dict(progress.get(r.vendor, {})),
+            "refresh": jsonable(getattr(r, "refresh", None)),  # the refresh planner's summary, once the sync has one
+            "result": jsonable(r),  # every field, including any added after this bench was written
+        }
+    slowest = max((v["wall_s"] for v in per_vendor.values()), default=0.0)
+    sandbox_cpu = (sandbox_cpu1 - sandbox_cpu0) if sandbox_cpu0 is not None and sandbox_cpu1 is not None else None
+    return {
+        "sync": label,
+        "wall_s": round(wall, 2),
+        "after_vendors_s": round(wall - slowest, 2),  # exchange rates, statistics, the rolling backup
+        "sqlite_s": round(store.sqlite_s, 2),
+        "sqlite_share": round(store.sqlite_s / wall, 3),
+        "sqlite_by_method_s": {k: round(v, 2) for k, v in sorted(store.by_method.items(), key=lambda kv: -kv[1])},
+        "sqlite_not_per_vendor_s": round(store.by_vendor.get("shared", 0.0), 2),
+        "rolling_backup_s": round(backup_s[0], 2),
+        "cpu_s": {"process": round(cpu, 1),
+                  "sandbox_thread": round(sandbox_cpu, 1) if sandbox_cpu is not None else None,
+                  "desk": round(cpu - sandbox_cpu, 1) if sandbox_cpu is not None else None},
+        "requests_total": sum(v["requests"]["total"] for v in per_vendor.values()),
+        "vendors": per_vendor,
+        "all_ok": all(v["ok"] for v in per_vendor.values()),
+    }
+
+
+def measure(esims: int, plans: int) -> dict[str, Any]:
+    config = SandboxConfig(seed=1, plans=plans, esims=esims, allocation_delay=0.5,
+                           latency_ms=LATENCY_MS, latency_sigma=LATENCY_SIGMA)
+    tmp = Path(tempfile.mkdtemp(prefix="esimdesk-sync-scale-"))
+    entry: dict[str, Any] = {"esims_per_vendor": esims, "plans_per_vendor": plans,
+                             "measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine()}
+    with SandboxServer(config) as server:
+        t0 = time.perf_counter()
+        for sim in server.sandbox.vendors.values():  # build the simulated data before timing the syncs
+            sim.materialize()
+            for attr in ("catalog", "fleet", "inventory"):
+                getattr(sim, attr, None)
+        entry["sandbox_build_s"] = round(time.perf_counter() - t0, 2)
+
+        store = TimedStore(tmp / "desk.sqlite3")
+        t0 = time.perf_counter()
+        # The MicroESIM fleet this desk sold: its orders with their eSIMs, as the demo's desk holds them.
+        entry["microesim_orders_seeded"] = seed_demo_history(store, server)
+        entry["seed_store_s"] = round(time.perf_counter() - t0, 2)
+        entry["rows_before"] = rows_per_vendor(store)["microesim"]
+        accounts = load_accounts(tmp, env=server.env()).enabled
+        assert sorted(a.vendor for a in accounts) == sorted(VENDORS), [a.vendor for a in accounts]
+        entry["first"] = run_sync(server, store, accounts, "first")
+        entry["routine"] = run_sync(server, store, accounts, "routine")
+        store.close()
+    entry["file_mb"] = round((tmp / "desk.sqlite3").stat().st_size / 1e6, 1)
+    shutil.rmtree(tmp, ignore_errors=True)  # a 300,000-eSIM desk file is gigabytes
+    entry["machine"]["loadavg_at_end"] = _loadavg()
+    return entry
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--scales", type=int, nargs="+", help=f"eSIMs per vendor (default: {' '.join(map(str, SCALES))})")
+    p.add_argument("--plans", type=int, help=f"plans per vendor (default {PLANS:,})")
+    p.add_argument("--quick", action="store_true",
+                   help=f"a smoke run: {QUICK['esims']:,} eSIMs, {QUICK['plans']:,} plans; its own result file")
+    args = p.parse_args(argv)
+    scales = args.scales or ([QUICK["esims"]] if args.quick else list(SCALES))
+    plans = args.plans or (QUICK["plans"] if args.quick else PLANS)
+    name = "sync_scale_quick" if args.quick else "sync_scale"
+
+    mean_ms = LATENCY_MS * math.exp(LATENCY_SIGMA ** 2 / 2)
+    result: dict[str, Any] = {
+        "what": "first and routine sync of four vendors together at each scale, vendors answering with latency",
+        "machine": machine(),
+        "code": code_measured(),
+        "latency_model": {"distribution": "log-normal per request (SandboxConfig.latency_ms / latency_sigma)",
+                          "median_ms": LATENCY_MS, "sigma": LATENCY_SIGMA, "mean_ms": round(mean_ms, 1),
+                          "p99_ms": round(LATENCY_MS * math.exp(2.3263 * LATENCY_SIGMA), 1),
+                          "applies_to": "every vendor and the ECB; Roumio's 8 requests/s enforced on arrival"},
+        "floor_formula": FLOOR_FORMULA,
+        "per_item_paths": {v: sorted(p) for v, p in PER_ITEM_PATHS.items()},
+        "sync_concurrency": int(getattr(sync_module, "REFRESH_CONCURRENCY", 8)),
+        "desk_paces_per_s": desk_paces(),
+        "scales": {},
+    }
+    # Scales measured before (another run, e.g. the big ones on a quiet machine) are kept beside the new.
+    previous = RESULTS / f"{name}.json"
+    if previous.exists():
+        try:
+            result["scales"].update(json.loads(previous.read_text()).get("scales", {}))
+        except (ValueError, OSError):
+            pass
+    for n in scales:
+        print(f"sync_scale: {n:,} eSIMs and {plans:,} plans per vendor ...", file=sys.stderr, flush=True)
+        result["scales"][str(n)] = measure(n, plans)
+        save(name, result)  # after each scale: a long run interrupted keeps what it measured
+
+
+if __name__ == "__main__":
+    main()
