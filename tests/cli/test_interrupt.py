@@ -44,7 +44,7 @@ def slow_sandbox():
         # One vendor much slower: the sync is still at work when Roumio's orders appear, however long a
         # loaded machine takes to notice them (it once finished first, and Ctrl+C came after the end).
         for name, faults in server.sandbox.faults.items():
-            faults.add(Fault("latency", endpoint="*", times=None, seconds=4.0 if name == "microesim" else 0.15))
+            faults.add(Fault("latency", endpoint="*", times=None, seconds=60.0 if name == "microesim" else 0.15))
         yield server
 
 
