@@ -31,9 +31,10 @@ class RefreshPolicy:
     urgent_minutes: float = 30.0
     expiring_days: int = 3
     low_share: float = 0.10
-    # A routine sync's per-vendor request budget is what the vendor's rate allows in this many seconds: the
-    # whole sync stays within a minute (the lists and the catalog take the rest).
-    target_seconds: float = 45.0
+    # A routine sync's per-vendor request budget is what the vendor's pace allows in this many seconds: the
+    # whole sync stays within a minute, the catalog's pages and the fleet's listing taking the rest (measured:
+    # MicroESIM's 100 catalog pages ~18 s, Roamify's ~20 s at 150 ms an answer: bench/results/sync_scale.json).
+    target_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         if not (0 < self.refresh_hours <= 24 * 30):
