@@ -431,7 +431,35 @@ def _v13() -> str:
     return "ALTER TABLE esims ADD COLUMN refreshed_at TEXT;"
 
 
-MIGRATIONS: list[Callable[[], str]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13]
+def _v14() -> str:
+    """Writes at the speed of SQLite (issue 28): each plan, eSIM and order keeps ``row_hash``, a digest of what
+    a sync last wrote it from (the vendor's fields and payload: store/rows.py), so a row that comes back
+    unchanged is not written again, only confirmed (``last_seen``). NULL: not known, the next sync writes the
+    row once (rows already in the file, and any row another writer changed since). The triggers clear it when
+    anything else (a usage check, the journal, a restore) changes what the digest stands for, so a later
+    sync with the old answer writes it again rather than trusting a digest of values no longer there."""
+    watched = {
+        "plans": ("name", "countries", "data_mb", "validity_days", "price", "currency", "daily", "topup", "region",
+                  "raw", "coverage_name", "search_text"),
+        "esims": ("order_id", "plan_id", "status", "vendor_status", "activation_code", "data_used_mb",
+                  "data_total_mb", "expires_at", "installed_at", "qr_url", "install_url", "vendor_ref", "raw",
+                  "data_remaining_mb", "device_name", "device_imei"),
+        "orders": ("order_id", "reference", "kind", "status", "created_at", "total", "currency", "raw"),
+    }
+    sql = []
+    for table, cols in watched.items():
+        olds, news = ", ".join(f"old.{c}" for c in cols), ", ".join(f"new.{c}" for c in cols)
+        sql += [
+            f"ALTER TABLE {table} ADD COLUMN row_hash BLOB;",
+            # Only a change of value by a writer that left the digest as it was: a sync sets a new digest.
+            f"""CREATE TRIGGER {table}_row_hash AFTER UPDATE OF {', '.join(cols)} ON {table}
+                WHEN new.row_hash IS NOT NULL AND new.row_hash IS old.row_hash AND ({news}) IS NOT ({olds})
+                BEGIN UPDATE {table} SET row_hash = NULL WHERE rowid = new.rowid; END;""",
+        ]
+    return "\n".join(sql)
+
+
+MIGRATIONS: list[Callable[[], str]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14]
 LATEST = len(MIGRATIONS)
 
 
