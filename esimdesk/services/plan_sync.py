@@ -1,9 +1,10 @@
 """A catalog sync that writes only what changed (Roamify: 28,000+ packages that rarely change).
 
-The whole listing is read first (it is small next to the store's work), then compared with the cached
-plans: a sync that finds the catalog as it was writes nothing; changed or new plans are upserted; when a
-plan is gone, the whole listing is written and the rest marked stale (rows are never deleted), the same
-as a full sync.
+The whole listing is read first (it is small next to the store's work), then compared with what the store
+last wrote of each plan (its digest, the vendor's payload included: ``Store.plans_to_write``): a sync that
+finds the catalog as it was writes nothing; changed or new plans are upserted; when a plan is gone, the whole
+listing is written (the store only confirms the plans as they were) and the rest marked stale (rows are
+never deleted), the same as a full sync.
 """
 
 from __future__ import annotations
@@ -24,12 +25,11 @@ async def sync_plans_incrementally(adapter: VendorAdapter, store: Store, run_sta
         for plan in page:
             fetched[plan.plan_id] = plan
         report(len(fetched))
-    known = {p.plan_id: p for p in await asyncio.to_thread(store.plans, adapter.name)}
-    if known.keys() - fetched.keys():
-        await asyncio.to_thread(store.upsert_plans, list(fetched.values()))
+    listed = list(fetched.values())
+    changed, gone = await asyncio.to_thread(store.plans_to_write, adapter.name, listed)
+    if gone:
+        await asyncio.to_thread(store.upsert_plans, listed)
         await asyncio.to_thread(store.mark_stale, "plans", adapter.name, run_started)
-        return len(fetched)
-    changed = [p for pid, p in fetched.items() if known.get(pid) != p]  # Plan equality leaves raw out
-    if changed:
+    elif changed:
         await asyncio.to_thread(store.upsert_plans, changed)
     return len(fetched)

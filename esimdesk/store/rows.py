@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import marshal
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -25,6 +27,56 @@ def dec(text: str | None) -> Decimal | None:
 
 def dumps(raw: Any) -> str | None:
     return json.dumps(raw, separators=(",", ":"), default=str) if raw is not None else None
+
+
+# What a row is written from, digested (``row_hash``, migration v14): a sync that gets the same answer again
+# skips the row. Bump ROW_FORMAT when a builder below writes something else from the same answer (a new
+# column, other search words): every digest then differs and the next sync writes each row once more.
+ROW_FORMAT = 1
+# The fields each digest covers: every field of the domain object the sync writes from (tests/store check that
+# each one changes the digest). An eSIM's note is the agent's, never a vendor's: the sync does not write it.
+PLAN_DIGESTED = ("vendor", "plan_id", "name", "countries", "data_mb", "validity_days", "price", "currency", "daily",
+                 "topup", "region", "coverage_name")
+ESIM_DIGESTED = ("vendor", "iccid", "status", "vendor_status", "order_id", "plan_id", "activation_code",
+                 "data_used_mb", "data_total_mb", "expires_at", "installed_at", "qr_url", "install_url", "vendor_ref",
+                 "usage_as_of", "data_remaining_mb", "device_name", "device_imei")
+
+
+def digest(values: tuple, raw: Any) -> bytes:
+    """16 bytes for a row's values (str, int, float, bool, None, tuples of them) and the vendor's payload.
+    marshal version 0 (no back-references, no interned-string marks: equal values give equal bytes whichever
+    objects hold them) takes 100,000 eSIM payloads in 0.4 s where json.dumps takes 1.2 s; a payload marshal
+    cannot take (a value JSON has no type for) goes by its repr."""
+    try:
+        data = marshal.dumps((ROW_FORMAT, values, raw), 0)
+    except ValueError:
+        data = repr((ROW_FORMAT, values, raw)).encode()
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def _instant(dt: datetime | None) -> float | None:
+    return None if dt is None else dt.timestamp()  # the same instant in any zone: iso() writes it in UTC
+
+
+def plan_hash(p: Plan) -> bytes:
+    return digest((p.vendor, p.plan_id, p.name, p.countries, p.data_mb, p.validity_days, str(p.price), p.currency,
+                   p.daily, p.topup, p.region, p.coverage_name), p.raw)
+
+
+def esim_hash(e: Esim) -> bytes:
+    return digest((e.vendor, e.iccid, e.status.value, e.vendor_status, e.order_id, e.plan_id, e.activation_code,
+                   e.data_used_mb, e.data_total_mb, _instant(e.expires_at), _instant(e.installed_at), e.qr_url,
+                   e.install_url, e.vendor_ref, _instant(e.usage_as_of), e.data_remaining_mb, e.device_name,
+                   e.device_imei), e.raw)
+
+
+def order_hash(o: Order, reference: str | None) -> bytes:
+    """``reference``: the one the row is written with (the journal's; None when it is kept apart). Its eSIMs
+    are digested on their own rows."""
+    lines = tuple((ln.plan_id, ln.quantity, None if ln.unit_price is None else str(ln.unit_price), ln.name)
+                  for ln in o.lines)
+    return digest((o.vendor, o.order_id, reference, o.kind, o.status.value, _instant(o.created_at),
+                   None if o.total is None else str(o.total), o.currency, lines), o.raw)
 
 
 def reverse(text: str) -> str:
