@@ -157,6 +157,9 @@ class Esim:
     data_remaining_mb: int | None = None  # where the vendor reports what is left (Flexiroam balances)
     device_name: str | None = None  # the customer's device, where the vendor reports it (Flexiroam)
     device_imei: str | None = None
+    # When the vendor last confirmed this eSIM (its listing, or a look-up of it): the Fleet's "as of". Set
+    # by the store, never by a vendor's answer.
+    seen_at: datetime | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         _check_mb("data_used_mb", self.data_used_mb)

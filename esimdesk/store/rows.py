@@ -95,7 +95,7 @@ PLAN_COLS = ", ".join(f"p.{c}" for c in ("vendor", "plan_id", "name", "countries
 ESIM_COLS = ", ".join(f"e.{c}" for c in (
     "vendor", "iccid", "order_id", "plan_id", "status", "vendor_status", "activation_code", "data_used_mb",
     "data_total_mb", "expires_at", "installed_at", "qr_url", "install_url", "vendor_ref", "note", "usage_as_of",
-    "data_remaining_mb", "device_name", "device_imei"))
+    "data_remaining_mb", "device_name", "device_imei", "last_seen"))
 # An order named by its vendor id or reference; in team mode also by the reference another desk's agent typed
 # (kept here under that desk's handle: Order.typed_reference). Three parameters, each the name; an index each.
 ORDER_NAMED = ("(o.order_id = ? OR o.reference = ? "
@@ -167,7 +167,7 @@ def row_esim(row: dict[str, Any]) -> Esim:
         installed_at=from_iso(row["installed_at"]), qr_url=row["qr_url"], install_url=row["install_url"],
         vendor_ref=row["vendor_ref"], note=row.get("note"), usage_as_of=from_iso(row.get("usage_as_of")),
         data_remaining_mb=row.get("data_remaining_mb"), device_name=row.get("device_name"),
-        device_imei=row.get("device_imei"),
+        device_imei=row.get("device_imei"), seen_at=from_iso(row.get("last_seen")),
     )
 
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSizePolicy
 
-from esimdesk.domain import Esim, EsimStatus, ListingQuery
+from esimdesk.domain import Esim, EsimStatus, ListingQuery, vendor_title
 from esimdesk.services.offers import usage_gap_word
 from esimdesk.ui.cards_dialogs import NO_CODE, CardActions
 from esimdesk.ui.fleet_actions import mount
@@ -155,11 +155,12 @@ class FleetTab(ListingTab):
             self.events.clear()
         self.load_history(esim)
         self.info.setText(
-            f"<b>{esc(esim.iccid)}</b><br>{esc(esim.vendor)} · {esc(esim.status.value)} ({esc(esim.vendor_status)})<br>"
+            f"<b>{esc(esim.iccid)}</b><br>{esc(vendor_title(esim.vendor))} · {esc(esim.status.value)} ({esc(esim.vendor_status)})<br>"
             f"Used: {used} of {mb_text(esim.data_total_mb)}"
             + (f" (as of {when_text(esim.usage_as_of)} UTC)" if esim.usage_as_of and esim.data_used_mb is not None
                else "") + f"<br>Expires: {when_text(esim.expires_at) or '—'}<br>"
             f"Plan: {esc(esim.plan_id or '—')} · Order: {esc(esim.order_id or '—')}<br>"
+            + (f"Checked with {esc(vendor_title(esim.vendor))}: {when_text(esim.seen_at)} UTC<br>" if esim.seen_at else "")
             + (f"<a href=\"{esc(esim.install_url)}\">iPhone quick install</a><br>" if esim.install_url else "")
             + (f"Note: <i>{esc(esim.note)}</i><br>" if esim.note else "") +
             f"<small><code>{esc(esim.activation_code or 'no activation code from the vendor')}</code></small>")

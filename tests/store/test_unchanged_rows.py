@@ -269,7 +269,7 @@ def _other(value):
      R.PLAN_DIGESTED, {"raw"}, R.plan_hash),
     (Esim("roumio", ICCID, EsimStatus.ACTIVE, "IN_USE/ENABLED", "B1", "JC016", "LPA:1$a$b", 10, 1024, T0, T0, "q", "i",
           "ref", "note", {"a": 1}, T0, 1014, "iPhone", "35"),
-     R.ESIM_DIGESTED, {"raw", "note"}, R.esim_hash),
+     R.ESIM_DIGESTED, {"raw", "note", "seen_at"}, R.esim_hash),
 ])
 def test_every_field_a_sync_writes_from_changes_the_digest(obj, digested, left_out, digest):
     """A field added to the domain and written by the sync must be digested too, or a change of it alone

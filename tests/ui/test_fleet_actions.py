@@ -87,6 +87,10 @@ def test_installed_esim_says_why_it_cannot_be_cancelled(window):
     assert panel.buttons[Action.SUSPEND].isEnabled() and panel.buttons[Action.SMS].isEnabled()
     assert "as of" in panel.usage.text() and "UTC" in panel.usage.text()  # usage with its age
     assert "(as of " in win.fleet.info.text()
+    # The eSIM's own "as of" (issue 28): when Roumio last confirmed it, whichever sync or look-up that was.
+    seen = win.fleet.current.seen_at
+    assert seen is not None and f"Checked with Roumio: {seen:%Y-%m-%d %H:%M} UTC" in win.fleet.info.text()
+    assert "<br>Roumio · " in win.fleet.info.text()  # the vendor by its name
 
 
 def test_cancel_confirmation_states_the_refund_and_that_it_cannot_be_undone(window, monkeypatch):
