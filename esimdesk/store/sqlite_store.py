@@ -751,14 +751,6 @@ class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin, ExchangeMixin, Refr
         conn.execute("PRAGMA analysis_limit=1000")
         conn.execute("ANALYZE")
 
-    def esims_to_refresh(self, vendor: str, seen_before: str, final_states: Iterable[str] = ()) -> list[str]:
-        """A vendor's eSIMs worth asking about: not read since ``seen_before`` and not in a final state."""
-        final = list(final_states)
-        sql = "SELECT iccid FROM esims WHERE vendor = ? AND last_seen < ?"
-        if final:
-            sql += f" AND status NOT IN ({_marks(final)})"
-        return [r[0] for r in self.conn.execute(sql + " ORDER BY last_seen", (vendor, seen_before, *final))]
-
 
 class _Connections:
     """The connections a store opened, one per thread, so that ``close()`` closes them all — each safely.
