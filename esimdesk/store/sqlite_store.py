@@ -328,7 +328,7 @@ class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin, ExchangeMixin, Refr
         # out of the row; 0.13 s in a narrow side table (0.37 s with the index an ORDER BY needs). The row it
         # is, because Roumio gives no time for its usage figures: a confirmed eSIM's usage_as_of moves on each
         # sync, and that is in the row (so most of a Roumio fleet's rows are written either way); and
-        # last_seen stays a column every reader (mark_stale, esims_to_refresh, a restore's merge) reads as
+        # last_seen stays a column every reader (mark_stale, the Fleet's "checked" time, a restore's merge) reads as
         # before. A per-run TEMP table of what was seen cannot work: each page is written by whichever worker
         # thread runs it, each with its own connection, and TEMP tables are per connection.
         conn.executemany("UPDATE esims SET last_seen = ?, stale = 0 WHERE rowid = ?", confirmed)
