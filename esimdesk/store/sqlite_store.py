@@ -814,7 +814,11 @@ def _one_per_order_id(orders: list[Order]) -> list[Order]:
             key = (order.vendor, order.order_id)
             if key in at:
                 earlier = out[at[key]]
-                log.warning("%s listed order %s twice in one answer; the later entry is kept", *key)
+                # The same order handed again with more of its eSIMs (Roumio's list: vendors/roumio.py) is
+                # no surprise; another entry under the id is.
+                again_whole = earlier is not None and {e.iccid for e in earlier.esims} <= {e.iccid for e in order.esims}
+                log.log(logging.DEBUG if again_whole else logging.WARNING,
+                        "%s listed order %s twice in one answer; the later entry is kept", *key)
                 if order.reference is None and earlier is not None and earlier.reference is not None:
                     order = replace(order, reference=earlier.reference)
                 out[at[key]] = None

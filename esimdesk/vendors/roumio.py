@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -494,16 +495,26 @@ class RoumioAdapter(VendorAdapter):
 
     async def iter_orders(self) -> AsyncIterator[list[Order]]:
         """Roumio has no order list: group every allocated eSIM by orderNo (one page of orders per page read,
-        an order split across pages is completed before it is handed out)."""
+        an order split across pages is completed before it is handed out). The document does not say the
+        list keeps an order's eSIMs together, and they are not always (an order's eSIM listed far from the
+        rest): an order met again is handed out again whole, with every eSIM seen of it (those handed out
+        before without their payload: the store keeps the one it has)."""
         pending: dict[str, list[Esim]] = {}
+        handed: dict[str, list[Esim]] = {}
+
+        def whole(order_no: str, esims: list[Esim]) -> Order:
+            earlier = handed.get(order_no, [])
+            handed[order_no] = earlier + [replace(e, raw=None) for e in esims]
+            return self._order_from(order_no, None, earlier + esims)
+
         async for page in self._query_pages({}):
             for e in page:
                 pending.setdefault(e.order_id or "", []).append(e)
             last = page[-1].order_id if page else None
             done = [o for o in pending if o != last]
             if done:
-                yield [self._order_from(o, None, pending.pop(o)) for o in done if o]
-        rest = [self._order_from(o, None, es) for o, es in pending.items() if o]
+                yield [whole(o, pending.pop(o)) for o in done if o]
+        rest = [whole(o, es) for o, es in pending.items() if o]
         if rest:
             yield rest
 

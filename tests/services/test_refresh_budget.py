@@ -207,3 +207,23 @@ def test_roamify_reads_usage_within_the_budget_and_its_listing_keeps_what_usage_
         assert listed_only.ok and listed_only.refresh.due == 0 and paths.count("usage") == 0
         assert active <= {e.iccid for e in store.esims(vendor="roamify") if e.status is EsimStatus.ACTIVE}
         store.close()
+
+
+def test_a_roumio_order_whose_esims_are_listed_apart_is_stored_whole(tmp_path, caplog):
+    """Roumio's eSIM list does not always keep an order's eSIMs together (found measuring issue 28: ~2 % of
+    the sandbox's orders); the order is handed out again whole, so its lines count every eSIM, and the
+    store takes the later, whole entry without a warning."""
+    with SandboxServer(SandboxConfig(seed=1, plans=50, esims=2000, allocation_delay=0), vendors=("roumio",)) as server:
+        fleet = server.sandbox.vendors["roumio"].fleet
+        starts: dict[str, int] = {}
+        apart = {r["orderNo"] for i, r in enumerate(fleet)
+                 if starts.setdefault(r["orderNo"], i) != i and fleet[i - 1]["orderNo"] != r["orderNo"]}
+        assert apart  # the sandbox lists some orders in parts
+        store = open_store(tmp_path)
+        with caplog.at_level("WARNING", logger="esimdesk"):
+            [result] = asyncio.run(sync_all(store, accounts_for(server, tmp_path), build_adapter))
+        assert result.ok and "twice in one answer" not in caplog.text
+        for order in store.orders(vendor="roumio"):
+            assert sum(line.quantity for line in order.lines) == len(order.esims) > 0, order.order_id
+        assert {o.order_id for o in store.orders(vendor="roumio")} >= apart
+        store.close()
