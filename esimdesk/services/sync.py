@@ -230,8 +230,9 @@ async def _sync_with(adapter: VendorAdapter, store: Store, result: VendorSyncRes
 
 # The most rows one write takes when pages come faster than SQLite writes them: larger transactions cost
 # fewer index-page writes (an empty file's 100,000 eSIMs: 16.3 s in 500-row writes, 10.4 s in 5,000-row
-# ones: bench/store_writes.py), and a Ctrl+C waits for one such transaction at most (a second or two).
-WRITE_BATCH_ROWS = 5000
+# ones: bench/store_writes.py); kept to about a second each, so the window's own writes (an order's
+# journal entry) and a Ctrl+C never wait long behind one.
+WRITE_BATCH_ROWS = 2000
 
 
 async def _pipelined(pages: AsyncIterator[list], write: Callable[[list], int]) -> AsyncIterator[int]:
