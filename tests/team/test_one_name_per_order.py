@@ -12,17 +12,24 @@ from tests.services.helpers import cli_env, open_store
 from tests.team.test_two_desks import ok_json, run, team_url
 
 
-def test_an_order_reads_the_same_at_both_desks_reference_as_typed_and_handle_beside(fresh_sandbox, pg, team_db,
-                                                                                    tmp_path):
+def order_at_a_seen_at_b(sandbox, team_db, tmp_path):
+    """Desk A (alice) orders on Roumio as "bar-team-a" and syncs; desk B (bob) syncs: (A's env, B's env, the
+    order as A's command line answered it)."""
     url, password = team_db
-    a = cli_env(fresh_sandbox, tmp_path / "a", ESIMDESK_TEAM_URL=team_url(url, password), ESIMDESK_TEAM_AGENT="alice")
-    b = cli_env(fresh_sandbox, tmp_path / "b", ESIMDESK_TEAM_URL=team_url(url, password), ESIMDESK_TEAM_AGENT="bob")
+    a = cli_env(sandbox, tmp_path / "a", ESIMDESK_TEAM_URL=team_url(url, password), ESIMDESK_TEAM_AGENT="alice")
+    b = cli_env(sandbox, tmp_path / "b", ESIMDESK_TEAM_URL=team_url(url, password), ESIMDESK_TEAM_AGENT="bob")
     ok_json(a, "sync", "--vendor", "roumio")
     plan = ok_json(a, "plans", "--vendor", "roumio")[0]["plan_id"]
     placed = ok_json(a, "order", "--vendor", "roumio", "--plan", plan, "--reference", "bar-team-a")
     assert placed["reference"] == "bar-team-a"
     ok_json(a, "sync", "--vendor", "roumio")  # pushed to the team store
     ok_json(b, "sync", "--vendor", "roumio")  # pulled, and listed by Roumio under A's handle
+    return a, b, placed
+
+
+def test_an_order_reads_the_same_at_both_desks_reference_as_typed_and_handle_beside(fresh_sandbox, pg, team_db,
+                                                                                    tmp_path):
+    a, b, placed = order_at_a_seen_at_b(fresh_sandbox, team_db, tmp_path)
 
     [at_a] = [o for o in ok_json(a, "orders", "--vendor", "roumio") if o["order_id"] == placed["order_id"]]
     [at_b] = [o for o in ok_json(b, "orders", "--vendor", "roumio") if o["order_id"] == placed["order_id"]]
@@ -42,14 +49,7 @@ def test_the_other_desk_finds_shows_and_prints_an_order_by_the_reference_its_age
                                                                                          team_db, tmp_path):
     """Desk B keeps desk A's order under A's handle (its Roumio listing's key). Its Orders tab (the listing the
     tab pages through), its search and `qr` still know the order as "bar-team-a", as desk A does."""
-    url, password = team_db
-    a = cli_env(fresh_sandbox, tmp_path / "a", ESIMDESK_TEAM_URL=team_url(url, password), ESIMDESK_TEAM_AGENT="alice")
-    b = cli_env(fresh_sandbox, tmp_path / "b", ESIMDESK_TEAM_URL=team_url(url, password), ESIMDESK_TEAM_AGENT="bob")
-    ok_json(a, "sync", "--vendor", "roumio")
-    plan = ok_json(a, "plans", "--vendor", "roumio")[0]["plan_id"]
-    placed = ok_json(a, "order", "--vendor", "roumio", "--plan", plan, "--reference", "bar-team-a")
-    ok_json(a, "sync", "--vendor", "roumio")
-    ok_json(b, "sync", "--vendor", "roumio")
+    _a, b, placed = order_at_a_seen_at_b(fresh_sandbox, team_db, tmp_path)
     [code] = [e["activation_code"] for e in placed["esims"]]
 
     store = open_store(tmp_path / "b")
