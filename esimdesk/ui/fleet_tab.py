@@ -31,7 +31,7 @@ class FleetTab(ListingTab):
 
     def __init__(self, desk, parent=None):
         columns = [
-            Column("Vendor", lambda e: e.vendor, "vendor"),
+            Column("Vendor", lambda e: vendor_title(e.vendor), "vendor"),
             Column("ICCID", lambda e: e.iccid, "iccid"),
             Column("Status", lambda e: e.status.value, "status"),
             # With a bar under the text: the share of the allowance used (red under 10 % left). Blank usage

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from esimdesk.domain import EsimdeskError, JournalEntry, Order, is_undecided, money_str
+from esimdesk.domain import EsimdeskError, JournalEntry, Order, is_undecided, money_str, vendor_title
 from esimdesk.services.currency import Pricing
 from esimdesk.services.preferences import Rates
 from esimdesk.ui.cards_dialogs import CardActions
@@ -72,7 +72,7 @@ class OrdersTab(ListingTab):
     def __init__(self, desk, parent=None):
         columns = [
             Column("Created", lambda o: created_text(o.created_at), "created", sample=CREATED_SAMPLE),
-            Column("Vendor", lambda o: o.vendor, "vendor"),
+            Column("Vendor", lambda o: vendor_title(o.vendor), "vendor"),
             Column("Status", lambda o: o.status.value, "status", sample=STATUS_SAMPLE),
             Column("Order id", lambda o: o.order_id or "—", "order_id"),
             Column("Reference", lambda o: o.shown_reference or "", "reference"),
@@ -156,7 +156,7 @@ class OrdersTab(ListingTab):
         total = f"<br>Total: {money_str(order.total)} {esc(order.currency or '')}" if order.total is not None else ""
         # Another desk's order: the vendor's portal shows the handle that desk sent, so it is said too.
         sent_as = f" (sent to the vendor as {esc(order.reference)})" if order.typed_reference else ""
-        self.info.setText(f"<b>{esc(order.vendor)} {esc(order.kind)} {esc(order.order_id or '(not confirmed)')}</b>"
+        self.info.setText(f"<b>{esc(vendor_title(order.vendor))} {esc(order.kind)} {esc(order.order_id or '(not confirmed)')}</b>"
                           f"<br>Status: <b style=\"color:{color}\">{esc(order.status.value)}</b>"
                           f"<br>Reference: {esc(order.shown_reference or '—')}{sent_as}"
                           f"<br>Created: {esc(created_line(order.created_at))}{total}")
