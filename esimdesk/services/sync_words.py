@@ -26,8 +26,8 @@ def duration(seconds: float) -> str:
 
 
 class ProgressWords:
-    """One line per progress report: "MicroESIM: eSIMs refreshed 1,200 of 4,000 (40,000 due), about 2 min
-    left". The time left is from the pace of this stage so far."""
+    """One line per progress report: "Syncing MicroESIM: eSIMs refreshed 1,200 of 4,000 (40,000 due), about
+    2 min left". The time left is from the pace of this stage so far."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic):
         self.clock = clock
@@ -57,10 +57,9 @@ def refresh_sentence(result: VendorSyncResult) -> str | None:
     title = vendor_title(result.vendor)
     parts = [f"{title}: {count_of(r.refreshed, 'eSIM')} refreshed one by one"]
     if r.left_for_later:
-        why = "this sync's request budget" if r.refreshed + r.failed >= r.planned else (
-            "the sync stopped first" if not result.ok else "not reached")
-        parts.append(f"{count_of(r.left_for_later, 'more eSIM')} due left for the next sync ({why}: "
-                     f"{r.budget:,} a sync at {title}'s pace)")
+        why = (f"this sync's request budget: {r.budget:,} a sync at {title}'s pace"
+               if r.refreshed + r.failed >= r.planned else "the sync stopped before them")
+        parts.append(f"{count_of(r.left_for_later, 'more eSIM')} due left for the next sync ({why})")
     if r.failed:
         parts.append(f"{count_of(r.failed, 'eSIM')} {title} did not answer for (see the log)")
     return "; ".join(parts)

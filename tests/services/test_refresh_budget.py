@@ -227,3 +227,17 @@ def test_a_roumio_order_whose_esims_are_listed_apart_is_stored_whole(tmp_path, c
             assert sum(line.quantity for line in order.lines) == len(order.esims) > 0, order.order_id
         assert {o.order_id for o in store.orders(vendor="roumio")} >= apart
         store.close()
+
+
+def test_the_end_says_why_eSIMs_were_left():
+    from esimdesk.services.sync_results import RefreshSummary, VendorSyncResult
+
+    budget = VendorSyncResult("microesim", ok=True, refresh=RefreshSummary(9_702, 300, 298, 2, 300))
+    assert refresh_sentence(budget) == (
+        "MicroESIM: 298 eSIMs refreshed one by one; 9,402 more eSIMs due left for the next sync (this sync's "
+        "request budget: 300 a sync at MicroESIM's pace); 2 eSIMs MicroESIM did not answer for (see the log)")
+    stopped = VendorSyncResult("roamify", ok=False, refresh=RefreshSummary(1_000, 600, 200, 0, 600))
+    assert refresh_sentence(stopped) == ("Roamify: 200 eSIMs refreshed one by one; 800 more eSIMs due left for "
+                                         "the next sync (the sync stopped before them)")
+    assert refresh_sentence(VendorSyncResult("roumio", ok=True)) is None
+    assert refresh_sentence(VendorSyncResult("microesim", ok=True, refresh=RefreshSummary(5, 5, 5, 0, 300))) is None
