@@ -198,13 +198,7 @@ class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin, ExchangeMixin, Refr
 
     def _write_plans(self, conn: sqlite3.Connection, plans: list[Plan], seen: str) -> None:
         plans, again = _first_of_each(plans, lambda p: (p.vendor, p.plan_id))
-        cols = ", ".join(_PLAN_COMPARED)
-        have: dict[tuple[str, str], sqlite3.Row] = {}
-        for vendor, ids in _group((p.vendor, p.plan_id) for p in plans).items():
-            for chunk in _chunks(ids):
-                q = (f"SELECT rowid, plan_id, row_hash, stale, {cols} FROM plans WHERE vendor = ? "
-                     f"AND plan_id IN ({_marks(chunk)})")
-                have.update(((vendor, r["plan_id"]), r) for r in conn.execute(q, (vendor, *chunk)))
+        have = _stored(conn, "plans", "plan_id", ("stale", *_PLAN_COMPARED), ((p.vendor, p.plan_id) for p in plans))
         new: list[dict[str, Any]] = []
         changed: list[tuple[dict[str, Any], sqlite3.Row]] = []
         confirmed: list[tuple[str, int]] = []
@@ -294,12 +288,7 @@ class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin, ExchangeMixin, Refr
 
     def _write_esims(self, conn: sqlite3.Connection, esims: list[Esim], seen: str) -> None:
         esims, again = _first_of_each(esims, lambda e: (e.vendor, e.iccid))
-        cols = ", ".join(_ESIM_COMPARED)
-        have: dict[tuple[str, str], sqlite3.Row] = {}
-        for vendor, iccids in _group((e.vendor, e.iccid) for e in esims).items():
-            for chunk in _chunks(iccids):
-                q = f"SELECT rowid, iccid, row_hash, {cols} FROM esims WHERE vendor = ? AND iccid IN ({_marks(chunk)})"
-                have.update(((vendor, r["iccid"]), r) for r in conn.execute(q, (vendor, *chunk)))
+        have = _stored(conn, "esims", "iccid", _ESIM_COMPARED, ((e.vendor, e.iccid) for e in esims))
         new: list[dict[str, Any]] = []
         by_set: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         confirmed: list[tuple[str, int]] = []
@@ -910,6 +899,17 @@ def _group(pairs) -> dict[str, list[str]]:
     for vendor, key in pairs:
         out.setdefault(vendor, []).append(key)
     return out
+
+
+def _stored(conn: sqlite3.Connection, table: str, key: str, cols, pairs) -> dict[tuple[str, str], sqlite3.Row]:
+    """(vendor, key) -> the stored row (rowid, key, row_hash and ``cols``) of these rows, 500 keys a query."""
+    have: dict[tuple[str, str], sqlite3.Row] = {}
+    for vendor, keys in _group(pairs).items():
+        for chunk in _chunks(keys):
+            q = (f"SELECT rowid, {key}, row_hash, {', '.join(cols)} FROM {table} WHERE vendor = ? "
+                 f"AND {key} IN ({_marks(chunk)})")
+            have.update(((vendor, r[key]), r) for r in conn.execute(q, (vendor, *chunk)))
+    return have
 
 
 def _chunks(items: list, size: int = 500):
