@@ -16,7 +16,12 @@ REFRESH_KEY = "refresh_hours"
 
 
 def refresh_policy(home: Path) -> RefreshPolicy:
-    value = load_settings(home).get(REFRESH_KEY)
+    return policy_from(load_settings(home))
+
+
+def policy_from(settings: dict) -> RefreshPolicy:
+    """The policy of settings.json's contents (already read, e.g. by the Settings dialog)."""
+    value = settings.get(REFRESH_KEY)
     if value is None:
         return RefreshPolicy()
     try:

@@ -35,7 +35,7 @@ from esimdesk.services.preferences import (
     thresholds_from,
     vendors_with_balance,
 )
-from esimdesk.services.refresh_settings import refresh_policy, save_refresh_hours
+from esimdesk.services.refresh_settings import policy_from, refresh_policy, save_refresh_hours
 from esimdesk.ui.card_settings_dialog import CardSettingsForm
 from esimdesk.ui.forms.ui_settings_dialog import Ui_SettingsDialog
 from esimdesk.ui.forms.ui_vendor_account import Ui_VendorAccount
@@ -119,7 +119,7 @@ class SettingsDialog(QDialog, Ui_SettingsDialog):
             "to use your computer's. A rate entered here overrides the fetched ones for its currency.")
         self.prices_page = PriceRulesForm(rules_from(settings))
         self.pages.insertTab(self.pages.indexOf(self.cards_page), self.prices_page, "Prices")
-        self.sync_page = SyncSettingsForm(refresh_policy(home))
+        self.sync_page = SyncSettingsForm(policy_from(settings))  # the file read once, above
         self.pages.insertTab(self.pages.indexOf(self.cards_page), self.sync_page, "Sync")
 
         self.cards = CardSettingsForm(home, self.cards_page)
