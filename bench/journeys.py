@@ -139,7 +139,7 @@ def sql_floors(db: Path, iccid: str) -> dict:
 
 
 def run(home: Path, vendor_env: dict[str, str], args) -> dict:
-    import qasync
+    from esimdesk.ui.event_loop import DeskEventLoop
     from _qt import WINDOW_PASSES, Paints
     from PySide6.QtCore import QEvent, QObject, Qt, QTimer
     from PySide6.QtGui import QKeySequence
@@ -155,7 +155,7 @@ def run(home: Path, vendor_env: dict[str, str], args) -> dict:
 
     app = QApplication.instance() or QApplication(sys.argv)
     app.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(app)
+    loop = DeskEventLoop(app)
     asyncio.set_event_loop(loop)
     db = home / "esimdesk.sqlite3"
     facts = store_facts(db, args.runs)

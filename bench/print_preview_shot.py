@@ -16,7 +16,7 @@ from pathlib import Path
 
 def main(out: Path) -> None:
     os.environ.setdefault("ESIMDESK_HOME", tempfile.mkdtemp())
-    import qasync
+    from esimdesk.ui.event_loop import DeskEventLoop
     from PySide6.QtWidgets import QApplication
 
     from esimdesk.services.desk import Desk
@@ -26,7 +26,7 @@ def main(out: Path) -> None:
     from esimdesk.ui.main_window import MainWindow
 
     app = QApplication(sys.argv)
-    loop = qasync.QEventLoop(app)
+    loop = DeskEventLoop(app)
     asyncio.set_event_loop(loop)
     ctx = open_context(demo=True)
     desk = Desk(ctx)

@@ -46,7 +46,7 @@ def price_in_euros_with_a_rule(home: Path) -> None:
 def main(out: Path) -> None:
     os.environ.setdefault("ESIMDESK_HOME", tempfile.mkdtemp())
     ordered = place_two_orders_from_the_cli()
-    import qasync
+    from esimdesk.ui.event_loop import DeskEventLoop
     from PySide6.QtWidgets import QApplication
 
     from esimdesk.services.desk import Desk
@@ -55,7 +55,7 @@ def main(out: Path) -> None:
     from esimdesk.ui.main_window import MainWindow
 
     app = QApplication(sys.argv)
-    loop = qasync.QEventLoop(app)
+    loop = DeskEventLoop(app)
     asyncio.set_event_loop(loop)
     ctx = open_context(demo=True)
     price_in_euros_with_a_rule(ctx.home)

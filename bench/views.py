@@ -168,7 +168,7 @@ def demo_start() -> int:
     rows. Merged into bench/results/views.json as "demo_start"."""
     import json
 
-    import qasync
+    from esimdesk.ui.event_loop import DeskEventLoop
     from PySide6.QtWidgets import QApplication
 
     os.environ.update(SCALE)
@@ -176,7 +176,7 @@ def demo_start() -> int:
     os.environ["ESIMDESK_HOME"] = str(root)
     app = QApplication.instance() or QApplication(sys.argv)
     app.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(app)
+    loop = DeskEventLoop(app)
     asyncio.set_event_loop(loop)
     from esimdesk.services.desk import Desk
     from esimdesk.services.runtime import open_context
@@ -220,7 +220,7 @@ def demo_start() -> int:
 
 
 def run(home: Path, vendor_env: dict[str, str], args) -> int:
-    import qasync
+    from esimdesk.ui.event_loop import DeskEventLoop
     from _qt import Paints
     from PySide6.QtCore import QPoint, Qt, QTimer
     from PySide6.QtTest import QTest
@@ -234,7 +234,7 @@ def run(home: Path, vendor_env: dict[str, str], args) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv)
     app.setQuitOnLastWindowClosed(False)  # each start-up run closes its window; the run goes on
-    loop = qasync.QEventLoop(app)
+    loop = DeskEventLoop(app)
     asyncio.set_event_loop(loop)
     rss_before = rss_mb()
 

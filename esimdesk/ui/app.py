@@ -9,7 +9,6 @@ import sqlite3
 import sys
 from pathlib import Path
 
-import qasync
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -20,7 +19,7 @@ from esimdesk.services.config import data_home_path
 from esimdesk.services.desk import Desk
 from esimdesk.services.runtime import open_context
 from esimdesk.store.backups import DATA_FILE, newest_backup
-from esimdesk.ui.event_loop import close_qt_loop
+from esimdesk.ui.event_loop import DeskEventLoop, close_qt_loop
 from esimdesk.ui.main_window import MainWindow
 
 # Smoke tests (.ci/bundle_smoke.sh): close the window by itself this many seconds after its start-up
@@ -52,7 +51,7 @@ def run_gui(demo: bool = False) -> int:
         elif ctx is not None:
             ctx.close()
         raise
-    loop = qasync.QEventLoop(app)
+    loop = DeskEventLoop(app)
     asyncio.set_event_loop(loop)
     closed = asyncio.Event()
     window.closing.connect(closed.set)

@@ -388,11 +388,14 @@ class MainWindow(QMainWindow):
             self.toolbar.set_busy(False)
             self.sync_action.setEnabled(True)
             self._sync_task = None
-        self.reload_all()
-        # A sync may have fetched new exchange rates or brought plans in a new currency: the prices are read
-        # again (and re-sorted where a rate changed) before the agent is told it finished.
-        await self.catalog.refresh_rates()
-        await self.show_balances()
+        try:
+            self.reload_all()
+            # A sync may have fetched new exchange rates or brought plans in a new currency: the prices are
+            # read again (and re-sorted where a rate changed) before the agent is told it finished.
+            await self.catalog.refresh_rates()
+            await self.show_balances()
+        except Exception:  # the sync itself has ended: what failed after it never holds up its end
+            log.exception("reading the tabs again after the sync failed")
         self.syncFinished.emit(results)
         return results
 

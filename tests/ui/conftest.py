@@ -20,8 +20,9 @@ import gc
 from contextlib import contextmanager
 
 import pytest
+import qasync
 
-from esimdesk.ui.event_loop import close_qt_loop
+from esimdesk.ui.event_loop import DeskEventLoop, close_qt_loop
 
 
 def _current_loop():
@@ -37,7 +38,7 @@ def _no_qt_state_outlives_the_test():
     from PySide6.QtWidgets import QApplication
 
     leftover = _current_loop()
-    loop_left_open = leftover is not None and type(leftover).__module__.startswith("qasync") and not leftover.is_closed()
+    loop_left_open = leftover is not None and isinstance(leftover, qasync.QEventLoop) and not leftover.is_closed()
     if loop_left_open:
         for task in asyncio.all_tasks(leftover):
             task.cancel()
@@ -62,9 +63,7 @@ def loop(qapp):
     Request it before ``qtbot`` in a window fixture: qtbot closes the window at its teardown, which then
     runs while this loop is still open (Qt objects must not outlive the loop they call into).
     """
-    import qasync
-
-    loop = qasync.QEventLoop(qapp)
+    loop = DeskEventLoop(qapp)
     asyncio.set_event_loop(loop)
     errors: list[dict] = []
     loop.set_exception_handler(lambda _loop, context: errors.append(context))
