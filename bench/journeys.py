@@ -139,7 +139,6 @@ def sql_floors(db: Path, iccid: str) -> dict:
 
 
 def run(home: Path, vendor_env: dict[str, str], args) -> dict:
-    from esimdesk.ui.event_loop import DeskEventLoop
     from _qt import WINDOW_PASSES, Paints
     from PySide6.QtCore import QEvent, QObject, Qt, QTimer
     from PySide6.QtGui import QKeySequence
@@ -150,6 +149,7 @@ def run(home: Path, vendor_env: dict[str, str], args) -> dict:
     from esimdesk.services.desk import Desk
     from esimdesk.services.runtime import AppContext
     from esimdesk.ui.app import ui_settings
+    from esimdesk.ui.event_loop import DeskEventLoop
     from esimdesk.ui.main_window import MainWindow
     from esimdesk.ui.order_dialog import OrderDialog, OrderProgressDialog
 

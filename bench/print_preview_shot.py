@@ -16,13 +16,13 @@ from pathlib import Path
 
 def main(out: Path) -> None:
     os.environ.setdefault("ESIMDESK_HOME", tempfile.mkdtemp())
-    from esimdesk.ui.event_loop import DeskEventLoop
     from PySide6.QtWidgets import QApplication
 
     from esimdesk.services.desk import Desk
     from esimdesk.services.runtime import open_context
     from esimdesk.ui.app import ui_settings
     from esimdesk.ui.cards_dialogs import print_preview
+    from esimdesk.ui.event_loop import DeskEventLoop
     from esimdesk.ui.main_window import MainWindow
 
     app = QApplication(sys.argv)

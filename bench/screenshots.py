@@ -46,12 +46,12 @@ def price_in_euros_with_a_rule(home: Path) -> None:
 def main(out: Path) -> None:
     os.environ.setdefault("ESIMDESK_HOME", tempfile.mkdtemp())
     ordered = place_two_orders_from_the_cli()
-    from esimdesk.ui.event_loop import DeskEventLoop
     from PySide6.QtWidgets import QApplication
 
     from esimdesk.services.desk import Desk
     from esimdesk.services.runtime import open_context
     from esimdesk.ui.app import ui_settings
+    from esimdesk.ui.event_loop import DeskEventLoop
     from esimdesk.ui.main_window import MainWindow
 
     app = QApplication(sys.argv)

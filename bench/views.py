@@ -168,8 +168,9 @@ def demo_start() -> int:
     rows. Merged into bench/results/views.json as "demo_start"."""
     import json
 
-    from esimdesk.ui.event_loop import DeskEventLoop
     from PySide6.QtWidgets import QApplication
+
+    from esimdesk.ui.event_loop import DeskEventLoop
 
     os.environ.update(SCALE)
     root = Path(tempfile.mkdtemp(prefix="esimdesk-demo-start-"))
@@ -220,7 +221,6 @@ def demo_start() -> int:
 
 
 def run(home: Path, vendor_env: dict[str, str], args) -> int:
-    from esimdesk.ui.event_loop import DeskEventLoop
     from _qt import Paints
     from PySide6.QtCore import QPoint, Qt, QTimer
     from PySide6.QtTest import QTest
@@ -230,6 +230,7 @@ def run(home: Path, vendor_env: dict[str, str], args) -> int:
     from esimdesk.services.desk import Desk
     from esimdesk.services.runtime import AppContext
     from esimdesk.ui.app import ui_settings
+    from esimdesk.ui.event_loop import DeskEventLoop
     from esimdesk.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import qasync
 from PySide6.QtCore import QAbstractEventDispatcher
 
 from esimdesk.ui.event_loop import DeskEventLoop, close_qt_loop
