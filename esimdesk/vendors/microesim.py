@@ -3,6 +3,7 @@ UTC+8 times, plan volumes as "1GB"/"500MB"/"unlimited", allocation polled throug
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
@@ -39,6 +40,7 @@ from esimdesk.vendors import DEFAULT_URLS
 from esimdesk.vendors.base import Capability, VendorAdapter
 from esimdesk.vendors.http import VendorHttp, redact
 from esimdesk.vendors.microesim_auth import MicroesimAuth
+from esimdesk.vendors.paging import pages_ahead
 
 log = logging.getLogger("esimdesk.vendors.microesim")
 
@@ -388,14 +390,17 @@ class MicroesimAdapter(VendorAdapter):
 
     async def iter_plans(self) -> AsyncIterator[list[Plan]]:
         endpoint = "allesim/v1/esimDataplanListPage"
-        page_no = 1
-        while True:
-            result = await self._call("GET", endpoint, params={"pageNo": page_no, "pageSize": self.page_size})
-            items, total_pages = self._parse(endpoint, self._page_parts, result)
-            yield self.parse_plans(items)
-            if not items or page_no >= total_pages or page_no >= 10_000:
-                return
-            page_no += 1
+
+        async def page(number: int) -> tuple[list[Any], int]:
+            result = await self._call("GET", endpoint, params={"pageNo": number, "pageSize": self.page_size})
+            return self._parse(endpoint, self._page_parts, result)
+
+        # totalPages (page 1's answer) bounds the pages asked for ahead while one is parsed.
+        async with contextlib.aclosing(pages_ahead(page, count=lambda first: first[1])) as answers:
+            async for items, _pages in answers:
+                yield self.parse_plans(items)
+                if not items:
+                    return
 
     @staticmethod
     def _page_parts(result: Any) -> tuple[list[Any], int]:

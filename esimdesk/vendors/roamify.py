@@ -19,6 +19,7 @@ Catalog parsing is in ``roamify_catalog.py``, eSIM objects and usage in ``roamif
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator, Iterable
@@ -46,6 +47,7 @@ from esimdesk.domain.exchange import Quote
 from esimdesk.domain.models import Balance, Esim, Usage
 from esimdesk.vendors.base import Capability, ShareLink, VendorAdapter
 from esimdesk.vendors.http import VendorHttp
+from esimdesk.vendors.paging import pages_ahead
 from esimdesk.vendors.roamify_catalog import (
     CountryMap,
     country_slugs,
@@ -397,23 +399,28 @@ class RoamifyAdapter(VendorAdapter):
         size = max(1, self.page_size)
         full = (size, size)  # (packages, groups) of a page that is not the last
         seen: set[str] = set()
-        page = 1
-        while True:
-            data = await self._call("GET", "api/esim/packages", idempotent=True,
-                                    params={"page": page, "pageSize": size})
-            plans = parse_packages(data, countries)
-            groups = len(data["packages"])
-            new = [p for p in plans if p.plan_id not in seen]
-            if not new:
-                return
-            seen.update(p.plan_id for p in new)
-            yield new
-            short = len(plans) < full[0] and groups < full[1]
-            if short and page == 1:
-                full = (len(plans), groups)  # page 2 tells whether that was the end or a cap
-            elif short:
-                return
-            page += 1
+
+        async def fetch(number: int) -> Any:
+            return await self._call("GET", "api/esim/packages", idempotent=True, params={"page": number, "pageSize": size})
+
+        # Roamify says no page count: the next pages are asked for while one is parsed, and the few asked past
+        # the end (PAGES_AHEAD - 1 at most) are dropped when a short page ends the listing.
+        async with contextlib.aclosing(pages_ahead(fetch)) as answers:
+            page = 0
+            async for data in answers:
+                page += 1
+                plans = parse_packages(data, countries)
+                groups = len(data["packages"])
+                new = [p for p in plans if p.plan_id not in seen]
+                if not new:
+                    return
+                seen.update(p.plan_id for p in new)
+                yield new
+                short = len(plans) < full[0] and groups < full[1]
+                if short and page == 1:
+                    full = (len(plans), groups)  # page 2 tells whether that was the end or a cap
+                elif short:
+                    return
 
     async def needs_start_date(self, plan_id: str) -> bool:
         """Whether the package needs the customer's travel start date (``requirements.travelDate``),

@@ -33,6 +33,7 @@ from esimdesk.domain import (
 from esimdesk.vendors import DEFAULT_URLS, roumio_actions
 from esimdesk.vendors.base import Capability, VendorAdapter
 from esimdesk.vendors.http import VendorHttp
+from esimdesk.vendors.paging import pages_ahead
 from esimdesk.vendors.roumio_errors import AllocationPending, error_for, is_success_code
 from esimdesk.vendors.roumio_status import esim_status
 
@@ -424,16 +425,19 @@ class RoumioAdapter(VendorAdapter):
         )
 
     async def _query_pages(self, body: dict[str, Any]) -> AsyncIterator[list[Esim]]:
-        page = 1
-        seen = 0
-        while True:
-            obj = await self._post("esim/query", {**body, "pager": {"pageNum": page, "pageSize": PAGE_SIZE}})
-            esims, total = esim_list(obj)
-            yield esims
-            seen += len(esims)
-            if not esims or len(esims) < PAGE_SIZE or (total is not None and seen >= total) or page >= 10000:
-                return
-            page += 1
+        async def page(number: int) -> tuple[list[Esim], int | None]:
+            return esim_list(await self._post("esim/query", {**body, "pager": {"pageNum": number, "pageSize": PAGE_SIZE}}))
+
+        # The pager's total says how many pages there are: the next ones are asked for (at Roumio's 8/s) while
+        # one is written. A short page ends the listing too (a total that was off).
+        def pages(first: tuple[list[Esim], int | None]) -> int | None:
+            return None if first[1] is None else -(-first[1] // PAGE_SIZE)
+
+        async with contextlib.aclosing(pages_ahead(page, count=pages)) as answers:
+            async for esims, _total in answers:
+                yield esims
+                if not esims or len(esims) < PAGE_SIZE:
+                    return
 
     async def get_order(self, order_id: str | None, reference: str | None = None) -> Order:
         if not order_id:
@@ -457,10 +461,15 @@ class RoumioAdapter(VendorAdapter):
         """
         if not reference:
             raise NotFound(VENDOR, "esim/query", "no order number or reference to look the order up by")
-        async for page in self._query_pages({}):
-            mine = [e for e in page if (e.raw or {}).get("transactionId") == reference]
-            if mine:
-                return await self.get_order(mine[0].order_id, reference)
+        async with contextlib.aclosing(self._query_pages({})) as pages:
+            async for page in pages:
+                mine = [e for e in page if (e.raw or {}).get("transactionId") == reference]
+                if mine:
+                    break
+            else:
+                mine = []
+        if mine:
+            return await self.get_order(mine[0].order_id, reference)
         raise NotFound(VENDOR, "esim/query", "Roumio lists no eSIM for this order reference yet")
 
     @staticmethod
