@@ -67,3 +67,15 @@ class RefreshPlan:
     @property
     def left_for_later(self) -> int:
         return max(0, self.due - len(self.iccids))
+
+
+@dataclass(frozen=True)
+class FleetWalk:
+    """Where a vendor's chained fleet listing (Flexiroam's page_key) was left: a routine sync walks a share of
+    it and the next goes on from ``key``. ``cycle_started``: when the walk now under way began at the first
+    page (ISO time); an eSIM not listed since then, once the walk reaches the last page, is one the vendor no
+    longer lists (stale)."""
+
+    key: str | None
+    cycle_started: str
+

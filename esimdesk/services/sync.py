@@ -35,12 +35,12 @@ from esimdesk.domain import (
     VendorUnavailable,
     vendor_title,
 )
-from esimdesk.domain.refresh import RefreshPolicy
+from esimdesk.domain.refresh import FleetWalk, RefreshPolicy
 from esimdesk.domain.states import UNFINISHED, status_after_usage
 from esimdesk.services.exchange_rates import refresh_if_due
 from esimdesk.services.plan_sync import sync_plans_incrementally
 from esimdesk.services.reachability import network_failure
-from esimdesk.services.sync_results import RefreshSummary, SyncProgress, VendorSyncResult
+from esimdesk.services.sync_results import RefreshSummary, SyncProgress, VendorSyncResult, WalkSummary
 from esimdesk.services.team_sync import sync_team  # team mode (issue 15); None when not configured
 from esimdesk.store import Store
 from esimdesk.store.backups import rolling_backup
@@ -235,13 +235,21 @@ async def _sync_with(adapter: VendorAdapter, store: Store, result: VendorSyncRes
 WRITE_BATCH_ROWS = 2000
 
 
-async def _pipelined(pages: AsyncIterator[list], write: Callable[[list], int]) -> AsyncIterator[int]:
+async def _pipelined(pages: AsyncIterator[list], write: Callable[..., int],
+                     mark: Callable[[], Any] | None = None) -> AsyncIterator[int]:
     """Write pages in a worker thread while the next ones are fetched: a sync costs about the larger of
     network and SQLite, not their sum. Pages that arrive while a write runs are written together next
     (up to WRITE_BATCH_ROWS): slow pages are written one by one, a fast answer in large transactions.
-    Each write is one transaction and is awaited before the next starts, so a cancel leaves whole pages."""
+    Each write is one transaction and is awaited before the next starts, so a cancel leaves whole pages.
+    ``mark()``: read as a write is handed its rows, given to it as a second argument (where a walk is: the
+    page key after the last page of the rows)."""
     pending: asyncio.Future | None = None
     waiting: list = []  # pages fetched while the write before runs
+
+    def start(rows: list) -> asyncio.Future:
+        extra = () if mark is None else (mark(),)
+        return asyncio.ensure_future(asyncio.to_thread(write, rows, *extra))
+
     try:
         async for page in pages:
             waiting.extend(page)
@@ -249,11 +257,11 @@ async def _pipelined(pages: AsyncIterator[list], write: Callable[[list], int]) -
                 continue
             if pending is not None:
                 yield await pending
-            pending, waiting = asyncio.ensure_future(asyncio.to_thread(write, waiting)), []
+            pending, waiting = start(waiting), []
         if pending is not None:
             yield await pending
         if waiting:
-            pending, waiting = asyncio.ensure_future(asyncio.to_thread(write, waiting)), []
+            pending, waiting = start(waiting), []
             yield await pending
         pending = None
     finally:
@@ -317,12 +325,65 @@ async def _list_fleet(adapter: VendorAdapter, store: Store, result: VendorSyncRe
                              if e.status in REFRESHED_FOR_USAGE and adapter.usage_gap(e) is None)
         return store.upsert_esims(page)
 
-    async for written in _pipelined(adapter.iter_esims(), write):
-        result.esims += written
-        report(SyncProgress(vendor, "esims", result.esims, None))
-    await asyncio.to_thread(store.mark_stale, "esims", vendor, run_started)
+    if adapter.resumable_listing:
+        await _walk_fleet(adapter, store, result, report, run_started, policy, write)
+    else:
+        async for written in _pipelined(adapter.iter_esims(), write):
+            result.esims += written
+            report(SyncProgress(vendor, "esims", result.esims, None))
+        await asyncio.to_thread(store.mark_stale, "esims", vendor, run_started)
     if not adapter.listing_has_usage:
         await _refresh_planned(adapter, store, result, report, policy, installed)
+
+
+async def _walk_fleet(adapter: VendorAdapter, store: Store, result: VendorSyncResult, report: ProgressFn,
+                      run_started: str, policy: RefreshPolicy, write: Callable[[list[Esim]], int]) -> None:
+    """A listing whose pages each need the last one's key (Flexiroam): a routine sync walks from where the last
+    stopped, up to the budget's pages or ``target_seconds``, whichever comes first, and saves where it stopped
+    with each write; the walk that reaches the last page marks stale what its whole cycle did not list. A
+    vendor's first listing here is walked whole (until then Fleet shows none of its eSIMs)."""
+    vendor = adapter.name
+    walk = await asyncio.to_thread(store.fleet_walk, vendor)
+    bounded = walk is not None or await asyncio.to_thread(store.has_esims, vendor)
+    cycle = [walk.cycle_started if walk else run_started]  # when the walk under way began at the first page
+    summary = result.walk = WalkSummary(resumed=walk is not None and walk.key is not None,
+                                        budget=policy.budget(adapter.requests_per_second) if bounded else 0)
+    deadline = time.monotonic() + policy.target_seconds
+    after = [walk.key if walk else None]  # the key of the page after the last one handed to the writer
+
+    async def pages() -> AsyncIterator[list[Esim]]:
+        key = after[0]
+        while True:
+            try:
+                async for esims, next_key in adapter.walk_esims(key):
+                    summary.pages += 1
+                    after[0] = next_key
+                    summary.complete = next_key is None
+                    yield esims
+                    if bounded and (summary.pages >= summary.budget or time.monotonic() >= deadline):
+                        return
+                return
+            except (VendorRejected, NotFound, MalformedResponse) as exc:
+                if key is None or summary.pages:
+                    raise
+                # The key an earlier sync stopped at is refused (it may have expired: the document is silent):
+                # a new walk from the first page.
+                log.info("%s refused the page key an earlier sync stopped at (%s): starting over", vendor, exc)
+                key, cycle[0], summary.resumed = None, run_started, False
+
+    def write_and_mark(batch: list[Esim], key: str | None) -> int:
+        written = write(batch)
+        if key is not None:
+            store.save_fleet_walk(vendor, FleetWalk(key, cycle[0]))
+        else:  # these rows end with the last page: the cycle is whole, and the next walk starts at the first
+            store.mark_stale("esims", vendor, cycle[0])
+            store.save_fleet_walk(vendor, None)
+        return written
+
+    async for written in _pipelined(pages(), write_and_mark, lambda: after[0]):
+        result.esims += written
+        summary.esims += written
+        report(SyncProgress(vendor, "esims", result.esims, None))
 
 
 async def _refresh_orders(adapter: VendorAdapter, store: Store, result: VendorSyncResult, report: ProgressFn) -> None:

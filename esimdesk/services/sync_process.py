@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 from esimdesk.domain import VENDORS, VendorConfig, vendor_title
 from esimdesk.services.sync import SyncProgress, VendorSyncResult, despite_cancels
-from esimdesk.services.sync_results import RefreshSummary
+from esimdesk.services.sync_results import RefreshSummary, WalkSummary
 
 log = logging.getLogger("esimdesk.sync")
 
@@ -166,7 +166,8 @@ def _result(d: dict) -> VendorSyncResult:
     return VendorSyncResult(d["vendor"], ok=d["ok"], plans=d.get("plans", 0), orders=d.get("orders", 0),
                             esims=d.get("esims", 0), error=d.get("error"), seconds=d.get("seconds", 0.0),
                             problem=d.get("problem"), reach=d.get("reach"),
-                            refresh=RefreshSummary.from_json(d["refresh"]) if d.get("refresh") else None)
+                            refresh=RefreshSummary.from_json(d["refresh"]) if d.get("refresh") else None,
+                            walk=WalkSummary.from_json(d["walk"]) if d.get("walk") else None)
 
 
 async def _stop_and_drain(proc: asyncio.subprocess.Process) -> None:

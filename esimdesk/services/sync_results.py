@@ -41,6 +41,26 @@ class RefreshSummary:
 
 
 @dataclass
+class WalkSummary:
+    """What one sync walked of a chained fleet listing (Flexiroam's page_key: domain/refresh.py FleetWalk)."""
+
+    pages: int = 0
+    esims: int = 0
+    complete: bool = False  # reached the last page: the next sync starts over at the first
+    resumed: bool = False  # went on from where an earlier sync stopped
+    budget: int = 0  # the most pages this sync could walk (0: unbounded: a vendor's first listing is walked whole)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pages": self.pages, "esims": self.esims, "complete": self.complete, "resumed": self.resumed,
+                "budget": self.budget}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> WalkSummary:
+        return cls(d.get("pages", 0), d.get("esims", 0), bool(d.get("complete")), bool(d.get("resumed")),
+                   d.get("budget", 0))
+
+
+@dataclass
 class VendorSyncResult:
     vendor: str
     ok: bool = False
@@ -57,8 +77,11 @@ class VendorSyncResult:
     reach: str | None = None
     # eSIMs asked about one at a time (a vendor without a full listing, or whose listing lacks usage).
     refresh: RefreshSummary | None = None
+    # The share of a chained fleet listing this sync walked (Flexiroam), None where the listing is read whole.
+    walk: WalkSummary | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"vendor": self.vendor, "ok": self.ok, "plans": self.plans, "orders": self.orders,
                 "esims": self.esims, "error": self.error, "seconds": round(self.seconds, 3),
-                **({"refresh": self.refresh.to_json()} if self.refresh is not None else {})}
+                **({"refresh": self.refresh.to_json()} if self.refresh is not None else {}),
+                **({"walk": self.walk.to_json()} if self.walk is not None else {})}

@@ -51,9 +51,10 @@ class ProgressWords:
 
 def refresh_sentence(result: VendorSyncResult) -> str | None:
     """What a vendor's sync did not refresh and why; None when it refreshed every eSIM due."""
+    walked = walk_sentence(result)
     r = result.refresh
     if r is None or (r.left_for_later == 0 and r.failed == 0):
-        return None
+        return walked
     title = vendor_title(result.vendor)
     parts = [f"{title}: {count_of(r.refreshed, 'eSIM')} refreshed one by one"]
     if r.left_for_later:
@@ -62,4 +63,15 @@ def refresh_sentence(result: VendorSyncResult) -> str | None:
         parts.append(f"{count_of(r.left_for_later, 'more eSIM')} due left for the next sync ({why})")
     if r.failed:
         parts.append(f"{count_of(r.failed, 'eSIM')} {title} did not answer for (see the log)")
-    return "; ".join(parts)
+    return "; ".join(([walked] if walked else []) + parts)
+
+
+def walk_sentence(result: VendorSyncResult) -> str | None:
+    """A chained listing walked in part (Flexiroam): how much, and that the next sync goes on from there."""
+    w = result.walk
+    if w is None or w.complete or not w.pages:
+        return None
+    title = vendor_title(result.vendor)
+    return (f"{title}: {count_of(w.esims, 'eSIM')} checked this sync ({count_of(w.pages, 'page')} of its listing); "
+            f"the next sync goes on from there ({title}'s listing is read one page after another: a sync reads "
+            "its share)")

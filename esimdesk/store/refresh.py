@@ -3,10 +3,11 @@ last asked (``esims.refreshed_at``): the next sync starts where the last one's b
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from esimdesk.domain.refresh import FINISHED, IN_USE, RefreshPlan, RefreshPolicy
+from esimdesk.domain.refresh import FINISHED, IN_USE, FleetWalk, RefreshPlan, RefreshPolicy
 
 _IN_USE = ",".join(f"'{s.value}'" for s in IN_USE)
 _FINISHED = ",".join(f"'{s.value}'" for s in FINISHED)
@@ -59,3 +60,29 @@ class RefreshMixin:
         with self.transaction() as conn:
             conn.executemany("UPDATE esims SET refreshed_at = ? WHERE vendor = ? AND iccid = ?",
                              [(when, vendor, i) for i in iccids])
+
+    def fleet_walk(self, vendor: str) -> FleetWalk | None:
+        """Where the vendor's chained listing was left (None: at its first page, no walk under way)."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (_walk_key(vendor),)).fetchone()
+        if row is None:
+            return None
+        try:
+            saved = json.loads(row[0])
+            return FleetWalk(saved["key"], saved["cycle_started"])
+        except (ValueError, KeyError, TypeError):  # not ours to trust: the walk starts over
+            return None
+
+    def save_fleet_walk(self, vendor: str, walk: FleetWalk | None) -> None:
+        with self.transaction() as conn:
+            if walk is None:
+                conn.execute("DELETE FROM meta WHERE key = ?", (_walk_key(vendor),))
+            else:
+                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                             (_walk_key(vendor), json.dumps({"key": walk.key, "cycle_started": walk.cycle_started})))
+
+    def has_esims(self, vendor: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM esims WHERE vendor = ? LIMIT 1", (vendor,)).fetchone() is not None
+
+
+def _walk_key(vendor: str) -> str:
+    return f"fleet_walk:{vendor}"

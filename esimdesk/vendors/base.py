@@ -140,6 +140,10 @@ class VendorAdapter:
     # Whether iter_esims gives each eSIM's usage; if not (Roamify), a sync reads the usage of the eSIMs in use
     # with usage(), the most needed first, within the budget.
     listing_has_usage: ClassVar[bool] = True
+    # The fleet listing is a chain of pages, each asked with the key the one before gave (Flexiroam's
+    # page_key), so its time grows with the fleet however fast the vendor: a routine sync walks the budget's
+    # share of it (walk_esims) and the next goes on from the key where it stopped (services/sync.py).
+    resumable_listing: ClassVar[bool] = False
 
     http: VendorHttp
 
@@ -248,6 +252,12 @@ class VendorAdapter:
     async def iter_esims(self) -> AsyncIterator[list[Esim]]:
         raise self._unsupported(Capability.LIST_ESIMS)
         yield []  # pragma: no cover
+
+    async def walk_esims(self, key: str | None) -> AsyncIterator[tuple[list[Esim], str | None]]:
+        """The fleet listing from ``key`` (None: its first page): each page with the key of the next (None
+        after the last). Only where ``resumable_listing``."""
+        raise self._unsupported(Capability.LIST_ESIMS)
+        yield [], None  # pragma: no cover
 
     async def get_esim(self, iccid: str) -> Esim:
         raise self._unsupported(Capability.GET_ESIM)

@@ -143,6 +143,9 @@ class FlexiroamAdapter(VendorAdapter):
     default_url = "https://solutions-api.flexiroam.com/v1/public-v2"
     capabilities = frozenset({Capability.INVENTORY, Capability.LIST_ESIMS, Capability.GET_ESIM})
     idempotent_orders = False
+    # Each page needs the last one's page_key: 1,000 pages are 1,000 answers one after another, whatever the
+    # vendor's capacity. A routine sync walks a share and the next goes on from its key.
+    resumable_listing = True
 
     def __init__(self, config: VendorConfig, *, timeout: float = 20.0, transport=None):
         super().__init__(config, timeout=timeout, transport=transport)
@@ -155,15 +158,14 @@ class FlexiroamAdapter(VendorAdapter):
             transport=transport,
         )
 
-    async def _pages(self, **params: str) -> AsyncIterator[list[Esim]]:
-        key: str | None = None
+    async def _pages(self, key: str | None = None, **params: str) -> AsyncIterator[tuple[list[Esim], str | None]]:
         for _ in range(MAX_PAGES):
             query = {"chip_type": "esim", **params}
             if key is not None:
                 query["page_key"] = key  # passed back unchanged (NOTES.md)
             payload = await self.http.request("GET", ENDPOINT, idempotent=True, check=check, params=query)
             esims, next_key = parse_page(payload)
-            yield esims
+            yield esims, next_key
             if next_key is None:
                 return
             if next_key == key:
@@ -173,17 +175,23 @@ class FlexiroamAdapter(VendorAdapter):
 
     async def iter_esims(self) -> AsyncIterator[list[Esim]]:
         """Every eSIM of the account, page by page."""
-        async for page in self._pages():
+        async for page, _key in self._pages():
             yield page
+
+    async def walk_esims(self, key: str | None) -> AsyncIterator[tuple[list[Esim], str | None]]:
+        """The listing from a page_key an earlier walk stopped at. The document does not say how long a key
+        stays good (NOTES.md is silent too): one refused is met by starting over (services/sync.py)."""
+        async for page, next_key in self._pages(key):
+            yield page, next_key
 
     async def iter_inventory(self) -> AsyncIterator[list[Esim]]:
         """Free stock only: eSIMs never handed out (the document's own example query)."""
-        async for page in self._pages(search_by="availability", search="free"):
+        async for page, _key in self._pages(search_by="availability", search="free"):
             yield page
 
     async def get_esim(self, iccid: str) -> Esim:
         """One eSIM, by ``list-inventory`` searched by ICCID (its remaining data as of now)."""
-        async for page in self._pages(search_by="iccid", search=iccid):
+        async for page, _key in self._pages(search_by="iccid", search=iccid):
             for esim in page:
                 if esim.iccid == iccid:
                     return esim

@@ -419,6 +419,7 @@ CLASS_ATTRIBUTES: dict[str, type | tuple[type, ...]] = {
     "requests_per_second": float,
     "refresh_requests": int,
     "listing_has_usage": bool,
+    "resumable_listing": bool,
     "actions": frozenset,
     "usage_batch": int,
 }
@@ -427,6 +428,15 @@ CLASS_ATTRIBUTES: dict[str, type | tuple[type, ...]] = {
 async def test_the_class_attributes_are_declared_on_the_base():
     declared = {k for k, v in VendorAdapter.__annotations__.items() if str(v).startswith("ClassVar")}
     assert declared == set(CLASS_ATTRIBUTES), "a class attribute services read is declared, with its default"
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_a_resumable_listing_is_declared_with_its_walk(vendor):
+    """services/sync.py walks a chained listing from a saved key only where the adapter says it can."""
+    cls = adapter_class(vendor)
+    walks = cls.walk_esims is not VendorAdapter.walk_esims
+    assert walks == cls.resumable_listing == (vendor == "flexiroam")
+    assert not walks or (inspect.isasyncgenfunction(cls.walk_esims) and Capability.LIST_ESIMS in cls.capabilities)
 
 
 @pytest.mark.parametrize("vendor", VENDORS)
