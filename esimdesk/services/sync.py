@@ -72,6 +72,8 @@ async def sync_all(store: Store, accounts: list[VendorConfig], adapter_factory: 
             finished(result)
         return result
 
+    # A first sync fills empty tables: without their sort indexes, built once at the end (store/bulk_load.py).
+    deferred = await asyncio.to_thread(store.defer_indexes_while_empty)
     tasks = [asyncio.ensure_future(one(cfg)) for cfg in accounts]
     try:
         results = list(await asyncio.gather(*tasks))
@@ -80,6 +82,9 @@ async def sync_all(store: Store, accounts: list[VendorConfig], adapter_factory: 
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+    finally:
+        if deferred:
+            await despite_cancels(asyncio.to_thread(store.restore_indexes))
     if ecb_url is not None:  # the exchange rates, once per sync when due; never fails the sync
         refreshed = await refresh_if_due(store, accounts, adapter_factory, ecb_url=ecb_url)
         if refreshed is not None and notices is not None:

@@ -25,6 +25,7 @@ from esimdesk.domain import Balance, Esim, Event, Order, OrderStatus, Plan, Stor
 from esimdesk.store import integrity
 from esimdesk.store import rows as R
 from esimdesk.store.actions import ActionsMixin
+from esimdesk.store.bulk_load import BulkLoadMixin, restore_deferred_indexes
 from esimdesk.store.exchange import CONV_PER_GB, CONV_PRICE, ExchangeMixin
 from esimdesk.store.journal import JournalMixin, merge_order_rows
 from esimdesk.store.listings import ListingsMixin
@@ -42,7 +43,7 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
-class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin, ExchangeMixin, RefreshMixin):
+class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin, ExchangeMixin, RefreshMixin, BulkLoadMixin):
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self._local = threading.local()
@@ -55,6 +56,7 @@ class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin, ExchangeMixin, Refr
         self._opened_stat = self.path.stat()  # the file as checked (or trusted) at open: see close()
         conn = self.conn  # opens and migrates on first use
         self.schema_version = conn.execute("PRAGMA user_version").fetchone()[0]
+        restore_deferred_indexes(conn)  # a first sync killed while it loaded without its sort indexes
 
     # --- connection --------------------------------------------------------------------------
     @property
