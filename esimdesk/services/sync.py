@@ -336,7 +336,8 @@ async def _list_fleet(adapter: VendorAdapter, store: Store, result: VendorSyncRe
         async for written in _pipelined(adapter.iter_esims(), write):
             result.esims += written
             report(SyncProgress(vendor, "esims", result.esims, None))
-        await asyncio.to_thread(store.mark_stale, "esims", vendor, run_started)
+        if adapter.listing_complete:  # an answer cut at the vendor's cap says nothing of the eSIMs past it
+            await asyncio.to_thread(store.mark_stale, "esims", vendor, run_started)
     if not adapter.listing_has_usage:
         await _refresh_planned(adapter, store, result, report, policy, installed)
 

@@ -149,6 +149,9 @@ class VendorAdapter:
 
     def __init__(self, config: VendorConfig, *, timeout: float = 20.0, transport=None):
         self.config = config
+        # Whether the last iter_esims listed the whole fleet: False where an answer reached a cap the vendor
+        # documents no way past (Roamify's ``limit``). A sync marks stale only after a complete listing.
+        self.listing_complete = True
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.config.base_url!r})"

@@ -482,7 +482,10 @@ class RoamifyAdapter(VendorAdapter):
         data = await self._call("GET", "api/esims", idempotent=True, params={"limit": ESIM_LIMIT})
         if not isinstance(data, list):
             raise MalformedResponse(VENDOR, "api/esims", "no eSIM array")
-        if len(data) >= ESIM_LIMIT:  # no paging is documented: say so rather than look complete
+        # No paging is documented: an answer that fills the limit may have left eSIMs out. Said, and the sync
+        # then marks none stale (those left out are not gone).
+        self.listing_complete = len(data) < ESIM_LIMIT
+        if not self.listing_complete:
             log.warning("roamify listed %d eSIMs, its limit: the fleet may be larger than shown", len(data))
         ready = [o for o in data if isinstance(o, dict) and isinstance(o.get("iccid"), str) and o["iccid"]]
         for i in range(0, len(ready), FLEET_PAGE):

@@ -134,6 +134,29 @@ def test_a_cancelled_first_listing_goes_on_from_its_last_written_page(flexiroam)
     assert stored in (200, 300) and resumed.walk.resumed and keys[0] == saved.key == keys_before[stored // 100]
 
 
-def _stale(store, iccid: str) -> bool:
-    row = store.conn.execute("SELECT stale FROM esims WHERE vendor = 'flexiroam' AND iccid = ?", (iccid,)).fetchone()
+def _stale(store, iccid: str, vendor: str = "flexiroam") -> bool:
+    row = store.conn.execute("SELECT stale FROM esims WHERE vendor = ? AND iccid = ?", (vendor, iccid)).fetchone()
     return bool(row[0])
+
+
+def test_a_listing_cut_at_the_vendors_cap_marks_nothing_stale(tmp_path, monkeypatch):
+    """Roamify's /api/esims has a limit and no paging: an answer that fills it may leave eSIMs out, and those are
+    not gone. Only a listing under the cap marks stale what it did not list."""
+    import esimdesk.vendors.roamify as roamify
+
+    with SandboxServer(SandboxConfig(seed=4, esims=60), vendors=("roamify",)) as server:
+        store = open_store(tmp_path)
+        accounts = accounts_for(server, tmp_path)
+        unlisted = Esim("roamify", "89852000000000999995", EsimStatus.ACTIVE, "INSTALLED")
+        store.upsert_esims([unlisted])
+
+        def factory(cfg):
+            return build_adapter(cfg, timeout=10)
+
+        monkeypatch.setattr(roamify, "ESIM_LIMIT", 20)  # the sandbox's Roamify holds more than 20 with an ICCID
+        [cut] = asyncio.run(sync_all(store, accounts, factory, policy=RefreshPolicy()))
+        assert cut.ok and not _stale(store, unlisted.iccid, "roamify")
+        monkeypatch.setattr(roamify, "ESIM_LIMIT", 100_000)
+        [whole] = asyncio.run(sync_all(store, accounts, factory, policy=RefreshPolicy()))
+        assert whole.ok and _stale(store, unlisted.iccid, "roamify")
+        store.close()
