@@ -42,10 +42,11 @@ def slow_sandbox():
     """Enough data and latency that a sync runs several seconds, paging through orders as it goes."""
     with SandboxServer(SandboxConfig(seed=7, allocation_delay=0.3, plans=3000, esims=3000)) as server:
         # One vendor much slower: the sync is still at work when Roumio's orders appear, however long a
-        # loaded machine takes to notice them (it once finished first, and Ctrl+C came after the end):
-        # MicroESIM's balance and six catalog pages, 5 s each (under its 20 s timeout: no retries).
+        # loaded machine takes to notice them (it finished first twice, and Ctrl+C came after the end):
+        # MicroESIM's balance, its catalog's first page, then the other five read ahead (four at once), 15 s
+        # each (under its 20 s timeout: no retries): a minute at least.
         for name, faults in server.sandbox.faults.items():
-            faults.add(Fault("latency", endpoint="*", times=None, seconds=5.0 if name == "microesim" else 0.15))
+            faults.add(Fault("latency", endpoint="*", times=None, seconds=15.0 if name == "microesim" else 0.15))
         yield server
 
 
