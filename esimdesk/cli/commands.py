@@ -30,7 +30,7 @@ from esimdesk.services.orders import OrderOutcome, OrderService
 from esimdesk.services.qr_codes import write_qr_png, write_qr_svg
 from esimdesk.services.refresh_settings import refresh_policy
 from esimdesk.services.sync import sync_all
-from esimdesk.services.sync_process import yield_cpu
+from esimdesk.services.sync_process import listen_for_cancel, yield_cpu
 from esimdesk.services.sync_words import ProgressWords, refresh_sentence
 from esimdesk.services.team_sync import order_names, origins
 
@@ -55,6 +55,7 @@ def cmd_sync(args) -> int:
     lines = getattr(args, "progress_lines", False)
     if lines:  # the window's own sync child: the window paints first
         yield_cpu()
+        listen_for_cancel()
     with desk_context(args) as (ctx, store):
         accounts = [c for c in ctx.accounts.enabled if args.vendor in (None, c.vendor) and (only is None or c.vendor in only)]
         for line in ctx.accounts.notices:

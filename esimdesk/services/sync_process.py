@@ -62,6 +62,15 @@ def yield_cpu() -> int:
     return niceness
 
 
+def listen_for_cancel() -> None:
+    """The window cancels its sync child with SIGINT (see _stop). A process started with SIGINT ignored keeps it
+    ignored (Python installs its handler only where the signal was not ignored): a window started from a shell
+    script's background job (``esimdesk --demo &``) passes that on, and each Cancel then waited for the kill
+    and left the child's runs open. The child takes SIGINT as Ctrl+C, whatever it inherited."""
+    if hasattr(signal, "SIGINT"):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def _nice_autogroup() -> None:
     """Linux with autogroup scheduling (most desktops): the child runs in a session of its own (so a cancel
     stops its whole group), and such a group is weighed against the window's as a group; a process's own

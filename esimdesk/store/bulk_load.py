@@ -5,7 +5,7 @@ through them costs several times the rows' own writes: 100,000 eSIMs in 2,000-ro
 with them and 2.4 s without, and building them afterwards 0.5 s. So a sync that finds a table empty drops
 that table's secondary indexes first and builds them again when it ends (cancelled too). Their statements
 are kept in ``meta`` meanwhile: a sync killed half-way leaves them there, and the next open builds them.
-Unique indexes stay: they keep the rows right, not fast.
+Unique indexes stay (they keep the rows right, not fast), and those the window's queries name.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ import sqlite3
 log = logging.getLogger("esimdesk.store")
 
 BULK_TABLES = ("plans", "orders", "esims")
+# Indexes the window's queries name (``INDEXED BY`` in store/listings.py): a query naming a missing one fails,
+# so these stay through a bulk load (tests/store/test_bulk_load.py checks the list against the sources).
+NAMED_BY_QUERIES = frozenset({"plans_by_list", "plans_sort_price", "plans_vendor_cheapest", "orders_sort_created"})
 _KEY = "deferred_indexes"
 
 
@@ -31,6 +34,8 @@ class BulkLoadMixin:
                 for name, sql in conn.execute(
                         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
                         "AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'", (table,)).fetchall():
+                    if name in NAMED_BY_QUERIES:
+                        continue
                     deferred.append(sql)
                     conn.execute(f'DROP INDEX "{name}"')
             if deferred:

@@ -144,14 +144,14 @@ class VendorAdapter:
     # page_key), so its time grows with the fleet however fast the vendor: a routine sync walks the budget's
     # share of it (walk_esims) and the next goes on from the key where it stopped (services/sync.py).
     resumable_listing: ClassVar[bool] = False
+    # Whether the last iter_esims listed the whole fleet: False where an answer reached a cap the vendor
+    # documents no way past (Roamify's ``limit``, set per listing). A sync marks stale only after a whole one.
+    listing_complete: bool = True
 
     http: VendorHttp
 
     def __init__(self, config: VendorConfig, *, timeout: float = 20.0, transport=None):
         self.config = config
-        # Whether the last iter_esims listed the whole fleet: False where an answer reached a cap the vendor
-        # documents no way past (Roamify's ``limit``). A sync marks stale only after a complete listing.
-        self.listing_complete = True
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.config.base_url!r})"

@@ -50,12 +50,18 @@ def slow_sandbox():
         yield server
 
 
-@posix_only
-def test_ctrl_c_during_sync_is_one_line_exit_130_and_whole_pages_only(slow_sandbox, tmp_path):
-    home = tmp_path / "home"
-    data = home / "esimdesk.sqlite3"
-    proc = subprocess.Popen(cli("sync"), env=cli_env(slow_sandbox, home), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+def in_a_terminal() -> None:
+    """A terminal's foreground command gets SIGINT at its default; a test run in a shell script's background
+    job (as CI is, at times) would pass on "ignored", and Ctrl+C could not be tried (it failed so twice)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def started_in_the_background() -> None:
+    """As a shell script's background job starts a program: SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def interrupt_when_roumio_writes(proc: subprocess.Popen, data: Path) -> tuple[str, str]:
     try:
         deadline = time.monotonic() + 60
         # Mid-way: Roumio's orders are being written page by page, other vendors still at work.
@@ -64,10 +70,31 @@ def test_ctrl_c_during_sync_is_one_line_exit_130_and_whole_pages_only(slow_sandb
             assert time.monotonic() < deadline, "the sync never reached Roumio's orders"
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        return proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@posix_only
+def test_the_windows_sync_child_takes_its_cancel_even_when_started_with_sigint_ignored(slow_sandbox, tmp_path):
+    """The window cancels its child with SIGINT: a window started from a background job passes "ignored" on,
+    and the child must take the cancel all the same (services/sync_process.py listen_for_cancel)."""
+    home = tmp_path / "home"
+    proc = subprocess.Popen(cli("sync", "--json", "--progress-lines"), env=cli_env(slow_sandbox, home),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=started_in_the_background)
+    out, err = interrupt_when_roumio_writes(proc, home / "esimdesk.sqlite3")
+    assert proc.returncode == 130, (out, err[-2000:])
+
+
+@posix_only
+def test_ctrl_c_during_sync_is_one_line_exit_130_and_whole_pages_only(slow_sandbox, tmp_path):
+    home = tmp_path / "home"
+    data = home / "esimdesk.sqlite3"
+    proc = subprocess.Popen(cli("sync"), env=cli_env(slow_sandbox, home), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=in_a_terminal)
+    out, err = interrupt_when_roumio_writes(proc, data)
     assert proc.returncode == 130, (out, err)
     assert [line for line in err.splitlines() if line.strip()] == ["esimdesk sync: interrupted"]
     assert "Traceback" not in err + out
