@@ -7,6 +7,8 @@ filters and detail: catalog_tab.py, orders_tab.py, fleet_tab.py."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -36,6 +38,8 @@ SEARCH_DEBOUNCE_MS = 0
 FIT_ROWS = 40  # rows measured for the first fit of the columns: a screen and a half
 
 
+log = logging.getLogger("esimdesk.ui")
+
 class ListingTab(QWidget):
     """Search box + filters + table + detail pane over one store listing (the whole result, windowed).
 
@@ -46,6 +50,7 @@ class ListingTab(QWidget):
 
     loaded = Signal(int)  # rows in the result (its true count)
     rowsShown = Signal()  # the result's first rows are in the table (its count may still be coming)
+    loadFailed = Signal(str)  # the data file refused the read: in words, the table keeps what it showed
     listing = ""  # "plans", "orders", "esims": the store's table, and what a vendor may not offer here
     noun = "rows"
     model_class = WindowedModel  # Orders: one that also colours the status (order_detail.OrdersModel)
@@ -163,7 +168,15 @@ class ListingTab(QWidget):
             self.session.mark_changed()
         if not self.live:  # not shown yet (e.g. the header's first sort while the window is built): start-up loads
             return
-        self.session.start(self._load())
+        self.session.start(self._load_or_say())
+
+    async def _load_or_say(self) -> None:
+        try:
+            await self._load()
+        except sqlite3.Error as exc:  # never a traceback from a table's read: the agent reads why, and tries again
+            log.warning("%s: the list could not be read: %s", self.noun, exc)
+            self.loadFailed.emit(f"The {self.noun} could not be read from the data file ({exc}); the table keeps "
+                                 "what it showed — try again, or restart esimdesk if it goes on")
 
     @property
     def loading(self) -> bool:

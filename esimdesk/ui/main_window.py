@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         self.pages = {"Catalog": self.catalog, "Orders": self.orders, "Fleet": self.fleet}
         for name in TAB_NAMES:
             self.tabs.addTab(self.pages[name], name)
+            self.pages[name].loadFailed.connect(lambda text: self.show_error(text, "listing"))
         self.messages = MessageBar()  # failures in words (the vendor's reason, what to do) until dismissed
         self._message_from: str | None = None  # what put the message there ("sync": a good sync clears it)
         self.messages.dismissed.connect(lambda: setattr(self, "_message_from", None))

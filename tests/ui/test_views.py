@@ -10,7 +10,7 @@ from PIL import Image
 
 from esimdesk.domain import OrderStatus
 from esimdesk.sandbox import SandboxConfig
-from tests.ui.conftest import wait_until, window_over_sandbox
+from tests.ui.conftest import settle_tab, wait_until, window_over_sandbox
 
 
 @pytest.fixture
@@ -148,6 +148,31 @@ def test_the_sync_says_it_ended_even_when_reading_the_balances_after_it_fails(wi
     results = loop.run_until_complete(win.run_sync())
     assert finished == [results] and results and all(r.ok for r in results)
     assert win.sync_action.isEnabled() and win.statusBar().currentMessage().startswith("Sync finished")
+
+
+def test_a_table_the_data_file_cannot_read_says_so_in_words_and_reads_again_later(window):
+    """A read the data file refuses (here an index a query names is missing, as a first sync's bulk load once
+    left it) is a sentence in the message bar, not a traceback; the table keeps its rows, and the next read
+    works."""
+    win, loop, server = window
+    settle_tab(loop, win.catalog)
+    rows = win.catalog.model.rowCount()
+    conn = win.desk.store.conn
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'plans_sort_price'").fetchone()[0]
+    with win.desk.store.transaction() as c:
+        c.execute("DROP INDEX plans_sort_price")
+    failed = []
+    win.catalog.loadFailed.connect(failed.append)
+    win.catalog.reload(changed=True)
+    settle_tab(loop, win.catalog)
+    assert failed and failed[0].startswith("The plans could not be read from the data file (no such index")
+    assert win.messages.text() == failed[0] and win.catalog.model.rowCount() == rows
+    assert not [e for e in loop.errors if "exception" in e]  # nothing unhandled
+    with win.desk.store.transaction() as c:
+        c.execute(sql)
+    win.catalog.reload(changed=True)
+    settle_tab(loop, win.catalog)
+    assert len(failed) == 1 and win.catalog.model.rowCount() == rows
 
 
 def test_a_tab_behind_fits_its_columns_when_first_shown(window):
