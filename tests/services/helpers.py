@@ -37,3 +37,27 @@ def cli(*args: str) -> list[str]:
 
 def open_store(home: Path) -> SqliteStore:
     return SqliteStore(home / "esimdesk.sqlite3")
+
+
+def sync_cancelled_when(store, accounts, factory, when, **options) -> None:
+    """Run ``sync_all`` and cancel it (as the window's Cancel, Ctrl+C) at the first progress report ``when(p)``
+    holds for; it must end cancelled."""
+    import asyncio
+
+    from esimdesk.services.sync import sync_all
+
+    async def run() -> None:
+        task: asyncio.Task | None = None
+
+        def progress(p) -> None:
+            if task is not None and when(p):
+                task.cancel()
+
+        task = asyncio.ensure_future(sync_all(store, accounts, factory, progress=progress, **options))
+        try:
+            await task
+        except asyncio.CancelledError:
+            return
+        raise AssertionError("the sync ended before it was cancelled")
+
+    asyncio.run(run())

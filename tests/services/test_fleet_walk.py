@@ -17,7 +17,7 @@ from esimdesk.sandbox import SandboxConfig, SandboxServer
 from esimdesk.services.sync import sync_all
 from esimdesk.services.sync_words import refresh_sentence
 from esimdesk.vendors import build_adapter
-from tests.services.helpers import accounts_for, open_store
+from tests.services.helpers import accounts_for, open_store, sync_cancelled_when
 
 PAGES = 5  # the sandbox's Flexiroam pages hold 100 eSIMs
 GONE = "89852000000000999995"  # a row this desk holds that the vendor no longer lists
@@ -111,18 +111,7 @@ def test_a_cancelled_first_listing_goes_on_from_its_last_written_page(flexiroam)
     # Pages a fifth of a second apart: each is written on its own before the next comes.
     server.sandbox.faults["flexiroam"].add(Fault("latency", endpoint="*", times=None, seconds=0.2))
 
-    async def cancelled_after_two_pages():
-        task = None
-
-        def progress(p):
-            if p.stage == "esims" and p.done >= 200 and task is not None:
-                task.cancel()
-
-        task = asyncio.ensure_future(sync_all(store, accounts, factory, progress=progress, policy=TWO_PAGES))
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
-    asyncio.run(cancelled_after_two_pages())
+    sync_cancelled_when(store, accounts, factory, lambda p: p.stage == "esims" and p.done >= 200, policy=TWO_PAGES)
     saved = store.fleet_walk("flexiroam")
     assert saved is not None and saved.key in keys[1:]  # a key the vendor gave, after a written page
     stored = len(store.esims(vendor="flexiroam"))

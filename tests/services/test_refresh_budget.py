@@ -18,7 +18,7 @@ from esimdesk.services.sync import sync_all
 from esimdesk.services.sync_results import SyncProgress
 from esimdesk.services.sync_words import ProgressWords, refresh_sentence
 from esimdesk.vendors import build_adapter
-from tests.services.helpers import accounts_for, open_store
+from tests.services.helpers import accounts_for, open_store, sync_cancelled_when
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
@@ -156,18 +156,7 @@ def test_an_interrupted_sync_keeps_what_it_asked_and_the_next_goes_on_from_there
     policy = budget_of(40)
     before = store.esims_due("microesim", policy, datetime.now(UTC), 1000).iccids
 
-    async def interrupted():
-        task = None
-
-        def progress(p):
-            if p.stage == "refresh" and p.done >= 10 and task is not None:
-                task.cancel()
-
-        task = asyncio.ensure_future(sync_all(store, accounts, factory, progress=progress, policy=policy))
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
-    asyncio.run(interrupted())
+    sync_cancelled_when(store, accounts, factory, lambda p: p.stage == "refresh" and p.done >= 10, policy=policy)
     kept = {r[0] for r in store.conn.execute(
         "SELECT iccid FROM esims WHERE vendor = 'microesim' AND refreshed_at > ?",
         ((datetime.now(UTC) - timedelta(seconds=60)).isoformat(),))}

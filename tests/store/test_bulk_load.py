@@ -13,7 +13,7 @@ from esimdesk.services.sync import sync_all
 from esimdesk.store import SqliteStore
 from esimdesk.store.bulk_load import NAMED_BY_QUERIES
 from esimdesk.vendors import build_adapter
-from tests.services.helpers import accounts_for
+from tests.services.helpers import accounts_for, sync_cancelled_when
 
 
 def indexes(store: SqliteStore, table: str | None = None) -> set[tuple[str, str]]:
@@ -84,19 +84,8 @@ def test_a_cancelled_first_sync_builds_them_before_it_ends(tmp_path, sandbox):
     store = SqliteStore(tmp_path / "desk.sqlite3")
     every = indexes(store)
 
-    async def cancelled():
-        task = None
-
-        def progress(p):
-            if p.stage in ("orders", "esims") and p.done and task is not None:
-                task.cancel()
-
-        task = asyncio.ensure_future(sync_all(store, accounts_for(sandbox, tmp_path),
-                                              lambda c: build_adapter(c, timeout=10), progress=progress))
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
-    asyncio.run(cancelled())
+    sync_cancelled_when(store, accounts_for(sandbox, tmp_path), lambda c: build_adapter(c, timeout=10),
+                        lambda p: p.stage in ("orders", "esims") and p.done)
     assert indexes(store) == every
     store.close()
 
