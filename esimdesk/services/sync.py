@@ -330,8 +330,8 @@ async def _list_fleet(adapter: VendorAdapter, store: Store, result: VendorSyncRe
                              if e.status in REFRESHED_FOR_USAGE and adapter.usage_gap(e) is None)
         return store.upsert_esims(page)
 
-    if adapter.resumable_listing:
-        await _walk_fleet(adapter, store, result, report, run_started, policy, write)
+    if adapter.resumable_listing:  # its listing carries usage (tests/vendors/test_contract_all.py)
+        await _walk_fleet(adapter, store, result, report, run_started, policy)
     else:
         async for written in _pipelined(adapter.iter_esims(), write):
             result.esims += written
@@ -343,7 +343,7 @@ async def _list_fleet(adapter: VendorAdapter, store: Store, result: VendorSyncRe
 
 
 async def _walk_fleet(adapter: VendorAdapter, store: Store, result: VendorSyncResult, report: ProgressFn,
-                      run_started: str, policy: RefreshPolicy, write: Callable[[list[Esim]], int]) -> None:
+                      run_started: str, policy: RefreshPolicy) -> None:
     """A listing whose pages each need the last one's key (Flexiroam): a routine sync walks from where the last
     stopped, up to the budget's pages or ``target_seconds``, whichever comes first, and saves where it stopped
     with each write; the walk that reaches the last page marks stale what its whole cycle did not list. A
@@ -378,13 +378,8 @@ async def _walk_fleet(adapter: VendorAdapter, store: Store, result: VendorSyncRe
                 key, cycle[0], summary.resumed = None, run_started, False
 
     def write_and_mark(batch: list[Esim], key: str | None) -> int:
-        written = write(batch)
-        if key is not None:
-            store.save_fleet_walk(vendor, FleetWalk(key, cycle[0]))
-        else:  # these rows end with the last page: the cycle is whole, and the next walk starts at the first
-            store.mark_stale("esims", vendor, cycle[0])
-            store.save_fleet_walk(vendor, None)
-        return written
+        # With where the walk now is; key None: these rows end with the last page, the cycle is whole.
+        return store.upsert_walked_esims(vendor, batch, None if key is None else FleetWalk(key, cycle[0]), cycle[0])
 
     async for written in _pipelined(pages(), write_and_mark, lambda: after[0]):
         result.esims += written

@@ -74,14 +74,19 @@ class RefreshMixin:
 
     def save_fleet_walk(self, vendor: str, walk: FleetWalk | None) -> None:
         with self.transaction() as conn:
-            if walk is None:
-                conn.execute("DELETE FROM meta WHERE key = ?", (_walk_key(vendor),))
-            else:
-                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                             (_walk_key(vendor), json.dumps({"key": walk.key, "cycle_started": walk.cycle_started})))
+            save_fleet_walk_in(conn, vendor, walk)
 
     def has_esims(self, vendor: str) -> bool:
         return self.conn.execute("SELECT 1 FROM esims WHERE vendor = ? LIMIT 1", (vendor,)).fetchone() is not None
+
+
+def save_fleet_walk_in(conn, vendor: str, walk: FleetWalk | None) -> None:
+    """Where the walk is, within the caller's transaction (None: no walk under way)."""
+    if walk is None:
+        conn.execute("DELETE FROM meta WHERE key = ?", (_walk_key(vendor),))
+    else:
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                     (_walk_key(vendor), json.dumps({"key": walk.key, "cycle_started": walk.cycle_started})))
 
 
 def _walk_key(vendor: str) -> str:

@@ -437,6 +437,7 @@ def test_a_resumable_listing_is_declared_with_its_walk(vendor):
     walks = cls.walk_esims is not VendorAdapter.walk_esims
     assert walks == cls.resumable_listing == (vendor == "flexiroam")
     assert not walks or (inspect.isasyncgenfunction(cls.walk_esims) and Capability.LIST_ESIMS in cls.capabilities)
+    assert not walks or cls.listing_has_usage  # the walk writes its pages as listed: no usage read after
 
 
 @pytest.mark.parametrize("vendor", VENDORS)
