@@ -31,14 +31,14 @@ from esimdesk.services.listing_session import Change, ListingSession, Pages, Sho
 from esimdesk.ui.table_model import Column, WindowedModel
 from esimdesk.ui.table_view import ListingView
 
+log = logging.getLogger("esimdesk.ui")
+
 # No debounce delay: a keystroke's query cancels (and interrupts) the one before it, so typing fast costs
 # nothing, and waiting would only add to every keystroke's time to paint. The zero-delay timer still turns
 # the keystrokes that arrive together (a paste, autorepeat) into one query.
 SEARCH_DEBOUNCE_MS = 0
 FIT_ROWS = 40  # rows measured for the first fit of the columns: a screen and a half
 
-
-log = logging.getLogger("esimdesk.ui")
 
 class ListingTab(QWidget):
     """Search box + filters + table + detail pane over one store listing (the whole result, windowed).
