@@ -78,4 +78,3 @@ class FleetWalk:
 
     key: str | None
     cycle_started: str
-

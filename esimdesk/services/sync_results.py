@@ -3,7 +3,7 @@ team store: services/team_sync.py), shared by the vendors' sync, the team's and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 
@@ -51,13 +51,11 @@ class WalkSummary:
     budget: int = 0  # the most pages this sync could walk (0: unbounded: a vendor's first listing is walked whole)
 
     def to_json(self) -> dict[str, Any]:
-        return {"pages": self.pages, "esims": self.esims, "complete": self.complete, "resumed": self.resumed,
-                "budget": self.budget}
+        return asdict(self)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> WalkSummary:
-        return cls(d.get("pages", 0), d.get("esims", 0), bool(d.get("complete")), bool(d.get("resumed")),
-                   d.get("budget", 0))
+        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
 
 
 @dataclass

@@ -47,20 +47,14 @@ class BulkLoadMixin:
         with self.transaction() as conn:
             return _restore(conn)
 
-
-def restore_deferred_indexes(conn: sqlite3.Connection) -> int:
-    """At open: the indexes of a bulk load that never ended (a killed sync), built again."""
-    if not _deferred(conn):
-        return 0
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        built = _restore(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    log.info("built again %d indexes a sync that did not end had set aside", built)
-    return built
+    def restore_indexes_left_behind(self) -> int:
+        """At open: the indexes of a bulk load that never ended (a killed sync), built again. Only read when
+        there are none: no write lock taken at every open."""
+        if not _deferred(self.conn):
+            return 0
+        built = self.restore_indexes()
+        log.info("built again %d indexes a sync that did not end had set aside", built)
+        return built
 
 
 def _deferred(conn: sqlite3.Connection) -> list[str]:

@@ -72,10 +72,6 @@ class RefreshMixin:
         except (ValueError, KeyError, TypeError):  # not ours to trust: the walk starts over
             return None
 
-    def save_fleet_walk(self, vendor: str, walk: FleetWalk | None) -> None:
-        with self.transaction() as conn:
-            save_fleet_walk_in(conn, vendor, walk)
-
     def has_esims(self, vendor: str) -> bool:
         return self.conn.execute("SELECT 1 FROM esims WHERE vendor = ? LIMIT 1", (vendor,)).fetchone() is not None
 

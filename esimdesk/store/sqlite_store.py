@@ -26,7 +26,7 @@ from esimdesk.domain.refresh import FleetWalk
 from esimdesk.store import integrity
 from esimdesk.store import rows as R
 from esimdesk.store.actions import ActionsMixin
-from esimdesk.store.bulk_load import BulkLoadMixin, restore_deferred_indexes
+from esimdesk.store.bulk_load import BulkLoadMixin
 from esimdesk.store.exchange import CONV_PER_GB, CONV_PRICE, ExchangeMixin
 from esimdesk.store.journal import JournalMixin, merge_order_rows
 from esimdesk.store.listings import ListingsMixin
@@ -64,7 +64,7 @@ class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin, ExchangeMixin, Refr
         self._opened_stat = self.path.stat()  # the file as checked (or trusted) at open: see close()
         conn = self.conn  # opens and migrates on first use
         self.schema_version = conn.execute("PRAGMA user_version").fetchone()[0]
-        restore_deferred_indexes(conn)  # a first sync killed while it loaded without its sort indexes
+        self.restore_indexes_left_behind()  # a first sync killed while it loaded without its sort indexes
 
     # --- connection --------------------------------------------------------------------------
     @property

@@ -461,15 +461,14 @@ class RoumioAdapter(VendorAdapter):
         """
         if not reference:
             raise NotFound(VENDOR, "esim/query", "no order number or reference to look the order up by")
+        found = None
         async with contextlib.aclosing(self._query_pages({})) as pages:
             async for page in pages:
-                mine = [e for e in page if (e.raw or {}).get("transactionId") == reference]
-                if mine:
-                    break
-            else:
-                mine = []
-        if mine:
-            return await self.get_order(mine[0].order_id, reference)
+                found = next((e for e in page if (e.raw or {}).get("transactionId") == reference), None)
+                if found is not None:
+                    break  # the pages read ahead are cancelled before the order is asked for
+        if found is not None:
+            return await self.get_order(found.order_id, reference)
         raise NotFound(VENDOR, "esim/query", "Roumio lists no eSIM for this order reference yet")
 
     @staticmethod

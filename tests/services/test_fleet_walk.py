@@ -16,6 +16,7 @@ from esimdesk.domain.refresh import FleetWalk, RefreshPolicy
 from esimdesk.sandbox import SandboxConfig, SandboxServer
 from esimdesk.services.sync import sync_all
 from esimdesk.services.sync_words import refresh_sentence
+from esimdesk.store.refresh import save_fleet_walk_in
 from esimdesk.vendors import build_adapter
 from tests.services.helpers import accounts_for, open_store, sync_cancelled_when
 
@@ -96,7 +97,8 @@ def test_the_first_listing_is_walked_whole_then_each_sync_walks_its_share_from_w
 def test_a_page_key_the_vendor_refuses_starts_the_walk_over(flexiroam):
     store, accounts, factory, keys, _ = flexiroam
     sync(store, accounts, factory)
-    store.save_fleet_walk("flexiroam", FleetWalk("not-a-key-it-gave", datetime(2026, 1, 1, tzinfo=UTC).isoformat()))
+    with store.transaction() as conn:
+        save_fleet_walk_in(conn, "flexiroam", FleetWalk("not-a-key-it-gave", datetime(2026, 1, 1, tzinfo=UTC).isoformat()))
     keys.clear()
     again = sync(store, accounts, factory)
     assert keys[:2] == ["not-a-key-it-gave", None] and again.walk.pages == 2 and not again.walk.resumed
