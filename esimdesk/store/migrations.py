@@ -459,7 +459,94 @@ def _v14() -> str:
     return "\n".join(sql)
 
 
-MIGRATIONS: list[Callable[[], str]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14]
+def _v15() -> str:
+    """Handing the eSIM over by e-mail (issue 30). Each sending is journaled like an order: recorded PENDING
+    (durably) before the SMTP server is reached, ``attempts`` counted when the message itself is handed over
+    (DATA), then SENT (the server's answer and our Message-ID kept), FAILED (refused before the message was
+    handed over: nothing sent) or UNCERTAIN (the line dropped after DATA: the customer may have it; only the
+    agent's word sends again). One unfinished sending per eSIM or order at a time, refused by the file itself,
+    so a double click or a second window cannot send twice. ``customer_contacts``: the customer's address and
+    language kept on an eSIM or an order (``kind`` 'esim' or 'order', ``ref`` its ICCID or order id), offered
+    the next time. Both live in this desk's file only, like support actions."""
+    return """
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            vendor TEXT NOT NULL,
+            ref TEXT NOT NULL,
+            iccids TEXT NOT NULL,
+            to_address TEXT NOT NULL,
+            language TEXT NOT NULL,
+            state TEXT NOT NULL,
+            desk_id TEXT NOT NULL,
+            agent TEXT,
+            message_id TEXT NOT NULL,
+            subject TEXT,
+            server TEXT,
+            smtp_reply TEXT,
+            last_error TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            sent_at TEXT,
+            lease_owner TEXT,
+            lease_until REAL
+        );
+        CREATE INDEX deliveries_target ON deliveries (vendor, kind, ref);
+        CREATE TABLE delivery_events (
+            delivery_id INTEGER NOT NULL REFERENCES deliveries (id),
+            at TEXT NOT NULL,
+            from_state TEXT,
+            to_state TEXT NOT NULL,
+            cause TEXT NOT NULL
+        );
+        CREATE INDEX delivery_events_by_delivery ON delivery_events (delivery_id);
+        CREATE TABLE customer_contacts (
+            vendor TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            ref TEXT NOT NULL,
+            email TEXT NOT NULL,
+            language TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (vendor, kind, ref)
+        );
+        CREATE TRIGGER deliveries_one_at_a_time BEFORE INSERT ON deliveries
+        WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.vendor = new.vendor AND d.kind = new.kind
+                     AND d.ref = new.ref AND d.state = 'PENDING')
+        BEGIN
+            SELECT RAISE(ABORT, 'another sending of this eSIM or order is in progress');
+        END;
+    """
+
+
+def _v16() -> str:
+    """Roamify refund requests (issue 30): Roamify support decides each one (PENDING, PROCESSING, then REFUNDED
+    or REJECTED with its reason; CANCELLED when withdrawn). The request itself is sent as a journaled support
+    action (esim_actions, action 'refund'); this table keeps each request as Roamify last showed it, so the
+    window and ``esimdesk refunds`` list them offline."""
+    return """
+        CREATE TABLE refund_requests (
+            vendor TEXT NOT NULL,
+            refund_id TEXT NOT NULL,
+            iccid TEXT NOT NULL,
+            esim_id TEXT,
+            status TEXT NOT NULL,
+            reason TEXT,
+            rejection_reason TEXT,
+            amount TEXT,
+            currency TEXT,
+            created_at TEXT,
+            updated_at TEXT,
+            checked_at TEXT NOT NULL,
+            desk_id TEXT,
+            PRIMARY KEY (vendor, refund_id)
+        );
+        CREATE INDEX refund_requests_by_esim ON refund_requests (vendor, iccid);
+    """
+
+
+MIGRATIONS: list[Callable[[], str]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14,
+                                         _v15, _v16]
 LATEST = len(MIGRATIONS)
 
 
