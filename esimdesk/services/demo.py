@@ -6,7 +6,8 @@ had placed them (settled, with what each cost), so Orders and the Fleet show the
 first sync brings each eSIM's status and usage.
 
 ``esimdesk --demo --reset`` and *File → Reset demo…* delete the demo data folder's database, its
-backups and the sandbox's world file (``sandbox-state.json``); the next start seeds a new world.
+backups, the sandbox's world file (``sandbox-state.json``) and the demo mailbox (``demo-mailbox/``, what
+the demo's mail sink was sent); the next start seeds a new world.
 Settings and window geometry stay.
 """
 
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from esimdesk.domain import ConfigError, StoreError
 from esimdesk.services.config import load_accounts
-from esimdesk.services.runtime import SANDBOX_STATE, start_demo_sandbox
+from esimdesk.services.runtime import DEMO_MAILBOX, SANDBOX_STATE, start_demo_mail_sink, start_demo_sandbox
 from esimdesk.store import Store, open_store
 from esimdesk.store.backups import BACKUPS_DIR, DATA_FILE, _lock
 from esimdesk.store.integrity import checked_path, shm_path, wal_path
@@ -54,13 +55,13 @@ def demo_files(home: Path) -> list[Path]:
     """What a reset removes from the demo data folder ``home``, of what exists there now."""
     data = home / DATA_FILE
     found = [data, wal_path(data), shm_path(data), data.with_name(data.name + "-journal"), checked_path(data),
-             home / BACKUPS_DIR, home / SANDBOX_STATE]
+             home / BACKUPS_DIR, home / SANDBOX_STATE, home / DEMO_MAILBOX]
     found += sorted(home.glob(f".{SANDBOX_STATE}.*.tmp"))  # a save cut short
     return [p for p in found if p.exists() or p.is_symlink()]
 
 
 def reset_demo_folder(home: Path, say: Callable[[list[Path]], None] | None = None) -> list[Path]:
-    """Delete the demo's database (with its -wal/-shm), backups and sandbox world from ``home``, the demo
+    """Delete the demo's database (with its -wal/-shm), backups, sandbox world and mailbox from ``home``, the demo
     data folder; ``say`` is told what will be removed first. Returns what was removed.
 
     Refused in words (``StoreError``, nothing removed) while another esimdesk has the demo's data file
@@ -89,8 +90,9 @@ def reset_demo_folder(home: Path, say: Callable[[list[Path]], None] | None = Non
 
 
 def restart_demo(desk) -> list[Path]:
-    """The window's *File → Reset demo…*: close the desk's store and sandbox, reset the demo data folder,
-    then open a new store and sandbox (a new world) in the same ``desk``. Returns what was removed.
+    """The window's *File → Reset demo…*: close the desk's store, sandbox and mail sink, reset the demo data
+    folder, then open a new store, sandbox (a new world) and mail sink in the same ``desk``. Returns what
+    was removed.
 
     Whatever happens, the desk is open again afterwards: on a refusal, on the files it had.
     """
@@ -98,11 +100,12 @@ def restart_demo(desk) -> list[Path]:
     if not ctx.demo:
         raise ConfigError("only the demo can be reset")
     desk.store.close(every_thread=True)  # every connection to the old file (the views' queries are done)
-    ctx.close()  # stops the sandbox: nothing writes the old world back
+    ctx.close()  # stops the sandbox and the mail sink: nothing writes the old world (or a message) back
     try:
         removed = reset_demo_folder(ctx.home)
     finally:  # the same folder again, whatever the environment says now
         ctx.sandbox = start_demo_sandbox(ctx.home)
+        ctx.mail_sink = start_demo_mail_sink(ctx.home)  # a new port: ctx.demo_mail is read at each sending
         ctx.accounts = load_accounts(ctx.home, env=ctx.sandbox.env())
         desk.store = open_store(ctx.home)
         seed_demo_history(desk.store, ctx.sandbox)
