@@ -21,6 +21,10 @@ Control API (JSON in and out; errors are HTTP 400 ``{"error": "..."}``):
 - ``GET /_sandbox/orders?vendor=V``: the ledger of orders V created through the API in this run
   (with a world file: in this world) (``[{"order_id", "handle", "plan_id", "quantity", "kind",
   "created_at"}]``, oldest first); without ``vendor``: ``{vendor: [...]}`` for every vendor.
+- ``GET /_sandbox/refunds?vendor=roamify``: the refund requests as the vendor's API shows them, newest first;
+  ``POST /_sandbox/refunds {"vendor": "roamify", "refund_id": R, "decision": "approve" | "process" | "reject",
+  "reason": "..."}``: the vendor's support decides one (approve credits its price to the balance); answers it
+  (sandbox/roamify_refunds.py).
 
 ``Sandbox(state_file=...)`` keeps the world (orders, eSIMs, balances, counters, clocks) in a file so
 runs share it (see state.py); without one, the world lives and dies with the object, as tests want.
@@ -96,6 +100,7 @@ class Sandbox:
             Route("/clock", self._clock, methods=["GET", "POST"]),
             Route("/config", self._config, methods=["GET", "POST"]),
             Route("/orders", self._orders, methods=["GET"]),
+            Route("/refunds", self._refunds, methods=["GET", "POST"]),
         ])
         # The control API answers at once (no latency, not counted): it is the test's, not a vendor's.
         routes: list[Any] = [Mount("/_sandbox", app=_Dated(control, self._shared_date))]
@@ -208,7 +213,7 @@ class Sandbox:
     def writes(self, method: str, path: str) -> bool:
         """Whether a request may change the world (and is saved before its answer leaves)."""
         if path.startswith("/_sandbox/"):
-            return method == "POST" and path.rstrip("/") == "/_sandbox/clock"
+            return method == "POST" and path.rstrip("/") in ("/_sandbox/clock", "/_sandbox/refunds")
         for sim in self.vendors.values():
             if path == sim.mount or path.startswith(sim.mount + "/"):
                 return sim.writes(method, path[len(sim.mount):])
@@ -310,6 +315,22 @@ class Sandbox:
         if vendor not in self.vendors:
             return _bad(f"unknown vendor {vendor!r}")
         return JSONResponse(self.ledger(vendor))
+
+    async def _refunds(self, request: Request) -> JSONResponse:
+        try:
+            body = await self._body(request) if request.method == "POST" else {}
+            vendor = body.get("vendor") or request.query_params.get("vendor") or "roamify"
+            if vendor not in self.vendors:
+                raise ValueError(f"unknown vendor {vendor!r}")
+            sim = self.vendors[vendor]
+            if request.method == "GET":
+                return JSONResponse(sim.refund_requests())
+            refund_id, decision, reason = body.get("refund_id"), body.get("decision"), body.get("reason")
+            if not isinstance(refund_id, str) or not isinstance(decision, str) or not isinstance(reason, str | None):
+                raise ValueError("refund_id and decision are required (reason: text)")
+            return JSONResponse(sim.decide_refund(refund_id, decision, reason))
+        except ValueError as exc:
+            return _bad(str(exc))
 
 
 def _bad(message: str) -> JSONResponse:

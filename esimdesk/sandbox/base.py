@@ -100,6 +100,9 @@ class SandboxConfig:
     # RNGs seeded from ``seed``; the server's loop is never blocked (faults.LatencyModel).
     latency_ms: float = 0.0
     latency_sigma: float = 0.6
+    # Roamify refund requests decided by the clock (roamify_refunds.py): PROCESSING this many seconds after the
+    # request, decided at twice that. 0 (tests): only the control API decides (POST /_sandbox/refunds).
+    refund_decision_s: float = 0.0
     clock: Clock = field(default_factory=Clock)
 
     # Fields the control API may change while the sandbox runs (``/_sandbox/config``), with their types.
@@ -109,6 +112,7 @@ class SandboxConfig:
         "usage_mb_per_hour": float,
         "latency_ms": float,
         "latency_sigma": float,
+        "refund_decision_s": float,
     }
 
     def runtime(self) -> dict[str, Any]:
@@ -232,6 +236,14 @@ class VendorSandbox:
     def writes(self, method: str, path: str) -> bool:
         """Whether a request (``path`` below this vendor's mount) may change the world, so it is saved after."""
         return method not in ("GET", "HEAD", "OPTIONS")
+
+    def refund_requests(self) -> list[dict[str, Any]]:
+        """The refund requests this vendor holds, as its API shows them (only Roamify simulates them)."""
+        return []
+
+    def decide_refund(self, refund_id: str, decision: str, reason: str | None = None) -> dict[str, Any]:
+        """The vendor's support decides a refund request (the control API); ValueError in words."""
+        raise ValueError(f"{self.vendor} has no refund requests in the sandbox")
 
     def stats(self) -> dict[str, Any]:
         """Counts for tests, e.g. how many distinct orders the vendor accepted (must include ``orders``)."""

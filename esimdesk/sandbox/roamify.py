@@ -37,6 +37,8 @@ from esimdesk.sandbox.roamify_catalog import RoamifyCatalog
 from esimdesk.sandbox.roamify_esims import OrderedEsim, RoamifyFleet, esim_json, link_json, usage_json
 from esimdesk.sandbox.roamify_packages import countries, packages_page, topup_json
 from esimdesk.sandbox.roamify_rates import currencies_answer, rate_answer
+from esimdesk.sandbox.roamify_refunds import NOTES_MAX, OPEN, REASONS, RoamifyRefunds, refund_json
+from esimdesk.sandbox.roamify_refunds import STATUSES as REFUND_STATUSES
 
 # The documented samples (order, top-up), kept verbatim in the order history.
 SAMPLE_ORDERS: tuple[dict[str, Any], ...] = (
@@ -150,6 +152,7 @@ class RoamifySandbox(VendorSandbox):
         self.created = 0
         self.topups = 0
         self.fleet = RoamifyFleet(config.seed, self.catalog, self.known_iccids, self.now())
+        self.refunds = RoamifyRefunds()  # refund requests and the SMS outbox (roamify_refunds.py)
         self._seed_history()
 
     # --- state ---------------------------------------------------------------------------------
@@ -190,6 +193,7 @@ class RoamifySandbox(VendorSandbox):
                 "orders": [asdict(o) for o in self._orders],  # referenceIds included
                 "order_requests": self.order_requests, "topup_requests": self.topup_requests,
                 "created": self.created, "topups": self.topups, "fleet": self.fleet.dump(),
+                "refunds": self.refunds.dump(),
             }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -203,6 +207,8 @@ class RoamifySandbox(VendorSandbox):
         self.created, self.topups = state["created"], state["topups"]
         if "fleet" in state:  # a world saved before eSIMs were simulated keeps its seeded ones
             self.fleet.load(state["fleet"])
+        self.refunds = RoamifyRefunds()
+        self.refunds.load(state.get("refunds", {}))  # a world saved before refunds were simulated has none
 
     def status_of(self, order: _Order) -> str:
         if order.fixed is not None:
@@ -268,6 +274,7 @@ class RoamifySandbox(VendorSandbox):
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
+            self._advance_refunds()
             return {
                 "orders": self.created,
                 "order_requests": self.order_requests,
@@ -278,6 +285,8 @@ class RoamifySandbox(VendorSandbox):
                 "balance": str(Decimal(self.balance_cents) / 100),
                 "applies": self.fleet.applies,
                 "esims": len(self.known_iccids) + len(self.fleet.ordered),
+                "refunds": self.refund_requests(), "refund_requests": self.refunds.create_requests,
+                "sms_outbox": [dict(m) for m in self.refunds.sms],
             }
 
     # --- http ----------------------------------------------------------------------------------
@@ -298,6 +307,11 @@ class RoamifySandbox(VendorSandbox):
             Route("/api/balance", self._balance, methods=["GET"]),
             Route("/api/rates", self._rates, methods=["GET"]),  # roamify_rates.py
             Route("/api/currencies", self._currencies, methods=["GET"]),
+            # Refund requests and SMS (roamify_refunds.py; the refund paths are esimdesk's assumption).
+            Route("/api/refund", self._refund, methods=["GET", "POST"]),
+            Route("/api/refunds", self._refund_list, methods=["GET"]),
+            Route("/api/refund/cancel", self._refund_cancel, methods=["POST"]),
+            Route("/api/esim/sms", self._sms, methods=["POST"]),
         ]
 
     @staticmethod
@@ -644,6 +658,7 @@ class RoamifySandbox(VendorSandbox):
         if not self._authorized(request):
             return self._error("Unauthorized", 401)
         with self.lock:
+            self._advance_refunds()  # a request decided by the clock credits the balance first
             return self._ok({"balance": _num(self.balance_cents), "currency": "USD"})
 
     async def _rates(self, request: Request) -> JSONResponse:
@@ -657,6 +672,125 @@ class RoamifySandbox(VendorSandbox):
         if not self._authorized(request):
             return self._error("Unauthorized", 401)
         return JSONResponse(currencies_answer())
+
+
+    # --- refund requests and SMS (issue 30; roamify_refunds.py) -----------------------------------------
+    @staticmethod
+    def _failed(message: str, status: int, code: str, **extra: Any) -> JSONResponse:
+        """Roamify's documented error body for refunds: ``{"message", "status": "failed", "code"}``."""
+        return JSONResponse({"message": message, "status": "failed", "code": code, **extra}, status_code=status)
+
+    def _advance_refunds(self) -> None:
+        """The demo's decisions by the clock (``refund_decision_s``); the caller holds the lock."""
+        self.balance_cents += self.refunds.advance(self.now(), self.config.refund_decision_s)
+
+    def refund_requests(self) -> list[dict[str, Any]]:
+        with self.lock:
+            self._advance_refunds()
+            return [refund_json(r) for r in self.refunds.listed(None, None)]
+
+    def decide_refund(self, refund_id: str, decision: str, reason: str | None = None) -> dict[str, Any]:
+        with self.lock:
+            self._advance_refunds()
+            refund, credit = self.refunds.decide(refund_id, decision, reason, self.now())
+            self.balance_cents += credit
+            return refund_json(refund)
+
+    def _price_cents(self, esim_id: str, view) -> tuple[int, str | None]:
+        """What the eSIM was bought for (its order line), else its package's price; and its order."""
+        for order in self._orders:
+            for line_esim, _, price, _ in order.lines:
+                if line_esim == esim_id:
+                    return round(price * 100), order.id
+        return round(view.package.price * 100), None
+
+    async def _refund(self, request: Request) -> JSONResponse:
+        if request.method == "GET":
+            if not self._authorized(request):
+                return self._error("Unauthorized", 401)
+            refund_id = request.query_params.get("refundId")
+            if not refund_id:
+                return self._failed("refundId is required", 400, "VALIDATION_ERROR")
+            with self.lock:
+                self._advance_refunds()
+                refund = self.refunds.requests.get(refund_id)
+                if refund is None:
+                    return self._failed("Refund request not found", 404, "NOT_FOUND")
+                return self._ok(refund_json(refund))
+        with self.lock:
+            self.refunds.create_requests += 1
+        body = await self._authorized_object(request)
+        if isinstance(body, JSONResponse):
+            return body
+        iccid, esim_id, reason, notes = body.get("iccid"), body.get("esimId"), body.get("reason"), body.get("notes")
+        if not isinstance(iccid, str | None) or not isinstance(esim_id, str | None) or not (iccid or esim_id):
+            return self._failed("iccid or esimId is required", 400, "VALIDATION_ERROR")
+        if reason not in REASONS:
+            return self._failed(f"reason must be one of {', '.join(REASONS)}", 400, "VALIDATION_ERROR")
+        if notes is not None and (not isinstance(notes, str) or len(notes) > NOTES_MAX):
+            return self._failed(f"notes must be text of at most {NOTES_MAX} characters", 400, "VALIDATION_ERROR")
+        with self.lock:
+            self._advance_refunds()
+            view = self._view(iccid=iccid) if iccid else self._view(esim_id=esim_id)
+            if view is None:
+                return self._failed("eSIM not found", 404, "NOT_FOUND")
+            earlier = self.refunds.of_esim(view.id, view.iccid)
+            if any(r.status == "REFUNDED" for r in earlier):
+                return self._failed("This eSIM has already been refunded", 422, "ALREADY_REFUNDED")
+            open_ = next((r for r in earlier if r.status in OPEN), None)
+            if open_ is not None:
+                return self._failed("A refund request is already open for this eSIM", 409, "REFUND_ALREADY_OPEN",
+                                    refundId=open_.id)
+            cents, order_id = self._price_cents(view.id, view)
+            now = self.now()
+            refund = self.refunds.create_refund(self._uuid(), view.iccid, view.id, order_id, reason, notes, cents, now)
+            return self._ok(refund_json(refund))
+
+    async def _refund_list(self, request: Request) -> JSONResponse:
+        if not self._authorized(request):
+            return self._error("Unauthorized", 401)
+        status = request.query_params.get("status")
+        if status is not None and status not in REFUND_STATUSES:
+            return self._failed(f"status must be one of {', '.join(REFUND_STATUSES)}", 400, "VALIDATION_ERROR")
+        with self.lock:
+            self._advance_refunds()
+            listed = self.refunds.listed(request.query_params.get("iccid"), status)
+            return self._ok([refund_json(r) for r in listed])
+
+    async def _refund_cancel(self, request: Request) -> JSONResponse:
+        body = await self._authorized_object(request)
+        if isinstance(body, JSONResponse):
+            return body
+        refund_id = body.get("refundId")
+        if not isinstance(refund_id, str) or not refund_id:
+            return self._failed("refundId is required", 400, "VALIDATION_ERROR")
+        with self.lock:
+            self._advance_refunds()
+            refund = self.refunds.requests.get(refund_id)
+            if refund is None:
+                return self._failed("Refund request not found", 404, "NOT_FOUND")
+            if refund.status not in OPEN:
+                return self._failed(f"The refund request is already {refund.status} and cannot be cancelled", 409,
+                                    "REFUND_NOT_OPEN")
+            refund.status, refund.updated = "CANCELLED", self.now()
+            return self._ok(refund_json(refund))
+
+    async def _sms(self, request: Request) -> JSONResponse:
+        body = await self._authorized_object(request)
+        if isinstance(body, JSONResponse):
+            return body
+        iccid, message = body.get("iccid"), body.get("message")
+        if not isinstance(iccid, str) or not iccid or not isinstance(message, str) or not message:
+            return self._failed("iccid and message are required", 400, "VALIDATION_ERROR")
+        with self.lock:
+            view = self._view(iccid=iccid)
+            if view is None:
+                return self._failed("eSIM not found", 404, "NOT_FOUND")
+            if view.status != "INSTALLED":
+                return self._failed(f"SMS can only be sent to an installed eSIM (this one is {view.status})", 400,
+                                    "ESIM_NOT_INSTALLED")
+            self.refunds.sms.append({"iccid": view.iccid, "esimId": view.id, "message": message, "at": self.now()})
+            return self._ok({"iccid": view.iccid, "esimId": view.id, "sent": True})
 
 
 def _iso_date(value: object) -> bool:

@@ -60,6 +60,9 @@ def open_context(demo: bool = False) -> AppContext:
                       mail_sink=sink)
 
 
+DEMO_REFUND_DECISION_S = 30.0
+
+
 def start_demo_sandbox(home: Path):
     """The demo's sandbox on 127.0.0.1, playing the one vendor world of the demo data folder ``home``."""
     # Imported here: the sandbox is a separate program that only --demo and tests start.
@@ -68,7 +71,10 @@ def start_demo_sandbox(home: Path):
 
     # One vendor world per demo data folder: every --demo command (and the window) plays the same one.
     try:
-        return SandboxServer(SandboxConfig.from_env(), state_file=home / SANDBOX_STATE).start()
+        # Roamify refund requests decide themselves in the demo (sandbox/roamify_refunds.py): PROCESSING after
+        # DEMO_REFUND_DECISION_S, REFUNDED (or REJECTED for notes saying "test") at twice that.
+        config = SandboxConfig.from_env(refund_decision_s=DEMO_REFUND_DECISION_S)
+        return SandboxServer(config, state_file=home / SANDBOX_STATE).start()
     except StateFileError as exc:
         raise ConfigError(f"{exc}; 'esimdesk --demo --reset' starts a new demo") from None
 

@@ -273,13 +273,14 @@ def test_config_reads_and_switches(fresh):
         "usage_mb_per_hour": 40.0,
         "latency_ms": 0.0,
         "latency_sigma": 0.6,
+        "refund_decision_s": 0.0,
     }
     r = httpx.post(
         fresh.root + "/_sandbox/config", json={"roamify_reference_ids": False, "allocation_delay": 0}
     )
     assert r.status_code == 200
     assert r.json() == {"roamify_reference_ids": False, "allocation_delay": 0.0, "usage_mb_per_hour": 40.0,
-                        "latency_ms": 0.0, "latency_sigma": 0.6}
+                        "latency_ms": 0.0, "latency_sigma": 0.6, "refund_decision_s": 0.0}
     assert fresh.config.roamify_reference_ids is False and fresh.config.allocation_delay == 0
 
 
