@@ -34,6 +34,7 @@ class MailSettings:
     reseller_name: str = ""  # signs the message and names the sender ("Acme Travel <support@acme.example>")
     language: str = "en"  # the default for a customer with none chosen
     timeout: float = 30.0
+    ca_file: str = ""  # a server whose certificate comes from the company's own authority: its CA file (PEM)
 
     @property
     def configured(self) -> bool:
@@ -54,7 +55,7 @@ class MailSettings:
     def to_json(self) -> dict:
         return {"host": self.host, "port": self.port, "security": self.security.value, "username": self.username,
                 "from_address": self.from_address, "reseller_name": self.reseller_name, "language": self.language,
-                "timeout": self.timeout}
+                "timeout": self.timeout, "ca_file": self.ca_file}
 
     @classmethod
     def from_json(cls, data: dict | None) -> MailSettings:
@@ -75,7 +76,8 @@ class MailSettings:
                    username=str(data.get("username") or "").strip(),
                    from_address=str(data.get("from_address") or "").strip(),
                    reseller_name=str(data.get("reseller_name") or "").strip(),
-                   language=str(data.get("language") or "en"), timeout=timeout)
+                   language=str(data.get("language") or "en"), timeout=timeout,
+                   ca_file=str(data.get("ca_file") or "").strip())
 
 
 # Deliberately plain: one @, a dotted domain, no spaces or angle brackets. Whether a mailbox exists only the
@@ -134,6 +136,8 @@ class Delivery:
     last_error: str | None = None
     attempts: int = 0
     sent_at: datetime | None = None
+    lease_owner: str | None = None  # the process sending it right now
+    lease_until: float | None = None
     events: tuple[DeliveryEvent, ...] = field(default=())
 
     @property

@@ -27,6 +27,7 @@ from esimdesk.store import integrity
 from esimdesk.store import rows as R
 from esimdesk.store.actions import ActionsMixin
 from esimdesk.store.bulk_load import BulkLoadMixin
+from esimdesk.store.deliveries import DeliveriesMixin
 from esimdesk.store.exchange import CONV_PER_GB, CONV_PRICE, ExchangeMixin
 from esimdesk.store.journal import JournalMixin, merge_order_rows
 from esimdesk.store.listings import ListingsMixin
@@ -51,7 +52,8 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
-class SqliteStore(JournalMixin, ActionsMixin, ListingsMixin, ExchangeMixin, RefreshMixin, BulkLoadMixin):
+class SqliteStore(JournalMixin, ActionsMixin, DeliveriesMixin, ListingsMixin, ExchangeMixin, RefreshMixin,
+                  BulkLoadMixin):
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self._local = threading.local()
