@@ -22,6 +22,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import NamedTuple
 
+from esimdesk.domain.install_links import carddata_of
+
 log = logging.getLogger("esimdesk.mailbox")
 
 _HEADERS = ("from", "to", "subject", "date", "message-id")  # an e-mail has at least one of these
@@ -52,6 +54,12 @@ class MailboxMessage:
     @property
     def to_addresses(self) -> tuple[str, ...]:
         return tuple(address for _, address in getaddresses([self.to]) if address)
+
+    @property
+    def install_codes(self) -> tuple[str, ...]:
+        """The LPA codes the message's one-tap install links carry (decoded), once each: what the customer's
+        phone would be given, to compare with the eSIM's activation code."""
+        return tuple(dict.fromkeys(code for code in map(carddata_of, self.links) if code))
 
 
 def list_messages(folder: Path | str | None) -> list[MailboxMessage]:

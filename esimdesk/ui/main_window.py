@@ -155,7 +155,13 @@ class MainWindow(QMainWindow):
         self.card_settings_action.triggered.connect(lambda: self.open_settings("cards"))
         file_menu.addAction(self.card_settings_action)
         self.reset_demo_action: QAction | None = None
-        if self.demo:  # the demo only: real desks keep their data
+        self.demo_mailbox_action: QAction | None = None
+        self.demo_mailbox = None  # the Demo mailbox dialog, once opened (ui/demo_mailbox.py)
+        if self.demo:  # the demo only: real desks keep their data and send real e-mail
+            self.demo_mailbox_action = QAction("Demo &mailbox…", self)
+            self.demo_mailbox_action.setStatusTip("The e-mails sent in the demo, as the customer gets them")
+            self.demo_mailbox_action.triggered.connect(self.open_demo_mailbox)
+            file_menu.addAction(self.demo_mailbox_action)
             self.reset_demo_action = QAction("Reset &demo…", self)
             self.reset_demo_action.triggered.connect(self._reset_demo_dialog)
             file_menu.addAction(self.reset_demo_action)
@@ -481,6 +487,22 @@ class MainWindow(QMainWindow):
         if results and all(r.ok for r in results):
             status.showMessage("The demo was reset: a new sandbox world, synced")
         return True
+
+    def open_demo_mailbox(self):
+        """File → Demo mailbox… (demo only): the e-mails the demo's mail sink was sent; one dialog, not
+        modal (the agent sends from Orders and looks again), read afresh each time it is brought up."""
+        # Imported when it opens: a demo-only dialog the window's cold start does not need (bench/cold_start.py).
+        from esimdesk.ui.demo_mailbox import DemoMailboxDialog
+
+        dialog = self.demo_mailbox
+        if dialog is None or not shiboken_valid(dialog):
+            dialog = self.demo_mailbox = DemoMailboxDialog(self.desk.ctx.mailbox, self)
+        if dialog.isVisible():
+            dialog.start_refresh()
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+        return dialog
 
     def open_settings(self, page: str = "accounts"):
         """File → Settings… at ``page`` (accounts, thresholds, rates, cards); window-modal, not a nested
