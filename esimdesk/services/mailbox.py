@@ -97,7 +97,7 @@ def parse_message(raw: bytes, key: str = "", delivered: datetime | None = None) 
             continue
         item = Attachment(_filename(part, number), part.get_content_type(), part.get_payload(decode=True) or b"")
         cid = (part.get("Content-ID") or "").strip().strip("<>")
-        if cid and f"cid:{cid}" in html and part.get_content_disposition() != "attachment":
+        if cid and f"cid:{cid}" in html:  # shown in the HTML (whatever its disposition says), as mail apps do
             inline[cid] = item
         else:
             attachments.append(item)

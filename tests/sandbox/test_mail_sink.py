@@ -45,7 +45,8 @@ def customer_email(to: str = "anna@example.com", subject: str = "Your eSIM for J
     msg.add_alternative(f'<p>Hello,</p><p><a href="{links.apple.replace("&", "&amp;")}">Install on iPhone</a> '
                         f'<a href="{links.android.replace("&", "&amp;")}">Install on Android</a></p>'
                         f'<p><img src="cid:{cid[1:-1]}"></p><p>Demo Travel eSIM</p>', subtype="html")
-    msg.get_payload()[1].add_related(b"\x89PNG\r\n\x1a\nnot-really", "image", "png", cid=cid)
+    # With a file name, as the composer gives it: Content-Disposition attachment, yet shown in the HTML.
+    msg.get_payload()[1].add_related(b"\x89PNG\r\n\x1a\nnot-really", "image", "png", cid=cid, filename="qr.png")
     msg.add_attachment(PDF, maintype="application", subtype="pdf", filename="esim-card.pdf")
     return msg
 

@@ -37,7 +37,7 @@ def with_real_image(msg):
     """The test message with a real PNG as its cid: image (the HTML shows it)."""
     for part in msg.walk():
         if part.get_content_type() == "image/png":
-            part.set_content(png(), maintype="image", subtype="png", cid=part["Content-ID"])
+            part.set_content(png(), maintype="image", subtype="png", cid=part["Content-ID"], filename="qr.png")
     return msg
 
 
