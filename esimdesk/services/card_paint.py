@@ -1,7 +1,10 @@
-"""Customer cards drawn with QPainter: one layout (``card_layout`` + ``paint_card``) on any device — the
+"""Customer cards drawn with QPainter: one layout (``card_regions`` + ``paint_card``) on any device — the
 window, a printer, a PDF (``write_pdf``) or an image (``card_image``).
 
-What a card says is services/cards.py (``card_lines``); the QR symbol is services/qr_codes.py.
+A card has three parts: the activation code's QR code (large: what Settings → Add eSIM scans), the text
+column, and a framed "Install in one tap" panel (``paint_install_links``) with two small QR codes of the
+one-tap iPhone and Android links (``services.cards.card_install_links``), which the phone's camera app opens.
+What a card says is services/cards.py (``card_lines``); the QR symbols are services/qr_codes.py.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import functools
 import logging
 import os
 import unicodedata
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt
@@ -31,9 +34,10 @@ from PySide6.QtSvg import QSvgRenderer
 
 from esimdesk.domain.activation import validate_activation_code
 from esimdesk.domain.errors import ValidationError
+from esimdesk.domain.install_links import InstallLinks
 from esimdesk.services.card_settings import logo_kind
-from esimdesk.services.cards import Card, card_lines
-from esimdesk.services.qr_codes import QUIET_ZONE, dark_runs, qr, writable
+from esimdesk.services.cards import Card, card_install_links, card_lines
+from esimdesk.services.qr_codes import QUIET_ZONE, dark_runs, link_qr, qr, writable
 
 log = logging.getLogger("esimdesk.cards")
 
@@ -59,31 +63,55 @@ def ensure_gui_app():
     return _gui_app
 
 
-def card_layout(rect) -> tuple[Any, Any]:
-    """(QR rect, text rect) inside a card rect: QR on the left of a wide card, on top of a tall one."""
+@dataclass(frozen=True)
+class CardRegions:
+    """Where the parts of a card go, in the card rect's coordinates."""
+
+    qr: Any  # QRectF: the activation code's QR code (its quiet zone included)
+    text: Any  # QRectF: the text column (the logo at its top)
+    links: Any  # QRectF: the "Install in one tap" panel with the link QR codes
+
+
+def card_regions(rect) -> CardRegions:
+    """The parts of a card in ``rect``. Wide (a card of an A4/Letter page, the image): the code on the left,
+    the text in the middle, the links panel at the right edge. Tall (a
+    label): the code at the top left, the links panel beside it, the text below both."""
     w, h = rect.width(), rect.height()
     pad = min(w, h) * 0.05
     if w >= h:
-        side = min(h - 2 * pad, w * 0.45)
+        side = min(h - 2 * pad, w * 0.37)  # 68 mm on A4 (module 1.7 mm): room for the text and the links
         qr_rect = QRectF(rect.left() + pad, rect.top() + (h - side) / 2, side, side)
+        lw = min(h * 0.32, w * 0.18)
+        links = QRectF(rect.right() - pad - lw, rect.top() + pad, lw, h - 2 * pad)
         left = qr_rect.right() + pad
-        text = QRectF(left, rect.top() + pad, rect.right() - pad - left, h - 2 * pad)
+        text = QRectF(left, rect.top() + pad, links.left() - pad * 0.7 - left, h - 2 * pad)
     else:
-        side = min(w - 2 * pad, h * 0.5)
-        qr_rect = QRectF(rect.left() + (w - side) / 2, rect.top() + pad, side, side)
-        top = qr_rect.bottom() + pad * 0.5
-        text = QRectF(rect.left() + pad, top, w - 2 * pad, rect.bottom() - pad - top)
-    return qr_rect, text
+        inner = w - 2 * pad
+        lw = inner * 0.32
+        side = min(inner - lw - pad * 0.6, h * 0.5)  # 53 mm on a label (module 1.3 mm)
+        qr_rect = QRectF(rect.left() + pad, rect.top() + pad + side * 0.1, side, side)
+        links = QRectF(rect.right() - pad - lw, rect.top() + pad, lw, side * 1.2)
+        top = links.bottom() + pad * 0.5
+        text = QRectF(rect.left() + pad, top, inner, rect.bottom() - pad - top)
+    return CardRegions(qr_rect, text, links)
 
 
-def paint_qr(painter, rect, code: str) -> None:
-    """The QR code as crisp modules from segno's matrix, quiet zone included, centred in ``rect``."""
-    matrix = qr(code).matrix
+def card_layout(rect) -> tuple[Any, Any]:
+    """(QR rect, text rect) inside a card rect (``card_regions`` without the links panel)."""
+    regions = card_regions(rect)
+    return regions.qr, regions.text
+
+
+def _paint_matrix(painter, rect, matrix, snap_loss: float = 1.0) -> Any:
+    """A QR matrix as crisp modules, quiet zone included, centred in ``rect``; returns the square drawn.
+
+    Modules of two device pixels or more are whole pixels (no blurred module edges on a bitmap) where that
+    costs at most ``snap_loss`` of the module (a small link code keeps its size: 5.99 pixels stay 5.99)."""
     n = len(matrix)
     side = min(rect.width(), rect.height())
     module = side / (n + 2 * QUIET_ZONE)
-    if module >= 2:
-        module = float(int(module))  # whole device pixels: no blurred module edges on a bitmap
+    if module >= 2 and module - int(module) <= snap_loss * module:
+        module = float(int(module))
     total = module * (n + 2 * QUIET_ZONE)
     x0 = rect.left() + (rect.width() - total) / 2
     y0 = rect.top() + (rect.height() - total) / 2
@@ -96,9 +124,89 @@ def paint_qr(painter, rect, code: str) -> None:
         painter.fillRect(QRectF(x0 + (start + QUIET_ZONE) * module, y0 + (r + QUIET_ZONE) * module,
                                 length * module, module), black)
     painter.restore()
+    return QRectF(x0, y0, total, total)
 
 
-_LINK = "https://esimsetup.apple.com/esim_qrcode_provisioning?carddata=LPA:1$rsp-eu.example.com$" + "0" * 32
+def paint_qr(painter, rect, code: str) -> None:
+    """The QR code as crisp modules from segno's matrix, quiet zone included, centred in ``rect``."""
+    _paint_matrix(painter, rect, qr(code).matrix)
+
+
+def paint_link_qr(painter, rect, url: str) -> Any:
+    """A one-tap install link's QR code (``qr_codes.link_qr``) centred in ``rect``; returns the square drawn."""
+    return _paint_matrix(painter, rect, link_qr(url).matrix, snap_loss=0.1)
+
+
+LINKS_HEADING = "Install in one tap"
+LINKS_CAPTION = "Or scan a small code with the camera of the phone that gets the eSIM"
+LINK_LABELS = ("iPhone · iOS 17.4+", "Android")
+
+
+def _text_height(font, width: float, text: str) -> float:
+    return QFontMetricsF(font).boundingRect(QRectF(0, 0, width, 1e6), int(Qt.TextFlag.TextWordWrap), text).height()
+
+
+def paint_install_links(painter, rect, links: InstallLinks, font_px: float | None = None,
+                        frame: bool = True) -> list[Any]:
+    """The "Install in one tap" panel in ``rect``: a heading, a caption and the QR codes of the iPhone and
+    the Android link, each labelled, stacked or side by side (whichever gives larger codes). Framed, so it
+    reads as apart from the activation code's QR code. Returns the two squares drawn (iPhone, Android)."""
+    painter.save()
+    w = rect.width()
+    margin = min(w, rect.height()) * 0.06 if frame else 0.0
+    if frame:
+        pen = QPen(QColor("#b0b0b0"))
+        pen.setWidthF(max(1.0, w / 250))
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setRenderHint(painter.RenderHint.Antialiasing, True)
+        radius = min(w, rect.height()) * 0.06
+        inset = pen.widthF() / 2
+        painter.drawRoundedRect(rect.adjusted(inset, inset, -inset, -inset), radius, radius)
+    inner = rect.adjusted(margin, margin, -margin, -margin)
+    px = font_px or max(1.0, min(inner.width() / 10.5, inner.height() / 18))
+    head, small = QFont("DejaVu Sans"), QFont("DejaVu Sans")
+    head.setPixelSize(max(1, round(px)))
+    head.setBold(True)
+    small.setPixelSize(max(1, round(px * 0.82)))
+    gap = px * 0.35
+    caption_h = _text_height(head, inner.width(), LINKS_HEADING) + _text_height(small, inner.width(), LINKS_CAPTION)
+    label_h = max(_text_height(small, inner.width(), t) for t in LINK_LABELS)
+    stacked = min(inner.width(), (inner.height() - caption_h - 2 * label_h - 3 * gap) / 2)
+    side_by_side = min((inner.width() - gap) / 2, inner.height() - caption_h - label_h - 2 * gap)
+    q = max(stacked, side_by_side)
+    squares: list[Any] = []
+    if q > 0:
+        flags = int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap)
+        if stacked >= side_by_side:
+            used = caption_h + 2 * (q + label_h) + 3 * gap
+            cells = [(inner.left() + (inner.width() - q) / 2, 0.0), (inner.left() + (inner.width() - q) / 2, 1.0)]
+        else:
+            used = caption_h + q + label_h + 2 * gap
+            x0 = inner.left() + (inner.width() - 2 * q - gap) / 2
+            cells = [(x0, 0.0), (x0 + q + gap, 0.0)]
+        y = inner.top() + max(0.0, (inner.height() - used) / 2)
+        painter.setPen(QColor("black"))
+        painter.setFont(head)
+        h = _text_height(head, inner.width(), LINKS_HEADING)
+        painter.drawText(QRectF(inner.left(), y, inner.width(), h), flags, LINKS_HEADING)
+        y += h
+        painter.setPen(QColor("#555555"))
+        painter.setFont(small)
+        h = _text_height(small, inner.width(), LINKS_CAPTION)
+        painter.drawText(QRectF(inner.left(), y, inner.width(), h), flags, LINKS_CAPTION)
+        y += h + gap
+        for (x, row), url, label in zip(cells, (links.apple, links.android), LINK_LABELS, strict=True):
+            top = y + row * (q + label_h + gap)
+            squares.append(paint_link_qr(painter, QRectF(x, top, q, q), url))
+            painter.setPen(QColor("black"))
+            painter.setFont(small)
+            painter.drawText(QRectF(x - gap, top + q, q + 2 * gap, label_h), flags, label)
+    painter.restore()
+    return squares
+
+
+_ONE_LINE = "Activation code: " + "0" * 32
 _SCALE = {"title": 1.35, "plan": 1.15, "head": 0.95, "text": 0.9, "mono": 0.85, "link": 0.7, "small": 0.8}
 
 
@@ -147,7 +255,7 @@ def card_left_out(card: Card) -> list[str]:
     """What ``paint_card`` leaves out of this card (see ``left_out_of``), each character once."""
     ensure_gui_app()
     fonts = _fonts(12)
-    return list(dict.fromkeys(ch for style, text in card_lines(card) for ch in left_out_of(text, fonts[style])))
+    return list(dict.fromkeys(ch for style, text in card_lines(card, links_drawn=True) for ch in left_out_of(text, fonts[style])))
 
 
 def left_out_sentences(cards: list[Card]) -> list[str]:
@@ -232,8 +340,10 @@ def paint_card(painter, rect, card: Card) -> None:
     painter.setRenderHint(painter.RenderHint.Antialiasing, True)
     inset = pen.widthF() / 2
     painter.drawRoundedRect(rect.adjusted(inset, inset, -inset, -inset), radius, radius)
-    qr_rect, text_rect = card_layout(rect)
+    regions = card_regions(rect)
+    qr_rect, text_rect = regions.qr, regions.text
     paint_qr(painter, qr_rect, card.activation_code)
+    paint_install_links(painter, regions.links, card_install_links(card))
     if card.logo:  # at the top of the text column, above the reseller's name: never over the code
         box_h = min(min(rect.width(), rect.height()) * LOGO_BOX_MM / CARD_MM, text_rect.height() * 0.22)
         box = QRectF(text_rect.left(), text_rect.top(), text_rect.width() * 0.5, box_h)
@@ -241,15 +351,19 @@ def paint_card(painter, rect, card: Card) -> None:
         if drawn:
             text_rect = text_rect.adjusted(0, drawn + box_h * 0.15, 0, 0)
 
-    lines = card_lines(card)
-    # The font size is fitted for the fullest card (both install links, long countries), so every card of
-    # a page has the same type size whatever its vendor gives; the text block is centred beside the code.
-    fullest = card_lines(replace(card, ios_link=card.ios_link or _LINK, android_link=card.android_link or _LINK,
-                                 countries=(card.countries or "").ljust(38, "x")))
-    base = max(rect.width(), rect.height()) / 48  # the largest that fits, shrunk below
+    lines = card_lines(card, links_drawn=True)
+    # The font size is fitted for the fullest card (long countries), so every card of a page has the same
+    # type size whatever its plan; the text block is centred beside the code. The one-tap links are the
+    # panel's QR codes, not text (a vendor's own link without the code in it, a rare case, stays text).
+    fullest = card_lines(replace(card, countries=(card.countries or "").ljust(38, "x")), links_drawn=True)
+    # The usual 32-character matching id on one line (a code cut in two is misread when typed) unless that
+    # would shrink the type by more than a quarter.
+    start = base = max(rect.width(), rect.height()) / 48  # the largest that fits, shrunk below
     while True:
         fonts = _fonts(base)
-        if sum(_measure(fullest, fonts, text_rect.width())) <= text_rect.height() or base < 4:
+        fits = sum(_measure(fullest, fonts, text_rect.width())) <= text_rect.height()
+        one_line = QFontMetricsF(fonts["mono"]).horizontalAdvance(_ONE_LINE) <= text_rect.width()
+        if (fits and (one_line or base < start * 0.75)) or base < 4:
             break
         base *= 0.95
     # A character no font here draws is left out (an empty box, else), and said (the command line shows the

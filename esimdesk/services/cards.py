@@ -3,7 +3,8 @@
 A card holds the activation code exactly as the vendor gave it (validated: ``domain.activation``), the
 plan's facts, the manual-entry fields, the direct-install links (``domain.activation.install_links``),
 the order's reference and the reseller's name and logo (services/card_settings.py); ``card_lines`` is its
-text, top to bottom. No Qt here: the QR code is services/qr_codes.py, the painting (window, printer, PDF,
+text, top to bottom; ``card_install_links`` the one-tap iPhone and Android links a card carries as small QR
+codes beside the activation code's (``domain.install_links``). No Qt here: the QR code is services/qr_codes.py, the painting (window, printer, PDF,
 image) services/card_paint.py.
 """
 
@@ -15,6 +16,8 @@ from typing import Any
 
 from esimdesk.domain.activation import install_links, split_activation_code
 from esimdesk.domain.errors import ValidationError
+from esimdesk.domain.install_links import InstallLinks, carddata_of, lpa_string
+from esimdesk.domain.install_links import install_links as one_tap_links
 from esimdesk.domain.models import money_str
 from esimdesk.domain.plans import coverage_text
 from esimdesk.domain.units import data_amount
@@ -52,9 +55,27 @@ class Card:
                                   f"the activation code '{self.activation_code}'")
 
 
-def card_lines(card: Card) -> list[tuple[str, str]]:
+def _carries(link: str | None, card: Card) -> bool:
+    """Whether ``link`` is a one-tap link carrying this card's own activation code."""
+    return bool(link) and carddata_of(link) == lpa_string(card.activation_code)
+
+
+def card_install_links(card: Card) -> InstallLinks:
+    """The one-tap links a card carries as QR codes: the vendor's own, unchanged, where it gave one that
+    carries this card's activation code (Roamify's ``iosQuickInstall``, MicroESIM's install links); else
+    built from the code. A vendor link with another code in it (a typo in a vendor's sample) is never used:
+    decoded, every link gives back exactly the code of the card's main QR."""
+    return one_tap_links(card.activation_code, apple=card.ios_link if _carries(card.ios_link, card) else None,
+                         android=card.android_link if _carries(card.android_link, card) else None)
+
+
+def card_lines(card: Card, *, links_drawn: bool = False) -> list[tuple[str, str]]:
     """(style, text) of the card's text column, top to bottom. Styles: title, plan, head, text, mono,
-    link, small (how each is drawn is services/card_paint.py's)."""
+    link, small (how each is drawn is services/card_paint.py's).
+
+    ``links_drawn``: the one-tap links are on the card as QR codes (``card_install_links``), so the vendor's
+    links that carry an activation code are not written out again (one that carries another code is never
+    printed); a vendor's link without one (its own universal link) stays, as text."""
     out: list[tuple[str, str]] = [("title", card.reseller)]
     out.append(("plan", card.plan_name or f"{card.vendor} eSIM"))
     facts = [f for f in (card.data and f"Data: {card.data}",
@@ -69,10 +90,9 @@ def card_lines(card: Card) -> list[tuple[str, str]]:
     out.append(("head", "Manual entry"))
     out.append(("mono", f"SM-DP+ address: {card.smdp_address}"))
     out.append(("mono", f"Activation code: {card.matching_id}"))
-    if card.ios_link:
-        out.append(("link", f"iPhone: {card.ios_link}"))
-    if card.android_link:
-        out.append(("link", f"Android: {card.android_link}"))
+    for name, link in (("iPhone", card.ios_link), ("Android", card.android_link)):
+        if link and not (links_drawn and carddata_of(link) is not None):
+            out.append(("link", f"{name}: {link}"))
     out.append(("head", "Install"))
     out += [("text", f"{i}. {step}") for i, step in enumerate(INSTALL_STEPS, 1)]
     if card.reference:

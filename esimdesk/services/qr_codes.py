@@ -28,6 +28,18 @@ def qr(code: str) -> segno.QRCode:
     return segno.make_qr(validate_activation_code(code), error="m", boost_error=False)
 
 
+def link_qr(url: str) -> segno.QRCode:
+    """The QR code of a one-tap install link (``domain.install_links``), printed small beside the code.
+
+    Error correction L: a link of about 125 characters is version 6 (41 modules) at L and 8 (49) at M, so
+    L gives the largest modules in the little room a card has for it; a smudged link code still leaves the
+    activation code's own (level M) and the manual entry. boost_error=False, as for ``qr``.
+    """
+    if not isinstance(url, str) or not url.startswith("https://"):
+        raise ValidationError(f"'{url}' is not an https install link")
+    return segno.make_qr(url, error="l", boost_error=False)
+
+
 def writable(path) -> Path:
     """``path`` as a Path whose folder exists; ValidationError in words otherwise (PNG, SVG and PDF files)."""
     path = Path(path)

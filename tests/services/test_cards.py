@@ -1,5 +1,7 @@
 """Customer cards and QR codes (issue 14): what is written decodes, with two independent decoders, to
-exactly the vendor's activation codes; an order gives one whole card per eSIM, none cut by a page edge."""
+exactly the vendor's activation codes; an order gives one whole card per eSIM, none cut by a page edge.
+Issue 30: every card also carries the one-tap iPhone and Android links as small QR codes, each decoded back
+to the card's own activation code (``carddata_of``)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import zxingcpp
@@ -19,6 +22,7 @@ from PIL import Image
 from esimdesk.domain import Esim, EsimStatus, Order, OrderStatus, Plan
 from esimdesk.domain import activation as A
 from esimdesk.domain.errors import ValidationError
+from esimdesk.domain.install_links import ANDROID_BASE, APPLE_BASE, InstallLinks, carddata_of
 from esimdesk.services import card_paint as P
 from esimdesk.services import card_settings as S
 from esimdesk.services import cards as C
@@ -79,6 +83,27 @@ def fill(store, codes: list[str], *, vendor="roumio", order_id="B1001", referenc
 
 def decode(image) -> list[str]:
     return [r.text for r in zxingcpp.read_barcodes(image)]
+
+
+def codes_of(texts: list[str]) -> list[str]:
+    """The activation codes among decoded QR codes (the cards' main codes)."""
+    return [t for t in texts if t.startswith("LPA:")]
+
+
+def links_of(texts: list[str]) -> list[str]:
+    """The one-tap links among decoded QR codes, sorted (Android's before Apple's)."""
+    return sorted(t for t in texts if not t.startswith("LPA:"))
+
+
+def assert_card_symbols(texts: list[str], code: str, apple: str | None = None) -> None:
+    """One card's decoded QR codes: its activation code once, an Apple and an Android link (``apple``: the
+    vendor's own, unchanged), both carrying exactly that code; nothing else."""
+    assert codes_of(texts) == [code]
+    android_link, apple_link = links_of(texts)
+    assert len(texts) == 3
+    assert android_link.startswith(ANDROID_BASE) and carddata_of(android_link) == code
+    assert apple_link.startswith("https://esimsetup.apple.com/") and carddata_of(apple_link) == code
+    assert apple_link == (apple or APPLE_BASE + code)
 
 
 def zbar(png: Path) -> list[str]:
@@ -226,7 +251,7 @@ def test_card_image_decodes(store, qapp, tmp_path):
     assert image.width() == 1200
     path = tmp_path / "card.png"
     image.save(str(path))
-    assert decode(Image.open(path)) == [SGP22]
+    assert_card_symbols(decode(Image.open(path)), SGP22)
 
 
 @pytest.mark.parametrize("page, n", [("A4", 7), ("Letter", 4), ("label", 3)])
@@ -248,11 +273,14 @@ def test_pdf_every_card_whole_and_decodes(store, qapp, tmp_path, page, n):
         zxing_all += decode(Image.open(png))
         if shutil.which("zbarimg"):
             zbar_all += zbar(png)
-    # each card rect of the layout holds exactly its own code (the empty slots of the last page none)
-    assert [d for d in per_card if d] == [[c] for c in codes]
-    assert Counter(zxing_all) == Counter(codes)
-    if shutil.which("zbarimg"):
-        assert Counter(zbar_all) == Counter(codes)
+    # each card rect of the layout holds exactly its own code and links (the empty slots of the last page none)
+    per_card = [d for d in per_card if d]
+    assert [codes_of(d) for d in per_card] == [[c] for c in codes]
+    for found, code in zip(per_card, codes, strict=True):
+        assert_card_symbols(found, code)
+    for found in (zxing_all, zbar_all) if shutil.which("zbarimg") else (zxing_all,):
+        assert Counter(codes_of(found)) == Counter(codes)
+        assert Counter(carddata_of(link) for link in links_of(found)) == Counter(codes * 2)
 
 
 def test_zbar_present_or_skip():
@@ -318,7 +346,7 @@ def test_card_with_logo_decodes_and_logo_is_in_the_text_column(store, qapp, tmp_
     assert red_pixels(image, qr_rect) == 0  # never over the code or its quiet zone
     path = tmp_path / "card.png"
     image.save(str(path))
-    assert decode(Image.open(path)) == [SGP22]
+    assert_card_symbols(decode(Image.open(path)), SGP22)
     without = P.card_image(C.cards_for(store, _iccid(1), logo=b"")[0], 1200)
     assert red_pixels(without, QRectF(0, 0, 1200, without.height())) == 0
 
@@ -335,7 +363,7 @@ def test_svg_logo_drawn(store, qapp, tmp_path):
     qr_rect, text_rect = P.card_layout(QRectF(0, 0, image.width(), image.height()))
     assert red_pixels(image, text_rect) > 100 and red_pixels(image, qr_rect) == 0
     image.save(str(tmp_path / "card.png"))
-    assert decode(Image.open(tmp_path / "card.png")) == [LOWER]
+    assert_card_symbols(decode(Image.open(tmp_path / "card.png")), LOWER)
 
 
 @pytest.mark.parametrize("make", ["missing", "folder", "not-an-image", "png-named-garbage"])
@@ -357,7 +385,7 @@ def test_unreadable_logo_gives_a_card_without_logo(store, qapp, tmp_path, make, 
     if make != "png-named-garbage":
         assert card.logo is None
     image.save(str(tmp_path / "card.png"))
-    assert decode(Image.open(tmp_path / "card.png")) == [LOWER]
+    assert_card_symbols(decode(Image.open(tmp_path / "card.png")), LOWER)
 
 
 def test_save_card_settings_keeps_the_rest(tmp_path, qapp):
@@ -416,3 +444,78 @@ def test_an_emoji_a_font_here_draws_is_printed(store, qapp, tmp_path):
     [drawn] = rasterise(tmp_path / "with.pdf", tmp_path, dpi=200)
     [other] = rasterise(tmp_path / "without.pdf", tmp_path, dpi=200)
     assert Image.open(drawn).tobytes() != Image.open(other).tobytes()
+
+
+# --- one-tap install links on every card (issue 30) -----------------------------------------------------
+
+OWN_APPLE = APPLE_BASE + quote(LOWER, safe="")  # a vendor's own link: percent-encoded, unlike the one we build
+
+
+def test_a_vendors_own_link_is_used_unchanged_and_one_with_another_code_never(store):
+    fill(store, [LOWER], ios=OWN_APPLE)
+    [card] = C.cards_for(store, _iccid(1))
+    assert card.ios_link == OWN_APPLE
+    card = dataclasses.replace(card, android_link=ANDROID_BASE + "LPA:1$smdp.example.com$SOMEONE-ELSE")
+    links = C.card_install_links(card)
+    assert links.apple == OWN_APPLE  # unchanged, though we would write it otherwise
+    assert links.android == ANDROID_BASE + LOWER  # the vendor's carries another code: built from the card's
+    assert carddata_of(links.apple) == carddata_of(links.android) == LOWER
+    # On the card the links are QR codes, not text: the other code is printed nowhere.
+    assert not any("esimsetup" in text or "SOMEONE" in text for _, text in C.card_lines(card, links_drawn=True))
+    assert ("link", f"iPhone: {OWN_APPLE}") in C.card_lines(card)  # card_lines(card) as before for its callers
+    # A vendor's own universal link (no code in it) stays as text; the QR code is Apple's, built.
+    universal = dataclasses.replace(card, ios_link="https://vendor.example.com/i/ABC", android_link=None)
+    assert ("link", "iPhone: https://vendor.example.com/i/ABC") in C.card_lines(universal, links_drawn=True)
+    assert C.card_install_links(universal) == InstallLinks(APPLE_BASE + LOWER, ANDROID_BASE + LOWER)
+
+
+def test_link_qr_is_level_l_and_only_for_https():
+    symbol = Q.link_qr(APPLE_BASE + LOWER)
+    assert symbol.error == "L" and symbol.version <= 6  # 41 modules: the largest modules in the little room
+    with pytest.raises(ValidationError, match="https"):
+        Q.link_qr("LPA:1$smdp.example.com$X")
+
+
+def symbols(image) -> list[tuple[str, float, float, float]]:
+    """(text, centre x, centre y, width) of each QR code zxing finds in a PIL image."""
+    out = []
+    for r in zxingcpp.read_barcodes(image):
+        p = r.position
+        xs = [p.top_left.x, p.top_right.x, p.bottom_left.x, p.bottom_right.x]
+        ys = [p.top_left.y, p.top_right.y, p.bottom_left.y, p.bottom_right.y]
+        out.append((r.text, sum(xs) / 4, sum(ys) / 4, max(xs) - min(xs)))
+    return out
+
+
+@pytest.mark.parametrize("page", ["A4", "Letter", "label"])
+def test_every_layout_carries_both_links_apart_from_the_code(store, qapp, tmp_path, page):
+    """Each card of an A4, Letter and label PDF: the activation code's QR code in its place and as large as
+    ever, and in the framed panel beside it the iPhone link (the vendor's own where it gave one) and the
+    Android link, each decoding to that card's code, each at most half the code's size."""
+    from PySide6.QtCore import QPointF, QRectF
+
+    codes = [LOWER, SAMPLES["roumio"], SGP22]
+    fill(store, codes[:1], ios=OWN_APPLE)
+    fill(store, codes[1:], order_id="B1002", reference="ref-1002", first=2)
+    cards = C.cards_for(store, "B1001") + C.cards_for(store, "B1002")
+    dpi = 150
+    P.write_pdf(cards, tmp_path / "cards.pdf", page=page)
+    pngs = rasterise(tmp_path / "cards.pdf", tmp_path, dpi)
+    crops = [crop for png in pngs for crop in card_crops(png, page, dpi)][:len(codes)]
+    mm = 25.4 / dpi
+    for crop, code, apple in zip(crops, codes, [OWN_APPLE, None, None], strict=True):
+        found = symbols(crop)
+        assert_card_symbols([t for t, *_ in found], code, apple)
+        regions = P.card_regions(QRectF(2, 2, crop.width - 4, crop.height - 4))  # the crop's 2-pixel edge
+        main = next(s for s in found if s[0] == code)
+        assert regions.qr.contains(QPointF(main[1], main[2]))
+        assert main[3] * mm >= (52 if page != "label" else 38)  # the code itself: 1.2 mm modules and more
+        for text, x, y, width in found:
+            if text != code:
+                assert regions.links.contains(QPointF(x, y)) and not regions.qr.contains(QPointF(x, y))
+                assert 13 <= width * mm <= main[3] * mm / 2  # clearly the small, secondary codes
+    if shutil.which("zbarimg"):  # the second decoder reads every link too
+        found = [t for png in pngs for t in zbar(png)]
+        assert Counter(codes_of(found)) == Counter(codes)
+        assert Counter(carddata_of(link) for link in links_of(found)) == Counter(codes * 2)
+        assert OWN_APPLE in found
