@@ -22,13 +22,13 @@ def _not_yet(name: str):
 
 def _commands() -> dict:
     # Imported lazily: the GUI path must not pay for what the command line needs, and vice versa.
-    from esimdesk.cli import action_commands, backup_commands, commands
+    from esimdesk.cli import action_commands, backup_commands, commands, mail_commands
 
-    modules = (commands, backup_commands, action_commands)
+    modules = (commands, backup_commands, action_commands, mail_commands)
     return {name: next((getattr(m, f"cmd_{name}") for m in modules if hasattr(m, f"cmd_{name}")), None)
             or _not_yet(name)
             for name in ("sync", "plans", "order", "topup", "orders", "esims", "balance", "reconcile", "qr",
-                         "backup", "restore", "cancel", "suspend", "resume", "revoke", "sms", "usage")}
+                         "backup", "restore", "cancel", "suspend", "resume", "revoke", "sms", "usage", "send")}
 
 
 def _bad_argument(argv: list[str]) -> str | None:

@@ -202,6 +202,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--message", required=True, type=_sms_text, metavar="TEXT")
     vendor_opt(p)
     json_opt(p)
+    p = sub.add_parser("send", parents=[common],
+                       help="e-mail an eSIM (or every eSIM of an order) to the customer: card PDF, install links")
+    p.add_argument("target", metavar="ICCID_OR_ORDER_ID")
+    p.add_argument("--to", required=True, metavar="ADDRESS", help="the customer's e-mail address")
+    p.add_argument("--language", metavar="xx", help="the e-mail's language: en, es or de (default: the customer's "
+                   "last, else Settings → E-mail's)")
+    p.add_argument("--again", action="store_true",
+                   help="send it again although it was sent (or may have been) to this address before")
+    json_opt(p)
     p = sub.add_parser("usage", parents=[common], help="fresh data usage of eSIMs from their vendors, with its age")
     p.add_argument("iccids", nargs="+", metavar="ICCID")
     json_opt(p)

@@ -39,6 +39,9 @@ from esimdesk.services.currency import (
 )
 from esimdesk.services.demo import seed_demo_history
 from esimdesk.services.export import export_listing
+from esimdesk.services.mail import MailService
+from esimdesk.services.mail_message import VendorPage
+from esimdesk.services.mail_settings import load_mail_settings
 from esimdesk.services.orders import OrderProgress, OrderService
 from esimdesk.services.queries import QueryRunner
 from esimdesk.services.reachability import Reachability
@@ -231,6 +234,21 @@ class Desk:
         """The vendor's hosted install page for the customer, with its access code (Roamify)."""
         async with make_adapter(self.ctx.accounts.get(vendor)) as adapter:
             return await self.reachability.watch(vendor, adapter.share_link(iccid))
+
+    # --- e-mail to the customer (issue 30) ---------------------------------------------------------------
+    def mail_settings(self):
+        """The SMTP settings e-mails go through: Settings → E-mail, or in the demo its local mail sink."""
+        return self.ctx.demo_mail or load_mail_settings(self.ctx.home)
+
+    def mail(self) -> MailService:
+        return MailService(self.store, self.ctx.home, self.mail_settings, pages=self._install_page)
+
+    async def _install_page(self, vendor: str, iccid: str) -> VendorPage | None:
+        """The vendor's hosted install page for the e-mail, where it offers one (Roamify's share link)."""
+        if not self.can_share_link(vendor):
+            return None
+        link = await self.share_link(vendor, iccid)
+        return VendorPage(link.url, link.access_code or None) if link.url else None
 
     async def balances(self):
         """The balances the last sync (or order check) saw, from the cache."""

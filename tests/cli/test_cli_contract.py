@@ -10,7 +10,7 @@ import pytest
 from esimdesk import __version__
 from esimdesk.cli.main import main
 
-SUBCOMMANDS = ("sync", "plans", "order", "topup", "orders", "esims", "balance", "reconcile", "qr")
+SUBCOMMANDS = ("sync", "plans", "order", "topup", "orders", "esims", "balance", "reconcile", "qr", "send")
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
