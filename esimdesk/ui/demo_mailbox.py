@@ -110,10 +110,15 @@ class DemoMailboxDialog(QDialog):
         self.list.setHeaderLabels(["Date (UTC)", "To", "Subject"])
         self.list.setRootIsDecorated(False)
         self.list.setUniformRowHeights(True)
-        self.list.setColumnWidth(0, 125)
-        self.list.setColumnWidth(1, 150)
+        self.list.setColumnWidth(0, 118)
+        self.list.setColumnWidth(1, 140)
         self.list.currentItemChanged.connect(lambda *_: self._show_current())
 
+        self.subject = QLabel("")
+        self.subject.setObjectName("mailSubject")
+        self.subject.setTextFormat(Qt.TextFormat.PlainText)
+        self.subject.setWordWrap(True)
+        self.subject.setStyleSheet("font-weight: bold; font-size: 115%;")
         self.header = QLabel("")
         self.header.setObjectName("mailHeader")
         self.header.setTextFormat(Qt.TextFormat.PlainText)  # the message's words, never markup
@@ -156,6 +161,7 @@ class DemoMailboxDialog(QDialog):
         reading = QWidget()
         right = QVBoxLayout(reading)
         right.setContentsMargins(0, 0, 0, 0)
+        right.addWidget(self.subject)
         right.addWidget(self.header)
         right.addWidget(self.codes)
         right.addWidget(self.view, 1)
@@ -167,7 +173,7 @@ class DemoMailboxDialog(QDialog):
         split.addWidget(self.list)
         split.addWidget(reading)
         split.setStretchFactor(1, 1)
-        split.setSizes([360, 740])
+        split.setSizes([400, 700])
 
         self.status = QLabel("")
         self.status.setTextFormat(Qt.TextFormat.PlainText)
@@ -251,11 +257,12 @@ class DemoMailboxDialog(QDialog):
         self.hovered.clear()
         self.attachments.clear()
         if message is None:
+            self.subject.setText("")
             self.header.setText("")
             self.codes.setText("")
         else:
-            self.header.setText(f"From: {message.sender}\nTo: {message.to}\n"
-                                f"Date: {message.date:%Y-%m-%d %H:%M} UTC\nSubject: {message.subject}")
+            self.subject.setText(message.subject or "(no subject)")
+            self.header.setText(f"From: {message.sender}\nTo: {message.to}\nDate: {message.date:%Y-%m-%d %H:%M} UTC")
             codes = message.install_codes
             self.codes.setText(f"The one-tap install links carry: {', '.join(codes)}" if codes else "")
             self.codes.setVisible(bool(codes))

@@ -80,6 +80,7 @@ def test_the_mailbox_lists_newest_first_and_shows_the_html_as_the_customer_sees_
                                           ["bo@example.org", "Your eSIM for Spain"]]
     assert dlg.count_label.text() == "2 e-mails"
     assert dlg.current.subject == "Your eSIM for Japan"  # the newest is shown at once
+    assert dlg.subject.text() == "Your eSIM for Japan"
     header = dlg.header.text()
     assert "From: Demo Travel eSIM <support@demo-travel.example>" in header and "To: anna@example.com" in header
     # The HTML part, rendered (not its source), with both install links as links.
