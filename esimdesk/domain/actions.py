@@ -16,18 +16,29 @@ class Action(StrEnum):
     RESUME = "resume"
     REVOKE = "revoke"  # for good, no refund
     SMS = "sms"
+    # A refund request (Roamify, issue 30): the vendor's support decides it later; nothing moves on sending.
+    REFUND = "refund"
+    CANCEL_REFUND = "cancel_refund"  # withdraw an open refund request
+
+
+# The actions on the eSIM itself (the Fleet panel's buttons, the commands cancel…sms); the refund requests
+# have a section of their own (domain/refunds.py).
+ESIM_ACTIONS: tuple[Action, ...] = (Action.CANCEL, Action.SUSPEND, Action.RESUME, Action.REVOKE, Action.SMS)
+REFUND_ACTIONS: tuple[Action, ...] = (Action.REFUND, Action.CANCEL_REFUND)
 
 
 # Past tense for history lines and results ("cancelled", "sent an SMS to").
 DONE_WORDS: dict[Action, str] = {
     Action.CANCEL: "cancelled", Action.SUSPEND: "suspended", Action.RESUME: "resumed",
     Action.REVOKE: "revoked", Action.SMS: "SMS sent",
+    Action.REFUND: "refund requested", Action.CANCEL_REFUND: "refund request cancelled",
 }
 
 # What a vendor that lacks the action does not offer ("Flexiroam does not offer eSIM cancelling through its API").
 OFFER_WORDS: dict[Action, str] = {
     Action.CANCEL: "eSIM cancelling", Action.SUSPEND: "eSIM suspending", Action.RESUME: "eSIM resuming",
     Action.REVOKE: "eSIM revoking", Action.SMS: "SMS to eSIMs",
+    Action.REFUND: "refund requests", Action.CANCEL_REFUND: "refund request cancelling",
 }
 
 SMS_MAX_CHARS = 500  # Roumio / eSIM Access sendSms
@@ -47,7 +58,7 @@ class ActionEntry:
     created_at: datetime
     updated_at: datetime
     attempts: int = 0
-    message: str | None = None  # the SMS text
+    message: str | None = None  # the SMS text; a refund's "REASON: notes"; a cancel_refund's refund id
     amount: Decimal | None = None  # a cancel's refund as we expect it
     currency: str | None = None
     last_error: str | None = None

@@ -77,6 +77,9 @@ class VendorError(EsimdeskError):
     """
 
     default_retryable = False
+    # The vendor's decoded error answer (a 4xx's JSON body), where one came: a field beyond the message the
+    # adapter reads (Roamify's 409 to a second refund request names the open one's ``refundId``).
+    payload: object = None
 
     def __init__(
         self,

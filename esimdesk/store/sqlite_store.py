@@ -33,6 +33,7 @@ from esimdesk.store.journal import JournalMixin, merge_order_rows
 from esimdesk.store.listings import ListingsMixin
 from esimdesk.store.migrations import migrate
 from esimdesk.store.refresh import RefreshMixin, save_fleet_walk_in
+from esimdesk.store.refunds import RefundsMixin
 
 log = logging.getLogger("esimdesk.store")
 
@@ -53,7 +54,7 @@ def now_iso() -> str:
 
 
 class SqliteStore(JournalMixin, ActionsMixin, DeliveriesMixin, ListingsMixin, ExchangeMixin, RefreshMixin,
-                  BulkLoadMixin):
+                  BulkLoadMixin, RefundsMixin):
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self._local = threading.local()

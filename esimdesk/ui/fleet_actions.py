@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid as shiboken_valid
 
 from esimdesk.domain import SMS_MAX_CHARS, Action, Esim, EsimdeskError, data_amount, vendor_title
+from esimdesk.domain.actions import ESIM_ACTIONS
 from esimdesk.services.actions import consequence
 from esimdesk.services.offers import usage_gap
 from esimdesk.ui.text import rich  # the dialogs guess the format: vendor text must stay text
@@ -86,7 +87,7 @@ class FleetActions(QWidget):
         self.menu_actions: dict[Action, QAction] = {}
         grid = QGridLayout()
         grid.setContentsMargins(0, 0, 0, 0)
-        for i, action in enumerate(Action):
+        for i, action in enumerate(ESIM_ACTIONS):
             button = QPushButton(LABELS[action])
             button.clicked.connect(lambda _=False, a=action: self.request(a))
             grid.addWidget(button, i // 3, i % 3)
@@ -144,7 +145,7 @@ class FleetActions(QWidget):
             self.result.clear()
         self.usage.setVisible(esim is not None)  # nothing selected: the detail above already says "Select an eSIM."
         if esim is None:
-            self.reasons = {a: "select an eSIM" for a in Action}
+            self.reasons = {a: "select an eSIM" for a in ESIM_ACTIONS}
             self.usage.clear()
             self.device.clear()
             self.history.clear()
@@ -164,7 +165,7 @@ class FleetActions(QWidget):
 
     def _show_states(self) -> None:
         portal = None
-        for action in Action:
+        for action in ESIM_ACTIONS:
             why = self.reason(action)
             button, item = self.buttons[action], self.menu_actions[action]
             button.setEnabled(why is None)
@@ -197,7 +198,7 @@ class FleetActions(QWidget):
     def build_menu(self, parent: QWidget | None = None) -> QMenu:
         menu = QMenu(parent or self)
         menu.setToolTipsVisible(True)  # the reason a disabled action is disabled
-        for action in Action:
+        for action in ESIM_ACTIONS:
             menu.addAction(self.menu_actions[action])
         return menu
 

@@ -33,6 +33,7 @@ from esimdesk.domain import (
 )
 from esimdesk.domain.actions import OFFER_WORDS
 from esimdesk.domain.exchange import Quote
+from esimdesk.domain.refunds import RefundRequest
 from esimdesk.vendors.http import VendorHttp
 
 
@@ -54,6 +55,7 @@ class Capability(StrEnum):
     ORDER_BY_REFERENCE = "order_by_reference"  # an order found by our handle after a lost answer (Roamify)
     FIND_ORDERS = "find_orders"  # orders of a package and quantity booked in a time window (Roamify's older API)
     EXCHANGE_RATES = "exchange_rates"  # the vendor's own currency rates (Roamify's /api/rates, /api/currencies)
+    REFUNDS = "refunds"  # refund requests its support decides (Roamify; domain/refunds.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,8 @@ CONTRACT: Mapping[Capability, Operation] = MappingProxyType({
     Capability.ORDER_BY_REFERENCE: Operation(("order_by_reference",), "order look-ups by reference"),
     Capability.FIND_ORDERS: Operation(("find_orders",), "order searches by package and time"),
     Capability.EXCHANGE_RATES: Operation(("exchange_rates", "rate_currencies"), "exchange rates"),
+    Capability.REFUNDS: Operation(("request_refund", "get_refund", "list_refunds", "cancel_refund"),
+                                  "refund requests"),
 })
 
 
@@ -329,6 +333,25 @@ class VendorAdapter:
         """Send one support action; like an order it is sent exactly once and never retried here.
         A refusal raises VendorRejected; a lost answer raises VendorError (maybe_sent=True)."""
         raise self._unsupported(action.value)
+
+    # --- refund requests (issue 30) ------------------------------------------------------------------
+    async def request_refund(self, esim: Esim, reason: str, notes: str | None = None) -> RefundRequest:
+        """Send one refund request for ``esim`` (``REFUNDS``), once, never retried: the vendor's support decides it
+        later. A second one while one is open raises ``RefundAlreadyOpen`` carrying the open one; a lost answer
+        ``VendorError(maybe_sent=True)``."""
+        raise self._unsupported(Capability.REFUNDS)
+
+    async def get_refund(self, refund_id: str) -> RefundRequest:
+        """One refund request as the vendor shows it now (``REFUNDS``)."""
+        raise self._unsupported(Capability.REFUNDS)
+
+    async def list_refunds(self, iccid: str | None = None) -> list[RefundRequest]:
+        """The refund requests of one eSIM, or all of them, newest first (``REFUNDS``)."""
+        raise self._unsupported(Capability.REFUNDS)
+
+    async def cancel_refund(self, refund_id: str) -> RefundRequest:
+        """Withdraw an open refund request (``REFUNDS``); sent once, never retried."""
+        raise self._unsupported(Capability.REFUNDS)
 
     async def usage(self, esims: list[Esim]) -> list[Usage]:
         """Fresh usage of these eSIMs, with the vendor's time for it where it gives one."""

@@ -502,7 +502,9 @@ class VendorHttp:
                                   http_status=status, retryable=False)
         if status >= 400:
             msg = _error_text(body) or "request refused"
-            raise VendorRejected(v, ep, msg, http_status=status)
+            refused = VendorRejected(v, ep, msg, http_status=status)
+            refused.payload = body
+            raise refused
         if "json" not in ctype.lower():
             # Body parsed as JSON, but the vendor labelled it otherwise: a proxy or misconfiguration.
             raise MalformedResponse(v, ep, f"answered with content type '{ctype or 'none'}' instead of JSON",

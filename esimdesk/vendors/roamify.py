@@ -13,7 +13,9 @@ referenceId) with a ≥ 90 s timeout; a timeout or "eSIM is still pending proces
 by esimId again (never order again). Applying is not a purchase, so a restarted desk applies once
 more; we assume (undocumented) that Roamify answers a second apply with "still pending" or the
 profile. The order is COMPLETED only when Roamify says so and every eSIM has ICCID and LPA code.
-Catalog parsing is in ``roamify_catalog.py``, eSIM objects and usage in ``roamify_esims.py``.
+Catalog parsing is in ``roamify_catalog.py``, eSIM objects and usage in ``roamify_esims.py``. Refund
+requests and SMS (issue 30; paths and shapes partly our assumption, written out there) in
+``roamify_refunds.py``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from esimdesk.domain import (
+    Action,
     InsufficientBalance,
     MalformedResponse,
     NotFound,
@@ -45,6 +48,8 @@ from esimdesk.domain import (
 )
 from esimdesk.domain.exchange import Quote
 from esimdesk.domain.models import Balance, Esim, Usage
+from esimdesk.domain.refunds import OPEN_REFUND, RefundAlreadyOpen, RefundRequest
+from esimdesk.vendors import roamify_refunds
 from esimdesk.vendors.base import Capability, ShareLink, VendorAdapter
 from esimdesk.vendors.http import VendorHttp
 from esimdesk.vendors.paging import pages_ahead
@@ -172,7 +177,7 @@ def check(payload: Any) -> None:
     if not isinstance(payload, dict):
         raise MalformedResponse(VENDOR, "api/esim", "answer is not a JSON object")
     status = payload.get("status")
-    if status == "error":
+    if status in ("error", "failed"):  # "failed": the refund pages' error body
         raise _rejection(str(payload.get("message") or "request refused"))
     if status != "success" or "data" not in payload:
         raise MalformedResponse(VENDOR, "api/esim", "answer has no success envelope")
@@ -318,7 +323,10 @@ class RoamifyAdapter(VendorAdapter):
         # A lost answer: looked up by referenceId; on the older API (no referenceId) guessed by package and time.
         Capability.ORDER_BY_REFERENCE, Capability.FIND_ORDERS,
         Capability.EXCHANGE_RATES,  # /api/rates, /api/currencies (roamify-support.md §4)
+        Capability.REFUNDS,  # refund requests Roamify support decides (roamify_refunds.py)
     })
+    # SMS to an installed eSIM; refund requests and their withdrawal, journaled like support actions.
+    actions = roamify_refunds.ACTIONS
     max_quantity_per_line = None
     idempotent_orders = False  # referenceId finds an order but does not stop a second one
     in_flight_seconds = float(IN_FLIGHT_S)
@@ -363,7 +371,9 @@ class RoamifyAdapter(VendorAdapter):
         except VendorRejected as err:
             if type(err) is VendorRejected and err.http_status is not None:
                 # HTTP 4xx with Roamify's error envelope: give it the type its message says.
-                raise _rejection(err.message, err.http_status) from None
+                typed = _rejection(err.message, err.http_status)
+                typed.payload = err.payload  # e.g. a 409's refundId
+                raise typed from None
             raise
         return payload["data"]
 
@@ -520,6 +530,68 @@ class RoamifyAdapter(VendorAdapter):
         if not isinstance(obj, dict):
             raise MalformedResponse(VENDOR, "api/esim", "eSIM is not an object")
         return parse_esim(obj, usage=await self._usage(obj))
+
+    # --- support actions and refund requests (issue 30; roamify_refunds.py) -----------------------------
+    @classmethod
+    def refusal(cls, esim: Esim, action: Action) -> str | None:
+        return super().refusal(esim, action) or roamify_refunds.refusal(esim, action)
+
+    async def esim_action(self, esim: Esim, action: Action, message: str | None = None) -> None:
+        """An SMS (``POST /api/esim/sms``); its answer carries nothing we need. Refund requests have methods
+        of their own (they answer a request to keep)."""
+        if action is not Action.SMS:
+            raise self._unsupported(action.value)
+        await self._call("POST", roamify_refunds.SMS, idempotent=False,
+                         json_body={"iccid": esim.iccid, "message": message or ""})
+
+    async def request_refund(self, esim: Esim, reason: str, notes: str | None = None) -> RefundRequest:
+        body: dict[str, Any] = {"iccid": esim.iccid, "reason": reason}
+        if esim.vendor_ref:
+            body["esimId"] = esim.vendor_ref
+        if notes:
+            body["notes"] = notes
+        try:
+            data = await self._call("POST", roamify_refunds.CREATE, idempotent=False, json_body=body)
+        except VendorRejected as err:
+            if err.http_status == 409:
+                raise await self._already_open(esim, err) from None
+            raise
+        try:
+            return roamify_refunds.parse_refund(data, roamify_refunds.CREATE, esim.iccid)
+        except MalformedResponse as err:
+            err.maybe_sent = True  # answered 200: the request was taken even if its answer cannot be read
+            raise
+
+    async def _already_open(self, esim: Esim, err: VendorRejected) -> RefundAlreadyOpen:
+        """Roamify's 409: the open request it names (``refundId``), read so the agent sees it; else the eSIM's
+        open one from its list."""
+        refund: RefundRequest | None = None
+        wanted = roamify_refunds.open_refund_id(err.payload)
+        try:
+            if wanted:
+                refund = await self.get_refund(wanted)
+            else:
+                refund = next((r for r in await self.list_refunds(esim.iccid) if r.status in OPEN_REFUND), None)
+        except VendorError as exc:  # the refusal stands; only its detail is missing
+            log.info("roamify open refund of %s: %s", esim.iccid, exc)
+        return RefundAlreadyOpen(VENDOR, roamify_refunds.CREATE, err.message, refund, http_status=err.http_status)
+
+    async def get_refund(self, refund_id: str) -> RefundRequest:
+        data = await self._call("GET", roamify_refunds.ONE, idempotent=True, params={"refundId": refund_id})
+        return roamify_refunds.parse_refund(data, roamify_refunds.ONE)
+
+    async def list_refunds(self, iccid: str | None = None) -> list[RefundRequest]:
+        data = await self._call("GET", roamify_refunds.LIST, idempotent=True,
+                                params={"iccid": iccid} if iccid else None)
+        return roamify_refunds.parse_refunds(data, iccid)
+
+    async def cancel_refund(self, refund_id: str) -> RefundRequest:
+        data = await self._call("POST", roamify_refunds.CANCEL, idempotent=False, json_body={"refundId": refund_id})
+        try:
+            return roamify_refunds.parse_refund(data, roamify_refunds.CANCEL)
+        except MalformedResponse as err:
+            err.maybe_sent = True
+            raise
 
     async def share_link(self, iccid: str) -> ShareLink:
         """Roamify's hosted install page for the customer, with its access code (§13)."""

@@ -119,6 +119,9 @@ CALLS: dict[Capability, tuple[Callable[[VendorAdapter], Awaitable[Any]], ...]] =
     Capability.ORDER_BY_REFERENCE: (lambda a: a.order_by_reference("contract-unsupported"),),
     Capability.FIND_ORDERS: (lambda a: a.find_orders("any-plan", 1, _NOW, _NOW, "contract-unsupported"),),
     Capability.EXCHANGE_RATES: (lambda a: a.exchange_rates(["USD"], "EUR"), lambda a: a.rate_currencies()),
+    Capability.REFUNDS: (lambda a: a.request_refund(Esim(a.name, ICCID, EsimStatus.INSTALLED, "INSTALLED"), "OTHER"),
+                         lambda a: a.get_refund("any-refund"), lambda a: a.list_refunds(ICCID),
+                         lambda a: a.cancel_refund("any-refund")),
 }
 
 

@@ -66,6 +66,7 @@ def test_declares_documented_capabilities():
         Capability.ORDER_BY_REFERENCE,
         Capability.FIND_ORDERS,
         Capability.EXCHANGE_RATES,  # roamify-support.md §4
+        Capability.REFUNDS,  # refund requests Roamify support decides (issue 30)
     }
     assert RoamifyAdapter.idempotent_orders is False
     assert TOKEN not in repr(adapter(lambda r: httpx.Response(200)))
