@@ -23,6 +23,7 @@ from esimdesk.domain import (
     topup_refusal,
     vendor_title,
 )
+from esimdesk.domain.mail import MailSettings
 from esimdesk.services import offers
 from esimdesk.services.actions import ActionService
 from esimdesk.services.adapters import make_adapter
@@ -66,6 +67,7 @@ class Desk:
         self.queries = QueryRunner(self.store)
         # Which vendors answer, from the calls below (no polling of its own): the window's toolbar and banner.
         self.reachability = Reachability()
+        self._mail: MailService | None = None
 
     @property
     def vendors(self) -> list[str]:
@@ -238,10 +240,15 @@ class Desk:
     # --- e-mail to the customer (issue 30) ---------------------------------------------------------------
     def mail_settings(self):
         """The SMTP settings e-mails go through: Settings → E-mail, or in the demo its local mail sink."""
-        return self.ctx.demo_mail or load_mail_settings(self.ctx.home)
+        if self.ctx.demo:  # never Settings → E-mail's real server from the demo, even while its sink restarts
+            return self.ctx.demo_mail or MailSettings()
+        return load_mail_settings(self.ctx.home)
 
     def mail(self) -> MailService:
-        return MailService(self.store, self.ctx.home, self.mail_settings, pages=self._install_page)
+        """One per desk: its process owner is what tells its own sendings in flight from a stopped process's."""
+        if self._mail is None:
+            self._mail = MailService(self.store, self.ctx.home, self.mail_settings, pages=self._install_page)
+        return self._mail
 
     async def _install_page(self, vendor: str, iccid: str) -> VendorPage | None:
         """The vendor's hosted install page for the e-mail, where it offers one (Roamify's share link)."""

@@ -118,7 +118,8 @@ def compose(cards: list[Card], settings: MailSettings, to: str, language: str, m
                         + "\n".join(parts) + "</body></html>", subtype="html")
     related = msg.get_payload()[1]
     for cid, png in images:
-        related.add_related(png, maintype="image", subtype="png", cid=cid, filename=f"qr-{cid[1:9]}.png")
+        related.add_related(png, maintype="image", subtype="png", cid=cid, disposition="inline",
+                            filename=f"qr-{cid[1:9]}.png")
     if pdf:
         msg.add_attachment(pdf, maintype="application", subtype="pdf", filename=PDF_NAME)
     return msg

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPlainTextEdit, QP
 from esimdesk.domain import Esim, EsimStatus, ListingQuery, vendor_title
 from esimdesk.services.offers import usage_gap_word
 from esimdesk.ui.cards_dialogs import NO_CODE, CardActions
+from esimdesk.ui.email_panel import EmailPanel
 from esimdesk.ui.fleet_actions import mount
 from esimdesk.ui.fleet_table import FleetModel, QuickFilters
 from esimdesk.ui.listing_page import ListingTab
@@ -97,6 +98,8 @@ class FleetTab(ListingTab):
         # actions panel): in a 1280×780 window the support actions were below the fold, under the chart.
         self.detail_layout.addLayout(buttons)
         self.detail_layout.addWidget(self.card_actions)
+        self.email = EmailPanel(desk)  # E-mail to customer…, Send again, the e-mails it went out in (issue 30)
+        self.detail_layout.addWidget(self.email)
         self.support = mount(self)  # support actions, usage with its age (issue 21)
         self.detail_layout.addWidget(self.chart)
         self.detail_layout.addWidget(QLabel("Vendor events"))
@@ -143,6 +146,8 @@ class FleetTab(ListingTab):
         self.note_button.setEnabled(True)
         self.link_button.setEnabled(bool(esim.activation_code) and self.desk.can_share_link(esim.vendor))
         self.card_actions.set_target(esim.iccid, None if esim.activation_code else NO_CODE)
+        self.email.set_target(esim.iccid, esim.vendor, [esim.iccid], esim.order_id,
+                              None if esim.activation_code else NO_CODE)
         if esim.activation_code:
             self.qr.setPixmap(qr_pixmap(esim.activation_code))
         else:

@@ -121,6 +121,9 @@ class MainWindow(QMainWindow):
             lambda iccid, _code: self.statusBar().showMessage(f"Activation code of {iccid} copied", 4000))
         for actions in (self.fleet.card_actions, self.orders.card_actions):
             self._connect_cards(actions)
+        for panel in (self.fleet.email, self.orders.email):
+            panel.emailSent.connect(self._email_sent)
+            panel.emailFailed.connect(self.show_error)
         self.demo = demo
         self._build_menus()
         self._build_toolbar()
@@ -511,7 +514,8 @@ class MainWindow(QMainWindow):
         # (bench/cold_start.py, 483 ms; -X importtime: Settings 11-18 ms, order 3-5, top-up 3-4, export 1-2).
         from esimdesk.ui.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.desk.ctx.home, self.desk.ctx.accounts, self.last_balances, self, page=page)
+        dialog = SettingsDialog(self.desk.ctx.home, self.desk.ctx.accounts, self.last_balances, self, page=page,
+                                demo=self.demo)
         dialog.saved.connect(self._settings_saved)
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
@@ -705,6 +709,13 @@ class MainWindow(QMainWindow):
     def _order_reconciled(self, entry) -> None:
         self.statusBar().showMessage(reconciled_text(entry))
         self.fleet.reload(changed=True)  # an order found at the vendor brings its eSIMs
+
+    def _email_sent(self, result) -> None:
+        where = " (the demo keeps it in File → Demo mailbox…)" if self.demo else ""
+        self.statusBar().showMessage(result.message + where)
+        for panel in (self.fleet.email, self.orders.email):  # the other tab lists it too
+            if panel.vendor is not None:
+                panel.start_reload()
 
     def _connect_cards(self, actions) -> None:
         status = self.statusBar()

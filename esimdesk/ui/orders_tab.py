@@ -25,6 +25,7 @@ from esimdesk.domain import EsimdeskError, JournalEntry, Order, is_undecided, mo
 from esimdesk.services.currency import Pricing
 from esimdesk.services.preferences import Rates
 from esimdesk.ui.cards_dialogs import CardActions
+from esimdesk.ui.email_panel import EmailPanel
 from esimdesk.ui.listing_page import ListingTab
 from esimdesk.ui.order_detail import (
     CREATED_SAMPLE,
@@ -102,6 +103,8 @@ class OrdersTab(ListingTab):
         self.card_actions = CardActions(desk)  # Print…, Save as PDF…, Copy image, Show to customer
         self.detail_layout.addWidget(self.info)
         self.detail_layout.addWidget(self.card_actions)
+        self.email = EmailPanel(desk)  # E-mail to customer…, Send again, the e-mails it went out in (issue 30)
+        self.detail_layout.addWidget(self.email)
         self.decision = QWidget()
         rows = QVBoxLayout(self.decision)
         rows.setContentsMargins(0, 0, 0, 0)
@@ -163,10 +166,12 @@ class OrdersTab(ListingTab):
         self.esims.show_esims(order.esims)
         target = order.order_id or order.reference
         if not any(e.activation_code for e in order.esims):
-            self.card_actions.set_target(None, "No eSIM of this order has an activation code yet: sync again "
-                                         "once the vendor has allocated them")
+            why = "No eSIM of this order has an activation code yet: sync again once the vendor has allocated them"
         else:
-            self.card_actions.set_target(target, None if target else "The order has no id or reference yet")
+            why = None if target else "The order has no id or reference yet"
+        self.card_actions.set_target(None if why else target, why)
+        self.email.set_target(order.order_id, order.vendor, [e.iccid for e in order.esims], order.order_id,
+                              why or (None if order.order_id else "The vendor has not confirmed the order yet"))
         self.decision.hide()
         self.entry = None
         asyncio.ensure_future(self._history(order))

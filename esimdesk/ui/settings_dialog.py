@@ -9,12 +9,14 @@ testing run off the GUI thread or as tasks on the window's loop: the window neve
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QGroupBox, QLineEdit, QTableWidgetItem, QWidget
 
 from esimdesk.domain import VENDORS, EsimdeskError, ValidationError, money_str
+from esimdesk.domain.mail import MailSettings, validate_email
 from esimdesk.services.card_settings import logo_error, save_card_settings
 from esimdesk.services.config import (
     DEFAULT_URLS,
@@ -25,6 +27,7 @@ from esimdesk.services.config import (
 )
 from esimdesk.services.connection_check import ConnectionCheck, check_connection
 from esimdesk.services.currency import rules_from, save_price_rules
+from esimdesk.services.mail_settings import save_mail_settings
 from esimdesk.services.preferences import (
     VENDOR_TITLES,
     make_rates,
@@ -37,12 +40,13 @@ from esimdesk.services.preferences import (
 )
 from esimdesk.services.refresh_settings import policy_from, refresh_policy, save_refresh_hours
 from esimdesk.ui.card_settings_dialog import CardSettingsForm
+from esimdesk.ui.email_settings_form import EmailSettingsForm
 from esimdesk.ui.forms.ui_settings_dialog import Ui_SettingsDialog
 from esimdesk.ui.forms.ui_vendor_account import Ui_VendorAccount
 from esimdesk.ui.price_rules_form import PriceRulesForm
 from esimdesk.ui.sync_settings_form import SyncSettingsForm
 
-PAGES = ("accounts", "thresholds", "rates", "prices", "sync", "cards")
+PAGES = ("accounts", "thresholds", "rates", "prices", "sync", "email", "cards")
 OK_STYLE, FAILED_STYLE = "color: #1b5e20;", "color: #b00020;"
 
 
@@ -73,7 +77,8 @@ class SettingsDialog(QDialog, Ui_SettingsDialog):
     saved = Signal()  # every page written (accounts, thresholds, rates, cards)
     connectionChecked = Signal(str, bool, str)  # vendor, connected, the outcome in words
 
-    def __init__(self, home, accounts, balances=(), parent: QWidget | None = None, page: str = "accounts"):
+    def __init__(self, home, accounts, balances=(), parent: QWidget | None = None, page: str = "accounts",
+                 demo: bool = False):
         super().__init__(parent)
         self.setupUi(self)
         self.home = home
@@ -121,6 +126,8 @@ class SettingsDialog(QDialog, Ui_SettingsDialog):
         self.pages.insertTab(self.pages.indexOf(self.cards_page), self.prices_page, "Prices")
         self.sync_page = SyncSettingsForm(policy_from(settings))  # the file read once, above
         self.pages.insertTab(self.pages.indexOf(self.cards_page), self.sync_page, "Sync")
+        self.email_page = EmailSettingsForm(MailSettings.from_json(settings.get("email")), demo)
+        self.pages.insertTab(self.pages.indexOf(self.cards_page), self.email_page, "E-mail")
 
         self.cards = CardSettingsForm(home, self.cards_page)
         self.cards_layout.addWidget(self.cards)
@@ -205,9 +212,15 @@ class SettingsDialog(QDialog, Ui_SettingsDialog):
         rates = make_rates(self.agent_currency.text(), rows)
         rules = self.prices_page.rules()
         register_secrets(s for _, typed in entries.values() for s in typed.values())  # never in a log line
-        return entries, thresholds, rates, self.cards.values(), rules, self.sync_page.hours()
+        mail = self.email_page.settings()
+        if mail.from_address:
+            mail = replace(mail, from_address=validate_email(mail.from_address))
+        password = self.email_page.typed_password()
+        if password:
+            register_secrets([password])
+        return entries, thresholds, rates, self.cards.values(), rules, self.sync_page.hours(), (mail, password)
 
-    def _write(self, entries, thresholds, rates, card, rules, refresh_hours) -> None:
+    def _write(self, entries, thresholds, rates, card, rules, refresh_hours, email) -> None:
         """In a worker thread: the keychain and the settings file may be slow (a keychain prompt, a disk)."""
         name, logo, price_on_card = card
         if logo and (problem := logo_error(logo)):  # before anything is written
@@ -218,6 +231,9 @@ class SettingsDialog(QDialog, Ui_SettingsDialog):
         if refresh_hours != refresh_policy(self.home).refresh_hours:  # written only when changed
             save_refresh_hours(self.home, refresh_hours)
         save_card_settings(self.home, name, logo, price_on_card)
+        mail, password = email
+        if mail != MailSettings.from_json(load_settings(self.home).get("email")) or password:  # only when changed
+            save_mail_settings(self.home, mail, password)
 
     async def save(self) -> bool:
         """Save every page; on a problem say it and stay open (True: saved and closed)."""
