@@ -16,6 +16,7 @@ from PySide6.QtCore import QLocale, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QAction,
     QColor,
+    QFontMetricsF,
     QGuiApplication,
     QImage,
     QKeyEvent,
@@ -27,7 +28,15 @@ from PySide6.QtPrintSupport import QPrinter, QPrintPreviewDialog
 from PySide6.QtWidgets import QDialog, QFileDialog, QHBoxLayout, QToolButton, QWidget
 
 from esimdesk.domain import EsimdeskError
-from esimdesk.services.card_paint import card_image, card_rects, left_out_sentences, paint_card, paint_qr
+from esimdesk.services.card_paint import (
+    card_image,
+    card_rects,
+    left_out_sentences,
+    paint_card,
+    paint_install_links,
+    paint_qr,
+)
+from esimdesk.services.cards import card_install_links
 
 log = logging.getLogger("esimdesk.ui")
 
@@ -102,8 +111,9 @@ def cards_image(cards: list, width_px: int = 1200) -> QImage:
 
 # --- the customer's view ---------------------------------------------------------------------------
 class CustomerView(QDialog):
-    """The QR code as big as the screen allows, black on white, with the plan's name; Esc closes,
-    the arrow keys or Space go through the cards of an order."""
+    """The QR code as big as the screen allows, black on white, with the plan's name, and beside it the
+    "Install in one tap" panel (the iPhone and Android links' QR codes, which the customer's camera app
+    opens); Esc closes, the arrow keys or Space go through the cards of an order."""
 
     def __init__(self, cards: list, parent: QWidget | None = None):
         super().__init__(parent)
@@ -113,6 +123,7 @@ class CustomerView(QDialog):
         self.setStyleSheet("background: white;")
         self.cards = cards
         self.index = 0
+        self.link_squares: list = []  # where the link codes were last drawn (iPhone, Android)
         self.resize(900, 900)
 
     @property
@@ -133,20 +144,30 @@ class CustomerView(QDialog):
         painter.fillRect(self.rect(), QColor("white"))
         font = painter.font()
         text_h = max(24, self.height() // 14)
-        side = max(10, min(self.width() - 40, self.height() - 2 * text_h - 60))
+        height = self.height() - 2 * text_h - 60
+        links_w = max(10, min(height * 0.42, self.width() * 0.24))
+        side = max(10, min(self.width() - 100 - links_w, height))
         y0 = 20 + text_h
-        paint_qr(painter, QRectF((self.width() - side) / 2, y0, side, side), self.card.activation_code)
+        x0 = (self.width() - side - 40 - links_w) / 2
+        paint_qr(painter, QRectF(x0, y0, side, side), self.card.activation_code)
+        self.link_squares = paint_install_links(painter, QRectF(x0 + side + 40, y0, links_w, side),
+                                                card_install_links(self.card))
         painter.setPen(QColor("black"))
         font.setPixelSize(int(text_h * 0.7))
         font.setBold(True)
         painter.setFont(font)
         painter.drawText(QRectF(0, 10, self.width(), text_h), Qt.AlignmentFlag.AlignCenter, self.card.plan_name or "")
         font.setBold(False)
-        font.setPixelSize(int(text_h * 0.4))
-        painter.setFont(font)
         more = f"   ·   card {self.index + 1} of {len(self.cards)} (← →)" if len(self.cards) > 1 else ""
-        painter.drawText(QRectF(0, y0 + side + 10, self.width(), text_h), Qt.AlignmentFlag.AlignCenter,
-                         f"Scan with the phone's camera to install the eSIM   ·   Esc closes{more}")
+        line = f"Scan the large code with the phone's camera or in Settings → Add eSIM   ·   Esc closes{more}"
+        px = text_h * 0.4
+        while True:  # the whole sentence on a narrow screen too
+            font.setPixelSize(max(8, int(px)))
+            if px <= 8 or QFontMetricsF(font).horizontalAdvance(line) <= self.width() - 20:
+                break
+            px *= 0.92
+        painter.setFont(font)
+        painter.drawText(QRectF(0, y0 + side + 10, self.width(), text_h), Qt.AlignmentFlag.AlignCenter, line)
         painter.end()
 
 

@@ -1,5 +1,6 @@
 """`esimdesk qr ICCID_OR_ORDER_ID --out FILE.png|FILE.svg|FILE.pdf` through the real CLI (issue 14): what it
-writes decodes to exactly the activation codes; every refusal is one sentence and exit 1."""
+writes decodes to exactly the activation codes (and on PDF cards, issue 30, to an iPhone and an Android
+one-tap link carrying each code); every refusal is one sentence and exit 1."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import zxingcpp
 from PIL import Image
 
 from esimdesk.domain import Esim, EsimStatus, Order, OrderStatus, Plan
+from esimdesk.domain.install_links import ANDROID_BASE, APPLE_BASE, carddata_of
 from esimdesk.store import SqliteStore
 from esimdesk.store.backups import DATA_FILE
 
@@ -119,7 +121,11 @@ def test_pdf_cards(home, tmp_path, target):
                 per_decoder.append([])
             per_decoder[i] += found
     for found in per_decoder:
-        assert Counter(found) == Counter(expected)
+        assert Counter(t for t in found if t.startswith("LPA:")) == Counter(expected)
+        links = [t for t in found if not t.startswith("LPA:")]
+        assert Counter(carddata_of(link) for link in links) == Counter(expected * 2)
+        assert sorted(links) == sorted([ANDROID_BASE + code for code in expected]
+                                       + [APPLE_BASE + code for code in expected])
 
 
 def test_refusals(home, tmp_path):

@@ -1,5 +1,6 @@
 """Customer cards from the window (issue 14): Save as PDF, Copy image, Show to customer and the print
-preview, each decoded back with a real QR decoder to exactly the eSIM's activation code."""
+preview, each decoded back with a real QR decoder to exactly the eSIM's activation code, and (issue 30) to
+the one-tap iPhone and Android links, each carrying that code."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import dataclasses
 import shutil
 import sqlite3
 import subprocess
+from collections import Counter
 
 import pytest
 import zxingcpp
@@ -17,6 +19,7 @@ from PySide6.QtGui import QGuiApplication, QImage, QPageSize
 from PySide6.QtPrintSupport import QPrinter
 from PySide6.QtWidgets import QFileDialog
 
+from esimdesk.domain.install_links import carddata_of
 from esimdesk.sandbox import SandboxConfig
 from esimdesk.ui.cards_dialogs import page_name, paint_cards, print_preview
 from tests.ui.conftest import window_over_sandbox
@@ -58,6 +61,16 @@ def decode_qimage(image: QImage, tmp_path, name: str) -> list[str]:
     return decode_image(path)
 
 
+def assert_codes_and_links(found: list[str], codes: list[str]) -> None:
+    """Decoded QR codes: exactly these activation codes, and for each an iPhone and an Android link that
+    carry it (Apple's and Android's set-up pages), nothing else."""
+    assert sorted(t for t in found if t.startswith("LPA:")) == sorted(codes)
+    links = [t for t in found if not t.startswith("LPA:")]
+    assert Counter(carddata_of(link) for link in links) == Counter(codes * 2)
+    hosts = Counter(link.split("/")[2] for link in links)
+    assert hosts == {"esimsetup.apple.com": len(codes), "esimsetup.android.com": len(codes)}
+
+
 def decode_pdf(pdf, tmp_path) -> list[str]:
     if shutil.which("pdftoppm") is None:
         pytest.skip("pdftoppm (poppler-utils) is not installed")
@@ -76,7 +89,7 @@ def test_save_as_pdf_from_fleet_decodes_to_the_activation_code(window, tmp_path,
     actions = win.fleet.card_actions
     assert run_action(loop, actions, actions.pdf_action) == str(out)
     assert out.exists() and out.read_bytes().startswith(b"%PDF")
-    assert decode_pdf(out, tmp_path) == [esim.activation_code]
+    assert_codes_and_links(decode_pdf(out, tmp_path), [esim.activation_code])
     assert str(out) in win.statusBar().currentMessage()
 
 
@@ -87,7 +100,7 @@ def test_copy_image_puts_a_card_that_decodes_on_the_clipboard(window, tmp_path):
     run_action(loop, actions, actions.copy_action)
     image = QGuiApplication.clipboard().image()
     assert not image.isNull()
-    assert decode_qimage(image, tmp_path, "clipboard.png") == [esim.activation_code]
+    assert_codes_and_links(decode_qimage(image, tmp_path, "clipboard.png"), [esim.activation_code])
 
 
 def test_show_to_customer_shows_a_big_qr_that_decodes_and_esc_closes_it(window, tmp_path, qtbot):
@@ -99,7 +112,14 @@ def test_show_to_customer_shows_a_big_qr_that_decodes_and_esc_closes_it(window, 
     loop.run_until_complete(asyncio.sleep(0.1))
     shot = view.grab().toImage()
     assert min(shot.width(), shot.height()) >= 300
-    assert decode_qimage(shot, tmp_path, "customer.png") == [esim.activation_code]
+    assert_codes_and_links(decode_qimage(shot, tmp_path, "customer.png"), [esim.activation_code])
+    # The link codes are where the view says (its "Install in one tap" panel), each alone, iPhone first.
+    apple, android = view.link_squares
+    ratio = shot.width() / view.width()
+    for square, host in ((apple, "esimsetup.apple.com"), (android, "esimsetup.android.com")):
+        part = shot.copy(*(round(v * ratio) for v in (square.x(), square.y(), square.width(), square.height())))
+        [link] = decode_qimage(part, tmp_path, f"{host}.png")
+        assert link.split("/")[2] == host and carddata_of(link) == esim.activation_code
     from PySide6.QtCore import Qt
 
     qtbot.keyClick(view, Qt.Key.Key_Escape)
@@ -127,7 +147,7 @@ def test_print_preview_paints_the_cards_of_an_order_on_a_printer(window, tmp_pat
     printer.setOutputFileName(str(out))
     dialog.paintRequested.emit(printer)
     assert out.exists()
-    assert sorted(decode_pdf(out, tmp_path)) == codes
+    assert_codes_and_links(decode_pdf(out, tmp_path), codes)
     # On label paper one card per page: as many pages as cards, each card whole and decoding.
     label = QPrinter(QPrinter.PrinterMode.HighResolution)
     label.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
@@ -136,7 +156,7 @@ def test_print_preview_paints_the_cards_of_an_order_on_a_printer(window, tmp_pat
     label.setOutputFileName(str(labels))
     assert page_name(label) == "label"
     assert paint_cards(label, cards) == len(cards)
-    assert sorted(decode_pdf(labels, tmp_path)) == codes
+    assert_codes_and_links(decode_pdf(labels, tmp_path), codes)
     dialog.deleteLater()
 
 
