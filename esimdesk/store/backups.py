@@ -112,7 +112,8 @@ def _count(n: int, what: str) -> str:
     return f"{n} {what if n != 1 else _SINGULAR.get(what, what)}"
 
 
-_SINGULAR = {"orders": "order", "eSIMs": "eSIM", "journal entries": "journal entry", "support actions": "support action"}
+_SINGULAR = {"orders": "order", "eSIMs": "eSIM", "journal entries": "journal entry", "support actions": "support action",
+             "e-mails": "e-mail"}
 
 
 def _and(items: list[str]) -> str:
@@ -508,13 +509,15 @@ def _merge_rows(c: sqlite3.Connection, identity: dict[str, str]) -> Merged:
         origin = "previous" if identity.get("desk_id") else "new"
         # First, so the triggers that stamp this desk's id on what is merged stamp the right one.
         _set_meta(c, "r", {"desk_id": desk_id, "team_token": identity.get("team_token")})
-        kept = {"orders": 0, "eSIMs": 0, "journal entries": 0, "support actions": 0}
-        forward = {"journal entries": 0, "support actions": 0}
+        kept = {"orders": 0, "eSIMs": 0, "journal entries": 0, "support actions": 0, "e-mails": 0}
+        forward = {"journal entries": 0, "support actions": 0, "e-mails": 0}
         kept["journal entries"], forward["journal entries"] = _merge_journal(c)
         kept["orders"] = _merge_orders(c)
         kept["eSIMs"] = _merge_esims(c)
         if _has(c, "main", "esim_actions"):
             kept["support actions"], forward["support actions"] = _merge_actions(c)
+        if _has(c, "main", "deliveries") and _has(c, "r", "deliveries"):
+            kept["e-mails"], forward["e-mails"] = _merge_deliveries(c)
         for table in ("usage", "events"):
             cols = ", ".join(_common(c, table))
             c.execute(f"INSERT OR IGNORE INTO r.{table} ({cols}) SELECT {cols} FROM main.{table}")
@@ -679,6 +682,29 @@ def _merge_actions(c: sqlite3.Connection) -> tuple[int, int]:
             _update_row(c, "esim_actions", cols, x["id"], m["id"])
             _copy_events(c, "esim_action_events", "action_id", m["id"], x["id"], missing_only=True)
             forward += 1
+    return kept, forward
+
+
+def _merge_deliveries(c: sqlite3.Connection) -> tuple[int, int]:
+    """E-mails to customers by their Message-ID (one per sending); a later state of one moves it forward. A
+    restored backup that forgot an e-mail would let it be sent again without the agent's word. The customers'
+    addresses follow, the newer of the two files' for each eSIM or order."""
+    cols = _common(c, "deliveries", without=("id",))
+    kept = forward = 0
+    for m in c.execute("SELECT * FROM main.deliveries ORDER BY id").fetchall():
+        x = c.execute("SELECT * FROM r.deliveries WHERE message_id = ?", (m["message_id"],)).fetchone()
+        if x is None:
+            new = _copy_row(c, "deliveries", cols, m["id"])
+            _copy_events(c, "delivery_events", "delivery_id", m["id"], new, missing_only=False)
+            kept += 1
+        elif _further(m, x):
+            _update_row(c, "deliveries", cols, x["id"], m["id"])
+            _copy_events(c, "delivery_events", "delivery_id", m["id"], x["id"], missing_only=True)
+            forward += 1
+    names = ", ".join(_common(c, "customer_contacts"))
+    c.execute(f"""INSERT INTO r.customer_contacts ({names}) SELECT {names} FROM main.customer_contacts WHERE true
+                  ON CONFLICT (vendor, kind, ref) DO UPDATE SET email = excluded.email, language = excluded.language,
+                      updated_at = excluded.updated_at WHERE excluded.updated_at > updated_at""")
     return kept, forward
 
 

@@ -121,7 +121,7 @@ def test_what_was_made_after_the_backup_survives_the_restore(tmp_path):
 
     result = restore_into_place(path, backup)
 
-    assert result.merged.kept == {"orders": 2, "eSIMs": 1, "journal entries": 2, "support actions": 1}
+    assert result.merged.kept == {"orders": 2, "eSIMs": 1, "journal entries": 2, "support actions": 1, "e-mails": 0}
     store = SqliteStore(path)
     try:
         paid = store.journal_get(reference="paid-later")
@@ -260,3 +260,40 @@ def test_two_different_orders_under_one_reference_are_refused_when_they_cannot_b
 
     assert "shop-1" in str(info.value) and "nothing was changed" in str(info.value)
     assert rows(c_path, "SELECT reference, handle FROM journal") == before
+
+
+def test_a_restore_keeps_the_emails_sent_since_the_backup(tmp_path):
+    """Issue 30: a backup put back must not forget an e-mail sent (or maybe sent) after it was taken: the desk
+    would otherwise offer to send it as new, without the agent's word."""
+    from esimdesk.domain.mail import DeliveryKind
+
+    path = tmp_path / "esimdesk.sqlite3"
+    store = SqliteStore(path)
+    early = store.delivery_create(kind=DeliveryKind.ORDER, vendor="roumio", ref="B1", iccids=["8985200000000000001"],
+                                  to_address="anna@example.com", language="es", message_id="<1@acme.example>",
+                                  subject="s", server="smtp:587", agent="ann", owner="me", lease_seconds=0)
+    store.close()
+    backup = backup_now(path)
+    store = SqliteStore(path)
+    store.delivery_handed_over(early.id)
+    store.delivery_transition(early.id, OrderStatus.UNCERTAIN, "the line dropped after DATA")
+    late = store.delivery_create(kind=DeliveryKind.ESIM, vendor="roumio", ref="8985200000000000002",
+                                 iccids=["8985200000000000002"], to_address="bob@example.com", language="en",
+                                 message_id="<2@acme.example>", subject="s", server="smtp:587", agent="ann",
+                                 owner="me", lease_seconds=0)
+    store.delivery_transition(late.id, OrderStatus.COMPLETED, "accepted", smtp_reply="250 ok")
+    store.save_contact("roumio", DeliveryKind.ESIM, "8985200000000000002", "bob@example.com", "en")
+    store.close()
+
+    result = restore_into_place(path, backup)
+
+    assert result.merged.kept["e-mails"] == 1 and result.merged.forward["e-mails"] == 1
+    store = SqliteStore(path)
+    try:
+        by_id = {d.message_id: d for d in store.deliveries()}
+        assert by_id["<1@acme.example>"].state is OrderStatus.UNCERTAIN and by_id["<1@acme.example>"].attempts == 1
+        assert by_id["<2@acme.example>"].state is OrderStatus.COMPLETED
+        assert [e.to_state for e in store.delivery_get(by_id["<1@acme.example>"].id).events] == ["PENDING", "UNCERTAIN"]
+        assert store.contact("roumio", DeliveryKind.ESIM, "8985200000000000002") == ("bob@example.com", "en")
+    finally:
+        store.close()
