@@ -45,7 +45,8 @@ from esimdesk.domain import (
     validate_iccid,
     vendor_title,
 )
-from esimdesk.domain.actions import DONE_WORDS
+from esimdesk.domain.actions import DONE_WORDS, REFUND_ACTIONS
+from esimdesk.domain.refunds import RefundStatus
 from esimdesk.domain.states import AWAITING_AGENT, action_is_open
 from esimdesk.services.orders import (
     SEND_LEASE_S,
@@ -431,6 +432,8 @@ class ActionService:
         if claimed.state is OrderStatus.PENDING:
             claimed = await self._finish(claimed, OrderStatus.UNCERTAIN, "the sending process stopped before the "
                                          "answer", release=False)
+        if claimed.action in REFUND_ACTIONS:
+            return await self._settle_refund(adapter, claimed)
         if claimed.action is Action.SMS:
             return await self._note(claimed, "an SMS leaves no trace in the eSIM's status: ask the customer whether "
                                              "it arrived; it is never sent again by itself", error=AWAITING_AGENT)
@@ -450,6 +453,43 @@ class ActionService:
                                       f"{who} shows it not done ({now.vendor_status}): nothing changed",
                                       error="not done")
         return await self._release(claimed)
+
+    async def _settle_refund(self, adapter: VendorAdapter, entry: ActionEntry) -> ActionEntry:
+        """A refund request (or its withdrawal) whose answer was lost, decided by the vendor's requests; never
+        sent again. A request: done when the eSIM has an open one, or one made since ours was sent; not done
+        when none shows once the request can no longer arrive. A withdrawal: done when the request is CANCELLED,
+        not done when it is still open (once quiet) or was decided meanwhile."""
+        who = vendor_title(entry.vendor)
+        sent = entry.first_sent_at or entry.created_at
+        try:
+            if entry.action is Action.REFUND:
+                listed = await adapter.list_refunds(entry.iccid)
+            else:
+                listed = [await adapter.get_refund(entry.message or "")]
+        except VendorError as exc:
+            log.info("settling refund action %s: %s", entry.id, exc)
+            return await self._release(entry)
+        await asyncio.to_thread(self.store.save_refunds, listed)
+        quiet = entry.in_flight_until is None or datetime.now(UTC) >= entry.in_flight_until
+        if entry.action is Action.REFUND:
+            since = sent - timedelta(minutes=5)  # the vendor's clock may be behind ours
+            found = next((r for r in listed if r.is_open or (r.created_at is not None and r.created_at >= since)), None)
+            if found is not None:
+                await asyncio.to_thread(self.store.save_refunds, [found], ours=True)
+                return await self._finish(entry, OrderStatus.COMPLETED, f"{who} shows refund request {found.refund_id} "
+                                          f"({found.vendor_status}): the lost answer was a success")
+            if quiet:
+                return await self._finish(entry, OrderStatus.FAILED, f"{who} shows no refund request for this eSIM: "
+                                          "nothing was requested", error="not done")
+            return await self._release(entry)
+        now = listed[0]
+        if now.status is RefundStatus.CANCELLED:
+            return await self._finish(entry, OrderStatus.COMPLETED, f"{who} shows refund request {now.refund_id} "
+                                      "CANCELLED: the lost answer was a success")
+        if not now.is_open or quiet:
+            return await self._finish(entry, OrderStatus.FAILED, f"{who} shows refund request {now.refund_id} "
+                                      f"{now.vendor_status}: it was not withdrawn", error="not done")
+        return await self._release(entry)
 
     # --- journal helpers ----------------------------------------------------------------------------
     async def _finish(self, entry: ActionEntry, state: OrderStatus, cause: str, *, error: str | None = None,
