@@ -1,5 +1,6 @@
 """``esimdesk cancel|suspend|resume|revoke ICCID``, ``esimdesk sms ICCID --message TEXT`` and
-``esimdesk usage ICCID…`` (issue 21). Exit 0 when done, 1 when refused, not done or not known yet (the
+``esimdesk usage ICCID…`` (issue 21); ``esimdesk refund ICCID --reason R [--notes TEXT] | --cancel`` and
+``esimdesk refunds`` (issue 30). Exit 0 when done, 1 when refused, not done or not known yet (the
 reason in words on stderr), 2 for usage errors (argparse). With ``--json``: one document on stdout,
 also on failure, so a script can tell a refusal (nothing sent) from an answer that was lost."""
 
@@ -13,6 +14,7 @@ from esimdesk.cli.session import desk_context, say
 from esimdesk.domain import Action, action_is_open, data_amount, vendor_title
 from esimdesk.services.actions import ActionOutcome, ActionService
 from esimdesk.services.adapters import make_adapter
+from esimdesk.services.refunds import RefundOutcome, RefundService, refund_json
 
 
 def _service(ctx, store):
@@ -109,3 +111,56 @@ def cmd_usage(args) -> int:
     for problem in report.problems:
         say(args, problem)
     return 1 if report.problems else 0
+
+
+def cmd_refund(args) -> int:
+    """A refund request (or ``--cancel``: its withdrawal), journaled like a support action."""
+    with desk_context(args) as (ctx, store):
+        service = RefundService(store, ctx.accounts.enabled, make_adapter, progress=_service(ctx, store).progress)
+        action = Action.CANCEL_REFUND if args.cancel else Action.REFUND
+        try:
+            if args.cancel:
+                result = asyncio.run(service.cancel(args.iccid, vendor=args.vendor))
+            else:
+                result = asyncio.run(service.request(args.iccid, args.reason, args.notes, vendor=args.vendor))
+        except RefundOutcome as outcome:
+            if sys.stderr.isatty():
+                print(file=sys.stderr)
+            say(args, str(outcome))
+            if args.json:
+                e = outcome.entry
+                print_json({"vendor": e.vendor if e else args.vendor, "iccid": e.iccid if e else args.iccid,
+                            "action": action.value, "status": e.state.value if e else "REFUSED",
+                            "refund": refund_json(outcome.refund) if outcome.refund else None,
+                            "desk": e.desk_id if e else None, "error": str(outcome)})
+            return 1
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    if args.json:
+        print_json(result.to_json())
+    else:
+        print(result.message)
+    return 0
+
+
+def cmd_refunds(args) -> int:
+    """Every refund request this desk knows, newest first; the open ones asked again where the vendor answers
+    (offline: as last seen, said on stderr). Exit 0 either way: a listing."""
+    with desk_context(args) as (ctx, store):
+        service = RefundService(store, ctx.accounts.enabled, make_adapter)
+        shown, problems = asyncio.run(service.refresh(args.vendor))
+    if args.json:
+        print_json([refund_json(r) for r in shown])
+    else:
+        print_table(["vendor", "iccid", "request", "status", "reason", "amount", "requested (UTC)", "decision"],
+                    [[vendor_title(r.vendor), r.iccid, r.refund_id, r.vendor_status, r.reason or "",
+                      f"{r.amount} {r.currency}" if r.amount is not None else "",
+                      r.created_at.strftime("%Y-%m-%d %H:%M") if r.created_at else "",
+                      r.rejection_reason or ("waiting for the vendor: nothing refunded yet" if r.is_open else
+                                             "money back to the vendor balance" if r.status.value == "REFUNDED"
+                                             else "")]
+                     for r in shown])
+    sys.stdout.flush()
+    for problem in problems:
+        say(args, problem)
+    return 0

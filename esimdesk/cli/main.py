@@ -28,7 +28,8 @@ def _commands() -> dict:
     return {name: next((getattr(m, f"cmd_{name}") for m in modules if hasattr(m, f"cmd_{name}")), None)
             or _not_yet(name)
             for name in ("sync", "plans", "order", "topup", "orders", "esims", "balance", "reconcile", "qr",
-                         "backup", "restore", "cancel", "suspend", "resume", "revoke", "sms", "usage", "send")}
+                         "backup", "restore", "cancel", "suspend", "resume", "revoke", "sms", "usage", "send",
+                         "refund", "refunds")}
 
 
 def _bad_argument(argv: list[str]) -> str | None:

@@ -15,6 +15,7 @@ from esimdesk.domain.order_options import (
     validate_quantity,
     validate_start_date,
 )
+from esimdesk.domain.refunds import REFUND_NOTES_MAX, REFUND_REASONS
 
 ESIM_STATUSES = ("NEW", "INSTALLED", "ACTIVE", "DEPLETED", "EXPIRED", "SUSPENDED", "CANCELLED", "DELETED", "UNKNOWN")
 
@@ -90,6 +91,19 @@ def _sms_text(text: str) -> str:
         raise argparse.ArgumentTypeError("the message is empty")
     if len(text) > SMS_MAX_CHARS:
         raise argparse.ArgumentTypeError(f"the message has {len(text)} characters; at most {SMS_MAX_CHARS}")
+    return text
+
+
+def _refund_reason(text: str) -> str:
+    code = text.strip().upper().replace("-", "_")
+    if code not in REFUND_REASONS:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a refund reason: one of {', '.join(REFUND_REASONS)}")
+    return code
+
+
+def _refund_notes(text: str) -> str:
+    if len(text) > REFUND_NOTES_MAX:
+        raise argparse.ArgumentTypeError(f"the notes have {len(text)} characters; at most {REFUND_NOTES_MAX}")
     return text
 
 
@@ -210,6 +224,23 @@ def build_parser() -> argparse.ArgumentParser:
                    "last, else Settings → E-mail's)")
     p.add_argument("--again", action="store_true",
                    help="send it again although it was sent (or may have been) to this address before")
+    json_opt(p)
+    # Refund requests (issue 30; Roamify): its support decides; nothing is refunded until it approves.
+    p = sub.add_parser("refund", parents=[common],
+                       help="ask the vendor (Roamify) to refund an eSIM; its support decides, nothing moves until "
+                            "it approves; --cancel withdraws the open request",
+                       epilog="reasons: " + "; ".join(f"{k} ({v})" for k, v in REFUND_REASONS.items()))
+    p.add_argument("iccid", metavar="ICCID")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--reason", type=_refund_reason, metavar="R", help=", ".join(REFUND_REASONS) + " (any case)")
+    what.add_argument("--cancel", action="store_true", help="withdraw the eSIM's open refund request")
+    p.add_argument("--notes", type=_refund_notes, metavar="TEXT",
+                   help=f"what support should know, at most {REFUND_NOTES_MAX} characters")
+    vendor_opt(p)
+    json_opt(p)
+    p = sub.add_parser("refunds", parents=[common],
+                       help="refund requests with their status (open ones asked again; offline: as last seen)")
+    vendor_opt(p)
     json_opt(p)
     p = sub.add_parser("usage", parents=[common], help="fresh data usage of eSIMs from their vendors, with its age")
     p.add_argument("iccids", nargs="+", metavar="ICCID")
