@@ -243,15 +243,20 @@ class MailService:
             return path.read_bytes()
 
     async def _pages(self, h: Handover) -> dict[str, VendorPage]:
-        if self.pages is None:
-            return {}
+        """The vendor's own page for each eSIM: its share link asked now where it offers one (Roamify), else the
+        hosted QR page it gave with the eSIM (Roumio's shortUrl)."""
         out: dict[str, VendorPage] = {}
         for card in h.cards:
-            try:
-                page = await asyncio.wait_for(self.pages(h.vendor, card.iccid), PAGE_TIMEOUT_S)
-            except (EsimdeskError, TimeoutError) as exc:  # the install links still go: the page is extra
-                log.info("no %s install page for %s: %s", vendor_title(h.vendor), card.iccid, exc)
-                continue
+            page = None
+            if self.pages is not None:
+                try:
+                    page = await asyncio.wait_for(self.pages(h.vendor, card.iccid), PAGE_TIMEOUT_S)
+                except (EsimdeskError, TimeoutError) as exc:  # the install links still go: the page is extra
+                    log.info("no %s install page for %s: %s", vendor_title(h.vendor), card.iccid, exc)
+            if page is None:
+                esim = await asyncio.to_thread(self.store.esim, card.iccid, h.vendor)
+                if esim is not None and isinstance(esim.qr_url, str) and esim.qr_url.startswith("https://"):
+                    page = VendorPage(esim.qr_url)
             if page is not None:
                 out[card.iccid] = page
         return out

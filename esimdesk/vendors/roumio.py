@@ -239,7 +239,9 @@ def esim_from(rec: Any, endpoint: str = "esim/query") -> Esim:
             data_total_mb=to_int(rec.get("totalVolume")),
             expires_at=parse_time(rec.get("expiredTime")),
             installed_at=parse_time(rec.get("activateTime")),
-            qr_url=_s(rec.get("qrCodeUrl")),
+            # The hosted page with the eSIM's QR code, for the customer: the document's sample gives the same
+            # address as ``shortUrl`` and ``qrCodeUrl``; the short one first where they differ.
+            qr_url=_s(rec.get("shortUrl")) or _s(rec.get("qrCodeUrl")),
             vendor_ref=_s(tran),
             raw=rec,
         )
