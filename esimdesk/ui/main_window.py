@@ -561,6 +561,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Ordering {quantity} × {plan.name}…")
         self.order_progress = shown = OrderProgressDialog(plan, quantity, self.desk, self)
         self._connect_cards(shown.card_actions)
+        shown.email.emailSent.connect(self._email_sent)
+        shown.email.emailFailed.connect(self.show_error)
         shown.show()
         order = await self._run_order(
             lambda progress: self.desk.place_order(plan.vendor, plan.plan_id, quantity, progress=progress,

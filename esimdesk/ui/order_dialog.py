@@ -36,6 +36,7 @@ from esimdesk.domain import (
 )
 from esimdesk.services.currency import Pricing
 from esimdesk.ui.cards_dialogs import CardActions
+from esimdesk.ui.email_panel import EmailPanel
 from esimdesk.ui.forms.ui_order_dialog import Ui_OrderDialog
 from esimdesk.ui.order_detail import SHOWN_ESIMS, EsimList
 from esimdesk.ui.order_options_dialog import OrderOptionsPanel, describe, takes_options
@@ -211,12 +212,15 @@ class OrderProgressDialog(QDialog):
         self.esims.hide()
         self.card_actions = CardActions(desk)  # the customer's cards, printed right after the order
         self.card_actions.hide()
+        self.email = EmailPanel(desk)  # or e-mail them to the customer at once (issue 30)
+        self.email.hide()
         self.close_button = QPushButton("Close")
         self.close_button.clicked.connect(self.close)
         layout = QVBoxLayout(self)
         layout.addWidget(self.state)
         layout.addWidget(self.busy)
         layout.addWidget(self.card_actions)
+        layout.addWidget(self.email)
         layout.addWidget(self.esims, 1)
         layout.addWidget(self.close_button)
         self.resize(520, 200)
@@ -232,6 +236,9 @@ class OrderProgressDialog(QDialog):
         if any(e.activation_code for e in order.esims):
             self.card_actions.set_target(order.order_id or order.reference, None)
             self.card_actions.show()
+            if order.order_id:
+                self.email.set_target(order.order_id, order.vendor, [e.iccid for e in order.esims], order.order_id)
+                self.email.show()
         self.resize(max(self.width(), 560), 160 + 150 * min(len(order.esims), SHOWN_ESIMS))
 
     def failed(self, text: str) -> None:

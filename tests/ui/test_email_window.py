@@ -136,3 +136,28 @@ def _no_accounts(home):
     from esimdesk.services.config import load_accounts
 
     return load_accounts(home, env={})
+
+
+def test_right_after_an_order_its_esims_are_emailed_from_the_progress_window(loop, demo_window, monkeypatch):
+    from PySide6.QtWidgets import QDialog
+
+    from esimdesk.ui.order_dialog import OrderDialog
+
+    win, desk = demo_window
+    plan = min((p for p in desk.store.plans(vendor="roumio") if p.price > 0 and not p.daily),
+               key=lambda p: (p.price, p.plan_id))
+    monkeypatch.setattr(OrderDialog, "exec", lambda dialog: QDialog.DialogCode.Accepted)
+    win._order_dialog(plan)
+    wait_until(loop, lambda: win.order_progress is not None)
+    shown = win.order_progress
+    wait_until(loop, lambda: not shown.email.isHidden(), timeout=60)
+    shown.email.email_button.click()
+    wait_until(loop, lambda: shown.email.dialog is not None and shown.email.dialog.isVisible())
+    dialog = shown.email.dialog
+    dialog.to.setText("carla@example.com")
+    dialog.send_button.click()
+    loop.run_until_complete(dialog.task)
+    [msg] = _messages(desk.ctx.mailbox)
+    order = next(o for o in desk.store.orders(vendor="roumio") if o.order_id == shown.email.order_id)
+    assert msg["To"] == "carla@example.com"
+    assert sorted({carddata_of(x) for x in _links(msg)}) == sorted(e.activation_code for e in order.esims)
