@@ -132,9 +132,15 @@ def paint_qr(painter, rect, code: str) -> None:
     _paint_matrix(painter, rect, qr(code).matrix)
 
 
+@functools.lru_cache(maxsize=64)
+def _link_matrix(url: str) -> tuple[bytes, ...]:
+    # segno's mask search is most of a card's time: a print preview or the customer view repaints each card
+    return tuple(bytes(row) for row in link_qr(url).matrix)
+
+
 def paint_link_qr(painter, rect, url: str) -> Any:
     """A one-tap install link's QR code (``qr_codes.link_qr``) centred in ``rect``; returns the square drawn."""
-    return _paint_matrix(painter, rect, link_qr(url).matrix, snap_loss=0.1)
+    return _paint_matrix(painter, rect, _link_matrix(url), snap_loss=0.1)
 
 
 LINKS_HEADING = "Install in one tap"
