@@ -4,8 +4,8 @@ A card holds the activation code exactly as the vendor gave it (validated: ``dom
 plan's facts, the manual-entry fields, the direct-install links (``domain.activation.install_links``),
 the order's reference and the reseller's name and logo (services/card_settings.py); ``card_lines`` is its
 text, top to bottom; ``card_install_links`` the one-tap iPhone and Android links a card carries as small QR
-codes beside the activation code's (``domain.install_links``). No Qt here: the QR code is services/qr_codes.py, the painting (window, printer, PDF,
-image) services/card_paint.py.
+codes beside the activation code's (``domain.install_links``). No Qt here: the QR codes are
+services/qr_codes.py, the painting (window, printer, PDF, image) services/card_paint.py.
 """
 
 from __future__ import annotations
