@@ -47,6 +47,7 @@ from esimdesk.services.orders import OrderProgress, OrderService
 from esimdesk.services.queries import QueryRunner
 from esimdesk.services.reachability import Reachability
 from esimdesk.services.reachability import check_vendor as ask_vendor_once
+from esimdesk.services.refunds import RefundService
 from esimdesk.services.runtime import AppContext
 from esimdesk.services.sync import SyncProgress, VendorSyncResult
 from esimdesk.services.sync_process import sync_in_child
@@ -349,6 +350,30 @@ class Desk:
     # --- support actions (issue 21) ---------------------------------------------------------------
     def action_service(self, progress=None):
         return ActionService(self.store, self.ctx.accounts.enabled, make_adapter, progress=progress)
+
+    # --- refund requests (issue 30; services/refunds.py) ---------------------------------------------------
+    def takes_refunds(self, vendor: str) -> bool:
+        return Capability.REFUNDS in adapter_class(vendor).capabilities
+
+    def refund_service(self, progress=None) -> RefundService:
+        return RefundService(self.store, self.ctx.accounts.enabled, make_adapter, progress=progress)
+
+    async def refunds_of(self, esim: Esim) -> tuple[list, dict]:
+        """The eSIM's stored refund requests, newest first, and what Request refund… / Cancel request allow."""
+        service = self.refund_service()
+        requests = await service.stored(esim.vendor, esim.iccid)
+        return requests, service.refund_availability(esim, requests)
+
+    async def refund_request(self, esim: Esim, reason: str, notes: str | None, progress=None):
+        return await self.reachability.watch(esim.vendor, self.refund_service(progress).request(
+            esim.iccid, reason, notes, vendor=esim.vendor))
+
+    async def refund_cancel(self, esim: Esim, progress=None):
+        return await self.reachability.watch(esim.vendor, self.refund_service(progress).cancel(
+            esim.iccid, vendor=esim.vendor))
+
+    async def refunds_refresh(self, esim: Esim) -> tuple[list, list[str]]:
+        return await self.refund_service().refresh(esim.vendor, esim.iccid)
 
     def action_availability(self, esim: Esim) -> dict:
         """Action -> None (allowed in the eSIM's state as last seen) or the reason in words."""

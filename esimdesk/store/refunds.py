@@ -61,7 +61,7 @@ class RefundsMixin:
                 params.append(val)
         if open_only:
             q += f" AND {_OPEN}"
-        q += " ORDER BY coalesce(created_at, checked_at) DESC, refund_id"
+        q += " ORDER BY coalesce(created_at, checked_at) DESC, rowid DESC"  # same second: the later kept first
         return [_refund(r) for r in self.conn.execute(q, params)]
 
     def refund(self, vendor: str, refund_id: str) -> RefundRequest | None:

@@ -35,6 +35,7 @@ from esimdesk.domain import SMS_MAX_CHARS, Action, Esim, EsimdeskError, data_amo
 from esimdesk.domain.actions import ESIM_ACTIONS
 from esimdesk.services.actions import consequence
 from esimdesk.services.offers import usage_gap
+from esimdesk.ui.fleet_refunds import RefundBox
 from esimdesk.ui.text import rich  # the dialogs guess the format: vendor text must stay text
 
 log = logging.getLogger("esimdesk.ui")
@@ -127,6 +128,11 @@ class FleetActions(QWidget):
         layout.addWidget(self.usage)
         layout.addWidget(self.device)
         layout.addLayout(grid)
+        self.refunds = RefundBox(desk, self)  # refund requests, where the vendor takes them (Roamify)
+        self.refunds.done.connect(self.done)
+        self.refunds.done.connect(lambda _said: self._load_history())  # the request's journal lines
+        self.refunds.failed.connect(self.failed)
+        layout.addWidget(self.refunds)
         layout.addWidget(self.portal)
         layout.addWidget(self.progress)
         layout.addWidget(self.result)
@@ -155,6 +161,7 @@ class FleetActions(QWidget):
             self.device.setText(device_text(esim))
             self._load_history()
         self.device.setVisible(bool(self.device.text()))  # no empty line above the buttons
+        self.refunds.set_esim(esim)
         self._show_states()
 
     def reason(self, action: Action) -> str | None:
