@@ -518,6 +518,8 @@ def _merge_rows(c: sqlite3.Connection, identity: dict[str, str]) -> Merged:
             kept["support actions"], forward["support actions"] = _merge_actions(c)
         if _has(c, "main", "deliveries") and _has(c, "r", "deliveries"):
             kept["e-mails"], forward["e-mails"] = _merge_deliveries(c)
+        if _has(c, "main", "refund_requests") and _has(c, "r", "refund_requests"):
+            _merge_refunds(c)
         for table in ("usage", "events"):
             cols = ", ".join(_common(c, table))
             c.execute(f"INSERT OR IGNORE INTO r.{table} ({cols}) SELECT {cols} FROM main.{table}")
@@ -683,6 +685,16 @@ def _merge_actions(c: sqlite3.Connection) -> tuple[int, int]:
             _copy_events(c, "esim_action_events", "action_id", m["id"], x["id"], missing_only=True)
             forward += 1
     return kept, forward
+
+
+def _merge_refunds(c: sqlite3.Connection) -> None:
+    """Refund requests as the vendor last showed them (issue 30): the current file's where the backup lacks one
+    or saw it earlier. Each sending is a support action, merged above; these rows only mirror the vendor."""
+    cols = _common(c, "refund_requests")
+    names = ", ".join(cols)
+    sets = ", ".join(f"{col} = excluded.{col}" for col in cols if col not in ("vendor", "refund_id"))
+    c.execute(f"""INSERT INTO r.refund_requests ({names}) SELECT {names} FROM main.refund_requests WHERE true
+                  ON CONFLICT (vendor, refund_id) DO UPDATE SET {sets} WHERE excluded.checked_at > checked_at""")
 
 
 def _merge_deliveries(c: sqlite3.Connection) -> tuple[int, int]:
