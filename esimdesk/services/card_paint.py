@@ -129,13 +129,30 @@ def _paint_matrix(painter, rect, matrix, snap_loss: float = 1.0) -> Any:
 
 def paint_qr(painter, rect, code: str) -> None:
     """The QR code as crisp modules from segno's matrix, quiet zone included, centred in ``rect``."""
-    _paint_matrix(painter, rect, qr(code).matrix)
+    _paint_matrix(painter, rect, _code_matrix(code))
 
 
-@functools.lru_cache(maxsize=64)
+# segno's mask search is most of a card's time (about 13 of its 22 ms: three codes): a print preview or the
+# customer view repaints each card, and an e-mail's PDF computes its codes in a worker thread first
+# (``prepare_symbols``) so the window paints from here. Room for the cards of an order of 200.
+@functools.lru_cache(maxsize=512)
 def _link_matrix(url: str) -> tuple[bytes, ...]:
-    # segno's mask search is most of a card's time: a print preview or the customer view repaints each card
     return tuple(bytes(row) for row in link_qr(url).matrix)
+
+
+@functools.lru_cache(maxsize=256)
+def _code_matrix(code: str) -> tuple[bytes, ...]:
+    return tuple(bytes(row) for row in qr(code).matrix)
+
+
+def prepare_symbols(cards: list[Card]) -> None:
+    """Compute the QR codes of ``cards`` (pure Python, no Qt: safe in a worker thread) before they are painted."""
+    for card in cards:
+        _code_matrix(card.activation_code)
+        links = card_install_links(card)
+        for url in (links.apple, links.android):
+            if url:
+                _link_matrix(url)
 
 
 def paint_link_qr(painter, rect, url: str) -> Any:

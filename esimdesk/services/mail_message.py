@@ -12,9 +12,9 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
 
 from esimdesk.domain import vendor_title
-from esimdesk.domain.install_links import install_links, lpa_string
+from esimdesk.domain.install_links import lpa_string
 from esimdesk.domain.mail import MailSettings
-from esimdesk.services.cards import Card
+from esimdesk.services.cards import Card, card_install_links
 from esimdesk.services.mail_templates import language_of, words
 from esimdesk.services.qr_codes import QUIET_ZONE, qr
 
@@ -66,7 +66,7 @@ def compose(cards: list[Card], settings: MailSettings, to: str, language: str, m
                         f"<p>{html.escape(w['intro_one' if count == 1 else 'intro_many'].format(reseller=reseller, count=count))}</p>"]
     images: list[tuple[str, bytes]] = []
     for n, card in enumerate(cards, 1):
-        links = install_links(card.activation_code, apple=card.ios_link, android=card.android_link)
+        links = card_install_links(card)  # the same links as the card's QR codes
         head = w["esim_head"].format(n=n, count=count) if count > 1 else "eSIM"
         facts = _facts(w, card)
         page = pages.get(card.iccid)

@@ -28,6 +28,10 @@ from esimdesk.services.mail_settings import load_mail_settings, mail_password, s
 from esimdesk.store import SqliteStore
 from tests.smtp_server import PASSWORD, REFUSED, USER, SmtpServer
 
+# The card PDF is painted by Qt: the session's QApplication first (a QGuiApplication made for painting alone
+# would stop the window tests that follow from making theirs).
+pytestmark = pytest.mark.usefixtures("qapp")
+
 CODES = ["LPA:1$rsp.roumio.example$A1B2-C3D4-E5F6", "LPA:1$rsp.roumio.example$Q9W8-E7R6-T5Y4"]
 
 
