@@ -236,7 +236,7 @@ class MailService:
     async def _pdf(self, cards: list[Card]) -> bytes:
         """The cards as a PDF. Qt paints on this thread (a QPdfWriter, as every card is painted); the QR codes,
         most of the time, are computed first in a worker thread (pure Python): 9 ms a card is left here."""
-        from esimdesk.services.card_paint import prepare_symbols, write_pdf
+        from esimdesk.services.card_paint import prepare_symbols, write_pdf  # Qt (QtGui): only to paint a PDF
 
         await asyncio.to_thread(prepare_symbols, cards)
         with tempfile.TemporaryDirectory(prefix="esimdesk-mail-") as tmp:
