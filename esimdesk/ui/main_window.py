@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid as shiboken_valid
 
 from esimdesk import __version__
-from esimdesk.domain import EsimdeskError, Order, Plan, count_of, is_unfinished, vendor_title
+from esimdesk.domain import EsimdeskError, Order, OrderStatus, Plan, count_of, is_unfinished, vendor_title
 from esimdesk.resources import resource_path
 from esimdesk.services import demo as demo_folder
 from esimdesk.services.adapters import prepare_tls
@@ -321,12 +321,26 @@ class MainWindow(QMainWindow):
         # The vendors' TLS context (certifi's CA file, ~80 ms) built in a worker thread: no order, top-up or
         # check builds one on this thread.
         await prepare_tls()
+        await self.settle_emails()
         if sync:
             await self.run_sync()
         else:
             await self.reconcile()
         await self.show_balances()
         heap.settle()  # the tabs' first pages and the vendors' clients, likewise
+
+    async def settle_emails(self) -> None:
+        """E-mails a stopped process left half-sent: decided now (never sent again by themselves), and said."""
+        try:
+            settled = await self.desk.mail().settle()
+        except EsimdeskError as exc:
+            self.show_error(f"E-mails left unfinished could not be checked: {exc}")
+            return
+        maybe = [d for d in settled if d.state is OrderStatus.UNCERTAIN]
+        if maybe:
+            self.show_error(f"{count_of(len(maybe), 'e-mail')} to customers may have been sent before esimdesk "
+                            f"stopped ({', '.join(d.to_address for d in maybe[:3])}): ask the customer; Send again "
+                            "is under the eSIM or order")
 
     def start_sync(self) -> None:
         if self._sync_task is None or self._sync_task.done():

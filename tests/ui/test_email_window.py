@@ -161,3 +161,29 @@ def test_right_after_an_order_its_esims_are_emailed_from_the_progress_window(loo
     order = next(o for o in desk.store.orders(vendor="roumio") if o.order_id == shown.email.order_id)
     assert msg["To"] == "carla@example.com"
     assert sorted({carddata_of(x) for x in _links(msg)}) == sorted(e.activation_code for e in order.esims)
+
+
+def test_an_email_a_killed_desk_left_half_sent_is_said_at_start_and_never_resent(loop, qtbot, tmp_path, monkeypatch):
+    import socket
+
+    from esimdesk.domain.mail import DeliveryKind
+
+    monkeypatch.setenv("ESIMDESK_HOME", str(tmp_path))
+    monkeypatch.setenv("ESIMDESK_SANDBOX_PLANS", "20")
+    monkeypatch.setenv("ESIMDESK_SANDBOX_ESIMS", "4")
+    desk = Desk(open_context(demo=True))
+    try:
+        dead = f"{socket.gethostname()}:{2**22 + 7}:abcdef"  # a process of this machine that no longer runs
+        left = desk.store.delivery_create(kind=DeliveryKind.ESIM, vendor="roumio", ref="8944001000000000349",
+                                          iccids=["8944001000000000349"], to_address="anna@example.com",
+                                          language="en", message_id="<k@demo>", subject="s", server="sink",
+                                          agent="ann", owner=dead, lease_seconds=600)
+        desk.store.delivery_handed_over(left.id)
+        win = MainWindow(ui_settings(desk.ctx.home), desk, demo=True)
+        qtbot.addWidget(win)
+        loop.run_until_complete(win.startup(sync=False))
+        assert desk.store.delivery_get(left.id).state is OrderStatus.UNCERTAIN
+        assert "may have been sent" in win.messages.text() and "anna@example.com" in win.messages.text()
+        assert not desk.ctx.mailbox.exists() or _messages(desk.ctx.mailbox) == []  # nothing sent by itself
+    finally:
+        desk.close()
