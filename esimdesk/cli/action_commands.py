@@ -31,17 +31,25 @@ def _run(args, action: Action, message: str | None = None) -> int:
         try:
             result = asyncio.run(service.run(args.iccid, action, message, vendor=args.vendor))
         except ActionOutcome as outcome:
-            if sys.stderr.isatty():
-                print(file=sys.stderr)
-            say(args, str(outcome))
-            if args.json:
-                e = outcome.entry
-                print_json({"vendor": e.vendor if e else args.vendor, "iccid": e.iccid if e else args.iccid,
-                            "action": action.value,
-                            # REFUSED: refused here before anything was recorded or sent.
-                            "status": e.state.value if e else "REFUSED",
-                            "desk": e.desk_id if e else None, "error": str(outcome)})
-            return 1
+            return _refused(args, action, outcome)
+    return _done(args, result)
+
+
+def _refused(args, action: Action, outcome, **extra) -> int:
+    """Exit 1: the sentence on stderr; with --json the entry's state (REFUSED: refused here before anything was
+    recorded or sent)."""
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    say(args, str(outcome))
+    if args.json:
+        e = outcome.entry
+        print_json({"vendor": e.vendor if e else args.vendor, "iccid": e.iccid if e else args.iccid,
+                    "action": action.value, "status": e.state.value if e else "REFUSED", **extra,
+                    "desk": e.desk_id if e else None, "error": str(outcome)})
+    return 1
+
+
+def _done(args, result) -> int:
     if sys.stderr.isatty():
         print(file=sys.stderr)
     if args.json:
@@ -124,23 +132,9 @@ def cmd_refund(args) -> int:
             else:
                 result = asyncio.run(service.request(args.iccid, args.reason, args.notes, vendor=args.vendor))
         except RefundOutcome as outcome:
-            if sys.stderr.isatty():
-                print(file=sys.stderr)
-            say(args, str(outcome))
-            if args.json:
-                e = outcome.entry
-                print_json({"vendor": e.vendor if e else args.vendor, "iccid": e.iccid if e else args.iccid,
-                            "action": action.value, "status": e.state.value if e else "REFUSED",
-                            "refund": refund_json(outcome.refund) if outcome.refund else None,
-                            "desk": e.desk_id if e else None, "error": str(outcome)})
-            return 1
-    if sys.stderr.isatty():
-        print(file=sys.stderr)
-    if args.json:
-        print_json(result.to_json())
-    else:
-        print(result.message)
-    return 0
+            return _refused(args, action, outcome,
+                            refund=refund_json(outcome.refund) if outcome.refund else None)
+    return _done(args, result)
 
 
 def cmd_refunds(args) -> int:

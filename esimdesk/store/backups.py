@@ -668,23 +668,29 @@ def _merge_esims(c: sqlite3.Connection) -> int:
     return kept
 
 
-def _merge_actions(c: sqlite3.Connection) -> tuple[int, int]:
-    """Support actions by (desk, eSIM, action, when asked); a later state of one moves it forward."""
-    cols = _common(c, "esim_actions", without=("id",))
+def _merge_journaled(c: sqlite3.Connection, table: str, events: str, key: str, same: tuple[str, ...]) -> tuple[int, int]:
+    """Rows of a journal ``table`` (with its history lines in ``events``, by ``key``) the backup lacks, matched
+    by the columns ``same``, copied; a later state of one it has moves it forward. (kept, moved forward)."""
+    cols = _common(c, table, without=("id",))
+    match = " AND ".join(f"{col} = ?" for col in same)
     kept = forward = 0
-    for m in c.execute("SELECT * FROM main.esim_actions ORDER BY id").fetchall():
-        x = c.execute("""SELECT * FROM r.esim_actions WHERE desk_id = ? AND vendor = ? AND iccid = ? AND action = ?
-                             AND created_at = ?""",
-                      (m["desk_id"], m["vendor"], m["iccid"], m["action"], m["created_at"])).fetchone()
+    for m in c.execute(f"SELECT * FROM main.{table} ORDER BY id").fetchall():
+        x = c.execute(f"SELECT * FROM r.{table} WHERE {match}", tuple(m[col] for col in same)).fetchone()
         if x is None:
-            new = _copy_row(c, "esim_actions", cols, m["id"])
-            _copy_events(c, "esim_action_events", "action_id", m["id"], new, missing_only=False)
+            new = _copy_row(c, table, cols, m["id"])
+            _copy_events(c, events, key, m["id"], new, missing_only=False)
             kept += 1
         elif _further(m, x):
-            _update_row(c, "esim_actions", cols, x["id"], m["id"])
-            _copy_events(c, "esim_action_events", "action_id", m["id"], x["id"], missing_only=True)
+            _update_row(c, table, cols, x["id"], m["id"])
+            _copy_events(c, events, key, m["id"], x["id"], missing_only=True)
             forward += 1
     return kept, forward
+
+
+def _merge_actions(c: sqlite3.Connection) -> tuple[int, int]:
+    """Support actions by (desk, eSIM, action, when asked)."""
+    return _merge_journaled(c, "esim_actions", "esim_action_events", "action_id",
+                            ("desk_id", "vendor", "iccid", "action", "created_at"))
 
 
 def _merge_refunds(c: sqlite3.Connection) -> None:
@@ -701,18 +707,7 @@ def _merge_deliveries(c: sqlite3.Connection) -> tuple[int, int]:
     """E-mails to customers by their Message-ID (one per sending); a later state of one moves it forward. A
     restored backup that forgot an e-mail would let it be sent again without the agent's word. The customers'
     addresses follow, the newer of the two files' for each eSIM or order."""
-    cols = _common(c, "deliveries", without=("id",))
-    kept = forward = 0
-    for m in c.execute("SELECT * FROM main.deliveries ORDER BY id").fetchall():
-        x = c.execute("SELECT * FROM r.deliveries WHERE message_id = ?", (m["message_id"],)).fetchone()
-        if x is None:
-            new = _copy_row(c, "deliveries", cols, m["id"])
-            _copy_events(c, "delivery_events", "delivery_id", m["id"], new, missing_only=False)
-            kept += 1
-        elif _further(m, x):
-            _update_row(c, "deliveries", cols, x["id"], m["id"])
-            _copy_events(c, "delivery_events", "delivery_id", m["id"], x["id"], missing_only=True)
-            forward += 1
+    kept, forward = _merge_journaled(c, "deliveries", "delivery_events", "delivery_id", ("message_id",))
     names = ", ".join(_common(c, "customer_contacts"))
     c.execute(f"""INSERT INTO r.customer_contacts ({names}) SELECT {names} FROM main.customer_contacts WHERE true
                   ON CONFLICT (vendor, kind, ref) DO UPDATE SET email = excluded.email, language = excluded.language,
