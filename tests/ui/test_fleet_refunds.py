@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QInputDialog, QMessageBox
 from esimdesk.domain import Action
 from esimdesk.sandbox import SandboxConfig
 from tests.ui.conftest import window_over_sandbox
+from tests.ui.test_fleet_actions import select, settle
 
 CONSEQUENCE = "nothing is refunded until they approve; the eSIM keeps working"
 
@@ -25,20 +26,6 @@ def window(loop, qtbot, tmp_path):
         yield win, loop, server, desk
 
 
-def settle(loop, seconds=0.3):
-    loop.run_until_complete(asyncio.sleep(seconds))
-
-
-def select(win, loop, iccid: str):
-    win.tabs.setCurrentWidget(win.fleet)
-    win.fleet.search.setText(iccid)
-    settle(loop)
-    model = win.fleet.model
-    row = next(r for r in range(model.rowCount()) if model.item(r).iccid == iccid)
-    win.fleet.table.selectRow(row)
-    settle(loop)
-    assert win.fleet.current.iccid == iccid
-    return win.fleet.support
 
 
 def roamify_esims(desk, vendor_status: str) -> list:
