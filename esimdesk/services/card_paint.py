@@ -13,6 +13,8 @@ import functools
 import logging
 import os
 import unicodedata
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -427,6 +429,13 @@ def card_rects(paint_rect, page: str, dpi: float) -> list[Any]:
 
 def write_pdf(cards: list[Card], path, page: str = "A4") -> int:
     """Every card into a PDF, whole cards only (never split over pages); returns the number of pages."""
+    return deque(pdf_pages(cards, path, page), maxlen=1)[0]  # the last count: the file is whole
+
+
+def pdf_pages(cards: list[Card], path, page: str = "A4") -> Iterator[int]:
+    """``write_pdf`` a page at a time: yields the pages painted so far after each one, so a caller on the
+    window's thread can let it repaint between pages (an e-mail's 50 cards are 17 pages of ~20 ms); the file
+    is whole once the iteration ends (closed as it is left, ended early or not)."""
     if not cards:
         raise ValidationError("no card to write")
     for c in cards:
@@ -457,11 +466,13 @@ def write_pdf(cards: list[Card], path, page: str = "A4") -> int:
             for card, r in zip(cards[i:i + per], rects, strict=False):
                 paint_card(painter, r, card)
             pages += 1
+            if pages * per < len(cards):
+                yield pages
     finally:
         painter.end()
     if not path.exists() or path.stat().st_size == 0:
         raise ValidationError(f"cannot write {path}: nothing was written")
-    return pages
+    yield pages
 
 
 def card_image(card: Card, width_px: int = 1200):

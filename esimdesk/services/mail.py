@@ -235,15 +235,17 @@ class MailService:
 
     # --- steps ------------------------------------------------------------------------------------------
     async def _pdf(self, cards: list[Card]) -> bytes:
-        """The cards as a PDF. Qt paints on this thread (a QPdfWriter, as every card is painted); the QR codes,
-        most of the time, are computed first in a worker thread (pure Python): 9 ms a card is left here."""
-        from esimdesk.services.card_paint import prepare_symbols, write_pdf  # Qt (QtGui): only to paint a PDF
+        """The cards as a PDF. Qt paints on this thread (a QPdfWriter, as every card is painted), a page at a time
+        with the loop's turn between pages; the QR codes, most of the time, are computed first in a worker thread
+        (pure Python)."""
+        from esimdesk.services.card_paint import pdf_pages, prepare_symbols  # Qt (QtGui): only to paint a PDF
 
         await asyncio.to_thread(prepare_symbols, cards)
         with tempfile.TemporaryDirectory(prefix="esimdesk-mail-") as tmp:
             path = Path(tmp) / "cards.pdf"
-            write_pdf(cards, path, self.page_size)
-            return path.read_bytes()
+            for _ in pdf_pages(cards, path, self.page_size):
+                await asyncio.sleep(0)  # the window repaints between pages (~20 ms each)
+            return await asyncio.to_thread(path.read_bytes)
 
     async def _pages(self, h: Handover) -> dict[str, VendorPage]:
         """The vendor's own page for each eSIM: its share link asked now where it offers one (Roamify), else the
