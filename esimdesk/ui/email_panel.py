@@ -145,9 +145,9 @@ class EmailPanel(QWidget):
         self.again_button = QPushButton("Send again")
         self.again_button.setObjectName("email_again")
         self.again_button.setToolTip("Send the last e-mail once more, to the same address")
-        self.list = QListWidget()
-        self.list.setMaximumHeight(70)
+        self.list = QListWidget()  # shown only once there is an e-mail: the support actions stay above the fold
         self.list.setObjectName("email_history")
+        self.list.hide()
         self.email_button.clicked.connect(lambda: self._act(self.open_dialog))
         self.again_button.clicked.connect(lambda: self._act(self.send_again))
         self.reload_task: asyncio.Task | None = None
@@ -170,6 +170,7 @@ class EmailPanel(QWidget):
         self.email_button.setToolTip(unavailable or "E-mail the install links, the code and the card PDF to the customer")
         self.deliveries = []
         self.list.clear()
+        self.list.hide()
         self.again_button.setEnabled(False)
         if vendor is not None:
             self.start_reload()
@@ -197,8 +198,13 @@ class EmailPanel(QWidget):
             return  # another eSIM or order was selected meanwhile
         self.deliveries = found
         self.list.clear()
-        self.list.addItems([delivery_line(d) for d in reversed(found)] or ["No e-mail to the customer yet."])
+        self.list.addItems([delivery_line(d) for d in reversed(found)])  # the newest first
+        rows = min(len(found), 3)  # three lines at most; more scroll
+        self.list.setFixedHeight(rows * max(self.list.sizeHintForRow(0), 1) + 2 * self.list.frameWidth() + 2)
+        self.list.setVisible(bool(found))
         self.again_button.setEnabled(self.target is not None and bool(found))
+        self.again_button.setToolTip(f"Send the last e-mail once more, to {found[-1].to_address}" if found
+                                     else "No e-mail to the customer yet")
 
     async def open_dialog(self) -> EmailDialog | None:
         try:
