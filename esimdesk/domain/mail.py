@@ -144,6 +144,14 @@ class Delivery:
     def sent(self) -> bool:
         return self.state is OrderStatus.COMPLETED
 
+    @property
+    def may_have_reached(self) -> bool:
+        """Sent, or may have been (the line dropped after DATA): sending it again takes the agent's word."""
+        return self.state in REACHED_OR_MAYBE
+
+
+REACHED_OR_MAYBE = frozenset({OrderStatus.COMPLETED, OrderStatus.UNCERTAIN})
+
 
 @dataclass(frozen=True, slots=True)
 class DeliveryEvent:

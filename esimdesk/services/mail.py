@@ -64,8 +64,7 @@ class Handover:
 
     def earlier_to(self, address: str) -> list[Delivery]:
         """Sendings to ``address`` that reached the customer or may have."""
-        return [d for d in self.history if d.to_address.lower() == address.lower()
-                and d.state in (OrderStatus.COMPLETED, OrderStatus.UNCERTAIN)]
+        return [d for d in self.history if d.to_address.lower() == address.lower() and d.may_have_reached]
 
 
 @dataclass(frozen=True)
