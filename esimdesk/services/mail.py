@@ -29,7 +29,7 @@ from esimdesk.services.mail_settings import require_password
 from esimdesk.services.mail_templates import LANGUAGES
 from esimdesk.services.orders import SEND_LEASE_S, lease_is_live, process_owner
 from esimdesk.services.smtp import MaybeSent, NotSent, deliver
-from esimdesk.store.deliveries import DeliveryInProgress
+from esimdesk.store.deliveries import AlreadyDelivered, DeliveryInProgress
 
 log = logging.getLogger("esimdesk.mail")
 
@@ -163,7 +163,10 @@ class MailService:
             entry = await asyncio.to_thread(lambda: self.store.delivery_create(
                 kind=h.kind, vendor=h.vendor, ref=h.ref, iccids=h.iccids, to_address=address, language=lang,
                 message_id=message_id, subject=str(message["Subject"]), server=server, agent=self._agent(),
-                owner=self.owner, lease_seconds=SEND_LEASE_S + settings.timeout))
+                owner=self.owner, lease_seconds=SEND_LEASE_S + settings.timeout, again=again))
+        except AlreadyDelivered as exc:  # went meanwhile, from another window or command
+            raise MailRefused(f"not sent again: {sent_words(exc.entry)}. Send again only on the agent's word",
+                              exc.entry, needs_word=True) from None
         except DeliveryInProgress as exc:
             raise MailRefused("another e-mail of this " + ("eSIM" if h.kind is DeliveryKind.ESIM else "order")
                               + " is being sent right now; nothing more was sent", exc.entry) from None

@@ -13,10 +13,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from esimdesk.domain import OrderStatus, StoreError
-from esimdesk.domain.mail import Delivery, DeliveryEvent, DeliveryKind
+from esimdesk.domain.mail import REACHED_OR_MAYBE, Delivery, DeliveryEvent, DeliveryKind
 from esimdesk.store import rows as R
 
 _TRIGGER_WORDS = "another sending of this eSIM or order is in progress"
+_REACHED = "state IN (" + ", ".join(f"'{state.value}'" for state in REACHED_OR_MAYBE) + ")"
+
+
+class AlreadyDelivered(StoreError):
+    """A new sending was refused: this eSIM or order went to this address already, or may have (``entry``), and
+    the agent did not say to send it again. Checked in the insert's own write, so two sends that both found
+    nothing before (two command lines at once) cannot both go."""
+
+    def __init__(self, entry: Delivery):
+        self.entry = entry
+        super().__init__("this e-mail went to this address already", reason="already-delivered")
 
 
 class DeliveryInProgress(StoreError):
@@ -44,12 +55,20 @@ class DeliveriesMixin:
 
     def delivery_create(self, *, kind: DeliveryKind, vendor: str, ref: str, iccids: list[str], to_address: str,
                         language: str, message_id: str, subject: str, server: str, agent: str | None,
-                        owner: str, lease_seconds: float) -> Delivery:
+                        owner: str, lease_seconds: float, again: bool = True) -> Delivery:
         """Record a sending (PENDING), durably, claimed by ``owner`` in the same write. Raises
-        ``DeliveryInProgress`` (nothing recorded) while another sending of the same eSIM or order is unfinished."""
+        ``DeliveryInProgress`` (nothing recorded) while another sending of the same eSIM or order is unfinished,
+        and, unless ``again``, ``AlreadyDelivered`` when it went to ``to_address`` already (or may have)."""
         now = datetime.now(UTC).isoformat()
         try:
             with self.transaction(durable=True) as conn:
+                if not again:
+                    row = conn.execute(f"""SELECT id FROM deliveries WHERE vendor = ? AND kind = ? AND ref = ?
+                                               AND lower(to_address) = lower(?) AND {_REACHED}
+                                           ORDER BY id DESC LIMIT 1""",
+                                       (vendor, kind.value, ref, to_address)).fetchone()
+                    if row is not None:
+                        raise AlreadyDelivered(self.delivery_get(row["id"]))
                 did = conn.execute(
                     """INSERT INTO deliveries (kind, vendor, ref, iccids, to_address, language, state, desk_id, agent,
                            message_id, subject, server, created_at, updated_at, lease_owner, lease_until)

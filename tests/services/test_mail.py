@@ -304,3 +304,19 @@ async def test_a_kill_after_the_hand_over_is_uncertain_and_never_resent_by_itsel
         await mail.send("B1001", "anna@example.com")
     assert refused.value.needs_word
     assert server.handler.data_calls == 0  # killed before the message went: and nothing was sent since
+
+
+async def test_two_command_lines_that_both_found_nothing_sent_send_one_email(store, server, monkeypatch):
+    """Two processes each read the history before either sent (the race the file itself closes): the second's
+    record is refused in its own write, since the first went to the same address meanwhile."""
+    from esimdesk.services.mail import Handover
+
+    first = service(store, settings_for(server))
+    await first.send("B1001", "anna@example.com")
+    monkeypatch.setattr(Handover, "earlier_to", lambda self, address: [])  # the second read before the first sent
+    second = service(store, settings_for(server))
+    with pytest.raises(MailRefused) as refused:
+        await second.send("B1001", "Anna@Example.com")
+    assert refused.value.needs_word and "not sent again" in str(refused.value)
+    assert len(server.messages) == 1
+    assert (await second.send("B1001", "anna@example.com", again=True)).delivery.sent  # the agent's word
