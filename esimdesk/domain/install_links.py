@@ -39,9 +39,10 @@ def lpa_string(activation_code: str) -> str:
     return "LPA:" + code
 
 
-def install_links(activation_code: str, *, apple: str | None = None, android: str | None = None) -> InstallLinks:
+def one_tap_links(activation_code: str, *, apple: str | None = None, android: str | None = None) -> InstallLinks:
     """The links for ``activation_code``; ``apple``/``android``: the vendor's own (Roamify's
-    ``iosQuickInstall``/``androidQuickInstall``), passed on unchanged."""
+    ``iosQuickInstall``/``androidQuickInstall``), passed on unchanged. (``domain.activation.install_links``
+    is another thing: which of an eSIM's vendor addresses are such links.)"""
     carddata = quote(lpa_string(activation_code), safe=_KEEP)
     return InstallLinks(apple=apple or APPLE_BASE + carddata, android=android or ANDROID_BASE + carddata)
 

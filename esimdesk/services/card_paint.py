@@ -98,12 +98,6 @@ def card_regions(rect) -> CardRegions:
     return CardRegions(qr_rect, text, links)
 
 
-def card_layout(rect) -> tuple[Any, Any]:
-    """(QR rect, text rect) inside a card rect (``card_regions`` without the links panel)."""
-    regions = card_regions(rect)
-    return regions.qr, regions.text
-
-
 def _paint_matrix(painter, rect, matrix, snap_loss: float = 1.0) -> Any:
     """A QR matrix as crisp modules, quiet zone included, centred in ``rect``; returns the square drawn.
 

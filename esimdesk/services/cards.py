@@ -16,8 +16,7 @@ from typing import Any
 
 from esimdesk.domain.activation import install_links, split_activation_code
 from esimdesk.domain.errors import ValidationError
-from esimdesk.domain.install_links import InstallLinks, carddata_of, lpa_string
-from esimdesk.domain.install_links import install_links as one_tap_links
+from esimdesk.domain.install_links import InstallLinks, carddata_of, lpa_string, one_tap_links
 from esimdesk.domain.models import money_str
 from esimdesk.domain.plans import coverage_text
 from esimdesk.domain.units import data_amount

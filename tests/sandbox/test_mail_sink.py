@@ -13,7 +13,7 @@ from email.utils import format_datetime, make_msgid
 import aiosmtplib
 import pytest
 
-from esimdesk.domain.install_links import carddata_of, install_links
+from esimdesk.domain.install_links import carddata_of, one_tap_links
 from esimdesk.domain.mail import Security
 from esimdesk.sandbox.mail_sink import MailSink
 from esimdesk.services import demo
@@ -33,7 +33,7 @@ PDF = b"%PDF-1.4\n% the customer card\n%%EOF\n"
 
 def customer_email(to: str = "anna@example.com", subject: str = "Your eSIM for Japan",
                    when: datetime | None = None) -> EmailMessage:
-    links = install_links(CODE)
+    links = one_tap_links(CODE)
     msg = EmailMessage()
     msg["From"] = "Demo Travel eSIM <support@demo-travel.example>"
     msg["To"] = to

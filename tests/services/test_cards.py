@@ -341,7 +341,8 @@ def test_card_with_logo_decodes_and_logo_is_in_the_text_column(store, qapp, tmp_
     card = C.cards_for(store, _iccid(1))[0]
     assert card.logo == logo.read_bytes() and card.reseller == "Globetrotter SIMs"
     image = P.card_image(card, 1200)
-    qr_rect, text_rect = P.card_layout(QRectF(0, 0, image.width(), image.height()))
+    regions = P.card_regions(QRectF(0, 0, image.width(), image.height()))
+    qr_rect, text_rect = regions.qr, regions.text
     assert red_pixels(image, text_rect) > 100  # the logo is drawn beside the code
     assert red_pixels(image, qr_rect) == 0  # never over the code or its quiet zone
     path = tmp_path / "card.png"
@@ -360,7 +361,8 @@ def test_svg_logo_drawn(store, qapp, tmp_path):
                    'fill="#ff0000"/></svg>')
     card = C.cards_for(store, _iccid(1), logo=S.load_logo(svg))[0]
     image = P.card_image(card, 1200)
-    qr_rect, text_rect = P.card_layout(QRectF(0, 0, image.width(), image.height()))
+    regions = P.card_regions(QRectF(0, 0, image.width(), image.height()))
+    qr_rect, text_rect = regions.qr, regions.text
     assert red_pixels(image, text_rect) > 100 and red_pixels(image, qr_rect) == 0
     image.save(str(tmp_path / "card.png"))
     assert_card_symbols(decode(Image.open(tmp_path / "card.png")), LOWER)

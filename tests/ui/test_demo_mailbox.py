@@ -14,7 +14,7 @@ from PySide6.QtCore import QBuffer, QUrl
 from PySide6.QtGui import QColor, QImage, QTextDocument
 from PySide6.QtWidgets import QFileDialog
 
-from esimdesk.domain.install_links import install_links
+from esimdesk.domain.install_links import one_tap_links
 from esimdesk.services.desk import Desk
 from esimdesk.services.mailbox import parse_message
 from esimdesk.services.runtime import open_context
@@ -86,7 +86,7 @@ def test_the_mailbox_lists_newest_first_and_shows_the_html_as_the_customer_sees_
     # The HTML part, rendered (not its source), with both install links as links.
     shown = dlg.view.toPlainText()
     assert "Install on iPhone" in shown and "<a href" not in shown
-    links = install_links(CODE)
+    links = one_tap_links(CODE)
     rendered = dlg.view.document().toHtml()
     assert links.apple.replace("&", "&amp;") in rendered and links.android.replace("&", "&amp;") in rendered
     assert dlg.codes.text() == f"The one-tap install links carry: {CODE}"
@@ -104,7 +104,7 @@ def test_the_mailbox_lists_newest_first_and_shows_the_html_as_the_customer_sees_
 
 def test_a_link_click_opens_the_link_and_only_web_or_mail_links(dialog):
     dlg, opener, _, _ = dialog
-    link = QUrl(install_links(CODE).apple)
+    link = QUrl(one_tap_links(CODE).apple)
     dlg.view.anchorClicked.emit(link)
     assert opener.urls == [link] and dlg.status.text().startswith("Opened https://esimsetup.apple.com/")
     dlg.view.anchorClicked.emit(QUrl("file:///etc/passwd"))
