@@ -256,7 +256,7 @@ async def service(tmp: Path, parts: Parts, runs: int) -> dict:
                                 ca_file=str(srv.cert))
         for n in SIZES:
             store, order_id = make_store(tmp / f"store-{n}", n)
-            svc = MailService(store, None, lambda: settings, password=lambda s: PASSWORD, pages=None)
+            svc = MailService(store, lambda: settings, password=lambda s: PASSWORD, pages=None)
             rows = []
             for run in range(runs + 1):
                 parts.reset()

@@ -36,10 +36,6 @@ class MailSettings:
     timeout: float = 30.0
     ca_file: str = ""  # a server whose certificate comes from the company's own authority: its CA file (PEM)
 
-    @property
-    def configured(self) -> bool:
-        return bool(self.host and self.from_address)
-
     def problem(self) -> str | None:
         """Why these settings cannot send, in words; None when they can be tried."""
         if not self.host:

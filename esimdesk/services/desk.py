@@ -248,7 +248,7 @@ class Desk:
     def mail(self) -> MailService:
         """One per desk: its process owner is what tells its own sendings in flight from a stopped process's."""
         if self._mail is None:
-            self._mail = MailService(self.store, self.ctx.home, self.mail_settings, pages=self._install_page)
+            self._mail = MailService(self.store, self.mail_settings, pages=self._install_page)
         return self._mail
 
     async def _install_page(self, vendor: str, iccid: str) -> VendorPage | None:

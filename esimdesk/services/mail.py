@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 import logging
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -29,6 +28,7 @@ from esimdesk.services.mail_settings import require_password
 from esimdesk.services.mail_templates import LANGUAGES
 from esimdesk.services.orders import SEND_LEASE_S, lease_is_live, process_owner
 from esimdesk.services.smtp import MaybeSent, NotSent, deliver
+from esimdesk.services.team_config import default_agent
 from esimdesk.store.deliveries import AlreadyDelivered, DeliveryInProgress
 
 log = logging.getLogger("esimdesk.mail")
@@ -94,11 +94,10 @@ def sent_words(d: Delivery) -> str:
 
 
 class MailService:
-    def __init__(self, store, home: Path | None, settings: Callable[[], MailSettings], *,
+    def __init__(self, store, settings: Callable[[], MailSettings], *,
                  pages: PageLookup | None = None, password: Callable[[MailSettings], str | None] = require_password,
                  page_size: str = "A4"):
         self.store = store
-        self.home = home
         self.settings = settings
         self.pages = pages
         self.password = password
@@ -137,8 +136,7 @@ class MailService:
         return Handover(kind, vendor, ref, cards, email, language, history)
 
     # --- the agent's word -------------------------------------------------------------------------------
-    async def send(self, target: str, to: str, language: str | None = None, *, again: bool = False,
-                   handover: Handover | None = None) -> MailResult:
+    async def send(self, target: str, to: str, language: str | None = None, *, again: bool = False) -> MailResult:
         address = validate_email(to)
         settings = self.settings()
         problem = settings.problem()
@@ -146,7 +144,7 @@ class MailService:
             raise MailRefused(f"{problem}; nothing was sent")
         lang = check_language(language, settings.language)
         await self.settle()  # a sending a stopped process left behind is decided first
-        h = await self.prepare(handover.ref if handover is not None else target)  # its history as of now
+        h = await self.prepare(target)  # its history as of now, after the settling
         earlier = h.earlier_to(address)
         if earlier and not again:
             last = earlier[-1]
@@ -162,7 +160,7 @@ class MailService:
         try:
             entry = await asyncio.to_thread(lambda: self.store.delivery_create(
                 kind=h.kind, vendor=h.vendor, ref=h.ref, iccids=h.iccids, to_address=address, language=lang,
-                message_id=message_id, subject=str(message["Subject"]), server=server, agent=self._agent(),
+                message_id=message_id, subject=str(message["Subject"]), server=server, agent=default_agent(),
                 owner=self.owner, lease_seconds=SEND_LEASE_S + settings.timeout, again=again))
         except AlreadyDelivered as exc:  # went meanwhile, from another window or command
             raise MailRefused(f"not sent again: {sent_words(exc.entry)}. Send again only on the agent's word",
@@ -190,10 +188,10 @@ class MailService:
         what = f"eSIM {h.ref}" if h.kind is DeliveryKind.ESIM else f"the {count} eSIM{'s' if count != 1 else ''} of order {h.ref}"
         return MailResult(done, f"E-mailed {what} to {address} ({LANGUAGES[lang]}); {server} answered {accepted.reply}")
 
-    async def send_test(self, to: str | None = None, settings: MailSettings | None = None) -> str:
+    async def send_test(self, to: str | None = None) -> str:
         """Settings → E-mail → "Send a test message": to ``to`` (else the sender address). Not journaled: it
         carries no eSIM."""
-        settings = settings or self.settings()
+        settings = self.settings()
         problem = settings.problem()
         if problem:
             raise MailRefused(problem)
@@ -267,15 +265,6 @@ class MailService:
             if page is not None:
                 out[card.iccid] = page
         return out
-
-    def _agent(self) -> str | None:
-        row = self.store.conn.execute("SELECT value FROM meta WHERE key = 'agent'").fetchone()
-        if row and row[0]:
-            return row[0]
-        try:
-            return getpass.getuser()
-        except (OSError, KeyError):
-            return None
 
     async def _finish(self, entry: Delivery, state: OrderStatus, cause: str, *, error: str | None = None,
                       smtp_reply: str | None = None) -> Delivery:

@@ -26,7 +26,6 @@ log = logging.getLogger("esimdesk.mail")
 
 PASSWORD_USER = "smtp.password"
 PASSWORD_ENV = "ESIMDESK_SMTP_PASSWORD"
-LANGUAGE_KEY = "language"
 
 
 def load_mail_settings(home: Path) -> MailSettings:

@@ -56,7 +56,8 @@ class DeliveriesMixin:
     def delivery_create(self, *, kind: DeliveryKind, vendor: str, ref: str, iccids: list[str], to_address: str,
                         language: str, message_id: str, subject: str, server: str, agent: str | None,
                         owner: str, lease_seconds: float, again: bool = True) -> Delivery:
-        """Record a sending (PENDING), durably, claimed by ``owner`` in the same write. Raises
+        """Record a sending (PENDING), durably, claimed by ``owner`` in the same write; stamped with the agent name
+        team mode set (meta 'agent', as the journal's triggers stamp theirs), else ``agent``. Raises
         ``DeliveryInProgress`` (nothing recorded) while another sending of the same eSIM or order is unfinished,
         and, unless ``again``, ``AlreadyDelivered`` when it went to ``to_address`` already (or may have)."""
         now = datetime.now(UTC).isoformat()
@@ -72,7 +73,8 @@ class DeliveriesMixin:
                 did = conn.execute(
                     """INSERT INTO deliveries (kind, vendor, ref, iccids, to_address, language, state, desk_id, agent,
                            message_id, subject, server, created_at, updated_at, lease_owner, lease_until)
-                       VALUES (?, ?, ?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       VALUES (?, ?, ?, ?, ?, ?, 'PENDING', ?, coalesce((SELECT value FROM meta WHERE key = 'agent'), ?),
+                               ?, ?, ?, ?, ?, ?, ?)""",
                     (kind.value, vendor, ref, json.dumps(list(iccids)), to_address, language, self.desk_id(), agent,
                      message_id, subject, server, now, now, owner, time.time() + lease_seconds),
                 ).lastrowid

@@ -105,7 +105,7 @@ class EmailDialog(QDialog):
         self.result.setText("Sending…")
         try:
             result = await self.desk.mail().send(self.handover.ref, self.to.text(), self.language.currentData(),
-                                                  again=self.again, handover=self.handover)
+                                                  again=self.again)
         except MailRefused as refused:
             self.result.setText(str(refused))
             if refused.needs_word:  # the agent's word is one more click, with the reason in view

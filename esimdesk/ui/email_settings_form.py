@@ -5,7 +5,6 @@ the OS keychain only); the test is services/mail.py's."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -128,12 +127,12 @@ class EmailSettingsForm(QWidget):
         """With the settings as typed (and the password typed, else the keychain's): not saved first."""
         settings = self.settings()
         typed = self.typed_password()
-        service = MailService(None, None, lambda: settings, password=lambda s: (typed or mail_password()) if s.username else None)
+        service = MailService(None, lambda: settings, password=lambda s: (typed or mail_password()) if s.username else None)
         self.test_button.setEnabled(False)
         self.test_result.setStyleSheet("")
         self.test_result.setText(f"Sending through {settings.host or '(no server)'}…")
         try:
-            text = await service.send_test(self.test_to.text().strip() or None, replace(settings))
+            text = await service.send_test(self.test_to.text().strip() or None)
             ok = True
         except EsimdeskError as exc:
             text, ok = str(exc), False

@@ -67,7 +67,7 @@ def settings_for(srv: SmtpServer, **over) -> MailSettings:
 
 
 def service(store, settings: MailSettings, password: str | None = PASSWORD, pages=None) -> MailService:
-    return MailService(store, None, lambda: settings, password=lambda s: password, pages=pages)
+    return MailService(store, lambda: settings, password=lambda s: password, pages=pages)
 
 
 def qr_texts(png: bytes, tmp_path: Path) -> list[str]:
@@ -284,7 +284,7 @@ async def deliver(settings, password, sender, recipient, message, on_handover):
 
 import esimdesk.services.mail as M
 M.deliver = deliver
-asyncio.run(MailService(store, None, lambda: settings, password=lambda s: sys.argv[5]).send("B1001", "anna@example.com"))
+asyncio.run(MailService(store, lambda: settings, password=lambda s: sys.argv[5]).send("B1001", "anna@example.com"))
 """
 
 
