@@ -21,7 +21,7 @@ from pathlib import Path
 
 from esimdesk.domain import ConfigError, StoreError
 from esimdesk.services.config import load_accounts
-from esimdesk.services.runtime import DEMO_MAILBOX, SANDBOX_STATE, start_demo_mail_sink, start_demo_sandbox
+from esimdesk.services.runtime import DEMO_MAILBOX, SANDBOX_STATE, start_demo_sandbox
 from esimdesk.store import Store, open_store
 from esimdesk.store.backups import BACKUPS_DIR, DATA_FILE, _lock
 from esimdesk.store.integrity import checked_path, shm_path, wal_path
@@ -91,8 +91,8 @@ def reset_demo_folder(home: Path, say: Callable[[list[Path]], None] | None = Non
 
 def restart_demo(desk) -> list[Path]:
     """The window's *File → Reset demo…*: close the desk's store, sandbox and mail sink, reset the demo data
-    folder, then open a new store, sandbox (a new world) and mail sink in the same ``desk``. Returns what
-    was removed.
+    folder, then open a new store and sandbox (a new world) in the same ``desk``; a new mail sink starts at the
+    next e-mail (``ctx.demo_mail``). Returns what was removed.
 
     Whatever happens, the desk is open again afterwards: on a refusal, on the files it had.
     """
@@ -105,7 +105,6 @@ def restart_demo(desk) -> list[Path]:
         removed = reset_demo_folder(ctx.home)
     finally:  # the same folder again, whatever the environment says now
         ctx.sandbox = start_demo_sandbox(ctx.home)
-        ctx.mail_sink = start_demo_mail_sink(ctx.home)  # a new port: ctx.demo_mail is read at each sending
         ctx.accounts = load_accounts(ctx.home, env=ctx.sandbox.env())
         desk.store = open_store(ctx.home)
         seed_demo_history(desk.store, ctx.sandbox)

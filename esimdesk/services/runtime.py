@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,12 +25,18 @@ class AppContext:
     sandbox: Any = None  # SandboxServer in demo mode
     mail_sink: DemoMailSink | None = None  # demo mode: the local SMTP server e-mails to customers go to
     extras: dict[str, Any] = field(default_factory=dict)
+    _sink_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def demo_mail(self) -> MailSettings | None:
         """Demo mode: the SMTP settings of the demo's mail sink, used instead of Settings → E-mail (a demo
-        never sends a real e-mail); None outside the demo (or once closed)."""
-        return self.mail_sink.settings if self.mail_sink is not None else None
+        never sends a real e-mail); None outside the demo (or once closed: no sandbox). The sink starts here,
+        at the first e-mail (or a worker thread preparing one): a demo command or window that sends none does
+        not pay its ~0.1 s at start."""
+        with self._sink_lock:
+            if self.demo and self.mail_sink is None and self.sandbox is not None:
+                self.mail_sink = start_demo_mail_sink(self.home)
+            return self.mail_sink.settings if self.mail_sink is not None else None
 
     @property
     def mailbox(self) -> Path | None:
@@ -51,13 +58,7 @@ def open_context(demo: bool = False) -> AppContext:
     if not demo:
         return AppContext(home=home, accounts=load_accounts(home))
     server = start_demo_sandbox(home)
-    try:
-        sink = start_demo_mail_sink(home)
-    except BaseException:
-        server.stop()
-        raise
-    return AppContext(home=home, accounts=load_accounts(home, env=server.env()), demo=True, sandbox=server,
-                      mail_sink=sink)
+    return AppContext(home=home, accounts=load_accounts(home, env=server.env()), demo=True, sandbox=server)
 
 
 DEMO_REFUND_DECISION_S = 30.0

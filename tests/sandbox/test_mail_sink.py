@@ -167,7 +167,9 @@ def test_the_demo_context_has_its_sink_and_a_reset_empties_the_mailbox(tmp_path,
     ctx = open_context(demo=True)
     try:
         assert ctx.mailbox == tmp_path / "demo" / DEMO_MAILBOX
+        assert ctx.mail_sink is None  # started at the first e-mail, not by every demo command
         mail = ctx.demo_mail
+        assert ctx.mail_sink is not None and ctx.demo_mail == mail  # one sink for the context
         assert mail is not None and mail.host == "127.0.0.1" and mail.security is Security.NONE
         with smtplib.SMTP(mail.host, mail.port, timeout=10) as smtp:
             smtp.send_message(customer_email())
