@@ -708,15 +708,9 @@ class RoamifySandbox(VendorSandbox):
         if request.method == "GET":
             if not self._authorized(request):
                 return self._error("Unauthorized", 401)
-            refund_id = request.query_params.get("refundId")
-            if not refund_id:
-                return self._failed("refundId is required", 400, "VALIDATION_ERROR")
             with self.lock:
-                self._advance_refunds()
-                refund = self.refunds.requests.get(refund_id)
-                if refund is None:
-                    return self._failed("Refund request not found", 404, "NOT_FOUND")
-                return self._ok(refund_json(refund))
+                refund = self._known_refund(request.query_params.get("refundId"))
+                return refund if isinstance(refund, JSONResponse) else self._ok(refund_json(refund))
         with self.lock:
             self.refunds.create_requests += 1
         body = await self._authorized_object(request)
@@ -746,6 +740,17 @@ class RoamifySandbox(VendorSandbox):
             refund = self.refunds.create_refund(self._uuid(), view.iccid, view.id, order_id, reason, notes, cents, now)
             return self._ok(refund_json(refund))
 
+    def _known_refund(self, refund_id: object):
+        """The request named ``refund_id`` as its time has it (under the lock), or the answer refusing the name:
+        400 without one, 404 for one Roamify does not know."""
+        if not isinstance(refund_id, str) or not refund_id:
+            return self._failed("refundId is required", 400, "VALIDATION_ERROR")
+        self._advance_refunds()
+        refund = self.refunds.requests.get(refund_id)
+        if refund is None:
+            return self._failed("Refund request not found", 404, "NOT_FOUND")
+        return refund
+
     async def _refund_list(self, request: Request) -> JSONResponse:
         if not self._authorized(request):
             return self._error("Unauthorized", 401)
@@ -761,14 +766,10 @@ class RoamifySandbox(VendorSandbox):
         body = await self._authorized_object(request)
         if isinstance(body, JSONResponse):
             return body
-        refund_id = body.get("refundId")
-        if not isinstance(refund_id, str) or not refund_id:
-            return self._failed("refundId is required", 400, "VALIDATION_ERROR")
         with self.lock:
-            self._advance_refunds()
-            refund = self.refunds.requests.get(refund_id)
-            if refund is None:
-                return self._failed("Refund request not found", 404, "NOT_FOUND")
+            refund = self._known_refund(body.get("refundId"))
+            if isinstance(refund, JSONResponse):
+                return refund
             if refund.status not in OPEN:
                 return self._failed(f"The refund request is already {refund.status} and cannot be cancelled", 409,
                                     "REFUND_NOT_OPEN")
