@@ -150,7 +150,7 @@ class MailService:
             last = earlier[-1]
             raise MailRefused(f"not sent again: {sent_words(last)}. Send again only on the agent's word "
                               "('Send again' in the window, --again on the command line)", last, needs_word=True)
-        password = self.password(settings)
+        password = await asyncio.to_thread(self.password, settings)  # the keychain may be slow (or ask)
         pdf = await self._pdf(h.cards)
         pages = await self._pages(h)
         message_id = new_message_id(settings.from_address)
@@ -201,9 +201,9 @@ class MailService:
         async def nothing() -> None:
             return None
 
+        password = await asyncio.to_thread(self.password, settings)
         try:
-            accepted = await deliver(settings, self.password(settings), settings.from_address, address,
-                                     message.as_bytes(), nothing)
+            accepted = await deliver(settings, password, settings.from_address, address, message.as_bytes(), nothing)
         except (NotSent, MaybeSent) as exc:
             raise MailRefused(str(exc)) from None
         return f"Test message sent to {address}; {settings.host}:{settings.port} answered {accepted.reply}"

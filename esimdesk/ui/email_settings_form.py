@@ -60,7 +60,8 @@ class EmailSettingsForm(QWidget):
         self.password = QLineEdit()
         self.password.setObjectName("smtp_password")
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.password.setPlaceholderText("kept in the keychain" if mail_password() else "")
+        # Not read from the keychain here (it may be slow, or ask): empty keeps the one saved.
+        self.password.setPlaceholderText("empty: the one saved in the keychain stays")
         self.from_address = QLineEdit(settings.from_address)
         self.from_address.setObjectName("smtp_from")
         self.from_address.setPlaceholderText("support@your-shop.example")
