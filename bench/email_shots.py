@@ -17,6 +17,7 @@ from pathlib import Path
 
 
 def main(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)  # QWidget.grab().save() into a missing folder fails without a word
     home = Path(tempfile.mkdtemp(prefix="esimdesk-email-shots-"))
     os.environ["ESIMDESK_HOME"] = str(home)
     from PySide6.QtWidgets import QApplication
