@@ -233,6 +233,17 @@ def test_seeded_fleet_covers_statuses(server):
 
 
 # --- orders ---------------------------------------------------------------------------------------
+def test_the_fleet_listing_leaves_out_profiles_still_allocating(fresh):
+    everything = {"pager": {"pageNum": 1, "pageSize": 5}}
+    total = call(fresh, "esim/query", everything)["obj"]["pager"]["total"]
+    p = plan(fresh, "CKH003")
+    placed = order(fresh, "t-listed", [{"packageCode": "CKH003", "count": 1, "price": p["price"]}] * 2)
+    assert placed["success"]
+    assert call(fresh, "esim/query", everything)["obj"]["pager"]["total"] == total  # not allocated yet
+    assert wait_allocated(fresh, placed["obj"]["orderNo"])["success"]
+    assert call(fresh, "esim/query", everything)["obj"]["pager"]["total"] == total + 2
+
+
 def test_order_allocation_idempotency_and_charge(fresh):
     p = plan(fresh, "CKH003")
     before = call(fresh, "balance")["obj"]["balance"]
