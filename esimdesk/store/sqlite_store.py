@@ -256,6 +256,9 @@ class SqliteStore(JournalMixin, ActionsMixin, DeliveriesMixin, ListingsMixin, Ex
         if again:  # a plan listed twice in one answer: the later entry is written over the earlier
             self._write_plans(conn, again, seen)
 
+    def has_plans(self, vendor: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM plans WHERE vendor = ? LIMIT 1", (vendor,)).fetchone() is not None
+
     def plans_to_write(self, vendor: str, plans: list[Plan]) -> tuple[list[Plan], bool]:
         """What a catalog sync must write of the vendor's complete listing ``plans``: those new, changed since
         they were written (their digest, the payload included) or listed again after being marked stale; and

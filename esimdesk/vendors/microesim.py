@@ -246,6 +246,8 @@ class MicroesimAdapter(VendorAdapter):
     max_quantity_per_line = None
     idempotent_orders = True  # custom_order_no: a repeat is refused and names the first order
     page_size = 500  # the document's own example
+    # A catalog of pages that rarely changes: a sync that finds it as it was writes nothing.
+    incremental_plans = True
 
     def __init__(self, config: VendorConfig, *, timeout: float = 20.0, transport=None):
         super().__init__(config, timeout=timeout, transport=transport)

@@ -330,6 +330,8 @@ class RoumioAdapter(VendorAdapter):
     max_quantity_per_line = 1  # "count: currently we support only 1"
     idempotent_orders = True  # a repeated transactionId returns the first order
     orders_carry_fleet = True  # iter_orders is the eSIM listing grouped by orderNo
+    # Its 50,000-plan catalog is one answer that rarely changes: a sync that finds it as it was writes nothing.
+    incremental_plans = True
     actions = frozenset(roumio_actions.PATHS)
     usage_batch = roumio_actions.USAGE_BATCH
     requests_per_second = 8.0  # documented ("8 API request per second"); http paces one per 0.14 s

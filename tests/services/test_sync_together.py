@@ -1,0 +1,85 @@
+"""A vendor's catalog and its fleet are read together, and a catalog seen before is only compared (issue 28)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+
+from esimdesk.domain.refresh import RefreshPolicy
+from esimdesk.sandbox import Fault, SandboxConfig, SandboxServer
+from esimdesk.services.sync import sync_all
+from tests.services.helpers import accounts_for, open_store, short_factory
+
+
+@pytest.fixture
+def server():
+    with SandboxServer(SandboxConfig(seed=7, allocation_delay=0.3, plans=1500, esims=300)) as srv:
+        yield srv
+
+
+def only(accounts, vendor: str):
+    return [a for a in accounts if a.vendor == vendor]
+
+
+async def test_a_vendors_fleet_is_read_while_its_catalog_is_still_coming(server, tmp_path):
+    store = open_store(tmp_path)
+    roamify = only(accounts_for(server, tmp_path), "roamify")
+    [first] = await sync_all(store, roamify, short_factory(10))
+    assert first.ok and first.refresh is not None and first.refresh.planned > 0
+    # Every catalog page now takes 1.5 s: the catalog alone takes longer than the eSIM listing and usage.
+    server.sandbox.faults["roamify"].add(Fault("latency", endpoint="api/esim/packages", seconds=1.5, times=None))
+    seen: dict[str, float] = {}
+    t0 = time.monotonic()
+
+    def progress(p) -> None:
+        seen[p.stage] = time.monotonic() - t0  # when each stage last reported
+
+    every_esim_due = RefreshPolicy(refresh_hours=0.0001)
+    [again] = await sync_all(store, roamify, short_factory(10), progress=progress, policy=every_esim_due)
+    assert again.ok, again.error
+    assert again.refresh.refreshed > 0
+    # Read one after the other, the usage refresh began only after the last catalog page.
+    assert seen["refresh"] < seen["plans"] - 1.0, seen
+    assert seen["esims"] < seen["plans"] - 1.0, seen
+
+
+@pytest.mark.parametrize("failing", ["api/esim/packages", "api/esims"])
+async def test_the_catalog_or_the_fleet_failing_stops_the_other_and_says_why(server, tmp_path, failing):
+    store = open_store(tmp_path)
+    roamify = only(accounts_for(server, tmp_path), "roamify")
+    [first] = await sync_all(store, roamify, short_factory(10))
+    assert first.ok
+    counts = store.counts()
+    # The other half is slow, so it is still running when this one fails.
+    other = "api/esims" if failing == "api/esim/packages" else "api/esim/packages"
+    server.sandbox.faults["roamify"].add(Fault("latency", endpoint=other, seconds=3.0, times=None))
+    server.sandbox.faults["roamify"].add(Fault("http_500", endpoint=failing, times=None))
+    t0 = time.monotonic()
+    [failed] = await sync_all(store, roamify, short_factory(10))
+    assert not failed.ok
+    assert "Roamify" in failed.problem and "server is failing" in failed.problem, failed.problem
+    assert time.monotonic() - t0 < 20  # the slow half was stopped, not waited for page after page
+    assert store.counts() == counts  # the cached rows are kept
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("SELECT count(*) FROM sync_runs WHERE finished_at IS NULL").fetchone()[0] == 0
+
+
+def plan_rows(store, vendor: str) -> list[tuple]:
+    with sqlite3.connect(store.path) as conn:
+        return conn.execute("SELECT plan_id, price, last_seen, stale FROM plans WHERE vendor = ? ORDER BY plan_id",
+                            (vendor,)).fetchall()
+
+
+@pytest.mark.parametrize("vendor", ["roumio", "microesim"])
+async def test_a_catalog_found_as_it_was_writes_nothing(server, tmp_path, vendor):
+    store = open_store(tmp_path)
+    accounts = only(accounts_for(server, tmp_path), vendor)
+    [first] = await sync_all(store, accounts, short_factory(10))
+    assert first.ok and first.plans > 500
+    rows = plan_rows(store, vendor)
+    assert len(rows) == first.plans
+    [again] = await sync_all(store, accounts, short_factory(10))
+    assert again.ok and again.plans == first.plans
+    assert plan_rows(store, vendor) == rows, "nothing changed: no plan row written (not even its last_seen)"
