@@ -348,29 +348,50 @@ async def _list_fleet(adapter: VendorAdapter, store: Store, result: VendorSyncRe
     """The vendor's whole fleet from its listing; where the listing lacks usage (Roamify), the usage of the
     installed eSIMs most needed, within the request budget."""
     vendor = adapter.name
-    installed: dict[str, Esim] = {}  # listed as on a device, usage reported: read one request each
-
-    def write(page: list[Esim]) -> int:
-        if not adapter.listing_has_usage:
-            # The listing says "installed", not whether data was used: the figures known here keep an eSIM
-            # ACTIVE or DEPLETED until its usage is read again (without them it would flip back each sync).
-            known = store.usage_known(vendor, [e.iccid for e in page])
-            page = [replace(e, status=status_after_usage(e.status, *known[e.iccid]))
-                    if e.iccid in known and e.data_used_mb is None else e for e in page]
-            installed.update((e.iccid, e) for e in page
-                             if e.status in REFRESHED_FOR_USAGE and adapter.usage_gap(e) is None)
-        return store.upsert_esims(page)
-
     if adapter.resumable_listing:  # its listing carries usage (tests/vendors/test_contract_all.py)
         await _walk_fleet(adapter, store, result, report, run_started, policy)
-    else:
-        async for written in _pipelined(adapter.iter_esims(), write):
+        return
+
+    async def write_pages(pages: AsyncIterator[list[Esim]]) -> None:
+        async for written in _pipelined(pages, store.upsert_esims):
             result.esims += written
             report(SyncProgress(vendor, "esims", result.esims, None))
         if adapter.listing_complete:  # an answer cut at the vendor's cap says nothing of the eSIMs past it
             await asyncio.to_thread(store.mark_stale, "esims", vendor, run_started)
-    if not adapter.listing_has_usage:
+
+    if adapter.listing_has_usage:
+        await write_pages(adapter.iter_esims())
+        return
+    # The listing says "installed", not whether data was used: the figures known here keep an eSIM ACTIVE or
+    # DEPLETED until its usage is read again (without them it would flip back each sync).
+    listed = [e async for page in adapter.iter_esims() for e in page]
+    known = await asyncio.to_thread(store.usage_known, vendor, [e.iccid for e in listed])
+    listed = [replace(e, status=status_after_usage(e.status, *known[e.iccid]))
+              if e.iccid in known and e.data_used_mb is None else e for e in listed]
+    installed = {e.iccid: e for e in listed if e.status in REFRESHED_FOR_USAGE and adapter.usage_gap(e) is None}
+    if not await asyncio.to_thread(store.has_esims, vendor):
+        # A first listing is written before the plan, which ranks the eSIMs the store holds.
+        await write_pages(_in_pages(listed))
         await _refresh_planned(adapter, store, result, report, policy, installed)
+        return
+    # The usage requests go out while the listing is written (100,000 rows: 10-20 s of SQLite that the requests
+    # waited for); their answers are written after it, so a listed row never lands over a fresher answer. The
+    # plan ranks the eSIMs as the store holds them: one first listed now waits for the next sync's plan.
+    listing_written = asyncio.Event()
+
+    async def write_listing() -> None:
+        try:
+            await write_pages(_in_pages(listed))
+        finally:
+            listing_written.set()  # the answers are written even when the listing's write stopped half-way
+
+    await _together(write_listing(),
+                    _refresh_planned(adapter, store, result, report, policy, installed, writes_after=listing_written))
+
+
+async def _in_pages(rows: list) -> AsyncIterator[list]:
+    for i in range(0, len(rows), WRITE_BATCH_ROWS):
+        yield rows[i:i + WRITE_BATCH_ROWS]
 
 
 async def _walk_fleet(adapter: VendorAdapter, store: Store, result: VendorSyncResult, report: ProgressFn,
@@ -453,11 +474,13 @@ async def _refresh_orders(adapter: VendorAdapter, store: Store, result: VendorSy
 
 
 async def _refresh_planned(adapter: VendorAdapter, store: Store, result: VendorSyncResult, report: ProgressFn,
-                           policy: RefreshPolicy, listed: dict[str, Esim] | None) -> None:
+                           policy: RefreshPolicy, listed: dict[str, Esim] | None, *,
+                           writes_after: asyncio.Event | None = None) -> None:
     """Ask the vendor about eSIMs one at a time (domain/refresh.py): those due, the most needed first, as many
     as the budget allows, at the vendor's pace. ``listed``: the candidates as this sync's listing gave them
     (None: every eSIM known here). Answers are written every REFRESH_BATCH, each batch with when it was
-    asked, so a cancelled or failed sync keeps them and the next one goes on with the rest."""
+    asked, so a cancelled or failed sync keeps them and the next one goes on with the rest; not before
+    ``writes_after`` is set (the listing they came with is being written)."""
     vendor = adapter.name
     now = datetime.now(UTC)
     budget = policy.budget(adapter.requests_per_second, adapter.refresh_requests)
@@ -488,6 +511,8 @@ async def _refresh_planned(adapter: VendorAdapter, store: Store, result: VendorS
     async def flush() -> None:
         nonlocal asked, esims, events
         if asked:
+            if writes_after is not None:
+                await writes_after.wait()
             batch, sent, evs = esims, asked, events
             asked, esims, events = [], [], []
             result.esims += await asyncio.to_thread(_write_refreshed, store, vendor, batch, evs, sent, now)
@@ -502,7 +527,8 @@ async def _refresh_planned(adapter: VendorAdapter, store: Store, result: VendorS
                 esims.append(got[0])
                 events.extend(got[1])
                 summary.refreshed += 1
-            if len(asked) >= REFRESH_BATCH:
+            # Kept in memory until the listing they came with is written (at most the budget's answers).
+            if len(asked) >= REFRESH_BATCH and (writes_after is None or writes_after.is_set()):
                 await flush()
                 say()
     finally:

@@ -1,15 +1,19 @@
-"""A vendor's catalog and its fleet are read together, and a catalog seen before is only compared (issue 28)."""
+"""A vendor's catalog and its fleet are read together, a listing's write and its usage requests too, and a
+catalog seen before is only compared (issue 28)."""
 
 from __future__ import annotations
 
 import sqlite3
 import time
 
+import httpx
 import pytest
 
 from esimdesk.domain.refresh import RefreshPolicy
 from esimdesk.sandbox import Fault, SandboxConfig, SandboxServer
 from esimdesk.services.sync import sync_all
+from esimdesk.store.sqlite_store import SqliteStore
+from esimdesk.vendors import build_adapter
 from tests.services.helpers import accounts_for, open_store, short_factory
 
 
@@ -83,3 +87,57 @@ async def test_a_catalog_found_as_it_was_writes_nothing(server, tmp_path, vendor
     [again] = await sync_all(store, accounts, short_factory(10))
     assert again.ok and again.plans == first.plans
     assert plan_rows(store, vendor) == rows, "nothing changed: no plan row written (not even its last_seen)"
+
+
+class TimedRequests(httpx.AsyncHTTPTransport):
+    """A real transport that notes when each request went out (monotonic seconds, last path segment)."""
+
+    def __init__(self, sent: list[tuple[float, str]]):
+        super().__init__()
+        self.sent = sent
+
+    async def handle_async_request(self, request):
+        self.sent.append((time.monotonic(), request.url.path.rsplit("/", 1)[-1]))
+        return await super().handle_async_request(request)
+
+
+class SlowDiskStore(SqliteStore):
+    """A real store on a slow disk: each write of a listing's eSIMs takes a second longer. Notes when each
+    write of listed eSIMs ended and when each refreshed batch was recorded."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.slow = False
+        self.listing_written: list[float] = []
+        self.answers_written: list[float] = []
+
+    def upsert_esims(self, esims, seen=None, **kw):
+        started = time.monotonic()
+        written = super().upsert_esims(esims, seen, **kw)
+        if self.slow and all(e.data_used_mb is None for e in esims):  # Roamify lists no usage
+            time.sleep(1.0)
+            self.listing_written.append(time.monotonic())
+        elif self.slow:
+            self.answers_written.append(started)
+        return written
+
+
+async def test_usage_is_asked_while_the_listing_is_written_and_written_after_it(server, tmp_path):
+    store = SlowDiskStore(tmp_path / "esimdesk.sqlite3")
+    sent: list[tuple[float, str]] = []
+    roamify = only(accounts_for(server, tmp_path), "roamify")
+
+    def factory(cfg):
+        return build_adapter(cfg, timeout=10, transport=TimedRequests(sent))
+
+    [first] = await sync_all(store, roamify, factory)
+    assert first.ok and first.refresh.refreshed > 0  # a first listing: written, then planned and read
+    store.slow, sent[:] = True, []
+    # Every eSIM due, 20 read (a second's budget): all answered well before the listing's slow write ends.
+    [again] = await sync_all(store, roamify, factory, policy=RefreshPolicy(refresh_hours=0.0001, target_seconds=1))
+    assert again.ok and again.refresh.refreshed > 0
+    assert store.listing_written and store.answers_written
+    usage_asked = [t for t, path in sent if path == "usage"]
+    assert usage_asked and min(usage_asked) < store.listing_written[-1] - 0.5  # asked during the slow write
+    assert min(store.answers_written) >= store.listing_written[-1]  # written only after the listing
+    store.close()
