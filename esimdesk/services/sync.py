@@ -275,14 +275,20 @@ async def _pipelined(pages: AsyncIterator[list], write: Callable[..., int],
                      mark: Callable[[], Any] | None = None) -> AsyncIterator[int]:
     """Write pages in a worker thread while the next ones are fetched: a sync costs about the larger of
     network and SQLite, not their sum. Pages that arrive while a write runs are written together next
-    (up to WRITE_BATCH_ROWS): slow pages are written one by one, a fast answer in large transactions.
-    Each write is one transaction and is awaited before the next starts, so a cancel leaves whole pages.
+    (up to WRITE_BATCH_ROWS): slow pages are written one by one, a fast answer in large transactions, a page
+    larger than that in several. Each write is one transaction and is awaited before the next starts, so a
+    cancel leaves whole rows (a walk's: whole pages, with where it is).
     ``mark()``: read as a write is handed its rows, given to it as a second argument (where a walk is: the
     page key after the last page of the rows)."""
     pending: asyncio.Future | None = None
     waiting: list = []  # pages fetched while the write before runs
 
-    def start(rows: list) -> asyncio.Future:
+    def start() -> asyncio.Future:
+        # At most WRITE_BATCH_ROWS a transaction, so one vendor's big answer (Roumio's catalog: 50,000 plans)
+        # never holds the one writer for long while another's pages wait (a walk's next page waits on its
+        # write). A walk's rows go whole: where it is (``mark``) is saved with its rows, never ahead of them.
+        nonlocal waiting
+        rows, waiting = (waiting, []) if mark is not None else (waiting[:WRITE_BATCH_ROWS], waiting[WRITE_BATCH_ROWS:])
         extra = () if mark is None else (mark(),)
         return asyncio.ensure_future(asyncio.to_thread(write, rows, *extra))
 
@@ -293,11 +299,11 @@ async def _pipelined(pages: AsyncIterator[list], write: Callable[..., int],
                 continue
             if pending is not None:
                 yield await pending
-            pending, waiting = start(waiting), []
+            pending = start()
         if pending is not None:
             yield await pending
-        if waiting:
-            pending, waiting = start(waiting), []
+        while waiting:
+            pending = start()
             yield await pending
         pending = None
     finally:
