@@ -32,6 +32,10 @@ HTTP control API (``/_sandbox/state``), as before. The child ignores Ctrl+C and 
 bench; the same figure now), ``sandbox_process`` the sandbox process's (all its threads; before the
 sandbox had its own process this was ``sandbox_thread``, and ``process`` included it),
 ``desk_plus_sandbox`` their sum (what ``process`` measured then).
+
+``sqlite_busy_s`` is wall time with any thread in a store method, waits included (for the one writer, and for
+Python's GIL while the event loop decodes answers); ``store_cpu_s`` the CPU those threads spent in them
+(``time.thread_time``: SQLite's own work and the store's Python, digests and rows built), without the waits.
 """
 
 from __future__ import annotations
@@ -130,6 +134,10 @@ class TimedStore(SqliteStore):
     def reset_timing(self) -> None:
         with self._timing_lock:
             self.sqlite_s = 0.0
+            # CPU seconds the store's threads spent in its methods (SQLite's own work and the store's Python:
+            # digests, rows built): what busy_s is, less the waits for the one writer and for Python's GIL.
+            self.cpu_s = 0.0
+            self.cpu_by_method: dict[str, float] = defaultdict(float)
             self.by_vendor: dict[str, float] = defaultdict(float)
             self.by_method: dict[str, float] = defaultdict(float)
             # Wall time during which at least one thread was in the store: the sync's time spent in SQLite,
@@ -150,8 +158,10 @@ class TimedStore(SqliteStore):
             if self._active == 0:
                 self.busy_s += time.perf_counter() - self._busy_since
 
-    def add_time(self, name: str, vendor: str, seconds: float) -> None:
+    def add_time(self, name: str, vendor: str, seconds: float, cpu: float = 0.0) -> None:
         with self._timing_lock:
+            self.cpu_s += cpu
+            self.cpu_by_method[name] += cpu
             self.sqlite_s += seconds
             self.by_vendor[vendor] += seconds
             self.by_method[name] += seconds
@@ -162,13 +172,13 @@ class TimedStore(SqliteStore):
                 return fn(*a, **kw)
             self._depth.n = 1
             self._enter()
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             try:
                 return fn(*a, **kw)
             finally:
                 self._depth.n = 0
                 self._leave()
-                self.add_time(name, _vendor_of(a, kw), time.perf_counter() - t0)
+                self.add_time(name, _vendor_of(a, kw), time.perf_counter() - t0, time.thread_time() - c0)
         return run
 
 
@@ -424,14 +434,14 @@ def run_sync(server: SandboxProcess, store: TimedStore, accounts, label: str) ->
     original_backup = getattr(sync_module, "rolling_backup", None)
     if original_backup is not None:
         def timed_backup(*a, **kw):
-            b0 = time.perf_counter()
+            b0, c0 = time.perf_counter(), time.thread_time()
             store._enter()
             try:
                 return original_backup(*a, **kw)
             finally:
                 store._leave()
                 backup_s[0] += time.perf_counter() - b0
-                store.add_time("rolling_backup", "shared", time.perf_counter() - b0)
+                store.add_time("rolling_backup", "shared", time.perf_counter() - b0, time.thread_time() - c0)
         sync_module.rolling_backup = timed_backup
     sandbox_cpu0, cpu0 = server.cpu_s(), time.process_time()
     t0 = time.perf_counter()
@@ -488,6 +498,11 @@ def run_sync(server: SandboxProcess, store: TimedStore, accounts, label: str) ->
         "sqlite_busy_s": round(store.busy_s, 2),
         "sqlite_busy_share": round(store.busy_s / wall, 3),
         "sqlite_by_method_s": {k: round(v, 2) for k, v in sorted(store.by_method.items(), key=lambda kv: -kv[1])},
+        # The store's CPU (all its threads): SQLite's own work and the store's Python, without the waits.
+        "store_cpu_s": round(store.cpu_s, 2),
+        "store_cpu_share": round(store.cpu_s / wall, 3),
+        "store_cpu_by_method_s": {k: round(v, 2) for k, v in sorted(store.cpu_by_method.items(),
+                                                                     key=lambda kv: -kv[1]) if v >= 0.01},
         "sqlite_not_per_vendor_s": round(store.by_vendor.get("shared", 0.0), 2),
         "rolling_backup_s": round(backup_s[0], 2),
         "cpu_s": {"process": round(cpu, 1), "desk": round(cpu, 1), "sandbox_process": round(sandbox_cpu, 1),
