@@ -225,12 +225,14 @@ async def _sync_catalog(adapter: VendorAdapter, store: Store, result: VendorSync
     if adapter.incremental_plans and await asyncio.to_thread(store.has_plans, vendor):
         result.plans += await sync_plans_incrementally(
             adapter, store, run_started, lambda n: report(SyncProgress(vendor, "plans", n, None)))
-        return
-    async for written in _pipelined(adapter.iter_plans(), store.upsert_plans):
-        result.plans += written
-        report(SyncProgress(vendor, "plans", result.plans, None))
-    # Only a listing that ran to its end may mark the rest stale.
-    await asyncio.to_thread(store.mark_stale, "plans", vendor, run_started)
+    else:
+        async for written in _pipelined(adapter.iter_plans(), store.upsert_plans):
+            result.plans += written
+            report(SyncProgress(vendor, "plans", result.plans, None))
+        # Only a listing that ran to its end may mark the rest stale.
+        await asyncio.to_thread(store.mark_stale, "plans", vendor, run_started)
+    # The catalog is written whole (its count complete): the window reads it again now, while the fleet goes on.
+    report(SyncProgress(vendor, "plans", result.plans, result.plans))
 
 
 async def _sync_fleet(adapter: VendorAdapter, store: Store, result: VendorSyncResult, run_started: str,

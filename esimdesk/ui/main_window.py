@@ -358,6 +358,9 @@ class MainWindow(QMainWindow):
         status = self.statusBar()
 
         stages: dict[str, str] = {}
+        begun: set[tuple[str, str]] = set()  # (vendor, stage) reported at least once
+        left: set[tuple[str, str]] = set()  # (vendor, stage) a report of another stage followed
+        finished: set[tuple[str, str]] = set()  # (vendor, stage) reported with its count complete
         filled: dict[object, float] = {}  # an empty tab -> when it was last read again during this sync
         said = [0.0]  # when the status line last said how far the sync is
         words = ProgressWords()
@@ -366,19 +369,28 @@ class MainWindow(QMainWindow):
 
         def progress(p) -> None:
             # A vendor reports every page (hundreds a second at scale): the status line is redrawn at most a
-            # few times a second, and at once when a vendor moves to another stage.
+            # few times a second, and at once when a vendor begins a stage.
             now = time.monotonic()
-            if now - said[0] >= SAY_PROGRESS_EVERY_S or stages.get(p.vendor) != p.stage:
+            if now - said[0] >= SAY_PROGRESS_EVERY_S or (p.vendor, p.stage) not in begun:
                 said[0] = now
                 status.showMessage(words(p))
-            # A vendor moving on from a stage has written it whole: the tabs showing it are read again now,
-            # not when the slowest vendor ends (MicroESIM asks for each eSIM on its own: minutes at scale).
+            begun.add((p.vendor, p.stage))
+            # A stage that ended (its count complete), or that a vendor moved on from, is written: the tabs showing
+            # it are read again now, not when the slowest vendor ends (MicroESIM asks for each eSIM on its own:
+            # minutes at scale). Each once: a vendor's catalog and fleet stages report in turns, read together.
             before = stages.get(p.vendor)
             stages[p.vendor] = p.stage
-            if before is not None and before != p.stage:
-                for page in shows.get(before, ()):
+            ended = []
+            if before is not None and before != p.stage and (p.vendor, before) not in left:
+                left.add((p.vendor, before))
+                ended.append(before)
+            if p.total is not None and p.done >= p.total and (p.vendor, p.stage) not in finished:
+                finished.add((p.vendor, p.stage))
+                ended.append(p.stage)
+            for stage in ended:
+                for page in shows.get(stage, ()):
                     page.reload(changed=True)
-            elif p.done:
+            if not ended and p.done:
                 # Pages of a long stage are already stored: a tab that still shows nothing (a new folder, the
                 # first demo start) shows them now, at most every few seconds, not after the whole stage.
                 now = time.monotonic()
