@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _util import save  # noqa: E402
@@ -252,19 +253,23 @@ def run(home: Path, vendor_env: dict[str, str], args) -> int:
 
         def start(self):
             self.samples = []
-            self.last = time.perf_counter()
+            self.stalls: list[tuple[float, float]] = []  # (seconds since start, ms late) of ticks over 30 ms late
+            self.last = self.started = time.perf_counter()
             self.timer.start()
 
         def tick(self):
             now = time.perf_counter()
-            self.samples.append(max(0.0, (now - self.last) * 1000 - 10))
+            late = max(0.0, (now - self.last) * 1000 - 10)
+            self.samples.append(late)
+            if late > 30:
+                self.stalls.append((round(now - self.started - late / 1000, 2), round(late, 1)))
             self.last = now
 
-        def stop(self) -> dict[str, float]:
+        def stop(self) -> dict[str, Any]:
             self.timer.stop()
             s = sorted(self.samples) or [0.0]
             return {"worst_ms": round(s[-1], 1), "p99_ms": round(s[min(len(s) - 1, int(len(s) * 0.99))], 1),
-                    "ticks": len(s)}
+                    "ticks": len(s), "stalls_over_30_ms": self.stalls}
 
     counted_ms: list[float] = []  # the same actions, until the count under the table is the true one
 
