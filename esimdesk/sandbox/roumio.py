@@ -208,13 +208,12 @@ class RoumioSandbox(VendorSandbox):
             out.setdefault(rec["orderNo"], []).append(rec)
         return out
 
-    def _latest_ready(self) -> float:
+    @cached_property
+    def latest_ready(self) -> float:
         """When the last profile of the fleet is allocated: until then a listing leaves out those not ready.
         Kept, so that a page of a settled fleet costs its own rows, not a pass over every eSIM (50 ms a page
         at 100,000: the simulator's time, which held up every vendor's answers, not a vendor's)."""
-        if "latest_ready" not in self.__dict__:
-            self.__dict__["latest_ready"] = max((r["ready"] for r in self.fleet), default=0.0)
-        return self.__dict__["latest_ready"]
+        return max((r["ready"] for r in self.fleet), default=0.0)
 
     def _order_no(self, ts: float) -> str:
         # The clock's minute, then the world's own sequence (kept in the state file with the rest): two
@@ -584,7 +583,7 @@ class RoumioSandbox(VendorSandbox):
             for plan, period in priced
         ]
         self.fleet.extend(recs)
-        self.__dict__["latest_ready"] = max(self._latest_ready(), *(r["ready"] for r in recs))
+        self.latest_ready = max(self.latest_ready, *(r["ready"] for r in recs))
         for rec in recs:
             self.index[rec["iccid"]] = rec
             self.index["T" + rec["esimTranNo"]] = rec
@@ -642,7 +641,7 @@ class RoumioSandbox(VendorSandbox):
         if start is not None or end is not None:
             lo, hi = start if start is not None else float("-inf"), end if end is not None else float("inf")
             recs = [r for r in recs if lo <= r["created"] <= hi]
-        if now < self._latest_ready():  # profiles still allocating are not listed yet
+        if now < self.latest_ready:  # profiles still allocating are not listed yet
             recs = [r for r in recs if now >= r["ready"]]
         page = recs[(num - 1) * size : num * size]
         return self.envelope(
