@@ -420,6 +420,12 @@ def floor_of(vendor: str, by_path: dict[str, int], vendor_limit: tuple[int, floa
             "floor_s": round(max(terms.values()), 2), "bound_by": max(terms, key=terms.get)}
 
 
+def floor_of_all(per_vendor: dict[str, Any], wall: float) -> dict[str, Any]:
+    """The four vendors are synced together: the floor of the whole is the largest vendor's."""
+    floor_all = max((v["floor"]["floor_s"] for v in per_vendor.values()), default=0.0)
+    return {"floor_all_s": floor_all, "wall_over_floor_all": round(wall / floor_all, 2) if floor_all else None}
+
+
 def run_sync(server: SandboxProcess, store: TimedStore, accounts, label: str) -> dict[str, Any]:
     control = httpx.Client(base_url=server.root + "/_sandbox", timeout=60)
     control.post("/state", json={"reset_counters": True}).raise_for_status()
@@ -514,9 +520,7 @@ def run_sync(server: SandboxProcess, store: TimedStore, accounts, label: str) ->
         "cpu_s": {"process": round(cpu, 1), "desk": round(cpu, 1), "sandbox_process": round(sandbox_cpu, 1),
                   "desk_plus_sandbox": round(cpu + sandbox_cpu, 1)},
         "requests_total": sum(v["requests"]["total"] for v in per_vendor.values()),
-        # The four vendors are synced together: the floor of the whole is the largest vendor's.
-        "floor_all_s": (floor_all := max((v["floor"]["floor_s"] for v in per_vendor.values()), default=0.0)),
-        "wall_over_floor_all": round(wall / floor_all, 2) if floor_all else None,
+        **floor_of_all(per_vendor, wall),
         "vendors": per_vendor,
         "all_ok": all(v["ok"] for v in per_vendor.values()),
     }
@@ -569,8 +573,7 @@ def refloor(path: Path) -> None:
                 v["floor"] = floor_of(vendor, v["requests"]["by_path"], limits.get(vendor), paces[vendor],
                                       result["sync_concurrency"], mean_s)
                 v["wall_over_floor"] = round(v["wall_s"] / v["floor"]["floor_s"], 2) if v["floor"]["floor_s"] else None
-            run["floor_all_s"] = max((v["floor"]["floor_s"] for v in run["vendors"].values()), default=0.0)
-            run["wall_over_floor_all"] = round(run["wall_s"] / run["floor_all_s"], 2) if run["floor_all_s"] else None
+            run.update(floor_of_all(run["vendors"], run["wall_s"]))
     result["floor_formula"] = FLOOR_FORMULA
     result["floors_recomputed_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     path.write_text(json.dumps(result, indent=2, default=str) + "\n")
