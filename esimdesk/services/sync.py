@@ -9,6 +9,7 @@ writes run in a worker thread so the GUI thread never waits on SQLite.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -246,11 +247,14 @@ async def _sync_fleet(adapter: VendorAdapter, store: Store, result: VendorSyncRe
                 result.esims += sum(len(o.esims) for o in page)
             return store.upsert_orders(page)
 
-        async for written in _pipelined(adapter.iter_orders(), write_orders):
-            result.orders += written
-            report(SyncProgress(vendor, "orders", result.orders, None))
-        if fleet_in_orders:
-            await asyncio.to_thread(store.mark_stale, "esims", vendor, run_started)
+        if fleet_in_orders and adapter.resumable_orders:
+            await _walk_orders(adapter, store, result, report, run_started, policy)
+        else:
+            async for written in _pipelined(adapter.iter_orders(), write_orders):
+                result.orders += written
+                report(SyncProgress(vendor, "orders", result.orders, None))
+            if fleet_in_orders:
+                await asyncio.to_thread(store.mark_stale, "esims", vendor, run_started)
         if not adapter.supports(Capability.PLANS):  # Roamify: its catalog is what was ordered before
             orders = await asyncio.to_thread(lambda: store.orders(vendor, with_raw=True))
             plans = adapter.plans_from_orders(orders)
@@ -404,10 +408,46 @@ async def _in_pages(rows: list) -> AsyncIterator[list]:
 
 async def _walk_fleet(adapter: VendorAdapter, store: Store, result: VendorSyncResult, report: ProgressFn,
                       run_started: str, policy: RefreshPolicy) -> None:
-    """A listing whose pages each need the last one's key (Flexiroam): a routine sync walks from where the last
-    stopped, up to the budget's pages or ``target_seconds``, whichever comes first, and saves where it stopped
-    with each write; the walk that reaches the last page marks stale what its whole cycle did not list. A
-    vendor's first listing here is walked whole (until then Fleet shows none of its eSIMs)."""
+    """A listing whose pages each need the last one's key (Flexiroam): walked a share a sync (``_walk``)."""
+    vendor = adapter.name
+
+    def write(batch: list[Esim], walk: FleetWalk | None, cycle_started: str) -> int:
+        written = store.upsert_walked_esims(vendor, batch, walk, cycle_started)
+        result.esims += written
+        return written
+
+    await _walk(adapter, store, result, report, run_started, policy, adapter.walk_esims, write, "esims")
+
+
+async def _walk_orders(adapter: VendorAdapter, store: Store, result: VendorSyncResult, report: ProgressFn,
+                       run_started: str, policy: RefreshPolicy) -> None:
+    """An orders pass that carries the fleet on numbered pages (Roumio's esim/query at 8/s): walked a share a sync
+    (``_walk``), its orders kept whole across a share's edges (walk_orders)."""
+    vendor = adapter.name
+
+    def write(rows: list[Order | Esim], walk: FleetWalk | None, cycle_started: str) -> int:
+        written = store.upsert_walked_orders(vendor, rows, walk, cycle_started)
+        esims = sum(len(r.esims) if isinstance(r, Order) else 1 for r in rows)
+        result.orders += written
+        result.esims += esims
+        return esims
+
+    await _walk(adapter, store, result, report, run_started, policy, adapter.walk_orders, write, "orders")
+    if result.walk is not None and result.walk.complete and not result.walk.resumed:
+        # The whole listing in one sync, as before there was a walk (up to 120,000 eSIMs): `sync --json` keeps its
+        # keys (README); a share read is reported as Flexiroam's.
+        result.walk = None
+
+
+async def _walk(adapter: VendorAdapter, store: Store, result: VendorSyncResult, report: ProgressFn,
+                run_started: str, policy: RefreshPolicy,
+                walk_pages: Callable[[str | None], AsyncIterator[tuple[list, str | None]]],
+                write: Callable[[list, FleetWalk | None, str], int], stage: str) -> None:
+    """A listing too long for a sync's minute (Flexiroam's chained pages; Roumio's numbered ones at 8/s): a routine
+    sync walks from where the last stopped, up to the budget's pages or ``target_seconds``, whichever comes
+    first, and saves where it stopped with each write (``write(rows, walk, cycle_started)``, one transaction;
+    its eSIMs counted); the walk that reaches the last page marks stale what its whole cycle did not list. A
+    vendor's first listing is walked whole (until then Fleet shows none of its eSIMs)."""
     vendor = adapter.name
     walk = await asyncio.to_thread(store.fleet_walk, vendor)
     bounded = walk is not None or await asyncio.to_thread(store.has_esims, vendor)
@@ -417,17 +457,18 @@ async def _walk_fleet(adapter: VendorAdapter, store: Store, result: VendorSyncRe
     deadline = time.monotonic() + policy.target_seconds
     after = [walk.key if walk else None]  # the key of the page after the last one handed to the writer
 
-    async def pages() -> AsyncIterator[list[Esim]]:
+    async def pages() -> AsyncIterator[list]:
         key = after[0]
         while True:
             try:
-                async for esims, next_key in adapter.walk_esims(key):
-                    summary.pages += 1
-                    after[0] = next_key
-                    summary.complete = next_key is None
-                    yield esims
-                    if bounded and (summary.pages >= summary.budget or time.monotonic() >= deadline):
-                        return
+                async with contextlib.aclosing(walk_pages(key)) as walked:
+                    async for rows, next_key in walked:
+                        summary.pages += 1
+                        after[0] = next_key
+                        summary.complete = next_key is None
+                        yield rows
+                        if bounded and (summary.pages >= summary.budget or time.monotonic() >= deadline):
+                            return
                 return
             except (VendorRejected, NotFound, MalformedResponse) as exc:
                 if key is None or summary.pages:
@@ -437,14 +478,13 @@ async def _walk_fleet(adapter: VendorAdapter, store: Store, result: VendorSyncRe
                 log.info("%s refused the page key an earlier sync stopped at (%s): starting over", vendor, exc)
                 key, cycle[0], summary.resumed = None, run_started, False
 
-    def write_and_mark(batch: list[Esim], key: str | None) -> int:
+    def write_and_mark(batch: list, key: str | None) -> int:
         # With where the walk now is; key None: these rows end with the last page, the cycle is whole.
-        return store.upsert_walked_esims(vendor, batch, None if key is None else FleetWalk(key, cycle[0]), cycle[0])
+        return write(batch, None if key is None else FleetWalk(key, cycle[0]), cycle[0])
 
     async for written in _pipelined(pages(), write_and_mark, lambda: after[0]):
-        result.esims += written
         summary.esims += written
-        report(SyncProgress(vendor, "esims", result.esims, None))
+        report(SyncProgress(vendor, stage, result.orders if stage == "orders" else result.esims, None))
 
 
 async def _refresh_orders(adapter: VendorAdapter, store: Store, result: VendorSyncResult, report: ProgressFn) -> None:

@@ -42,7 +42,8 @@ class RefreshSummary:
 
 @dataclass
 class WalkSummary:
-    """What one sync walked of a chained fleet listing (Flexiroam's page_key: domain/refresh.py FleetWalk)."""
+    """What one sync walked of a long fleet listing (Flexiroam's chained pages, Roumio's numbered ones: domain/refresh.py
+    FleetWalk)."""
 
     pages: int = 0
     esims: int = 0

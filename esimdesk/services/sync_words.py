@@ -67,11 +67,12 @@ def refresh_sentence(result: VendorSyncResult) -> str | None:
 
 
 def walk_sentence(result: VendorSyncResult) -> str | None:
-    """A chained listing walked in part (Flexiroam): how much, and that the next sync goes on from there."""
+    """A long listing walked in part (Flexiroam's chained pages, Roumio's at 8/s): how much, and that the next sync
+    goes on from there."""
     w = result.walk
     if w is None or w.complete or not w.pages:
         return None
     title = vendor_title(result.vendor)
     return (f"{title}: {count_of(w.esims, 'eSIM')} checked this sync ({count_of(w.pages, 'page')} of its listing); "
-            f"the next sync goes on from there ({title}'s listing is read one page after another: a sync reads "
-            "its share)")
+            f"the next sync goes on from there (the whole of {title}'s listing takes longer than a sync's minute at its "
+            "pace: a sync reads a share)")

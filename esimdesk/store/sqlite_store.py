@@ -382,104 +382,130 @@ class SqliteStore(JournalMixin, ActionsMixin, DeliveriesMixin, ListingsMixin, Ex
         a second order id to a reference that already names one, is logged in words and kept apart.
         """
         seen = seen or now_iso()
-        orders = _one_per_order_id(self._with_journal_references(orders))
         with self.transaction() as conn:
-            # (vendor, order id) -> [row id, its reference]; (vendor, reference, kind) -> [row id, its order id].
-            # Both are kept up to date through the batch, so no later order of it collides with an earlier one.
-            by_oid: dict[tuple[str, str], list] = {}
-            digests: dict[int, bytes | None] = {}  # row id -> the row's row_hash
-            for vendor, ids in _group((o.vendor, o.order_id) for o in orders if o.order_id).items():
-                for r in _stored(conn, "orders", "order_id", ("id", "reference"), ((vendor, i) for i in ids)).values():
-                    by_oid[(vendor, r["order_id"])] = [r["id"], r["reference"]]
-                    digests[r["id"]] = r["row_hash"]
-            by_ref: dict[tuple[str, str, str], list] = {}
-            for vendor, refs in _group((o.vendor, o.reference) for o in orders if o.reference).items():
-                # "+vendor": through the reference index; the vendor's (the planner's guess without statistics)
-                # read every order of the vendor for each chunk (5 s a sync of 64,000 orders).
-                for _, r in _stored_rows(conn, "orders", "reference", ("kind", "id", "order_id"),
-                                         ((vendor, ref) for ref in refs), vendor_column="+vendor"):
-                    by_ref[(vendor, r["reference"], r["kind"])] = [r["id"], r["order_id"]]
-                    digests[r["id"]] = r["row_hash"]
-            keys: list[int | None] = []
-            updates = []
-            confirmed: list[int] = []
-            rewritten: set[int] = set()  # rows inserted or updated by this batch: their lines are written
-            for order in orders:
-                reference = order.reference  # the one the row is written with
-                vendor, oid = order.vendor, order.order_id
-                held = by_oid.get((vendor, oid)) if oid else None
-                mine = by_ref.get((vendor, order.reference, order.kind)) if order.reference else None
-                if mine is not None and oid and mine[1] and mine[1] != oid:
-                    # Our reference already names another vendor order: this is a second one carrying it.
-                    log.warning("%s lists order %s with reference %s, which is already %s order %s here; "
-                                "%s is kept as an order of its own, without the reference", vendor, oid,
-                                order.reference, vendor, mine[1], oid)
-                    mine, reference = None, None
-                if held is not None and mine is not None and held[0] != mine[0]:
-                    if held[1] is not None:
-                        log.warning("%s gives order %s to reference %s, but here %s is the order of reference "
-                                    "%s; both are kept as they were (ask %s which order is whose)", vendor, oid,
-                                    order.reference, oid, held[1], vendor)
-                        keys.append(None)
-                        continue
-                    # Imported on its own before, now known as a journal entry's order: one row, the entry's.
-                    merge_order_rows(conn, vendor, oid, order.reference, order.kind)
-                    held = None
-                    digests[mine[0]] = None  # the merge changed it: written in full
-                key = mine[0] if mine is not None else held[0] if held is not None else None
-                digest = R.order_hash(order, reference)
-                if key is not None and digests.get(key) == digest:
-                    confirmed.append(key)  # its row is never built: 0.4 s a sync of 64,000 orders
-                else:
-                    row = {**R.order_row(order, seen), "reference": reference, "row_hash": digest}
-                    if key is None:
-                        cols = ", ".join(row)
-                        key = conn.execute(f"INSERT INTO orders ({cols}) VALUES ({_marks(row)})",
-                                           tuple(row.values())).lastrowid
-                        if reference:
-                            by_ref[(vendor, reference, order.kind)] = [key, oid]
-                    else:
-                        # The earliest time wins: adapters fall back to "now" when a vendor gives no time.
-                        updates.append((row["order_id"], reference, row["status"], row["total"], row["currency"],
-                                        row["created_at"], row["raw"], seen, row["search_text"], digest, key))
-                        if mine is not None:
-                            mine[1] = mine[1] or oid
-                    digests[key] = digest  # a second entry of this row in the batch is compared with this one
-                    rewritten.add(key)
-                if oid:
-                    by_oid[(vendor, oid)] = [key, (held[1] if held is not None else None) or reference]
-                keys.append(key)
-            # The search text as an insert writes it, with the agent's note where there is one: an order seen
-            # again does not rewrite its full-text entry (it did, with a trailing space, on every sync).
-            conn.executemany(
-                """UPDATE orders SET order_id=coalesce(?, order_id), reference=coalesce(reference, ?),
-                       status=?, total=coalesce(?, total), currency=coalesce(?, currency),
-                       created_at=min(created_at, ?), raw=coalesce(?, raw), last_seen=?, stale=0,
-                       search_text=? || coalesce(' ' || note, ''), row_hash=? WHERE id=?""",
-                updates,
-            )
-            _by_rowids(conn, "UPDATE orders SET last_seen = ?1, stale = 0 WHERE id IN " + _ROWIDS, seen, confirmed)
-            kept = [(k, o) for k, o in zip(keys, orders, strict=True) if k is not None]
-            # One row's lines once (the last entry's); a confirmed order's lines are the ones it has.
-            with_lines = list({k: (k, o) for k, o in kept if o.lines and k in rewritten}.values())
-            old: dict[tuple[int, int], Any] = {}
-            for chunk in _chunks([k for k, _ in with_lines]):
-                for r in conn.execute(f"SELECT * FROM order_lines WHERE order_key IN ({_marks(chunk)})", chunk):
-                    old[(r["order_key"], r["line"])] = r
-            conn.executemany("DELETE FROM order_lines WHERE order_key = ?", [(k,) for k, _ in with_lines])
-
-            def line(key: int, i: int, ln) -> tuple:
-                # A vendor answer without prices or names keeps the ones recorded when we ordered.
-                prev = old.get((key, i))
-                price = str(ln.unit_price) if ln.unit_price is not None else (prev["unit_price"] if prev else None)
-                return (key, i, ln.plan_id or (prev["plan_id"] if prev else ""), ln.quantity, price,
-                        ln.name or (prev["name"] if prev else None))
-
-            conn.executemany("INSERT INTO order_lines VALUES (?, ?, ?, ?, ?, ?)",
-                             [line(k, i, ln) for k, o in with_lines for i, ln in enumerate(o.lines)])
-            # In the same transaction: one commit a page, and the page is written whole or not at all.
-            self._write_esims(conn, [e for _, o in kept for e in o.esims], seen)
+            self._write_orders(conn, orders, seen)
         return len(orders)
+
+    def upsert_walked_orders(self, vendor: str, rows: list[Order | Esim], walk: FleetWalk | None,
+                             cycle_started: str) -> int:
+        """A share of an orders pass that carries the fleet (Roumio's walk_orders): its orders, the eSIMs of an
+        order it holds in part (their rows only: the order's lines stay as they are), and where the walk now is,
+        in one transaction (as upsert_walked_esims). The vendor may list an order's eSIMs pages apart
+        (roumio.py iter_orders), so an order given with fewer eSIMs than are stored for it is one the share saw
+        in part: only its eSIMs are written. ``walk`` None: the cycle is whole; what it did not list since
+        ``cycle_started`` is marked stale."""
+        seen = now_iso()
+        orders = [r for r in rows if isinstance(r, Order)]
+        loose = [r for r in rows if isinstance(r, Esim)]
+        with self.transaction() as conn:
+            held = dict(conn.execute(
+                "SELECT order_id, count(*) FROM esims WHERE order_id IN (SELECT value FROM json_each(?)) AND vendor = ? "
+                "GROUP BY order_id", (json.dumps([o.order_id for o in orders if o.order_id]), vendor)))
+            in_part = [o for o in orders if held.get(o.order_id, 0) > len(o.esims)]
+            self._write_orders(conn, [o for o in orders if held.get(o.order_id, 0) <= len(o.esims)], seen)
+            self._write_esims(conn, loose + [e for o in in_part for e in o.esims], seen)
+            if walk is None:
+                _mark_stale(conn, "esims", vendor, cycle_started)
+            save_fleet_walk_in(conn, vendor, walk)
+        return len(orders)
+
+    def _write_orders(self, conn: sqlite3.Connection, orders: list[Order], seen: str) -> None:
+        orders = _one_per_order_id(self._with_journal_references(orders))
+        # (vendor, order id) -> [row id, its reference]; (vendor, reference, kind) -> [row id, its order id].
+        # Both are kept up to date through the batch, so no later order of it collides with an earlier one.
+        by_oid: dict[tuple[str, str], list] = {}
+        digests: dict[int, bytes | None] = {}  # row id -> the row's row_hash
+        for vendor, ids in _group((o.vendor, o.order_id) for o in orders if o.order_id).items():
+            for r in _stored(conn, "orders", "order_id", ("id", "reference"), ((vendor, i) for i in ids)).values():
+                by_oid[(vendor, r["order_id"])] = [r["id"], r["reference"]]
+                digests[r["id"]] = r["row_hash"]
+        by_ref: dict[tuple[str, str, str], list] = {}
+        for vendor, refs in _group((o.vendor, o.reference) for o in orders if o.reference).items():
+            # "+vendor": through the reference index; the vendor's (the planner's guess without statistics)
+            # read every order of the vendor for each chunk (5 s a sync of 64,000 orders).
+            for _, r in _stored_rows(conn, "orders", "reference", ("kind", "id", "order_id"),
+                                     ((vendor, ref) for ref in refs), vendor_column="+vendor"):
+                by_ref[(vendor, r["reference"], r["kind"])] = [r["id"], r["order_id"]]
+                digests[r["id"]] = r["row_hash"]
+        keys: list[int | None] = []
+        updates = []
+        confirmed: list[int] = []
+        rewritten: set[int] = set()  # rows inserted or updated by this batch: their lines are written
+        for order in orders:
+            reference = order.reference  # the one the row is written with
+            vendor, oid = order.vendor, order.order_id
+            held = by_oid.get((vendor, oid)) if oid else None
+            mine = by_ref.get((vendor, order.reference, order.kind)) if order.reference else None
+            if mine is not None and oid and mine[1] and mine[1] != oid:
+                # Our reference already names another vendor order: this is a second one carrying it.
+                log.warning("%s lists order %s with reference %s, which is already %s order %s here; "
+                            "%s is kept as an order of its own, without the reference", vendor, oid,
+                            order.reference, vendor, mine[1], oid)
+                mine, reference = None, None
+            if held is not None and mine is not None and held[0] != mine[0]:
+                if held[1] is not None:
+                    log.warning("%s gives order %s to reference %s, but here %s is the order of reference "
+                                "%s; both are kept as they were (ask %s which order is whose)", vendor, oid,
+                                order.reference, oid, held[1], vendor)
+                    keys.append(None)
+                    continue
+                # Imported on its own before, now known as a journal entry's order: one row, the entry's.
+                merge_order_rows(conn, vendor, oid, order.reference, order.kind)
+                held = None
+                digests[mine[0]] = None  # the merge changed it: written in full
+            key = mine[0] if mine is not None else held[0] if held is not None else None
+            digest = R.order_hash(order, reference)
+            if key is not None and digests.get(key) == digest:
+                confirmed.append(key)  # its row is never built: 0.4 s a sync of 64,000 orders
+            else:
+                row = {**R.order_row(order, seen), "reference": reference, "row_hash": digest}
+                if key is None:
+                    cols = ", ".join(row)
+                    key = conn.execute(f"INSERT INTO orders ({cols}) VALUES ({_marks(row)})",
+                                       tuple(row.values())).lastrowid
+                    if reference:
+                        by_ref[(vendor, reference, order.kind)] = [key, oid]
+                else:
+                    # The earliest time wins: adapters fall back to "now" when a vendor gives no time.
+                    updates.append((row["order_id"], reference, row["status"], row["total"], row["currency"],
+                                    row["created_at"], row["raw"], seen, row["search_text"], digest, key))
+                    if mine is not None:
+                        mine[1] = mine[1] or oid
+                digests[key] = digest  # a second entry of this row in the batch is compared with this one
+                rewritten.add(key)
+            if oid:
+                by_oid[(vendor, oid)] = [key, (held[1] if held is not None else None) or reference]
+            keys.append(key)
+        # The search text as an insert writes it, with the agent's note where there is one: an order seen
+        # again does not rewrite its full-text entry (it did, with a trailing space, on every sync).
+        conn.executemany(
+            """UPDATE orders SET order_id=coalesce(?, order_id), reference=coalesce(reference, ?),
+                   status=?, total=coalesce(?, total), currency=coalesce(?, currency),
+                   created_at=min(created_at, ?), raw=coalesce(?, raw), last_seen=?, stale=0,
+                   search_text=? || coalesce(' ' || note, ''), row_hash=? WHERE id=?""",
+            updates,
+        )
+        _by_rowids(conn, "UPDATE orders SET last_seen = ?1, stale = 0 WHERE id IN " + _ROWIDS, seen, confirmed)
+        kept = [(k, o) for k, o in zip(keys, orders, strict=True) if k is not None]
+        # One row's lines once (the last entry's); a confirmed order's lines are the ones it has.
+        with_lines = list({k: (k, o) for k, o in kept if o.lines and k in rewritten}.values())
+        old: dict[tuple[int, int], Any] = {}
+        for chunk in _chunks([k for k, _ in with_lines]):
+            for r in conn.execute(f"SELECT * FROM order_lines WHERE order_key IN ({_marks(chunk)})", chunk):
+                old[(r["order_key"], r["line"])] = r
+        conn.executemany("DELETE FROM order_lines WHERE order_key = ?", [(k,) for k, _ in with_lines])
+
+        def line(key: int, i: int, ln) -> tuple:
+            # A vendor answer without prices or names keeps the ones recorded when we ordered.
+            prev = old.get((key, i))
+            price = str(ln.unit_price) if ln.unit_price is not None else (prev["unit_price"] if prev else None)
+            return (key, i, ln.plan_id or (prev["plan_id"] if prev else ""), ln.quantity, price,
+                    ln.name or (prev["name"] if prev else None))
+
+        conn.executemany("INSERT INTO order_lines VALUES (?, ?, ?, ?, ?, ?)",
+                         [line(k, i, ln) for k, o in with_lines for i, ln in enumerate(o.lines)])
+        # In the same transaction: one commit a page, and the page is written whole or not at all.
+        self._write_esims(conn, [e for _, o in kept for e in o.esims], seen)
 
     def _with_journal_references(self, orders: list[Order]) -> list[Order]:
         """Vendor listings carry the handle we sent (desk-unique); rows are keyed by the journal's reference."""

@@ -148,6 +148,9 @@ class VendorAdapter:
     # page_key), so its time grows with the fleet however fast the vendor: a routine sync walks the budget's
     # share of it (walk_esims) and the next goes on from the key where it stopped (services/sync.py).
     resumable_listing: ClassVar[bool] = False
+    # The orders pass (orders_carry_fleet) is a numbered listing a routine sync reads a share of (walk_orders),
+    # the next going on from where it stopped: Roumio's esim/query, 2 + E / 500 requests at 8/s.
+    resumable_orders: ClassVar[bool] = False
     # Whether the last iter_esims listed the whole fleet: False where an answer reached a cap the vendor
     # documents no way past (Roamify's ``limit``, set per listing). A sync marks stale only after a whole one.
     listing_complete: bool = True
@@ -238,6 +241,13 @@ class VendorAdapter:
     async def iter_orders(self) -> AsyncIterator[list[Order]]:
         raise self._unsupported(Capability.LIST_ORDERS)
         yield []  # pragma: no cover
+
+    async def walk_orders(self, key: str | None) -> AsyncIterator[tuple[list[Order | Esim], str | None]]:
+        """The orders pass from ``key`` (None: its start), page by page: the orders each page completes (and the
+        ``Esim``s of an order a share holds only in part) with the key the next share starts at (None after the
+        last page). Only where ``resumable_orders``."""
+        raise self._unsupported(Capability.LIST_ORDERS)
+        yield [], None  # pragma: no cover
 
     async def order_by_reference(self, reference: str, kind: str = "order") -> Order | None:
         """The order the vendor holds under our handle, after a lost answer (``ORDER_BY_REFERENCE``);

@@ -18,22 +18,23 @@ LAST_PAGE = 10_000  # a listing that never says it ended must not loop us foreve
 
 
 async def pages_ahead(fetch: Callable[[int], Awaitable[T]], *, count: Callable[[T], int | None] = lambda _: None,
-                      ahead: int = PAGES_AHEAD, last: int = LAST_PAGE) -> AsyncIterator[T]:
-    """Pages 1, 2, … in order. Page 1 is asked alone: its answer may say how many pages there are
-    (``count``), and no page past that is asked. Where it does not, the consumer says where the listing ends
-    by leaving its loop, and the pages in flight grow with the pages seen (one after page 1, two after page 2,
-    up to ``ahead``): a one-page listing costs page 2 as ever, a long one has ``ahead`` in flight, and at most
-    ``ahead`` - 1 asked past the end are dropped. Leave it inside ``contextlib.aclosing`` so the requests still
-    in flight are cancelled at once, not when the generator is collected."""
-    first = await fetch(1)
+                      ahead: int = PAGES_AHEAD, last: int = LAST_PAGE, start: int = 1) -> AsyncIterator[T]:
+    """Pages ``start``, ``start`` + 1, … in order. The first is asked alone: its answer may say how many pages
+    there are (``count``), and no page past that is asked. Where it does not, the consumer says where the
+    listing ends by leaving its loop, and the pages in flight grow with the pages seen (one after the first,
+    two after the second, up to ``ahead``): a one-page listing costs a second page as ever, a long one has
+    ``ahead`` in flight, and at most ``ahead`` - 1 asked past the end are dropped. Leave it inside
+    ``contextlib.aclosing`` so the requests still in flight are cancelled at once, not when the generator is
+    collected."""
+    first = await fetch(start)
     yield first
     pages = count(first)
     end = last if pages is None else min(last, pages)
     pending: deque[asyncio.Future[T]] = deque()
-    following = 2
+    following = start + 1
     try:
         while True:
-            window = ahead if pages is not None else min(ahead, following - 1 - len(pending))
+            window = ahead if pages is not None else min(ahead, following - start - len(pending))
             while following <= end and len(pending) < window:
                 pending.append(asyncio.ensure_future(fetch(following)))
                 following += 1

@@ -183,6 +183,12 @@ def plan_from(pkg: Any, endpoint: str = "package/list", *, topup: bool = False) 
 _ROUMIO_ACTIVATION = {1: "on first installation", 2: "on first network connection"}
 
 
+def _page_number(key: str) -> int:
+    """A share's saved start page; one not ours to trust (hand-edited, another version's) starts at page 1, which
+    is always safe: the cycle then lists more, never less."""
+    return int(key) if key.isdigit() and 1 <= int(key) <= 10_000 else 1
+
+
 def _int_or_none(value: Any) -> int | None:
     try:
         return to_int(value)
@@ -330,6 +336,9 @@ class RoumioAdapter(VendorAdapter):
     max_quantity_per_line = 1  # "count: currently we support only 1"
     idempotent_orders = True  # a repeated transactionId returns the first order
     orders_carry_fleet = True  # iter_orders is the eSIM listing grouped by orderNo
+    # Its numbered esim/query pages at 8/s: 2 + E / 500 requests no longer fit a sync's minute past ~120,000
+    # eSIMs, so a routine sync reads a share of them (walk_orders) and the next goes on from there.
+    resumable_orders = True
     # Its 50,000-plan catalog is one answer that rarely changes: a sync that finds it as it was writes nothing.
     incremental_plans = True
     actions = frozenset(roumio_actions.PATHS)
@@ -429,19 +438,31 @@ class RoumioAdapter(VendorAdapter):
         )
 
     async def _query_pages(self, body: dict[str, Any]) -> AsyncIterator[list[Esim]]:
+        async with contextlib.aclosing(self._numbered_pages(body)) as pages:
+            async for _number, esims, _last in pages:
+                yield esims
+
+    async def _numbered_pages(self, body: dict[str, Any], first: int = 1) -> AsyncIterator[tuple[int, list[Esim], bool]]:
+        """esim/query's pages from ``first``: each with its number and whether it is the last."""
+        total_pages: list[int | None] = [None]
+
         async def page(number: int) -> tuple[list[Esim], int | None]:
             return esim_list(await self._post("esim/query", {**body, "pager": {"pageNum": number, "pageSize": PAGE_SIZE}}))
 
         # The pager's total says how many pages there are: the next ones are asked for (at Roumio's 8/s) while
         # one is written. A short page ends the listing too (a total that was off).
-        def pages(first: tuple[list[Esim], int | None]) -> int | None:
-            return None if first[1] is None else -(-first[1] // PAGE_SIZE)
+        def pages(answer: tuple[list[Esim], int | None]) -> int | None:
+            total_pages[0] = None if answer[1] is None else -(-answer[1] // PAGE_SIZE)
+            return total_pages[0]
 
-        async with contextlib.aclosing(pages_ahead(page, count=pages)) as answers:
+        number = first
+        async with contextlib.aclosing(pages_ahead(page, count=pages, start=first)) as answers:
             async for esims, _total in answers:
-                yield esims
-                if not esims or len(esims) < PAGE_SIZE:
+                last = len(esims) < PAGE_SIZE or (total_pages[0] is not None and number >= total_pages[0])
+                yield number, esims, last
+                if last:
                     return
+                number += 1
 
     async def get_order(self, order_id: str | None, reference: str | None = None) -> Order:
         if not order_id:
@@ -562,6 +583,47 @@ class RoumioAdapter(VendorAdapter):
             kind="topup",
             raw=obj,
         )
+
+    async def walk_orders(self, key: str | None) -> AsyncIterator[tuple[list[Order | Esim], str | None]]:
+        """The orders pass from page ``key`` (None: the first): a routine sync reads a share of it (services/sync.py).
+        Each page gives the orders it completes, whole, and the page the next share starts at (None after the
+        last page). An order still open when a share stops is not handed out: the next share starts at the page
+        where it began. The first order of a share that starts past page 1 may have begun on a page before: its
+        eSIMs come as they are (``Esim`` items: their rows refreshed, the order's lines left as they are), never
+        as an order that would now count fewer eSIMs."""
+        start = 1 if key is None else _page_number(key)
+        pending: dict[str, list[Esim]] = {}  # in the order met: the first is the oldest still open
+        began: dict[str, int] = {}
+        handed: dict[str, list[Esim]] = {}
+        partial: str | None = None  # the order a share past page 1 starts in
+
+        def whole(order_no: str, esims: list[Esim]) -> Order:  # met again: with every eSIM seen (iter_orders)
+            earlier = handed.get(order_no, [])
+            handed[order_no] = earlier + [replace(e, raw=None) for e in esims]
+            return self._order_from(order_no, None, earlier + esims)
+
+        async with contextlib.aclosing(self._numbered_pages({}, start)) as pages:
+            async for number, page, last in pages:
+                if number == start and start > 1 and page:
+                    partial = page[0].order_id
+                rows: list[Order | Esim] = [e for e in page if partial is not None and e.order_id == partial]
+                for e in page:
+                    if partial is None or e.order_id != partial:
+                        pending.setdefault(e.order_id or "", []).append(e)
+                        began.setdefault(e.order_id or "", number)
+                open_one = None if last or not page else page[-1].order_id
+                for o in [o for o in pending if o != open_one]:
+                    esims = pending.pop(o)
+                    began.pop(o)
+                    if o:  # an eSIM listed without orderNo belongs to no order (as iter_orders)
+                        rows.append(whole(o, esims))
+                if last:
+                    yield rows, None
+                    return
+                # Where the open order began; past the share's first page, so that a share always moves on
+                # (an order longer than a share is then met in part: its eSIMs as they are, as above).
+                resume = began.get(open_one or "", number + 1) if open_one in pending else number + 1
+                yield rows, str(resume if resume > start else number + 1)
 
     # --- fleet -----------------------------------------------------------------------------------
     async def iter_esims(self) -> AsyncIterator[list[Esim]]:

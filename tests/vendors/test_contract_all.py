@@ -423,6 +423,7 @@ CLASS_ATTRIBUTES: dict[str, type | tuple[type, ...]] = {
     "refresh_requests": int,
     "listing_has_usage": bool,
     "resumable_listing": bool,
+    "resumable_orders": bool,
     "actions": frozenset,
     "usage_batch": int,
 }
@@ -441,6 +442,16 @@ def test_a_resumable_listing_is_declared_with_its_walk(vendor):
     assert walks == cls.resumable_listing == (vendor == "flexiroam")
     assert not walks or (inspect.isasyncgenfunction(cls.walk_esims) and Capability.LIST_ESIMS in cls.capabilities)
     assert not walks or cls.listing_has_usage  # the walk writes its pages as listed: no usage read after
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_a_resumable_orders_pass_is_declared_with_its_walk(vendor):
+    """services/sync.py reads a share of an orders pass (the fleet in its orders) only where the adapter says it can."""
+    cls = adapter_class(vendor)
+    walks = cls.walk_orders is not VendorAdapter.walk_orders
+    assert walks == cls.resumable_orders == (vendor == "roumio")
+    assert not walks or (inspect.isasyncgenfunction(cls.walk_orders) and Capability.LIST_ORDERS in cls.capabilities)
+    assert not walks or (cls.orders_carry_fleet and cls.listing_has_usage)  # a share refreshes its eSIMs as listed
 
 
 @pytest.mark.parametrize("vendor", VENDORS)
