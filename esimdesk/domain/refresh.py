@@ -12,10 +12,11 @@ next sync starts where this one stopped (the order is by when each eSIM was last
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from esimdesk.domain.models import EsimStatus
+from esimdesk.domain.models import Esim, EsimStatus
 
 # Nothing more to learn about these: never asked again.
 FINISHED = (EsimStatus.EXPIRED, EsimStatus.CANCELLED, EsimStatus.DELETED)
@@ -67,6 +68,27 @@ class RefreshPlan:
     @property
     def left_for_later(self) -> int:
         return max(0, self.due - len(self.iccids))
+
+
+def tier(esim: Esim, policy: RefreshPolicy, now: datetime) -> int | None:
+    """0: in use and about to run out (expiring within ``expiring_days``, or under ``low_share`` of a known, limited
+    allowance, in integers as Fleet's filter counts it); 1: in use; 2: any other not finished; None: finished
+    (never asked again). The rule store/refresh.py's ``_TIER`` applies to stored rows, for a listing not stored yet."""
+    if esim.status in FINISHED:
+        return None
+    if esim.status not in IN_USE:
+        return 2
+    low_num = round((1 - policy.low_share) * 100)
+    expiring = esim.expires_at is not None and esim.expires_at < now + timedelta(days=policy.expiring_days)
+    low = bool(esim.data_total_mb) and esim.data_used_mb is not None and esim.data_used_mb * 100 > esim.data_total_mb * low_num
+    return 0 if expiring or low else 1
+
+
+def plan_unstored(vendor: str, esims: Iterable[Esim], policy: RefreshPolicy, now: datetime, budget: int) -> RefreshPlan:
+    """The plan for eSIMs none of which is stored yet (a vendor's first listing): all due (never asked), the most
+    needed first, then by ICCID, as store/refresh.py's esims_due orders eSIMs never refreshed."""
+    ranked = sorted((t, e.iccid) for e in esims if (t := tier(e, policy, now)) is not None)
+    return RefreshPlan(vendor, tuple(i for _, i in ranked[:budget]), len(ranked), budget)
 
 
 @dataclass(frozen=True)

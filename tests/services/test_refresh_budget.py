@@ -12,7 +12,7 @@ import pytest
 
 import esimdesk.services.sync as sync_module
 from esimdesk.domain import Esim, EsimStatus, Order, OrderStatus
-from esimdesk.domain.refresh import RefreshPolicy
+from esimdesk.domain.refresh import RefreshPolicy, plan_unstored
 from esimdesk.sandbox import SandboxConfig, SandboxServer
 from esimdesk.services.sync import sync_all
 from esimdesk.services.sync_results import SyncProgress
@@ -70,6 +70,27 @@ def test_the_plan_puts_what_the_agent_needs_first_and_leaves_finished_and_fresh_
     # Only candidates given (e.g. the eSIMs whose usage a listing says can be read).
     some = store.esims_due("microesim", RefreshPolicy(), NOW, 100, among=[iccid["new"], iccid["expired"]])
     assert some.iccids == (iccid["new"],)
+
+
+def test_a_listing_not_stored_yet_is_ranked_as_the_store_ranks_it(tmp_path):
+    """A vendor's first listing is planned before it is stored (services/sync.py): domain/refresh.py's rule must give
+    the plan store/refresh.py's SQL gives once the same rows are stored (none asked yet)."""
+    rows = [esim(1, EsimStatus.ACTIVE, expires_in_days=1, used=10), esim(2, EsimStatus.ACTIVE, used=950),
+            esim(3, EsimStatus.ACTIVE, used=900), esim(4, EsimStatus.INSTALLED, used=0), esim(5, EsimStatus.NEW),
+            esim(6, EsimStatus.SUSPENDED), esim(7, EsimStatus.EXPIRED), esim(8, EsimStatus.DEPLETED, used=1000),
+            esim(9, EsimStatus.ACTIVE, expires_in_days=None, used=None, total=None),
+            esim(10, EsimStatus.ACTIVE, expires_in_days=3.5, used=5, total=0), esim(11, EsimStatus.DELETED),
+            esim(12, EsimStatus.INSTALLED, expires_in_days=2.9)]
+    rows.reverse()  # listed in no particular order
+    store = open_store(tmp_path)
+    store.upsert_esims(rows)
+    for budget in (100, 4, 1):
+        stored = store.esims_due("microesim", RefreshPolicy(), NOW, budget)
+        listed = plan_unstored("microesim", rows, RefreshPolicy(), NOW, budget)
+        assert listed == stored and listed.due == 10  # the finished ones (7, 11) never
+    assert plan_unstored("microesim", rows, RefreshPolicy(), NOW, 3).iccids == tuple(
+        e.iccid for e in (rows[-1], rows[-2], rows[0]))  # expiring, low on data, expiring in 2.9 days
+    store.close()
 
 
 def test_the_budget_is_the_vendors_pace_over_the_target_duration():

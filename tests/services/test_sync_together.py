@@ -3,12 +3,14 @@ catalog seen before is only compared (issue 28)."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 
 import httpx
 import pytest
 
+import esimdesk.services.sync as sync_module
 from esimdesk.domain.refresh import RefreshPolicy
 from esimdesk.sandbox import Fault, SandboxConfig, SandboxServer
 from esimdesk.services.sync import sync_all
@@ -92,12 +94,15 @@ async def test_a_catalog_found_as_it_was_writes_nothing(server, tmp_path, vendor
 class TimedRequests(httpx.AsyncHTTPTransport):
     """A real transport that notes when each request went out (monotonic seconds, last path segment)."""
 
-    def __init__(self, sent: list[tuple[float, str]]):
+    def __init__(self, sent: list[tuple[float, str]], usage_latency: float = 0.0):
         super().__init__()
-        self.sent = sent
+        self.sent, self.usage_latency = sent, usage_latency
 
     async def handle_async_request(self, request):
-        self.sent.append((time.monotonic(), request.url.path.rsplit("/", 1)[-1]))
+        path = request.url.path.rsplit("/", 1)[-1]
+        self.sent.append((time.monotonic(), path))
+        if path == "usage" and self.usage_latency:
+            await asyncio.sleep(self.usage_latency)  # a vendor's answer time (the sandbox answers at once)
         return await super().handle_async_request(request)
 
 
@@ -140,4 +145,59 @@ async def test_usage_is_asked_while_the_listing_is_written_and_written_after_it(
     usage_asked = [t for t, path in sent if path == "usage"]
     assert usage_asked and min(usage_asked) < store.listing_written[-1] - 0.5  # asked during the slow write
     assert min(store.answers_written) >= store.listing_written[-1]  # written only after the listing
+    store.close()
+
+
+async def test_a_first_listing_is_planned_as_listed_and_its_usage_asked_while_it_is_written(server, tmp_path):
+    """A vendor's first listing (nothing of it stored to rank) is ranked as listed (domain/refresh.py plan_unstored):
+    its usage requests need not wait for the listing's write either, which a first sync's four catalogs hold up."""
+    store = SlowDiskStore(tmp_path / "esimdesk.sqlite3")
+    store.slow = True
+    sent: list[tuple[float, str]] = []
+    roamify = only(accounts_for(server, tmp_path), "roamify")
+
+    def factory(cfg):
+        return build_adapter(cfg, timeout=10, transport=TimedRequests(sent))
+
+    [first] = await sync_all(store, roamify, factory, policy=RefreshPolicy(target_seconds=1))
+    assert first.ok and first.refresh.refreshed == first.refresh.planned > 0
+    usage_asked = [t for t, path in sent if path == "usage"]
+    assert usage_asked and min(usage_asked) < store.listing_written[-1] - 0.5  # asked during the slow write
+    assert min(store.answers_written) >= store.listing_written[-1]  # written only after the listing
+    # Recorded as asked (after the listing's rows were there to record it on): the next plan leaves them for later.
+    asked = store.conn.execute("SELECT count(*) FROM esims WHERE vendor = 'roamify' AND refreshed_at IS NOT NULL")
+    assert asked.fetchone()[0] == first.refresh.planned
+    store.close()
+
+
+class SlowAnswersStore(SqliteStore):
+    """A real store whose first record of answered eSIMs takes a second longer (the one writer busy elsewhere)."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.slow_write: list[float] = []
+
+    def mark_refreshed(self, vendor, iccids, at):
+        if not self.slow_write:
+            self.slow_write.append(time.monotonic())
+            time.sleep(1.0)
+            self.slow_write.append(time.monotonic())
+        return super().mark_refreshed(vendor, iccids, at)
+
+
+async def test_requests_go_on_while_a_batch_of_answers_is_written(server, tmp_path, monkeypatch):
+    monkeypatch.setattr(sync_module, "REFRESH_BATCH", 5)
+    store = SlowAnswersStore(tmp_path / "esimdesk.sqlite3")
+    sent: list[tuple[float, str]] = []
+    roamify = only(accounts_for(server, tmp_path), "roamify")
+
+    def factory(cfg):
+        return build_adapter(cfg, timeout=10, transport=TimedRequests(sent, usage_latency=0.1))
+
+    [first] = await sync_all(store, roamify, factory, policy=RefreshPolicy(target_seconds=3))
+    assert first.ok and first.refresh.refreshed == 60  # 60 at 8 at once, 0.1 s each: 0.8 s of requests
+    began, ended = store.slow_write
+    during = [t for t, path in sent if path == "usage" and began < t < ended]
+    assert during, "the usage requests waited for the write of the answers before them"
+    assert store.conn.execute("SELECT count(*) FROM esims WHERE refreshed_at IS NOT NULL").fetchone()[0] == 60
     store.close()
