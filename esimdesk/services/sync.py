@@ -561,7 +561,11 @@ async def _refresh_planned(adapter: VendorAdapter, store: Store, result: VendorS
 
     async def written() -> None:
         if writing:
-            result.esims += await writing.pop()
+            try:  # shielded: a cancel lands here, not on the write, which the finally below awaits again
+                result.esims += await asyncio.shield(writing[0])
+            finally:
+                if writing[0].done():
+                    writing.pop()
 
     async def flush() -> None:
         nonlocal asked, esims, events
