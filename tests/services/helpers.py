@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from pathlib import Path
 
+from esimdesk.domain.refresh import RefreshPolicy
 from esimdesk.sandbox import SandboxServer
 from esimdesk.services.config import load_accounts
+from esimdesk.services.sync import sync_all
 from esimdesk.store import SqliteStore
 from esimdesk.vendors import build_adapter
 
@@ -42,10 +45,6 @@ def open_store(home: Path) -> SqliteStore:
 def sync_cancelled_when(store, accounts, factory, when, **options) -> None:
     """Run ``sync_all`` and cancel it (as the window's Cancel, Ctrl+C) at the first progress report ``when(p)``
     holds for; it must end cancelled."""
-    import asyncio
-
-    from esimdesk.services.sync import sync_all
-
     async def run() -> None:
         task: asyncio.Task | None = None
 
@@ -61,3 +60,14 @@ def sync_cancelled_when(store, accounts, factory, when, **options) -> None:
         raise AssertionError("the sync ended before it was cancelled")
 
     asyncio.run(run())
+
+
+# With adapters that pace 0.2 requests/s (tests set it on the factory's): a walk's budget of 2 pages a sync.
+TWO_PAGES = RefreshPolicy(target_seconds=10)
+
+
+def sync_walking_two_pages(store, accounts, factory):
+    """One sync of the given accounts whose listing walks read two pages each (TWO_PAGES); it must end well."""
+    [result] = asyncio.run(sync_all(store, accounts, factory, policy=TWO_PAGES))
+    assert result.ok, result.problem
+    return result

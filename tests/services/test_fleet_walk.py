@@ -18,7 +18,8 @@ from esimdesk.services.sync import sync_all
 from esimdesk.services.sync_words import refresh_sentence
 from esimdesk.store.refresh import save_fleet_walk_in
 from esimdesk.vendors import build_adapter
-from tests.services.helpers import accounts_for, open_store, sync_cancelled_when
+from tests.services.helpers import TWO_PAGES, accounts_for, open_store, sync_cancelled_when
+from tests.services.helpers import sync_walking_two_pages as sync
 
 PAGES = 5  # the sandbox's Flexiroam pages hold 100 eSIMs
 GONE = "89852000000000999995"  # a row this desk holds that the vendor no longer lists
@@ -53,13 +54,6 @@ def flexiroam(tmp_path):
         store.close()
 
 
-TWO_PAGES = RefreshPolicy(target_seconds=10)
-
-
-def sync(store, accounts, factory):
-    [result] = asyncio.run(sync_all(store, accounts, factory, policy=TWO_PAGES))
-    assert result.ok, result.problem
-    return result
 
 
 def test_the_first_listing_is_walked_whole_then_each_sync_walks_its_share_from_where_the_last_stopped(flexiroam):

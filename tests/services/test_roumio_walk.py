@@ -20,6 +20,7 @@ from esimdesk.services.sync import sync_all
 from esimdesk.services.sync_words import refresh_sentence
 from esimdesk.vendors import build_adapter
 from tests.services.helpers import accounts_for, open_store
+from tests.services.helpers import sync_walking_two_pages as sync
 
 PAGES = 5  # the adapter asks for pages of 500 eSIMs
 GONE = "89852000000000999995"  # a row this desk holds that Roumio no longer lists
@@ -58,15 +59,6 @@ def roumio(tmp_path):
 
         yield store, accounts_for(server, tmp_path), factory, asked, listed
         store.close()
-
-
-TWO_PAGES = RefreshPolicy(target_seconds=10)
-
-
-def sync(store, accounts, factory):
-    [result] = asyncio.run(sync_all(store, accounts, factory, policy=TWO_PAGES))
-    assert result.ok, result.problem
-    return result
 
 
 def sizes(store) -> dict[str, int]:
