@@ -80,7 +80,8 @@ def tier(esim: Esim, policy: RefreshPolicy, now: datetime) -> int | None:
         return 2
     low_num = round((1 - policy.low_share) * 100)
     expiring = esim.expires_at is not None and esim.expires_at < now + timedelta(days=policy.expiring_days)
-    low = bool(esim.data_total_mb) and esim.data_used_mb is not None and esim.data_used_mb * 100 > esim.data_total_mb * low_num
+    total, used = esim.data_total_mb or 0, esim.data_used_mb
+    low = total > 0 and used is not None and used * 100 > total * low_num
     return 0 if expiring or low else 1
 
 

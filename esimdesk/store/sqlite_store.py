@@ -391,7 +391,7 @@ class SqliteStore(JournalMixin, ActionsMixin, DeliveriesMixin, ListingsMixin, Ex
         """A share of an orders pass that carries the fleet (Roumio's walk_orders): its orders, the eSIMs of an
         order it holds in part (their rows only: the order's lines stay as they are), and where the walk now is,
         in one transaction (as upsert_walked_esims). The vendor may list an order's eSIMs pages apart
-        (roumio.py iter_orders), so an order given with fewer eSIMs than are stored for it is one the share saw
+        (roumio.py walk_orders), so an order given with fewer eSIMs than are stored for it is one the share saw
         in part: only its eSIMs are written. ``walk`` None: the cycle is whole; what it did not list since
         ``cycle_started`` is marked stale."""
         seen = now_iso()

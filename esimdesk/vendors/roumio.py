@@ -527,29 +527,12 @@ class RoumioAdapter(VendorAdapter):
         )
 
     async def iter_orders(self) -> AsyncIterator[list[Order]]:
-        """Roumio has no order list: group every allocated eSIM by orderNo (one page of orders per page read,
-        an order split across pages is completed before it is handed out). The document does not say the
-        list keeps an order's eSIMs together, and they are not always (an order's eSIM listed far from the
-        rest): an order met again is handed out again whole, with every eSIM seen of it (those handed out
-        before without their payload: the store keeps the one it has)."""
-        pending: dict[str, list[Esim]] = {}
-        handed: dict[str, list[Esim]] = {}
-
-        def whole(order_no: str, esims: list[Esim]) -> Order:
-            earlier = handed.get(order_no, [])
-            handed[order_no] = earlier + [replace(e, raw=None) for e in esims]
-            return self._order_from(order_no, None, earlier + esims)
-
-        async for page in self._query_pages({}):
-            for e in page:
-                pending.setdefault(e.order_id or "", []).append(e)
-            last = page[-1].order_id if page else None
-            done = [o for o in pending if o != last]
-            if done:
-                yield [whole(o, pending.pop(o)) for o in done if o]
-        rest = [whole(o, es) for o, es in pending.items() if o]
-        if rest:
-            yield rest
+        """Roumio has no order list: every allocated eSIM grouped by orderNo, one page of orders per page read (an
+        order split across pages completed before it is handed out): walk_orders from the first page to the last."""
+        async with contextlib.aclosing(self.walk_orders(None)) as pages:
+            async for rows, _next in pages:
+                if orders := [r for r in rows if isinstance(r, Order)]:  # from page 1 no order comes in part
+                    yield orders
 
     async def topup(
         self,
@@ -597,7 +580,10 @@ class RoumioAdapter(VendorAdapter):
         handed: dict[str, list[Esim]] = {}
         partial: str | None = None  # the order a share past page 1 starts in
 
-        def whole(order_no: str, esims: list[Esim]) -> Order:  # met again: with every eSIM seen (iter_orders)
+        # The document does not say the list keeps an order's eSIMs together, and it does not always: an order met
+        # again goes out again with every eSIM seen of it (those gone out before without their payload: the store
+        # keeps the one it has).
+        def whole(order_no: str, esims: list[Esim]) -> Order:
             earlier = handed.get(order_no, [])
             handed[order_no] = earlier + [replace(e, raw=None) for e in esims]
             return self._order_from(order_no, None, earlier + esims)
@@ -615,7 +601,7 @@ class RoumioAdapter(VendorAdapter):
                 for o in [o for o in pending if o != open_one]:
                     esims = pending.pop(o)
                     began.pop(o)
-                    if o:  # an eSIM listed without orderNo belongs to no order (as iter_orders)
+                    if o:  # an eSIM listed without orderNo belongs to no order
                         rows.append(whole(o, esims))
                 if last:
                     yield rows, None
