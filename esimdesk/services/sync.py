@@ -277,8 +277,8 @@ async def _sync_fleet(adapter: VendorAdapter, store: Store, result: VendorSyncRe
 WRITE_BATCH_ROWS = 2000
 
 
-async def _pipelined(pages: AsyncIterator[list], write: Callable[..., int],
-                     mark: Callable[[], Any] | None = None) -> AsyncIterator[int]:
+async def _pipelined(pages: AsyncIterator[list], write: Callable[..., T],
+                     mark: Callable[[], Any] | None = None) -> AsyncIterator[T]:
     """Write pages in a worker thread while the next ones are fetched: a sync costs about the larger of
     network and SQLite, not their sum. Pages that arrive while a write runs are written together next
     (up to WRITE_BATCH_ROWS): slow pages are written one by one, a fast answer in large transactions, a page
@@ -408,10 +408,8 @@ async def _walk_fleet(adapter: VendorAdapter, store: Store, result: VendorSyncRe
     """A listing whose pages each need the last one's key (Flexiroam): walked a share a sync (``_walk``)."""
     vendor = adapter.name
 
-    def write(batch: list[Esim], walk: FleetWalk | None, cycle_started: str) -> int:
-        written = store.upsert_walked_esims(vendor, batch, walk, cycle_started)
-        result.esims += written
-        return written
+    def write(batch: list[Esim], walk: FleetWalk | None, cycle_started: str) -> tuple[int, int]:
+        return 0, store.upsert_walked_esims(vendor, batch, walk, cycle_started)
 
     await _walk(adapter, store, result, report, run_started, policy, adapter.walk_esims, write, "esims")
 
@@ -422,12 +420,9 @@ async def _walk_orders(adapter: VendorAdapter, store: Store, result: VendorSyncR
     (``_walk``), its orders kept whole across a share's edges (walk_orders)."""
     vendor = adapter.name
 
-    def write(rows: list[Order | Esim], walk: FleetWalk | None, cycle_started: str) -> int:
-        written = store.upsert_walked_orders(vendor, rows, walk, cycle_started)
-        esims = sum(len(r.esims) if isinstance(r, Order) else 1 for r in rows)
-        result.orders += written
-        result.esims += esims
-        return esims
+    def write(rows: list[Order | Esim], walk: FleetWalk | None, cycle_started: str) -> tuple[int, int]:
+        orders = store.upsert_walked_orders(vendor, rows, walk, cycle_started)
+        return orders, sum(len(r.esims) if isinstance(r, Order) else 1 for r in rows)
 
     await _walk(adapter, store, result, report, run_started, policy, adapter.walk_orders, write, "orders")
     if result.walk is not None and result.walk.complete and not result.walk.resumed:
@@ -439,11 +434,11 @@ async def _walk_orders(adapter: VendorAdapter, store: Store, result: VendorSyncR
 async def _walk(adapter: VendorAdapter, store: Store, result: VendorSyncResult, report: ProgressFn,
                 run_started: str, policy: RefreshPolicy,
                 walk_pages: Callable[[str | None], AsyncIterator[tuple[list, str | None]]],
-                write: Callable[[list, FleetWalk | None, str], int], stage: str) -> None:
+                write: Callable[[list, FleetWalk | None, str], tuple[int, int]], stage: str) -> None:
     """A listing too long for a sync's minute (Flexiroam's chained pages; Roumio's numbered ones at 8/s): a routine
     sync walks from where the last stopped, up to the budget's pages or ``target_seconds``, whichever comes
-    first, and saves where it stopped with each write (``write(rows, walk, cycle_started)``, one transaction;
-    its eSIMs counted); the walk that reaches the last page marks stale what its whole cycle did not list. A
+    first, and saves where it stopped with each write (``write(rows, walk, cycle_started)``, one transaction:
+    the orders and eSIMs it wrote); the walk that reaches the last page marks stale what its whole cycle did not list. A
     vendor's first listing is walked whole (until then Fleet shows none of its eSIMs)."""
     vendor = adapter.name
     walk = await asyncio.to_thread(store.fleet_walk, vendor)
@@ -475,12 +470,14 @@ async def _walk(adapter: VendorAdapter, store: Store, result: VendorSyncResult, 
                 log.info("%s refused the page key an earlier sync stopped at (%s): starting over", vendor, exc)
                 key, cycle[0], summary.resumed = None, run_started, False
 
-    def write_and_mark(batch: list, key: str | None) -> int:
+    def write_and_mark(batch: list, key: str | None) -> tuple[int, int]:
         # With where the walk now is; key None: these rows end with the last page, the cycle is whole.
         return write(batch, None if key is None else FleetWalk(key, cycle[0]), cycle[0])
 
-    async for written in _pipelined(pages(), write_and_mark, lambda: after[0]):
-        summary.esims += written
+    async for orders, esims in _pipelined(pages(), write_and_mark, lambda: after[0]):
+        result.orders += orders
+        result.esims += esims
+        summary.esims += esims
         report(SyncProgress(vendor, stage, result.orders if stage == "orders" else result.esims, None))
 
 

@@ -444,7 +444,6 @@ class RoumioAdapter(VendorAdapter):
 
     async def _numbered_pages(self, body: dict[str, Any], first: int = 1) -> AsyncIterator[tuple[int, list[Esim], bool]]:
         """esim/query's pages from ``first``: each with its number and whether it is the last."""
-        total_pages: list[int | None] = [None]
 
         async def page(number: int) -> tuple[list[Esim], int | None]:
             return esim_list(await self._post("esim/query", {**body, "pager": {"pageNum": number, "pageSize": PAGE_SIZE}}))
@@ -452,13 +451,13 @@ class RoumioAdapter(VendorAdapter):
         # The pager's total says how many pages there are: the next ones are asked for (at Roumio's 8/s) while
         # one is written. A short page ends the listing too (a total that was off).
         def pages(answer: tuple[list[Esim], int | None]) -> int | None:
-            total_pages[0] = None if answer[1] is None else -(-answer[1] // PAGE_SIZE)
-            return total_pages[0]
+            return None if answer[1] is None else -(-answer[1] // PAGE_SIZE)
 
         number = first
         async with contextlib.aclosing(pages_ahead(page, count=pages, start=first)) as answers:
-            async for esims, _total in answers:
-                last = len(esims) < PAGE_SIZE or (total_pages[0] is not None and number >= total_pages[0])
+            async for answer in answers:
+                esims, count = answer[0], pages(answer)
+                last = len(esims) < PAGE_SIZE or (count is not None and number >= count)
                 yield number, esims, last
                 if last:
                     return
@@ -592,9 +591,11 @@ class RoumioAdapter(VendorAdapter):
             async for number, page, last in pages:
                 if number == start and start > 1 and page:
                     partial = page[0].order_id
-                rows: list[Order | Esim] = [e for e in page if partial is not None and e.order_id == partial]
+                rows: list[Order | Esim] = []
                 for e in page:
-                    if partial is None or e.order_id != partial:
+                    if partial is not None and e.order_id == partial:
+                        rows.append(e)
+                    else:
                         pending.setdefault(e.order_id or "", []).append(e)
                         began.setdefault(e.order_id or "", number)
                 open_one = None if last or not page else page[-1].order_id
@@ -608,7 +609,7 @@ class RoumioAdapter(VendorAdapter):
                     return
                 # Where the open order began; past the share's first page, so that a share always moves on
                 # (an order longer than a share is then met in part: its eSIMs as they are, as above).
-                resume = began.get(open_one or "", number + 1) if open_one in pending else number + 1
+                resume = began[open_one] if open_one in pending else number + 1
                 yield rows, str(resume if resume > start else number + 1)
 
     # --- fleet -----------------------------------------------------------------------------------
