@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
 import esimdesk.services.sync as sync_module
+from esimdesk.domain import Order, OrderStatus
 from esimdesk.domain.refresh import RefreshPolicy
+from esimdesk.domain.states import UNFINISHED
 from esimdesk.sandbox import Fault, SandboxConfig, SandboxServer
 from esimdesk.services.sync import sync_all
 from esimdesk.store.sqlite_store import SqliteStore
@@ -171,33 +175,72 @@ async def test_a_first_listing_is_planned_as_listed_and_its_usage_asked_while_it
 
 
 class SlowAnswersStore(SqliteStore):
-    """A real store whose first record of answered eSIMs takes a second longer (the one writer busy elsewhere)."""
+    """A real store whose first record of answered eSIMs, once armed, takes a second longer (the one writer
+    busy elsewhere). ``write_began`` is set when that write starts."""
 
     def __init__(self, path):
         super().__init__(path)
+        self.armed = False
         self.slow_write: list[float] = []
+        self.write_began = threading.Event()
 
     def mark_refreshed(self, vendor, iccids, at):
-        if not self.slow_write:
+        if self.armed and not self.slow_write:
             self.slow_write.append(time.monotonic())
+            self.write_began.set()
             time.sleep(1.0)
             self.slow_write.append(time.monotonic())
         return super().mark_refreshed(vendor, iccids, at)
 
 
+class HeldAfterFirstBatch(httpx.AsyncHTTPTransport):
+    """A real transport that notes when each eSIM detail request went out, answers the first ``first`` of them
+    at once and holds every later one until the slow write has begun: whatever the machine's speed, requests
+    remain to be sent while that write runs."""
+
+    def __init__(self, sent: list[float], began: threading.Event, first: int):
+        super().__init__()
+        self.sent, self.began, self.first = sent, began, first
+
+    async def handle_async_request(self, request):
+        if request.url.path.endswith("deviceDetail"):
+            self.sent.append(time.monotonic())
+            deadline = time.monotonic() + 20
+            while len(self.sent) > self.first and not self.began.is_set() and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)  # polled: a thread waiting would take one the store's write needs
+            await asyncio.sleep(0.05)  # a vendor's answer time (the sandbox answers at once)
+        return await super().handle_async_request(request)
+
+
 async def test_requests_go_on_while_a_batch_of_answers_is_written(server, tmp_path, monkeypatch):
     monkeypatch.setattr(sync_module, "REFRESH_BATCH", 5)
     store = SlowAnswersStore(tmp_path / "esimdesk.sqlite3")
-    sent: list[tuple[float, str]] = []
-    roamify = only(accounts_for(server, tmp_path), "roamify")
+    sent: list[float] = []
+    # MicroESIM keeps no eSIM list: its refresh waits for no listing's write, only for its own answers.
+    microesim = only(accounts_for(server, tmp_path), "microesim")
 
     def factory(cfg):
-        return build_adapter(cfg, timeout=10, transport=TimedRequests(sent, usage_latency=0.1))
+        return build_adapter(cfg, timeout=30, transport=HeldAfterFirstBatch(sent, store.write_began, 5))
 
-    [first] = await sync_all(store, roamify, factory, policy=RefreshPolicy(target_seconds=3))
-    assert first.ok and first.refresh.refreshed == 60  # 60 at 8 at once, 0.1 s each: 0.8 s of requests
+    # A desk that placed the sandbox's MicroESIM orders: its first sync brings them and their eSIMs.
+    known = server.sandbox.vendors["microesim"].known_orders
+    store.upsert_orders([Order("microesim", o, None, OrderStatus.ALLOCATING, datetime.now(UTC)) for o in known])
+    [first] = await sync_all(store, microesim, short_factory(10))
+    assert first.ok, first.error
+    # No order left to settle: the first record of answers the next sync makes is its refresh's first batch.
+    assert not store.orders("microesim", statuses=UNFINISHED)
+    with store.transaction() as conn:  # as a desk that has not asked about them on their own yet
+        conn.execute("UPDATE esims SET refreshed_at = NULL")
+    store.armed = True
+    before = datetime.now(UTC).isoformat()
+    thirty = RefreshPolicy(target_seconds=3)  # 30 eSIMs: 20 requests a second, two an eSIM
+    [again] = await sync_all(store, microesim, factory, policy=thirty)
+    assert again.ok, again.error
+    assert again.refresh.refreshed == again.refresh.planned > 3 * sync_module.REFRESH_CONCURRENCY
     began, ended = store.slow_write
-    during = [t for t, path in sent if path == "usage" and began < t < ended]
-    assert during, "the usage requests waited for the write of the answers before them"
-    assert store.conn.execute("SELECT count(*) FROM esims WHERE refreshed_at IS NOT NULL").fetchone()[0] == 60
+    # Before, the loop awaited each batch's write: no request went out until the write had ended.
+    assert [t for t in sent if began < t < ended], "the requests waited for the write of the answers before them"
+    asked = store.conn.execute("SELECT count(*) FROM esims WHERE vendor = 'microesim' AND refreshed_at >= ?",
+                               (before,)).fetchone()[0]
+    assert asked == again.refresh.planned  # every batch recorded, the slow one too
     store.close()
