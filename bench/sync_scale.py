@@ -432,7 +432,7 @@ def run_sync(server: SandboxProcess, store: TimedStore, accounts, label: str) ->
     store.reset_timing()
     progress: dict[str, dict[str, Any]] = defaultdict(dict)
     finished_at: dict[str, float] = {}
-    backup_s = [0.0]
+    backup_s, backup_made = [0.0], [False]
 
     def on_progress(p) -> None:
         progress[p.vendor][p.stage] = jsonable(p)
@@ -449,7 +449,9 @@ def run_sync(server: SandboxProcess, store: TimedStore, accounts, label: str) ->
             b0, c0 = time.perf_counter(), time.thread_time()
             store._enter()
             try:
-                return original_backup(*a, **kw)
+                made = original_backup(*a, **kw)
+                backup_made[0] = made is not None
+                return made
             finally:
                 store._leave()
                 backup_s[0] += time.perf_counter() - b0
@@ -517,6 +519,9 @@ def run_sync(server: SandboxProcess, store: TimedStore, accounts, label: str) ->
                                                                      key=lambda kv: -kv[1]) if v >= 0.01},
         "sqlite_not_per_vendor_s": round(store.by_vendor.get("shared", 0.0), 2),
         "rolling_backup_s": round(backup_s[0], 2),
+        # store/backups.py backup_due: after a sync, a copy when the newest is an hour old or the desk's own
+        # work (orders, actions, e-mails) changed since; a routine sync minutes after the first takes none.
+        "rolling_backup_made": backup_made[0],
         "cpu_s": {"process": round(cpu, 1), "desk": round(cpu, 1), "sandbox_process": round(sandbox_cpu, 1),
                   "desk_plus_sandbox": round(cpu + sandbox_cpu, 1)},
         "requests_total": sum(v["requests"]["total"] for v in per_vendor.values()),

@@ -1,7 +1,8 @@
 """Rolling backups of the data file (SQLite's backup API), and putting one back in its place.
 
-``<folder of the data file>/backups/esimdesk-YYYYMMDD-HHMMSS.sqlite3`` (UTC): one after each sync that
-brought something and one per ``esimdesk backup``; the last ``KEEP`` are kept. Every copy passes
+``<folder of the data file>/backups/esimdesk-YYYYMMDD-HHMMSS.sqlite3`` (UTC): one after a sync that
+brought something when the newest is ``BACKUP_EVERY`` old or an order, top-up, support action or e-mail
+was made or moved on since it (``backup_due``), and one per ``esimdesk backup``; the last ``KEEP`` are kept. Every copy passes
 ``quick_check`` before it gets its name, so the newest backup — the one a refusal message points to —
 is always a healthy one. A restore first keeps the file it replaces as ``backups/replaced-….sqlite3``
 (a consistent copy when it is healthy, its raw bytes and log when it is not), apart from the rolling
@@ -19,7 +20,7 @@ import shutil
 import sqlite3
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from esimdesk.domain import StoreError
@@ -52,6 +53,11 @@ from esimdesk.store.migrations import LATEST, migrate
 DATA_FILE = "esimdesk.sqlite3"  # the name open_store gives the data file in its folder
 KEEP = 7
 IN_USE_WAIT_S = 1.0
+# After a sync, a backup when the newest is this old, or sooner when the desk's own work changed since it
+# (AGENT_WORK: what no vendor can give back). A full copy after every sync cost a routine sync at 300,000
+# eSIMs a vendor 11 s of its 53 s, and kept 7 syncs' worth of backups, half an hour of syncs every 5 min.
+BACKUP_EVERY = timedelta(hours=1)
+AGENT_WORK = ("journal", "esim_actions", "deliveries")  # orders and top-ups, support actions, e-mails
 
 
 @dataclass(frozen=True)
@@ -169,6 +175,34 @@ def backup_now(data_file: Path, *, keep: int = KEEP, now: datetime | None = None
     return final
 
 
+def backup_due(data_file: Path, now: datetime | None = None) -> bool:
+    """A rolling backup is due: there is none, the newest was made ``BACKUP_EVERY`` ago or more, or an
+    order, top-up, support action or e-mail was made or moved on since it (each row's ``updated_at``)."""
+    newest = newest_backup(data_file)
+    made = _made_at(newest) if newest is not None else None
+    now = now or datetime.now(UTC)
+    if made is None or not timedelta(0) <= now - made < BACKUP_EVERY:  # none, old, or the clock went back
+        return True
+    since = made.isoformat()  # updated_at is isoformat UTC: compared as text, in time order
+    try:
+        conn = connect(_uri(data_file, "rw"), uri=True, timeout=BUSY_TIMEOUT_S)
+        try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
+            return any(conn.execute(f"SELECT 1 FROM {t} WHERE updated_at >= ? LIMIT 1", (since,)).fetchone()
+                       for t in AGENT_WORK if t in tables)
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:  # backup_now says what is wrong, in words
+        logging.getLogger("esimdesk.backup").debug("backup due: %s could not be read: %s", data_file, exc)
+        return True
+
+
+def _made_at(backup: Path) -> datetime | None:
+    """When a backup of the series was made, from its name (UTC, to the second)."""
+    m = SERIES.match(backup.name)
+    return datetime.strptime(m[1] + m[2], "%Y%m%d%H%M%S").replace(tzinfo=UTC) if m else None
+
+
 def _made_backups_dir(data_file: Path) -> Path:
     """The backups folder, created if need be; a folder that cannot be made is a StoreError in words."""
     folder = backups_dir(data_file)
@@ -199,10 +233,15 @@ def _copy(source_uri: str, target: Path, *, journal_mode: str, source_path: Path
     try:
         dst = connect(target, isolation_level=None)
         try:
+            # A new file no one else reads until it is renamed: written without a rollback journal or a sync
+            # per step (a third less time for 1 GB), then synced once.
+            dst.execute("PRAGMA journal_mode=OFF")
+            dst.execute("PRAGMA synchronous=OFF")
             src.backup(dst)
             dst.execute(f"PRAGMA journal_mode={journal_mode}")
         finally:
             dst.close()
+        _fsync_file(target)
     except sqlite3.Error as exc:
         mapped = as_store_error(exc, shown_as or target, "write", what="the copy")
         if mapped is not None and mapped.reason == "damaged":  # a page of the source could not be read
@@ -844,6 +883,14 @@ def _remove_db_files(path: Path) -> None:
             pass
 
 
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _fsync_dir(folder: Path) -> None:
     """Make a rename durable (POSIX); Windows has no directory handles to sync."""
     if os.name != "posix":
@@ -860,14 +907,16 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def rolling_backup(store: object, *, keep: int = KEEP) -> Path | None:
-    """After a sync: a backup of ``store``'s file (an SQLite store; others are skipped). A failure is
-    logged, not raised: the sync itself went well, and the next one tries again."""
+def rolling_backup(store: object, *, keep: int = KEEP, now: datetime | None = None) -> Path | None:
+    """After a sync: a backup of ``store``'s file (an SQLite store; others are skipped) when one is due
+    (``backup_due``). A failure is logged, not raised: the sync itself went well, and the next one tries again."""
     path = getattr(store, "path", None)
     if path is None:
         return None
     try:
-        return backup_now(Path(path), keep=keep)
+        if not backup_due(Path(path), now):
+            return None
+        return backup_now(Path(path), keep=keep, now=now)
     except (StoreError, OSError) as exc:
         if isinstance(exc, OSError):  # not foreseen by backup_now: still a warning, never the sync's failure
             exc = os_error(exc, Path(exc.filename or backups_dir(Path(path))), f"write a backup in {backups_dir(Path(path))}")

@@ -430,7 +430,37 @@ async def test_a_successful_sync_leaves_a_backup(tmp_path, sandbox_config):
     assert results[0].ok, results[0].error
     assert len(list_backups(path)) == 1
     assert verify_database(list_backups(path)[0]).schema == LATEST
+    # The next sync, minutes later with no order placed: the newest backup is still good enough.
+    again = await sync_all(store, [sandbox_config("flexiroam")], lambda cfg: build_adapter(cfg, timeout=5))
+    assert again[0].ok and len(list_backups(path)) == 1
     assert rolling_backup(object()) is None  # a store without a file: nothing to back up
+    store.close()
+
+
+def test_a_backup_after_a_sync_when_the_newest_is_an_hour_old_or_the_desks_own_work_changed(tmp_path):
+    path = make_desk(tmp_path / "esimdesk.sqlite3")
+    store = SqliteStore(path)
+    t0 = datetime.now(UTC)
+    first = rolling_backup(store, now=t0 - timedelta(minutes=10))
+    assert first is not None  # none yet
+    assert rolling_backup(store, now=t0) is None  # 10 minutes old, nothing of the desk's own since
+    store.journal_create(vendor="roumio", kind="order", reference="shop-new", plan_id="P1", quantity=1,
+                         unit_price=Decimal("5.70"), currency="USD")
+    t1 = datetime.now(UTC) + timedelta(seconds=1)  # names are to the second: made after the order
+    second = rolling_backup(store, now=t1)
+    assert second is not None  # an order recorded since the newest backup
+    with sqlite3.connect(second) as conn:
+        assert conn.execute("SELECT count(*) FROM journal WHERE reference = 'shop-new'").fetchone()[0] == 1
+    assert rolling_backup(store, now=t1 + timedelta(minutes=59)) is None
+    entry = store.journal_get(reference="shop-new")
+    time.sleep(1.1)  # the second backup's name is one second after the order: what follows is after it
+    store.journal_transition(entry.id, OrderStatus.FAILED, "refused by the vendor")  # the order moved on
+    assert rolling_backup(store, now=t1 + timedelta(minutes=59)) is not None
+    t2 = t1 + timedelta(minutes=59)
+    assert rolling_backup(store, now=t2 + timedelta(minutes=59)) is None
+    assert rolling_backup(store, now=t2 + timedelta(hours=1)) is not None  # an hour old
+    assert rolling_backup(store, now=t0 - timedelta(days=1)) is not None  # the clock went back: none to trust
+    assert len(list_backups(path)) == 5
     store.close()
 
 
