@@ -2,11 +2,12 @@
 
 ``<folder of the data file>/backups/esimdesk-YYYYMMDD-HHMMSS.sqlite3`` (UTC): one after a sync that
 brought something when the newest is ``BACKUP_EVERY`` old or an order, top-up, support action or e-mail
-was made or moved on since it (``backup_due``), and one per ``esimdesk backup``; the last ``KEEP`` are kept. Every copy passes
-``quick_check`` before it gets its name, so the newest backup — the one a refusal message points to —
-is always a healthy one. A restore first keeps the file it replaces as ``backups/replaced-….sqlite3``
-(a consistent copy when it is healthy, its raw bytes and log when it is not), apart from the rolling
-series so it never becomes "the newest backup" and never pushes a good backup out.
+was made or moved on since it (``backup_due``), and one per ``esimdesk backup``; the last ``KEEP`` are
+kept. Every copy passes ``quick_check`` before it gets its name, so the newest backup — the one a
+refusal message points to — is always a healthy one. A restore first keeps the file it replaces as
+``backups/replaced-….sqlite3`` (a consistent copy when it is healthy, its raw bytes and log when it is
+not), apart from the rolling series so it never becomes "the newest backup" and never pushes a good
+backup out.
 """
 
 from __future__ import annotations
@@ -884,7 +885,7 @@ def _remove_db_files(path: Path) -> None:
 
 
 def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))  # Windows flushes only a handle it may write
     try:
         os.fsync(fd)
     finally:

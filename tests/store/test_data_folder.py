@@ -31,6 +31,7 @@ import pytest
 from esimdesk.domain import Balance, Order, OrderStatus, StoreError
 from esimdesk.store import SqliteStore, integrity
 from esimdesk.store.backups import (
+    AGENT_WORK,
     KEEP,
     backup_now,
     list_backups,
@@ -461,6 +462,9 @@ def test_a_backup_after_a_sync_when_the_newest_is_an_hour_old_or_the_desks_own_w
     assert rolling_backup(store, now=t2 + timedelta(hours=1)) is not None  # an hour old
     assert rolling_backup(store, now=t0 - timedelta(days=1)) is not None  # the clock went back: none to trust
     assert len(list_backups(path)) == 5
+    # Support actions and e-mails are looked at the same way: each table is there with its updated_at.
+    for table in AGENT_WORK:
+        assert "updated_at" in {r[1] for r in store.conn.execute(f"PRAGMA table_info({table})")}, table
     store.close()
 
 
