@@ -27,10 +27,13 @@ process. What the bench needs of the sandbox comes over a pipe: its address and 
 limits it enforces, the MicroESIM history the store is seeded with (computed there, the orders built
 here by ``seed_demo_history`` itself) and its process's CPU seconds; the request counters come from its
 HTTP control API (``/_sandbox/state``), as before. The child ignores Ctrl+C and is stopped by the bench
-(or ends when the pipe closes, the bench gone).
+(or ends when the pipe closes, the bench gone). Since 2026-12-07 each vendor has a process of its own
+(``VendorProcesses``): in one process, Roamify's 100,000-eSIM listing (3.7 s to serialise) held up every other
+vendor's answers, Flexiroam's chained pages (3 ms each alone) among them. ``sandbox_process`` in the JSON
+says which.
 
 ``cpu_s`` per sync: ``process`` and ``desk`` are this process's CPU seconds (the desk's sync and the
-bench; the same figure now), ``sandbox_process`` the sandbox process's (all its threads; before the
+bench; the same figure now), ``sandbox_process`` the sandbox processes' (all their threads; before the
 sandbox had its own process this was ``sandbox_thread``, and ``process`` included it),
 ``desk_plus_sandbox`` their sum (what ``process`` measured then).
 
@@ -194,14 +197,65 @@ def _vendor_of(args: tuple, kwargs: dict) -> str:
     return "shared"
 
 
-def _serve_sandbox(conn, config: dict[str, Any]) -> None:
+class VendorProcesses:
+    """One sandbox process per vendor (``with VendorProcesses(config) as sb:``), with SandboxProcess's face: real
+    vendors are separate servers, so one vendor's large answer (Roamify's 100,000-eSIM listing: 3.7 s to
+    serialise) must not hold up another's (a Flexiroam page, 3 ms alone, waited those 3.7 s in one process)."""
+
+    def __init__(self, config: dict[str, Any], vendors: tuple[str, ...] = ("roumio", "roamify", "microesim", "flexiroam")):
+        self.config, self.names = config, vendors
+        self.parts: list[SandboxProcess] = []
+
+    def __enter__(self) -> VendorProcesses:
+        try:
+            for vendor in self.names:
+                self.parts.append(SandboxProcess(self.config, vendors=(vendor,)).__enter__())
+        except BaseException:
+            self.stop()
+            raise
+        self.env = {k: v for part in self.parts for k, v in part.env.items()}
+        self.limits = {v: lim for part in self.parts for v, lim in part.limits.items()}
+        self.latency = self.parts[0].latency
+        self.vendors = sorted(v for part in self.parts for v in part.vendors)
+        self.build_s = sum(part.build_s for part in self.parts)
+        self.start_s = sum(part.start_s for part in self.parts)
+        self.roots = [part.root for part in self.parts]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        for part in self.parts:
+            part.stop()
+
+    def cpu_s(self) -> float:
+        return sum(part.cpu_s() for part in self.parts)
+
+    def demo_shim(self) -> Any:
+        return next(p for p in self.parts if "microesim" in p.vendors).demo_shim()
+
+    def reset_counters(self) -> None:
+        for root in self.roots:
+            httpx.post(root + "/_sandbox/state", json={"reset_counters": True}, timeout=60).raise_for_status()
+
+    def state(self) -> dict[str, Any]:
+        """Each process's counters, by vendor (each process counts its own vendor only)."""
+        merged: dict[str, Any] = {}
+        for part in self.parts:
+            got = httpx.get(part.root + "/_sandbox/state", timeout=60).json()
+            merged.update({k: v for k, v in got.items() if k in part.vendors})
+        return merged
+
+
+def _serve_sandbox(conn, config: dict[str, Any], vendors: tuple[str, ...] | None = None) -> None:
     """The sandbox process: serve the vendors, build their data, say where they are, then answer the bench's
     requests on ``conn`` ("history", "cpu") until it says "stop" or goes away (the pipe closes)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the whole process group: the bench stops us
     server = None
     try:
         started = time.perf_counter()
-        server = SandboxServer(SandboxConfig(**config)).start()
+        server = SandboxServer(SandboxConfig(**config), vendors=vendors).start()
         t0 = time.perf_counter()
         for sim in server.sandbox.vendors.values():  # build the simulated data before timing the syncs
             sim.materialize()
@@ -249,8 +303,8 @@ class SandboxProcess:
     ``sb.build_s``; ``sb.cpu_s()`` its CPU seconds so far; ``sb.premade_history()`` MicroESIM's
     (``seed_demo_history`` reads it through ``sb.demo_shim()``). Always stopped on leaving the block."""
 
-    def __init__(self, config: dict[str, Any], start_timeout: float = 3600.0):
-        self.config, self.start_timeout = config, start_timeout
+    def __init__(self, config: dict[str, Any], start_timeout: float = 3600.0, vendors: tuple[str, ...] | None = None):
+        self.config, self.start_timeout, self.serves = config, start_timeout, vendors
         self._process = None
         self._conn = None
 
@@ -268,7 +322,7 @@ class SandboxProcess:
     def _start(self) -> None:
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: none of this process's threads
         self._conn, child = context.Pipe()
-        self._process = context.Process(target=_serve_sandbox, args=(child, self.config),
+        self._process = context.Process(target=_serve_sandbox, args=(child, self.config, self.serves),
                                         name="esimdesk-sandbox", daemon=True)
         self._process.start()
         child.close()  # the child's end lives in the child only: its exit closes the pipe
@@ -426,9 +480,8 @@ def floor_of_all(per_vendor: dict[str, Any], wall: float) -> dict[str, Any]:
     return {"floor_all_s": floor_all, "wall_over_floor_all": round(wall / floor_all, 2) if floor_all else None}
 
 
-def run_sync(server: SandboxProcess, store: TimedStore, accounts, label: str) -> dict[str, Any]:
-    control = httpx.Client(base_url=server.root + "/_sandbox", timeout=60)
-    control.post("/state", json={"reset_counters": True}).raise_for_status()
+def run_sync(server: VendorProcesses, store: TimedStore, accounts, label: str) -> dict[str, Any]:
+    server.reset_counters()
     store.reset_timing()
     progress: dict[str, dict[str, Any]] = defaultdict(dict)
     finished_at: dict[str, float] = {}
@@ -467,8 +520,7 @@ def run_sync(server: SandboxProcess, store: TimedStore, accounts, label: str) ->
             sync_module.rolling_backup = original_backup
     wall = time.perf_counter() - t0
     cpu, sandbox_cpu1 = time.process_time() - cpu0, server.cpu_s()
-    state = control.get("/state").json()
-    control.close()
+    state = server.state()
 
     median_s = server.latency["latency_ms"] / 1000
     mean_s = median_s * math.exp(server.latency["latency_sigma"] ** 2 / 2)
@@ -537,9 +589,10 @@ def measure(esims: int, plans: int) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="esimdesk-sync-scale-"))
     entry: dict[str, Any] = {"esims_per_vendor": esims, "plans_per_vendor": plans,
                              "measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine()}
-    with SandboxProcess(config) as server:  # its vendors' data built before it says it is ready
+    with VendorProcesses(config) as server:  # each vendor's data built before it says it is ready
         entry["sandbox_build_s"] = round(server.build_s, 2)
-        entry["sandbox_process"] = {"start_method": "spawn", "ready_after_s": round(server.start_s, 2)}
+        entry["sandbox_process"] = {"start_method": "spawn", "ready_after_s": round(server.start_s, 2),
+                                    "processes": "one a vendor (as four vendors' own servers)"}
 
         store = TimedStore(tmp / "desk.sqlite3")
         t0 = time.perf_counter()
