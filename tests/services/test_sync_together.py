@@ -98,15 +98,12 @@ async def test_a_catalog_found_as_it_was_writes_nothing(server, tmp_path, vendor
 class TimedRequests(httpx.AsyncHTTPTransport):
     """A real transport that notes when each request went out (monotonic seconds, last path segment)."""
 
-    def __init__(self, sent: list[tuple[float, str]], usage_latency: float = 0.0):
+    def __init__(self, sent: list[tuple[float, str]]):
         super().__init__()
-        self.sent, self.usage_latency = sent, usage_latency
+        self.sent = sent
 
     async def handle_async_request(self, request):
-        path = request.url.path.rsplit("/", 1)[-1]
-        self.sent.append((time.monotonic(), path))
-        if path == "usage" and self.usage_latency:
-            await asyncio.sleep(self.usage_latency)  # a vendor's answer time (the sandbox answers at once)
+        self.sent.append((time.monotonic(), request.url.path.rsplit("/", 1)[-1]))
         return await super().handle_async_request(request)
 
 
