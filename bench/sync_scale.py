@@ -484,13 +484,18 @@ def run_sync(server: VendorProcesses, store: TimedStore, accounts, label: str) -
     server.reset_counters()
     store.reset_timing()
     progress: dict[str, dict[str, Any]] = defaultdict(dict)
+    # When each stage of each vendor was first and last reported (seconds from the start): where a vendor's
+    # wall went (a refresh that began late, a catalog that ended late), not only how long it was.
+    stage_times: dict[str, dict[str, list[float]]] = defaultdict(dict)
     finished_at: dict[str, float] = {}
     backup_s, backup_made = [0.0], [False]
 
+    t0 = time.perf_counter()
+
     def on_progress(p) -> None:
         progress[p.vendor][p.stage] = jsonable(p)
-
-    t0 = time.perf_counter()
+        at = round(time.perf_counter() - t0, 2)
+        stage_times[p.vendor].setdefault(p.stage, [at, at])[1] = at
 
     def on_finished(result) -> None:
         finished_at[result.vendor] = time.perf_counter() - t0
@@ -548,6 +553,7 @@ def run_sync(server: VendorProcesses, store: TimedStore, accounts, label: str) -
             "floor": floor,
             "wall_over_floor": round(r.seconds / floor["floor_s"], 2) if floor["floor_s"] else None,
             "progress_last": dict(progress.get(r.vendor, {})),
+            "stage_times_s": dict(stage_times.get(r.vendor, {})),  # [first report, last report] a stage
             "refresh": jsonable(getattr(r, "refresh", None)),  # the refresh planner's summary, once the sync has one
             "result": jsonable(r),  # every field, including any added after this bench was written
         }

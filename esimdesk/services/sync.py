@@ -67,14 +67,25 @@ async def sync_all(store: Store, accounts: list[VendorConfig], adapter_factory: 
     ``ecb_url``: also refresh the exchange rates when due (services/exchange_rates.py; None: not at all);
     a failure never fails the sync: its sentence is appended to ``notices``."""
 
+    # A first sync fills empty tables without their sort indexes (store/bulk_load.py). The plans' are built
+    # once every catalog is written, while the fleets' requests go on (built after the last vendor, they
+    # were 2.7-2.9 s at the end of every first sync, bench/results/sync_scale.json); the rest at the end.
+    deferred = await asyncio.to_thread(store.defer_indexes_while_empty)
+    catalogs_pending = {cfg.vendor for cfg in accounts}
+    plan_indexes: list[asyncio.Future] = []
+
+    def catalog_ended(vendor: str) -> None:
+        catalogs_pending.discard(vendor)
+        if deferred and not catalogs_pending and not plan_indexes:
+            plan_indexes.append(asyncio.ensure_future(asyncio.to_thread(store.restore_indexes, ("plans",))))
+
     async def one(cfg: VendorConfig) -> VendorSyncResult:
-        result = await sync_vendor(store, cfg, adapter_factory, progress=progress, policy=policy)
+        result = await sync_vendor(store, cfg, adapter_factory, progress=progress, policy=policy,
+                                   catalog_ended=catalog_ended)
         if finished is not None:
             finished(result)
         return result
 
-    # A first sync fills empty tables: without their sort indexes, built once at the end (store/bulk_load.py).
-    deferred = await asyncio.to_thread(store.defer_indexes_while_empty)
     tasks = [asyncio.ensure_future(one(cfg)) for cfg in accounts]
     try:
         results = list(await asyncio.gather(*tasks))
@@ -85,6 +96,8 @@ async def sync_all(store: Store, accounts: list[VendorConfig], adapter_factory: 
         raise
     finally:
         if deferred:
+            for built in plan_indexes:  # a failure there is the restore below's to raise, in its words
+                await despite_cancels(asyncio.gather(built, return_exceptions=True))
             await despite_cancels(asyncio.to_thread(store.restore_indexes))
     if ecb_url is not None:  # the exchange rates, once per sync when due; never fails the sync
         refreshed = await refresh_if_due(store, accounts, adapter_factory, ecb_url=ecb_url)
@@ -99,7 +112,21 @@ async def sync_all(store: Store, accounts: list[VendorConfig], adapter_factory: 
 
 
 async def sync_vendor(store: Store, config: VendorConfig, adapter_factory: AdapterFactory, *,
-                      progress: ProgressFn | None = None, policy: RefreshPolicy | None = None) -> VendorSyncResult:
+                      progress: ProgressFn | None = None, policy: RefreshPolicy | None = None,
+                      catalog_ended: Callable[[str], None] | None = None) -> VendorSyncResult:
+    """One vendor's sync. ``catalog_ended(vendor)`` once its catalog is written, failed or not synced at all
+    (called again as the sync ends: the caller counts each vendor once)."""
+    try:
+        return await _sync_vendor(store, config, adapter_factory, progress, policy,
+                                  catalog_ended or (lambda vendor: None))
+    finally:
+        if catalog_ended is not None:
+            catalog_ended(config.vendor)
+
+
+async def _sync_vendor(store: Store, config: VendorConfig, adapter_factory: AdapterFactory,
+                       progress: ProgressFn | None, policy: RefreshPolicy | None,
+                       catalog_ended: Callable[[str], None]) -> VendorSyncResult:
     result = VendorSyncResult(config.vendor)
     started = time.perf_counter()
     # The run's row is written in a worker thread, which a cancel (Ctrl+C) cannot stop: when the cancel
@@ -115,7 +142,7 @@ async def sync_vendor(store: Store, config: VendorConfig, adapter_factory: Adapt
     report = progress or (lambda p: None)
     try:
         async with adapter_factory(config) as adapter:
-            await _sync_with(adapter, store, result, run_started, report, policy or RefreshPolicy())
+            await _sync_with(adapter, store, result, run_started, report, policy or RefreshPolicy(), catalog_ended)
         result.ok = True
         result.reach = "online"
     except asyncio.CancelledError:
@@ -188,7 +215,7 @@ def failure_sentence(vendor: str, exc: EsimdeskError) -> str:
 
 
 async def _sync_with(adapter: VendorAdapter, store: Store, result: VendorSyncResult, run_started: str,
-                     report: ProgressFn, policy: RefreshPolicy) -> None:
+                     report: ProgressFn, policy: RefreshPolicy, catalog_ended: Callable[[str], None]) -> None:
     vendor = adapter.name
     if adapter.supports(Capability.BALANCE):
         report(SyncProgress(vendor, "balance", 0, 1))
@@ -198,8 +225,13 @@ async def _sync_with(adapter: VendorAdapter, store: Store, result: VendorSyncRes
     # The catalog and the fleet share nothing but the vendor's pace: read together, a vendor's sync takes
     # the longer of the two, not their sum (a routine 100,000-eSIM sync waited 13-15 s of catalog pages at
     # MicroESIM and Roamify before the first eSIM was asked about: bench/results/sync_scale.json).
-    await _together(_sync_catalog(adapter, store, result, run_started, report),
-                    _sync_fleet(adapter, store, result, run_started, report, policy))
+    async def catalog() -> None:
+        try:
+            await _sync_catalog(adapter, store, result, run_started, report)
+        finally:
+            catalog_ended(vendor)
+
+    await _together(catalog(), _sync_fleet(adapter, store, result, run_started, report, policy))
 
 
 async def _together(*work: Awaitable[None]) -> None:
