@@ -8,11 +8,12 @@ import contextlib
 import sqlite3
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import httpx
 import pytest
 
-from esimdesk.domain import Esim, EsimStatus, Order, OrderStatus
+from esimdesk.domain import Esim, EsimStatus, Order, OrderStatus, Plan
 from esimdesk.domain.refresh import RefreshPolicy
 from esimdesk.sandbox import SandboxConfig, SandboxServer
 from esimdesk.services.sync import sync_all
@@ -28,32 +29,56 @@ def indexes(store: SqliteStore, table: str | None = None) -> set[tuple[str, str]
     return {(r[0], r[1]) for r in rows}
 
 
+def triggers(store: SqliteStore, table: str | None = None) -> set[tuple[str, str]]:
+    q = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"
+    rows = store.conn.execute(q + (" AND tbl_name = ?" if table else ""), (table,) if table else ()).fetchall()
+    return {(r[0], r[1]) for r in rows}
+
+
+def found_by_words(store: SqliteStore, words: str) -> set[str]:
+    return {p.plan_id for p in store.plans(search=words)}
+
+
+def plan(plan_id: str, name: str) -> Plan:
+    return Plan("roumio", plan_id, name, ["FR", "DE"], 1024, 7, Decimal("3.50"), "USD")
+
+
 def test_only_empty_tables_lose_their_sort_indexes_and_get_them_back_whole(tmp_path):
     store = SqliteStore(tmp_path / "desk.sqlite3")
-    every = indexes(store)
+    every, every_trigger = indexes(store), triggers(store)
     store.upsert_esims([Esim("roumio", "89852000000000000013", EsimStatus.ACTIVE, "ACTIVE")])
     plans_before, esims_before = indexes(store, "plans"), indexes(store, "esims")
     assert len(plans_before) > 5 and len(esims_before) > 5
     dropped = store.defer_indexes_while_empty(("plans", "esims"))
-    # plans was empty: all but the ones the window's queries name are set aside; esims holds a row: keeps all.
+    # plans was empty: all but the ones the window's queries name are set aside, and its full-text triggers
+    # (one entry); esims holds a row: keeps all.
     kept = {(n, sql) for n, sql in plans_before if n in NAMED_BY_QUERIES}
-    assert kept and dropped == len(plans_before) - len(kept)
+    assert kept and dropped == len(plans_before) - len(kept) + 1
     assert indexes(store, "plans") == kept and indexes(store, "esims") == esims_before
+    assert not {n for n, _ in triggers(store, "plans")} & {"plans_ai", "plans_ad", "plans_au"}
+    assert triggers(store, "esims") == {t for t in every_trigger if t in triggers(store, "esims")}
     assert any("UNIQUE" in sql for _, sql in indexes(store, "orders"))  # unique ones are never dropped
+    store.upsert_plans([plan("P-TRAVELLER", "Europe Traveller 1 GB")])
+    assert found_by_words(store, "traveller") == set()  # not in the word index while the load goes on
     assert store.restore_indexes() == dropped
-    assert indexes(store) == every
+    assert indexes(store) == every and triggers(store) == every_trigger
+    assert found_by_words(store, "traveller") == {"P-TRAVELLER"}  # rebuilt whole, with what was loaded
+    store.upsert_plans([plan("P-ROAMER", "Europe Roamer 2 GB")])  # and kept up to date again by its triggers
+    assert found_by_words(store, "roamer") == {"P-ROAMER"}
     assert store.restore_indexes() == 0  # nothing set aside any more
     store.close()
 
 
 def test_a_load_killed_half_way_gets_its_indexes_at_the_next_open(tmp_path):
     store = SqliteStore(tmp_path / "desk.sqlite3")
-    every = indexes(store)
+    every, every_trigger = indexes(store), triggers(store)
     assert store.defer_indexes_while_empty() > 20
     store.upsert_esims([Esim("roumio", "89852000000000000013", EsimStatus.ACTIVE, "ACTIVE")])
-    store.close()  # as a kill leaves it: the statements in meta, the indexes gone
+    store.upsert_plans([plan("P-TRAVELLER", "Europe Traveller 1 GB")])
+    store.close()  # as a kill leaves it: the statements in meta, the indexes and full-text triggers gone
     again = SqliteStore(tmp_path / "desk.sqlite3")
-    assert indexes(again) == every and again.restore_indexes() == 0
+    assert indexes(again) == every and triggers(again) == every_trigger and again.restore_indexes() == 0
+    assert found_by_words(again, "traveller") == {"P-TRAVELLER"}
     again.close()
 
 
@@ -165,12 +190,19 @@ def test_the_plans_indexes_are_back_once_the_catalogs_are_written_while_the_flee
 def test_a_restore_builds_only_the_tables_asked_for_and_leaves_the_rest_set_aside(tmp_path):
     store = SqliteStore(tmp_path / "desk.sqlite3")
     every, plans_before, esims_before = indexes(store), indexes(store, "plans"), indexes(store, "esims")
+    plans_triggers = triggers(store, "plans")
     dropped = store.defer_indexes_while_empty(("plans", "esims"))
     plans_gone, esims_gone = plans_before - indexes(store, "plans"), esims_before - indexes(store, "esims")
-    assert plans_gone and esims_gone and len(plans_gone) + len(esims_gone) == dropped
-    assert store.restore_indexes(("plans",)) == len(plans_gone)
+    # Each table's full-text triggers are one entry more.
+    assert plans_gone and esims_gone and len(plans_gone) + len(esims_gone) + 2 == dropped
+    assert store.restore_indexes(("plans",)) == len(plans_gone) + 1
     assert plans_gone <= indexes(store) and not esims_gone & indexes(store)
+    assert triggers(store, "plans") == plans_triggers
+    # Only the full-text ones are set aside: the others (a row's digest, team mode's) never leave.
+    assert not {n for n, _ in triggers(store, "esims")} & {"esims_ai", "esims_ad", "esims_au"}
+    assert "esims_row_hash" in {n for n, _ in triggers(store, "esims")}
     store.close()  # killed here: the next open builds what is still set aside
     again = SqliteStore(tmp_path / "desk.sqlite3")
     assert indexes(again) == every and again.restore_indexes() == 0
+    assert {n for n, _ in triggers(again, "esims")} >= {"esims_ai", "esims_ad", "esims_au"}
     again.close()
