@@ -5,8 +5,8 @@ through them costs several times the rows' own writes: 100,000 eSIMs in 2,000-ro
 with them and 2.4 s without, and building them afterwards 0.5 s. So a sync that finds a table empty drops
 that table's secondary indexes first and builds them again once the table's load is over: the plans' as soon
 as every vendor's catalog is written (while the fleet's requests go on), the rest when it ends (cancelled
-too). Its full-text index is set aside the same way (its triggers dropped, the index rebuilt whole at the
-end). Their statements are kept in ``meta`` meanwhile: a sync killed half-way leaves them there, and the
+too). The plans' full-text index is set aside the same way (its triggers dropped, the index rebuilt whole
+with the sort indexes). Their statements are kept in ``meta`` meanwhile: a sync killed half-way leaves them there, and the
 next open builds them. Unique indexes stay (they keep the rows right, not fast), and those the window's
 queries name.
 """
@@ -21,6 +21,10 @@ import sqlite3
 log = logging.getLogger("esimdesk.store")
 
 BULK_TABLES = ("plans", "orders", "esims")
+# Tables whose full-text index a bulk load also sets aside: a plan's words (its name and every country it
+# covers) are hundreds of trigrams; an order's (its ids) and an eSIM's (a note, mostly none) a few, and an
+# agent may look an order up by its reference while a first sync runs.
+FULL_TEXT_DEFERRED = ("plans",)
 # Indexes the window's queries name (``INDEXED BY`` in store/listings.py): a query naming a missing one fails,
 # so these stay through a bulk load (tests/store/test_bulk_load.py checks the list against the sources).
 NAMED_BY_QUERIES = frozenset({"plans_by_list", "plans_sort_price", "plans_vendor_cheapest", "orders_sort_created"})
@@ -34,8 +38,8 @@ Deferred = str | list[str]
 
 class BulkLoadMixin:
     def defer_indexes_while_empty(self, tables: tuple[str, ...] = BULK_TABLES) -> int:
-        """Set aside, for each of ``tables`` that holds no row, its secondary indexes (each dropped) and its
-        full-text index's triggers; how many entries are set aside (an index, or a table's full-text index).
+        """Set aside, for each of ``tables`` that holds no row, its secondary indexes (each dropped) and, for the
+        plans, its full-text index's triggers; how many entries are set aside (an index, or a full-text index).
 
         The full-text triggers cost a catalog's load more than its rows: a trigram per three characters of each
         plan's words, 2.1 s of 3.95 s for 50,000 plans in a row's trigger, against 0.4 s in one rebuild at the
@@ -52,6 +56,8 @@ class BulkLoadMixin:
                         continue
                     deferred.append(sql)
                     conn.execute(f'DROP INDEX "{name}"')
+                if table not in FULL_TEXT_DEFERRED:
+                    continue
                 triggers = conn.execute(
                     "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? AND name IN (?, ?, ?) "
                     "ORDER BY name", (table, f"{table}_ai", f"{table}_ad", f"{table}_au")).fetchall()
