@@ -12,7 +12,8 @@ eSIM list: a desk knows only what it ordered; seeded as the demo seeds it, servi
 * a FIRST sync of the four vendors together, and a ROUTINE one right after (nothing changed);
 * for each: wall seconds per vendor and in all, SQLite seconds and share (per vendor where the call
   names one, and per store method), the requests each vendor got (per path, from the sandbox's
-  counters), rows per vendor, the progress reports' last values and every field of each result;
+  counters), rows per vendor, the progress reports' last values, when each stage was first and last reported
+  (``stage_times_s``: where a vendor's wall went) and every field of each result;
 * the floor the vendors impose for the requests made (``FLOOR_FORMULA``) and wall ÷ floor: how far
   the sync is from what the vendors' pace allows.
 
