@@ -30,8 +30,8 @@ class RefreshMixin:
                   "low_num": low_num, "low_den": 100,
                   "urgent": (now - policy.urgent_every).isoformat(), "every": (now - policy.refresh_every).isoformat()}
         # The vendor's rows (its part of the primary key) read twice, once a sync, in a worker thread: how many
-        # are due, then the first ``budget`` of them in order (SQLite keeps only those while it sorts). Sorted and
-        # read whole into Python, they were 0.5 s of CPU a vendor a sync at 100,000 eSIMs; 40 % less this way.
+        # are due, then the first ``budget`` of them in order (SQLite keeps only those while it sorts): 77 ms at
+        # 100,000 eSIMs where every due one sorted and read into Python took 156 ms.
         due_rows = f"""SELECT iccid, refreshed_at, tier FROM (
                     SELECT iccid, refreshed_at, {_TIER} AS tier FROM esims
                     WHERE vendor = :vendor AND stale = 0 AND status NOT IN ({_FINISHED}))
