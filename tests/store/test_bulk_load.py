@@ -23,16 +23,18 @@ from esimdesk.vendors import build_adapter
 from tests.services.helpers import accounts_for, sync_cancelled_when
 
 
-def indexes(store: SqliteStore, table: str | None = None) -> set[tuple[str, str]]:
-    q = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
-    rows = store.conn.execute(q + (" AND tbl_name = ?" if table else ""), (table,) if table else ()).fetchall()
+def _schema(store: SqliteStore, kind: str, table: str | None) -> set[tuple[str, str]]:
+    q = "SELECT name, sql FROM sqlite_master WHERE type = ? AND sql IS NOT NULL"
+    rows = store.conn.execute(q + (" AND tbl_name = ?" if table else ""), (kind, table) if table else (kind,))
     return {(r[0], r[1]) for r in rows}
+
+
+def indexes(store: SqliteStore, table: str | None = None) -> set[tuple[str, str]]:
+    return _schema(store, "index", table)
 
 
 def triggers(store: SqliteStore, table: str | None = None) -> set[tuple[str, str]]:
-    q = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"
-    rows = store.conn.execute(q + (" AND tbl_name = ?" if table else ""), (table,) if table else ()).fetchall()
-    return {(r[0], r[1]) for r in rows}
+    return _schema(store, "trigger", table)
 
 
 def found_by_words(store: SqliteStore, words: str) -> set[str]:
@@ -116,9 +118,8 @@ def test_a_first_sync_loads_without_them_and_ends_with_every_one(tmp_path, sandb
 
 def test_a_cancelled_first_sync_builds_them_before_it_ends(tmp_path, sandbox):
     store = SqliteStore(tmp_path / "desk.sqlite3")
-    every = indexes(store)
+    every, every_trigger = indexes(store), triggers(store)
 
-    every_trigger = triggers(store)
     sync_cancelled_when(store, accounts_for(sandbox, tmp_path), lambda c: build_adapter(c, timeout=10),
                         lambda p: p.stage in ("orders", "esims") and p.done)
     assert indexes(store) == every and triggers(store) == every_trigger
