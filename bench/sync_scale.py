@@ -38,7 +38,9 @@ bench; the same figure now), ``sandbox_process`` the sandbox processes' (all the
 sandbox had its own process this was ``sandbox_thread``, and ``process`` included it),
 ``desk_plus_sandbox`` their sum (what ``process`` measured then).
 
-``sqlite_busy_s`` is wall time with any thread in a store method, waits included (for the one writer, and for
+``in_sqlite_s`` is wall time with any thread inside one of SQLite's own calls (a statement, a row fetched, a
+backup: every connection the store opens is timed, ``InSqlite``), each second once: SQLite's share in the narrow
+sense. ``sqlite_busy_s`` is wall time with any thread in a store method, waits included (for the one writer, and for
 Python's GIL while the event loop decodes answers); ``store_cpu_s`` the CPU those threads spent in them
 (``time.thread_time``: SQLite's own work and the store's Python, digests and rows built), without the waits.
 """
@@ -56,6 +58,7 @@ import os
 import platform
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -80,7 +83,7 @@ from esimdesk.sandbox.app import simulator_class  # noqa: E402
 from esimdesk.services.config import load_accounts  # noqa: E402
 from esimdesk.services.demo import seed_demo_history  # noqa: E402
 from esimdesk.services.sync import sync_all  # noqa: E402
-from esimdesk.store import SqliteStore  # noqa: E402
+from esimdesk.store import SqliteStore, integrity  # noqa: E402
 from esimdesk.vendors import adapter_class, build_adapter  # noqa: E402
 from esimdesk.vendors.paging import PAGES_AHEAD  # noqa: E402
 
@@ -120,6 +123,95 @@ FLOOR_FORMULA = (
     "(log-normal mean = median x exp(sigma^2 / 2)). Each term alone is a lower bound on the vendor's expected "
     "wall time; wall_over_floor = the vendor's wall seconds / floor_s."
 )
+
+
+class InSqlite:
+    """Wall time with any thread inside one of SQLite's own calls (a statement run, each row fetched, a backup),
+    each second counted once: SQLite's share of a sync in the narrow sense, without the store's Python around
+    the calls (digests compared, rows built) and without waits for the one writer's lock. A call's wait for
+    Python's GIL as SQLite hands back (the event loop decoding an answer meanwhile) is counted in."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.seconds, self.calls, self._active, self._since = 0.0, 0, 0, 0.0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._active == 0:
+                self._since = time.perf_counter()
+            self._active += 1
+            self.calls += 1
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self._active -= 1
+            if self._active == 0:
+                self.seconds += time.perf_counter() - self._since
+
+
+IN_SQLITE = InSqlite()
+
+
+class _TimedCursor:
+    """A cursor whose row fetches count as SQLite's time (each row is a step of the statement)."""
+
+    __slots__ = ("_cursor",)
+
+    def __init__(self, cursor: sqlite3.Cursor):
+        self._cursor = cursor
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        with IN_SQLITE:
+            return next(self._cursor)
+
+    def fetchone(self):
+        with IN_SQLITE:
+            return self._cursor.fetchone()
+
+    def fetchmany(self, *a):
+        with IN_SQLITE:
+            return self._cursor.fetchmany(*a)
+
+    def fetchall(self):
+        with IN_SQLITE:
+            return self._cursor.fetchall()
+
+    def __getattr__(self, name: str):
+        return getattr(self._cursor, name)
+
+
+class _TimedConnection(integrity.HeldConnection):
+    """The store's connection (integrity.connect's factory), its calls into SQLite timed by IN_SQLITE."""
+
+    def execute(self, *a):
+        with IN_SQLITE:
+            return _TimedCursor(super().execute(*a))
+
+    def executemany(self, *a):
+        with IN_SQLITE:
+            return _TimedCursor(super().executemany(*a))
+
+    def executescript(self, *a):
+        with IN_SQLITE:
+            return _TimedCursor(super().executescript(*a))
+
+    def backup(self, *a, **kw):
+        with IN_SQLITE:
+            return super().backup(*a, **kw)
+
+
+def _timed_connect(database, **kwargs):
+    return sqlite3.connect(database, factory=_TimedConnection, **kwargs)
+
+
+integrity.connect = _timed_connect  # every connection the desk's store opens in this process
 
 
 class TimedStore(SqliteStore):
@@ -484,6 +576,7 @@ def floor_of_all(per_vendor: dict[str, Any], wall: float) -> dict[str, Any]:
 def run_sync(server: VendorProcesses, store: TimedStore, accounts, label: str) -> dict[str, Any]:
     server.reset_counters()
     store.reset_timing()
+    IN_SQLITE.reset()
     progress: dict[str, dict[str, Any]] = defaultdict(dict)
     # When each stage of each vendor was first and last reported (seconds from the start): where a vendor's
     # wall went (a refresh that began late, a catalog that ended late), not only how long it was.
@@ -525,6 +618,7 @@ def run_sync(server: VendorProcesses, store: TimedStore, accounts, label: str) -
         if original_backup is not None:
             sync_module.rolling_backup = original_backup
     wall = time.perf_counter() - t0
+    in_sqlite_s, sqlite_calls = IN_SQLITE.seconds, IN_SQLITE.calls
     cpu, sandbox_cpu1 = time.process_time() - cpu0, server.cpu_s()
     state = server.state()
 
@@ -570,6 +664,11 @@ def run_sync(server: VendorProcesses, store: TimedStore, accounts, label: str) -
         # "SQLite share". sqlite_share above adds the vendors' threads up (waits for the one writer included).
         "sqlite_busy_s": round(store.busy_s, 2),
         "sqlite_busy_share": round(store.busy_s / wall, 3),
+        # Wall time with any thread inside SQLite's own calls (statements, rows fetched, backups), each second once
+        # (InSqlite): the SQLite share without the store's Python and the writer's lock around the calls.
+        "in_sqlite_s": round(in_sqlite_s, 2),
+        "in_sqlite_share": round(in_sqlite_s / wall, 3),
+        "sqlite_calls": sqlite_calls,
         "sqlite_by_method_s": {k: round(v, 2) for k, v in sorted(store.by_method.items(), key=lambda kv: -kv[1])},
         # The store's CPU (all its threads): SQLite's own work and the store's Python, without the waits.
         "store_cpu_s": round(store.cpu_s, 2),
