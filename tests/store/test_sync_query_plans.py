@@ -29,8 +29,9 @@ ONCE_A_CYCLE = re.compile(r"^\s*UPDATE (esims|orders|plans) SET stale = \d WHERE
 
 
 def _shape(sql: str) -> str:
-    """The statement without its values: one EXPLAIN a kind of statement."""
-    return re.sub(r"\b\d+\b", "0", re.sub(r"'(?:[^']|'')*'", "''", sql))
+    """The statement without its values: one EXPLAIN a kind of statement. (Split at the quotes: every other part is
+    inside a string literal, an escaped quote an empty part. A regular expression took seconds on a page's JSON.)"""
+    return re.sub(r"\b\d+\b", "0", "''".join(sql.split("'")[0::2]))
 
 
 def _reads_every_row(plan_line: str) -> bool:

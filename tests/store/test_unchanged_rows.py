@@ -292,3 +292,73 @@ def test_a_catalog_listing_is_compared_by_digest(store):
     store.mark_stale("plans", "roumio", at(1))
     assert store.plans_to_write("roumio", listing[:2]) == ([], False)  # a stale plan is no longer expected
     assert [p.plan_id for p in store.plans_to_write("roumio", listing)[0]] == ["C"]  # ... and written when back
+
+
+class CountedRows(sqlite3.Connection):
+    """The store's connection (integrity.connect's factory), counting the rows its statements hand to Python:
+    each one is a step of SQLite and a hand-over of Python's GIL and back."""
+
+    fetched = 0
+
+    def execute(self, *args):
+        return _Counted(super().execute(*args))
+
+
+class _Counted:
+    def __init__(self, cursor):
+        self._cursor = cursor
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        row = next(self._cursor)
+        CountedRows.fetched += 1
+        return row
+
+    def fetchone(self):
+        row = self._cursor.fetchone()
+        CountedRows.fetched += row is not None
+        return row
+
+    def fetchall(self):
+        rows = self._cursor.fetchall()
+        CountedRows.fetched += len(rows)
+        return rows
+
+    def __getattr__(self, name):
+        return getattr(self._cursor, name)
+
+
+def test_an_unchanged_batch_is_compared_in_sqlite_and_none_of_its_rows_comes_back(tmp_path, monkeypatch):
+    """A routine sync at 100,000 eSIMs a vendor gets ~190,000 eSIMs and 150,000 plans back as they were: read back
+    a row each to compare digests, each row waited for Python's GIL beside the event loop's decoding. The digests
+    go to SQLite instead; only what differs comes back (bench/sync_scale.py: in_sqlite_s)."""
+    from esimdesk.store import integrity
+
+    monkeypatch.setattr(integrity, "connect",
+                        lambda database, **kw: sqlite3.connect(database, factory=CountedRows, **kw))
+    store = SqliteStore(tmp_path / "desk.sqlite3")
+    esims = [esim(f"89430000000000{i:05d}", data_used_mb=i % 50, data_total_mb=1024) for i in range(600)]
+    plans = [plan(f"P{i}", f"Plan {i}", price=f"{1 + i % 9}.50") for i in range(800)]
+    store.upsert_esims(esims, seen=at(0))
+    store.upsert_plans(plans)
+
+    CountedRows.fetched = 0
+    store.upsert_esims(esims, seen=at(1))
+    assert store.plans_to_write("roumio", plans) == ([], False)
+    assert CountedRows.fetched <= 3  # one row of each answer (new, changed, the catalog's): none of the rows
+    assert store.conn.execute("SELECT count(*) FROM esims WHERE last_seen = ?", (at(1),)).fetchone()[0] == 600
+
+    # What differs still comes back, and only it: two eSIMs used more data, one plan costs more.
+    CountedRows.fetched = 0
+    esims[7] = replace(esims[7], data_used_mb=900)
+    esims[300] = replace(esims[300], data_used_mb=901)
+    plans[5] = replace(plans[5], price=Decimal("99.00"))
+    store.upsert_esims(esims, seen=at(2))
+    assert [p.plan_id for p in store.plans_to_write("roumio", plans)[0]] == ["P5"]
+    assert CountedRows.fetched <= 3  # the two eSIMs changed come in one row too
+    used = dict(store.conn.execute("SELECT iccid, data_used_mb FROM esims WHERE last_seen = ? AND data_used_mb > 800",
+                                   (at(2),)).fetchall())
+    assert used == {esims[7].iccid: 900, esims[300].iccid: 901}
+    store.close()
