@@ -705,6 +705,12 @@ def _merge_esims(c: sqlite3.Connection) -> int:
     c.execute(f"""UPDATE r.esims AS x SET ({names}) = ({', '.join('m.' + col for col in cols)}) FROM main.esims AS m
                   WHERE m.vendor = x.vendor AND m.iccid = x.iccid
                     AND coalesce(m.last_seen, '') >= coalesce(x.last_seen, '') AND {differs}""")
+    # Each row now as the current file has it (kept or taken) takes its payload too (by rowid in each file).
+    c.execute("""INSERT INTO r.esim_payloads (esim, raw) SELECT x.rowid, p.raw FROM main.esim_payloads AS p
+                   JOIN main.esims AS m ON m.rowid = p.esim JOIN r.esims AS x ON x.vendor = m.vendor AND x.iccid = m.iccid
+                 WHERE x.row_hash IS m.row_hash AND x.last_seen IS m.last_seen
+                   AND p.raw IS NOT (SELECT raw FROM r.esim_payloads WHERE esim = x.rowid)
+                 ON CONFLICT (esim) DO UPDATE SET raw = excluded.raw""")
     return kept
 
 

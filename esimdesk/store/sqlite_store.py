@@ -355,7 +355,11 @@ class SqliteStore(JournalMixin, ActionsMixin, DeliveriesMixin, ListingsMixin, Ex
         # usage figures waited 5 s in it for Python's GIL (0.7 s of it SQLite's work).
         digest_blob = b"".join(digests)
         if new:
-            conn.execute(_ESIMS_INSERT, (json.dumps(new), digest_blob))
+            new_rows = json.dumps(new)
+            conn.execute(_ESIMS_INSERT, (new_rows, digest_blob))
+            conn.execute(_PAYLOADS_OF_NEW, (new_rows,))
+        if by_set:
+            conn.execute(_PAYLOADS_OF_CHANGED, (json.dumps([r for rows in by_set.values() for r in rows]),))
         for moved, rows in by_set.items():
             conn.execute(_esim_update(moved), (json.dumps(rows), digest_blob))
         if samples:
@@ -937,7 +941,7 @@ _ESIM_COMPARED = tuple(_ESIM_SET)
 _ESIM_ALWAYS = """activation_code = coalesce(:activation_code, activation_code),
     installed_at = coalesce(:installed_at, installed_at), qr_url = coalesce(:qr_url, qr_url),
     install_url = coalesce(:install_url, install_url), vendor_ref = coalesce(:vendor_ref, vendor_ref),
-    raw = coalesce(:raw, raw), last_seen = :last_seen, stale = 0,
+    last_seen = :last_seen, stale = 0,
     usage_as_of = CASE WHEN (:data_used_mb IS NOT NULL OR :data_remaining_mb IS NOT NULL)
         AND (usage_as_of IS NULL OR julianday(:usage_as_of) >= julianday(usage_as_of)) THEN :usage_as_of
         ELSE usage_as_of END,
@@ -997,9 +1001,20 @@ def _from_batch(sql: str) -> str:
 
 _ESIM_COLUMNS = ("vendor", "iccid", "iccid_rev", "order_id", "plan_id", "status", "vendor_status", "activation_code",
                  "data_used_mb", "data_total_mb", "expires_at", "installed_at", "qr_url", "install_url", "vendor_ref",
-                 "raw", "last_seen", "usage_as_of", "data_remaining_mb", "device_name", "device_imei")
+                 "last_seen", "usage_as_of", "data_remaining_mb", "device_name", "device_imei")
 _ESIMS_INSERT = _from_batch(f"""INSERT INTO esims ({', '.join(_ESIM_COLUMNS)}, stale, row_hash)
     SELECT {', '.join(':' + c for c in _ESIM_COLUMNS)}, 0, :row_hash FROM json_each(?1) AS j""")
+# The vendor's payloads, beside the rows (migrations._v17): of new rows, found by their key; of changed ones, by
+# the rowid the batch has. A payload the answer lacks (None) leaves the stored one, as coalesce() does a column; one
+# as stored is not written again (a status that moved, the payload the same).
+_PAYLOADS_OF_NEW = """INSERT INTO esim_payloads (esim, raw)
+    SELECT esims.rowid, json_extract(j.value, '$.raw') FROM json_each(?1) AS j
+        JOIN esims ON esims.vendor = json_extract(j.value, '$.vendor') AND esims.iccid = json_extract(j.value, '$.iccid')
+    WHERE json_extract(j.value, '$.raw') IS NOT NULL ON CONFLICT (esim) DO UPDATE SET raw = excluded.raw"""
+_PAYLOADS_OF_CHANGED = """INSERT INTO esim_payloads (esim, raw)
+    SELECT json_extract(value, '$.rowid'), json_extract(value, '$.raw') FROM json_each(?1)
+    WHERE json_extract(value, '$.raw') IS NOT NULL
+    ON CONFLICT (esim) DO UPDATE SET raw = excluded.raw WHERE raw IS NOT excluded.raw"""
 
 
 @functools.cache

@@ -4,6 +4,7 @@ reading, a partial answer never erasing known values, search text and converted 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
@@ -47,8 +48,8 @@ CONTENT = {
     "plans": "name, countries, list_id, data_mb, validity_days, price, price_sort, currency, raw, search_text, "
              "total_mb, price_per_gb_sort, coverage_name, price_conv, per_gb_conv, row_hash",
     "esims": "order_id, plan_id, status, vendor_status, activation_code, data_used_mb, data_total_mb, expires_at, "
-             "installed_at, qr_url, install_url, vendor_ref, raw, data_remaining_mb, device_name, device_imei, "
-             "row_hash",
+             "installed_at, qr_url, install_url, vendor_ref, data_remaining_mb, device_name, device_imei, row_hash",
+    "esim_payloads": "raw",
     "orders": "order_id, reference, status, total, currency, created_at, raw, search_text, row_hash",
 }
 
@@ -62,6 +63,8 @@ def rewrites(store):
     for table, cols in CONTENT.items():
         conn.execute(f"CREATE TEMP TRIGGER count_{table} AFTER UPDATE OF {cols} ON main.{table} "
                      f"BEGIN INSERT INTO rewrites VALUES ('{table}'); END")
+    conn.execute("CREATE TEMP TRIGGER count_payloads_in AFTER INSERT ON main.esim_payloads "
+                 "BEGIN INSERT INTO rewrites VALUES ('esim_payloads'); END")
     conn.execute("CREATE TEMP TRIGGER count_lines_in AFTER INSERT ON main.order_lines "
                  "BEGIN INSERT INTO rewrites VALUES ('order_lines'); END")
     conn.execute("CREATE TEMP TRIGGER count_lines_out AFTER DELETE ON main.order_lines "
@@ -73,6 +76,13 @@ def rewrites(store):
         return got
 
     return counts
+
+
+def payload(store, iccid):
+    """The vendor's payload kept for an eSIM (beside its row: migrations._v17)."""
+    got = store.conn.execute("SELECT p.raw FROM esim_payloads AS p JOIN esims ON esims.rowid = p.esim "
+                             "WHERE esims.iccid = ?", (iccid,)).fetchone()
+    return None if got is None else json.loads(got[0])
 
 
 def row(store, table, where="1"):
@@ -155,7 +165,8 @@ def test_a_changed_esim_is_written_and_a_partial_answer_erases_nothing(store, re
     store.upsert_esims([esim(data_used_mb=10, activation_code="LPA:1$x$y")], seen=at(0))
     rewrites()
     store.upsert_esims([esim(data_used_mb=25)], seen=at(1))  # no activation code in this answer
-    assert rewrites() == {"esims": 1}
+    assert rewrites() == {"esims": 1, "esim_payloads": 1}  # the vendor's payload (its orderUsage) beside the row
+    assert payload(store, ICCID) == {"iccid": ICCID, "orderUsage": 25}
     got = store.esim(ICCID)
     assert (got.data_used_mb, got.activation_code) == (25, "LPA:1$x$y")
     assert [u.data_used_mb for u in store.usage("roumio", ICCID)] == [10, 25]
@@ -164,6 +175,7 @@ def test_a_changed_esim_is_written_and_a_partial_answer_erases_nothing(store, re
     assert store.esim(ICCID).activation_code == "LPA:1$x$y"
     store.upsert_esims([esim(data_used_mb=25, status=EsimStatus.DEPLETED, vendor_status="USED_UP/ENABLED")],
                        seen=at(3))
+    # Its payload as stored: not written again.
     assert rewrites() == {"esims": 1} and store.esims(status="DEPLETED")[0].iccid == ICCID
 
 
