@@ -38,6 +38,7 @@ from esimdesk.domain import (
 )
 from esimdesk.domain.refresh import FleetWalk, RefreshPolicy, plan_unstored
 from esimdesk.domain.states import UNFINISHED, status_after_usage
+from esimdesk.services.collector import fewer_collections
 from esimdesk.services.exchange_rates import refresh_if_due
 from esimdesk.services.plan_sync import sync_plans_incrementally
 from esimdesk.services.reachability import network_failure
@@ -65,8 +66,17 @@ async def sync_all(store: Store, accounts: list[VendorConfig], adapter_factory: 
     ``policy``: what eSIMs asked about one at a time may cost, and in which order (domain/refresh.py).
     ``finished(result)`` as each vendor's sync ends (the window shows a vendor's rows before the slowest is done).
     ``ecb_url``: also refresh the exchange rates when due (services/exchange_rates.py; None: not at all);
-    a failure never fails the sync: its sentence is appended to ``notices``."""
+    a failure never fails the sync: its sentence is appended to ``notices``.
+    Python's full garbage collections wait for its end (services/collector.py)."""
+    with fewer_collections():
+        return await _sync_all(store, accounts, adapter_factory, progress=progress, finished=finished,
+                               ecb_url=ecb_url, notices=notices, policy=policy)
 
+
+async def _sync_all(store: Store, accounts: list[VendorConfig], adapter_factory: AdapterFactory, *,
+                    progress: ProgressFn | None, finished: Callable[[VendorSyncResult], None] | None,
+                    ecb_url: str | None, notices: list[str] | None,
+                    policy: RefreshPolicy | None) -> list[VendorSyncResult]:
     # A first sync fills empty tables without their sort indexes (store/bulk_load.py). The plans' are built
     # once every catalog is written, while the fleets' requests go on (built after the last vendor, they
     # were 2.7-2.9 s at the end of every first sync, bench/results/sync_scale.json); the rest at the end.
