@@ -19,11 +19,23 @@ from esimdesk.store.backups import (
     list_backups,
     restore_into_place,
 )
+from esimdesk.store.integrity import behind
 
 
 def data_file(demo: bool = False) -> Path:
     """The data file of the real desk, or (``demo``) of the demo desk."""
     return data_home(demo) / DATA_FILE
+
+
+def update_pending(home: Path) -> bool:
+    """Whether the data file in ``home`` is of an older schema: its first open brings it forward, once (a large
+    fleet's file up to a minute: bench/results/data_file_update.json)."""
+    return behind(home / DATA_FILE)
+
+
+def bring_up_to_date(home: Path) -> None:
+    """Open the data file in ``home`` once and close it: the open brings it up to this esimdesk's schema."""
+    SqliteStore(home / DATA_FILE).close()
 
 
 def backup_data_file(demo: bool = False) -> tuple[Path, list[Path]]:

@@ -34,7 +34,7 @@ from urllib.parse import unquote, urlsplit
 
 from esimdesk.domain import StoreError
 from esimdesk.store.backup_files import backups_dir, newest_backup
-from esimdesk.store.migrations import migrate
+from esimdesk.store.migrations import LATEST, migrate
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 RECHECK_AFTER_S = 24 * 3600
@@ -115,6 +115,20 @@ def read_header(path: Path | str, size: int = 100) -> bytes | None:
             return None
         with open(path, "rb") as f:
             return f.read(size)
+
+
+def behind(path: Path) -> bool:
+    """Whether the data file at ``path`` is of an older schema than this esimdesk's, read from its header (no
+    connection opened). False when there is none, another connection of this process has it open, or its
+    header is not SQLite's: opening it says what is wrong. The header may lag a write-ahead log not yet
+    checkpointed: then True, and the open finds nothing left to do."""
+    try:
+        header = read_header(path) if path.is_file() else None
+    except OSError:
+        return False
+    if header is None or len(header) < 64 or not header.startswith(b"SQLite format 3\x00"):
+        return False
+    return 0 < int.from_bytes(header[60:64], "big") < LATEST
 
 
 class HeldConnection(sqlite3.Connection):

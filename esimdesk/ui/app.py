@@ -19,6 +19,7 @@ from esimdesk.services.config import data_home_path
 from esimdesk.services.desk import Desk
 from esimdesk.services.runtime import open_context
 from esimdesk.store.backups import DATA_FILE, newest_backup
+from esimdesk.ui.data_file_update import update_data_file
 from esimdesk.ui.event_loop import DeskEventLoop, close_qt_loop
 from esimdesk.ui.main_window import MainWindow
 
@@ -41,6 +42,7 @@ def run_gui(demo: bool = False) -> int:
     ctx = desk = None
     try:
         ctx = open_context(demo)
+        update_data_file(app, ctx.home)  # an older file brought forward behind a notice, before the window
         desk = Desk(ctx)
         window = MainWindow(ui_settings(ctx.home), desk, demo=demo)
     except (EsimdeskError, sqlite3.Error, OSError) as exc:
