@@ -333,12 +333,15 @@ class SqliteStore(JournalMixin, ActionsMixin, DeliveriesMixin, ListingsMixin, Ex
         new: list[dict[str, Any]] = []
         by_set: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         samples = []
+        payloads = []  # (vendor, ICCID, the vendor's payload) of the new and changed, kept beside their rows
         for i, e in enumerate(esims):
             if i not in have:
                 continue  # confirmed above
             old = have[i]
             row = R.esim_row(e, seen)
             row["i"] = i  # its digest: the batch's digests' 16 bytes at i * 16
+            if row["raw"] is not None:  # an answer without one leaves the stored one (as coalesce() a column)
+                payloads.append((e.vendor, e.iccid, row["raw"]))
             if old is None:
                 new.append(row)
             else:
@@ -355,13 +358,11 @@ class SqliteStore(JournalMixin, ActionsMixin, DeliveriesMixin, ListingsMixin, Ex
         # usage figures waited 5 s in it for Python's GIL (0.7 s of it SQLite's work).
         digest_blob = b"".join(digests)
         if new:
-            new_rows = json.dumps(new)
-            conn.execute(_ESIMS_INSERT, (new_rows, digest_blob))
-            conn.execute(_PAYLOADS_OF_NEW, (new_rows,))
-        if by_set:
-            conn.execute(_PAYLOADS_OF_CHANGED, (json.dumps([r for rows in by_set.values() for r in rows]),))
+            conn.execute(_ESIMS_INSERT, (json.dumps(new), digest_blob))
         for moved, rows in by_set.items():
             conn.execute(_esim_update(moved), (json.dumps(rows), digest_blob))
+        if payloads:  # after the inserts: a new row's is found by its key
+            conn.execute(_PAYLOADS_PUT, (json.dumps(payloads),))
         if samples:
             conn.execute("""INSERT OR IGNORE INTO usage (vendor, iccid, observed_at, data_used_mb, data_total_mb, as_of)
                    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
@@ -979,9 +980,9 @@ _ESIMS_NOT_AS_STORED = f"""SELECT json_group_array(json_array(j.key, esims.rowid
     FROM json_each(?1) AS j LEFT JOIN esims ON {_BATCH_ROW}
     WHERE esims.rowid IS NULL OR esims.row_hash IS NULL OR hex(esims.row_hash) != json_extract(j.value, '$[2]')"""
 # A confirmation writes last_seen in the eSIM's own row (no index holds it), found by its key in the same statement.
-# Measured on 100,000 eSIMs, 500 a transaction: 1.9 s by vendor and ICCID (1.5 s by rowid, but the rowids then came
-# back to Python a row each); 0.7 s were the payload moved out of the row; 0.13 s in a narrow side table (0.37 s with
-# the index an ORDER BY needs). The row it is, because Roumio gives no time for its usage figures: a confirmed
+# Measured on 100,000 eSIMs, 500 a transaction: 1.9 s by vendor and ICCID while the row held the vendor's payload
+# (1.5 s by rowid, but the rowids then came back to Python a row each); 0.37 s since it is kept beside the row
+# (migrations._v17); 0.13 s in a narrow side table (0.37 s with the index an ORDER BY needs). The row it is, because Roumio gives no time for its usage figures: a confirmed
 # eSIM's usage_as_of moves on each sync, and that is in the row (so most of a Roumio fleet's rows are written either
 # way); and last_seen stays a column every reader (mark_stale, the Fleet's "checked" time, a restore's merge) reads
 # as before. A per-run TEMP table of what was seen cannot work: each page is written by whichever worker thread runs
@@ -1004,16 +1005,11 @@ _ESIM_COLUMNS = ("vendor", "iccid", "iccid_rev", "order_id", "plan_id", "status"
                  "last_seen", "usage_as_of", "data_remaining_mb", "device_name", "device_imei")
 _ESIMS_INSERT = _from_batch(f"""INSERT INTO esims ({', '.join(_ESIM_COLUMNS)}, stale, row_hash)
     SELECT {', '.join(':' + c for c in _ESIM_COLUMNS)}, 0, :row_hash FROM json_each(?1) AS j""")
-# The vendor's payloads, beside the rows (migrations._v17): of new rows, found by their key; of changed ones, by
-# the rowid the batch has. A payload the answer lacks (None) leaves the stored one, as coalesce() does a column; one
-# as stored is not written again (a status that moved, the payload the same).
-_PAYLOADS_OF_NEW = """INSERT INTO esim_payloads (esim, raw)
-    SELECT esims.rowid, json_extract(j.value, '$.raw') FROM json_each(?1) AS j
-        JOIN esims ON esims.vendor = json_extract(j.value, '$.vendor') AND esims.iccid = json_extract(j.value, '$.iccid')
-    WHERE json_extract(j.value, '$.raw') IS NOT NULL ON CONFLICT (esim) DO UPDATE SET raw = excluded.raw"""
-_PAYLOADS_OF_CHANGED = """INSERT INTO esim_payloads (esim, raw)
-    SELECT json_extract(value, '$.rowid'), json_extract(value, '$.raw') FROM json_each(?1)
-    WHERE json_extract(value, '$.raw') IS NOT NULL
+# The vendor's payloads of a batch's new and changed eSIMs ([vendor, ICCID, payload] each), kept beside their rows
+# (migrations._v17), each row found by its key; one as stored is not written again (a status that moved, the
+# payload the same). ("WHERE true": SQLite's upsert after a SELECT needs a WHERE to parse.)
+_PAYLOADS_PUT = f"""INSERT INTO esim_payloads (esim, raw)
+    SELECT esims.rowid, json_extract(j.value, '$[2]') FROM json_each(?1) AS j JOIN esims ON {_BATCH_ROW} WHERE true
     ON CONFLICT (esim) DO UPDATE SET raw = excluded.raw WHERE raw IS NOT excluded.raw"""
 
 

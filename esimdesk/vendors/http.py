@@ -498,8 +498,8 @@ class VendorHttp:
         ctype = resp.headers.get("content-type", "")
         body: Any
         try:
-            body = (None if not content else json.loads(content, object_hook=_other_threads_may_run)
-                    if len(content) >= TAKES_TURNS_BYTES else json.loads(content))
+            hook = _other_threads_may_run if len(content) >= TAKES_TURNS_BYTES else None  # None: json's own
+            body = json.loads(content, object_hook=hook) if content else None
         except RecursionError:
             # Valid JSON nested deeper than Python's parser goes (thousands of levels): no vendor's answer.
             err_cls = VendorAuthError if status in (401, 403) else MalformedResponse
