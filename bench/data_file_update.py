@@ -41,7 +41,7 @@ def _confirm_all(path: Path) -> dict[str, float]:
             t0 = time.perf_counter()
             for i in range(0, len(keys), 500):
                 conn.execute("BEGIN")
-                conn.execute("UPDATE esims SET last_seen = ?1, stale = 0 FROM json_each(?2) AS j "
+                conn.execute("UPDATE esims SET last_seen = ?1 FROM json_each(?2) AS j "
                              "WHERE esims.vendor = json_extract(j.value, '$[0]') "
                              "AND esims.iccid = json_extract(j.value, '$[1]')", (seen, json.dumps(keys[i:i + 500])))
                 conn.execute("COMMIT")

@@ -29,9 +29,9 @@ class RefreshMixin:
         params = {"vendor": vendor, "soon": (now + timedelta(days=policy.expiring_days)).isoformat(),
                   "low_num": low_num, "low_den": 100,
                   "urgent": (now - policy.urgent_every).isoformat(), "every": (now - policy.refresh_every).isoformat()}
-        # The vendor's rows (its part of the primary key) read twice, once a sync, in a worker thread: how many
-        # are due, then the first ``budget`` of them in order (SQLite keeps only those while it sorts): 77 ms at
-        # 100,000 eSIMs where every due one sorted and read into Python took 156 ms.
+        # The vendor's entries of the esims_due index (migrations._v18: all this reads, none of the table) read
+        # twice, once a sync, in a worker thread: how many are due, then the first ``budget`` of them in order
+        # (SQLite keeps only those while it sorts). 0.13 s at 300,000 eSIMs a vendor; 1.3 s through the table.
         due_rows = f"""SELECT iccid, refreshed_at, tier FROM (
                     SELECT iccid, refreshed_at, {_TIER} AS tier FROM esims
                     WHERE vendor = :vendor AND stale = 0 AND status NOT IN ({_FINISHED}))
@@ -46,13 +46,13 @@ class RefreshMixin:
 
     def usage_known(self, vendor: str, iccids: list[str]) -> dict[str, tuple[int | None, int | None]]:
         """(data used, data total) in MB of these eSIMs, where a figure is known."""
-        out: dict[str, tuple[int | None, int | None]] = {}
-        for i in range(0, len(iccids), 500):
-            chunk = iccids[i:i + 500]
-            q = (f"SELECT iccid, data_used_mb, data_total_mb FROM esims WHERE vendor = ? "
-                 f"AND iccid IN ({','.join('?' * len(chunk))}) AND data_used_mb IS NOT NULL")
-            out.update((r[0], (r[1], r[2])) for r in self.conn.execute(q, (vendor, *chunk)))
-        return out
+        # One statement, its rows as one JSON array: read a row at a time, each row handed Python's GIL over and
+        # back beside the sync's busy event loop (Roamify's 100,000 listed eSIMs: 0.8 s for 755 rows).
+        got = self.conn.execute(
+            "SELECT json_group_array(json_array(iccid, data_used_mb, data_total_mb)) FROM esims "
+            "WHERE vendor = ? AND iccid IN (SELECT value FROM json_each(?)) AND data_used_mb IS NOT NULL",
+            (vendor, json.dumps(iccids))).fetchone()[0]
+        return {iccid: (used, total) for iccid, used, total in json.loads(got)}
 
     def mark_refreshed(self, vendor: str, iccids: Iterable[str], at: datetime) -> None:
         """These eSIMs were asked about at ``at`` (answered or not: one the vendor refuses is not asked again

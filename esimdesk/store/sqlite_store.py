@@ -324,12 +324,20 @@ class SqliteStore(JournalMixin, ActionsMixin, DeliveriesMixin, ListingsMixin, Ex
                              e.usage_as_of is None and (e.data_used_mb is not None or e.data_remaining_mb is not None)]
                             for e, digest in zip(esims, digests, strict=True)])
         # Place -> the stored row's rowid and compared columns (None: no row yet), of each entry not stored as listed.
-        have: dict[int, dict[str, Any] | None] = {
-            k: None if rowid is None else dict(zip(("rowid", *_ESIM_COMPARED), (rowid, *stored), strict=True))
-            for k, rowid, *stored in json.loads(conn.execute(_ESIMS_NOT_AS_STORED, (batch,)).fetchone()[0])}
+        have: dict[int, dict[str, Any] | None] = {}
+        revived: list[int] = []  # rows marked stale, listed again (as they were, or changed)
+        for k, rowid, stale, as_stored, *stored in json.loads(conn.execute(_ESIMS_NOT_AS_STORED, (batch,)).fetchone()[0]):
+            if stale:
+                revived.append(rowid)
+            if not as_stored:
+                have[k] = None if rowid is None else dict(zip(("rowid", *_ESIM_COMPARED), (rowid, *stored), strict=True))
         if len(have) < len(esims):
             # Its figures are the ones stored (a digest is kept only while they are: see _ESIM_ALWAYS).
             conn.execute(_ESIMS_CONFIRM, (seen, batch))
+        # Only these rows' "stale" is set: a column set, even to the value it had, rewrites each index holding it,
+        # and the refresh's planning index does (migrations._v18).
+        if revived:
+            conn.execute("UPDATE esims SET stale = 0 WHERE rowid IN (SELECT value FROM json_each(?))", (json.dumps(revived),))
         new: list[dict[str, Any]] = []
         by_set: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         samples = []
@@ -942,7 +950,7 @@ _ESIM_COMPARED = tuple(_ESIM_SET)
 _ESIM_ALWAYS = """activation_code = coalesce(:activation_code, activation_code),
     installed_at = coalesce(:installed_at, installed_at), qr_url = coalesce(:qr_url, qr_url),
     install_url = coalesce(:install_url, install_url), vendor_ref = coalesce(:vendor_ref, vendor_ref),
-    last_seen = :last_seen, stale = 0,
+    last_seen = :last_seen,
     usage_as_of = CASE WHEN (:data_used_mb IS NOT NULL OR :data_remaining_mb IS NOT NULL)
         AND (usage_as_of IS NULL OR julianday(:usage_as_of) >= julianday(usage_as_of)) THEN :usage_as_of
         ELSE usage_as_of END,
@@ -973,12 +981,14 @@ _PLANS_TO_WRITE = """SELECT
 # hex (SQLite's hex()), whether its usage figures are as of the fetch]. Each entry is found by the (vendor, ICCID)
 # key, entry by entry.
 _BATCH_ROW = """esims.vendor = json_extract(j.value, '$[0]') AND esims.iccid = json_extract(j.value, '$[1]')"""
-# The entries with no row yet (rowid null) or stored with another digest (or none), with what the write compares:
-# [place, rowid, compared...] each, as one JSON array (one row, whatever their number).
-_ESIMS_NOT_AS_STORED = f"""SELECT json_group_array(json_array(j.key, esims.rowid,
-        {', '.join(f'esims.{c}' for c in _ESIM_COMPARED)}))
+# The entries with no row yet (rowid null), stored with another digest (or none) or marked stale, with what the
+# write compares: [place, rowid, stale, whether stored as listed, compared...] each, as one JSON array (one row,
+# whatever their number).
+_ESIMS_NOT_AS_STORED = f"""SELECT json_group_array(json_array(j.key, esims.rowid, esims.stale,
+        hex(esims.row_hash) IS json_extract(j.value, '$[2]'), {', '.join(f'esims.{c}' for c in _ESIM_COMPARED)}))
     FROM json_each(?1) AS j LEFT JOIN esims ON {_BATCH_ROW}
-    WHERE esims.rowid IS NULL OR esims.row_hash IS NULL OR hex(esims.row_hash) != json_extract(j.value, '$[2]')"""
+    WHERE esims.rowid IS NULL OR esims.row_hash IS NULL OR hex(esims.row_hash) != json_extract(j.value, '$[2]')
+        OR esims.stale"""
 # A confirmation writes last_seen in the eSIM's own row (no index holds it), found by its key in the same statement.
 # Measured on 100,000 eSIMs, 500 a transaction: 1.9 s by vendor and ICCID while the row held the vendor's payload
 # (1.5 s by rowid, but the rowids then came back to Python a row each); 0.37 s since it is kept beside the row
@@ -987,7 +997,7 @@ _ESIMS_NOT_AS_STORED = f"""SELECT json_group_array(json_array(j.key, esims.rowid
 # way); and last_seen stays a column every reader (mark_stale, the Fleet's "checked" time, a restore's merge) reads
 # as before. A per-run TEMP table of what was seen cannot work: each page is written by whichever worker thread runs
 # it, each with its own connection, and TEMP tables are per connection.
-_ESIMS_CONFIRM = f"""UPDATE esims SET last_seen = ?1, stale = 0, usage_as_of = CASE
+_ESIMS_CONFIRM = f"""UPDATE esims SET last_seen = ?1, usage_as_of = CASE
         WHEN json_extract(j.value, '$[3]') AND (usage_as_of IS NULL OR julianday(?1) >= julianday(usage_as_of))
         THEN ?1 ELSE usage_as_of END
     FROM json_each(?2) AS j WHERE {_BATCH_ROW} AND hex(esims.row_hash) = json_extract(j.value, '$[2]')"""

@@ -179,6 +179,30 @@ def test_a_changed_esim_is_written_and_a_partial_answer_erases_nothing(store, re
     assert rewrites() == {"esims": 1} and store.esims(status="DEPLETED")[0].iccid == ICCID
 
 
+def test_only_an_esim_listed_again_after_being_marked_stale_has_its_stale_flag_set(store):
+    """A column set, even to the value it had, rewrites each index holding it; the refresh's planning index holds
+    ``stale`` (migrations._v18), so a confirmation or a changed row must not set it unless the row was stale."""
+    store.conn.execute("CREATE TEMP TABLE stale_set (iccid TEXT)")
+    store.conn.execute("CREATE TEMP TRIGGER count_stale AFTER UPDATE OF stale ON main.esims "
+                       "BEGIN INSERT INTO stale_set VALUES (new.iccid); END")
+    back_as_was, back_changed, kept = ICCID, "8944001000000000026", "8944001000000000034"
+    store.upsert_esims([esim(back_as_was, data_used_mb=1), esim(back_changed, data_used_mb=1),
+                        esim(kept, data_used_mb=1)], seen=at(0))
+    store.upsert_esims([esim(kept, data_used_mb=1)], seen=at(1))
+    assert store.mark_stale("esims", "roumio", at(1)) == 2
+    store.conn.execute("DELETE FROM stale_set")
+
+    store.upsert_esims([esim(back_as_was, data_used_mb=1), esim(back_changed, data_used_mb=2),
+                        esim(kept, data_used_mb=1)], seen=at(2))
+    assert sorted(r[0] for r in store.conn.execute("SELECT iccid FROM stale_set")) == sorted([back_as_was, back_changed])
+    assert [r["stale"] for r in store.conn.execute("SELECT stale FROM esims")] == [0, 0, 0]
+    assert store.esim(back_changed).data_used_mb == 2
+    assert all(row(store, "esims", f"iccid = '{i}'")["last_seen"] == at(2) for i in (back_as_was, back_changed, kept))
+    store.conn.execute("DELETE FROM stale_set")
+    store.upsert_esims([esim(back_as_was, data_used_mb=1), esim(back_changed, data_used_mb=3)], seen=at(3))
+    assert store.conn.execute("SELECT count(*) FROM stale_set").fetchone()[0] == 0  # confirmed and changed: not set
+
+
 def test_usage_is_never_replaced_by_an_older_reading(store):
     """A usage check's newer reading (record_usage) is kept against a sync's older answer — whether the sync's
     answer is one it gave before (the stored digest no longer stands for the row) or not."""
