@@ -263,13 +263,14 @@ class SqliteStore(JournalMixin, ActionsMixin, DeliveriesMixin, ListingsMixin, Ex
     def plans_to_write(self, vendor: str, plans: list[Plan]) -> tuple[list[Plan], bool]:
         """What a catalog sync must write of the vendor's complete listing ``plans``: those new, changed since
         they were written (their digest, the payload included) or listed again after being marked stale; and
-        whether a plan of the vendor's is gone from the listing. Compared in SQLite: the listing's digests go to it
-        as one JSON array, and what differs comes back as one row (places in the listing). Read a row a stored
-        plan, the 150,000 digests of a routine sync's three catalogs were as many hand-overs of Python's GIL, each
-        waiting beside the event loop's decoding."""
-        listing = json.dumps([[p.plan_id, R.plan_hash(p).hex().upper()] for p in plans])
-        changed, gone = self.conn.execute(_PLANS_TO_WRITE, (vendor, listing)).fetchone()
-        return [plans[i] for i in sorted(json.loads(changed))], bool(gone)
+        whether a plan of the vendor's is gone from the listing. The stored digests come back as one JSON object
+        (plan id: digest, "-" a stale plan's) and are compared here: for 50,000 plans 0.07-0.10 s in SQLite where
+        the listing's digests joined to the table in SQLite took 0.19-0.27 s; read a row a plan, they were as many
+        hand-overs of Python's GIL, each waiting beside the event loop's decoding."""
+        stored = json.loads(self.conn.execute(_PLAN_DIGESTS, (vendor,)).fetchone()[0])
+        changed = [p for p in plans if stored.get(p.plan_id) != R.plan_hash(p).hex().upper()]
+        listed = {p.plan_id for p in plans}
+        return changed, any(digest != "-" and plan_id not in listed for plan_id, digest in stored.items())
 
     @staticmethod
     def _list_ids(conn: sqlite3.Connection, lists: set[str]) -> dict[str, int]:
@@ -968,15 +969,10 @@ _ORDERS_AS_STORED = """SELECT json_group_array(json_array(json_extract(j.value, 
     WHERE hex(o.row_hash) = json_extract(j.value, '$[5]')
         AND NOT EXISTS (SELECT 1 FROM orders AS other WHERE other.reference = json_extract(j.value, '$[3]')
             AND +other.vendor = o.vendor AND other.kind = o.kind AND other.id != o.id)"""
-# A vendor's catalog as plans_to_write gives it to SQLite (?2: [plan id, its digest in upper-case hex] a plan): the
-# places of those new, changed or listed again after being marked stale; whether a plan not stale is not listed.
-_PLANS_TO_WRITE = """SELECT
-    (SELECT json_group_array(j.key) FROM json_each(?2) AS j
-        LEFT JOIN plans ON plans.vendor = ?1 AND plans.plan_id = json_extract(j.value, '$[0]')
-        WHERE plans.rowid IS NULL OR plans.stale OR plans.row_hash IS NULL
-            OR hex(plans.row_hash) != json_extract(j.value, '$[1]')),
-    EXISTS (SELECT 1 FROM plans WHERE vendor = ?1 AND stale = 0
-        AND plan_id NOT IN (SELECT json_extract(value, '$[0]') FROM json_each(?2)))"""
+# A vendor's stored plans as plans_to_write compares them: plan id -> its digest in upper-case hex ("" none kept,
+# "-" the plan is marked stale: written again when listed).
+_PLAN_DIGESTS = """SELECT json_group_object(plan_id, CASE WHEN stale THEN '-' ELSE coalesce(hex(row_hash), '') END)
+    FROM plans WHERE vendor = ?"""
 # A batch of eSIMs as _write_esims gives it to SQLite: a JSON array of [vendor, ICCID, the digest in upper-case
 # hex (SQLite's hex()), whether its usage figures are as of the fetch]. Each entry is found by the (vendor, ICCID)
 # key, entry by entry.
