@@ -323,6 +323,11 @@ def run(home: Path, vendor_env: dict[str, str], args) -> int:
         for tab in win.pages.values():
             if tab._task is not None:
                 tab._task.cancel()
+        # Fleet's free-stock count of its last load (the app cancels every task left at exit: ui/app.py; this loop
+        # goes on, and at its end one still pending was "destroyed but pending").
+        counting = win.fleet.free_stock._task
+        if counting is not None:
+            counting.cancel()
         await asyncio.sleep(0.05)
         desk.close()
         win.deleteLater()
