@@ -36,7 +36,7 @@ def test_the_plan_reads_its_index_and_never_the_table(tmp_path):
     finally:
         store.conn.set_trace_callback(None)
 
-    # What the index answers is the plan: not the stale one, not the finished ones, the most needed first.
+    # What the index answers is the plan: not the stale one, not the finished ones (the order: test_refresh_budget.py).
     assert esim("microesim", 1).iccid not in plan.iccids and plan.due == 600 - 120 - 1
     assert len(plan.iccids) == 50
     with sqlite3.connect(store.path) as other:
