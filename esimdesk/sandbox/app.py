@@ -137,6 +137,7 @@ class Sandbox:
             else:
                 self._load(saved)
             self.app = _Persisting(self.app, self)
+        self.app = _HungUpQuietly(self.app)
 
     # --- the world file -----------------------------------------------------------------------------
     def _adopt_world_config(self, saved: dict[str, Any]) -> None:
@@ -349,6 +350,21 @@ class _Dated:
         await self.app(scope, receive, send)
 
 
+class _HungUpQuietly:
+    """A client that left before its request was read (a cancelled sync, a walk stopping at its budget) is nobody
+    to answer: the request ends there. Raised on, the server printed it as an error with its traceback, once a
+    hang-up (with a world, what the vendor did before it is saved all the same: _Persisting)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except ClientDisconnect:
+            pass
+
+
 class _Persisting:
     """Keeps the world file in step: read again when another process saved it, saved after each request
     that may change it, before the answer's first byte (a client that sees the answer finds it saved)."""
@@ -363,10 +379,7 @@ class _Persisting:
         sandbox = self.sandbox
         sandbox.refresh()
         if not sandbox.writes(scope["method"], scope["path"]):
-            try:
-                await self.app(scope, receive, send)
-            except ClientDisconnect:
-                pass  # the client left before its request was read (a cancelled sync): nobody to answer
+            await self.app(scope, receive, send)
             return
         saved = False
 
@@ -379,8 +392,6 @@ class _Persisting:
 
         try:
             await self.app(scope, receive, send_after_saving)
-        except ClientDisconnect:
-            pass  # as above; what the vendor did before is saved below
         finally:
             if not saved:  # no answer went out (a dropped connection): the vendor may have acted all the same
                 sandbox.save_quietly()

@@ -34,7 +34,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from starlette.requests import ClientDisconnect
 from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -213,14 +212,6 @@ class VendorMiddleware:
         self.counter = counter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await self._handle(scope, receive, send)
-        except ClientDisconnect:
-            # The client left before its request was read (a sync's walk stopping at its budget, a cancel): nobody
-            # to answer. Raised on, the server printed it as an error with its traceback, request after request.
-            pass
-
-    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

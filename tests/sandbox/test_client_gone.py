@@ -9,6 +9,7 @@ import socket
 import time
 
 import httpx
+import pytest
 
 from esimdesk.sandbox import SANDBOX_CREDENTIALS, SandboxConfig, SandboxServer
 
@@ -22,8 +23,10 @@ class _Errors(logging.Handler):
         self.seen.append(record.getMessage())
 
 
-def test_a_request_left_half_sent_is_not_an_error_and_the_vendor_goes_on():
-    with SandboxServer(SandboxConfig(seed=7), vendors=("roumio",)) as srv:
+@pytest.mark.parametrize("world", [False, True], ids=["in memory", "with a world file"])
+def test_a_request_left_half_sent_is_not_an_error_and_the_vendor_goes_on(tmp_path, world):
+    state = tmp_path / "world.json" if world else None
+    with SandboxServer(SandboxConfig(seed=7), vendors=("roumio",), state_file=state) as srv:
         # uvicorn's own logger, once the server has set it up (its configuration replaces the handlers): it does
         # not pass its records on to the root logger, nor to pytest's caplog.
         errors, server_log = _Errors(), logging.getLogger("uvicorn.error")
