@@ -335,10 +335,9 @@ class SqliteStore(JournalMixin, ActionsMixin, DeliveriesMixin, ListingsMixin, Ex
         if len(have) < len(esims):
             # Its figures are the ones stored (a digest is kept only while they are: see _ESIM_ALWAYS).
             conn.execute(_ESIMS_CONFIRM, (seen, batch))
-        # Only these rows' "stale" is set: a column set, even to the value it had, rewrites each index holding it,
-        # and the refresh's planning index does (migrations._v18).
-        if revived:
-            conn.execute("UPDATE esims SET stale = 0 WHERE rowid IN (SELECT value FROM json_each(?))", (json.dumps(revived),))
+        # Only these rows' "stale" is set (as the plans' revived): a column set, even to the value it had, rewrites
+        # each index holding it, and the refresh's planning index does (migrations._v18).
+        _by_rowids(conn, "UPDATE esims SET last_seen = ?1, stale = 0 WHERE rowid IN " + _ROWIDS, seen, revived)
         new: list[dict[str, Any]] = []
         by_set: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         samples = []
