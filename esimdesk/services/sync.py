@@ -38,8 +38,8 @@ from esimdesk.domain import (
 )
 from esimdesk.domain.refresh import FleetWalk, RefreshPolicy, plan_unstored
 from esimdesk.domain.states import UNFINISHED, status_after_usage
-from esimdesk.services.collector import fewer_collections
 from esimdesk.services.exchange_rates import refresh_if_due
+from esimdesk.services.interpreter import set_for_a_sync
 from esimdesk.services.plan_sync import sync_plans_incrementally
 from esimdesk.services.reachability import network_failure
 from esimdesk.services.sync_results import RefreshSummary, SyncProgress, VendorSyncResult, WalkSummary
@@ -67,8 +67,9 @@ async def sync_all(store: Store, accounts: list[VendorConfig], adapter_factory: 
     ``finished(result)`` as each vendor's sync ends (the window shows a vendor's rows before the slowest is done).
     ``ecb_url``: also refresh the exchange rates when due (services/exchange_rates.py; None: not at all);
     a failure never fails the sync: its sentence is appended to ``notices``.
-    Python's full garbage collections wait for its end (services/collector.py)."""
-    with fewer_collections():
+    Python's full garbage collections wait for its end, and its threads take shorter turns at the GIL
+    (services/interpreter.py)."""
+    with set_for_a_sync():
         return await _sync_all(store, accounts, adapter_factory, progress=progress, finished=finished,
                                ecb_url=ecb_url, notices=notices, policy=policy)
 
