@@ -35,6 +35,7 @@ from esimdesk.store.listings import ListingsMixin
 from esimdesk.store.migrations import migrate
 from esimdesk.store.refresh import RefreshMixin, save_fleet_walk_in
 from esimdesk.store.refunds import RefundsMixin
+from esimdesk.store.statistics import analyse, tables_to_analyse
 
 log = logging.getLogger("esimdesk.store")
 
@@ -831,13 +832,16 @@ class SqliteStore(JournalMixin, ActionsMixin, DeliveriesMixin, ListingsMixin, Ex
         return {t: self.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                 for t in ("plans", "orders", "esims", "balances", "events", "journal")}
 
-    def refresh_statistics(self) -> None:
+    def refresh_statistics(self) -> list[str]:
         """What SQLite's planner knows of the data, after a sync wrote much of it. Without it the planner
         guesses, e.g. walks the expiry index over 190,000 eSIMs for a search that the reversed-ICCID index
-        answers with 20 (0.5 s instead of 1 ms). Sampled (analysis_limit): ~0.2 s on a full-size file."""
-        conn = self.conn
-        conn.execute("PRAGMA analysis_limit=1000")
-        conn.execute("ANALYZE")
+        answers with 20 (0.5 s instead of 1 ms). Only the tables whose statistics are missing or out of date
+        (store/statistics.py), sampled (analysis_limit): ~0.3 s for a full-size file's every table. Returns them."""
+        due = tables_to_analyse(self.conn)
+        if due:
+            with self.transaction() as conn:
+                analyse(conn, due)
+        return sorted(due)
 
 
 class _Connections:
