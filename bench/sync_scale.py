@@ -9,7 +9,9 @@ log-normal delay (median 150 ms, sigma 0.6: p99 about 4x) and keeps Roumio's doc
 The desk starts from a fresh store that already holds the MicroESIM fleet it sold (MicroESIM has no
 eSIM list: a desk knows only what it ordered; seeded as the demo seeds it, services/demo.py). Then:
 
-* a FIRST sync of the four vendors together, and a ROUTINE one right after (nothing changed);
+* a FIRST sync of the four vendors together, and a ROUTINE one right after (nothing changed), then two more
+  routine ones (``--routine-runs``): ``routine`` is the first in full, ``routine_runs`` each one's headline
+  figures and ``routine_median`` their median (one alone varies by a few points of its SQLite share);
 * for each: wall seconds per vendor and in all, SQLite seconds and share (per vendor where the call
   names one, and per store method), the requests each vendor got (per path, from the sandbox's
   counters), rows per vendor, the progress reports' last values, when each stage was first and last reported
@@ -59,6 +61,7 @@ import platform
 import shutil
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -689,7 +692,20 @@ def run_sync(server: VendorProcesses, store: TimedStore, accounts, label: str) -
     }
 
 
-def measure(esims: int, plans: int) -> dict[str, Any]:
+ROUTINE_RUNS = 3
+ROUTINE_MEDIAN_OF = ("wall_s", "in_sqlite_share", "sqlite_busy_share", "store_cpu_share", "wall_over_floor_all")
+
+
+def routine_summary(run: dict[str, Any]) -> dict[str, Any]:
+    """One routine sync's headline figures, and how much of the walks' listings it read."""
+    walks = {v: (r["result"].get("walk") or {}) for v, r in run["vendors"].items()}
+    return {**{k: run[k] for k in ("wall_s", "in_sqlite_s", "in_sqlite_share", "sqlite_busy_share", "store_cpu_share",
+                                   "wall_over_floor_all", "requests_total", "rolling_backup_made", "all_ok")},
+            "walk_pages": {v: w.get("pages") for v, w in walks.items() if w},
+            "esims_written": {v: r["written"]["esims"] for v, r in run["vendors"].items()}}
+
+
+def measure(esims: int, plans: int, routine_runs: int = ROUTINE_RUNS) -> dict[str, Any]:
     config = {"seed": 1, "plans": plans, "esims": esims, "allocation_delay": 0.5,
               "latency_ms": LATENCY_MS, "latency_sigma": LATENCY_SIGMA}  # a SandboxConfig's, in the sandbox process
     tmp = Path(tempfile.mkdtemp(prefix="esimdesk-sync-scale-"))
@@ -710,6 +726,13 @@ def measure(esims: int, plans: int) -> dict[str, Any]:
         assert sorted(a.vendor for a in accounts) == sorted(VENDORS), [a.vendor for a in accounts]
         entry["first"] = run_sync(server, store, accounts, "first")
         entry["routine"] = run_sync(server, store, accounts, "routine")
+        # More routine syncs, one after another, as a desk runs them: one alone varies by a few points of its
+        # SQLite share run to run (the walks read more or fewer pages in their 30 s), their median less.
+        runs = [entry["routine"]] + [run_sync(server, store, accounts, "routine")
+                                     for _ in range(routine_runs - 1)]
+        entry["routine_runs"] = [routine_summary(r) for r in runs]
+        entry["routine_median"] = {k: statistics.median(r[k] for r in entry["routine_runs"])
+                                   for k in ROUTINE_MEDIAN_OF}
         store.close()
     entry["file_mb"] = round((tmp / "desk.sqlite3").stat().st_size / 1e6, 1)
     shutil.rmtree(tmp, ignore_errors=True)  # a 300,000-eSIM desk file is gigabytes
@@ -753,6 +776,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--refloor", action="store_true",
                    help="recompute every stored result's floors from its recorded request counts (FLOOR_FORMULA "
                         "changed), without syncing")
+    p.add_argument("--routine-runs", type=int, default=ROUTINE_RUNS,
+                   help=f"routine syncs after the first, one after another (default {ROUTINE_RUNS}): 'routine' is the "
+                        "first of them, in full; 'routine_runs' each one's headline figures, 'routine_median' their median")
     args = p.parse_args(argv)
     if args.refloor:
         refloor(RESULTS / ("sync_scale_quick.json" if args.quick else "sync_scale.json"))
@@ -787,7 +813,7 @@ def main(argv: list[str] | None = None) -> None:
             pass
     for n in scales:
         print(f"sync_scale: {n:,} eSIMs and {plans:,} plans per vendor ...", file=sys.stderr, flush=True)
-        result["scales"][str(n)] = measure(n, plans)
+        result["scales"][str(n)] = measure(n, plans, args.routine_runs)
         save(name, result)  # after each scale: a long run interrupted keeps what it measured
 
 
