@@ -29,7 +29,7 @@ class RefreshMixin:
         params = {"vendor": vendor, "soon": (now + timedelta(days=policy.expiring_days)).isoformat(),
                   "low_num": low_num, "low_den": 100,
                   "urgent": (now - policy.urgent_every).isoformat(), "every": (now - policy.refresh_every).isoformat()}
-        # The vendor's entries of the esims_due index (migrations._v18: all this reads, none of the table) read
+        # The vendor's entries of the esims_due index (migrations._v18, _v19: all this reads, none of the table) read
         # twice, once a sync, in a worker thread: how many are due, then the first ``budget`` of them in order
         # (SQLite keeps only those while it sorts). 0.13 s at 300,000 eSIMs a vendor; 1.3 s through the table.
         due_rows = f"""SELECT iccid, refreshed_at, tier FROM (
