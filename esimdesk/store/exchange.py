@@ -15,7 +15,8 @@ from decimal import Decimal
 
 from esimdesk.domain.exchange import Quote
 
-# What a plan's converted price is, from its own row's values (used by upsert_plans' INSERT).
+# What a plan's converted price is, from its own row's values (a changed plan's UPDATE; a new plan's insert
+# computes the same product in Python: sqlite_store._insert_plans).
 CONV_PRICE = "(SELECT factor FROM plan_sort_rates WHERE currency = :currency) * :price_sort"
 CONV_PER_GB = "(SELECT factor FROM plan_sort_rates WHERE currency = :currency) * :price_per_gb_sort"
 

@@ -233,15 +233,8 @@ class SqliteStore(JournalMixin, ActionsMixin, DeliveriesMixin, ListingsMixin, Ex
         lists = self._list_ids(conn, {r["countries"] for r in new} | {r["countries"] for r, _ in changed})
         for row in new:
             row["list_id"] = lists[row["countries"]]
-        # price_conv / per_gb_conv: the price in the agent's currency at the factors the other plans were
-        # sorted by (plan_sort_rates), so a new plan sorts among them at once; NULL without a rate.
-        conn.executemany(
-            f"""INSERT INTO plans (vendor, plan_id, name, countries, list_id, data_mb, validity_days, price,
-                   price_sort, currency, daily, topup, region, raw, first_seen, last_seen, stale, search_text,
-                   total_mb, price_per_gb_sort, coverage_name, price_conv, per_gb_conv, row_hash)
-               VALUES (:vendor, :plan_id, :name, :countries, :list_id, :data_mb, :validity_days, :price,
-                   :price_sort, :currency, :daily, :topup, :region, :raw, :first_seen, :last_seen, 0, :search_text,
-                   :total_mb, :price_per_gb_sort, :coverage_name, {CONV_PRICE}, {CONV_PER_GB}, :row_hash)""", new)
+        if new:
+            _insert_plans(conn, new)
         # A changed plan is rewritten with only the indexed columns whose value changed: every sort index
         # carries some (migrations v4, v9, v11), and SQLite rewrites an index's entry for a column that is
         # set even to the value it had (a changed price must not rewrite the name's index).
@@ -1009,6 +1002,40 @@ def _from_batch(sql: str) -> str:
     (16 bytes at its ``i`` * 16 of the blob ``?2``)."""
     return re.sub(r":(\w+)", lambda m: "substr(?2, json_extract(j.value, '$.i') * 16 + 1, 16)" if m[1] == "row_hash"
                   else f"json_extract(j.value, '$.{m[1]}')", sql)
+
+
+_PLAN_COLUMNS = ("vendor", "plan_id", "name", "countries", "list_id", "data_mb", "validity_days", "price", "price_sort",
+                 "currency", "daily", "topup", "region", "raw", "first_seen", "last_seen", "stale", "search_text",
+                 "total_mb", "price_per_gb_sort", "coverage_name", "price_conv", "per_gb_conv", "row_hash")
+PLAN_INSERT_ROWS = 100  # plans a statement of _insert_plans takes: 2,400 parameters, under SQLite's 32,766
+
+
+def _insert_plans(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:
+    """New plans, ``PLAN_INSERT_ROWS`` a statement (one multi-row VALUES): executemany stepped once a plan, each
+    step a hand-over of Python's GIL, and a first sync's 150,000 plans waited 6.1 s in it (3.3 s of CPU) beside the
+    event loop's decoding. (Rows as one JSON array, as eSIMs go in, cost 3x the CPU here: a json_extract per
+    column, 24 of them, each parsing the row.) price_conv / per_gb_conv: the price in the agent's currency at the
+    factors the other plans were sorted by (plan_sort_rates, read in this transaction), so a new plan sorts among
+    them at once; None without a rate (as SQL's NULL * x, and the same double product: exchange.CONV_PRICE)."""
+    factors = dict(conn.execute("SELECT currency, factor FROM plan_sort_rates").fetchall())
+    values = []
+    for row in rows:
+        factor = factors.get(row["currency"])
+        per_gb = row["price_per_gb_sort"]
+        values.append((row["vendor"], row["plan_id"], row["name"], row["countries"], row["list_id"], row["data_mb"],
+                       row["validity_days"], row["price"], row["price_sort"], row["currency"], row["daily"],
+                       row["topup"], row["region"], row["raw"], row["first_seen"], row["last_seen"], 0,
+                       row["search_text"], row["total_mb"], per_gb, row["coverage_name"],
+                       None if factor is None else factor * row["price_sort"],
+                       None if factor is None or per_gb is None else factor * per_gb, row["row_hash"]))
+    for chunk in _chunks(values, PLAN_INSERT_ROWS):
+        conn.execute(_plans_insert(len(chunk)), [v for row in chunk for v in row])
+
+
+@functools.cache
+def _plans_insert(rows: int) -> str:
+    one = f"({', '.join('?' * len(_PLAN_COLUMNS))})"
+    return f"INSERT INTO plans ({', '.join(_PLAN_COLUMNS)}) VALUES {', '.join([one] * rows)}"
 
 
 _ESIM_COLUMNS = ("vendor", "iccid", "iccid_rev", "order_id", "plan_id", "status", "vendor_status", "activation_code",
