@@ -777,8 +777,9 @@ def main(argv: list[str] | None = None) -> None:
                    help="recompute every stored result's floors from its recorded request counts (FLOOR_FORMULA "
                         "changed), without syncing")
     p.add_argument("--routine-runs", type=int, default=ROUTINE_RUNS,
-                   help=f"routine syncs after the first, one after another (default {ROUTINE_RUNS}): 'routine' is the "
-                        "first of them, in full; 'routine_runs' each one's headline figures, 'routine_median' their median")
+                   help=f"routine syncs after the first sync, one after another (default {ROUTINE_RUNS}; fewer than "
+                        "1 still runs one): 'routine' is the first of them, in full; 'routine_runs' each one's headline "
+                        "figures, 'routine_median' their median")
     args = p.parse_args(argv)
     if args.refloor:
         refloor(RESULTS / ("sync_scale_quick.json" if args.quick else "sync_scale.json"))

@@ -35,6 +35,7 @@ from esimdesk.store.backup_files import (  # noqa: F401 (list_backups, newest_ba
     newest_backup,
     series,
 )
+from esimdesk.store.identifiers import quoted
 from esimdesk.store.integrity import (
     BUSY_TIMEOUT_S,
     SQLITE_MAGIC,
@@ -310,7 +311,7 @@ def _schema_of(conn: sqlite3.Connection, schema: str = "main") -> dict[str, set[
     out: dict[str, set[str]] = {}
     for kind, name in conn.execute(f"SELECT type, name FROM {schema}.sqlite_schema "
                                    "WHERE type IN ('table', 'index', 'trigger', 'view') AND name NOT LIKE 'sqlite_%'"):
-        cols = {r[1] for r in conn.execute(f"PRAGMA {schema}.table_info({_q(name)})")} if kind == "table" else set()
+        cols = {r[1] for r in conn.execute(f"PRAGMA {schema}.table_info({quoted(name)})")} if kind == "table" else set()
         out[f"{kind} {name}"] = cols
     return out
 
@@ -350,10 +351,6 @@ def _listed(missing: list[str]) -> str:
     tables = [m for m in missing if order.get(m.split(" ", 1)[0]) == 0]
     shown = missing[:max(15, len(tables))]
     return ", ".join(shown) + (f" and {len(missing) - len(shown)} more" if len(missing) > len(shown) else "")
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 # --- restoring ----------------------------------------------------------------------------------
@@ -509,7 +506,7 @@ def _new_desk_id(avoid: str | None) -> str:
 
 
 def _columns(conn: sqlite3.Connection, schema: str, table: str) -> list[str]:
-    return [r[1] for r in conn.execute(f"PRAGMA {schema}.table_info({_q(table)})")]
+    return [r[1] for r in conn.execute(f"PRAGMA {schema}.table_info({quoted(table)})")]
 
 
 def _common(conn: sqlite3.Connection, table: str, *, without: tuple[str, ...] = ()) -> list[str]:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from esimdesk.store.identifiers import quoted
+
 DRIFT = 10  # analysed again when its rows grew by 1/DRIFT since it last was,
 AT_LEAST = 100  # and by this many: how a table of a few rows is read does not depend on how few
 # meta key: {table: [its largest rowid (or its rows), [its indexes an analysis left without statistics]] when it
@@ -47,7 +49,7 @@ def analyse(conn: sqlite3.Connection, due: dict[str, int]) -> None:
     caller's transaction."""
     conn.execute("PRAGMA analysis_limit=1000")
     for table in due:
-        conn.execute(f"ANALYZE {_quoted(table)}")
+        conn.execute(f"ANALYZE {quoted(table)}")
     without = _without_statistics(conn)
     kept = {table: [mark, sorted(without[table])] for table, mark in due.items()}
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, json_patch(coalesce((SELECT value FROM meta "
@@ -71,13 +73,9 @@ def _mark(conn: sqlite3.Connection, table: str) -> int:
     """Its rows, counted while that is cheap (a few thousand: ``meta`` is rewritten by ``INSERT OR REPLACE``, whose
     rowids only climb), else its largest rowid."""
     try:
-        largest = conn.execute(f"SELECT max(rowid) FROM {_quoted(table)}").fetchone()[0] or 0
+        largest = conn.execute(f"SELECT max(rowid) FROM {quoted(table)}").fetchone()[0] or 0
     except sqlite3.OperationalError:  # WITHOUT ROWID
         largest = None
     if largest is not None and largest > COUNTED_UP_TO:
         return largest
-    return conn.execute(f"SELECT count(*) FROM {_quoted(table)}").fetchone()[0]
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+    return conn.execute(f"SELECT count(*) FROM {quoted(table)}").fetchone()[0]

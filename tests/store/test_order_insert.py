@@ -24,12 +24,6 @@ def iccid(n: int) -> str:
     return f"89882470000{n:08d}"
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = SqliteStore(tmp_path / "desk.sqlite3")
-    yield s
-    s.close()
-
 
 def as_stored(store) -> dict:
     """Each order row as the Orders view reads it: ids, reference, total, lines and eSIMs."""

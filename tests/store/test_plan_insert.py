@@ -5,20 +5,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
-
 from esimdesk.domain import Plan
-from esimdesk.store import SqliteStore, sqlite_store
 from esimdesk.store import rows as R
+from esimdesk.store import sqlite_store
 
 SEEN = "2026-03-01T10:00:00+00:00"
 
-
-@pytest.fixture
-def store(tmp_path):
-    s = SqliteStore(tmp_path / "desk.sqlite3")
-    yield s
-    s.close()
 
 
 def plans() -> list[Plan]:

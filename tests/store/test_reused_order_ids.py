@@ -7,10 +7,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import pytest
-
 from esimdesk.domain import Esim, EsimStatus, Order, OrderLine, OrderStatus
-from esimdesk.store import SqliteStore
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -21,12 +18,6 @@ def order(order_id, reference=None, *, status=OrderStatus.COMPLETED, total="4.35
     return Order(vendor, order_id, reference, status, T0 + timedelta(minutes=minutes), Decimal(total), "USD",
                  lines=(OrderLine(plan, 1, Decimal(total)),), esims=esims)
 
-
-@pytest.fixture
-def store(tmp_path):
-    s = SqliteStore(tmp_path / "desk.sqlite3")
-    yield s
-    s.close()
 
 
 def journal_order(store, reference, order_id=None):

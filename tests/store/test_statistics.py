@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from esimdesk.domain import Esim, EsimStatus
 from esimdesk.store import SqliteStore
 
@@ -20,12 +18,6 @@ def esims(start: int, n: int, used: int | None = 0) -> list[Esim]:
 def statistics(store: SqliteStore) -> list[tuple]:
     return sorted(tuple(r) for r in store.conn.execute("SELECT tbl, idx, stat FROM sqlite_stat1"))
 
-
-@pytest.fixture
-def store(tmp_path):
-    s = SqliteStore(tmp_path / "desk.sqlite3")
-    yield s
-    s.close()
 
 
 def test_the_first_analyses_every_table_with_rows_and_a_sync_that_changed_figures_none(store):

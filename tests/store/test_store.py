@@ -24,12 +24,6 @@ def esim(iccid="8943108170000775671", vendor="roumio", **kw):
     return Esim(vendor, iccid, **kw)
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = SqliteStore(tmp_path / "desk.sqlite3")
-    yield s
-    s.close()
-
 
 def test_new_file_is_at_latest_version_with_wal_and_foreign_keys(store):
     assert store.schema_version == LATEST

@@ -36,12 +36,6 @@ def esim(iccid=ICCID, **kw):
     return Esim("roumio", iccid, **kw)
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = SqliteStore(tmp_path / "desk.sqlite3")
-    yield s
-    s.close()
-
 
 # Everything a full write sets; a confirmation sets none of it (only last_seen, stale, a fetch-time as-of).
 CONTENT = {
