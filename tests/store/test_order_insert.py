@@ -24,7 +24,6 @@ def iccid(n: int) -> str:
     return f"89882470000{n:08d}"
 
 
-
 def as_stored(store) -> dict:
     """Each order row as the Orders view reads it: ids, reference, total, lines and eSIMs."""
     return {(o.order_id, o.reference): (o.total, [(ln.plan_id, ln.unit_price) for ln in o.lines],

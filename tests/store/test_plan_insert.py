@@ -12,7 +12,6 @@ from esimdesk.store import sqlite_store
 SEEN = "2026-03-01T10:00:00+00:00"
 
 
-
 def plans() -> list[Plan]:
     return [
         Plan("roumio", "JC016", "Japan 1GB 7 Days", ("JP",), 1024, 7, Decimal("5.70"), "USD",

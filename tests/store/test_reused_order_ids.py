@@ -19,7 +19,6 @@ def order(order_id, reference=None, *, status=OrderStatus.COMPLETED, total="4.35
                  lines=(OrderLine(plan, 1, Decimal(total)),), esims=esims)
 
 
-
 def journal_order(store, reference, order_id=None):
     """An order placed from this desk: its journal entry (and order row), with the vendor's id once known."""
     entry = store.journal_create(vendor="roamify", kind="order", reference=reference, plan_id="esim-a", quantity=1,

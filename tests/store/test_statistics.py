@@ -19,7 +19,6 @@ def statistics(store: SqliteStore) -> list[tuple]:
     return sorted(tuple(r) for r in store.conn.execute("SELECT tbl, idx, stat FROM sqlite_stat1"))
 
 
-
 def test_the_first_analyses_every_table_with_rows_and_a_sync_that_changed_figures_none(store):
     store.upsert_esims(esims(0, 2000))
     first = store.refresh_statistics()

@@ -24,7 +24,6 @@ def esim(iccid="8943108170000775671", vendor="roumio", **kw):
     return Esim(vendor, iccid, **kw)
 
 
-
 def test_new_file_is_at_latest_version_with_wal_and_foreign_keys(store):
     assert store.schema_version == LATEST
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -36,7 +36,6 @@ def esim(iccid=ICCID, **kw):
     return Esim("roumio", iccid, **kw)
 
 
-
 # Everything a full write sets; a confirmation sets none of it (only last_seen, stale, a fetch-time as-of).
 CONTENT = {
     "plans": "name, countries, list_id, data_mb, validity_days, price, price_sort, currency, raw, search_text, "
