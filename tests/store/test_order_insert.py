@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from esimdesk.domain import Esim, EsimStatus, Order, OrderLine, OrderStatus
+from esimdesk.domain import Esim, EsimStatus, Order, OrderLine, OrderStatus, StoreError
 from esimdesk.store import SqliteStore, sqlite_store
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -87,3 +87,15 @@ def test_a_page_ends_as_its_orders_written_one_by_one(tmp_path, monkeypatch, pag
     finally:
         whole.close()
         one_by_one.close()
+
+
+def test_ids_out_of_sequence_stop_the_page_in_words_and_save_none_of_it(store):
+    """A table at the largest rowid: SQLite gives new rows ids at random, and the rows' ids are not those of a run
+    ending at the last one inserted; the page stops, nothing of it saved, rather than lines and eSIMs misplaced."""
+    store.conn.execute("INSERT INTO orders (id, vendor, status, created_at) VALUES (?, 'roamify', 'completed', ?)",
+                       (2 ** 63 - 1, T0.isoformat()))
+    store.conn.commit()
+    with pytest.raises(StoreError, match="out of sequence"):
+        store.upsert_orders([order(f"X-{n}", iccid=iccid(n), minutes=n) for n in range(5)])
+    assert store.conn.execute("SELECT count(*) FROM orders").fetchone()[0] == 1
+    assert store.conn.execute("SELECT count(*) FROM esims").fetchone()[0] == 0
