@@ -1023,7 +1023,7 @@ def _from_batch(sql: str) -> str:
 _PLAN_COLUMNS = ("vendor", "plan_id", "name", "countries", "list_id", "data_mb", "validity_days", "price", "price_sort",
                  "currency", "daily", "topup", "region", "raw", "first_seen", "last_seen", "stale", "search_text",
                  "total_mb", "price_per_gb_sort", "coverage_name", "price_conv", "per_gb_conv", "row_hash")
-PLAN_INSERT_ROWS = 100  # plans a statement of _insert_plans takes: 2,400 parameters, under SQLite's 32,766
+PLAN_INSERT_ROWS = 100  # plans a statement of _insert_plans takes (2,400 parameters), where SQLite allows as many
 
 
 def _insert_plans(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:
@@ -1044,8 +1044,14 @@ def _insert_plans(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:
                        row["search_text"], row["total_mb"], per_gb, row["coverage_name"],
                        None if factor is None else factor * row["price_sort"],
                        None if factor is None or per_gb is None else factor * per_gb, row["row_hash"]))
-    for chunk in _chunks(values, PLAN_INSERT_ROWS):
+    for chunk in _chunks(values, _rows_a_statement(conn, len(_PLAN_COLUMNS), PLAN_INSERT_ROWS)):
         conn.execute(_plans_insert(len(chunk)), [v for row in chunk for v in row])
+
+
+def _rows_a_statement(conn: sqlite3.Connection, columns: int, wanted: int) -> int:
+    """``wanted`` rows of ``columns`` parameters each a statement, or as many as the SQLite this runs on takes: its
+    limit is 32,766 parameters by default since 3.32, and 999 before (Ubuntu 20.04's 3.31, under a Python 3.11)."""
+    return max(1, min(wanted, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // columns))
 
 
 @functools.cache
@@ -1092,8 +1098,10 @@ class _NewOrders:
         n rows end at its last_insert_rowid, n in a row. They are counted, so a table at the largest rowid (where
         SQLite picks ids at random) stops the page in words instead of misplacing a row."""
         real: dict[int, int] = {}
-        for chunk in _chunks(self.rows[self.inserted:], ORDER_INSERT_ROWS):
-            columns = tuple(chunk[0])
+        if self.inserted == len(self.rows):
+            return real
+        columns = tuple(self.rows[self.inserted])  # every row's: R.order_row's, with its reference and digest
+        for chunk in _chunks(self.rows[self.inserted:], _rows_a_statement(conn, len(columns), ORDER_INSERT_ROWS)):
             last = conn.execute(_orders_insert(columns, len(chunk)),
                                 [row[c] for row in chunk for c in columns]).lastrowid
             first = last - len(chunk) + 1
@@ -1105,7 +1113,7 @@ class _NewOrders:
         return real
 
 
-ORDER_INSERT_ROWS = 100  # orders a statement of _NewOrders takes (14 parameters each)
+ORDER_INSERT_ROWS = 100  # orders a statement of _NewOrders takes (14 parameters each), where SQLite allows as many
 
 
 @functools.cache

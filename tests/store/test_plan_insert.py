@@ -1,11 +1,14 @@
-"""Issue 28: a catalog's new plans go in a hundred a statement (not a step of SQLite a plan), and each row
-holds what the plan's row says, value for value and type for type, as the row-by-row insert wrote it."""
+"""Issue 28: a catalog's new plans go in a hundred a statement (not a step of SQLite a plan), or as many as the
+SQLite it runs on binds, and each row holds what the plan's row says, value for value and type for type, as the
+row-by-row insert wrote it."""
 
 from __future__ import annotations
 
+import sqlite3
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from esimdesk.domain import Plan
+from esimdesk.domain import Order, OrderLine, OrderStatus, Plan
 from esimdesk.store import rows as R
 from esimdesk.store import sqlite_store
 
@@ -78,3 +81,18 @@ def test_new_plans_go_in_a_statement_a_chunk_not_a_step_a_plan(store, monkeypatc
     got = dict(store.conn.execute("SELECT plan_id, row_hash FROM plans").fetchall())
     assert got == {p.plan_id: R.plan_hash(p) for p in many}
     assert [p.price for p in store.plans(vendor="roumio")] == sorted(p.price for p in many)
+
+
+def test_an_sqlite_that_takes_fewer_parameters_takes_fewer_rows_a_statement(store):
+    """SQLite before 3.32 (Ubuntu 20.04's, under a Python 3.11) binds at most 999 parameters a statement, not 32,766:
+    a hundred plans (2,400) or orders (1,400) would be refused there. Here the limit is set lower still."""
+    store.conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 60)  # two plans (24 each), four orders (14 each)
+    many = [Plan("roamify", f"P{i:02}", f"Plan {i}", ("JP",), 1024, 7, Decimal(i), "USD") for i in range(7)]
+    store.upsert_plans(many, seen=SEEN)
+    assert dict(store.conn.execute("SELECT plan_id, row_hash FROM plans").fetchall()) == {
+        p.plan_id: R.plan_hash(p) for p in many}
+    orders = [Order("roamify", f"X-{i}", None, OrderStatus.COMPLETED, datetime(2026, 11, 1, tzinfo=UTC),
+                    Decimal(i), "USD", lines=(OrderLine(f"P{i:02}", 1, Decimal(i)),)) for i in range(9)]
+    store.upsert_orders(orders)
+    assert {o.order_id: [ln.plan_id for ln in o.lines] for o in store.orders(vendor="roamify")} == {
+        f"X-{i}": [f"P{i:02}"] for i in range(9)}
