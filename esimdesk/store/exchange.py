@@ -9,16 +9,28 @@ changed are rewritten, in one transaction, off the GUI thread.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from esimdesk.domain.exchange import Quote
 
-# What a plan's converted price is, from its own row's values (a changed plan's UPDATE; a new plan's insert
-# computes the same product in Python: sqlite_store._insert_plans).
-CONV_PRICE = "(SELECT factor FROM plan_sort_rates WHERE currency = :currency) * :price_sort"
-CONV_PER_GB = "(SELECT factor FROM plan_sort_rates WHERE currency = :currency) * :price_per_gb_sort"
+
+def sort_factors(conn: sqlite3.Connection) -> dict[str, float]:
+    """{currency: factor} the plans' converted prices are at (plan_sort_rates), read in the caller's transaction."""
+    return dict(conn.execute("SELECT currency, factor FROM plan_sort_rates").fetchall())
+
+
+def convert_plan_row(row: dict[str, Any], factors: Mapping[str, float]) -> None:
+    """A new or changed plan row's prices in the agent's currency (``price_conv``, ``per_gb_conv``) at ``factors``,
+    those the other plans were sorted by, so it sorts among them at once; None without a factor for its currency
+    (the double product apply_sort_rates computes in SQL)."""
+    factor = factors.get(row["currency"])
+    per_gb = row["price_per_gb_sort"]
+    row["price_conv"] = None if factor is None else factor * row["price_sort"]
+    row["per_gb_conv"] = None if factor is None or per_gb is None else factor * per_gb
 
 
 class ExchangeMixin:

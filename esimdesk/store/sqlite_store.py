@@ -29,7 +29,7 @@ from esimdesk.store import rows as R
 from esimdesk.store.actions import ActionsMixin
 from esimdesk.store.bulk_load import BulkLoadMixin
 from esimdesk.store.deliveries import DeliveriesMixin
-from esimdesk.store.exchange import CONV_PER_GB, CONV_PRICE, ExchangeMixin
+from esimdesk.store.exchange import ExchangeMixin, convert_plan_row, sort_factors
 from esimdesk.store.journal import JournalMixin, merge_order_rows
 from esimdesk.store.listings import ListingsMixin
 from esimdesk.store.migrations import migrate
@@ -231,16 +231,23 @@ class SqliteStore(JournalMixin, ActionsMixin, DeliveriesMixin, ListingsMixin, Ex
             else:
                 changed.append((row, old))
         lists = self._list_ids(conn, {r["countries"] for r in new} | {r["countries"] for r, _ in changed})
-        for row in new:
-            row["list_id"] = lists[row["countries"]]
-        if new:
-            _insert_plans(conn, new)
+        if new or changed:
+            factors = sort_factors(conn)
+            for row in (*new, *(r for r, _ in changed)):
+                row["list_id"] = lists[row["countries"]]
+                convert_plan_row(row, factors)
+        # New plans PLAN_INSERT_ROWS a statement (one multi-row VALUES): executemany stepped once a plan, each step a
+        # hand-over of Python's GIL, and a first sync's 150,000 plans waited 6.1 s in it (3.3 s of CPU) beside the
+        # event loop's decoding. (Rows as one JSON array, as eSIMs go in, cost 3x the CPU here: a json_extract per
+        # column, 24 of them, each parsing the row.)
+        for chunk in _chunks(new, _rows_a_statement(conn, len(_PLAN_COLUMNS), PLAN_INSERT_ROWS)):
+            conn.execute(_values_insert("plans", _PLAN_COLUMNS, len(chunk)),
+                         [row[c] for row in chunk for c in _PLAN_COLUMNS])
         # A changed plan is rewritten with only the indexed columns whose value changed: every sort index
         # carries some (migrations v4, v9, v11), and SQLite rewrites an index's entry for a column that is
         # set even to the value it had (a changed price must not rewrite the name's index).
         by_set: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for row, old in changed:
-            row["list_id"] = lists[row["countries"]]
             row["rowid"] = old["rowid"]
             moved = tuple(c for c in _PLAN_COMPARED if row[c] != old[c]) + (("stale",) if old["stale"] else ())
             by_set.setdefault(moved, []).append(row)
@@ -453,6 +460,8 @@ class SqliteStore(JournalMixin, ActionsMixin, DeliveriesMixin, ListingsMixin, Ex
 
         def insert_pending() -> None:
             real = pending.insert(conn)
+            if not real:
+                return
             for found in (*by_oid.values(), *by_ref.values()):
                 found[0] = real.get(found[0], found[0])
             for provisional, key in real.items():
@@ -941,7 +950,7 @@ def _plan_update(moved: tuple[str, ...]) -> str:
     """The UPDATE of a changed plan whose indexed columns ``moved`` changed ("stale": it is listed again)."""
     sets = [f"{c} = :{c}" for c in moved if c != "stale"] + ["stale = 0"] * ("stale" in moved)
     if {"currency", "price_sort", "price_per_gb_sort"} & set(moved):  # its converted prices with them
-        sets += [f"price_conv = {CONV_PRICE}", f"per_gb_conv = {CONV_PER_GB}"]
+        sets += ["price_conv = :price_conv", "per_gb_conv = :per_gb_conv"]
     sets += ["price = :price", "region = :region", "coverage_name = :coverage_name", "raw = :raw",
              "last_seen = :last_seen", "row_hash = :row_hash"]
     return f"UPDATE plans SET {', '.join(sets)} WHERE rowid = :rowid"
@@ -1023,29 +1032,7 @@ def _from_batch(sql: str) -> str:
 _PLAN_COLUMNS = ("vendor", "plan_id", "name", "countries", "list_id", "data_mb", "validity_days", "price", "price_sort",
                  "currency", "daily", "topup", "region", "raw", "first_seen", "last_seen", "stale", "search_text",
                  "total_mb", "price_per_gb_sort", "coverage_name", "price_conv", "per_gb_conv", "row_hash")
-PLAN_INSERT_ROWS = 100  # plans a statement of _insert_plans takes (2,400 parameters), where SQLite allows as many
-
-
-def _insert_plans(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:
-    """New plans, ``PLAN_INSERT_ROWS`` a statement (one multi-row VALUES): executemany stepped once a plan, each
-    step a hand-over of Python's GIL, and a first sync's 150,000 plans waited 6.1 s in it (3.3 s of CPU) beside the
-    event loop's decoding. (Rows as one JSON array, as eSIMs go in, cost 3x the CPU here: a json_extract per
-    column, 24 of them, each parsing the row.) price_conv / per_gb_conv: the price in the agent's currency at the
-    factors the other plans were sorted by (plan_sort_rates, read in this transaction), so a new plan sorts among
-    them at once; None without a rate (as SQL's NULL * x, and the same double product: exchange.CONV_PRICE)."""
-    factors = dict(conn.execute("SELECT currency, factor FROM plan_sort_rates").fetchall())
-    values = []
-    for row in rows:
-        factor = factors.get(row["currency"])
-        per_gb = row["price_per_gb_sort"]
-        values.append((row["vendor"], row["plan_id"], row["name"], row["countries"], row["list_id"], row["data_mb"],
-                       row["validity_days"], row["price"], row["price_sort"], row["currency"], row["daily"],
-                       row["topup"], row["region"], row["raw"], row["first_seen"], row["last_seen"], 0,
-                       row["search_text"], row["total_mb"], per_gb, row["coverage_name"],
-                       None if factor is None else factor * row["price_sort"],
-                       None if factor is None or per_gb is None else factor * per_gb, row["row_hash"]))
-    for chunk in _chunks(values, _rows_a_statement(conn, len(_PLAN_COLUMNS), PLAN_INSERT_ROWS)):
-        conn.execute(_plans_insert(len(chunk)), [v for row in chunk for v in row])
+PLAN_INSERT_ROWS = 100  # new plans a statement (2,400 parameters), where SQLite allows as many
 
 
 def _rows_a_statement(conn: sqlite3.Connection, columns: int, wanted: int) -> int:
@@ -1055,9 +1042,10 @@ def _rows_a_statement(conn: sqlite3.Connection, columns: int, wanted: int) -> in
 
 
 @functools.cache
-def _plans_insert(rows: int) -> str:
-    one = f"({', '.join('?' * len(_PLAN_COLUMNS))})"
-    return f"INSERT INTO plans ({', '.join(_PLAN_COLUMNS)}) VALUES {', '.join([one] * rows)}"
+def _values_insert(table: str, columns: tuple[str, ...], rows: int) -> str:
+    """An INSERT of ``rows`` rows of ``columns`` in one statement: one step of SQLite for them all."""
+    one = f"({', '.join('?' * len(columns))})"
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * rows)}"
 
 
 _ESIM_COLUMNS = ("vendor", "iccid", "iccid_rev", "order_id", "plan_id", "status", "vendor_status", "activation_code",
@@ -1102,7 +1090,7 @@ class _NewOrders:
             return real
         columns = tuple(self.rows[self.inserted])  # every row's: R.order_row's, with its reference and digest
         for chunk in _chunks(self.rows[self.inserted:], _rows_a_statement(conn, len(columns), ORDER_INSERT_ROWS)):
-            last = conn.execute(_orders_insert(columns, len(chunk)),
+            last = conn.execute(_values_insert("orders", columns, len(chunk)),
                                 [row[c] for row in chunk for c in columns]).lastrowid
             first = last - len(chunk) + 1
             if conn.execute("SELECT count(*) FROM orders WHERE id BETWEEN ? AND ?", (first, last)).fetchone()[0] \
@@ -1114,12 +1102,6 @@ class _NewOrders:
 
 
 ORDER_INSERT_ROWS = 100  # orders a statement of _NewOrders takes (14 parameters each), where SQLite allows as many
-
-
-@functools.cache
-def _orders_insert(columns: tuple[str, ...], rows: int) -> str:
-    one = f"({', '.join('?' * len(columns))})"
-    return f"INSERT INTO orders ({', '.join(columns)}) VALUES {', '.join([one] * rows)}"
 
 
 def _first_of_each(items: list, key) -> tuple[list, list]:
