@@ -102,9 +102,7 @@ class ListingsMixin:
         exprs = [e.strip() for e in SORTS[table][key].split(",")]
         desc = " DESC" if q.descending else ""
         order_by = ", ".join(_direction(e, q.descending) for e in exprs)
-        if source.endswith("INDEXED BY plans_by_list"):
-            # Its matches are sorted, not walked in index order: ties need an order of their own, or a page
-            # read with another LIMIT/OFFSET could show a tied row twice and another never.
+        if table == "plans" and _read_by_list(q, walk):
             order_by += f", p.rowid{desc}"
         last = NULL_TEST.get((table, key), exprs[-1].removesuffix(" DESC"))
         every = f"FROM {source}" + (" WHERE " + " AND ".join(where) if where else "")
@@ -137,8 +135,20 @@ class ListingsMixin:
         """No live plan lacks a converted price (every currency has a rate: the usual case). One seek on the
         price index; then the price order has no "without a value" part to count (a count over a filter's
         own index that read every matching row's price: 120 ms a filter click at 150,000 plans)."""
-        return self.conn.execute("SELECT 1 FROM plans INDEXED BY plans_sort_price WHERE stale = 0 AND "
+        return self.conn.execute(f"SELECT 1 FROM plans{self._indexed_by('plans_sort_price')} WHERE stale = 0 AND "
                                  "price_conv IS NULL LIMIT 1").fetchone() is None
+
+    def _indexed_by(self, index: str) -> str:
+        """The clause naming ``index`` for a query (INDEXED BY), or nothing while a first sync's load has set the
+        index aside (store/bulk_load.py): a query naming a missing index fails, and without it the same rows
+        come, only slower. The file's index names are read again only when its schema changed (its version: a
+        read of the file's header)."""
+        version = self.conn.execute("PRAGMA schema_version").fetchone()[0]
+        known = getattr(self, "_index_names", None)
+        if known is None or known[0] != version:
+            known = self._index_names = (version, frozenset(
+                r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")))
+        return f" INDEXED BY {index}" if index in known[1] else ""
 
     @staticmethod
     def _sort_key(q: ListingQuery) -> str:
@@ -232,7 +242,7 @@ class ListingsMixin:
             for currency in self.vendor_currencies(vendor):
                 # min() with a bare column: the row of the lowest price (SQLite's documented behaviour).
                 hit = self.conn.execute(
-                    f"SELECT p.rowid, min(p.price_sort) FROM plans p INDEXED BY plans_vendor_cheapest "
+                    f"SELECT p.rowid, min(p.price_sort) FROM plans p{self._indexed_by('plans_vendor_cheapest')} "
                     f"WHERE p.vendor = ? AND p.currency = ? AND {' AND '.join(where)}",
                     [vendor, currency, *params]).fetchone()
                 if hit is not None and hit[0] is not None:
@@ -245,7 +255,7 @@ class ListingsMixin:
         one seek per currency, never a pass over its plans."""
         out: list[str] = []
         while True:
-            row = self.conn.execute("SELECT currency FROM plans INDEXED BY plans_vendor_cheapest WHERE vendor = ? "
+            row = self.conn.execute(f"SELECT currency FROM plans{self._indexed_by('plans_vendor_cheapest')} WHERE vendor = ? "
                                     "AND stale = 0 AND currency > ? ORDER BY currency LIMIT 1",
                                     (vendor, out[-1] if out else "")).fetchone()
             if row is None:
@@ -309,11 +319,7 @@ class ListingsMixin:
         clauses, args = _plan_kind_clauses(q, walk)
         where += clauses
         params += args
-        source = "plans p"
-        if walk and q.country and clauses:
-            # A country and what its plans give: its plans by their lists (at most ~10,000), matches sorted;
-            # the walk in the shown order would pass over most of the catalog to find a few hundred.
-            source = "plans p INDEXED BY plans_by_list"
+        source = "plans p" + (self._indexed_by("plans_by_list") if _read_by_list(q, walk) else "")
         text = q.text.strip()
         if text and " " not in text:
             # A pasted plan id finds exactly that plan (ids are not in the text index).
@@ -420,13 +426,15 @@ class ListingsMixin:
             if default_order:
                 # In the index first (no row read), then the row's order id (the same, read for the matches only).
                 return ([*where, f"+o.search_text >= ? AND +o.search_text < ? AND {tests}"], [*params, lo, hi, lo, hi],
-                        "orders o INDEXED BY orders_sort_created", [])
+                        "orders o" + self._indexed_by("orders_sort_created"), [])
             return [*where, tests], [*params, lo, hi], "orders o", []
         like = f"%{digits}%"  # digits only: nothing to escape
         if default_order or not walk:
-            return [*where, "+o.search_text LIKE ?"], [*params, like], "orders o INDEXED BY orders_sort_created", []
+            return ([*where, "+o.search_text LIKE ?"], [*params, like], "orders o" + self._indexed_by("orders_sort_created"),
+                    [])
         # Another order: the matches found by that pass, then sorted (its own index has no text to test).
-        return ([*where, "o.id IN (SELECT id FROM orders INDEXED BY orders_sort_created WHERE +search_text LIKE ?)"],
+        return ([*where, f"o.id IN (SELECT id FROM orders{self._indexed_by('orders_sort_created')} "
+                         "WHERE +search_text LIKE ?)"],
                 [*params, like], "orders o", [])
 
 
@@ -439,6 +447,14 @@ def _direction(expr: str, descending: bool) -> str:
     """One ORDER BY term in the listing's direction; a term declared DESC (a tie-break) flips with it."""
     base, own = (expr[:-5], True) if expr.endswith(" DESC") else (expr, False)
     return f"{base} DESC" if own != descending else base
+
+
+def _read_by_list(q: ListingQuery, walk: bool) -> bool:
+    """A country and what its plans give, read in the shown order: its plans by their lists (at most ~10,000)
+    and the matches sorted, rowid breaking ties (a page read with another LIMIT/OFFSET could show a tied row
+    twice and another never). The walk in the shown order would pass over most of the catalog to find a few
+    hundred."""
+    return walk and bool(q.country) and bool(_plan_kind_clauses(q, walk)[0])
 
 
 def _plan_kind_clauses(q: ListingQuery, walk: bool = True) -> tuple[list[str], list[Any]]:
