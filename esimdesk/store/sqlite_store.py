@@ -362,12 +362,15 @@ class SqliteStore(JournalMixin, ActionsMixin, DeliveriesMixin, ListingsMixin, Ex
             # Each sample with the vendor's time for it where it gave one (the chart places it there).
             if e.data_used_mb is not None and (old is None or old["data_used_mb"] != e.data_used_mb):
                 samples.append((e.vendor, e.iccid, seen, e.data_used_mb, e.data_total_mb, R.iso(e.usage_as_of)))
-        # Each statement takes its rows as one JSON array (one step of SQLite, see _ROWIDS), and the digests as one
-        # blob: executemany stepped once a row, and at 100,000 eSIMs a vendor a routine sync's ~32,000 changed
-        # usage figures waited 5 s in it for Python's GIL (0.7 s of it SQLite's work).
+        # Each statement takes many rows (one step of SQLite, see _ROWIDS): executemany stepped once a row, and at
+        # 100,000 eSIMs a vendor a routine sync's ~32,000 changed usage figures waited 5 s in it for Python's GIL
+        # (0.7 s of it SQLite's work). New rows as the plans' (_write_plans), ESIM_INSERT_ROWS a statement: taken
+        # as one JSON array, each of the 20 columns a json_extract that parsed the row again (a first sync's
+        # 40,000 eSIMs: 1.3 s). Changed rows as one JSON array, with their digests as one blob: a few columns each.
+        for chunk in _chunks(new, _rows_a_statement(conn, len(_ESIM_INSERTED), ESIM_INSERT_ROWS)):
+            conn.execute(_values_insert("esims", _ESIM_INSERTED, len(chunk)),
+                         [v for row in chunk for v in (*(row[c] for c in _ESIM_COLUMNS), 0, digests[row["i"]])])
         digest_blob = b"".join(digests)
-        if new:
-            conn.execute(_ESIMS_INSERT, (json.dumps(new), digest_blob))
         for moved, rows in by_set.items():
             conn.execute(_esim_update(moved), (json.dumps(rows), digest_blob))
         if payloads:  # after the inserts: a new row's is found by its key
@@ -1051,8 +1054,8 @@ def _values_insert(table: str, columns: tuple[str, ...], rows: int) -> str:
 _ESIM_COLUMNS = ("vendor", "iccid", "iccid_rev", "order_id", "plan_id", "status", "vendor_status", "activation_code",
                  "data_used_mb", "data_total_mb", "expires_at", "installed_at", "qr_url", "install_url", "vendor_ref",
                  "last_seen", "usage_as_of", "data_remaining_mb", "device_name", "device_imei")
-_ESIMS_INSERT = _from_batch(f"""INSERT INTO esims ({', '.join(_ESIM_COLUMNS)}, stale, row_hash)
-    SELECT {', '.join(':' + c for c in _ESIM_COLUMNS)}, 0, :row_hash FROM json_each(?1) AS j""")
+_ESIM_INSERTED = (*_ESIM_COLUMNS, "stale", "row_hash")  # a new eSIM's row: its columns, not stale, its digest
+ESIM_INSERT_ROWS = 100  # new eSIMs a statement (2,200 parameters), where SQLite allows as many
 # The vendor's payloads of a batch's new and changed eSIMs ([vendor, ICCID, payload] each), kept beside their rows
 # (migrations._v17), each row found by its key; one as stored is not written again (a status that moved, the
 # payload the same). ("WHERE true": SQLite's upsert after a SELECT needs a WHERE to parse.)
