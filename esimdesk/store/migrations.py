@@ -613,10 +613,48 @@ def _v19() -> str:
     """
 
 
+def _v20(conn: sqlite3.Connection) -> str:
+    """Narrow plan rows (issue 28), as _v17 made the eSIMs': each plan's vendor payload moves out of its row into
+    ``plan_payloads`` (by the row's rowid, which the full-text index relies on too). Only a plan's details read it
+    (``plan_raw``, one plan at a time); in the row it was 590 of a plan's 950 bytes, and each of the catalog's
+    sort indexes is built by reading every row (a first sync builds thirteen): 150,000 plans wrote 142 MB of rows,
+    and their load and index builds took 0.6 s longer than with the payload apart.
+
+    The table is built anew (rowids kept), its indexes and triggers those the file has now (a first sync's bulk
+    load may have set some aside: it builds them itself), the digest's trigger without the payload: only a sync
+    writes a payload, with the row's new digest."""
+    create = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'plans'").fetchone()[0]
+    if not create.startswith("CREATE TABLE plans (") or create.count("raw TEXT, ") != 1:
+        raise ConfigError("the data file's plan table is not one this esimdesk made; it was left as it is")
+    cols = ", ".join(r[1] for r in conn.execute("PRAGMA table_info(plans)") if r[1] != "raw")
+    objects = [sql for name, sql in conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE tbl_name = 'plans' AND type IN ('index', 'trigger') "
+        "AND sql IS NOT NULL ORDER BY rowid") if name != "plans_row_hash"]
+    watched = ("name", "countries", "data_mb", "validity_days", "price", "currency", "daily", "topup", "region",
+               "coverage_name", "search_text")
+    olds, news = ", ".join(f"old.{c}" for c in watched), ", ".join(f"new.{c}" for c in watched)
+    return "\n".join([
+        "CREATE TABLE plan_payloads (plan INTEGER PRIMARY KEY, raw TEXT NOT NULL);",
+        "INSERT INTO plan_payloads (plan, raw) SELECT rowid, raw FROM plans WHERE raw IS NOT NULL;",
+        create.replace("CREATE TABLE plans (", "CREATE TABLE plans_new (", 1).replace("raw TEXT, ", "", 1) + ";",
+        f"INSERT INTO plans_new (rowid, {cols}) SELECT rowid, {cols} FROM plans ORDER BY rowid;",
+        "DROP TABLE plans;",
+        # Legacy: other objects name plans (gone between the two statements); a rename would check them.
+        "PRAGMA legacy_alter_table = ON;",
+        "ALTER TABLE plans_new RENAME TO plans;",
+        "PRAGMA legacy_alter_table = OFF;",
+        *(sql + ";" for sql in objects),
+        f"""CREATE TRIGGER plans_row_hash AFTER UPDATE OF {', '.join(watched)} ON plans
+            WHEN new.row_hash IS NOT NULL AND new.row_hash IS old.row_hash AND ({news}) IS NOT ({olds})
+            BEGIN UPDATE plans SET row_hash = NULL WHERE rowid = new.rowid; END;""",
+        "CREATE TRIGGER plans_payload_gone AFTER DELETE ON plans BEGIN DELETE FROM plan_payloads WHERE plan = old.rowid; END;",
+    ])
+
+
 MIGRATIONS: list[Callable[..., str]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14,
-                                        _v15, _v16, _v17, _v18, _v19]
+                                        _v15, _v16, _v17, _v18, _v19, _v20]
 # Steps that read the file to write their statements (what it holds now), given its connection.
-_READ_THE_FILE = frozenset({_v17})
+_READ_THE_FILE = frozenset({_v17, _v20})
 LATEST = len(MIGRATIONS)
 
 

@@ -240,9 +240,12 @@ class SqliteStore(JournalMixin, ActionsMixin, DeliveriesMixin, ListingsMixin, Ex
         # hand-over of Python's GIL, and a first sync's 150,000 plans waited 6.1 s in it (3.3 s of CPU) beside the
         # event loop's decoding. (Rows as one JSON array, as eSIMs go in, cost 3x the CPU here: a json_extract per
         # column, 24 of them, each parsing the row.)
+        payloads: list[tuple[int, str]] = []  # (row id, the vendor's payload) of new and changed plans that have one
         for chunk in _chunks(new, _rows_a_statement(conn, len(_PLAN_COLUMNS), PLAN_INSERT_ROWS)):
-            conn.execute(_values_insert("plans", _PLAN_COLUMNS, len(chunk)),
-                         [row[c] for row in chunk for c in _PLAN_COLUMNS])
+            last = conn.execute(_values_insert("plans", _PLAN_COLUMNS, len(chunk)),
+                                [row[c] for row in chunk for c in _PLAN_COLUMNS]).lastrowid
+            first = _first_of_sequence(conn, "plans", "rowid", last, len(chunk), "new plans")
+            payloads += [(first + n, row["raw"]) for n, row in enumerate(chunk) if row["raw"] is not None]
         # A changed plan is rewritten with only the indexed columns whose value changed: every sort index
         # carries some (migrations v4, v9, v11), and SQLite rewrites an index's entry for a column that is
         # set even to the value it had (a changed price must not rewrite the name's index).
@@ -253,6 +256,15 @@ class SqliteStore(JournalMixin, ActionsMixin, DeliveriesMixin, ListingsMixin, Ex
             by_set.setdefault(moved, []).append(row)
         for moved, rows in by_set.items():
             conn.executemany(_plan_update(moved), rows)
+        # The vendor's payloads beside their rows (migrations._v20), by row id: a new or changed plan's written (one
+        # as stored is left), a changed plan's that the vendor no longer gives removed. (Found by their key
+        # instead, a first sync's 150,000 took 0.8 s.)
+        payloads += [(old["rowid"], r["raw"]) for r, old in changed if r["raw"] is not None]
+        for chunk in _chunks(payloads, _rows_a_statement(conn, 2, PAYLOAD_ROWS)):
+            conn.execute(_values_insert("plan_payloads", ("plan", "raw"), len(chunk)) + _PAYLOAD_KEPT_IF_SAME,
+                         [v for entry in chunk for v in entry])
+        _by_rowids(conn, "DELETE FROM plan_payloads WHERE plan IN " + _ROWIDS, seen,
+                   [old["rowid"] for r, old in changed if r["raw"] is None])
         _by_rowids(conn, "UPDATE plans SET last_seen = ?1 WHERE rowid IN " + _ROWIDS, seen, confirmed)
         _by_rowids(conn, "UPDATE plans SET last_seen = ?1, stale = 0 WHERE rowid IN " + _ROWIDS, seen, revived)
         if again:  # a plan listed twice in one answer: the later entry is written over the earlier
@@ -665,7 +677,8 @@ class SqliteStore(JournalMixin, ActionsMixin, DeliveriesMixin, ListingsMixin, Ex
 
     def plan_raw(self, vendor: str, plan_id: str) -> dict[str, Any] | None:
         """The vendor's payload of a plan as last synced (for its adapter to read: services, never the ui)."""
-        row = self.conn.execute("SELECT raw FROM plans WHERE vendor = ? AND plan_id = ?", (vendor, plan_id)).fetchone()
+        row = self.conn.execute("SELECT raw FROM plans JOIN plan_payloads ON plan = plans.rowid WHERE vendor = ? "
+                                "AND plan_id = ?", (vendor, plan_id)).fetchone()
         if row is None or not row[0]:
             return None
         try:
@@ -954,7 +967,7 @@ def _plan_update(moved: tuple[str, ...]) -> str:
     sets = [f"{c} = :{c}" for c in moved if c != "stale"] + ["stale = 0"] * ("stale" in moved)
     if {"currency", "price_sort", "price_per_gb_sort"} & set(moved):  # its converted prices with them
         sets += ["price_conv = :price_conv", "per_gb_conv = :per_gb_conv"]
-    sets += ["price = :price", "region = :region", "coverage_name = :coverage_name", "raw = :raw",
+    sets += ["price = :price", "region = :region", "coverage_name = :coverage_name",
              "last_seen = :last_seen", "row_hash = :row_hash"]
     return f"UPDATE plans SET {', '.join(sets)} WHERE rowid = :rowid"
 
@@ -1033,9 +1046,11 @@ def _from_batch(sql: str) -> str:
 
 
 _PLAN_COLUMNS = ("vendor", "plan_id", "name", "countries", "list_id", "data_mb", "validity_days", "price", "price_sort",
-                 "currency", "daily", "topup", "region", "raw", "first_seen", "last_seen", "stale", "search_text",
+                 "currency", "daily", "topup", "region", "first_seen", "last_seen", "stale", "search_text",
                  "total_mb", "price_per_gb_sort", "coverage_name", "price_conv", "per_gb_conv", "row_hash")
-PLAN_INSERT_ROWS = 100  # new plans a statement (2,400 parameters), where SQLite allows as many
+PLAN_INSERT_ROWS = 100  # new plans a statement (2,300 parameters), where SQLite allows as many
+PAYLOAD_ROWS = 500  # plans' payloads a statement (row id and payload: 1,000 parameters)
+_PAYLOAD_KEPT_IF_SAME = " ON CONFLICT (plan) DO UPDATE SET raw = excluded.raw WHERE raw IS NOT excluded.raw"
 
 
 def _rows_a_statement(conn: sqlite3.Connection, columns: int, wanted: int) -> int:
@@ -1084,10 +1099,7 @@ class _NewOrders:
         return -len(self.rows)
 
     def insert(self, conn: sqlite3.Connection) -> dict[int, int]:
-        """Insert the rows not yet inserted; their provisional key -> row id. The ids are the rowids SQLite gives
-        rows inserted in order under the one writer: each one more than the largest before it, so a statement's
-        n rows end at its last_insert_rowid, n in a row. They are counted, so a table at the largest rowid (where
-        SQLite picks ids at random) stops the page in words instead of misplacing a row."""
+        """Insert the rows not yet inserted; their provisional key -> row id (``_first_of_sequence``)."""
         real: dict[int, int] = {}
         if self.inserted == len(self.rows):
             return real
@@ -1095,16 +1107,24 @@ class _NewOrders:
         for chunk in _chunks(self.rows[self.inserted:], _rows_a_statement(conn, len(columns), ORDER_INSERT_ROWS)):
             last = conn.execute(_values_insert("orders", columns, len(chunk)),
                                 [row[c] for row in chunk for c in columns]).lastrowid
-            first = last - len(chunk) + 1
-            if conn.execute("SELECT count(*) FROM orders WHERE id BETWEEN ? AND ?", (first, last)).fetchone()[0] \
-                    != len(chunk):
-                raise StoreError("new orders were given row ids out of sequence; nothing of this page was saved")
+            first = _first_of_sequence(conn, "orders", "id", last, len(chunk), "new orders")
             real.update({-(self.inserted + n + 1): first + n for n in range(len(chunk))})
             self.inserted += len(chunk)
         return real
 
 
 ORDER_INSERT_ROWS = 100  # orders a statement of _NewOrders takes (14 parameters each), where SQLite allows as many
+
+
+def _first_of_sequence(conn: sqlite3.Connection, table: str, rowid: str, last: int, rows: int, what: str) -> int:
+    """The row id of the first of the ``rows`` rows one statement just inserted into ``table``, the last being
+    ``last``: SQLite gives rows inserted in order under the one writer each one more than the largest before it, so
+    they are ``rows`` in a row. They are counted, so a table at the largest rowid (where SQLite picks ids at random)
+    stops the page in words instead of misplacing what goes by row id."""
+    first = last - rows + 1
+    if conn.execute(f"SELECT count(*) FROM {table} WHERE {rowid} BETWEEN ? AND ?", (first, last)).fetchone()[0] != rows:
+        raise StoreError(f"{what} were given row ids out of sequence; nothing of this page was saved")
+    return first
 
 
 def _first_of_each(items: list, key) -> tuple[list, list]:

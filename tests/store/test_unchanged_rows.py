@@ -38,8 +38,9 @@ def esim(iccid=ICCID, **kw):
 
 # Everything a full write sets; a confirmation sets none of it (only last_seen, stale, a fetch-time as-of).
 CONTENT = {
-    "plans": "name, countries, list_id, data_mb, validity_days, price, price_sort, currency, raw, search_text, "
+    "plans": "name, countries, list_id, data_mb, validity_days, price, price_sort, currency, search_text, "
              "total_mb, price_per_gb_sort, coverage_name, price_conv, per_gb_conv, row_hash",
+    "plan_payloads": "raw",
     "esims": "order_id, plan_id, status, vendor_status, activation_code, data_used_mb, data_total_mb, expires_at, "
              "installed_at, qr_url, install_url, vendor_ref, data_remaining_mb, device_name, device_imei, row_hash",
     "esim_payloads": "raw",
@@ -99,7 +100,7 @@ def test_a_changed_plan_is_written_with_its_search_text_and_converted_price(stor
     store.upsert_plans([plan("A"), plan("B", "Sakura 3GB 30 Days", "9.00")], seen=at(0))
     rewrites()
     store.upsert_plans([plan("A"), plan("B", "Fuji 3GB 30 Days", "10.00")], seen=at(1))
-    assert rewrites() == {"plans": 1}
+    assert rewrites() == {"plans": 1, "plan_payloads": 1}  # its row, and its payload (its price in it)
     b = row(store, "plans", "plan_id = 'B'")
     assert (b["name"], b["price"], b["price_conv"], b["last_seen"]) == ("Fuji 3GB 30 Days", "10.00", 5.0, at(1))
     assert [p.plan_id for p in store.plans(search="fuji")] == ["B"]
@@ -108,7 +109,7 @@ def test_a_changed_plan_is_written_with_its_search_text_and_converted_price(stor
     assert row(store, "plans", "plan_id = 'C'")["price_conv"] == 6.0
     # The payload alone changed: written too (it is what plan details are read from).
     store.upsert_plans([plan("A", raw={"packageCode": "A", "new": 1})], seen=at(3))
-    assert rewrites() == {"plans": 1} and '"new":1' in row(store, "plans", "plan_id = 'A'")["raw"]
+    assert rewrites() == {"plans": 1, "plan_payloads": 1} and store.plan_raw("roumio", "A")["new"] == 1
 
 
 def test_stale_marking_after_an_unchanged_listing_and_a_plan_listed_again(store, rewrites):
