@@ -78,10 +78,10 @@ async def _sync_all(store: Store, accounts: list[VendorConfig], adapter_factory:
                     progress: ProgressFn | None, finished: Callable[[VendorSyncResult], None] | None,
                     ecb_url: str | None, notices: list[str] | None,
                     policy: RefreshPolicy | None) -> list[VendorSyncResult]:
-    # A first sync fills empty tables without their sort indexes (store/bulk_load.py). The plans' are built
+    # A first sync fills its tables without their sort indexes (store/bulk_load.py). The plans' are built
     # once every catalog is written, while the fleets' requests go on (built after the last vendor, they
     # were 2.7-2.9 s at the end of every first sync, bench/results/sync_scale.json); the rest at the end.
-    deferred = await asyncio.to_thread(store.defer_indexes_while_empty)
+    deferred = await asyncio.to_thread(store.defer_indexes_for_load)
     catalogs_pending = {cfg.vendor for cfg in accounts}
     plan_indexes: list[asyncio.Future] = []
 

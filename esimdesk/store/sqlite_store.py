@@ -241,11 +241,13 @@ class SqliteStore(JournalMixin, ActionsMixin, DeliveriesMixin, ListingsMixin, Ex
         # event loop's decoding. (Rows as one JSON array, as eSIMs go in, cost 3x the CPU here: a json_extract per
         # column, 24 of them, each parsing the row.)
         payloads: list[tuple[int, str]] = []  # (row id, the vendor's payload) of new and changed plans that have one
+        last = None
         for chunk in _chunks(new, _rows_a_statement(conn, len(_PLAN_COLUMNS), PLAN_INSERT_ROWS)):
             last = conn.execute(_values_insert("plans", _PLAN_COLUMNS, len(chunk)),
                                 [row[c] for row in chunk for c in _PLAN_COLUMNS]).lastrowid
-            first = _first_of_sequence(conn, "plans", "rowid", last, len(chunk), "new plans")
-            payloads += [(first + n, row["raw"]) for n, row in enumerate(chunk) if row["raw"] is not None]
+        if new:  # one run of row ids, the statements' one after another under the one writer
+            first = _first_of_sequence(conn, "plans", "rowid", last, len(new), "new plans")
+            payloads += [(first + n, row["raw"]) for n, row in enumerate(new) if row["raw"] is not None]
         # A changed plan is rewritten with only the indexed columns whose value changed: every sort index
         # carries some (migrations v4, v9, v11), and SQLite rewrites an index's entry for a column that is
         # set even to the value it had (a changed price must not rewrite the name's index).
@@ -290,8 +292,9 @@ class SqliteStore(JournalMixin, ActionsMixin, DeliveriesMixin, ListingsMixin, Ex
         """The id of each country list, creating (with its coverage rows) the ones not seen before."""
         ids: dict[str, int] = {}
         for chunk in _chunks(sorted(lists)):
-            q = f"SELECT countries, id FROM country_lists WHERE countries IN ({_marks(chunk)})"
-            ids.update(dict(conn.execute(q, chunk).fetchall()))
+            # One JSON object, not a row a list: each row fetched was a hand-over of Python's GIL.
+            q = f"SELECT json_group_object(countries, id) FROM country_lists WHERE countries IN ({_marks(chunk)})"
+            ids.update(json.loads(conn.execute(q, chunk).fetchone()[0]))
         for countries in sorted(lists - ids.keys()):
             list_id = conn.execute("INSERT INTO country_lists (countries) VALUES (?)", (countries,)).lastrowid
             conn.executemany("INSERT OR IGNORE INTO coverage VALUES (?, ?)",
@@ -561,8 +564,10 @@ class SqliteStore(JournalMixin, ActionsMixin, DeliveriesMixin, ListingsMixin, Ex
             return (key, i, ln.plan_id or (prev["plan_id"] if prev else ""), ln.quantity, price,
                     ln.name or (prev["name"] if prev else None))
 
-        conn.executemany("INSERT INTO order_lines VALUES (?, ?, ?, ?, ?, ?)",
-                         [line(k, i, ln) for k, o in with_lines for i, ln in enumerate(o.lines)])
+        # Many a statement, as new orders (executemany: a step of SQLite and a hand-over of the GIL a line).
+        lines = [line(k, i, ln) for k, o in with_lines for i, ln in enumerate(o.lines)]
+        for chunk in _chunks(lines, _rows_a_statement(conn, len(_LINE_COLUMNS), ORDER_INSERT_ROWS)):
+            conn.execute(_values_insert("order_lines", _LINE_COLUMNS, len(chunk)), [v for entry in chunk for v in entry])
         # In the same transaction: one commit a page, and the page is written whole or not at all.
         self._write_esims(conn, [e for _, o in kept for e in o.esims], seen)
 
@@ -1113,13 +1118,14 @@ class _NewOrders:
         return real
 
 
-ORDER_INSERT_ROWS = 100  # orders a statement of _NewOrders takes (14 parameters each), where SQLite allows as many
+ORDER_INSERT_ROWS = 100  # orders (or their lines) a statement takes (14 parameters each), where SQLite allows as many
+_LINE_COLUMNS = ("order_key", "line", "plan_id", "quantity", "unit_price", "name")  # an order line's, in line()'s order
 
 
 def _first_of_sequence(conn: sqlite3.Connection, table: str, rowid: str, last: int, rows: int, what: str) -> int:
-    """The row id of the first of the ``rows`` rows one statement just inserted into ``table``, the last being
-    ``last``: SQLite gives rows inserted in order under the one writer each one more than the largest before it, so
-    they are ``rows`` in a row. They are counted, so a table at the largest rowid (where SQLite picks ids at random)
+    """The row id of the first of the ``rows`` rows just inserted into ``table`` (by one statement or several in a
+    row), the last being ``last``: SQLite gives rows inserted in order under the one writer each one more than the
+    largest before it, so they are ``rows`` in a row. They are counted, so a table at the largest rowid (where SQLite picks ids at random)
     stops the page in words instead of misplacing what goes by row id."""
     first = last - rows + 1
     if conn.execute(f"SELECT count(*) FROM {table} WHERE {rowid} BETWEEN ? AND ?", (first, last)).fetchone()[0] != rows:

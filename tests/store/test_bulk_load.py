@@ -45,13 +45,19 @@ def plan(plan_id: str, name: str) -> Plan:
     return Plan("roumio", plan_id, name, ["FR", "DE"], 1024, 7, Decimal("3.50"), "USD")
 
 
+def finished_a_sync(store: SqliteStore, ok: bool = True) -> None:
+    run_id, _ = store.start_sync_run("roumio")
+    store.finish_sync_run(run_id, ok=ok, plans=0, orders=0, esims=1, error=None if ok else "timed out")
+
+
 def test_only_empty_tables_lose_their_sort_indexes_and_get_them_back_whole(tmp_path):
     store = SqliteStore(tmp_path / "desk.sqlite3")
     every, every_trigger = indexes(store), triggers(store)
     store.upsert_esims([Esim("roumio", "89852000000000000013", EsimStatus.ACTIVE, "ACTIVE")])
+    finished_a_sync(store)  # a desk that has synced: only its empty tables are about to be filled
     plans_before, esims_before = indexes(store, "plans"), indexes(store, "esims")
     assert len(plans_before) > 5 and len(esims_before) > 5
-    dropped = store.defer_indexes_while_empty(("plans", "esims"))
+    dropped = store.defer_indexes_for_load(("plans", "esims"))
     # plans was empty: every one of its indexes is set aside (those the window's queries name too, with the
     # queries doing without them meanwhile), and its full-text triggers (one entry); esims holds a row: keeps all.
     assert dropped == len(plans_before) + 1
@@ -75,10 +81,36 @@ def test_only_empty_tables_lose_their_sort_indexes_and_get_them_back_whole(tmp_p
     store.close()
 
 
+def test_a_desk_that_never_finished_a_sync_loads_its_tables_without_them_whatever_they_hold(tmp_path):
+    """What a desk holds before its first sync is what the agent ordered (MicroESIM's eSIMs, which no listing
+    gives): a few rows, and the sync brings every vendor's listing. Once a sync has finished, a table that holds
+    rows keeps its indexes (a routine sync writes what changed, through them)."""
+    store = SqliteStore(tmp_path / "desk.sqlite3")
+    every = indexes(store)
+    store.upsert_esims([Esim("microesim", "89852000000000000013", EsimStatus.ACTIVE, "IN_USE")])
+    store.upsert_orders([Order("microesim", "2024010100000001", None, OrderStatus.COMPLETED,
+                               datetime(2026, 12, 1, tzinfo=UTC))])
+    finished_a_sync(store, ok=False)  # one that failed is not one finished
+    assert store.defer_indexes_for_load() > 20
+    for table in ("esims", "orders"):  # left: the unique ones and those the load's writes look rows up by
+        left = indexes(store, table)
+        assert left and all(n in LOOKED_UP_BY_WRITES or sql.startswith("CREATE UNIQUE") for n, sql in left), left
+    assert "esims_order_id" in {n for n, _ in indexes(store, "esims")}
+    store.restore_indexes()
+    assert indexes(store) == every
+    finished_a_sync(store)
+    held = indexes(store, "esims") | indexes(store, "orders")
+    plans_indexes = len(indexes(store, "plans"))
+    assert store.defer_indexes_for_load() == plans_indexes + 1  # the plans' (still empty) and their full text
+    assert indexes(store, "esims") | indexes(store, "orders") == held and len(held) > 10
+    store.restore_indexes()
+    store.close()
+
+
 def test_a_load_killed_half_way_gets_its_indexes_at_the_next_open(tmp_path):
     store = SqliteStore(tmp_path / "desk.sqlite3")
     every, every_trigger = indexes(store), triggers(store)
-    assert store.defer_indexes_while_empty() > 20
+    assert store.defer_indexes_for_load() > 20
     store.upsert_esims([Esim("roumio", "89852000000000000013", EsimStatus.ACTIVE, "ACTIVE")])
     store.upsert_plans([plan("P-TRAVELLER", "Europe Traveller 1 GB")])
     store.close()  # as a kill leaves it: the statements in meta, the indexes and full-text triggers gone
@@ -177,7 +209,7 @@ def test_the_window_reads_the_same_rows_while_a_load_has_its_indexes_set_aside(t
     from tests.store.test_catalog_listing import make_plans
 
     store = SqliteStore(tmp_path / "desk.sqlite3")
-    store.defer_indexes_while_empty()
+    store.defer_indexes_for_load()
     store.upsert_plans(make_plans(600))
     store.upsert_orders([Order("roumio", f"B2612{i:010d}", f"ref-{i}", OrderStatus.COMPLETED,
                                datetime(2027, 1, 1, i % 24, tzinfo=UTC)) for i in range(60)])
@@ -240,7 +272,7 @@ def test_a_restore_builds_only_the_tables_asked_for_and_leaves_the_rest_set_asid
     store = SqliteStore(tmp_path / "desk.sqlite3")
     every, plans_before, esims_before = indexes(store), indexes(store, "plans"), indexes(store, "esims")
     plans_triggers, esims_triggers = triggers(store, "plans"), triggers(store, "esims")
-    dropped = store.defer_indexes_while_empty(("plans", "esims"))
+    dropped = store.defer_indexes_for_load(("plans", "esims"))
     plans_gone, esims_gone = plans_before - indexes(store, "plans"), esims_before - indexes(store, "esims")
     # The plans' full-text triggers are one entry more; the eSIMs' (notes: short, mostly none) stay.
     assert plans_gone and esims_gone and len(plans_gone) + len(esims_gone) + 1 == dropped
