@@ -1,4 +1,5 @@
-"""A first sync fills empty tables without their sort indexes and builds them at its end (store/bulk_load.py);
+"""A first sync fills its tables (the empty ones; every one on a desk that never finished a sync) without their
+sort indexes and builds them at its end (store/bulk_load.py), the window's queries doing without them meanwhile;
 cancelled, it builds them too; killed, the next open does. A real SQLite file; the sync over real HTTP."""
 
 from __future__ import annotations
