@@ -556,32 +556,42 @@ def _v17(conn: sqlite3.Connection) -> str:
     pages as they were, and the writes stay as slow. Its indexes and triggers are those the file has now
     (a first sync's bulk load may have set some aside: it builds them itself), the digest's trigger without
     the payload: only a sync writes a payload, with the row's new digest."""
-    create = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'esims'").fetchone()[0]
-    if not create.startswith("CREATE TABLE esims (") or create.count("raw TEXT, ") != 1:
-        raise ConfigError("the data file's eSIM table is not one this esimdesk made; it was left as it is")
-    cols = ", ".join(r[1] for r in conn.execute("PRAGMA table_info(esims)") if r[1] != "raw")
+    return _payload_apart(conn, "esims", "esim_payloads", "esim", "eSIM", (
+        "order_id", "plan_id", "status", "vendor_status", "activation_code", "data_used_mb", "data_total_mb",
+        "expires_at", "installed_at", "qr_url", "install_url", "vendor_ref", "data_remaining_mb", "device_name",
+        "device_imei"))
+
+
+def _payload_apart(conn: sqlite3.Connection, table: str, payloads: str, key: str, what: str,
+                   watched: tuple[str, ...]) -> str:
+    """The statements that move ``table``'s ``raw`` column into ``payloads`` (``key``: the row's rowid, ``raw``) and
+    build ``table`` anew without it, rowids kept: its indexes and triggers those the file has now, the digest's
+    trigger watching ``watched`` (its columns without the payload), and a trigger that takes a deleted row's payload
+    along. ``what``: the table's rows in words, for the message when the table is not one this esimdesk made."""
+    create = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()[0]
+    if not create.startswith(f"CREATE TABLE {table} (") or create.count("raw TEXT, ") != 1:
+        raise ConfigError(f"the data file's {what} table is not one this esimdesk made; it was left as it is")
+    cols = ", ".join(r[1] for r in conn.execute(f"PRAGMA table_info({table})") if r[1] != "raw")
     objects = [sql for name, sql in conn.execute(
-        "SELECT name, sql FROM sqlite_master WHERE tbl_name = 'esims' AND type IN ('index', 'trigger') "
-        "AND sql IS NOT NULL ORDER BY rowid") if name != "esims_row_hash"]
-    watched = ("order_id", "plan_id", "status", "vendor_status", "activation_code", "data_used_mb", "data_total_mb",
-               "expires_at", "installed_at", "qr_url", "install_url", "vendor_ref", "data_remaining_mb",
-               "device_name", "device_imei")
+        "SELECT name, sql FROM sqlite_master WHERE tbl_name = ? AND type IN ('index', 'trigger') "
+        "AND sql IS NOT NULL ORDER BY rowid", (table,)) if name != f"{table}_row_hash"]
     olds, news = ", ".join(f"old.{c}" for c in watched), ", ".join(f"new.{c}" for c in watched)
     return "\n".join([
-        "CREATE TABLE esim_payloads (esim INTEGER PRIMARY KEY, raw TEXT NOT NULL);",
-        "INSERT INTO esim_payloads (esim, raw) SELECT rowid, raw FROM esims WHERE raw IS NOT NULL;",
-        create.replace("CREATE TABLE esims (", "CREATE TABLE esims_new (", 1).replace("raw TEXT, ", "", 1) + ";",
-        f"INSERT INTO esims_new (rowid, {cols}) SELECT rowid, {cols} FROM esims ORDER BY rowid;",
-        "DROP TABLE esims;",
-        # Legacy: other tables' triggers name esims (gone between the two statements); a rename would check them.
+        f"CREATE TABLE {payloads} ({key} INTEGER PRIMARY KEY, raw TEXT NOT NULL);",
+        f"INSERT INTO {payloads} ({key}, raw) SELECT rowid, raw FROM {table} WHERE raw IS NOT NULL;",
+        create.replace(f"CREATE TABLE {table} (", f"CREATE TABLE {table}_new (", 1).replace("raw TEXT, ", "", 1) + ";",
+        f"INSERT INTO {table}_new (rowid, {cols}) SELECT rowid, {cols} FROM {table} ORDER BY rowid;",
+        f"DROP TABLE {table};",
+        # Legacy: other objects name the table (gone between the two statements); a rename would check them.
         "PRAGMA legacy_alter_table = ON;",
-        "ALTER TABLE esims_new RENAME TO esims;",
+        f"ALTER TABLE {table}_new RENAME TO {table};",
         "PRAGMA legacy_alter_table = OFF;",
         *(sql + ";" for sql in objects),
-        f"""CREATE TRIGGER esims_row_hash AFTER UPDATE OF {', '.join(watched)} ON esims
+        f"""CREATE TRIGGER {table}_row_hash AFTER UPDATE OF {', '.join(watched)} ON {table}
             WHEN new.row_hash IS NOT NULL AND new.row_hash IS old.row_hash AND ({news}) IS NOT ({olds})
-            BEGIN UPDATE esims SET row_hash = NULL WHERE rowid = new.rowid; END;""",
-        "CREATE TRIGGER esims_payload_gone AFTER DELETE ON esims BEGIN DELETE FROM esim_payloads WHERE esim = old.rowid; END;",
+            BEGIN UPDATE {table} SET row_hash = NULL WHERE rowid = new.rowid; END;""",
+        f"CREATE TRIGGER {table}_payload_gone AFTER DELETE ON {table} "
+        f"BEGIN DELETE FROM {payloads} WHERE {key} = old.rowid; END;",
     ])
 
 
@@ -623,32 +633,9 @@ def _v20(conn: sqlite3.Connection) -> str:
     The table is built anew (rowids kept), its indexes and triggers those the file has now (a first sync's bulk
     load may have set some aside: it builds them itself), the digest's trigger without the payload: only a sync
     writes a payload, with the row's new digest."""
-    create = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'plans'").fetchone()[0]
-    if not create.startswith("CREATE TABLE plans (") or create.count("raw TEXT, ") != 1:
-        raise ConfigError("the data file's plan table is not one this esimdesk made; it was left as it is")
-    cols = ", ".join(r[1] for r in conn.execute("PRAGMA table_info(plans)") if r[1] != "raw")
-    objects = [sql for name, sql in conn.execute(
-        "SELECT name, sql FROM sqlite_master WHERE tbl_name = 'plans' AND type IN ('index', 'trigger') "
-        "AND sql IS NOT NULL ORDER BY rowid") if name != "plans_row_hash"]
-    watched = ("name", "countries", "data_mb", "validity_days", "price", "currency", "daily", "topup", "region",
-               "coverage_name", "search_text")
-    olds, news = ", ".join(f"old.{c}" for c in watched), ", ".join(f"new.{c}" for c in watched)
-    return "\n".join([
-        "CREATE TABLE plan_payloads (plan INTEGER PRIMARY KEY, raw TEXT NOT NULL);",
-        "INSERT INTO plan_payloads (plan, raw) SELECT rowid, raw FROM plans WHERE raw IS NOT NULL;",
-        create.replace("CREATE TABLE plans (", "CREATE TABLE plans_new (", 1).replace("raw TEXT, ", "", 1) + ";",
-        f"INSERT INTO plans_new (rowid, {cols}) SELECT rowid, {cols} FROM plans ORDER BY rowid;",
-        "DROP TABLE plans;",
-        # Legacy: other objects name plans (gone between the two statements); a rename would check them.
-        "PRAGMA legacy_alter_table = ON;",
-        "ALTER TABLE plans_new RENAME TO plans;",
-        "PRAGMA legacy_alter_table = OFF;",
-        *(sql + ";" for sql in objects),
-        f"""CREATE TRIGGER plans_row_hash AFTER UPDATE OF {', '.join(watched)} ON plans
-            WHEN new.row_hash IS NOT NULL AND new.row_hash IS old.row_hash AND ({news}) IS NOT ({olds})
-            BEGIN UPDATE plans SET row_hash = NULL WHERE rowid = new.rowid; END;""",
-        "CREATE TRIGGER plans_payload_gone AFTER DELETE ON plans BEGIN DELETE FROM plan_payloads WHERE plan = old.rowid; END;",
-    ])
+    return _payload_apart(conn, "plans", "plan_payloads", "plan", "plan", (
+        "name", "countries", "data_mb", "validity_days", "price", "currency", "daily", "topup", "region",
+        "coverage_name", "search_text"))
 
 
 MIGRATIONS: list[Callable[..., str]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14,
