@@ -238,8 +238,8 @@ class SqliteStore(JournalMixin, ActionsMixin, DeliveriesMixin, ListingsMixin, Ex
                 convert_plan_row(row, factors)
         # New plans PLAN_INSERT_ROWS a statement (one multi-row VALUES): executemany stepped once a plan, each step a
         # hand-over of Python's GIL, and a first sync's 150,000 plans waited 6.1 s in it (3.3 s of CPU) beside the
-        # event loop's decoding. (Rows as one JSON array, as eSIMs go in, cost 3x the CPU here: a json_extract per
-        # column, 24 of them, each parsing the row.)
+        # event loop's decoding. (Rows as one JSON array a statement cost 3x the CPU here: a json_extract per
+        # column, each parsing the row again.)
         payloads: list[tuple[int, str]] = []  # (row id, the vendor's payload) of new and changed plans that have one
         last = None
         for chunk in _chunks(new, _rows_a_statement(conn, len(_PLAN_COLUMNS), PLAN_INSERT_ROWS)):
@@ -1118,15 +1118,15 @@ class _NewOrders:
         return real
 
 
-ORDER_INSERT_ROWS = 100  # orders (or their lines) a statement takes (14 parameters each), where SQLite allows as many
+ORDER_INSERT_ROWS = 100  # orders (14 parameters each) or lines (6) a statement, where SQLite allows as many
 _LINE_COLUMNS = ("order_key", "line", "plan_id", "quantity", "unit_price", "name")  # an order line's, in line()'s order
 
 
 def _first_of_sequence(conn: sqlite3.Connection, table: str, rowid: str, last: int, rows: int, what: str) -> int:
     """The row id of the first of the ``rows`` rows just inserted into ``table`` (by one statement or several in a
     row), the last being ``last``: SQLite gives rows inserted in order under the one writer each one more than the
-    largest before it, so they are ``rows`` in a row. They are counted, so a table at the largest rowid (where SQLite picks ids at random)
-    stops the page in words instead of misplacing what goes by row id."""
+    largest before it, so they are ``rows`` in a row. They are counted, so a table at the largest rowid (where
+    SQLite picks ids at random) stops the page in words instead of misplacing what goes by row id."""
     first = last - rows + 1
     if conn.execute(f"SELECT count(*) FROM {table} WHERE {rowid} BETWEEN ? AND ?", (first, last)).fetchone()[0] != rows:
         raise StoreError(f"{what} were given row ids out of sequence; nothing of this page was saved")
