@@ -567,7 +567,9 @@ def _payload_apart(conn: sqlite3.Connection, table: str, payloads: str, key: str
     """The statements that move ``table``'s ``raw`` column into ``payloads`` (``key``: the row's rowid, ``raw``) and
     build ``table`` anew without it, rowids kept: its indexes and triggers those the file has now, the digest's
     trigger watching ``watched`` (its columns without the payload), and a trigger that takes a deleted row's payload
-    along. ``what``: the table's rows in words, for the message when the table is not one this esimdesk made."""
+    along; the planner's statistics of the table and its indexes kept (dropping the table drops them, and without
+    them a Catalog header click sorted every plan through the wrong index until a sync's ANALYZE). ``what``: the
+    table's rows in words, for the message when the table is not one this esimdesk made."""
     create = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()[0]
     if not create.startswith(f"CREATE TABLE {table} (") or create.count("raw TEXT, ") != 1:
         raise ConfigError(f"the data file's {what} table is not one this esimdesk made; it was left as it is")
@@ -576,7 +578,10 @@ def _payload_apart(conn: sqlite3.Connection, table: str, payloads: str, key: str
         "SELECT name, sql FROM sqlite_master WHERE tbl_name = ? AND type IN ('index', 'trigger') "
         "AND sql IS NOT NULL ORDER BY rowid", (table,)) if name != f"{table}_row_hash"]
     olds, news = ", ".join(f"old.{c}" for c in watched), ", ".join(f"new.{c}" for c in watched)
+    stats = [name for (name,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE name IN ('sqlite_stat1', 'sqlite_stat4') ORDER BY name")]
     return "\n".join([
+        *(f"CREATE TEMP TABLE kept_{st} AS SELECT * FROM {st} WHERE tbl = '{table}';" for st in stats),
         f"CREATE TABLE {payloads} ({key} INTEGER PRIMARY KEY, raw TEXT NOT NULL);",
         f"INSERT INTO {payloads} ({key}, raw) SELECT rowid, raw FROM {table} WHERE raw IS NOT NULL;",
         create.replace(f"CREATE TABLE {table} (", f"CREATE TABLE {table}_new (", 1).replace("raw TEXT, ", "", 1) + ";",
@@ -592,6 +597,7 @@ def _payload_apart(conn: sqlite3.Connection, table: str, payloads: str, key: str
             BEGIN UPDATE {table} SET row_hash = NULL WHERE rowid = new.rowid; END;""",
         f"CREATE TRIGGER {table}_payload_gone AFTER DELETE ON {table} "
         f"BEGIN DELETE FROM {payloads} WHERE {key} = old.rowid; END;",
+        *(f"INSERT INTO {st} SELECT * FROM kept_{st}; DROP TABLE kept_{st};" for st in stats),
     ])
 
 
