@@ -241,10 +241,8 @@ class SqliteStore(JournalMixin, ActionsMixin, DeliveriesMixin, ListingsMixin, Ex
         # event loop's decoding. (Rows as one JSON array a statement cost 3x the CPU here: a json_extract per
         # column, each parsing the row again.)
         payloads: list[tuple[int, str]] = []  # (row id, the vendor's payload) of new and changed plans that have one
-        last = None
-        for chunk in _chunks(new, _rows_a_statement(conn, len(_PLAN_COLUMNS), PLAN_INSERT_ROWS)):
-            last = conn.execute(_values_insert("plans", _PLAN_COLUMNS, len(chunk)),
-                                [row[c] for row in chunk for c in _PLAN_COLUMNS]).lastrowid
+        last = _insert_rows(conn, "plans", _PLAN_COLUMNS, [[row[c] for c in _PLAN_COLUMNS] for row in new],
+                            PLAN_INSERT_ROWS)
         if new:  # one run of row ids, the statements' one after another under the one writer
             first = _first_of_sequence(conn, "plans", "rowid", last, len(new), "new plans")
             payloads += [(first + n, row["raw"]) for n, row in enumerate(new) if row["raw"] is not None]
@@ -262,9 +260,7 @@ class SqliteStore(JournalMixin, ActionsMixin, DeliveriesMixin, ListingsMixin, Ex
         # as stored is left), a changed plan's that the vendor no longer gives removed. (Found by their key
         # instead, a first sync's 150,000 took 0.8 s.)
         payloads += [(old["rowid"], r["raw"]) for r, old in changed if r["raw"] is not None]
-        for chunk in _chunks(payloads, _rows_a_statement(conn, 2, PAYLOAD_ROWS)):
-            conn.execute(_values_insert("plan_payloads", ("plan", "raw"), len(chunk)) + _PAYLOAD_KEPT_IF_SAME,
-                         [v for entry in chunk for v in entry])
+        _insert_rows(conn, "plan_payloads", ("plan", "raw"), payloads, PAYLOAD_ROWS, _PAYLOAD_KEPT_IF_SAME)
         _by_rowids(conn, "DELETE FROM plan_payloads WHERE plan IN " + _ROWIDS, seen,
                    [old["rowid"] for r, old in changed if r["raw"] is None])
         _by_rowids(conn, "UPDATE plans SET last_seen = ?1 WHERE rowid IN " + _ROWIDS, seen, confirmed)
@@ -382,9 +378,8 @@ class SqliteStore(JournalMixin, ActionsMixin, DeliveriesMixin, ListingsMixin, Ex
         # (0.7 s of it SQLite's work). New rows as the plans' (_write_plans), ESIM_INSERT_ROWS a statement: taken
         # as one JSON array, each of the 20 columns a json_extract that parsed the row again (a first sync's
         # 40,000 eSIMs: 1.3 s). Changed rows as one JSON array, with their digests as one blob: a few columns each.
-        for chunk in _chunks(new, _rows_a_statement(conn, len(_ESIM_INSERTED), ESIM_INSERT_ROWS)):
-            conn.execute(_values_insert("esims", _ESIM_INSERTED, len(chunk)),
-                         [v for row in chunk for v in (*(row[c] for c in _ESIM_COLUMNS), 0, digests[row["i"]])])
+        _insert_rows(conn, "esims", _ESIM_INSERTED,
+                     [(*(row[c] for c in _ESIM_COLUMNS), 0, digests[row["i"]]) for row in new], ESIM_INSERT_ROWS)
         digest_blob = b"".join(digests)
         for moved, rows in by_set.items():
             conn.execute(_esim_update(moved), (json.dumps(rows), digest_blob))
@@ -566,8 +561,7 @@ class SqliteStore(JournalMixin, ActionsMixin, DeliveriesMixin, ListingsMixin, Ex
 
         # Many a statement, as new orders (executemany: a step of SQLite and a hand-over of the GIL a line).
         lines = [line(k, i, ln) for k, o in with_lines for i, ln in enumerate(o.lines)]
-        for chunk in _chunks(lines, _rows_a_statement(conn, len(_LINE_COLUMNS), ORDER_INSERT_ROWS)):
-            conn.execute(_values_insert("order_lines", _LINE_COLUMNS, len(chunk)), [v for entry in chunk for v in entry])
+        _insert_rows(conn, "order_lines", _LINE_COLUMNS, lines, ORDER_INSERT_ROWS)
         # In the same transaction: one commit a page, and the page is written whole or not at all.
         self._write_esims(conn, [e for _, o in kept for e in o.esims], seen)
 
@@ -1064,6 +1058,17 @@ def _rows_a_statement(conn: sqlite3.Connection, columns: int, wanted: int) -> in
     return max(1, min(wanted, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // columns))
 
 
+def _insert_rows(conn: sqlite3.Connection, table: str, columns: tuple[str, ...], rows: list, wanted: int,
+                 suffix: str = "") -> int | None:
+    """Insert ``rows`` (each its values in ``columns``' order) ``wanted`` a statement (``_rows_a_statement``), each
+    statement one multi-row VALUES and ``suffix``: executemany steps SQLite once a row, and each step hands Python's
+    GIL over and back (see ``_ROWIDS``). The last row's row id, or None when there were none."""
+    last = None
+    for chunk in _chunks(rows, _rows_a_statement(conn, len(columns), wanted)):
+        last = conn.execute(_values_insert(table, columns, len(chunk)) + suffix, [v for row in chunk for v in row]).lastrowid
+    return last
+
+
 @functools.cache
 def _values_insert(table: str, columns: tuple[str, ...], rows: int) -> str:
     """An INSERT of ``rows`` rows of ``columns`` in one statement: one step of SQLite for them all."""
@@ -1109,12 +1114,11 @@ class _NewOrders:
         if self.inserted == len(self.rows):
             return real
         columns = tuple(self.rows[self.inserted])  # every row's: R.order_row's, with its reference and digest
-        for chunk in _chunks(self.rows[self.inserted:], _rows_a_statement(conn, len(columns), ORDER_INSERT_ROWS)):
-            last = conn.execute(_values_insert("orders", columns, len(chunk)),
-                                [row[c] for row in chunk for c in columns]).lastrowid
-            first = _first_of_sequence(conn, "orders", "id", last, len(chunk), "new orders")
-            real.update({-(self.inserted + n + 1): first + n for n in range(len(chunk))})
-            self.inserted += len(chunk)
+        rows = self.rows[self.inserted:]
+        last = _insert_rows(conn, "orders", columns, [[row[c] for c in columns] for row in rows], ORDER_INSERT_ROWS)
+        first = _first_of_sequence(conn, "orders", "id", last, len(rows), "new orders")
+        real.update({-(self.inserted + n + 1): first + n for n in range(len(rows))})
+        self.inserted += len(rows)
         return real
 
 
