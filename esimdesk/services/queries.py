@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from esimdesk.services.thread_priority import lower_this_thread
 from esimdesk.store.listings import interrupt
 
 T = TypeVar("T")
@@ -32,8 +33,10 @@ class QueryRunner:
 
     def __init__(self, store, workers: int = 2):
         self.store = store
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="esimdesk-query")
-        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="esimdesk-query-behind")
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="esimdesk-query",
+                                        initializer=lower_this_thread)
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="esimdesk-query-behind",
+                                              initializer=lower_this_thread)
         self._lock = threading.Lock()
         self._running: dict[int, sqlite3.Connection] = {}
         self._tokens = itertools.count()
