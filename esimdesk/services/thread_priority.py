@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 # Linux: niceness added to the window's own (0 → 5): below the GUI thread, above the window's sync child (10 more,
 # services/sync_process.py).
 WORKER_NICENESS = 5
+MOST_NICE = 19  # Linux's lowest priority
 _THREAD_PRIORITY_BELOW_NORMAL = -1  # Windows' SetThreadPriority
 _QOS_CLASS_UTILITY = 0x11  # macOS' <sys/qos.h>
 
@@ -36,10 +37,13 @@ def lower_this_thread() -> bool:
         if sys.platform.startswith("linux"):
             # Linux: a thread is a task of its own, and its id names it alone (POSIX would say the process).
             me = threading.get_native_id()
-            os.setpriority(os.PRIO_PROCESS, me, min(os.getpriority(os.PRIO_PROCESS, me) + WORKER_NICENESS, 19))
+            os.setpriority(os.PRIO_PROCESS, me, min(os.getpriority(os.PRIO_PROCESS, me) + WORKER_NICENESS, MOST_NICE))
             return True
         if sys.platform == "win32":
             kernel32 = ctypes.WinDLL("kernel32")
+            # A HANDLE is pointer-wide (the current thread's is the pseudo-handle -2): not ctypes' default int.
+            kernel32.GetCurrentThread.restype = ctypes.c_void_p
+            kernel32.SetThreadPriority.argtypes = (ctypes.c_void_p, ctypes.c_int)
             return bool(kernel32.SetThreadPriority(kernel32.GetCurrentThread(), _THREAD_PRIORITY_BELOW_NORMAL))
         if sys.platform == "darwin":
             libc = ctypes.CDLL("/usr/lib/libSystem.dylib")
