@@ -132,6 +132,7 @@ class CatalogTab(ListingTab):
         self._cheapest_task: asyncio.Task | None = None
         self._cheapest_for: ListingQuery | None = None
         self._details_task: asyncio.Task | None = None
+        self._pricing_tasks: set[asyncio.Task] = set()
         self.info = QLabel("Select a plan.")
         self.info.setWordWrap(True)
         self.info.setTextFormat(Qt.TextFormat.RichText)
@@ -190,7 +191,17 @@ class CatalogTab(ListingTab):
     def refresh_rates(self) -> asyncio.Task:
         """Read the agent's currency, rates and price rules again (start-up, Settings saved, a sync that
         fetched new rates); where the plans' converted prices were rewritten, the price order is read anew."""
-        return asyncio.ensure_future(self._read_pricing())
+        task = asyncio.ensure_future(self._read_pricing())
+        self._pricing_tasks.add(task)
+        task.add_done_callback(self._pricing_tasks.discard)
+        return task
+
+    def stop_work(self) -> None:
+        """The window closes: what this tab still awaits is cancelled, not resumed over widgets that are gone (a
+        price-order rewrite can outlast the window: it waits up to 10 s for a sync's writes)."""
+        for task in (*self._pricing_tasks, self._cheapest_task, self._details_task):
+            if task is not None and not task.done():
+                task.cancel()
 
     async def _read_pricing(self) -> None:
         try:

@@ -793,6 +793,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         self.save_state()
         self.cancel_sync()
+        self.catalog.stop_work()  # a window closed in a loop that goes on (the bench's, a test's) leaves none behind
         self._age_timer.stop()
         self.desk.reachability.unlisten(self.show_reach)
         if self._started:
